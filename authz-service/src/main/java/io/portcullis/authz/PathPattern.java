@@ -1,0 +1,191 @@
+package io.portcullis.authz;
+
+import io.portcullis.request.NormalizedPath;
+import io.portcullis.request.PathNormalizer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A rule's path pattern, compiled once: {@code *} matches exactly one non-empty segment, {@code **}
+ * zero or more segments, and a {@code *} inside a segment ({@code *.json}, {@code v*}) any
+ * characters of one segment. Everything else matches literally and case-sensitively against the
+ * {@link NormalizedPath}. Literal parts are normalized like request paths, so {@code /v1/%7Euser}
+ * and {@code /v1/~user} are the same pattern.
+ *
+ * <p>Matching walks the segments with backtracking only at {@code **}; no regular expressions.
+ * Immutable and thread-safe.
+ */
+public final class PathPattern {
+  private static final int LITERAL = 0;
+  private static final int ONE = 1;
+  private static final int ANY = 2;
+  private static final int GLOB = 3;
+
+  private final String pattern;
+  private final int[] kinds;
+  private final String[] literals;
+  private final String[][] globParts;
+  private final boolean hasAny;
+
+  private PathPattern(String pattern, int[] kinds, String[] literals, String[][] globParts) {
+    this.pattern = pattern;
+    this.kinds = kinds;
+    this.literals = literals;
+    this.globParts = globParts;
+    boolean any = false;
+    for (int k : kinds) {
+      any |= k == ANY;
+    }
+    this.hasAny = any;
+  }
+
+  /**
+   * Compiles a pattern such as {@code /v1/orders/*} or {@code /v1/admin/**}.
+   *
+   * @throws IllegalArgumentException saying what is wrong: not starting with {@code /}, a query,
+   *     {@code **} inside a segment, {@code ***}, an empty or dot segment, or an invalid encoding
+   */
+  public static PathPattern compile(String pattern) {
+    if (pattern.isEmpty() || pattern.charAt(0) != '/') {
+      throw new IllegalArgumentException("path pattern must start with '/'");
+    }
+    if (pattern.indexOf('?') >= 0 || pattern.indexOf('#') >= 0) {
+      throw new IllegalArgumentException("path pattern must not contain '?' or '#'");
+    }
+    if (pattern.equals("/")) {
+      return new PathPattern(pattern, new int[0], new String[0], new String[0][]);
+    }
+    String[] raw = pattern.substring(1).split("/", -1);
+    int n = raw.length;
+    int[] kinds = new int[n];
+    String[] literals = new String[n];
+    String[][] globs = new String[n][];
+    for (int i = 0; i < n; i++) {
+      String s = raw[i];
+      boolean last = i == n - 1;
+      if (s.isEmpty()) {
+        if (!last) {
+          throw new IllegalArgumentException("path pattern has an empty segment ('//')");
+        }
+        kinds[i] = LITERAL;
+        literals[i] = "";
+      } else if (s.equals("**")) {
+        kinds[i] = ANY;
+      } else if (s.equals("*")) {
+        kinds[i] = ONE;
+      } else if (s.contains("**")) {
+        throw new IllegalArgumentException(
+            "'**' must be a whole segment (segment '" + s + "'); use '*' within a segment");
+      } else if (s.indexOf('*') >= 0) {
+        kinds[i] = GLOB;
+        String[] parts = s.split("\\*", -1);
+        for (int p = 0; p < parts.length; p++) {
+          parts[p] = normalizeLiteral(parts[p], s);
+        }
+        globs[i] = parts;
+      } else {
+        kinds[i] = LITERAL;
+        literals[i] = normalizeLiteral(s, s);
+        if (literals[i].equals(".") || literals[i].equals("..")) {
+          throw new IllegalArgumentException(
+              "path pattern must not contain '.' or '..' segments (requests are normalized first)");
+        }
+      }
+    }
+    return new PathPattern(pattern, kinds, literals, globs);
+  }
+
+  private static String normalizeLiteral(String part, String segment) {
+    if (part.isEmpty()) {
+      return part;
+    }
+    // Reuse the request normalizer so that pattern and path agree on encodings.
+    PathNormalizer.Result r = PathNormalizer.normalize("/" + part);
+    if (r instanceof PathNormalizer.Normalized(NormalizedPath p)
+        && p.segmentCount() == 1
+        && !p.segment(0).isEmpty()) {
+      return p.segment(0);
+    }
+    if (part.equals(".") || part.equals("..")) {
+      return part;
+    }
+    String why = r instanceof PathNormalizer.Malformed(String w) ? w : "not a single segment";
+    throw new IllegalArgumentException("invalid path segment '" + segment + "': " + why);
+  }
+
+  /** Whether the normalized path matches. */
+  public boolean matches(NormalizedPath path) {
+    if (!hasAny) {
+      if (path.segmentCount() != kinds.length) {
+        return false;
+      }
+      for (int i = 0; i < kinds.length; i++) {
+        if (!segmentMatches(i, path.segment(i))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return matchFrom(0, path, 0);
+  }
+
+  private boolean matchFrom(int pi, NormalizedPath path, int si) {
+    while (pi < kinds.length) {
+      if (kinds[pi] == ANY) {
+        if (pi == kinds.length - 1) {
+          return true;
+        }
+        for (int s = si; s <= path.segmentCount(); s++) {
+          if (matchFrom(pi + 1, path, s)) {
+            return true;
+          }
+        }
+        return false;
+      }
+      if (si >= path.segmentCount() || !segmentMatches(pi, path.segment(si))) {
+        return false;
+      }
+      pi++;
+      si++;
+    }
+    return si == path.segmentCount();
+  }
+
+  private boolean segmentMatches(int i, String segment) {
+    return switch (kinds[i]) {
+      case LITERAL -> literals[i].equals(segment);
+      case ONE -> !segment.isEmpty();
+      case GLOB -> !segment.isEmpty() && Globs.matchesWithinSegment(globParts[i], segment);
+      default -> false;
+    };
+  }
+
+  /** The pattern as written in the policy. */
+  public String pattern() {
+    return pattern;
+  }
+
+  /** Literal leading segments (before any wildcard), for indexing and overlap analysis. */
+  public List<String> literalPrefix() {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < kinds.length && kinds[i] == LITERAL; i++) {
+      out.add(literals[i]);
+    }
+    return out;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PathPattern p && p.pattern.equals(pattern);
+  }
+
+  @Override
+  public int hashCode() {
+    return pattern.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return pattern;
+  }
+}

@@ -1,0 +1,57 @@
+package io.portcullis.authz;
+
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.payload.BodySchema;
+import io.portcullis.request.HttpMethod;
+import io.portcullis.request.NormalizedPath;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A compiled rule of a segment (spec step 6). A rule <em>applies</em> when its methods and paths
+ * match; an applicable deny rule denies, and an applicable allow rule allows when its {@link
+ * Conditions} hold.
+ *
+ * @param name unique within its segment
+ * @param effect allow or deny
+ * @param methodBits {@link HttpMethod#bit()} of every method it applies to (all when the policy
+ *     gives no {@code methods} or {@code "*"})
+ * @param paths the path patterns; a rule applies if any matches
+ * @param conditions an allow rule's conditions on the identity
+ * @param bodySchema the schema the body of an allowed request must match, or {@code null}
+ * @param limits limits that apply when this rule allows
+ * @param mode enforce, or dry-run
+ */
+public record Rule(
+    String name,
+    Effect effect,
+    int methodBits,
+    List<PathPattern> paths,
+    Conditions conditions,
+    @Nullable BodySchema bodySchema,
+    List<LimitDefinition> limits,
+    Mode mode) {
+
+  public Rule {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(effect, "effect");
+    paths = List.copyOf(paths);
+    Objects.requireNonNull(conditions, "conditions");
+    limits = List.copyOf(limits);
+    Objects.requireNonNull(mode, "mode");
+  }
+
+  /** Whether the rule applies to this method and normalized path. */
+  public boolean applies(HttpMethod method, NormalizedPath path) {
+    if ((methodBits & method.bit()) == 0) {
+      return false;
+    }
+    for (PathPattern p : paths) {
+      if (p.matches(path)) {
+        return true;
+      }
+    }
+    return false;
+  }
+}

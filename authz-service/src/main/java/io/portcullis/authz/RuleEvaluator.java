@@ -1,0 +1,83 @@
+package io.portcullis.authz;
+
+import io.portcullis.decision.Reason;
+import io.portcullis.identity.Subject;
+import java.util.List;
+
+/**
+ * Step 6 of the decision order over one segment's rules.
+ *
+ * <ol>
+ *   <li>A rule applies when its methods and paths match.
+ *   <li>Any applicable enforced deny rule denies ({@code denied_by_rule}), wherever it stands.
+ *   <li>Otherwise the first applicable allow rule whose conditions hold allows.
+ *   <li>Otherwise {@code insufficient_permissions} if an allow rule applied, else {@code
+ *       no_matching_rule}.
+ * </ol>
+ *
+ * <p>Dry-run rules: an applicable dry-run deny rule does not deny; evaluation continues as if it
+ * were absent and an eventual allow carries {@code dry_run_reason: denied_by_rule}. An applicable
+ * dry-run allow rule whose conditions fail allows (when nothing else does) with {@code
+ * dry_run_reason: insufficient_permissions}, so tightening a rule can be rolled out safely. An
+ * enforced deny always wins over a dry-run waiver.
+ *
+ * <p>Stateless and allocation-free apart from the outcome.
+ */
+public final class RuleEvaluator {
+  private RuleEvaluator() {}
+
+  public static RuleOutcome evaluate(List<Rule> rules, Subject subject) {
+    Rule allowing = null;
+    Rule dryRunDeny = null;
+    Rule firstFailedAllow = null;
+    Rule firstFailedDryRunAllow = null;
+    String firstUnmet = null;
+    for (int i = 0, n = rules.size(); i < n; i++) {
+      Rule rule = rules.get(i);
+      if (rule.effect() == Effect.ALLOW && allowing != null) {
+        continue; // already allowed; only deny rules can still change the outcome
+      }
+      if (!rule.applies(subject.method(), subject.path())) {
+        continue;
+      }
+      if (rule.effect() == Effect.DENY) {
+        if (rule.mode() == Mode.ENFORCE) {
+          return new RuleOutcome.Denied(
+              Reason.DENIED_BY_RULE, rule, "rule '" + rule.name() + "' denies");
+        }
+        if (dryRunDeny == null) {
+          dryRunDeny = rule;
+        }
+        continue;
+      }
+      String unmet = rule.conditions().unmet(subject.identity());
+      if (unmet == null) {
+        allowing = rule;
+      } else {
+        if (firstFailedAllow == null) {
+          firstFailedAllow = rule;
+          firstUnmet = unmet;
+        }
+        if (rule.mode() == Mode.DRY_RUN && firstFailedDryRunAllow == null) {
+          firstFailedDryRunAllow = rule;
+        }
+      }
+    }
+    if (allowing != null) {
+      return dryRunDeny == null
+          ? new RuleOutcome.Allowed(allowing, null, null)
+          : new RuleOutcome.Allowed(allowing, Reason.DENIED_BY_RULE, dryRunDeny);
+    }
+    if (firstFailedDryRunAllow != null) {
+      return new RuleOutcome.Allowed(
+          firstFailedDryRunAllow, Reason.INSUFFICIENT_PERMISSIONS, firstFailedDryRunAllow);
+    }
+    if (firstFailedAllow != null) {
+      return new RuleOutcome.Denied(
+          Reason.INSUFFICIENT_PERMISSIONS,
+          firstFailedAllow,
+          "rule '" + firstFailedAllow.name() + "' requires " + firstUnmet);
+    }
+    return new RuleOutcome.Denied(Reason.NO_MATCHING_RULE, null, "no rule applies");
+  }
+}

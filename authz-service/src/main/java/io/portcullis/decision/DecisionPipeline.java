@@ -1,0 +1,471 @@
+package io.portcullis.decision;
+
+import io.portcullis.audit.AuditSink;
+import io.portcullis.authz.Mode;
+import io.portcullis.authz.Rule;
+import io.portcullis.authz.RuleEvaluator;
+import io.portcullis.authz.RuleOutcome;
+import io.portcullis.geo.CountryResolver;
+import io.portcullis.identity.Identity;
+import io.portcullis.identity.Subject;
+import io.portcullis.identity.Verification;
+import io.portcullis.limit.FailedAuthRule;
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitKey;
+import io.portcullis.limit.LimitOutcome;
+import io.portcullis.limit.LimitRequest;
+import io.portcullis.limit.LimitStatus;
+import io.portcullis.limit.RateLimiter;
+import io.portcullis.limit.SourceProtection;
+import io.portcullis.metrics.DecisionMetrics;
+import io.portcullis.payload.BodySchema;
+import io.portcullis.policy.Policy;
+import io.portcullis.request.HeaderLimits;
+import io.portcullis.request.HttpMethod;
+import io.portcullis.request.NormalizedPath;
+import io.portcullis.request.PathNormalizer;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.segment.Segment;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The decision: one method, {@link #decide(RequestAttributes, DecideOptions)}, that runs the spec's
+ * decision order phase by phase and returns a {@link Decision} value. The first failing phase
+ * decides; every decision, allow or deny, is audited and counted.
+ *
+ * <p>Dry-run: a deny from steps 5-8 that belongs to a dry-run segment becomes an allow carrying
+ * {@code dry_run_reason}, and nothing later runs (so limits count exactly as they would when
+ * enforced). Dry-run rules are handled by {@link RuleEvaluator}; a body or limit failure of a
+ * dry-run rule is waived the same way.
+ *
+ * <p>Thread-safe; allocation is limited to the decision's own values. No blocking I/O unless a
+ * credential verifier or the limit backend needs it (cold JWKS, introspection, Redis), each with
+ * its own timeout and fail-closed policy.
+ */
+public final class DecisionPipeline {
+  private final Supplier<Policy> policy;
+  private final HeaderLimits headerLimits;
+  private final SourceProtection protection;
+  private final CountryResolver countries;
+  private final RateLimiter limiter;
+  private final AuditSink audit;
+  private final @Nullable DecisionMetrics metrics;
+  private final DecisionIds ids;
+  private final InstantSource clock;
+  private final LongSupplier nanoTime;
+
+  private DecisionPipeline(Builder b) {
+    this.policy = Objects.requireNonNull(b.policy, "policy");
+    this.headerLimits = b.headerLimits;
+    this.protection = b.protection;
+    this.countries = b.countries;
+    this.limiter = b.limiter;
+    this.audit = b.audit;
+    this.metrics = b.metrics;
+    this.clock = b.clock;
+    this.nanoTime = b.nanoTime;
+    this.ids = new DecisionIds(b.clock);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Decides a proxied request: enforce, audit and count. */
+  public Decision decide(RequestAttributes request) {
+    return decide(request, DecideOptions.enforce());
+  }
+
+  public Decision decide(RequestAttributes request, DecideOptions options) {
+    Draft d = new Draft(policy.get(), request, options, nanoTime.getAsLong());
+    Trace trace = options.trace();
+
+    // phase 1: normalize — method known, headers within limits, path normalizable
+    HttpMethod method = HttpMethod.parse(request.method());
+    if (method == null) {
+      return finish(d.deny(Reason.MALFORMED_REQUEST, "unknown method"), Phase.NORMALIZE);
+    }
+    String headerProblem = headerLimits.violation(request.headers());
+    if (headerProblem != null) {
+      return finish(d.deny(Reason.MALFORMED_REQUEST, headerProblem), Phase.NORMALIZE);
+    }
+    NormalizedPath path;
+    switch (PathNormalizer.normalize(request.path())) {
+      case PathNormalizer.Malformed m -> {
+        return finish(d.deny(Reason.MALFORMED_REQUEST, m.why()), Phase.NORMALIZE);
+      }
+      case PathNormalizer.Normalized n -> path = n.path();
+    }
+    d.path = path.value();
+    if (trace.enabled()) {
+      trace.note(Phase.NORMALIZE, method + " " + path.value());
+    }
+
+    // phase 2: protect — the source is not auto-blocked
+    FailedAuthRule protect = d.policy.protect();
+    String protectKey = protect == null ? null : protect.keyOf(request);
+    if (protectKey != null) {
+      Instant until = protection.blockedUntil(protectKey);
+      if (until != null) {
+        return finish(d.deny(Reason.BLOCKED, "blocked until " + until), Phase.PROTECT);
+      }
+    }
+
+    // phase 3: identify — every presented credential verifies; none at all is anonymous
+    Identity identity = options.identity();
+    if (identity == null) {
+      switch (d.policy.identity().resolve(request)) {
+        case Verification.Rejected r -> {
+          if (protectKey != null && options.consumeLimits()) {
+            protection.recordFailure(
+                protectKey, protect.threshold(), protect.window(), protect.blockFor());
+          }
+          return finish(d.deny(r.reason(), r.detail()), Phase.IDENTIFY);
+        }
+        case Verification.Verified v -> identity = v.identity();
+      }
+    }
+    d.identity = identity;
+    String country = options.country();
+    if (country == null && (d.policy.usesCountry() || options.record())) {
+      country = countries.country(request);
+    }
+    d.country = country;
+    Subject subject = new Subject(request, method, path, identity, country);
+    if (trace.enabled()) {
+      trace.note(
+          Phase.IDENTIFY,
+          identity.credential()
+              + " principal="
+              + identity.principal()
+              + (country == null ? "" : " country=" + country));
+    }
+
+    // phase 4: segment — the first segment whose match holds
+    Segment segment = null;
+    for (Segment s : d.policy.segments()) {
+      if (trace.enabled()) {
+        String why = s.match().mismatch(subject);
+        trace.note(Phase.SEGMENT, s.name() + (why == null ? ": matches" : ": " + why));
+        if (why == null) {
+          segment = s;
+          break;
+        }
+      } else if (s.match().matches(subject)) {
+        segment = s;
+        break;
+      }
+    }
+    if (segment == null) {
+      return finish(d.deny(Reason.NO_SEGMENT, "no segment matches"), Phase.SEGMENT);
+    }
+    d.segment = segment.name();
+    boolean segmentDryRun = segment.mode() == Mode.DRY_RUN;
+
+    // phase 5: guards — require_tls, network, geo
+    Reason guard = segment.guards().check(subject);
+    if (guard != null) {
+      return finish(
+          d.denyOrWaive(guard, "segment guard", segmentDryRun ? segment.name() : null),
+          Phase.GUARDS);
+    }
+
+    // phase 6: rules — deny overrides; the first allow rule whose conditions hold allows
+    Rule rule;
+    switch (RuleEvaluator.evaluate(segment.rules(), subject)) {
+      case RuleOutcome.Denied denied -> {
+        d.rule = denied.rule() == null ? null : denied.rule().name();
+        return finish(
+            d.denyOrWaive(denied.reason(), denied.detail(), segmentDryRun ? segment.name() : null),
+            Phase.RULES);
+      }
+      case RuleOutcome.Allowed allowed -> {
+        rule = allowed.rule();
+        d.rule = rule.name();
+        if (allowed.dryRunReason() != null) {
+          d.waive(allowed.dryRunReason(), Objects.requireNonNull(allowed.dryRunRule()).name());
+        }
+      }
+    }
+    if (trace.enabled()) {
+      trace.note(Phase.RULES, "rule " + rule.name() + " allows");
+    }
+    String waiver =
+        segmentDryRun ? segment.name() : rule.mode() == Mode.DRY_RUN ? rule.name() : null;
+
+    // phase 7: body — matches the allowing rule's schema
+    BodySchema schema = rule.bodySchema();
+    if (schema != null) {
+      if (request.body().partial()) {
+        return finish(
+            d.denyOrWaive(Reason.BODY_TOO_LARGE, "body truncated by the proxy", waiver),
+            Phase.BODY);
+      }
+      String problem = schema.validate(request.body(), request.header(HeaderNames.CONTENT_TYPE));
+      if (problem != null) {
+        return finish(d.denyOrWaive(Reason.INVALID_BODY, problem, waiver), Phase.BODY);
+      }
+    }
+
+    // phase 8: limits — every limit of the segment and the rule has room; a deny consumes nothing
+    List<LimitRequest> buckets = buckets(segment, rule, subject);
+    if (!buckets.isEmpty()) {
+      LimitOutcome lo = limiter.acquire(buckets, options.consumeLimits());
+      d.limit = lo.tightest();
+      d.degraded = lo.degraded();
+      if (!lo.admitted()) {
+        d.retryAfter = lo.retryAfter();
+        LimitDefinition exceeded = lo.exceeded();
+        String limitWaiver =
+            segmentDryRun
+                ? segment.name()
+                : exceeded != null
+                        && rule.limits().contains(exceeded)
+                        && rule.mode() == Mode.DRY_RUN
+                    ? rule.name()
+                    : null;
+        Reason reason = Objects.requireNonNullElse(lo.reason(), Reason.RATE_LIMITED);
+        String detail = "limit '" + (exceeded == null ? "?" : exceeded.name()) + "' exhausted";
+        return finish(d.denyOrWaive(reason, detail, limitWaiver), Phase.LIMITS);
+      }
+    }
+
+    // phase 9: allow
+    return finish(d.allow(), Phase.ALLOW);
+  }
+
+  /** The buckets of the segment's and the rule's limits whose key attributes the request has. */
+  private static List<LimitRequest> buckets(Segment segment, Rule rule, Subject subject) {
+    if (segment.limits().isEmpty() && rule.limits().isEmpty()) {
+      return List.of();
+    }
+    List<LimitRequest> out = new ArrayList<>(segment.limits().size() + rule.limits().size());
+    addBuckets(out, segment.limits(), subject, segment.name(), rule.name());
+    addBuckets(out, rule.limits(), subject, segment.name(), rule.name());
+    return out;
+  }
+
+  private static void addBuckets(
+      List<LimitRequest> out,
+      List<LimitDefinition> limits,
+      Subject subject,
+      String segment,
+      String route) {
+    next:
+    for (LimitDefinition limit : limits) {
+      StringBuilder key = new StringBuilder(32);
+      for (LimitKey part : limit.key()) {
+        String v = part.value(subject, segment, route);
+        if (v == null) {
+          continue next; // the request lacks this attribute: the limit does not apply
+        }
+        if (!key.isEmpty()) {
+          key.append(',');
+        }
+        appendEscaped(key, v);
+      }
+      out.add(new LimitRequest(limit, key.toString(), 1));
+    }
+  }
+
+  /** Bucket key values are joined with ','; '%' and ',' in values are percent-encoded. */
+  private static void appendEscaped(StringBuilder b, String v) {
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      if (c == '%') {
+        b.append("%25");
+      } else if (c == ',') {
+        b.append("%2C");
+      } else {
+        b.append(c);
+      }
+    }
+  }
+
+  private Decision finish(Draft d, Phase phase) {
+    Decision decision = d.build(phase, ids, clock.instant(), nanoTime.getAsLong());
+    if (d.options.trace().enabled()) {
+      d.options.trace().note(phase, describe(decision));
+    }
+    if (d.options.record()) {
+      if (metrics != null) {
+        metrics.record(decision);
+      }
+      audit.append(decision);
+    }
+    return decision;
+  }
+
+  private static String describe(Decision decision) {
+    return switch (decision) {
+      case Decision.Allow a ->
+          a.dryRunReason() == null
+              ? "allow"
+              : "allow (dry-run: would deny with " + a.dryRunReason().code() + ")";
+      case Decision.Deny x -> "deny " + x.reason().code() + " (" + x.detail() + ")";
+    };
+  }
+
+  /** What the phases found so far; one per decision, never shared. */
+  private static final class Draft {
+    final Policy policy;
+    final RequestAttributes request;
+    final DecideOptions options;
+    final long startedNanos;
+    String path = "";
+    @Nullable Identity identity;
+    @Nullable String country;
+    @Nullable String segment;
+    @Nullable String rule;
+    @Nullable LimitStatus limit;
+    @Nullable String degraded;
+    @Nullable Duration retryAfter;
+    @Nullable Reason denyReason;
+    String denyDetail = "";
+    @Nullable Reason waivedReason;
+    @Nullable String waivedBy;
+
+    Draft(Policy policy, RequestAttributes request, DecideOptions options, long startedNanos) {
+      this.policy = policy;
+      this.request = request;
+      this.options = options;
+      this.startedNanos = startedNanos;
+    }
+
+    Draft deny(Reason reason, String detail) {
+      this.denyReason = reason;
+      this.denyDetail = detail;
+      return this;
+    }
+
+    /** A deny, or, when {@code waiver} (a dry-run segment or rule) is set, a dry-run allow. */
+    Draft denyOrWaive(Reason reason, String detail, @Nullable String waiver) {
+      if (waiver == null) {
+        return deny(reason, detail);
+      }
+      waive(reason, waiver);
+      this.retryAfter = null;
+      return this;
+    }
+
+    void waive(Reason reason, String by) {
+      if (waivedReason == null) {
+        waivedReason = reason;
+        waivedBy = by;
+      }
+    }
+
+    Draft allow() {
+      return this;
+    }
+
+    Decision build(Phase phase, DecisionIds ids, Instant now, long endNanos) {
+      String decisionId = ids.decisionId(request.requestId());
+      DecisionContext ctx =
+          new DecisionContext(
+              decisionId,
+              now,
+              policy.version(),
+              request.method(),
+              request.host(),
+              path,
+              request.sourceIpText(),
+              country,
+              identity,
+              segment,
+              rule,
+              limit,
+              waivedBy,
+              degraded,
+              endNanos - startedNanos);
+      if (denyReason != null) {
+        return new Decision.Deny(
+            ctx, Responses.deny(decisionId, denyReason, limit, retryAfter), denyReason, denyDetail);
+      }
+      return new Decision.Allow(
+          ctx,
+          Responses.allow(
+              decisionId,
+              identity,
+              Objects.requireNonNull(segment),
+              request.headers(),
+              policy.response(),
+              policy.identity().credentialHeaders(),
+              limit),
+          waivedReason);
+    }
+  }
+
+  /** Builds a {@link DecisionPipeline}; not thread-safe. */
+  public static final class Builder {
+    private @Nullable Supplier<Policy> policy;
+    private HeaderLimits headerLimits = HeaderLimits.DEFAULT;
+    private SourceProtection protection = SourceProtection.disabled();
+    private CountryResolver countries = CountryResolver.none();
+    private RateLimiter limiter = RateLimiter.unlimited();
+    private AuditSink audit = decision -> {};
+    private @Nullable DecisionMetrics metrics;
+    private InstantSource clock = InstantSource.system();
+    private LongSupplier nanoTime = System::nanoTime;
+
+    private Builder() {}
+
+    /** Where the current policy comes from (a live, reloading policy in the service). */
+    public Builder policy(Supplier<Policy> policy) {
+      this.policy = policy;
+      return this;
+    }
+
+    public Builder headerLimits(HeaderLimits headerLimits) {
+      this.headerLimits = headerLimits;
+      return this;
+    }
+
+    public Builder protection(SourceProtection protection) {
+      this.protection = protection;
+      return this;
+    }
+
+    public Builder countries(CountryResolver countries) {
+      this.countries = countries;
+      return this;
+    }
+
+    public Builder limiter(RateLimiter limiter) {
+      this.limiter = limiter;
+      return this;
+    }
+
+    public Builder audit(AuditSink audit) {
+      this.audit = audit;
+      return this;
+    }
+
+    public Builder metrics(DecisionMetrics metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
+    public Builder clock(InstantSource clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    public Builder nanoTime(LongSupplier nanoTime) {
+      this.nanoTime = nanoTime;
+      return this;
+    }
+
+    public DecisionPipeline build() {
+      return new DecisionPipeline(this);
+    }
+  }
+}

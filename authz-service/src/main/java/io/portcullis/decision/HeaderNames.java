@@ -1,0 +1,31 @@
+package io.portcullis.decision;
+
+/** Header names Portcullis reads or writes, defined once. All lower-case (HTTP/2 form). */
+public final class HeaderNames {
+  private HeaderNames() {}
+
+  /** Prefix of every header Portcullis sets for the upstream; client-sent ones are removed. */
+  public static final String PORTCULLIS_PREFIX = "x-portcullis-";
+
+  public static final String PRINCIPAL = "x-portcullis-principal";
+  public static final String SEGMENT = "x-portcullis-segment";
+  public static final String CLIENT = "x-portcullis-client";
+  public static final String CREDENTIAL = "x-portcullis-credential";
+  public static final String DECISION_ID = "x-portcullis-decision-id";
+
+  public static final String REQUEST_ID = "x-request-id";
+  public static final String AUTHORIZATION = "authorization";
+  public static final String CONTENT_TYPE = "content-type";
+  public static final String WWW_AUTHENTICATE = "www-authenticate";
+  public static final String RETRY_AFTER = "retry-after";
+
+  /** IETF draft-ietf-httpapi-ratelimit-headers. */
+  public static final String RATELIMIT = "ratelimit";
+
+  public static final String RATELIMIT_POLICY = "ratelimit-policy";
+
+  /** Envoy sets this when {@code with_request_body} truncated the body. */
+  public static final String ENVOY_PARTIAL_BODY = "x-envoy-auth-partial-body";
+
+  public static final String PROBLEM_JSON = "application/problem+json";
+}

@@ -1,0 +1,169 @@
+package io.portcullis.decision;
+
+import io.portcullis.identity.Identity;
+import io.portcullis.limit.LimitStatus;
+import io.portcullis.request.Headers;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Builds the wire-neutral {@link ResponsePlan} of a decision (interfaces.md "Envoy ext_authz").
+ *
+ * <p>RateLimit headers follow draft-ietf-httpapi-ratelimit-headers-10 (structured fields): {@code
+ * RateLimit-Policy: "<limit>";q=<quota>;w=<window seconds>} and {@code RateLimit:
+ * "<limit>";r=<remaining>;t=<seconds to reset>}, for the tightest limit only.
+ */
+public final class Responses {
+  static final String WWW_AUTHENTICATE_VALUE = "Bearer error=\"invalid_token\"";
+
+  private Responses() {}
+
+  /** The plan of an allow. */
+  public static ResponsePlan allow(
+      String decisionId,
+      @Nullable Identity identity,
+      String segment,
+      Headers requestHeaders,
+      ResponseOptions options,
+      Set<String> credentialHeaders,
+      @Nullable LimitStatus limit) {
+    List<ResponseHeader> upstream = new ArrayList<>(5);
+    if (options.upstreamHeaders() && identity != null) {
+      upstream.add(new ResponseHeader(HeaderNames.PRINCIPAL, identity.principal()));
+      upstream.add(new ResponseHeader(HeaderNames.SEGMENT, segment));
+      if (identity.client() != null) {
+        upstream.add(new ResponseHeader(HeaderNames.CLIENT, identity.client()));
+      }
+      upstream.add(new ResponseHeader(HeaderNames.CREDENTIAL, identity.credential().wireName()));
+      upstream.add(new ResponseHeader(HeaderNames.DECISION_ID, decisionId));
+    }
+    List<String> remove = new ArrayList<>(2);
+    for (String name : requestHeaders.names()) {
+      if (name.startsWith(HeaderNames.PORTCULLIS_PREFIX) && !isSet(upstream, name)) {
+        remove.add(name);
+      }
+    }
+    if (options.stripCredentials()) {
+      for (String h : credentialHeaders) {
+        String v = requestHeaders.get(h);
+        if (v != null && (!h.equals(HeaderNames.AUTHORIZATION) || isPortcullisScheme(v))) {
+          remove.add(h);
+        }
+      }
+    }
+    List<ResponseHeader> client = new ArrayList<>(3);
+    client.add(new ResponseHeader(HeaderNames.DECISION_ID, decisionId));
+    if (limit != null) {
+      addRateLimitHeaders(client, limit);
+    }
+    return new ResponsePlan(200, upstream, remove, client, "");
+  }
+
+  /** The plan of a deny. */
+  public static ResponsePlan deny(
+      String decisionId,
+      Reason reason,
+      @Nullable LimitStatus limit,
+      @Nullable Duration retryAfter) {
+    List<ResponseHeader> client = new ArrayList<>(5);
+    client.add(new ResponseHeader(HeaderNames.CONTENT_TYPE, HeaderNames.PROBLEM_JSON));
+    client.add(new ResponseHeader(HeaderNames.DECISION_ID, decisionId));
+    if (reason.status() == 401) {
+      client.add(new ResponseHeader(HeaderNames.WWW_AUTHENTICATE, WWW_AUTHENTICATE_VALUE));
+    }
+    if (retryAfter != null) {
+      client.add(
+          new ResponseHeader(HeaderNames.RETRY_AFTER, Long.toString(ceilSeconds(retryAfter))));
+    }
+    if (limit != null) {
+      addRateLimitHeaders(client, limit);
+    }
+    return new ResponsePlan(
+        reason.status(), List.of(), List.of(), client, problem(reason, decisionId));
+  }
+
+  /**
+   * The RFC 9457 problem document of a deny. It never echoes anything from the request but the
+   * decision id, which {@link DecisionIds} restricted to {@code [A-Za-z0-9._:-]}.
+   */
+  public static String problem(Reason reason, String decisionId) {
+    return "{\"type\":\""
+        + reason.typeUri()
+        + "\",\"title\":\""
+        + reason.title()
+        + "\",\"status\":"
+        + reason.status()
+        + ",\"decision_id\":\""
+        + jsonEscape(decisionId)
+        + "\"}";
+  }
+
+  static void addRateLimitHeaders(List<ResponseHeader> out, LimitStatus s) {
+    String name = sfString(s.limit().name());
+    out.add(
+        new ResponseHeader(
+            HeaderNames.RATELIMIT_POLICY,
+            name + ";q=" + s.quota() + ";w=" + Math.max(1, ceilSeconds(s.window()))));
+    out.add(
+        new ResponseHeader(
+            HeaderNames.RATELIMIT,
+            name + ";r=" + Math.max(0, s.remaining()) + ";t=" + ceilSeconds(s.reset())));
+  }
+
+  private static boolean isSet(List<ResponseHeader> headers, String name) {
+    for (ResponseHeader h : headers) {
+      if (h.name().equals(name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean isPortcullisScheme(String authorization) {
+    return regionMatches(authorization, "bearer ") || regionMatches(authorization, "apikey ");
+  }
+
+  private static boolean regionMatches(String s, String prefix) {
+    return s.regionMatches(true, 0, prefix, 0, prefix.length());
+  }
+
+  static long ceilSeconds(Duration d) {
+    long s = d.getSeconds();
+    return d.getNano() > 0 ? s + 1 : s;
+  }
+
+  /** An RFC 8941 sf-string. */
+  private static String sfString(String s) {
+    StringBuilder b = new StringBuilder(s.length() + 2).append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '"' || c == '\\') {
+        b.append('\\');
+      }
+      b.append(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return b.append('"').toString();
+  }
+
+  static String jsonEscape(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,62 @@
+package io.portcullis.geo;
+
+import com.maxmind.db.CHMCache;
+import com.maxmind.geoip2.DatabaseReader;
+import com.maxmind.geoip2.exception.GeoIp2Exception;
+import io.portcullis.request.RequestAttributes;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Country from a MaxMind GeoIP2/GeoLite2 Country or City database, memory-mapped and read with
+ * MaxMind's reader and its node cache. Lookups do no I/O beyond page faults of the mapped file.
+ */
+public final class MaxMindCountryResolver implements CountryResolver, Closeable {
+  private final DatabaseReader reader;
+  private final String databaseType;
+
+  private MaxMindCountryResolver(DatabaseReader reader) {
+    this.reader = reader;
+    this.databaseType = reader.getMetadata().databaseType();
+  }
+
+  /**
+   * Opens a database.
+   *
+   * @throws IOException if the file cannot be read or is not a MaxMind database
+   */
+  public static MaxMindCountryResolver open(Path database) throws IOException {
+    return new MaxMindCountryResolver(
+        new DatabaseReader.Builder(database.toFile()).withCache(new CHMCache()).build());
+  }
+
+  @Override
+  public @Nullable String country(RequestAttributes request) {
+    return lookup(request.sourceIp());
+  }
+
+  /** The country of an address, or {@code null} if the database does not know it. */
+  public @Nullable String lookup(@Nullable InetAddress address) {
+    if (address == null) {
+      return null;
+    }
+    try {
+      Optional<String> iso =
+          databaseType.contains("City")
+              ? reader.tryCity(address).map(c -> c.country().isoCode())
+              : reader.tryCountry(address).map(c -> c.country().isoCode());
+      return CountryResolver.normalize(iso.orElse(null));
+    } catch (IOException | GeoIp2Exception e) {
+      return null;
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    reader.close();
+  }
+}

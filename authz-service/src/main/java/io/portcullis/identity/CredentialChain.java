@@ -1,0 +1,186 @@
+package io.portcullis.identity;
+
+import io.portcullis.decision.Reason;
+import io.portcullis.request.RequestAttributes;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The {@link IdentityResolver} of a policy: extracts the credentials a request presents and
+ * verifies each with the verifier the policy configures.
+ *
+ * <ul>
+ *   <li>{@code Authorization: Bearer <token>}: a JWT (tried first, when JWT issuers are configured)
+ *       or an opaque token (introspection). A bearer token no verifier handles is {@code
+ *       invalid_token}.
+ *   <li>{@code Authorization: ApiKey <key>} or one of the policy's API-key headers: an API key.
+ *       Several different keys in one request are {@code invalid_token}.
+ *   <li>Envoy's {@code source.principal}: the mTLS peer, when the policy configures {@code mtls};
+ *       otherwise the peer certificate is not a credential.
+ *   <li>Other {@code Authorization} schemes (Basic, Digest) are not Portcullis credentials: they
+ *       pass through to the upstream untouched.
+ *   <li>Tokens in the query string are never read.
+ * </ul>
+ *
+ * <p>Every presented credential must verify. The identity is the first present in the order jwt,
+ * introspection, api_key, mtls (spec decision step 3). Thread-safe.
+ */
+public final class CredentialChain implements IdentityResolver {
+  public static final String AUTHORIZATION = "authorization";
+
+  private final List<BearerTokenVerifier> bearerVerifiers;
+  private final @Nullable ApiKeyVerifier apiKeys;
+  private final List<String> apiKeyHeaders;
+  private final @Nullable PeerVerifier peers;
+  private final Set<String> credentialHeaders;
+
+  private CredentialChain(Builder b) {
+    this.bearerVerifiers = List.copyOf(b.bearerVerifiers);
+    this.apiKeys = b.apiKeys;
+    this.apiKeyHeaders = b.apiKeys == null ? List.of() : List.copyOf(b.apiKeyHeaders);
+    this.peers = b.peers;
+    Set<String> headers = new LinkedHashSet<>();
+    headers.add(AUTHORIZATION);
+    headers.addAll(apiKeyHeaders);
+    this.credentialHeaders = Set.copyOf(headers);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public Set<String> credentialHeaders() {
+    return credentialHeaders;
+  }
+
+  @Override
+  public Verification resolve(RequestAttributes request) {
+    String bearer = null;
+    String apiKey = null;
+    String authorization = request.header(AUTHORIZATION);
+    if (authorization != null) {
+      int sp = authorization.indexOf(' ');
+      String scheme = sp < 0 ? authorization : authorization.substring(0, sp);
+      String value = sp < 0 ? "" : authorization.substring(sp + 1).trim();
+      if (scheme.equalsIgnoreCase("Bearer")) {
+        if (value.isEmpty()) {
+          return Verification.rejected(Reason.INVALID_TOKEN, "empty bearer token");
+        }
+        bearer = value;
+      } else if (scheme.equalsIgnoreCase("ApiKey") && apiKeys != null) {
+        if (value.isEmpty()) {
+          return Verification.rejected(Reason.INVALID_TOKEN, "empty API key");
+        }
+        apiKey = value;
+      }
+    }
+    for (String h : apiKeyHeaders) {
+      String v = request.header(h);
+      if (v == null) {
+        continue;
+      }
+      v = v.trim();
+      if (v.isEmpty()) {
+        return Verification.rejected(Reason.INVALID_TOKEN, "empty API key in " + h);
+      }
+      if (apiKey != null && !apiKey.equals(v)) {
+        return Verification.rejected(Reason.INVALID_TOKEN, "several different API keys presented");
+      }
+      apiKey = v;
+    }
+    String peer = peers == null ? "" : request.sourcePrincipal();
+
+    Identity first = null;
+    // Precedence jwt, introspection (both bearer), api_key, mtls: verify all, keep the first.
+    if (bearer != null) {
+      Verification v = verifyBearer(bearer);
+      if (v instanceof Verification.Rejected) {
+        return v;
+      }
+      first = ((Verification.Verified) v).identity();
+    }
+    if (apiKey != null) {
+      Verification v = Objects.requireNonNull(apiKeys).verify(apiKey);
+      if (v instanceof Verification.Rejected) {
+        return v;
+      }
+      if (first == null) {
+        first = ((Verification.Verified) v).identity();
+      }
+    }
+    if (!peer.isEmpty()) {
+      Verification v = Objects.requireNonNull(peers).verify(peer);
+      if (v instanceof Verification.Rejected) {
+        return v;
+      }
+      if (first == null) {
+        first = ((Verification.Verified) v).identity();
+      }
+    }
+    return Verification.verified(first == null ? Identity.anonymous() : first);
+  }
+
+  private Verification verifyBearer(String token) {
+    for (BearerTokenVerifier verifier : bearerVerifiers) {
+      Verification v = verifier.verify(token);
+      if (v != null) {
+        return v;
+      }
+    }
+    return Verification.rejected(
+        Reason.INVALID_TOKEN,
+        bearerVerifiers.isEmpty()
+            ? "bearer tokens are not accepted by this policy"
+            : "token not issued by a trusted issuer");
+  }
+
+  @Override
+  public String toString() {
+    return "CredentialChain[bearer="
+        + bearerVerifiers.size()
+        + ", apiKeys="
+        + (apiKeys != null)
+        + ", mtls="
+        + (peers != null)
+        + "]";
+  }
+
+  /** Builds a {@link CredentialChain}; not thread-safe. */
+  public static final class Builder {
+    private final List<BearerTokenVerifier> bearerVerifiers = new java.util.ArrayList<>();
+    private @Nullable ApiKeyVerifier apiKeys;
+    private final List<String> apiKeyHeaders = new java.util.ArrayList<>();
+    private @Nullable PeerVerifier peers;
+
+    private Builder() {}
+
+    /** Adds a bearer verifier; JWT verifiers go before introspection. */
+    public Builder bearer(BearerTokenVerifier verifier) {
+      bearerVerifiers.add(verifier);
+      return this;
+    }
+
+    /** Accepts API keys in these headers and in {@code Authorization: ApiKey}. */
+    public Builder apiKeys(ApiKeyVerifier verifier, List<String> headers) {
+      this.apiKeys = verifier;
+      for (String h : headers) {
+        apiKeyHeaders.add(h.toLowerCase(Locale.ROOT));
+      }
+      return this;
+    }
+
+    public Builder peers(PeerVerifier verifier) {
+      this.peers = verifier;
+      return this;
+    }
+
+    public CredentialChain build() {
+      return new CredentialChain(this);
+    }
+  }
+}

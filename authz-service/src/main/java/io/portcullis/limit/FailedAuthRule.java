@@ -1,0 +1,40 @@
+package io.portcullis.limit;
+
+import io.portcullis.request.RequestAttributes;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The policy's {@code protect.failed_auth}: block a source for {@code blockFor} once it has failed
+ * authentication {@code threshold} times within {@code window}. The key is read before identity is
+ * known, so it is the source IP or a request header.
+ *
+ * @param key {@code ip} or {@code header:<name>}
+ */
+public record FailedAuthRule(String key, int threshold, Duration window, Duration blockFor) {
+  public FailedAuthRule {
+    Objects.requireNonNull(key, "key");
+    if (!key.equals("ip") && !key.startsWith("header:")) {
+      throw new IllegalArgumentException("protect key must be 'ip' or 'header:<name>'");
+    }
+    if (threshold <= 0
+        || window.isNegative()
+        || window.isZero()
+        || blockFor.isNegative()
+        || blockFor.isZero()) {
+      throw new IllegalArgumentException("threshold, window and block_for must be positive");
+    }
+  }
+
+  /** This rule's key for a request (e.g. {@code ip:203.0.113.7}), or {@code null} if absent. */
+  public @Nullable String keyOf(RequestAttributes request) {
+    if (key.equals("ip")) {
+      return request.sourceIp() == null ? null : "ip:" + request.sourceIpText();
+    }
+    String h = key.substring("header:".length()).toLowerCase(Locale.ROOT);
+    String v = request.header(h);
+    return v == null || v.isEmpty() ? null : key + ":" + v;
+  }
+}

@@ -1,0 +1,90 @@
+package io.portcullis.limit;
+
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Subject;
+import java.util.Locale;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One attribute of a limit's {@code key}. A limit whose key names an attribute the request lacks
+ * (say {@code api_key} for a JWT caller) does not apply to that request.
+ */
+public sealed interface LimitKey {
+
+  /**
+   * This part's value for a request, or {@code null} if the request lacks the attribute.
+   *
+   * @param segment the segment the request fell into
+   * @param route the name of the rule that allowed it
+   */
+  @Nullable String value(Subject subject, String segment, @Nullable String route);
+
+  /** Parses a policy key name; {@code null} if unknown. */
+  static @Nullable LimitKey parse(String name) {
+    return switch (name) {
+      case "principal" -> Attribute.PRINCIPAL;
+      case "api_key" -> Attribute.API_KEY;
+      case "client" -> Attribute.CLIENT;
+      case "ip" -> Attribute.IP;
+      case "segment" -> Attribute.SEGMENT;
+      case "route" -> Attribute.ROUTE;
+      default -> {
+        if (name.startsWith("header:") && name.length() > "header:".length()) {
+          yield new Header(name.substring("header:".length()).toLowerCase(Locale.ROOT));
+        }
+        yield null;
+      }
+    };
+  }
+
+  /** The fixed attributes. */
+  enum Attribute implements LimitKey {
+    PRINCIPAL("principal"),
+    API_KEY("api_key"),
+    CLIENT("client"),
+    IP("ip"),
+    SEGMENT("segment"),
+    ROUTE("route");
+
+    private final String keyName;
+
+    Attribute(String keyName) {
+      this.keyName = keyName;
+    }
+
+    @Override
+    public String keyName() {
+      return keyName;
+    }
+
+    @Override
+    public @Nullable String value(Subject s, String segment, @Nullable String route) {
+      return switch (this) {
+        case PRINCIPAL ->
+            s.identity().credential() == CredentialType.ANONYMOUS ? null : s.identity().principal();
+        case API_KEY -> s.identity().apiKeyId();
+        case CLIENT -> s.identity().client();
+        case IP -> s.request().sourceIp() == null ? null : s.request().sourceIpText();
+        case SEGMENT -> segment;
+        case ROUTE -> route;
+      };
+    }
+  }
+
+  /** {@code header:<name>}: the value of a request header. */
+  record Header(String header) implements LimitKey {
+    @Override
+    public String keyName() {
+      return "header:" + header;
+    }
+
+    @Override
+    public @Nullable String value(Subject s, String segment, @Nullable String route) {
+      String v = s.request().header(header);
+      return v == null || v.isEmpty() ? null : v;
+    }
+  }
+
+  /** The part's name as written in the policy ({@code client}, {@code header:x-tenant}, ...). */
+  String keyName();
+}

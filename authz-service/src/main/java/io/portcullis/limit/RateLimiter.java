@@ -1,0 +1,35 @@
+package io.portcullis.limit;
+
+import java.util.List;
+
+/**
+ * Checks and consumes rate limits and quotas (spec step 8). Implementations: in memory (per
+ * instance) and Redis (shared); both pass the same contract test.
+ *
+ * <p>Contract:
+ *
+ * <ul>
+ *   <li>All-or-nothing: {@link #acquire} consumes {@code cost} from every bucket only if every
+ *       bucket has room; a request denied by one limit consumes nothing from the others.
+ *   <li>Never blocks on I/O for longer than the backend's configured timeout, and never throws for
+ *       a backend failure: it applies the configured {@code on_backend_failure} policy and says so
+ *       in {@link LimitOutcome#degraded()}.
+ *   <li>Thread-safe.
+ * </ul>
+ */
+public interface RateLimiter {
+
+  /**
+   * Checks every request's bucket and, if all have room and {@code consume} is true, takes each
+   * request's cost from its bucket.
+   *
+   * @param requests the buckets of the segment's and the allowing rule's applicable limits
+   * @param consume false to look without taking (explain, dry checks)
+   */
+  LimitOutcome acquire(List<LimitRequest> requests, boolean consume);
+
+  /** A limiter that admits everything: for policies without limits and for policy tests. */
+  static RateLimiter unlimited() {
+    return (requests, consume) -> LimitOutcome.admitted(null);
+  }
+}

@@ -1,0 +1,46 @@
+package io.portcullis.metrics;
+
+/**
+ * Micrometer meter names, defined once. The Prometheus names of interfaces.md follow from
+ * Micrometer's naming convention (dots become underscores, counters gain {@code _total}, timers
+ * {@code _seconds}).
+ */
+public final class MetricNames {
+  private MetricNames() {}
+
+  /** {@code portcullis_decisions_total{segment,decision,reason}}. */
+  public static final String DECISIONS = "portcullis.decisions";
+
+  /** {@code portcullis_check_duration_seconds} (histogram). */
+  public static final String CHECK_DURATION = "portcullis.check.duration";
+
+  /** {@code portcullis_ratelimit_backend_errors_total}. */
+  public static final String RATELIMIT_BACKEND_ERRORS = "portcullis.ratelimit.backend.errors";
+
+  /** {@code portcullis_jwks_refresh_total{issuer,result}}. */
+  public static final String JWKS_REFRESH = "portcullis.jwks.refresh";
+
+  /** {@code portcullis_introspection_errors_total{issuer}}. */
+  public static final String INTROSPECTION_ERRORS = "portcullis.introspection.errors";
+
+  /** {@code portcullis_audit_queue_depth}. */
+  public static final String AUDIT_QUEUE_DEPTH = "portcullis.audit.queue.depth";
+
+  /** {@code portcullis_audit_written_total}. */
+  public static final String AUDIT_WRITTEN = "portcullis.audit.written";
+
+  /** {@code portcullis_audit_dropped_total}. */
+  public static final String AUDIT_DROPPED = "portcullis.audit.dropped";
+
+  /** {@code portcullis_policy_reloads_total{result}}. */
+  public static final String POLICY_RELOADS = "portcullis.policy.reloads";
+
+  /** {@code portcullis_blocked_sources}. */
+  public static final String BLOCKED_SOURCES = "portcullis.blocked.sources";
+
+  public static final String TAG_SEGMENT = "segment";
+  public static final String TAG_DECISION = "decision";
+  public static final String TAG_REASON = "reason";
+  public static final String TAG_RESULT = "result";
+  public static final String TAG_ISSUER = "issuer";
+}

@@ -1,0 +1,118 @@
+package io.portcullis.segment;
+
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.identity.Subject;
+import io.portcullis.net.CidrSet;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A segment's compiled {@code match}: a conjunction of conditions, each imposing nothing when
+ * empty. An empty match matches every request.
+ *
+ * @param credentials the caller's credential type is one of these
+ * @param principals the principal matches one of these globs
+ * @param clients the client is one of these
+ * @param clientTypes the client type is one of these
+ * @param rolesAny the caller has at least one of these roles
+ * @param sourceIps the source address is in one of these blocks
+ * @param countries the country is one of these (unknown matches none)
+ * @param context every entry equals the request's context extension of that name
+ */
+public record SegmentMatch(
+    Set<CredentialType> credentials,
+    List<PrincipalPattern> principals,
+    Set<String> clients,
+    Set<String> clientTypes,
+    Set<String> rolesAny,
+    CidrSet sourceIps,
+    Set<String> countries,
+    Map<String, String> context) {
+
+  public SegmentMatch {
+    credentials =
+        credentials.isEmpty()
+            ? Set.of()
+            : java.util.Collections.unmodifiableSet(EnumSet.copyOf(credentials));
+    principals = List.copyOf(principals);
+    clients = Set.copyOf(clients);
+    clientTypes = Set.copyOf(clientTypes);
+    rolesAny = Set.copyOf(rolesAny);
+    countries = Set.copyOf(countries);
+    context = Map.copyOf(context);
+  }
+
+  /** Matches every request. */
+  public static SegmentMatch any() {
+    return new SegmentMatch(
+        Set.of(), List.of(), Set.of(), Set.of(), Set.of(), CidrSet.empty(), Set.of(), Map.of());
+  }
+
+  public boolean matches(Subject s) {
+    return mismatch(s) == null;
+  }
+
+  /** The first condition that does not hold, described for traces; {@code null} if it matches. */
+  public @Nullable String mismatch(Subject s) {
+    Identity id = s.identity();
+    if (!credentials.isEmpty() && !credentials.contains(id.credential())) {
+      return "credential is " + id.credential() + ", not one of " + credentials;
+    }
+    if (!principals.isEmpty() && !anyPrincipal(id.principal())) {
+      return "principal matches none of " + principals;
+    }
+    if (!clients.isEmpty() && (id.client() == null || !clients.contains(id.client()))) {
+      return "client is not one of " + clients;
+    }
+    if (!clientTypes.isEmpty()
+        && (id.clientType() == null || !clientTypes.contains(id.clientType()))) {
+      return "client_type "
+          + (id.clientType() == null ? "absent" : id.clientType())
+          + ", not one of "
+          + clientTypes;
+    }
+    if (!rolesAny.isEmpty() && id.roles().stream().noneMatch(rolesAny::contains)) {
+      return "no role in " + rolesAny;
+    }
+    if (!sourceIps.isEmpty() && !sourceIps.contains(s.request().sourceIp())) {
+      return "source_ip not in " + sourceIps;
+    }
+    if (!countries.isEmpty() && (s.country() == null || !countries.contains(s.country()))) {
+      return "country "
+          + (s.country() == null ? "unknown" : s.country())
+          + ", not one of "
+          + countries;
+    }
+    for (Map.Entry<String, String> e : context.entrySet()) {
+      if (!e.getValue().equals(s.request().context().get(e.getKey()))) {
+        return "context " + e.getKey() + " is not '" + e.getValue() + "'";
+      }
+    }
+    return null;
+  }
+
+  private boolean anyPrincipal(String principal) {
+    for (PrincipalPattern p : principals) {
+      if (p.matches(principal)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether no condition is set (the segment matches every request). */
+  public boolean isEmpty() {
+    return credentials.isEmpty()
+        && principals.isEmpty()
+        && clients.isEmpty()
+        && clientTypes.isEmpty()
+        && rolesAny.isEmpty()
+        && sourceIps.isEmpty()
+        && countries.isEmpty()
+        && context.isEmpty();
+  }
+}
