@@ -1,0 +1,90 @@
+package io.portcullis.server.grpc;
+
+import io.envoyproxy.envoy.config.core.v3.Address;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.service.auth.v3.AttributeContext;
+import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
+import io.portcullis.decision.HeaderNames;
+import io.portcullis.request.Body;
+import io.portcullis.request.RequestAttributes;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+
+/**
+ * Translates Envoy's {@code CheckRequest} into the wire-neutral {@link RequestAttributes}. Total:
+ * any message, including an empty or inconsistent one, yields attributes (an empty method or path
+ * makes the pipeline answer {@code malformed_request}); nothing here throws.
+ *
+ * <ul>
+ *   <li>Headers come from {@code header_map} when Envoy sends it ({@code encode_raw_headers}),
+ *       using {@code raw_value} bytes, else from the {@code headers} map; Envoy has already joined
+ *       repeated headers with {@code ","}.
+ *   <li>The body is {@code raw_body} when present, else {@code body}; {@code
+ *       x-envoy-auth-partial-body: true} marks it truncated.
+ *   <li>The source is Envoy's {@code source.address} (Envoy applies {@code xff_num_trusted_hops});
+ *       a client-sent {@code X-Forwarded-For} is never read here.
+ *   <li>TLS: downstream scheme {@code https}, or a TLS session.
+ *   <li>The query string never leaves this class: the path keeps it only for the normalizer to
+ *       drop.
+ * </ul>
+ */
+public final class CheckRequests {
+  private CheckRequests() {}
+
+  public static RequestAttributes toAttributes(CheckRequest check) {
+    AttributeContext attrs = check.getAttributes();
+    AttributeContext.HttpRequest http = attrs.getRequest().getHttp();
+    RequestAttributes.Builder b =
+        RequestAttributes.builder()
+            .method(http.getMethod())
+            .path(http.getPath())
+            .host(http.getHost())
+            .scheme(http.getScheme())
+            .tls("https".equalsIgnoreCase(http.getScheme()) || attrs.hasTlsSession())
+            .sourceIp(socketAddress(attrs.getSource().getAddress()))
+            .sourcePrincipal(attrs.getSource().getPrincipal())
+            .context(attrs.getContextExtensionsMap())
+            .requestId(http.getId().isEmpty() ? null : http.getId());
+    if (http.hasHeaderMap()) {
+      for (HeaderValue h : http.getHeaderMap().getHeadersList()) {
+        String value =
+            h.getRawValue().isEmpty()
+                ? h.getValue()
+                : h.getRawValue().toString(StandardCharsets.UTF_8);
+        b.header(h.getKey(), value);
+      }
+    } else {
+      for (Map.Entry<String, String> e : http.getHeadersMap().entrySet()) {
+        b.header(e.getKey(), e.getValue());
+      }
+    }
+    boolean partial =
+        "true".equalsIgnoreCase(http.getHeadersOrDefault(HeaderNames.ENVOY_PARTIAL_BODY, ""))
+            || headerMapSays(http);
+    if (!http.getRawBody().isEmpty()) {
+      b.body(Body.of(http.getRawBody().toByteArray(), partial));
+    } else if (!http.getBody().isEmpty()) {
+      b.body(Body.of(http.getBody(), partial));
+    } else if (partial) {
+      b.body(Body.of(new byte[0], true));
+    }
+    return b.build();
+  }
+
+  private static boolean headerMapSays(AttributeContext.HttpRequest http) {
+    if (!http.hasHeaderMap()) {
+      return false;
+    }
+    for (HeaderValue h : http.getHeaderMap().getHeadersList()) {
+      if (h.getKey().equalsIgnoreCase(HeaderNames.ENVOY_PARTIAL_BODY)) {
+        String v = h.getRawValue().isEmpty() ? h.getValue() : h.getRawValue().toStringUtf8();
+        return "true".equalsIgnoreCase(v);
+      }
+    }
+    return false;
+  }
+
+  private static String socketAddress(Address address) {
+    return address.hasSocketAddress() ? address.getSocketAddress().getAddress() : "";
+  }
+}

@@ -1,0 +1,179 @@
+package io.portcullis.server.grpc;
+
+import io.grpc.BindableService;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The gRPC listener (default 9191): Envoy ext_authz, the rate limit service, {@code
+ * grpc.health.v1.Health} and server reflection, over h2c or TLS (mTLS when a client CA is set).
+ *
+ * <p>Health is {@code NOT_SERVING} until {@link #markServing()} (the service calls it once a policy
+ * is loaded) and again as soon as shutdown begins, so Envoy's health checks drain traffic away
+ * before in-flight calls are finished and the listener closes. Calls run on virtual threads:
+ * decisions are CPU-bound on the hot path, and the rare blocking call (a cold JWKS fetch, Redis)
+ * must not stall Netty's event loops.
+ */
+public final class GrpcServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
+
+  /**
+   * TLS settings of the listener.
+   *
+   * @param certChain PEM certificate chain
+   * @param privateKey PEM private key (PKCS#8)
+   * @param clientCa PEM CA that client certificates must chain to; {@code null} for TLS without
+   *     client authentication
+   */
+  public record Tls(Path certChain, Path privateKey, @Nullable Path clientCa) {}
+
+  private final Server server;
+  private final HealthStatusManager health;
+  private final List<String> serviceNames;
+  private final ExecutorService executor;
+  private final Duration drainGrace;
+
+  private GrpcServer(Builder b) {
+    this.health = new HealthStatusManager();
+    this.executor = Executors.newVirtualThreadPerTaskExecutor();
+    this.drainGrace = b.drainGrace;
+    NettyServerBuilder nb =
+        NettyServerBuilder.forAddress(b.address, credentials(b.tls))
+            .executor(executor)
+            .maxInboundMessageSize(b.maxInboundMessageBytes)
+            .permitKeepAliveTime(10, TimeUnit.SECONDS)
+            .permitKeepAliveWithoutCalls(true);
+    List<String> names = new ArrayList<>();
+    for (BindableService s : b.services) {
+      nb.addService(s);
+      names.add(s.bindService().getServiceDescriptor().getName());
+    }
+    nb.addService(health.getHealthService());
+    nb.addService(ProtoReflectionServiceV1.newInstance());
+    this.serviceNames = List.copyOf(names);
+    this.server = nb.build();
+    setAll(ServingStatus.NOT_SERVING);
+  }
+
+  public static Builder builder(InetSocketAddress address) {
+    return new Builder(address);
+  }
+
+  private static ServerCredentials credentials(@Nullable Tls tls) {
+    if (tls == null) {
+      return InsecureServerCredentials.create();
+    }
+    try {
+      TlsServerCredentials.Builder t =
+          TlsServerCredentials.newBuilder()
+              .keyManager(tls.certChain().toFile(), tls.privateKey().toFile());
+      if (tls.clientCa() != null) {
+        t.trustManager(tls.clientCa().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+      }
+      return t.build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read TLS material for the gRPC listener", e);
+    }
+  }
+
+  public GrpcServer start() throws IOException {
+    server.start();
+    log.info("gRPC listening on {}", server.getListenSockets());
+    return this;
+  }
+
+  /** The bound port (useful when the configured port was 0). */
+  public int port() {
+    return ((InetSocketAddress) server.getListenSockets().getFirst()).getPort();
+  }
+
+  /** Reports SERVING: call once a policy is loaded. */
+  public void markServing() {
+    setAll(ServingStatus.SERVING);
+  }
+
+  private void setAll(ServingStatus status) {
+    health.setStatus("", status);
+    for (String name : serviceNames) {
+      health.setStatus(name, status);
+    }
+  }
+
+  /**
+   * Drains: health goes NOT_SERVING, new calls are refused, in-flight calls finish within the grace
+   * period, then whatever remains is cancelled.
+   */
+  @Override
+  public void close() {
+    setAll(ServingStatus.NOT_SERVING);
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(drainGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+        log.warn("gRPC calls still running after {}; cancelling them", drainGrace);
+        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    } finally {
+      executor.shutdown();
+    }
+  }
+
+  /** Builds a {@link GrpcServer}; not thread-safe. */
+  public static final class Builder {
+    private final InetSocketAddress address;
+    private final List<BindableService> services = new ArrayList<>();
+    private @Nullable Tls tls;
+    private int maxInboundMessageBytes = 8 * 1024 * 1024;
+    private Duration drainGrace = Duration.ofSeconds(10);
+
+    private Builder(InetSocketAddress address) {
+      this.address = address;
+    }
+
+    public Builder service(BindableService service) {
+      services.add(service);
+      return this;
+    }
+
+    public Builder tls(@Nullable Tls tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /** Largest CheckRequest accepted (bodies forwarded with {@code with_request_body} count). */
+    public Builder maxInboundMessageBytes(int bytes) {
+      this.maxInboundMessageBytes = bytes;
+      return this;
+    }
+
+    public Builder drainGrace(Duration grace) {
+      this.drainGrace = grace;
+      return this;
+    }
+
+    public GrpcServer build() {
+      return new GrpcServer(this);
+    }
+  }
+}

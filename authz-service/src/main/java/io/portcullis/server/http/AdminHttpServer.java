@@ -1,0 +1,195 @@
+package io.portcullis.server.http;
+
+import io.portcullis.identity.Secret;
+import java.net.InetSocketAddress;
+import java.util.Objects;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin port (default {@code 127.0.0.1:9193}): {@code /metrics} (Prometheus text), {@code
+ * /healthz} (the process is up), {@code /readyz} (a policy is loaded and the service is not
+ * draining), and {@code /admin/*} behind the bearer admin token (constant-time comparison). Static
+ * pages (the audit web page) are served by an optional handler for other paths.
+ *
+ * <p>Refuses to start on a non-loopback address without an admin token.
+ */
+public final class AdminHttpServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdminHttpServer.class);
+  private static final int MAX_BODY = 1024 * 1024;
+
+  private final Server server;
+  private final ServerConnector connector;
+
+  private AdminHttpServer(Builder b) {
+    if (b.token == null && !b.address.getAddress().isLoopbackAddress()) {
+      throw new IllegalStateException(
+          "the admin API listens on "
+              + b.address
+              + " without an admin token: set server.admin.token or bind it to 127.0.0.1");
+    }
+    QueuedThreadPool threads = new QueuedThreadPool(16, 2);
+    threads.setName("admin-http");
+    this.server = new Server(threads);
+    HttpConfiguration http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+    connector.setHost(b.address.getHostString());
+    connector.setPort(b.address.getPort());
+    server.addConnector(connector);
+    server.setHandler(new AdminHandler(b));
+  }
+
+  public static Builder builder(InetSocketAddress address) {
+    return new Builder(address);
+  }
+
+  public AdminHttpServer start() throws Exception {
+    server.start();
+    log.info("admin HTTP listening on {}:{}", connector.getHost(), connector.getLocalPort());
+    return this;
+  }
+
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  @Override
+  public void close() throws Exception {
+    server.stop();
+  }
+
+  private static final class AdminHandler extends Handler.Abstract {
+    private final @Nullable Secret token;
+    private final AdminRouter router;
+    private final Supplier<String> metrics;
+    private final BooleanSupplier ready;
+    private final @Nullable StaticPages pages;
+
+    AdminHandler(Builder b) {
+      this.token = b.token;
+      this.router = b.router;
+      this.metrics = b.metrics;
+      this.ready = b.ready;
+      this.pages = b.pages;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+      String path = Request.getPathInContext(request);
+      AdminResponse r;
+      if (path.equals("/healthz")) {
+        r = AdminResponse.json(200, "{\"status\":\"ok\"}");
+      } else if (path.equals("/readyz")) {
+        r =
+            ready.getAsBoolean()
+                ? AdminResponse.json(200, "{\"status\":\"ready\"}")
+                : AdminResponse.json(503, "{\"status\":\"not ready\"}");
+      } else if (path.equals("/metrics")) {
+        r = AdminResponse.text(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get());
+      } else if (path.startsWith("/admin/")) {
+        r = admin(request, path);
+      } else if (pages != null && pages.serves(path)) {
+        r = pages.get(path);
+      } else {
+        r = AdminResponse.problem(404, "not_found", "Not found", "");
+      }
+      JettyExchange.write(response, callback, r);
+      return true;
+    }
+
+    private AdminResponse admin(Request request, String path) throws Exception {
+      if (token != null && !authorized(request.getHeaders().get("authorization"))) {
+        return AdminResponse.problem(401, "unauthorized", "Admin token required", "")
+            .withHeader("WWW-Authenticate", "Bearer realm=\"portcullis-admin\"");
+      }
+      byte[] body;
+      try {
+        body = JettyExchange.body(request, MAX_BODY);
+      } catch (JettyExchange.BodyTooLarge e) {
+        return AdminResponse.problem(413, "body_too_large", "Request body too large", "");
+      }
+      AdminRequest ar =
+          new AdminRequest(
+              request.getMethod(),
+              path,
+              JettyExchange.query(request),
+              java.util.Map.of(),
+              JettyExchange.headers(request),
+              body);
+      return router.dispatch(ar);
+    }
+
+    private boolean authorized(@Nullable String header) {
+      if (header == null
+          || header.length() < 7
+          || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        return false;
+      }
+      return Objects.requireNonNull(token).matches(header.substring(7).trim());
+    }
+  }
+
+  /** Serves static pages (the audit web page) on the admin port. */
+  public interface StaticPages {
+    boolean serves(String path);
+
+    AdminResponse get(String path);
+  }
+
+  /** Builds an {@link AdminHttpServer}; not thread-safe. */
+  public static final class Builder {
+    private final InetSocketAddress address;
+    private @Nullable Secret token;
+    private AdminRouter router = new AdminRouter();
+    private Supplier<String> metrics = () -> "";
+    private BooleanSupplier ready = () -> false;
+    private @Nullable StaticPages pages;
+
+    private Builder(InetSocketAddress address) {
+      this.address = address;
+    }
+
+    public Builder token(@Nullable Secret token) {
+      this.token = token;
+      return this;
+    }
+
+    public Builder router(AdminRouter router) {
+      this.router = router;
+      return this;
+    }
+
+    /** Supplies the Prometheus exposition text. */
+    public Builder metrics(Supplier<String> metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
+    public Builder ready(BooleanSupplier ready) {
+      this.ready = ready;
+      return this;
+    }
+
+    public Builder pages(@Nullable StaticPages pages) {
+      this.pages = pages;
+      return this;
+    }
+
+    public AdminHttpServer build() {
+      return new AdminHttpServer(this);
+    }
+  }
+}

@@ -1,0 +1,582 @@
+package io.portcullis.decision;
+
+import static io.portcullis.testing.TestPolicies.allow;
+import static io.portcullis.testing.TestPolicies.deny;
+import static io.portcullis.testing.TestPolicies.segment;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.geo.CountryResolver;
+import io.portcullis.identity.CredentialChain;
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.identity.SpiffePeerVerifier;
+import io.portcullis.identity.Verification;
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitKey;
+import io.portcullis.limit.LimitKind;
+import io.portcullis.limit.LimitOutcome;
+import io.portcullis.limit.LimitRequest;
+import io.portcullis.limit.LimitStatus;
+import io.portcullis.limit.RateLimiter;
+import io.portcullis.metrics.DecisionMetrics;
+import io.portcullis.metrics.MetricNames;
+import io.portcullis.net.CidrSet;
+import io.portcullis.policy.Policy;
+import io.portcullis.request.Body;
+import io.portcullis.request.HttpMethod;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.segment.Guards;
+import io.portcullis.segment.PrincipalPattern;
+import io.portcullis.segment.SegmentMatch;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.TestPolicies;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class DecisionPipelineTest {
+  static final Identity ALICE =
+      Identity.builder(CredentialType.JWT, "alice")
+          .client("web")
+          .roles(Set.of("orders.read"))
+          .scopes(Set.of("orders:write"))
+          .build();
+  static final Identity ACME_KEY =
+      Identity.builder(CredentialType.API_KEY, "key_1")
+          .client("acme")
+          .clientType("partner")
+          .roles(Set.of("orders.read"))
+          .scopes(Set.of("orders:write"))
+          .apiKeyId("key_1")
+          .build();
+
+  final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
+  final List<Decision> audited = new ArrayList<>();
+  final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  final AtomicReference<RateLimiter> limiter = new AtomicReference<>(RateLimiter.unlimited());
+
+  final CredentialChain identity =
+      CredentialChain.builder()
+          .bearer(
+              token ->
+                  switch (token) {
+                    case "alice" -> Verification.verified(ALICE);
+                    case "expired" -> Verification.rejected(Reason.EXPIRED_TOKEN, "token expired");
+                    default -> Verification.rejected(Reason.INVALID_TOKEN, "bad signature");
+                  })
+          .apiKeys(
+              key ->
+                  key.equals("pk_acme")
+                      ? Verification.verified(ACME_KEY)
+                      : Verification.rejected(Reason.UNKNOWN_KEY, "unknown key"),
+              List.of("x-api-key"))
+          .peers(new SpiffePeerVerifier(Set.of("prod.example.com")))
+          .build();
+
+  final LimitDefinition perKey =
+      new LimitDefinition(
+          "per-key",
+          "segment/partners",
+          List.of(LimitKey.Attribute.API_KEY),
+          new LimitKind.Rate(100, Duration.ofSeconds(1), 200));
+
+  final Policy policy =
+      TestPolicies.policy(
+          identity,
+          segment("internal")
+              .match(
+                  new SegmentMatch(
+                      Set.of(CredentialType.MTLS),
+                      List.of(PrincipalPattern.compile("spiffe://prod.example.com/ns/*/sa/*")),
+                      Set.of(),
+                      Set.of(),
+                      Set.of(),
+                      CidrSet.empty(),
+                      Set.of(),
+                      Map.of()))
+              .rule(allow("anything", "/**"))
+              .build(),
+          segment("partners")
+              .match(
+                  new SegmentMatch(
+                      Set.of(CredentialType.API_KEY, CredentialType.JWT),
+                      List.of(),
+                      Set.of(),
+                      Set.of("partner"),
+                      Set.of(),
+                      CidrSet.empty(),
+                      Set.of(),
+                      Map.of()))
+              .guards(
+                  new Guards(
+                      true,
+                      CidrSet.empty(),
+                      CidrSet.parse(List.of("198.51.100.0/24")),
+                      Set.of(),
+                      Set.of("KP", "IR")))
+              .rule(
+                  allow("read-orders", "/v1/orders", "/v1/orders/*")
+                      .methods(HttpMethod.GET, HttpMethod.HEAD)
+                      .rolesAny("orders.read"))
+              .rule(
+                  allow("create-order", "/v1/orders")
+                      .methods(HttpMethod.POST)
+                      .scopesAny("orders:write")
+                      .bodySchema(
+                          new io.portcullis.payload.BodySchema() {
+                            @Override
+                            public String validate(Body body, String contentType) {
+                              return new String(body.unsafeBytes()).contains("\"qty\"")
+                                  ? null
+                                  : "$: required";
+                            }
+
+                            @Override
+                            public String source() {
+                              return "schemas/order.json";
+                            }
+                          }))
+              .rule(deny("no-admin", "/v1/admin/**"))
+              .rule(allow("admin-read", "/v1/admin/stats").rolesAny("orders.read"))
+              .limit(perKey)
+              .build(),
+          segment("staging")
+              .match(
+                  new SegmentMatch(
+                      Set.of(),
+                      List.of(),
+                      Set.of(),
+                      Set.of(),
+                      Set.of(),
+                      CidrSet.empty(),
+                      Set.of(),
+                      Map.of("environment", "staging")))
+              .rule(allow("testers", "/v1/**").methods(HttpMethod.GET).rolesAny("tester"))
+              .dryRun()
+              .build(),
+          segment("web")
+              .match(
+                  new SegmentMatch(
+                      Set.of(CredentialType.JWT),
+                      List.of(),
+                      Set.of(),
+                      Set.of(),
+                      Set.of(),
+                      CidrSet.empty(),
+                      Set.of(),
+                      Map.of()))
+              .rule(allow("orders", "/v1/orders/**").rolesAll("orders.read", "orders.write"))
+              .rule(allow("profile", "/v1/me").clients("web"))
+              .rule(deny("legacy", "/v1/legacy/**").dryRun())
+              .rule(allow("legacy-read", "/v1/legacy/**"))
+              .rule(allow("beta", "/v1/beta").rolesAny("beta").dryRun())
+              .build(),
+          segment("public")
+              .match(
+                  new SegmentMatch(
+                      Set.of(CredentialType.ANONYMOUS),
+                      List.of(),
+                      Set.of(),
+                      Set.of(),
+                      Set.of(),
+                      CidrSet.empty(),
+                      Set.of(),
+                      Map.of()))
+              .rule(allow("status", "/v1/status").methods(HttpMethod.GET))
+              .build());
+
+  final DecisionPipeline pipeline =
+      DecisionPipeline.builder()
+          .policy(() -> policy)
+          .countries(CountryResolver.header("x-geo-country"))
+          .limiter((requests, consume) -> limiter.get().acquire(requests, consume))
+          .audit(audited::add)
+          .metrics(new DecisionMetrics(registry))
+          .clock(clock)
+          .nanoTime(clock::nanoTime)
+          .build();
+
+  static RequestAttributes.Builder get(String path) {
+    return RequestAttributes.builder()
+        .method("GET")
+        .path(path)
+        .host("api.example.com")
+        .scheme("https")
+        .sourceIp("203.0.113.7");
+  }
+
+  static RequestAttributes.Builder partner(String method, String path) {
+    return get(path).method(method).header("x-api-key", "pk_acme");
+  }
+
+  @Test
+  void anonymousReadsStatus_allowedInPublicSegment() {
+    Decision d = pipeline.decide(get("/v1/status").build());
+    assertThat(d).isInstanceOf(Decision.Allow.class);
+    assertThat(d.context().segment()).isEqualTo("public");
+    assertThat(d.context().rule()).isEqualTo("status");
+    assertThat(d.context().identity()).isEqualTo(Identity.anonymous());
+    assertThat(d.response().status()).isEqualTo(200);
+  }
+
+  @Test
+  void unknownMethod_isMalformed400() {
+    Decision d = pipeline.decide(get("/v1/status").method("BREW").build());
+    assertDeny(d, Reason.MALFORMED_REQUEST, 400);
+  }
+
+  @Test
+  void lowerCaseMethod_isMalformed() {
+    assertDeny(
+        pipeline.decide(get("/v1/status").method("get").build()), Reason.MALFORMED_REQUEST, 400);
+  }
+
+  @Test
+  void encodedSlash_isMalformedNotNormalizedIntoAnAllowedPath() {
+    Decision d = pipeline.decide(get("/v1%2Fstatus").build());
+    assertDeny(d, Reason.MALFORMED_REQUEST, 400);
+    assertThat(d.context().path()).isEmpty();
+  }
+
+  @Test
+  void dotDotIntoAdmin_isNormalizedThenDeniedByRule() {
+    Decision d = pipeline.decide(partner("GET", "/v1/orders/../admin/users").build());
+    assertDeny(d, Reason.DENIED_BY_RULE, 403);
+    assertThat(d.context().path()).isEqualTo("/v1/admin/users");
+    assertThat(d.context().rule()).isEqualTo("no-admin");
+  }
+
+  @Test
+  void encodedDotDotAndDoubleSlash_cannotReachAdminThroughOrders() {
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/orders/%2e%2e/admin/x").build()),
+        Reason.DENIED_BY_RULE,
+        403);
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1//admin//x").build()), Reason.DENIED_BY_RULE, 403);
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/orders/..;/admin").build()),
+        Reason.MALFORMED_REQUEST,
+        400);
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/orders\\..\\admin").build()),
+        Reason.MALFORMED_REQUEST,
+        400);
+  }
+
+  @Test
+  void denyRuleOverridesEarlierOrLaterAllow() {
+    // admin-read would allow /v1/admin/stats, but the deny rule applies too.
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/admin/stats").build()), Reason.DENIED_BY_RULE, 403);
+  }
+
+  @Test
+  void oversizedHeader_isMalformed400() {
+    Decision d = pipeline.decide(get("/v1/status").header("x-big", "a".repeat(20_000)).build());
+    assertDeny(d, Reason.MALFORMED_REQUEST, 400);
+  }
+
+  @Test
+  void tooManyHeaders_isMalformed400() {
+    RequestAttributes.Builder b = get("/v1/status");
+    for (int i = 0; i < 300; i++) {
+      b.header("x-h" + i, "v");
+    }
+    assertDeny(pipeline.decide(b.build()), Reason.MALFORMED_REQUEST, 400);
+  }
+
+  @Test
+  void invalidToken_is401WithWwwAuthenticate_neverAnonymous() {
+    Decision d =
+        pipeline.decide(get("/v1/status").header("authorization", "Bearer forged").build());
+    assertDeny(d, Reason.INVALID_TOKEN, 401);
+    assertThat(d.response().clientHeaders())
+        .contains(new ResponseHeader("www-authenticate", "Bearer error=\"invalid_token\""));
+    assertThat(d.context().segment()).isNull();
+  }
+
+  @Test
+  void expiredToken_is401ExpiredToken() {
+    assertDeny(
+        pipeline.decide(get("/v1/status").header("authorization", "Bearer expired").build()),
+        Reason.EXPIRED_TOKEN,
+        401);
+  }
+
+  @Test
+  void tokenInQueryString_isIgnored_requestStaysAnonymous() {
+    Decision d = pipeline.decide(get("/v1/status?access_token=alice").build());
+    assertThat(d).isInstanceOf(Decision.Allow.class);
+    assertThat(d.context().identity().credential()).isEqualTo(CredentialType.ANONYMOUS);
+  }
+
+  @Test
+  void validTokenPlusInvalidApiKey_isRejected_allPresentedCredentialsMustVerify() {
+    Decision d =
+        pipeline.decide(
+            get("/v1/me")
+                .header("authorization", "Bearer alice")
+                .header("x-api-key", "pk_wrong")
+                .build());
+    assertDeny(d, Reason.UNKNOWN_KEY, 401);
+  }
+
+  @Test
+  void mtlsPeerFromTrustedDomain_landsInInternal() {
+    Decision d =
+        pipeline.decide(
+            get("/anything/at/all")
+                .sourcePrincipal("spiffe://prod.example.com/ns/default/sa/billing")
+                .build());
+    assertThat(d).isInstanceOf(Decision.Allow.class);
+    assertThat(d.context().segment()).isEqualTo("internal");
+  }
+
+  @Test
+  void mtlsPeerFromUntrustedDomain_is401UntrustedPrincipal() {
+    assertDeny(
+        pipeline.decide(
+            get("/x").sourcePrincipal("spiffe://evil.example.com/ns/default/sa/billing").build()),
+        Reason.UNTRUSTED_PRINCIPAL,
+        401);
+  }
+
+  @Test
+  void noSegmentMatches_is403NoSegment() {
+    Identity odd = Identity.builder(CredentialType.INTROSPECTION, "svc").build();
+    Decision d = pipeline.decide(get("/v1/status").build(), options(odd));
+    assertDeny(d, Reason.NO_SEGMENT, 403);
+  }
+
+  @Test
+  void partnerOverPlainHttp_isTlsRequired() {
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/orders").scheme("http").build()),
+        Reason.TLS_REQUIRED,
+        403);
+  }
+
+  @Test
+  void partnerFromDeniedNetwork_isIpDenied() {
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/orders").sourceIp("198.51.100.9").build()),
+        Reason.IP_DENIED,
+        403);
+  }
+
+  @Test
+  void partnerFromDeniedCountry_isGeoDenied_unknownCountryPassesDenyList() {
+    assertDeny(
+        pipeline.decide(partner("GET", "/v1/orders").header("x-geo-country", "kp").build()),
+        Reason.GEO_DENIED,
+        403);
+    assertThat(pipeline.decide(partner("GET", "/v1/orders").build()))
+        .isInstanceOf(Decision.Allow.class);
+  }
+
+  @Test
+  void ruleConditions_rolesAllScopesClients() {
+    assertDeny(
+        pipeline.decide(get("/v1/orders/1").header("authorization", "Bearer alice").build()),
+        Reason.INSUFFICIENT_PERMISSIONS,
+        403);
+    assertThat(pipeline.decide(get("/v1/me").header("authorization", "Bearer alice").build()))
+        .isInstanceOf(Decision.Allow.class);
+    assertDeny(
+        pipeline.decide(get("/v1/nothing").header("authorization", "Bearer alice").build()),
+        Reason.NO_MATCHING_RULE,
+        403);
+  }
+
+  @Test
+  void dryRunDenyRule_allowsWithDryRunReason_butRecordsIt() {
+    Decision d =
+        pipeline.decide(get("/v1/legacy/x").header("authorization", "Bearer alice").build());
+    assertThat(d)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class,
+            a -> assertThat(a.dryRunReason()).isEqualTo(Reason.DENIED_BY_RULE));
+    assertThat(d.context().rule()).isEqualTo("legacy-read");
+    assertThat(d.context().dryRunRule()).isEqualTo("legacy");
+  }
+
+  @Test
+  void dryRunAllowRuleWithUnmetConditions_allowsWithInsufficientPermissions() {
+    Decision d = pipeline.decide(get("/v1/beta").header("authorization", "Bearer alice").build());
+    assertThat(d)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class,
+            a -> assertThat(a.dryRunReason()).isEqualTo(Reason.INSUFFICIENT_PERMISSIONS));
+  }
+
+  @Test
+  void dryRunSegment_turnsRuleDenyIntoAllowWithReason() {
+    Decision d = pipeline.decide(get("/v1/things").context("environment", "staging").build());
+    assertThat(d)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class,
+            a -> assertThat(a.dryRunReason()).isEqualTo(Reason.INSUFFICIENT_PERMISSIONS));
+    assertThat(d.context().segment()).isEqualTo("staging");
+    assertThat(d.context().dryRunRule()).isEqualTo("staging");
+  }
+
+  @Test
+  void bodySchema_invalidBodyIs400_partialBodyIs413_validBodyAllowed() {
+    assertDeny(
+        pipeline.decide(partner("POST", "/v1/orders").body(Body.of("{\"x\":1}", false)).build()),
+        Reason.INVALID_BODY,
+        400);
+    assertDeny(
+        pipeline.decide(partner("POST", "/v1/orders").body(Body.of("{\"qty\":1", true)).build()),
+        Reason.BODY_TOO_LARGE,
+        413);
+    assertThat(
+            pipeline.decide(
+                partner("POST", "/v1/orders").body(Body.of("{\"qty\":1}", false)).build()))
+        .isInstanceOf(Decision.Allow.class);
+  }
+
+  @Test
+  void limitExhausted_is429WithRetryAfterAndRateLimitHeaders() {
+    limiter.set(
+        (requests, consume) -> {
+          LimitRequest r = requests.getFirst();
+          LimitStatus s =
+              new LimitStatus(r.limit(), 200, 0, Duration.ofMillis(1500), Duration.ofSeconds(2));
+          return new LimitOutcome(
+              false, Reason.RATE_LIMITED, r.limit(), s, Duration.ofMillis(1500), null);
+        });
+    Decision d = pipeline.decide(partner("GET", "/v1/orders").build());
+    assertDeny(d, Reason.RATE_LIMITED, 429);
+    assertThat(d.response().clientHeaders())
+        .contains(
+            new ResponseHeader("retry-after", "2"),
+            new ResponseHeader("ratelimit-policy", "\"per-key\";q=200;w=2"),
+            new ResponseHeader("ratelimit", "\"per-key\";r=0;t=2"));
+  }
+
+  @Test
+  void limitKeyMissingAttribute_limitDoesNotApply() {
+    List<List<LimitRequest>> seen = new ArrayList<>();
+    limiter.set(
+        (requests, consume) -> {
+          seen.add(requests);
+          return LimitOutcome.admitted(null);
+        });
+    // A JWT partner has no api_key attribute: per-key must not apply.
+    Identity jwtPartner =
+        Identity.builder(CredentialType.JWT, "p")
+            .clientType("partner")
+            .roles(Set.of("orders.read"))
+            .build();
+    pipeline.decide(get("/v1/orders").build(), options(jwtPartner));
+    assertThat(seen).isEmpty();
+    pipeline.decide(partner("GET", "/v1/orders").build());
+    assertThat(seen).hasSize(1);
+    assertThat(seen.getFirst().getFirst().bucket()).isEqualTo("key_1");
+  }
+
+  @Test
+  void allow_setsIdentityHeaders_removesSpoofedPortcullisHeadersAndCredentials() {
+    Decision d =
+        pipeline.decide(
+            partner("GET", "/v1/orders")
+                .header("x-portcullis-segment", "internal")
+                .header("x-portcullis-admin", "true")
+                .build());
+    ResponsePlan p = d.response();
+    assertThat(p.upstreamHeaders())
+        .contains(
+            new ResponseHeader("x-portcullis-principal", "key_1"),
+            new ResponseHeader("x-portcullis-segment", "partners"),
+            new ResponseHeader("x-portcullis-client", "acme"),
+            new ResponseHeader("x-portcullis-credential", "api_key"));
+    assertThat(p.upstreamHeadersToRemove())
+        .contains("x-portcullis-admin", "x-api-key")
+        .doesNotContain("x-portcullis-segment");
+  }
+
+  @Test
+  void basicAuthorization_isNotStripped_bearerIs() {
+    Decision basic =
+        pipeline.decide(get("/v1/status").header("authorization", "Basic dXNlcjpwYXNz").build());
+    assertThat(basic.response().upstreamHeadersToRemove()).doesNotContain("authorization");
+    Decision bearer =
+        pipeline.decide(get("/v1/me").header("authorization", "Bearer alice").build());
+    assertThat(bearer.response().upstreamHeadersToRemove()).contains("authorization");
+  }
+
+  @Test
+  void decisionId_comesFromPlausibleRequestId_elseTimeOrderedUuid() {
+    Decision withId = pipeline.decide(get("/v1/status").requestId("req-123").build());
+    assertThat(withId.context().decisionId()).isEqualTo("req-123");
+    assertThat(withId.response().clientHeaders())
+        .contains(new ResponseHeader("x-portcullis-decision-id", "req-123"));
+
+    Decision injected = pipeline.decide(get("/v1/status").requestId("bad\r\nx-evil: 1").build());
+    assertThat(injected.context().decisionId()).matches("[0-9a-f-]{36}");
+    assertThat(java.util.UUID.fromString(injected.context().decisionId()).version()).isEqualTo(7);
+  }
+
+  @Test
+  void denyBody_isProblemJsonWithoutSecrets() {
+    Decision d =
+        pipeline.decide(
+            get("/v1/status?token=s3cret").header("authorization", "Bearer s3cret-token").build());
+    assertThat(d.response().body())
+        .startsWith("{\"type\":\"urn:portcullis:error:invalid_token\"")
+        .contains("\"status\":401", "\"decision_id\":")
+        .doesNotContain("s3cret");
+    assertThat(d.response().clientHeaders())
+        .contains(new ResponseHeader("content-type", "application/problem+json"));
+  }
+
+  @Test
+  void everyDecisionIsAuditedAndCounted_exceptExplain() {
+    pipeline.decide(get("/v1/status").build());
+    pipeline.decide(get("/v1/status").method("BREW").build());
+    pipeline.decide(get("/v1/status").build(), DecideOptions.explain(Trace.recording(), null));
+    assertThat(audited).hasSize(2);
+    assertThat(
+            registry
+                .get(MetricNames.DECISIONS)
+                .tags("segment", "public", "decision", "allow", "reason", "none")
+                .counter()
+                .count())
+        .isEqualTo(1.0);
+    assertThat(
+            registry
+                .get(MetricNames.DECISIONS)
+                .tags("segment", "none", "decision", "deny", "reason", "malformed_request")
+                .counter()
+                .count())
+        .isEqualTo(1.0);
+  }
+
+  @Test
+  void explainTrace_namesEachSegmentConsideredAndWhy() {
+    Trace.Recording trace = Trace.recording();
+    pipeline.decide(get("/v1/status").build(), DecideOptions.explain(trace, null));
+    assertThat(trace.notes())
+        .extracting(Trace.Note::message)
+        .anySatisfy(m -> assertThat(m).startsWith("internal: credential is anonymous"))
+        .anySatisfy(m -> assertThat(m).isEqualTo("public: matches"))
+        .anySatisfy(m -> assertThat(m).isEqualTo("allow"));
+  }
+
+  private static DecideOptions options(Identity identity) {
+    return new DecideOptions(Trace.none(), identity, null, true, true);
+  }
+
+  private static void assertDeny(Decision d, Reason reason, int status) {
+    assertThat(d)
+        .isInstanceOfSatisfying(Decision.Deny.class, x -> assertThat(x.reason()).isEqualTo(reason));
+    assertThat(d.response().status()).isEqualTo(status);
+  }
+}
