@@ -1,198 +1,39 @@
 package io.portcullis.decision;
 
-import static io.portcullis.testing.TestPolicies.allow;
-import static io.portcullis.testing.TestPolicies.deny;
-import static io.portcullis.testing.TestPolicies.segment;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.geo.CountryResolver;
-import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
-import io.portcullis.identity.SpiffePeerVerifier;
-import io.portcullis.identity.Verification;
-import io.portcullis.limit.LimitDefinition;
-import io.portcullis.limit.LimitKey;
-import io.portcullis.limit.LimitKind;
 import io.portcullis.limit.LimitOutcome;
 import io.portcullis.limit.LimitRequest;
 import io.portcullis.limit.LimitStatus;
 import io.portcullis.limit.RateLimiter;
 import io.portcullis.metrics.DecisionMetrics;
 import io.portcullis.metrics.MetricNames;
-import io.portcullis.net.CidrSet;
-import io.portcullis.policy.Policy;
 import io.portcullis.request.Body;
-import io.portcullis.request.HttpMethod;
 import io.portcullis.request.RequestAttributes;
-import io.portcullis.segment.Guards;
-import io.portcullis.segment.PrincipalPattern;
-import io.portcullis.segment.SegmentMatch;
 import io.portcullis.testing.FakeClock;
-import io.portcullis.testing.TestPolicies;
+import io.portcullis.testing.SamplePolicy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class DecisionPipelineTest {
-  static final Identity ALICE =
-      Identity.builder(CredentialType.JWT, "alice")
-          .client("web")
-          .roles(Set.of("orders.read"))
-          .scopes(Set.of("orders:write"))
-          .build();
-  static final Identity ACME_KEY =
-      Identity.builder(CredentialType.API_KEY, "key_1")
-          .client("acme")
-          .clientType("partner")
-          .roles(Set.of("orders.read"))
-          .scopes(Set.of("orders:write"))
-          .apiKeyId("key_1")
-          .build();
+  static final Identity ALICE = SamplePolicy.ALICE;
 
   final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
   final List<Decision> audited = new ArrayList<>();
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   final AtomicReference<RateLimiter> limiter = new AtomicReference<>(RateLimiter.unlimited());
 
-  final CredentialChain identity =
-      CredentialChain.builder()
-          .bearer(
-              token ->
-                  switch (token) {
-                    case "alice" -> Verification.verified(ALICE);
-                    case "expired" -> Verification.rejected(Reason.EXPIRED_TOKEN, "token expired");
-                    default -> Verification.rejected(Reason.INVALID_TOKEN, "bad signature");
-                  })
-          .apiKeys(
-              key ->
-                  key.equals("pk_acme")
-                      ? Verification.verified(ACME_KEY)
-                      : Verification.rejected(Reason.UNKNOWN_KEY, "unknown key"),
-              List.of("x-api-key"))
-          .peers(new SpiffePeerVerifier(Set.of("prod.example.com")))
-          .build();
-
-  final LimitDefinition perKey =
-      new LimitDefinition(
-          "per-key",
-          "segment/partners",
-          List.of(LimitKey.Attribute.API_KEY),
-          new LimitKind.Rate(100, Duration.ofSeconds(1), 200));
-
-  final Policy policy =
-      TestPolicies.policy(
-          identity,
-          segment("internal")
-              .match(
-                  new SegmentMatch(
-                      Set.of(CredentialType.MTLS),
-                      List.of(PrincipalPattern.compile("spiffe://prod.example.com/ns/*/sa/*")),
-                      Set.of(),
-                      Set.of(),
-                      Set.of(),
-                      CidrSet.empty(),
-                      Set.of(),
-                      Map.of()))
-              .rule(allow("anything", "/**"))
-              .build(),
-          segment("partners")
-              .match(
-                  new SegmentMatch(
-                      Set.of(CredentialType.API_KEY, CredentialType.JWT),
-                      List.of(),
-                      Set.of(),
-                      Set.of("partner"),
-                      Set.of(),
-                      CidrSet.empty(),
-                      Set.of(),
-                      Map.of()))
-              .guards(
-                  new Guards(
-                      true,
-                      CidrSet.empty(),
-                      CidrSet.parse(List.of("198.51.100.0/24")),
-                      Set.of(),
-                      Set.of("KP", "IR")))
-              .rule(
-                  allow("read-orders", "/v1/orders", "/v1/orders/*")
-                      .methods(HttpMethod.GET, HttpMethod.HEAD)
-                      .rolesAny("orders.read"))
-              .rule(
-                  allow("create-order", "/v1/orders")
-                      .methods(HttpMethod.POST)
-                      .scopesAny("orders:write")
-                      .bodySchema(
-                          new io.portcullis.payload.BodySchema() {
-                            @Override
-                            public String validate(Body body, String contentType) {
-                              return new String(body.unsafeBytes()).contains("\"qty\"")
-                                  ? null
-                                  : "$: required";
-                            }
-
-                            @Override
-                            public String source() {
-                              return "schemas/order.json";
-                            }
-                          }))
-              .rule(deny("no-admin", "/v1/admin/**"))
-              .rule(allow("admin-read", "/v1/admin/stats").rolesAny("orders.read"))
-              .limit(perKey)
-              .build(),
-          segment("staging")
-              .match(
-                  new SegmentMatch(
-                      Set.of(),
-                      List.of(),
-                      Set.of(),
-                      Set.of(),
-                      Set.of(),
-                      CidrSet.empty(),
-                      Set.of(),
-                      Map.of("environment", "staging")))
-              .rule(allow("testers", "/v1/**").methods(HttpMethod.GET).rolesAny("tester"))
-              .dryRun()
-              .build(),
-          segment("web")
-              .match(
-                  new SegmentMatch(
-                      Set.of(CredentialType.JWT),
-                      List.of(),
-                      Set.of(),
-                      Set.of(),
-                      Set.of(),
-                      CidrSet.empty(),
-                      Set.of(),
-                      Map.of()))
-              .rule(allow("orders", "/v1/orders/**").rolesAll("orders.read", "orders.write"))
-              .rule(allow("profile", "/v1/me").clients("web"))
-              .rule(deny("legacy", "/v1/legacy/**").dryRun())
-              .rule(allow("legacy-read", "/v1/legacy/**"))
-              .rule(allow("beta", "/v1/beta").rolesAny("beta").dryRun())
-              .build(),
-          segment("public")
-              .match(
-                  new SegmentMatch(
-                      Set.of(CredentialType.ANONYMOUS),
-                      List.of(),
-                      Set.of(),
-                      Set.of(),
-                      Set.of(),
-                      CidrSet.empty(),
-                      Set.of(),
-                      Map.of()))
-              .rule(allow("status", "/v1/status").methods(HttpMethod.GET))
-              .build());
-
   final DecisionPipeline pipeline =
       DecisionPipeline.builder()
-          .policy(() -> policy)
+          .policy(() -> SamplePolicy.POLICY)
           .countries(CountryResolver.header("x-geo-country"))
           .limiter((requests, consume) -> limiter.get().acquire(requests, consume))
           .audit(audited::add)

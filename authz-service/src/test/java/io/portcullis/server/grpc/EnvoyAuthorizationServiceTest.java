@@ -1,0 +1,208 @@
+package io.portcullis.server.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.rpc.Code;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.service.auth.v3.AttributeContext;
+import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
+import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.testing.EnvoyChecks;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.SamplePolicy;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class EnvoyAuthorizationServiceTest {
+  final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
+  Server server;
+  ManagedChannel channel;
+  AuthorizationGrpc.AuthorizationBlockingStub stub;
+
+  @BeforeEach
+  void start() throws Exception {
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).clock(clock).build();
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(new EnvoyAuthorizationService(pipeline, clock))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    stub = AuthorizationGrpc.newBlockingStub(channel);
+  }
+
+  @AfterEach
+  void stop() {
+    channel.shutdownNow();
+    server.shutdownNow();
+  }
+
+  @Test
+  void check_anonymousStatus_allowsWithIdentityHeadersAndMetadata() {
+    CheckResponse r = stub.check(EnvoyChecks.get("/v1/status").requestId("req-1").build());
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(headers(r.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-segment", "public")
+        .containsEntry("x-portcullis-principal", "anonymous")
+        .containsEntry("x-portcullis-credential", "anonymous")
+        .containsEntry("x-portcullis-decision-id", "req-1");
+    assertThat(headers(r.getOkResponse().getResponseHeadersToAddList()))
+        .containsEntry("x-portcullis-decision-id", "req-1");
+    assertThat(r.getOkResponse().getHeadersList())
+        .allSatisfy(
+            h ->
+                assertThat(h.getAppendAction())
+                    .isEqualTo(HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD));
+    Map<String, String> md =
+        r.getDynamicMetadata().getFieldsMap().entrySet().stream()
+            .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().getStringValue()));
+    assertThat(md)
+        .containsEntry("segment", "public")
+        .containsEntry("principal", "anonymous")
+        .containsEntry("credential", "anonymous")
+        .containsEntry("rule", "status")
+        .containsEntry("decision_id", "req-1")
+        .containsEntry("policy_version", SamplePolicy.POLICY.version())
+        .doesNotContainKey("client");
+  }
+
+  @Test
+  void check_invalidToken_isUnauthenticatedWith401ProblemAndWwwAuthenticate() {
+    CheckResponse r =
+        stub.check(
+            EnvoyChecks.get("/v1/status").header("authorization", "Bearer forged.jwt.x").build());
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.UNAUTHENTICATED_VALUE);
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(401);
+    assertThat(headers(r.getDeniedResponse().getHeadersList()))
+        .containsEntry("www-authenticate", "Bearer error=\"invalid_token\"")
+        .containsEntry("content-type", "application/problem+json")
+        .containsKey("x-portcullis-decision-id");
+    assertThat(r.getDeniedResponse().getBody())
+        .contains("\"type\":\"urn:portcullis:error:invalid_token\"", "\"status\":401")
+        .doesNotContain("forged");
+  }
+
+  @Test
+  void check_forbidden_isPermissionDeniedWith403() {
+    CheckResponse r = stub.check(EnvoyChecks.get("/v1/orders").build());
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.PERMISSION_DENIED_VALUE);
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(403);
+    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:no_matching_rule");
+  }
+
+  @Test
+  void check_emptyRequest_isA400DenyNotAGrpcError() {
+    CheckResponse r = stub.check(CheckRequest.getDefaultInstance());
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.PERMISSION_DENIED_VALUE);
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("malformed_request");
+  }
+
+  @Test
+  void check_spoofedPortcullisHeaders_areOverwrittenOrRemoved() {
+    CheckResponse r =
+        stub.check(
+            EnvoyChecks.get("/v1/status")
+                .header("x-portcullis-segment", "internal")
+                .header("x-portcullis-principal", "admin")
+                .header("x-portcullis-role", "root")
+                .build());
+    assertThat(headers(r.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-segment", "public")
+        .containsEntry("x-portcullis-principal", "anonymous");
+    assertThat(r.getOkResponse().getHeadersToRemoveList()).containsExactly("x-portcullis-role");
+  }
+
+  @Test
+  void check_spoofedXForwardedFor_doesNotChangeTheSource() {
+    // The partner segment denies 198.51.100.0/24; a forged XFF claiming another address must not
+    // help.
+    CheckResponse r =
+        stub.check(
+            EnvoyChecks.get("/v1/orders")
+                .header("x-api-key", "pk_acme")
+                .header("x-forwarded-for", "203.0.113.50")
+                .source("198.51.100.9")
+                .build());
+    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:ip_denied");
+  }
+
+  @Test
+  void check_apiKeyPartner_credentialHeaderStripped() {
+    CheckResponse r =
+        stub.check(EnvoyChecks.get("/v1/orders/42").header("x-api-key", "pk_acme").build());
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(r.getOkResponse().getHeadersToRemoveList()).contains("x-api-key");
+    assertThat(headers(r.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-client", "acme");
+  }
+
+  @Test
+  void check_rawHeaderMap_isReadLikeTheHeadersMap() {
+    CheckRequest base = EnvoyChecks.get("/v1/orders/42").build();
+    AttributeContext.HttpRequest http =
+        base.getAttributes().getRequest().getHttp().toBuilder()
+            .clearHeaders()
+            .setHeaderMap(
+                io.envoyproxy.envoy.config.core.v3.HeaderMap.newBuilder()
+                    .addHeaders(
+                        HeaderValue.newBuilder()
+                            .setKey("x-api-key")
+                            .setRawValue(com.google.protobuf.ByteString.copyFromUtf8("pk_acme"))))
+            .build();
+    CheckRequest raw =
+        base.toBuilder()
+            .setAttributes(
+                base.getAttributes().toBuilder()
+                    .setRequest(base.getAttributes().getRequest().toBuilder().setHttp(http)))
+            .build();
+    CheckResponse r = stub.check(raw);
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(headers(r.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-segment", "partners");
+  }
+
+  @Test
+  void check_partialBodyHeader_givesBodyTooLarge413() {
+    CheckResponse r =
+        stub.check(
+            EnvoyChecks.request("POST", "/v1/orders")
+                .header("x-api-key", "pk_acme")
+                .header("x-envoy-auth-partial-body", "true")
+                .body("{\"qty\":")
+                .build());
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(413);
+  }
+
+  @Test
+  void check_pathTricks_neverReachAdmin() {
+    for (String path :
+        List.of("/v1/orders/../admin/x", "/v1/orders/%2e%2e/admin/x", "/v1//admin/x")) {
+      CheckResponse r = stub.check(EnvoyChecks.get(path).header("x-api-key", "pk_acme").build());
+      assertThat(r.getDeniedResponse().getBody()).as(path).contains("denied_by_rule");
+    }
+    for (String path : List.of("/v1/orders%2F..%2Fadmin", "/v1/orders\\..\\admin", "/../v1")) {
+      CheckResponse r = stub.check(EnvoyChecks.get(path).header("x-api-key", "pk_acme").build());
+      assertThat(r.getDeniedResponse().getStatus().getCodeValue()).as(path).isEqualTo(400);
+    }
+  }
+
+  private static Map<String, String> headers(List<HeaderValueOption> options) {
+    return options.stream()
+        .collect(Collectors.toMap(o -> o.getHeader().getKey(), o -> o.getHeader().getValue()));
+  }
+}

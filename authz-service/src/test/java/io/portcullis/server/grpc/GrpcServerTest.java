@@ -1,0 +1,245 @@
+package io.portcullis.server.grpc;
+
+import static io.portcullis.testing.TestPolicies.allow;
+import static io.portcullis.testing.TestPolicies.segment;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.rpc.Code;
+import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.stub.StreamObserver;
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.identity.CredentialChain;
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.identity.Verification;
+import io.portcullis.policy.Policy;
+import io.portcullis.testing.EnvoyChecks;
+import io.portcullis.testing.TestCertificates;
+import io.portcullis.testing.TestPolicies;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GrpcServerTest {
+  @TempDir Path tmp;
+
+  final CountDownLatch slowEntered = new CountDownLatch(1);
+  final CountDownLatch releaseSlow = new CountDownLatch(1);
+  final List<AutoCloseable> cleanup = new ArrayList<>();
+
+  final Policy policy =
+      TestPolicies.policy(
+          CredentialChain.builder()
+              .bearer(
+                  token -> {
+                    slowEntered.countDown();
+                    try {
+                      releaseSlow.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                    return Verification.verified(
+                        Identity.builder(CredentialType.JWT, "slow").build());
+                  })
+              .build(),
+          segment("all").rule(allow("all", "/**")).build());
+
+  GrpcServer start(GrpcServer.Tls tls) throws Exception {
+    DecisionPipeline pipeline = DecisionPipeline.builder().policy(() -> policy).build();
+    GrpcServer server =
+        GrpcServer.builder(new InetSocketAddress("127.0.0.1", 0))
+            .service(new EnvoyAuthorizationService(pipeline, InstantSource.system()))
+            .tls(tls)
+            .drainGrace(Duration.ofSeconds(5))
+            .build()
+            .start();
+    cleanup.add(server);
+    return server;
+  }
+
+  ManagedChannel plaintext(GrpcServer server) {
+    ManagedChannel ch =
+        Grpc.newChannelBuilderForAddress(
+                "127.0.0.1", server.port(), InsecureChannelCredentials.create())
+            .build();
+    cleanup.add(ch::shutdownNow);
+    return ch;
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    releaseSlow.countDown();
+    for (AutoCloseable c : cleanup.reversed()) {
+      c.close();
+    }
+  }
+
+  @Test
+  void health_isNotServingUntilPolicyLoaded_thenServing_thenNotServingOnDrain() throws Exception {
+    GrpcServer server = start(null);
+    HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(plaintext(server));
+    HealthCheckRequest authz =
+        HealthCheckRequest.newBuilder().setService("envoy.service.auth.v3.Authorization").build();
+    assertThat(health.check(authz).getStatus()).isEqualTo(ServingStatus.NOT_SERVING);
+    server.markServing();
+    assertThat(health.check(authz).getStatus()).isEqualTo(ServingStatus.SERVING);
+    assertThat(health.check(HealthCheckRequest.getDefaultInstance()).getStatus())
+        .isEqualTo(ServingStatus.SERVING);
+  }
+
+  @Test
+  void reflection_listsTheAuthorizationService() throws Exception {
+    GrpcServer server = start(null);
+    ServerReflectionGrpc.ServerReflectionStub reflection =
+        ServerReflectionGrpc.newStub(plaintext(server));
+    CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
+    StreamObserver<ServerReflectionRequest> requests =
+        reflection.serverReflectionInfo(
+            new StreamObserver<>() {
+              @Override
+              public void onNext(ServerReflectionResponse r) {
+                answer.complete(r);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                answer.completeExceptionally(t);
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+    requests.onCompleted();
+    assertThat(answer.get(5, TimeUnit.SECONDS).getListServicesResponse().getServiceList())
+        .extracting(s -> s.getName())
+        .contains("envoy.service.auth.v3.Authorization", "grpc.health.v1.Health");
+  }
+
+  @Test
+  void shutdown_drainsInFlightCalls_andRefusesNewOnes() throws Exception {
+    GrpcServer server = start(null);
+    server.markServing();
+    ManagedChannel ch = plaintext(server);
+    AuthorizationGrpc.AuthorizationFutureStub stub = AuthorizationGrpc.newFutureStub(ch);
+    var inFlight = stub.check(EnvoyChecks.get("/x").header("authorization", "Bearer slow").build());
+    assertThat(slowEntered.await(5, TimeUnit.SECONDS)).isTrue();
+
+    CompletableFuture<Void> closing = CompletableFuture.runAsync(server::close);
+    HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(ch);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () -> {
+              try {
+                return health.check(HealthCheckRequest.getDefaultInstance()).getStatus()
+                    != ServingStatus.SERVING;
+              } catch (StatusRuntimeException e) {
+                return true;
+              }
+            });
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(2, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+
+    releaseSlow.countDown();
+    CheckResponse r = inFlight.get(5, TimeUnit.SECONDS);
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    closing.get(5, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void tls_clientTrustingTheCa_isServed() throws Exception {
+    TestCertificates certs =
+        TestCertificates.create(tmp, "spiffe://prod.example.com/ns/a/sa/envoy");
+    GrpcServer server = start(new GrpcServer.Tls(certs.serverCert(), certs.serverKey(), null));
+    ManagedChannel ch =
+        Grpc.newChannelBuilderForAddress(
+                "localhost",
+                server.port(),
+                TlsChannelCredentials.newBuilder().trustManager(certs.caCert().toFile()).build())
+            .build();
+    cleanup.add(ch::shutdownNow);
+    CheckResponse r = AuthorizationGrpc.newBlockingStub(ch).check(EnvoyChecks.get("/x").build());
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(plaintext(server))
+                    .withDeadlineAfter(2, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").build()))
+        .isInstanceOf(StatusRuntimeException.class);
+  }
+
+  @Test
+  void mtls_requiresAClientCertificateFromTheTrustedCa() throws Exception {
+    TestCertificates certs =
+        TestCertificates.create(tmp, "spiffe://prod.example.com/ns/a/sa/envoy");
+    GrpcServer server =
+        start(new GrpcServer.Tls(certs.serverCert(), certs.serverKey(), certs.caCert()));
+
+    ManagedChannel withCert = tlsChannel(server, certs, certs.clientCert(), certs.clientKey());
+    assertThat(
+            AuthorizationGrpc.newBlockingStub(withCert)
+                .check(EnvoyChecks.get("/x").build())
+                .getStatus()
+                .getCode())
+        .isEqualTo(Code.OK_VALUE);
+
+    ManagedChannel noCert = tlsChannel(server, certs, null, null);
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(noCert)
+                    .withDeadlineAfter(3, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").build()))
+        .isInstanceOf(StatusRuntimeException.class);
+
+    ManagedChannel stranger = tlsChannel(server, certs, certs.strangerCert(), certs.strangerKey());
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(stranger)
+                    .withDeadlineAfter(3, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").build()))
+        .isInstanceOf(StatusRuntimeException.class);
+  }
+
+  private ManagedChannel tlsChannel(GrpcServer server, TestCertificates certs, Path cert, Path key)
+      throws Exception {
+    TlsChannelCredentials.Builder creds =
+        TlsChannelCredentials.newBuilder().trustManager(certs.caCert().toFile());
+    if (cert != null) {
+      creds.keyManager(cert.toFile(), key.toFile());
+    }
+    ManagedChannel ch =
+        Grpc.newChannelBuilderForAddress("localhost", server.port(), creds.build()).build();
+    cleanup.add(ch::shutdownNow);
+    return ch;
+  }
+}
