@@ -1,0 +1,139 @@
+package io.portcullis.config;
+
+import io.portcullis.identity.Secret;
+import io.portcullis.request.HeaderLimits;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The runtime configuration ({@code portcullis.yaml}, interfaces.md "Runtime configuration"):
+ * settings that need a restart. {@link #defaults(Path)} is what {@code portcullis serve --policy P}
+ * runs with when there is no configuration file: in-memory limits, SQLite under {@code ./data},
+ * admin on loopback.
+ *
+ * @param instance this instance's id in audit records (default: the host name)
+ * @param grpc the gRPC listener (ext_authz, RLS, health, reflection)
+ * @param http the forward-auth listener
+ * @param admin the admin listener
+ * @param policy the policy file and whether to watch it
+ * @param storeUrl JDBC URL of the key and audit store
+ * @param ratelimit the limit backend
+ * @param rlsConfigDir envoyproxy/ratelimit-format YAML files for the RLS API, or {@code null}
+ * @param audit audit log settings
+ * @param geoip country sources
+ * @param requestLimits header size limits
+ * @param dataDir where local state lives (SQLite, audit journal, generated admin token)
+ */
+public record RuntimeConfig(
+    String instance,
+    Grpc grpc,
+    Http http,
+    Admin admin,
+    PolicySettings policy,
+    String storeUrl,
+    RateLimit ratelimit,
+    @Nullable Path rlsConfigDir,
+    Audit audit,
+    GeoIp geoip,
+    HeaderLimits requestLimits,
+    Path dataDir) {
+
+  public RuntimeConfig {
+    Objects.requireNonNull(instance, "instance");
+    Objects.requireNonNull(grpc, "grpc");
+    Objects.requireNonNull(http, "http");
+    Objects.requireNonNull(admin, "admin");
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(storeUrl, "storeUrl");
+    Objects.requireNonNull(ratelimit, "ratelimit");
+    Objects.requireNonNull(audit, "audit");
+    Objects.requireNonNull(geoip, "geoip");
+    Objects.requireNonNull(requestLimits, "requestLimits");
+    Objects.requireNonNull(dataDir, "dataDir");
+  }
+
+  /**
+   * TLS for the gRPC listener.
+   *
+   * @param cert PEM certificate chain
+   * @param key PEM private key
+   * @param clientCa PEM CA for client certificates (mTLS), or {@code null}
+   */
+  public record Tls(Path cert, Path key, @Nullable Path clientCa) {}
+
+  /** {@code server.grpc}. */
+  public record Grpc(InetSocketAddress address, @Nullable Tls tls, Duration drainGrace) {}
+
+  /** {@code server.http}: forward-auth; forwarded headers are believed only from these proxies. */
+  public record Http(InetSocketAddress address, List<String> trustedProxies) {
+    public Http {
+      trustedProxies = List.copyOf(trustedProxies);
+    }
+  }
+
+  /** {@code server.admin}; a {@code null} token on loopback means one is generated at start. */
+  public record Admin(InetSocketAddress address, @Nullable Secret token) {}
+
+  /** {@code policy}. */
+  public record PolicySettings(Path file, boolean watch) {}
+
+  /** The limit backend when the limit store fails. */
+  public enum BackendFailure {
+    LOCAL,
+    DENY,
+    ALLOW
+  }
+
+  /** {@code ratelimit}. */
+  public record RateLimit(
+      String backend,
+      String redisAddress,
+      String redisMode,
+      BackendFailure onBackendFailure,
+      Duration redisTimeout) {}
+
+  /** {@code audit}. */
+  public record Audit(Duration retention, int queueCapacity, long journalMaxBytes) {}
+
+  /** {@code geoip}: a trusted header and/or a MaxMind database. */
+  public record GeoIp(@Nullable String header, @Nullable Path database) {}
+
+  /** The embedded defaults of interfaces.md, for {@code serve --policy} without a config file. */
+  public static RuntimeConfig defaults(Path policyFile) {
+    Path data = Path.of("data");
+    return new RuntimeConfig(
+        hostName(),
+        new Grpc(new InetSocketAddress("0.0.0.0", 9191), null, Duration.ofSeconds(10)),
+        new Http(new InetSocketAddress("0.0.0.0", 9192), List.of("127.0.0.1/32", "::1/128")),
+        new Admin(new InetSocketAddress("127.0.0.1", 9193), null),
+        new PolicySettings(policyFile, true),
+        "jdbc:sqlite:" + data.resolve("portcullis.db"),
+        new RateLimit(
+            "memory",
+            "redis://127.0.0.1:6379",
+            "single",
+            BackendFailure.LOCAL,
+            Duration.ofMillis(50)),
+        null,
+        new Audit(Duration.ofDays(30), 100_000, 256L * 1024 * 1024),
+        new GeoIp("x-geo-country", null),
+        HeaderLimits.DEFAULT,
+        data);
+  }
+
+  static String hostName() {
+    String h = System.getenv("HOSTNAME");
+    if (h != null && !h.isBlank()) {
+      return h;
+    }
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      return "portcullis";
+    }
+  }
+}

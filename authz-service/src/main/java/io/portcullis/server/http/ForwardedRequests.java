@@ -1,0 +1,103 @@
+package io.portcullis.server.http;
+
+import io.portcullis.decision.HeaderNames;
+import io.portcullis.net.CidrSet;
+import io.portcullis.request.Body;
+import io.portcullis.request.Headers;
+import io.portcullis.request.RequestAttributes;
+import java.net.InetAddress;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reconstructs the original request from a forward-auth call (interfaces.md "Forward-auth"):
+ *
+ * <ul>
+ *   <li>APISIX {@code forward-auth} and Traefik {@code ForwardAuth}: {@code X-Forwarded-Method},
+ *       {@code X-Forwarded-Uri}, {@code X-Forwarded-Host}, {@code X-Forwarded-Proto}, {@code
+ *       X-Forwarded-For}.
+ *   <li>nginx {@code auth_request}: {@code X-Original-Method}, {@code X-Original-URI} (and the
+ *       {@code Host}, {@code X-Forwarded-Proto}, {@code X-Forwarded-For} the config sets).
+ *   <li>Envoy ext_authz HTTP mode, or any caller without those headers: the call itself is the
+ *       original request, under the {@code /check} prefix.
+ * </ul>
+ *
+ * <p>Forwarded headers are believed only when the connection comes from a {@code trusted_proxies}
+ * address; from anyone else they are ignored, the source is the connection's peer, and the call is
+ * decided as itself. The client address is the right-most {@code X-Forwarded-For} entry that is not
+ * itself a trusted proxy (RFC 7239 §7.4 reasoning: entries left of the last untrusted hop are
+ * client-controlled).
+ */
+public final class ForwardedRequests {
+  /** The path prefix of forward-auth checks. */
+  public static final String PREFIX = "/check";
+
+  private final CidrSet trustedProxies;
+
+  public ForwardedRequests(CidrSet trustedProxies) {
+    this.trustedProxies = trustedProxies;
+  }
+
+  /**
+   * The original request.
+   *
+   * @param method the check call's method
+   * @param pathAndQuery the check call's path with query, starting with {@link #PREFIX}
+   * @param headers the check call's headers
+   * @param peer the connection's remote address
+   * @param body the check call's body (Envoy HTTP mode can forward the original body)
+   */
+  public RequestAttributes original(
+      String method, String pathAndQuery, Headers headers, @Nullable InetAddress peer, Body body) {
+    boolean trusted = trustedProxies.contains(peer);
+    RequestAttributes.Builder b = RequestAttributes.builder().headers(headers.asMap());
+    String fwdUri = trusted ? headers.get("x-forwarded-uri") : null;
+    String origUri = trusted ? headers.get("x-original-uri") : null;
+    if (fwdUri != null) {
+      b.method(orElse(headers.get("x-forwarded-method"), method))
+          .path(fwdUri)
+          .host(orElse(headers.get("x-forwarded-host"), orElse(headers.get("host"), "")));
+    } else if (origUri != null) {
+      b.method(orElse(headers.get("x-original-method"), method))
+          .path(origUri)
+          .host(orElse(headers.get("x-forwarded-host"), orElse(headers.get("host"), "")));
+    } else {
+      String rest = pathAndQuery.substring(Math.min(PREFIX.length(), pathAndQuery.length()));
+      if (rest.isEmpty() || rest.charAt(0) == '?') {
+        rest = "/" + rest;
+      }
+      b.method(method).path(rest).host(orElse(headers.get("host"), ""));
+    }
+    String proto = trusted ? headers.get("x-forwarded-proto") : null;
+    b.scheme(proto == null ? "http" : firstToken(proto));
+    b.sourceIp(trusted ? clientAddress(headers.get("x-forwarded-for"), peer) : peer);
+    b.requestId(headers.get(HeaderNames.REQUEST_ID));
+    b.body(body);
+    return b.build();
+  }
+
+  private @Nullable InetAddress clientAddress(@Nullable String xff, @Nullable InetAddress peer) {
+    if (xff == null || xff.isBlank()) {
+      return peer;
+    }
+    String[] hops = xff.split(",");
+    for (int i = hops.length - 1; i >= 0; i--) {
+      InetAddress hop = RequestAttributes.parseIp(hops[i].trim());
+      if (hop == null) {
+        return null; // garbage in the chain: the source is unknown, never a guess
+      }
+      if (!trustedProxies.contains(hop)) {
+        return hop;
+      }
+    }
+    return RequestAttributes.parseIp(hops[0].trim());
+  }
+
+  private static String firstToken(String value) {
+    int comma = value.indexOf(',');
+    return (comma < 0 ? value : value.substring(0, comma)).trim();
+  }
+
+  private static String orElse(@Nullable String v, String fallback) {
+    return v == null || v.isEmpty() ? fallback : v;
+  }
+}

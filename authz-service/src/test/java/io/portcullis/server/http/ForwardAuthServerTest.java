@@ -1,0 +1,154 @@
+package io.portcullis.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.decision.Decision;
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.net.CidrSet;
+import io.portcullis.testing.SamplePolicy;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class ForwardAuthServerTest {
+  final List<Decision> audited = new ArrayList<>();
+  final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  ForwardAuthServer server;
+
+  ForwardAuthServer start(String trusted) throws Exception {
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).audit(audited::add).build();
+    server =
+        ForwardAuthServer.create(
+                new InetSocketAddress("127.0.0.1", 0),
+                pipeline,
+                CidrSet.parse(List.of(trusted)),
+                64 * 1024)
+            .start();
+    return server;
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  HttpResponse<String> send(String path, String... headers) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return client.send(b.GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void traefikStyle_fromTrustedProxy_decidesTheForwardedRequest() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r =
+        send(
+            "/check",
+            "X-Forwarded-Method",
+            "GET",
+            "X-Forwarded-Uri",
+            "/v1/orders/42?debug=1",
+            "X-Forwarded-Host",
+            "api.example.com",
+            "X-Forwarded-Proto",
+            "https",
+            "X-Forwarded-For",
+            "203.0.113.7",
+            "X-Api-Key",
+            "pk_acme");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("x-portcullis-segment")).hasValue("partners");
+    assertThat(r.headers().firstValue("x-portcullis-client")).hasValue("acme");
+    assertThat(r.headers().firstValue("x-portcullis-decision-id")).isPresent();
+    assertThat(audited.getLast().context().path()).isEqualTo("/v1/orders/42");
+    assertThat(audited.getLast().context().sourceIp()).isEqualTo("203.0.113.7");
+  }
+
+  @Test
+  void forwardedHeaders_fromUntrustedPeer_areIgnored() throws Exception {
+    start("10.0.0.0/8");
+    HttpResponse<String> r =
+        send("/check", "X-Forwarded-Uri", "/v1/status", "X-Forwarded-For", "10.1.2.3");
+    // Decided as itself: GET / from 127.0.0.1, which no public rule allows.
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(audited.getLast().context().path()).isEqualTo("/");
+    assertThat(audited.getLast().context().sourceIp()).isEqualTo("127.0.0.1");
+  }
+
+  @Test
+  void spoofedXForwardedFor_rightMostUntrustedHopIsTheClient() throws Exception {
+    start("127.0.0.1/32");
+    // The client claimed 203.0.113.50; the trusted proxy appended the real peer 198.51.100.9.
+    HttpResponse<String> r =
+        send(
+            "/check",
+            "X-Forwarded-Method",
+            "GET",
+            "X-Forwarded-Uri",
+            "/v1/orders",
+            "X-Forwarded-Proto",
+            "https",
+            "X-Forwarded-For",
+            "203.0.113.50, 198.51.100.9",
+            "X-Api-Key",
+            "pk_acme");
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).contains("urn:portcullis:error:ip_denied");
+  }
+
+  @Test
+  void nginxStyle_xOriginalUri() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r =
+        send("/check", "X-Original-Method", "GET", "X-Original-URI", "/v1/status");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("x-portcullis-segment")).hasValue("public");
+  }
+
+  @Test
+  void envoyHttpMode_theCallIsTheRequestUnderThePrefix() throws Exception {
+    start("127.0.0.1/32");
+    assertThat(send("/check/v1/status").statusCode()).isEqualTo(200);
+    assertThat(audited.getLast().context().path()).isEqualTo("/v1/status");
+  }
+
+  @Test
+  void deny_returnsPolicyStatusHeadersAndProblemBody() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r = send("/check/v1/status", "Authorization", "Bearer forged");
+    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(r.headers().firstValue("www-authenticate"))
+        .hasValue("Bearer error=\"invalid_token\"");
+    assertThat(r.headers().firstValue("content-type")).hasValue("application/problem+json");
+    assertThat(r.body()).contains("urn:portcullis:error:invalid_token").doesNotContain("forged");
+    assertThat(r.headers().firstValue("x-portcullis-segment")).isEmpty();
+  }
+
+  @Test
+  void encodedSlash_isMalformed400FromThePipeline() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r = send("/check/v1%2Fstatus");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).contains("malformed_request");
+    assertThat(audited).hasSize(1);
+  }
+
+  @Test
+  void otherPaths_are404AndNotDecided() throws Exception {
+    start("127.0.0.1/32");
+    assertThat(send("/admin/keys").statusCode()).isEqualTo(404);
+    assertThat(audited).isEmpty();
+  }
+}
