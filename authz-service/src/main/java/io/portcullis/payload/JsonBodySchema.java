@@ -191,12 +191,14 @@ public final class JsonBodySchema implements BodySchema {
     try {
       schema = registry.getSchema(SchemaLocation.of(file.toUri().toString()), node);
       schema.initializeValidators();
-    } catch (SchemaException e) {
-      return new Outcome.Failed(
-          "schema file '" + relativePath + "' does not compile: " + schemaProblem(e, root));
     } catch (RuntimeException e) {
-      return new Outcome.Failed(
-          "schema file '" + relativePath + "' does not compile: " + e.getMessage());
+      // The confined loader's own reason (outside the directory, missing file) is clearer than
+      // the validator's wrapping of it.
+      String problem =
+          loader.failure != null
+              ? loader.failure
+              : e instanceof SchemaException se ? schemaProblem(se, root) : e.getMessage();
+      return new Outcome.Failed("schema file '" + relativePath + "' does not compile: " + problem);
     }
     if (loader.failure != null) {
       return new Outcome.Failed(
