@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The policy the service runs now, swapped atomically on reload.
@@ -96,7 +95,6 @@ public final class LivePolicy implements Supplier<Policy> {
 
   @Override
   public String toString() {
-    @Nullable Policy p = state.get().policy();
-    return "LivePolicy[" + file + ", " + p.version() + "]";
+    return "LivePolicy[" + file + ", " + state.get().policy().version() + "]";
   }
 }

@@ -29,11 +29,12 @@ import org.snakeyaml.engine.v2.schema.CoreSchema;
 /**
  * Reads policy YAML into a positioned {@link YamlNode} tree.
  *
- * <p>Design note. snakeyaml-engine composes a node graph with start marks (YAML 1.2 core schema,
- * so {@code NO} stays a string). The graph is then copied into {@link YamlNode}s, which is where the
- * policy-specific rules apply: {@code ${NAME}} substitution from the injected environment ({@code
- * $${} is a literal {@code ${}), duplicate keys, non-string keys and custom tags are errors. Limits
- * against hostile input ("billion laughs" and deep nesting), on top of the loader's 1 MiB file cap:
+ * <p>Design note. snakeyaml-engine composes a node graph with start marks (YAML 1.2 core schema, so
+ * {@code NO} stays a string). The graph is then copied into {@link YamlNode}s, which is where the
+ * policy-specific rules apply: <code>${NAME}</code> substitution from the injected environment (
+ * <code>$${</code> is a literal <code>${</code>), duplicate keys, non-string keys and custom tags
+ * are errors. Limits against hostile input ("billion laughs" and deep nesting), on top of the
+ * loader's 1 MiB file cap:
  *
  * <ul>
  *   <li>nesting depth at most {@value #MAX_DEPTH}, checked on the event stream <em>before</em>
@@ -264,9 +265,10 @@ final class YamlTree {
   private record Substitution(String value, @Nullable String error) {}
 
   /**
-   * Replaces each {@code ${NAME}} (NAME: letters, digits, {@code _}, not starting with a digit)
-   * with its environment value; {@code $${} stands for a literal {@code ${}. Substituted text is
-   * not scanned again.
+   * Replaces each <code>${NAME}</code> (NAME: letters, digits, {@code _}, not starting with a
+   * digit) with its environment value; <code>$${</code> stands for a literal <code>${</code>.
+   * Substituted text is not scanned again. (In YAML flow collections a plain <code>${X}</code>
+   * clashes with the braces: quote it there.)
    */
   private Substitution substitute(String raw) {
     if (raw.indexOf('$') < 0) {
