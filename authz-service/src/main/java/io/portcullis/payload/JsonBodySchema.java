@@ -1,0 +1,476 @@
+package io.portcullis.payload;
+
+import com.networknt.schema.AbsoluteIri;
+import com.networknt.schema.Error;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaException;
+import com.networknt.schema.SchemaLocation;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SpecificationVersion;
+import com.networknt.schema.ValidationLimitExceededException;
+import com.networknt.schema.path.NodePath;
+import com.networknt.schema.resource.InputStreamSource;
+import com.networknt.schema.resource.SchemaLoader;
+import io.portcullis.request.Body;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadConstraints;
+import tools.jackson.core.StreamReadFeature;
+import tools.jackson.core.TokenStreamLocation;
+import tools.jackson.core.exc.StreamConstraintsException;
+import tools.jackson.core.json.JsonFactory;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * A {@code body_schema}: JSON Schema 2020-12 (networknt json-schema-validator) compiled once per
+ * policy load.
+ *
+ * <p>Loading ({@link #compile}) is offline and confined: the schema file and every file it
+ * references by a relative {@code $ref} must lie inside the policy directory (symbolic links are
+ * resolved first); remote references ({@code http:}, {@code https:}, anything but {@code file:})
+ * are refused at load time. The schema document is checked against the 2020-12 meta-schema, and
+ * every {@code $ref} is resolved before the policy is accepted.
+ *
+ * <p>Validation ({@link #validate}) accepts {@code application/json} and {@code *}{@code /*+json}
+ * content types (parameters allowed), parses the body with Jackson with strict limits, and reports
+ * the first failing instance location and keyword, e.g. {@code $.quantity: minimum}. Problems never
+ * quote the body: values are never shown, and object keys are shown only when the schema itself
+ * names them (otherwise {@code *}). Limits: bodies of at most {@value #MAX_BODY_BYTES} bytes,
+ * nesting depth {@value #MAX_DEPTH}, numbers of at most 100 digits, and at most {@value
+ * #MAX_EVALUATION_STEPS} schema evaluation steps. Duplicate object keys and trailing content are
+ * invalid, so that Portcullis and the upstream cannot read one body two ways.
+ *
+ * <p>Immutable and thread-safe; {@link #validate} does no I/O and compiles nothing.
+ */
+public final class JsonBodySchema implements BodySchema {
+  /** Bodies larger than this are invalid without parsing. */
+  public static final int MAX_BODY_BYTES = 1 << 20;
+
+  /** Deepest nesting of arrays and objects in a body. */
+  public static final int MAX_DEPTH = 64;
+
+  /** Bound on schema evaluation work per body (guards against pathological schemas/bodies). */
+  public static final long MAX_EVALUATION_STEPS = 100_000;
+
+  static final int MAX_SCHEMA_BYTES = 1 << 20;
+
+  private static final String DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema";
+
+  private static final JsonMapper BODY_MAPPER = strictMapper(MAX_BODY_BYTES);
+  private static final JsonMapper SCHEMA_MAPPER = strictMapper(MAX_SCHEMA_BYTES);
+
+  private final String source;
+  private final Schema schema;
+  private final Set<String> schemaNames;
+
+  private JsonBodySchema(String source, Schema schema, Set<String> schemaNames) {
+    this.source = source;
+    this.schema = schema;
+    this.schemaNames = Set.copyOf(schemaNames);
+  }
+
+  /** What {@link #compile} produced. */
+  public sealed interface Outcome permits Outcome.Compiled, Outcome.Failed {
+
+    /**
+     * The schema compiled.
+     *
+     * @param schema the compiled schema
+     * @param files every file read (the schema and what it references), by absolute normalized path
+     *     in lexical order, with the bytes that were compiled (for the policy version hash)
+     */
+    record Compiled(JsonBodySchema schema, SortedMap<Path, byte[]> files) implements Outcome {
+      public Compiled {
+        files = Collections.unmodifiableSortedMap(new TreeMap<>(files));
+      }
+    }
+
+    /**
+     * The schema cannot be used.
+     *
+     * @param problem what is wrong, naming the file (relative as written) and, where known, the
+     *     place in it
+     */
+    record Failed(String problem) implements Outcome {}
+  }
+
+  /**
+   * Loads and compiles a schema file.
+   *
+   * @param policyDirectory the directory of the policy file; the schema and its references must be
+   *     inside it
+   * @param relativePath the {@code body_schema} value, relative to {@code policyDirectory}
+   * @return the compiled schema, or why it cannot be used; never throws for a bad schema
+   */
+  public static Outcome compile(Path policyDirectory, String relativePath) {
+    Path root;
+    try {
+      root = policyDirectory.toAbsolutePath().normalize().toRealPath();
+    } catch (IOException e) {
+      return new Outcome.Failed("cannot resolve the policy directory: " + e.getMessage());
+    }
+    Path file;
+    try {
+      Path rel = Path.of(relativePath);
+      if (relativePath.isEmpty() || rel.isAbsolute()) {
+        return new Outcome.Failed(
+            "'" + relativePath + "' must be a path relative to the policy file");
+      }
+      file = root.resolve(rel).normalize();
+    } catch (InvalidPathException e) {
+      return new Outcome.Failed("'" + relativePath + "' is not a valid path");
+    }
+    Confined loader = new Confined(root);
+    byte[] bytes;
+    try {
+      bytes = loader.read(file);
+    } catch (IOException e) {
+      return new Outcome.Failed(describe(relativePath, e));
+    }
+    if (bytes == null) {
+      return new Outcome.Failed(
+          "schema file '" + relativePath + "' is outside the policy directory");
+    }
+    JsonNode node;
+    try {
+      node = SCHEMA_MAPPER.readTree(bytes);
+    } catch (JacksonException e) {
+      return new Outcome.Failed(
+          "schema file '"
+              + relativePath
+              + "' is not valid JSON"
+              + at(e.getLocation())
+              + ": "
+              + e.getOriginalMessage());
+    }
+    if (node == null || !(node.isObject() || node.isBoolean())) {
+      return new Outcome.Failed(
+          "schema file '" + relativePath + "' must hold a JSON object (or a boolean) schema");
+    }
+    JsonNode declared = node.isObject() ? node.get("$schema") : null;
+    if (declared != null && !(declared.isString() && isDraft202012(declared.asString()))) {
+      return new Outcome.Failed(
+          "schema file '"
+              + relativePath
+              + "' declares $schema "
+              + declared
+              + "; body schemas are JSON Schema 2020-12 ("
+              + DRAFT_2020_12
+              + ")");
+    }
+    String metaProblem = metaSchemaProblem(node);
+    if (metaProblem != null) {
+      return new Outcome.Failed(
+          "schema file '" + relativePath + "' is not a valid JSON Schema 2020-12: " + metaProblem);
+    }
+    SchemaLoader schemaLoader =
+        SchemaLoader.builder()
+            .allow(iri -> "file".equals(iri.getScheme()))
+            .resourceLoaders(r -> r.add(loader::resource))
+            .build();
+    SchemaRegistry registry =
+        SchemaRegistry.withDefaultDialect(
+            SpecificationVersion.DRAFT_2020_12, b -> b.schemaLoader(schemaLoader));
+    Schema schema;
+    try {
+      schema = registry.getSchema(SchemaLocation.of(file.toUri().toString()), node);
+      schema.initializeValidators();
+    } catch (RuntimeException e) {
+      // The confined loader's own reason (outside the directory, missing file) is clearer than
+      // the validator's wrapping of it.
+      String problem =
+          loader.failure != null
+              ? loader.failure
+              : e instanceof SchemaException se ? schemaProblem(se, root) : e.getMessage();
+      return new Outcome.Failed("schema file '" + relativePath + "' does not compile: " + problem);
+    }
+    if (loader.failure != null) {
+      return new Outcome.Failed(
+          "schema file '" + relativePath + "' does not compile: " + loader.failure);
+    }
+    Set<String> names = new HashSet<>();
+    collectNames(node, names);
+    for (byte[] referenced : loader.files.values()) {
+      try {
+        collectNames(SCHEMA_MAPPER.readTree(referenced), names);
+      } catch (JacksonException e) {
+        // Already compiled by the validator; a file it read must have parsed there too.
+      }
+    }
+    return new Outcome.Compiled(new JsonBodySchema(relativePath, schema, names), loader.files);
+  }
+
+  @Override
+  public @Nullable String validate(Body body, @Nullable String contentType) {
+    if (!isJsonMediaType(contentType)) {
+      return "content-type must be application/json";
+    }
+    if (body.isEmpty()) {
+      return "body is empty; expected JSON";
+    }
+    if (body.length() > MAX_BODY_BYTES) {
+      return "body is larger than " + MAX_BODY_BYTES + " bytes";
+    }
+    JsonNode node;
+    try {
+      node = BODY_MAPPER.readTree(body.unsafeBytes());
+    } catch (StreamConstraintsException e) {
+      return "body exceeds the JSON limits (nesting depth "
+          + MAX_DEPTH
+          + ", 100-digit numbers, "
+          + MAX_BODY_BYTES
+          + " bytes)";
+    } catch (JacksonException e) {
+      // Jackson's messages quote the offending input: report only where it failed.
+      return "body is not valid JSON" + at(e.getLocation());
+    }
+    if (node == null || node.isMissingNode()) {
+      return "body is empty; expected JSON";
+    }
+    List<Error> errors;
+    try {
+      errors =
+          schema.validate(
+              node, ctx -> ctx.executionConfig(c -> c.maxEvaluationSteps(MAX_EVALUATION_STEPS)));
+    } catch (ValidationLimitExceededException e) {
+      return "body is too complex to validate";
+    }
+    if (errors.isEmpty()) {
+      return null;
+    }
+    String first = render(errors.get(0));
+    return errors.size() == 1
+        ? first
+        : first
+            + " (and "
+            + (errors.size() - 1)
+            + " more problem"
+            + (errors.size() > 2 ? "s" : "")
+            + ")";
+  }
+
+  @Override
+  public String source() {
+    return source;
+  }
+
+  @Override
+  public String toString() {
+    return "JsonBodySchema[" + source + "]";
+  }
+
+  /**
+   * {@code $.items[2].quantity: minimum}: the instance location with object keys the schema does
+   * not name replaced by {@code *}, and the failing keyword. Never a value from the body.
+   */
+  private String render(Error e) {
+    StringBuilder sb = new StringBuilder("$");
+    NodePath location = e.getInstanceLocation();
+    if (location != null) {
+      for (int i = 0; i < location.getNameCount(); i++) {
+        Object element = location.getElement(i);
+        if (element instanceof Integer index) {
+          sb.append('[').append(index).append(']');
+        } else {
+          String name = String.valueOf(element);
+          sb.append('.').append(schemaNames.contains(name) ? name : "*");
+        }
+      }
+    }
+    String keyword = e.getKeyword() == null ? "invalid" : e.getKeyword();
+    sb.append(": ").append(keyword);
+    String property = e.getProperty();
+    if (property != null
+        && schemaNames.contains(property)
+        && (keyword.equals("required") || keyword.equals("dependentRequired"))) {
+      sb.append(" '").append(property).append('\'');
+    }
+    return sb.toString();
+  }
+
+  /** {@code application/json} or {@code <type>/<subtype>+json}, parameters allowed. */
+  static boolean isJsonMediaType(@Nullable String contentType) {
+    if (contentType == null) {
+      return false;
+    }
+    int semi = contentType.indexOf(';');
+    String mediaType =
+        (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
+    int slash = mediaType.indexOf('/');
+    if (slash <= 0 || slash == mediaType.length() - 1) {
+      return false;
+    }
+    String subtype = mediaType.substring(slash + 1);
+    if (mediaType.equals("application/json")) {
+      return true;
+    }
+    return subtype.endsWith("+json") && subtype.length() > "+json".length();
+  }
+
+  private static boolean isDraft202012(String id) {
+    String s = id.endsWith("#") ? id.substring(0, id.length() - 1) : id;
+    return s.equals(DRAFT_2020_12);
+  }
+
+  private static final class MetaSchemaHolder {
+    static final Schema META =
+        SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12)
+            .getSchema(SchemaLocation.of(DRAFT_2020_12));
+  }
+
+  /** Checks the schema document against the 2020-12 meta-schema (bundled; no network). */
+  private static @Nullable String metaSchemaProblem(JsonNode schemaDocument) {
+    List<Error> errors = MetaSchemaHolder.META.validate(schemaDocument);
+    if (errors.isEmpty()) {
+      return null;
+    }
+    Error e = errors.get(0);
+    NodePath at = e.getInstanceLocation();
+    return (at == null ? "$" : at.toString()) + ": " + e.getMessage();
+  }
+
+  private static String schemaProblem(SchemaException e, Path root) {
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    if (message.contains("is not allowed to be loaded")) {
+      return "a $ref names a remote or non-file schema ("
+          + message.replaceAll(".*'(.*)'.*", "$1")
+          + "): references must be relative files inside the policy directory; schemas are"
+          + " loaded without network";
+    }
+    return message.replace(root.toUri().toString(), "");
+  }
+
+  private static String describe(String relativePath, IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "schema file '" + relativePath + "' does not exist";
+    }
+    return "cannot read schema file '" + relativePath + "': " + e.getClass().getSimpleName();
+  }
+
+  private static String at(@Nullable TokenStreamLocation l) {
+    if (l == null || l.getLineNr() < 1) {
+      return "";
+    }
+    return " (line " + l.getLineNr() + ", column " + l.getColumnNr() + ")";
+  }
+
+  /** Property names the schema declares: safe to show, because they come from the policy. */
+  private static void collectNames(@Nullable JsonNode n, Set<String> names) {
+    if (n == null) {
+      return;
+    }
+    if (n.isObject()) {
+      for (Map.Entry<String, JsonNode> e : n.properties()) {
+        String k = e.getKey();
+        JsonNode v = e.getValue();
+        if ((k.equals("properties")
+                || k.equals("dependentRequired")
+                || k.equals("dependentSchemas"))
+            && v.isObject()) {
+          v.propertyNames().forEach(names::add);
+        } else if (k.equals("required") && v.isArray()) {
+          v.forEach(x -> names.add(x.asString()));
+        }
+        collectNames(v, names);
+      }
+    } else if (n.isArray()) {
+      n.forEach(x -> collectNames(x, names));
+    }
+  }
+
+  private static JsonMapper strictMapper(int maxBytes) {
+    JsonFactory factory =
+        JsonFactory.builder()
+            .streamReadConstraints(
+                StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_DEPTH)
+                    .maxNumberLength(100)
+                    .maxStringLength(maxBytes)
+                    .maxNameLength(1024)
+                    .maxDocumentLength(maxBytes)
+                    .build())
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+    return JsonMapper.builder(factory)
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .build();
+  }
+
+  /**
+   * Reads files only inside {@code root} (after resolving symbolic links), remembering what it
+   * read. Used by the schema loader for relative {@code $ref}s.
+   */
+  private static final class Confined {
+    private final Path root;
+    final SortedMap<Path, byte[]> files = new TreeMap<>();
+    @Nullable String failure;
+
+    Confined(Path root) {
+      this.root = root;
+    }
+
+    /** The file's bytes, or {@code null} if it lies outside the root. */
+    byte @Nullable [] read(Path file) throws IOException {
+      Path normalized = file.toAbsolutePath().normalize();
+      if (!normalized.startsWith(root)) {
+        return null;
+      }
+      Path real = normalized.toRealPath();
+      if (!real.startsWith(root)) {
+        return null;
+      }
+      if (Files.size(real) > MAX_SCHEMA_BYTES) {
+        throw new IOException("larger than " + MAX_SCHEMA_BYTES + " bytes");
+      }
+      byte[] bytes = Files.readAllBytes(real);
+      files.put(normalized, bytes);
+      return bytes;
+    }
+
+    @Nullable InputStreamSource resource(AbsoluteIri iri) {
+      if (!"file".equals(iri.getScheme())) {
+        return null;
+      }
+      String text = iri.toString();
+      int hash = text.indexOf('#');
+      Path file;
+      try {
+        file = Path.of(URI.create(hash < 0 ? text : text.substring(0, hash)));
+      } catch (IllegalArgumentException e) {
+        failure = "invalid $ref '" + text + "'";
+        return null;
+      }
+      String shown = root.relativize(file.toAbsolutePath().normalize()).toString();
+      try {
+        byte[] bytes = read(file);
+        if (bytes == null) {
+          failure = "a $ref points outside the policy directory ('" + shown + "')";
+          return null;
+        }
+        return () -> new ByteArrayInputStream(bytes);
+      } catch (IOException e) {
+        failure =
+            e instanceof java.nio.file.NoSuchFileException
+                ? "referenced schema '" + shown + "' does not exist"
+                : "cannot read referenced schema '" + shown + "'";
+        return null;
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+package io.portcullis.policy;
+
+import io.portcullis.identity.IdentityServices;
+import io.portcullis.payload.JsonBodySchema;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.InstantSource;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Loads a policy file: reads it (at most {@value #MAX_FILE_BYTES} bytes of UTF-8), parses the YAML
+ * with positions, substitutes {@code ${NAME}} from the injected environment, validates everything
+ * spec/policy.md says (reporting every problem at once), compiles the body schemas and then the
+ * {@link Policy}.
+ *
+ * <p>The policy version is {@code sha256:} and the first 16 hex digits of SHA-256 over the policy
+ * file's bytes followed by the bytes of every schema file it references (directly or by {@code
+ * $ref}), in lexical order of their absolute paths — so editing a schema changes the version.
+ *
+ * <p>Thread-safe: each {@link #load} is independent. Loading does file I/O and compiles patterns
+ * and schemas; call it off the request path (start-up, {@link LivePolicy#reload}). It never throws
+ * for a bad policy: problems are values in {@link LoadResult.Invalid}.
+ */
+public final class PolicyLoader {
+  /** Policy files larger than this are refused unread. */
+  public static final int MAX_FILE_BYTES = 1 << 20;
+
+  private final IdentityServices services;
+  private final InstantSource clock;
+  private final Function<String, @Nullable String> env;
+
+  private PolicyLoader(
+      IdentityServices services, InstantSource clock, Function<String, @Nullable String> env) {
+    this.services = Objects.requireNonNull(services, "services");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.env = Objects.requireNonNull(env, "env");
+  }
+
+  /**
+   * A loader.
+   *
+   * @param services makes the credential verifiers ({@link IdentityServices#offline()} for {@code
+   *     policy check} and policy tests)
+   * @param clock stamps {@link Policy#loadedAt()}
+   * @param env looks up {@code ${NAME}} variables ({@code System::getenv} in the service); returns
+   *     {@code null} for an unset variable
+   */
+  public static PolicyLoader create(
+      IdentityServices services, InstantSource clock, Function<String, @Nullable String> env) {
+    return new PolicyLoader(services, clock, env);
+  }
+
+  /** Loads, validates and compiles {@code file}. */
+  public LoadResult load(Path file) {
+    String name = file.toString();
+    Diagnostics d = new Diagnostics(name);
+    byte[] bytes;
+    try {
+      if (Files.size(file) > MAX_FILE_BYTES) {
+        d.error(0, 0, "", "the policy file is larger than 1 MiB");
+        return new LoadResult.Invalid(d.all());
+      }
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      d.error(0, 0, "", "the policy file does not exist");
+      return new LoadResult.Invalid(d.all());
+    } catch (IOException e) {
+      d.error(0, 0, "", "cannot read the policy file: " + e.getClass().getSimpleName());
+      return new LoadResult.Invalid(d.all());
+    }
+    if (bytes.length > MAX_FILE_BYTES) {
+      d.error(0, 0, "", "the policy file is larger than 1 MiB");
+      return new LoadResult.Invalid(d.all());
+    }
+    String text;
+    try {
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(bytes))
+              .toString();
+    } catch (CharacterCodingException e) {
+      d.error(0, 0, "", "the policy file is not valid UTF-8");
+      return new LoadResult.Invalid(d.all());
+    }
+    if (text.startsWith("\uFEFF")) {
+      text = text.substring(1);
+    }
+
+    YamlNode root = YamlTree.read(text, d, env);
+    if (root == null) {
+      return new LoadResult.Invalid(d.all());
+    }
+    SchemaFiles schemas = new SchemaFiles(file.toAbsolutePath().getParent());
+    PolicySpec spec = PolicyBinder.bind(root, d, schemas::compile);
+    if (d.hasErrors()) {
+      return new LoadResult.Invalid(d.all());
+    }
+    String version = version(bytes, schemas.files);
+    try {
+      Policy policy = PolicyCompiler.compile(spec, services, version, name, clock.instant());
+      return new LoadResult.Loaded(policy, d.warnings());
+    } catch (RuntimeException e) {
+      // A verifier factory refused the configuration: the policy cannot run.
+      d.error(0, 0, "identity", "cannot set up the credential verifiers: " + e.getMessage());
+      return new LoadResult.Invalid(d.all());
+    }
+  }
+
+  /** {@code sha256:} + 16 hex digits over the policy bytes and each schema file's bytes. */
+  static String version(byte[] policy, SortedMap<Path, byte[]> schemaFiles) {
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JDK", e);
+    }
+    sha.update(policy);
+    for (byte[] b : schemaFiles.values()) {
+      sha.update(b);
+    }
+    return "sha256:" + HexFormat.of().formatHex(sha.digest()).substring(0, 16);
+  }
+
+  /** Compiles each referenced schema once per load and collects the files read. */
+  private static final class SchemaFiles {
+    private final Path directory;
+    private final Map<String, JsonBodySchema.Outcome> compiled = new HashMap<>();
+    final SortedMap<Path, byte[]> files = new TreeMap<>();
+
+    SchemaFiles(Path directory) {
+      this.directory = directory;
+    }
+
+    JsonBodySchema.Outcome compile(String relativePath) {
+      return compiled.computeIfAbsent(
+          relativePath,
+          rel -> {
+            JsonBodySchema.Outcome o = JsonBodySchema.compile(directory, rel);
+            if (o instanceof JsonBodySchema.Outcome.Compiled c) {
+              files.putAll(c.files());
+            }
+            return o;
+          });
+    }
+  }
+}

@@ -1,0 +1,341 @@
+package io.portcullis.policy;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.api.lowlevel.Parse;
+import org.snakeyaml.engine.v2.common.ScalarStyle;
+import org.snakeyaml.engine.v2.events.Event;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+import org.snakeyaml.engine.v2.nodes.MappingNode;
+import org.snakeyaml.engine.v2.nodes.Node;
+import org.snakeyaml.engine.v2.nodes.NodeTuple;
+import org.snakeyaml.engine.v2.nodes.ScalarNode;
+import org.snakeyaml.engine.v2.nodes.SequenceNode;
+import org.snakeyaml.engine.v2.nodes.Tag;
+import org.snakeyaml.engine.v2.resolver.ScalarResolver;
+import org.snakeyaml.engine.v2.schema.CoreSchema;
+
+/**
+ * Reads policy YAML into a positioned {@link YamlNode} tree.
+ *
+ * <p>Design note. snakeyaml-engine composes a node graph with start marks (YAML 1.2 core schema, so
+ * {@code NO} stays a string). The graph is then copied into {@link YamlNode}s, which is where the
+ * policy-specific rules apply: <code>${NAME}</code> substitution from the injected environment (
+ * <code>$${</code> is a literal <code>${</code>), duplicate keys, non-string keys and custom tags
+ * are errors. Limits against hostile input ("billion laughs" and deep nesting), on top of the
+ * loader's 1 MiB file cap:
+ *
+ * <ul>
+ *   <li>nesting depth at most {@value #MAX_DEPTH}, checked on the event stream <em>before</em>
+ *       composing, so that a deeply nested file cannot exhaust the stack;
+ *   <li>at most {@value #MAX_ALIASES} aliases to collections (snakeyaml-engine's own check);
+ *   <li>at most {@value #MAX_NODES} nodes after expanding aliases, and no recursive alias.
+ * </ul>
+ *
+ * <p>A YAML syntax error ends reading (nothing after it can be trusted); every other problem is
+ * collected and reading goes on.
+ */
+final class YamlTree {
+  static final int MAX_DEPTH = 64;
+  static final int MAX_ALIASES = 50;
+  static final int MAX_NODES = 100_000;
+
+  private static final ScalarResolver CORE = new CoreSchema().getScalarResolver();
+
+  private final Diagnostics diagnostics;
+  private final Function<String, @Nullable String> env;
+  private final Map<Node, Boolean> inProgress = new IdentityHashMap<>();
+  private int nodes;
+  private boolean tooMany;
+
+  private YamlTree(Diagnostics diagnostics, Function<String, @Nullable String> env) {
+    this.diagnostics = diagnostics;
+    this.env = env;
+  }
+
+  /**
+   * Parses {@code text}; returns the root, or {@code null} after reporting why there is none
+   * (syntax error, empty document, a limit exceeded).
+   */
+  static @Nullable YamlNode read(
+      String text, Diagnostics diagnostics, Function<String, @Nullable String> env) {
+    LoadSettings settings =
+        LoadSettings.builder()
+            .setLabel(diagnostics.file())
+            .setSchema(new CoreSchema())
+            .setMaxAliasesForCollections(MAX_ALIASES)
+            .setAllowRecursiveKeys(false)
+            .setAllowNonScalarKeys(false)
+            .setUseMarks(true)
+            .build();
+    try {
+      if (!depthWithinLimit(settings, text, diagnostics)) {
+        return null;
+      }
+      Optional<Node> root = new Compose(settings).composeString(text);
+      if (root.isEmpty()) {
+        diagnostics.error(1, 1, "", "the policy file is empty");
+        return null;
+      }
+      YamlTree tree = new YamlTree(diagnostics, env);
+      YamlNode node = tree.convert(root.get(), "");
+      return tree.tooMany ? null : node;
+    } catch (MarkedYamlEngineException e) {
+      Mark m = e.getProblemMark().or(e::getContextMark).orElse(null);
+      String problem = e.getProblem() == null ? e.getMessage() : e.getProblem();
+      String context = e.getContext() == null ? "" : e.getContext() + ": ";
+      diagnostics.error(
+          m == null ? 1 : m.getLine() + 1,
+          m == null ? 1 : m.getColumn() + 1,
+          "",
+          "invalid YAML: " + context + problem);
+      return null;
+    } catch (YamlEngineException e) {
+      String message = e.getMessage() == null ? "" : e.getMessage();
+      diagnostics.error(
+          1,
+          1,
+          "",
+          message.contains("aliases")
+              ? "too many aliases: at most "
+                  + MAX_ALIASES
+                  + " aliases to lists or mappings (a defence against alias bombs)"
+              : "invalid YAML: " + message);
+      return null;
+    }
+  }
+
+  private static boolean depthWithinLimit(LoadSettings settings, String text, Diagnostics d) {
+    int depth = 0;
+    for (Event e : new Parse(settings).parseString(text)) {
+      switch (e.getEventId()) {
+        case MappingStart, SequenceStart -> {
+          if (++depth > MAX_DEPTH) {
+            Mark m = e.getStartMark().orElse(null);
+            d.error(
+                m == null ? 1 : m.getLine() + 1,
+                m == null ? 1 : m.getColumn() + 1,
+                "",
+                "nesting deeper than " + MAX_DEPTH + " levels");
+            return false;
+          }
+        }
+        case MappingEnd, SequenceEnd -> depth--;
+        default -> {}
+      }
+    }
+    return true;
+  }
+
+  private @Nullable YamlNode convert(Node node, String path) {
+    if (tooMany) {
+      return null;
+    }
+    if (++nodes > MAX_NODES) {
+      tooMany = true;
+      diagnostics.error(
+          line(node), column(node), path, "more than " + MAX_NODES + " nodes (aliases expanded)");
+      return null;
+    }
+    if (inProgress.containsKey(node)) {
+      diagnostics.error(line(node), column(node), path, "recursive alias");
+      return null;
+    }
+    inProgress.put(node, Boolean.TRUE);
+    try {
+      return switch (node) {
+        case ScalarNode s -> scalar(s, path);
+        case SequenceNode s -> sequence(s, path);
+        case MappingNode m -> mapping(m, path);
+        default -> {
+          diagnostics.error(line(node), column(node), path, "unsupported YAML node");
+          yield null;
+        }
+      };
+    } finally {
+      inProgress.remove(node);
+    }
+  }
+
+  private YamlNode.Sequence sequence(SequenceNode s, String path) {
+    checkTag(s, Tag.SEQ, path);
+    List<YamlNode> items = new ArrayList<>();
+    List<Node> values = s.getValue();
+    for (int i = 0; i < values.size(); i++) {
+      YamlNode item = convert(values.get(i), path + "[" + i + "]");
+      if (item != null) {
+        items.add(item);
+      } else {
+        // Keep indexes aligned with the file: a broken item becomes a broken scalar.
+        items.add(
+            new YamlNode.Scalar(
+                "", YamlNode.ScalarType.NULL, true, line(values.get(i)), column(values.get(i))));
+      }
+    }
+    return new YamlNode.Sequence(items, line(s), column(s));
+  }
+
+  private YamlNode.Mapping mapping(MappingNode m, String path) {
+    checkTag(m, Tag.MAP, path);
+    List<YamlNode.Entry> entries = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (NodeTuple t : m.getValue()) {
+      Node k = t.getKeyNode();
+      if (!(k instanceof ScalarNode keyNode)) {
+        diagnostics.error(line(k), column(k), path, "keys must be strings");
+        continue;
+      }
+      YamlNode.Scalar key = scalar(keyNode, path);
+      String childPath = path.isEmpty() ? key.value() : path + "." + key.value();
+      if (!seen.add(key.value())) {
+        diagnostics.error(key, childPath, "duplicate key '" + key.value() + "'");
+        continue;
+      }
+      YamlNode value = convert(t.getValueNode(), childPath);
+      if (value != null) {
+        entries.add(new YamlNode.Entry(key, value));
+      }
+    }
+    return new YamlNode.Mapping(entries, line(m), column(m));
+  }
+
+  private YamlNode.Scalar scalar(ScalarNode s, String path) {
+    Tag tag = s.getTag();
+    String raw = s.getValue();
+    Substitution sub = substitute(raw);
+    boolean broken = false;
+    if (sub.error != null) {
+      diagnostics.error(line(s), column(s), path, sub.error);
+      broken = true;
+    }
+    String value = sub.value;
+    if (s.getScalarStyle() == ScalarStyle.PLAIN
+        && (tag.equals(Tag.ENV_TAG) || (!value.equals(raw) && isCoreTag(tag)))) {
+      // A plain scalar's type follows its text: resolve again after substitution. The core
+      // resolver tags "${X}" with snakeyaml's own (disabled) !ENV_VARIABLE: substitution is ours.
+      tag = CORE.resolve(value, true);
+      if (tag.equals(Tag.ENV_TAG)) {
+        tag = Tag.STR;
+      }
+    }
+    YamlNode.ScalarType type;
+    if (tag.equals(Tag.STR)) {
+      type = YamlNode.ScalarType.STRING;
+    } else if (tag.equals(Tag.INT)) {
+      type = YamlNode.ScalarType.INT;
+    } else if (tag.equals(Tag.FLOAT)) {
+      type = YamlNode.ScalarType.FLOAT;
+    } else if (tag.equals(Tag.BOOL)) {
+      type = YamlNode.ScalarType.BOOL;
+    } else if (tag.equals(Tag.NULL)) {
+      type = YamlNode.ScalarType.NULL;
+    } else {
+      diagnostics.error(line(s), column(s), path, "unsupported tag " + tag.getValue());
+      type = YamlNode.ScalarType.STRING;
+      broken = true;
+    }
+    return new YamlNode.Scalar(value, type, broken, line(s), column(s));
+  }
+
+  private static boolean isCoreTag(Tag tag) {
+    return tag.equals(Tag.STR)
+        || tag.equals(Tag.INT)
+        || tag.equals(Tag.FLOAT)
+        || tag.equals(Tag.BOOL)
+        || tag.equals(Tag.NULL);
+  }
+
+  private void checkTag(Node n, Tag expected, String path) {
+    if (!n.getTag().equals(expected)) {
+      diagnostics.error(line(n), column(n), path, "unsupported tag " + n.getTag().getValue());
+    }
+  }
+
+  private record Substitution(String value, @Nullable String error) {}
+
+  /**
+   * Replaces each <code>${NAME}</code> (NAME: letters, digits, {@code _}, not starting with a
+   * digit) with its environment value; <code>$${</code> stands for a literal <code>${</code>.
+   * Substituted text is not scanned again. (In YAML flow collections a plain <code>${X}</code>
+   * clashes with the braces: quote it there.)
+   */
+  private Substitution substitute(String raw) {
+    if (raw.indexOf('$') < 0) {
+      return new Substitution(raw, null);
+    }
+    StringBuilder out = new StringBuilder(raw.length());
+    List<String> missing = new ArrayList<>();
+    String error = null;
+    int i = 0;
+    while (i < raw.length()) {
+      char c = raw.charAt(i);
+      if (c == '$' && raw.startsWith("$${", i)) {
+        out.append("${");
+        i += 3;
+      } else if (c == '$' && raw.startsWith("${", i)) {
+        int end = raw.indexOf('}', i + 2);
+        String name = end < 0 ? "" : raw.substring(i + 2, end);
+        if (end < 0 || !isVariableName(name)) {
+          error =
+              "invalid variable reference: expected ${NAME} with NAME of letters, digits and '_'"
+                  + " (write $${ for a literal ${)";
+          out.append(raw, i, raw.length());
+          break;
+        }
+        String value = env.apply(name);
+        if (value == null) {
+          missing.add(name);
+        } else {
+          out.append(value);
+        }
+        i = end + 1;
+      } else {
+        out.append(c);
+        i++;
+      }
+    }
+    if (!missing.isEmpty()) {
+      error =
+          (missing.size() == 1
+                  ? "environment variable '" + missing.get(0) + "' is not set"
+                  : "environment variables " + missing + " are not set")
+              + (error == null ? "" : "; " + error);
+    }
+    return new Substitution(out.toString(), error);
+  }
+
+  private static boolean isVariableName(String s) {
+    if (s.isEmpty() || Character.isDigit(s.charAt(0))) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (!(c == '_'
+          || (c >= 'A' && c <= 'Z')
+          || (c >= 'a' && c <= 'z')
+          || (c >= '0' && c <= '9'))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static int line(Node n) {
+    return n.getStartMark().map(m -> m.getLine() + 1).orElse(1);
+  }
+
+  private static int column(Node n) {
+    return n.getStartMark().map(m -> m.getColumn() + 1).orElse(1);
+  }
+}

@@ -1,0 +1,246 @@
+package io.portcullis.payload;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.request.Body;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class JsonBodySchemaTest {
+  private static final String ORDER =
+      """
+      {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["sku", "quantity"],
+        "additionalProperties": false,
+        "properties": {
+          "sku": { "type": "string", "pattern": "^[A-Z0-9-]{3,32}$" },
+          "quantity": { "type": "integer", "minimum": 1 },
+          "lines": { "type": "array", "items": { "$ref": "line.json" } },
+          "meta": { "type": "object", "additionalProperties": { "type": "integer" } }
+        }
+      }
+      """;
+  private static final String LINE =
+      """
+      { "type": "object", "required": ["price"],
+        "properties": { "price": { "type": "number", "exclusiveMinimum": 0 } } }
+      """;
+
+  @TempDir Path dir;
+  private JsonBodySchema schema;
+
+  @BeforeEach
+  void compileOrderSchema() throws IOException {
+    Files.writeString(dir.resolve("order.json"), ORDER);
+    Files.writeString(dir.resolve("line.json"), LINE);
+    schema = compiled("order.json");
+  }
+
+  private JsonBodySchema compiled(String rel) {
+    JsonBodySchema.Outcome o = JsonBodySchema.compile(dir, rel);
+    assertThat(o).isInstanceOf(JsonBodySchema.Outcome.Compiled.class);
+    return ((JsonBodySchema.Outcome.Compiled) o).schema();
+  }
+
+  private String failure(String rel) {
+    JsonBodySchema.Outcome o = JsonBodySchema.compile(dir, rel);
+    assertThat(o).isInstanceOf(JsonBodySchema.Outcome.Failed.class);
+    return ((JsonBodySchema.Outcome.Failed) o).problem();
+  }
+
+  private String validate(String json) {
+    return schema.validate(Body.of(json, false), "application/json");
+  }
+
+  @Test
+  void validate_validBody_returnsNull() {
+    assertThat(validate("{\"sku\":\"AB-123\",\"quantity\":2,\"lines\":[{\"price\":9.5}]}"))
+        .isNull();
+  }
+
+  @Test
+  void validate_belowMinimum_namesLocationAndKeyword() {
+    assertThat(validate("{\"sku\":\"AB-123\",\"quantity\":0}")).isEqualTo("$.quantity: minimum");
+  }
+
+  @Test
+  void validate_missingRequiredProperty_namesTheSchemaProperty() {
+    assertThat(validate("{\"sku\":\"AB-123\"}")).isEqualTo("$: required 'quantity'");
+  }
+
+  @Test
+  void validate_problemInReferencedSchema_showsArrayIndex() {
+    assertThat(
+            validate("{\"sku\":\"AB-123\",\"quantity\":1,\"lines\":[{\"price\":1},{\"price\":0}]}"))
+        .isEqualTo("$.lines[1].price: exclusiveMinimum");
+  }
+
+  @Test
+  void validate_severalProblems_reportsFirstAndCount() {
+    assertThat(validate("{\"sku\":\"x\",\"quantity\":0}")).endsWith("(and 1 more problem)");
+  }
+
+  @Test
+  void validate_neverQuotesBodyValuesOrUnknownKeys() {
+    String secret = "sk_live_9f8e7d6c5b4a3210";
+    String problem =
+        validate(
+            "{\"sku\":\""
+                + secret
+                + "\",\"quantity\":\""
+                + secret
+                + "\",\""
+                + secret
+                + "\":1,\"meta\":{\""
+                + secret
+                + "\":\"x\"}}");
+    assertThat(problem).isNotNull().doesNotContain(secret).doesNotContain("sk_live");
+    String meta =
+        validate("{\"sku\":\"AB-123\",\"quantity\":1,\"meta\":{\"" + secret + "\":\"x\"}}");
+    assertThat(meta).isEqualTo("$.meta.*: type");
+  }
+
+  @Test
+  void validate_wrongContentType_isRejectedBeforeParsing() {
+    Body body = Body.of("{\"sku\":\"AB-123\",\"quantity\":2}", false);
+    assertThat(schema.validate(body, "text/plain")).contains("content-type");
+    assertThat(schema.validate(body, null)).contains("content-type");
+    assertThat(schema.validate(body, "application/jsonp")).contains("content-type");
+    assertThat(schema.validate(body, "application/json; charset=utf-8")).isNull();
+    assertThat(schema.validate(body, "Application/JSON")).isNull();
+    assertThat(schema.validate(body, "application/vnd.orders+json;v=2")).isNull();
+    assertThat(schema.validate(body, "application/+json")).contains("content-type");
+  }
+
+  @Test
+  void validate_notJson_saysWhereWithoutEchoingTheBody() {
+    String problem = validate("{\"sku\": hunter2-password}");
+    assertThat(problem).startsWith("body is not valid JSON").doesNotContain("hunter2");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "{\"sku\":\"AB-123\",\"quantity\":1,\"quantity\":-5}",
+        "{\"sku\":\"AB-123\",\"quantity\":1} trailing",
+        "{\"sku\":\"AB-123\",\"quantity\":1}{}",
+      })
+  void validate_ambiguousJson_isInvalid(String json) {
+    assertThat(validate(json)).startsWith("body is not valid JSON");
+  }
+
+  @Test
+  void validate_emptyBody_isInvalid() {
+    assertThat(schema.validate(Body.empty(), "application/json")).contains("empty");
+  }
+
+  @Test
+  void validate_tooDeep_isRejectedByTheParser() {
+    String deep =
+        "[".repeat(JsonBodySchema.MAX_DEPTH + 1) + "]".repeat(JsonBodySchema.MAX_DEPTH + 1);
+    assertThat(validate(deep)).contains("nesting depth");
+  }
+
+  @Test
+  void validate_tooLarge_isRejectedWithoutParsing() {
+    byte[] big = new byte[JsonBodySchema.MAX_BODY_BYTES + 1];
+    java.util.Arrays.fill(big, (byte) ' ');
+    assertThat(schema.validate(Body.of(big, false), "application/json")).contains("larger than");
+  }
+
+  @Test
+  void compile_recordsEveryFileRead() {
+    JsonBodySchema.Outcome.Compiled c =
+        (JsonBodySchema.Outcome.Compiled) JsonBodySchema.compile(dir, "order.json");
+    assertThat(c.files().keySet())
+        .extracting(p -> p.getFileName().toString())
+        .containsExactly("line.json", "order.json");
+    assertThat(c.schema().source()).isEqualTo("order.json");
+  }
+
+  @Test
+  void compile_missingFile_fails() {
+    assertThat(failure("nope.json")).isEqualTo("schema file 'nope.json' does not exist");
+  }
+
+  @Test
+  void compile_notJson_fails() throws IOException {
+    Files.writeString(dir.resolve("bad.json"), "{ \"type\": ");
+    assertThat(failure("bad.json")).contains("is not valid JSON");
+  }
+
+  @Test
+  void compile_notAValidSchema_fails() throws IOException {
+    Files.writeString(dir.resolve("bad.json"), "{ \"type\": \"strnig\" }");
+    assertThat(failure("bad.json")).contains("is not a valid JSON Schema 2020-12");
+  }
+
+  @Test
+  void compile_otherDraft_fails() throws IOException {
+    Files.writeString(
+        dir.resolve("draft7.json"),
+        "{ \"$schema\": \"http://json-schema.org/draft-07/schema#\", \"type\": \"object\" }");
+    assertThat(failure("draft7.json")).contains("body schemas are JSON Schema 2020-12");
+  }
+
+  @Test
+  void compile_remoteRef_isRefusedWithoutNetwork() throws IOException {
+    Files.writeString(
+        dir.resolve("remote.json"),
+        "{ \"properties\": { \"a\": { \"$ref\": \"https://schemas.example.com/a.json\" } } }");
+    assertThat(failure("remote.json"))
+        .contains("https://schemas.example.com/a.json")
+        .contains("without network");
+  }
+
+  @Test
+  void compile_missingLocalRef_fails() throws IOException {
+    Files.writeString(
+        dir.resolve("dangling.json"), "{ \"properties\": { \"a\": { \"$ref\": \"gone.json\" } } }");
+    assertThat(failure("dangling.json")).endsWith("referenced schema 'gone.json' does not exist");
+  }
+
+  @Test
+  void compile_refOutsidePolicyDirectory_fails() throws IOException {
+    Path inner = Files.createDirectory(dir.resolve("policy"));
+    Files.writeString(dir.resolve("secret.json"), "{ \"type\": \"object\" }");
+    Files.writeString(
+        inner.resolve("escape.json"),
+        "{ \"properties\": { \"a\": { \"$ref\": \"../secret.json\" } } }");
+    JsonBodySchema.Outcome o = JsonBodySchema.compile(inner, "escape.json");
+    assertThat(o).isInstanceOf(JsonBodySchema.Outcome.Failed.class);
+    assertThat(((JsonBodySchema.Outcome.Failed) o).problem())
+        .contains("outside the policy directory");
+  }
+
+  @Test
+  void compile_pathOutsidePolicyDirectoryOrAbsolute_fails() throws IOException {
+    Path inner = Files.createDirectory(dir.resolve("policy"));
+    assertThat(
+            ((JsonBodySchema.Outcome.Failed) JsonBodySchema.compile(inner, "../order.json"))
+                .problem())
+        .contains("outside the policy directory");
+    assertThat(
+            ((JsonBodySchema.Outcome.Failed)
+                    JsonBodySchema.compile(inner, dir.resolve("order.json").toString()))
+                .problem())
+        .contains("relative to the policy file");
+  }
+
+  @Test
+  void compile_symlinkLeavingPolicyDirectory_fails() throws IOException {
+    Path inner = Files.createDirectory(dir.resolve("policy"));
+    Files.createSymbolicLink(inner.resolve("link.json"), dir.resolve("order.json"));
+    assertThat(
+            ((JsonBodySchema.Outcome.Failed) JsonBodySchema.compile(inner, "link.json")).problem())
+        .contains("outside the policy directory");
+  }
+}
