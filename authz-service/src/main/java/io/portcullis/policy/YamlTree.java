@@ -266,9 +266,10 @@ final class YamlTree {
 
   /**
    * Replaces each <code>${NAME}</code> (NAME: letters, digits, {@code _}, not starting with a
-   * digit) with its environment value; <code>$${</code> stands for a literal <code>${</code>.
-   * Substituted text is not scanned again. (In YAML flow collections a plain <code>${X}</code>
-   * clashes with the braces: quote it there.)
+   * digit) with its environment value, and <code>${NAME:-default}</code> with the value or, when
+   * the variable is unset or empty, the default (as in POSIX shells and docker compose); <code>$${
+   * </code> stands for a literal <code>${</code>. Substituted text is not scanned again. (In YAML
+   * flow collections a plain <code>${X}</code> clashes with the braces: quote it there.)
    */
   private Substitution substitute(String raw) {
     if (raw.indexOf('$') < 0) {
@@ -285,7 +286,10 @@ final class YamlTree {
         i += 3;
       } else if (c == '$' && raw.startsWith("${", i)) {
         int end = raw.indexOf('}', i + 2);
-        String name = end < 0 ? "" : raw.substring(i + 2, end);
+        String ref = end < 0 ? "" : raw.substring(i + 2, end);
+        int dflt = ref.indexOf(":-");
+        String name = dflt < 0 ? ref : ref.substring(0, dflt);
+        String fallback = dflt < 0 ? null : ref.substring(dflt + 2);
         if (end < 0 || !isVariableName(name)) {
           error =
               "invalid variable reference: expected ${NAME} with NAME of letters, digits and '_'"
@@ -294,6 +298,9 @@ final class YamlTree {
           break;
         }
         String value = env.apply(name);
+        if (value == null || (value.isEmpty() && fallback != null)) {
+          value = fallback;
+        }
         if (value == null) {
           missing.add(name);
         } else {
