@@ -7,12 +7,12 @@ import java.util.List;
  * Collects the errors and warnings of one policy load, so that validation reports every problem at
  * once instead of stopping at the first. Not thread-safe: one per load.
  */
-final class Diagnostics {
+public final class Diagnostics {
   private final String file;
   private final List<PolicyError> problems = new ArrayList<>();
   private int errors;
 
-  Diagnostics(String file) {
+  public Diagnostics(String file) {
     this.file = file;
   }
 
@@ -20,31 +20,31 @@ final class Diagnostics {
     return file;
   }
 
-  void error(YamlNode at, String field, String message) {
+  public void error(YamlNode at, String field, String message) {
     error(at.line(), at.column(), field, message);
   }
 
-  void error(int line, int column, String field, String message) {
+  public void error(int line, int column, String field, String message) {
     errors++;
     problems.add(new PolicyError(file, line, column, field, message, PolicyError.Severity.ERROR));
   }
 
-  void warning(YamlNode at, String field, String message) {
+  public void warning(YamlNode at, String field, String message) {
     problems.add(
         new PolicyError(
             file, at.line(), at.column(), field, message, PolicyError.Severity.WARNING));
   }
 
-  boolean hasErrors() {
+  public boolean hasErrors() {
     return errors > 0;
   }
 
-  int errorCount() {
+  public int errorCount() {
     return errors;
   }
 
   /** Every problem so far, ordered by position (stable for problems at the same node). */
-  List<PolicyError> all() {
+  public List<PolicyError> all() {
     List<PolicyError> sorted = new ArrayList<>(problems);
     sorted.sort(PolicyError.BY_POSITION);
     return List.copyOf(sorted);

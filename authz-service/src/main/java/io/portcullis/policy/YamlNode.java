@@ -6,7 +6,7 @@ import java.util.List;
  * The policy file as a tree of positioned nodes, after environment substitution and the checks of
  * {@link YamlTree} (no duplicate keys, no custom tags, bounded size). Positions are 1-based.
  */
-sealed interface YamlNode permits YamlNode.Scalar, YamlNode.Mapping, YamlNode.Sequence {
+public sealed interface YamlNode permits YamlNode.Scalar, YamlNode.Mapping, YamlNode.Sequence {
 
   int line();
 

@@ -46,7 +46,7 @@ import org.snakeyaml.engine.v2.schema.CoreSchema;
  * <p>A YAML syntax error ends reading (nothing after it can be trusted); every other problem is
  * collected and reading goes on.
  */
-final class YamlTree {
+public final class YamlTree {
   static final int MAX_DEPTH = 64;
   static final int MAX_ALIASES = 50;
   static final int MAX_NODES = 100_000;
@@ -68,7 +68,7 @@ final class YamlTree {
    * Parses {@code text}; returns the root, or {@code null} after reporting why there is none
    * (syntax error, empty document, a limit exceeded).
    */
-  static @Nullable YamlNode read(
+  public static @Nullable YamlNode read(
       String text, Diagnostics diagnostics, Function<String, @Nullable String> env) {
     LoadSettings settings =
         LoadSettings.builder()
