@@ -88,13 +88,29 @@ public record RuntimeConfig(
     ALLOW
   }
 
-  /** {@code ratelimit}. */
+  /**
+   * {@code ratelimit}.
+   *
+   * @param backend {@code memory} or {@code redis}
+   * @param redisAddresses one address (single), seed nodes (cluster) or sentinels (sentinel)
+   * @param redisMode {@code single}, {@code cluster} or {@code sentinel}
+   * @param redisMasterName the sentinel master name (sentinel mode)
+   * @param redisPassword the Redis password, or {@code null}
+   * @param redisTimeout how long one limit check may wait for Redis before the failure policy
+   * @param onBackendFailure what decides while Redis is unavailable
+   */
   public record RateLimit(
       String backend,
-      String redisAddress,
+      List<String> redisAddresses,
       String redisMode,
-      BackendFailure onBackendFailure,
-      Duration redisTimeout) {}
+      @Nullable String redisMasterName,
+      @Nullable Secret redisPassword,
+      Duration redisTimeout,
+      BackendFailure onBackendFailure) {
+    public RateLimit {
+      redisAddresses = List.copyOf(redisAddresses);
+    }
+  }
 
   /** {@code audit}. */
   public record Audit(Duration retention, int queueCapacity, long journalMaxBytes) {}
@@ -114,10 +130,12 @@ public record RuntimeConfig(
         "jdbc:sqlite:" + data.resolve("portcullis.db"),
         new RateLimit(
             "memory",
-            "redis://127.0.0.1:6379",
+            List.of("redis://127.0.0.1:6379"),
             "single",
-            BackendFailure.LOCAL,
-            Duration.ofMillis(50)),
+            null,
+            null,
+            Duration.ofMillis(50),
+            BackendFailure.LOCAL),
         null,
         new Audit(Duration.ofDays(30), 100_000, 256L * 1024 * 1024),
         new GeoIp("x-geo-country", null),

@@ -16,7 +16,7 @@ public final class Diagnostics {
     this.file = file;
   }
 
-  String file() {
+  public String file() {
     return file;
   }
 

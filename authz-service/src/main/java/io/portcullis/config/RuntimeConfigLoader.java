@@ -1,0 +1,424 @@
+package io.portcullis.config;
+
+import io.portcullis.identity.Secret;
+import io.portcullis.net.CidrSet;
+import io.portcullis.policy.Diagnostics;
+import io.portcullis.policy.PolicyError;
+import io.portcullis.policy.YamlNode;
+import io.portcullis.policy.YamlReader;
+import io.portcullis.policy.YamlTree;
+import io.portcullis.request.HeaderLimits;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reads {@code portcullis.yaml} (interfaces.md "Runtime configuration") with the same positioned
+ * YAML machinery as the policy: every problem is reported at once with file, line, column and
+ * field; {@code ${NAME}} (and {@code ${NAME:-default}}) come from the environment, and a missing
+ * variable is an error. Unset keys take the embedded defaults of {@link RuntimeConfig#defaults}.
+ * Relative paths are resolved against the configuration file's directory.
+ */
+public final class RuntimeConfigLoader extends YamlReader {
+  private static final List<String> ROOT =
+      List.of(
+          "instance",
+          "server",
+          "policy",
+          "store",
+          "ratelimit",
+          "rls",
+          "audit",
+          "geoip",
+          "request_limits",
+          "data_dir");
+  private static final List<String> SERVER = List.of("grpc", "http", "admin");
+  private static final List<String> GRPC = List.of("address", "tls", "drain_grace");
+  private static final List<String> TLS = List.of("cert", "key", "client_ca");
+  private static final List<String> HTTP = List.of("address", "trusted_proxies");
+  private static final List<String> ADMIN = List.of("address", "token");
+  private static final List<String> POLICY = List.of("file", "watch");
+  private static final List<String> STORE = List.of("url");
+  private static final List<String> RATELIMIT = List.of("backend", "redis", "on_backend_failure");
+  private static final List<String> REDIS =
+      List.of("address", "addresses", "mode", "master_name", "password", "timeout");
+  private static final List<String> RLS = List.of("config_dir");
+  private static final List<String> AUDIT =
+      List.of("retention", "queue_capacity", "journal_max_bytes");
+  private static final List<String> GEOIP = List.of("header", "database");
+  private static final List<String> REQUEST_LIMITS =
+      List.of("max_header_bytes", "max_headers_bytes", "max_header_count");
+
+  /** What loading produced. */
+  public sealed interface Result {}
+
+  /** A valid configuration. */
+  public record Loaded(RuntimeConfig config) implements Result {}
+
+  /** Every problem found. */
+  public record Invalid(List<PolicyError> errors) implements Result {}
+
+  private final Path base;
+
+  private RuntimeConfigLoader(Diagnostics d, Path base) {
+    super(d);
+    this.base = base;
+  }
+
+  /**
+   * Loads a configuration file.
+   *
+   * @param file the configuration file
+   * @param policyOverride a {@code --policy} given on the command line, which wins over {@code
+   *     policy.file}; {@code null} to use the file's
+   * @param env environment lookup ({@code System::getenv})
+   */
+  public static Result load(
+      Path file, @Nullable Path policyOverride, Function<String, @Nullable String> env) {
+    Diagnostics d = new Diagnostics(file.toString());
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      d.error(0, 0, "", "cannot read the configuration file: " + e.getClass().getSimpleName());
+      return new Invalid(d.all());
+    }
+    YamlNode root = YamlTree.read(text, d, env);
+    Path dir = file.toAbsolutePath().getParent();
+    RuntimeConfigLoader loader = new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir);
+    RuntimeConfig config = root == null ? null : loader.root(root, policyOverride);
+    if (d.hasErrors() || config == null) {
+      return new Invalid(d.all());
+    }
+    return new Loaded(config);
+  }
+
+  private @Nullable RuntimeConfig root(YamlNode node, @Nullable Path policyOverride) {
+    YamlNode.Mapping m = mapping(node, "");
+    if (m == null) {
+      return null;
+    }
+    Fields f = new Fields(m, "", ROOT);
+    Path policyDefault = policyOverride == null ? Path.of("policy.yaml") : policyOverride;
+    RuntimeConfig def = RuntimeConfig.defaults(policyDefault);
+
+    String instance = optString(f, "instance", def.instance());
+    Path dataDir = optPath(f, "data_dir", def.dataDir());
+
+    RuntimeConfig.Grpc grpc = def.grpc();
+    RuntimeConfig.Http http = def.http();
+    RuntimeConfig.Admin admin = def.admin();
+    YamlNode.Mapping server = optMapping(f, "server");
+    if (server != null) {
+      Fields s = new Fields(server, "server", SERVER);
+      YamlNode.Mapping g = optMapping(s, "grpc");
+      if (g != null) {
+        Fields gf = new Fields(g, "server.grpc", GRPC);
+        RuntimeConfig.Tls tls = null;
+        YamlNode.Mapping t = optMapping(gf, "tls");
+        if (t != null) {
+          Fields tf = new Fields(t, "server.grpc.tls", TLS);
+          Path cert = requiredPath(tf, "cert");
+          Path key = requiredPath(tf, "key");
+          Path ca = optPath(tf, "client_ca", null);
+          tls = cert == null || key == null ? null : new RuntimeConfig.Tls(cert, key, ca);
+        }
+        grpc =
+            new RuntimeConfig.Grpc(
+                optAddress(gf, "address", grpc.address()),
+                tls,
+                optDuration(gf, "drain_grace", grpc.drainGrace()));
+      }
+      YamlNode.Mapping h = optMapping(s, "http");
+      if (h != null) {
+        Fields hf = new Fields(h, "server.http", HTTP);
+        List<String> proxies = http.trustedProxies();
+        if (hf.get("trusted_proxies") != null) {
+          proxies = strings(hf.get("trusted_proxies"), hf.path("trusted_proxies"), false);
+          for (int i = 0; i < proxies.size(); i++) {
+            try {
+              CidrSet.validate(proxies.get(i));
+            } catch (IllegalArgumentException e) {
+              d.error(
+                  hf.get("trusted_proxies"),
+                  hf.path("trusted_proxies") + "[" + i + "]",
+                  e.getMessage());
+            }
+          }
+        }
+        http = new RuntimeConfig.Http(optAddress(hf, "address", http.address()), proxies);
+      }
+      YamlNode.Mapping a = optMapping(s, "admin");
+      if (a != null) {
+        Fields af = new Fields(a, "server.admin", ADMIN);
+        String token = af.get("token") == null ? null : string(af.get("token"), af.path("token"));
+        if (token != null && token.length() < 16) {
+          d.error(
+              af.get("token"), af.path("token"), "the admin token must be at least 16 characters");
+        }
+        admin =
+            new RuntimeConfig.Admin(
+                optAddress(af, "address", admin.address()),
+                token == null || token.isEmpty() ? null : Secret.of(token));
+      }
+    }
+
+    RuntimeConfig.PolicySettings policy = def.policy();
+    YamlNode.Mapping p = optMapping(f, "policy");
+    if (p != null) {
+      Fields pf = new Fields(p, "policy", POLICY);
+      Path file = policyOverride != null ? policyOverride : optPath(pf, "file", policy.file());
+      policy = new RuntimeConfig.PolicySettings(file, optBool(pf, "watch", policy.watch()));
+    } else if (policyOverride == null) {
+      d.error(m, "policy.file", "is required (or pass --policy)");
+    }
+
+    String storeUrl = def.storeUrl();
+    YamlNode.Mapping st = optMapping(f, "store");
+    if (st != null) {
+      Fields sf = new Fields(st, "store", STORE);
+      storeUrl = optString(sf, "url", storeUrl);
+      if (!storeUrl.startsWith("jdbc:sqlite:") && !storeUrl.startsWith("jdbc:postgresql:")) {
+        d.error(
+            sf.get("url"), sf.path("url"), "expected jdbc:sqlite:<file> or jdbc:postgresql://...");
+      }
+    }
+
+    RuntimeConfig.RateLimit rl = ratelimit(f, def.ratelimit());
+
+    Path rlsDir = def.rlsConfigDir();
+    YamlNode.Mapping rls = optMapping(f, "rls");
+    if (rls != null) {
+      rlsDir = optPath(new Fields(rls, "rls", RLS), "config_dir", null);
+    }
+
+    RuntimeConfig.Audit audit = def.audit();
+    YamlNode.Mapping au = optMapping(f, "audit");
+    if (au != null) {
+      Fields af = new Fields(au, "audit", AUDIT);
+      audit =
+          new RuntimeConfig.Audit(
+              optDuration(af, "retention", audit.retention()),
+              (int) optLong(af, "queue_capacity", audit.queueCapacity(), 1_000_000_000L),
+              optLong(af, "journal_max_bytes", audit.journalMaxBytes(), Long.MAX_VALUE));
+    }
+
+    RuntimeConfig.GeoIp geo = def.geoip();
+    YamlNode.Mapping ge = optMapping(f, "geoip");
+    if (ge != null) {
+      Fields gf = new Fields(ge, "geoip", GEOIP);
+      String header = gf.get("header") == null ? null : string(gf.get("header"), gf.path("header"));
+      Path db = optPath(gf, "database", null);
+      if (db != null && !Files.isReadable(db)) {
+        d.error(gf.get("database"), gf.path("database"), "cannot read the GeoIP database " + db);
+      }
+      geo = new RuntimeConfig.GeoIp(header == null ? null : header.toLowerCase(Locale.ROOT), db);
+    }
+
+    HeaderLimits limits = def.requestLimits();
+    YamlNode.Mapping lm = optMapping(f, "request_limits");
+    if (lm != null) {
+      Fields lf = new Fields(lm, "request_limits", REQUEST_LIMITS);
+      limits =
+          new HeaderLimits(
+              (int) optLong(lf, "max_header_bytes", limits.maxHeaderBytes(), 1 << 20),
+              (int) optLong(lf, "max_headers_bytes", limits.maxTotalBytes(), 1 << 24),
+              (int) optLong(lf, "max_header_count", limits.maxCount(), 10_000));
+    }
+
+    if (d.hasErrors()) {
+      return null;
+    }
+    return new RuntimeConfig(
+        instance, grpc, http, admin, policy, storeUrl, rl, rlsDir, audit, geo, limits, dataDir);
+  }
+
+  private RuntimeConfig.RateLimit ratelimit(Fields f, RuntimeConfig.RateLimit def) {
+    YamlNode.Mapping m = optMapping(f, "ratelimit");
+    if (m == null) {
+      return def;
+    }
+    Fields rf = new Fields(m, "ratelimit", RATELIMIT);
+    String backend = optString(rf, "backend", def.backend());
+    if (!backend.equals("memory") && !backend.equals("redis")) {
+      d.error(
+          rf.get("backend"), rf.path("backend"), "expected memory or redis, got '" + backend + "'");
+    }
+    RuntimeConfig.BackendFailure failure = def.onBackendFailure();
+    if (rf.get("on_backend_failure") != null) {
+      String v = string(rf.get("on_backend_failure"), rf.path("on_backend_failure"));
+      if (v != null) {
+        try {
+          failure = RuntimeConfig.BackendFailure.valueOf(v.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+          d.error(
+              rf.get("on_backend_failure"),
+              rf.path("on_backend_failure"),
+              "expected local, deny or allow, got '" + v + "'");
+        }
+      }
+    }
+    List<String> addresses = def.redisAddresses();
+    String mode = def.redisMode();
+    String master = def.redisMasterName();
+    Secret password = def.redisPassword();
+    Duration timeout = def.redisTimeout();
+    YamlNode.Mapping r = optMapping(rf, "redis");
+    if (r != null) {
+      Fields redis = new Fields(r, "ratelimit.redis", REDIS);
+      if (redis.get("address") != null && redis.get("addresses") != null) {
+        d.error(
+            redis.get("addresses"), redis.path("addresses"), "give address or addresses, not both");
+      }
+      if (redis.get("address") != null) {
+        String a = string(redis.get("address"), redis.path("address"));
+        addresses = a == null ? addresses : List.of(a);
+      } else if (redis.get("addresses") != null) {
+        addresses = strings(redis.get("addresses"), redis.path("addresses"), true);
+      }
+      for (String a : addresses) {
+        if (!a.startsWith("redis://") && !a.startsWith("rediss://")) {
+          d.error(
+              r,
+              redis.path("address"),
+              "Redis addresses look like redis://host:6379 or rediss://host:6380");
+          break;
+        }
+      }
+      mode = optString(redis, "mode", mode);
+      if (!List.of("single", "cluster", "sentinel").contains(mode)) {
+        d.error(redis.get("mode"), redis.path("mode"), "expected single, cluster or sentinel");
+      }
+      master =
+          redis.get("master_name") == null
+              ? null
+              : string(redis.get("master_name"), redis.path("master_name"));
+      if (mode.equals("sentinel") && master == null) {
+        d.error(r, redis.path("master_name"), "is required in sentinel mode");
+      }
+      String pw =
+          redis.get("password") == null
+              ? null
+              : string(redis.get("password"), redis.path("password"));
+      password = pw == null || pw.isEmpty() ? null : Secret.of(pw);
+      timeout = optDuration(redis, "timeout", timeout);
+    }
+    return new RuntimeConfig.RateLimit(
+        backend, addresses, mode, master, password, timeout, failure);
+  }
+
+  private YamlNode.@Nullable Mapping optMapping(Fields f, String key) {
+    YamlNode n = f.get(key);
+    return n == null ? null : mapping(n, f.path(key));
+  }
+
+  private String optString(Fields f, String key, String fallback) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      return fallback;
+    }
+    String s = string(n, f.path(key));
+    return s == null ? fallback : s;
+  }
+
+  private boolean optBool(Fields f, String key, boolean fallback) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      return fallback;
+    }
+    Boolean b = bool(n, f.path(key));
+    return b == null ? fallback : b;
+  }
+
+  private Duration optDuration(Fields f, String key, Duration fallback) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      return fallback;
+    }
+    Duration v = duration(n, f.path(key));
+    return v == null ? fallback : v;
+  }
+
+  private long optLong(Fields f, String key, long fallback, long max) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      return fallback;
+    }
+    Long v = positiveInteger(n, f.path(key));
+    if (v != null && v > max) {
+      d.error(n, f.path(key), "must be at most " + max);
+      return fallback;
+    }
+    return v == null ? fallback : v;
+  }
+
+  private @Nullable Path optPath(Fields f, String key, @Nullable Path fallback) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      return fallback;
+    }
+    String s = string(n, f.path(key));
+    return s == null || s.isEmpty() ? fallback : base.resolve(s).normalize();
+  }
+
+  private @Nullable Path requiredPath(Fields f, String key) {
+    if (f.get(key) == null) {
+      f.missing(key, "is required");
+      return null;
+    }
+    Path p = optPath(f, key, null);
+    if (p != null && !Files.isReadable(p)) {
+      d.error(f.get(key), f.path(key), "cannot read " + p);
+    }
+    return p;
+  }
+
+  private InetSocketAddress optAddress(Fields f, String key, InetSocketAddress fallback) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      return fallback;
+    }
+    String s = string(n, f.path(key));
+    if (s == null) {
+      return fallback;
+    }
+    InetSocketAddress a = parseAddress(s);
+    if (a == null) {
+      d.error(
+          n, f.path(key), "expected host:port (e.g. 0.0.0.0:9191 or [::1]:9193), got '" + s + "'");
+      return fallback;
+    }
+    return a;
+  }
+
+  /** {@code host:port}, {@code [v6]:port}; no DNS lookup for IP literals. */
+  static @Nullable InetSocketAddress parseAddress(String s) {
+    int colon = s.lastIndexOf(':');
+    if (colon <= 0 || colon == s.length() - 1) {
+      return null;
+    }
+    String host = s.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    } else if (host.indexOf(':') >= 0) {
+      return null;
+    }
+    int port;
+    try {
+      port = Integer.parseInt(s.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+    if (port < 0 || port > 65535 || host.isEmpty()) {
+      return null;
+    }
+    return new InetSocketAddress(host, port);
+  }
+}

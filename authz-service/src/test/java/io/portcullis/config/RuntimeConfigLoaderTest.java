@@ -1,0 +1,148 @@
+package io.portcullis.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.policy.PolicyError;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RuntimeConfigLoaderTest {
+  @TempDir Path dir;
+
+  RuntimeConfigLoader.Result load(String yaml, Map<String, String> env) throws IOException {
+    Path file = dir.resolve("portcullis.yaml");
+    Files.writeString(file, yaml);
+    return RuntimeConfigLoader.load(file, null, env::get);
+  }
+
+  List<PolicyError> errors(String yaml) throws IOException {
+    RuntimeConfigLoader.Result r = load(yaml, Map.of());
+    assertThat(r).isInstanceOf(RuntimeConfigLoader.Invalid.class);
+    return ((RuntimeConfigLoader.Invalid) r).errors();
+  }
+
+  @Test
+  void fullConfiguration_bindsEverySection() throws IOException {
+    Files.writeString(dir.resolve("cert.pem"), "x");
+    Files.writeString(dir.resolve("key.pem"), "x");
+    RuntimeConfigLoader.Result r =
+        load(
+            """
+            instance: pc-1
+            server:
+              grpc:  { address: "0.0.0.0:19191", tls: { cert: cert.pem, key: key.pem }, drain_grace: 3s }
+              http:  { address: "127.0.0.1:19192", trusted_proxies: [10.0.0.0/8] }
+              admin: { address: "127.0.0.1:19193", token: "${ADMIN_TOKEN}" }
+            policy: { file: policy.yaml, watch: false }
+            store: { url: "jdbc:postgresql://db/portcullis" }
+            ratelimit:
+              backend: redis
+              redis: { addresses: ["redis://r1:6379", "redis://r2:6379"], mode: cluster, timeout: 20ms }
+              on_backend_failure: deny
+            rls: { config_dir: ratelimit/ }
+            audit: { retention: 7d, queue_capacity: 5000 }
+            geoip: { header: CF-IPCountry }
+            request_limits: { max_header_bytes: 8192 }
+            """,
+            Map.of("ADMIN_TOKEN", "0123456789abcdef0123"));
+    assertThat(r).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    RuntimeConfig c = ((RuntimeConfigLoader.Loaded) r).config();
+    assertThat(c.instance()).isEqualTo("pc-1");
+    assertThat(c.grpc().address().getPort()).isEqualTo(19191);
+    assertThat(c.grpc().tls().cert()).isEqualTo(dir.resolve("cert.pem"));
+    assertThat(c.grpc().drainGrace()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(c.http().trustedProxies()).containsExactly("10.0.0.0/8");
+    assertThat(c.admin().token().matches("0123456789abcdef0123")).isTrue();
+    assertThat(c.admin().token().toString()).doesNotContain("0123");
+    assertThat(c.policy().file()).isEqualTo(dir.resolve("policy.yaml"));
+    assertThat(c.policy().watch()).isFalse();
+    assertThat(c.storeUrl()).isEqualTo("jdbc:postgresql://db/portcullis");
+    assertThat(c.ratelimit().backend()).isEqualTo("redis");
+    assertThat(c.ratelimit().redisAddresses())
+        .containsExactly("redis://r1:6379", "redis://r2:6379");
+    assertThat(c.ratelimit().redisMode()).isEqualTo("cluster");
+    assertThat(c.ratelimit().onBackendFailure()).isEqualTo(RuntimeConfig.BackendFailure.DENY);
+    assertThat(c.rlsConfigDir()).isEqualTo(dir.resolve("ratelimit"));
+    assertThat(c.audit().retention()).isEqualTo(Duration.ofDays(7));
+    assertThat(c.audit().queueCapacity()).isEqualTo(5000);
+    assertThat(c.geoip().header()).isEqualTo("cf-ipcountry");
+    assertThat(c.requestLimits().maxHeaderBytes()).isEqualTo(8192);
+    assertThat(c.requestLimits().maxCount()).isEqualTo(200);
+  }
+
+  @Test
+  void minimalConfiguration_takesTheEmbeddedDefaults() throws IOException {
+    RuntimeConfigLoader.Result r = load("policy: { file: p.yaml }\n", Map.of());
+    RuntimeConfig c = ((RuntimeConfigLoader.Loaded) r).config();
+    RuntimeConfig d = RuntimeConfig.defaults(dir.resolve("p.yaml"));
+    assertThat(c.grpc()).isEqualTo(d.grpc());
+    assertThat(c.admin().address()).isEqualTo(d.admin().address());
+    assertThat(c.storeUrl()).isEqualTo(d.storeUrl());
+    assertThat(c.ratelimit()).isEqualTo(d.ratelimit());
+  }
+
+  @Test
+  void everyProblemIsReportedWithPosition() throws IOException {
+    List<PolicyError> errors =
+        errors(
+            """
+            server:
+              grpc: { address: "nonsense", tls: { cert: missing.pem, key: missing.key } }
+              admin: { token: "${NOT_SET}" }
+              htp: {}
+            policy: { file: p.yaml, watch: maybe }
+            ratelimit: { backend: memcached, redis: { mode: sentinel }, on_backend_failure: panic }
+            store: { url: "mysql://x" }
+            """);
+    assertThat(errors)
+        .extracting(e -> e.line() + ":" + e.field())
+        .contains(
+            "2:server.grpc.address",
+            "2:server.grpc.tls.cert",
+            "2:server.grpc.tls.key",
+            "3:server.admin.token",
+            "4:server.htp",
+            "5:policy.watch",
+            "6:ratelimit.backend",
+            "6:ratelimit.redis.master_name",
+            "6:ratelimit.on_backend_failure",
+            "7:store.url");
+    assertThat(
+            errors.stream().filter(e -> e.field().equals("server.htp")).findFirst().get().message())
+        .contains("did you mean 'http'");
+  }
+
+  @Test
+  void shortAdminToken_isRefused() throws IOException {
+    assertThat(errors("policy: { file: p.yaml }\nserver: { admin: { token: short } }\n"))
+        .extracting(PolicyError::field)
+        .containsExactly("server.admin.token");
+  }
+
+  @Test
+  void policyFlagOverridesAndSatisfiesPolicyFile() throws IOException {
+    Path file = dir.resolve("portcullis.yaml");
+    Files.writeString(file, "store: { url: \"jdbc:sqlite:x.db\" }\n");
+    RuntimeConfigLoader.Result r =
+        RuntimeConfigLoader.load(file, Path.of("/etc/p.yaml"), k -> null);
+    assertThat(((RuntimeConfigLoader.Loaded) r).config().policy().file())
+        .isEqualTo(Path.of("/etc/p.yaml"));
+    assertThat(RuntimeConfigLoader.load(file, null, k -> null))
+        .isInstanceOf(RuntimeConfigLoader.Invalid.class);
+  }
+
+  @Test
+  void addresses_parseIpv4Ipv6AndRejectGarbage() {
+    assertThat(RuntimeConfigLoader.parseAddress("[::1]:9193").getPort()).isEqualTo(9193);
+    assertThat(RuntimeConfigLoader.parseAddress("0.0.0.0:0").getPort()).isZero();
+    assertThat(RuntimeConfigLoader.parseAddress("::1:9193")).isNull();
+    assertThat(RuntimeConfigLoader.parseAddress("host:99999")).isNull();
+    assertThat(RuntimeConfigLoader.parseAddress("9191")).isNull();
+  }
+}
