@@ -1,0 +1,49 @@
+package io.portcullis.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code portcullis} command line (interfaces.md "CLI"). Every subcommand returns its exit
+ * status from {@code call()}; output goes to picocli's writers so tests can capture it.
+ */
+@Command(
+    name = "portcullis",
+    mixinStandardHelpOptions = true,
+    versionProvider = PortcullisCommand.Version.class,
+    description = "Policy decision service for API gateways.",
+    subcommands = {
+      ServeCommand.class,
+      PolicyCommand.class,
+      CommandLine.HelpCommand.class,
+    })
+public final class PortcullisCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /** Runs the command line with the given writers; returns the exit status. */
+  public static int run(String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine cli = new CommandLine(new PortcullisCommand());
+    cli.setOut(out);
+    cli.setErr(err);
+    return cli.execute(args);
+  }
+
+  /** The version from the jar manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = PortcullisCommand.class.getPackage().getImplementationVersion();
+      return new String[] {"portcullis " + (v == null ? "development build" : v)};
+    }
+  }
+}
