@@ -1,12 +1,19 @@
 package io.portcullis.identity;
 
+import java.time.Instant;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Where an issuer's tokens keep the identity attributes: dotted paths into the JWT claims (or the
  * introspection response), e.g. {@code realm_access.roles}. A path that is absent in a token yields
- * no value; roles and scopes accept a string (space-separated) or an array of strings.
+ * no value; roles and scopes accept a string (space-separated) or an array of strings. A claim
+ * whose own name contains dots (namespaced claims such as {@code https://example.com/roles}) is
+ * found by its full name first.
  *
  * @param subject the principal (default {@code sub})
  * @param client the client (default {@code azp}; {@code client_id} is used when the path is absent)
@@ -23,8 +30,84 @@ public record ClaimMapping(
 
   public static final ClaimMapping DEFAULT = new ClaimMapping("sub", "azp", null, "scope", null);
 
+  /** Used when the mapped client path is absent (RFC 8693 / RFC 9068 {@code client_id}). */
+  public static final String CLIENT_ID_CLAIM = "client_id";
+
   public ClaimMapping {
     Objects.requireNonNull(subject, "subject");
     Objects.requireNonNull(client, "client");
+  }
+
+  /**
+   * Maps verified claims (a JWT claims set or an introspection response) to an identity.
+   *
+   * @param credential how the claims were verified
+   * @param claims JSON claims: strings, numbers, booleans, lists and nested maps
+   * @param expiresAt the credential's expiry, or {@code null}
+   * @return the identity, or {@code null} if the claims name no subject (absent, not a string, or
+   *     blank): such a credential must be rejected, never made anonymous
+   */
+  public @Nullable Identity identity(
+      CredentialType credential, Map<String, ?> claims, @Nullable Instant expiresAt) {
+    String principal = text(resolve(claims, subject));
+    if (principal == null) {
+      return null;
+    }
+    String clientValue = text(resolve(claims, client));
+    if (clientValue == null) {
+      clientValue = text(claims.get(CLIENT_ID_CLAIM));
+    }
+    return Identity.builder(credential, principal)
+        .client(clientValue)
+        .clientType(clientType == null ? null : text(resolve(claims, clientType)))
+        .roles(roles == null ? Set.of() : words(resolve(claims, roles)))
+        .scopes(scopes == null ? Set.of() : words(resolve(claims, scopes)))
+        .expiresAt(expiresAt)
+        .build();
+  }
+
+  /**
+   * The value at a dotted path ({@code realm_access.roles}), or {@code null} if any step is absent
+   * or not an object. A top-level claim named by the whole path wins over the nested reading.
+   */
+  public static @Nullable Object resolve(Map<String, ?> claims, String path) {
+    Object direct = claims.get(path);
+    if (direct != null || path.indexOf('.') < 0) {
+      return direct;
+    }
+    Object node = claims;
+    for (String step : path.split("\\.", -1)) {
+      if (!(node instanceof Map<?, ?> map)) {
+        return null;
+      }
+      node = map.get(step);
+      if (node == null) {
+        return null;
+      }
+    }
+    return node;
+  }
+
+  private static @Nullable String text(@Nullable Object value) {
+    return value instanceof String s && !s.isBlank() ? s : null;
+  }
+
+  /** A space-separated string or an array of strings; anything else is no value. */
+  private static Set<String> words(@Nullable Object value) {
+    Set<String> out = new LinkedHashSet<>();
+    if (value instanceof String s) {
+      for (String w : s.trim().split("\\s+")) {
+        if (!w.isEmpty()) {
+          out.add(w);
+        }
+      }
+    } else if (value instanceof Collection<?> list) {
+      for (Object o : list) {
+        if (o instanceof String w && !w.isBlank()) {
+          out.add(w);
+        }
+      }
+    }
+    return out;
   }
 }

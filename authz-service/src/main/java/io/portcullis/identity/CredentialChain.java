@@ -18,7 +18,11 @@ import org.jspecify.annotations.Nullable;
  *       or an opaque token (introspection). A bearer token no verifier handles is {@code
  *       invalid_token}.
  *   <li>{@code Authorization: ApiKey <key>} or one of the policy's API-key headers: an API key.
- *       Several different keys in one request are {@code invalid_token}.
+ *       Several different keys in one request (also a repeated header) are {@code invalid_token};
+ *       so is {@code Authorization: ApiKey} under a policy without API keys, like a bearer token
+ *       under a policy without token verifiers.
+ *   <li>Repeated {@code Authorization} headers (joined with ",") that hide a Bearer or ApiKey
+ *       credential behind another one are {@code invalid_token}.
  *   <li>Envoy's {@code source.principal}: the mTLS peer, when the policy configures {@code mtls};
  *       otherwise the peer certificate is not a credential.
  *   <li>Other {@code Authorization} schemes (Basic, Digest) are not Portcullis credentials: they
@@ -31,6 +35,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class CredentialChain implements IdentityResolver {
   public static final String AUTHORIZATION = "authorization";
+  private static final String BEARER = "Bearer";
+  private static final String API_KEY = "ApiKey";
 
   private final List<BearerTokenVerifier> bearerVerifiers;
   private final @Nullable ApiKeyVerifier apiKeys;
@@ -64,15 +70,25 @@ public final class CredentialChain implements IdentityResolver {
     String apiKey = null;
     String authorization = request.header(AUTHORIZATION);
     if (authorization != null) {
+      if (smuggledCredential(authorization)) {
+        // Repeated Authorization headers arrive joined with "," (RFC 9110 §5.3): a Bearer or
+        // ApiKey behind another scheme would otherwise pass to the upstream unverified.
+        return Verification.rejected(
+            Reason.INVALID_TOKEN, "several credentials in Authorization headers");
+      }
       int sp = authorization.indexOf(' ');
       String scheme = sp < 0 ? authorization : authorization.substring(0, sp);
       String value = sp < 0 ? "" : authorization.substring(sp + 1).trim();
-      if (scheme.equalsIgnoreCase("Bearer")) {
+      if (scheme.equalsIgnoreCase(BEARER)) {
         if (value.isEmpty()) {
           return Verification.rejected(Reason.INVALID_TOKEN, "empty bearer token");
         }
         bearer = value;
-      } else if (scheme.equalsIgnoreCase("ApiKey") && apiKeys != null) {
+      } else if (scheme.equalsIgnoreCase(API_KEY)) {
+        if (apiKeys == null) {
+          return Verification.rejected(
+              Reason.INVALID_TOKEN, "API keys are not accepted by this policy");
+        }
         if (value.isEmpty()) {
           return Verification.rejected(Reason.INVALID_TOKEN, "empty API key");
         }
@@ -84,14 +100,18 @@ public final class CredentialChain implements IdentityResolver {
       if (v == null) {
         continue;
       }
-      v = v.trim();
-      if (v.isEmpty()) {
-        return Verification.rejected(Reason.INVALID_TOKEN, "empty API key in " + h);
+      // A header sent several times arrives joined with ","; each value is a presented key.
+      for (String part : v.split(",", -1)) {
+        String presented = part.trim();
+        if (presented.isEmpty()) {
+          return Verification.rejected(Reason.INVALID_TOKEN, "empty API key in " + h);
+        }
+        if (apiKey != null && !apiKey.equals(presented)) {
+          return Verification.rejected(
+              Reason.INVALID_TOKEN, "several different API keys presented");
+        }
+        apiKey = presented;
       }
-      if (apiKey != null && !apiKey.equals(v)) {
-        return Verification.rejected(Reason.INVALID_TOKEN, "several different API keys presented");
-      }
-      apiKey = v;
     }
     String peer = peers == null ? "" : request.sourcePrincipal();
 
@@ -123,6 +143,24 @@ public final class CredentialChain implements IdentityResolver {
       }
     }
     return Verification.verified(first == null ? Identity.anonymous() : first);
+  }
+
+  /**
+   * Whether a joined Authorization value carries a Bearer or ApiKey credential after a comma. Other
+   * schemes' parameters (Digest's {@code realm="x", nonce="y"}) are not schemes and do not count.
+   */
+  private static boolean smuggledCredential(String authorization) {
+    int comma = authorization.indexOf(',');
+    while (comma >= 0) {
+      String rest = authorization.substring(comma + 1).stripLeading();
+      int sp = rest.indexOf(' ');
+      String scheme = sp < 0 ? rest : rest.substring(0, sp);
+      if (scheme.equalsIgnoreCase(BEARER) || scheme.equalsIgnoreCase(API_KEY)) {
+        return true;
+      }
+      comma = authorization.indexOf(',', comma + 1);
+    }
+    return false;
   }
 
   private Verification verifyBearer(String token) {

@@ -20,6 +20,16 @@ public final class MetricNames {
   /** {@code portcullis_jwks_refresh_total{issuer,result}}. */
   public static final String JWKS_REFRESH = "portcullis.jwks.refresh";
 
+  /**
+   * Cache name (tag {@code cache}) of the verified-JWT cache in Micrometer's Caffeine meters:
+   * {@code cache_gets_total{cache="portcullis.jwt.verified",result="hit|miss"}}, {@code
+   * cache_size}, {@code cache_evictions_total}.
+   */
+  public static final String CACHE_JWT_VERIFIED = "portcullis.jwt.verified";
+
+  /** Cache name of the negative cache of permanently rejected JWTs (same meters as above). */
+  public static final String CACHE_JWT_REJECTED = "portcullis.jwt.rejected";
+
   /** {@code portcullis_introspection_errors_total{issuer}}. */
   public static final String INTROSPECTION_ERRORS = "portcullis.introspection.errors";
 

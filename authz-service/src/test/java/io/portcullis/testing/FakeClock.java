@@ -3,16 +3,22 @@ package io.portcullis.testing;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** A settable clock for tests: {@link #advance} instead of sleeping. Thread-safe. */
+/**
+ * A clock that only moves when a test moves it: {@link #advance} instead of sleeping. Also a
+ * monotonic nanosecond ticker ({@link #nanoTime()}) for code that takes a {@code LongSupplier}.
+ * Thread-safe.
+ */
 public final class FakeClock implements InstantSource {
   private final AtomicLong nanos;
 
   private FakeClock(Instant start) {
-    this.nanos = new AtomicLong(start.getEpochSecond() * 1_000_000_000L + start.getNano());
+    this.nanos = new AtomicLong(toNanos(start));
   }
 
+  /** Starts at {@code start}. */
   public static FakeClock at(Instant start) {
     return new FakeClock(start);
   }
@@ -21,11 +27,18 @@ public final class FakeClock implements InstantSource {
     return new FakeClock(Instant.parse(isoInstant));
   }
 
+  /**
+   * Starts at the current wall-clock second. Use it where libraries mix the injected clock with
+   * their own (scheduled refreshes), so that both agree until the test moves this one.
+   */
+  public static FakeClock atWallClock() {
+    return new FakeClock(Instant.now().truncatedTo(ChronoUnit.SECONDS));
+  }
+
   @Override
   public Instant instant() {
     long n = nanos.get();
-    return Instant.ofEpochSecond(
-        Math.floorDiv(n, 1_000_000_000L), Math.floorMod(n, 1_000_000_000L));
+    return Instant.ofEpochSecond(Math.floorDiv(n, 1_000_000_000L), Math.floorMod(n, 1_000_000_000L));
   }
 
   /** Monotonic nanoseconds, for code that takes a {@code LongSupplier} ticker. */
@@ -39,7 +52,16 @@ public final class FakeClock implements InstantSource {
   }
 
   public FakeClock set(Instant t) {
-    nanos.set(t.getEpochSecond() * 1_000_000_000L + t.getNano());
+    nanos.set(toNanos(t));
     return this;
+  }
+
+  private static long toNanos(Instant t) {
+    return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+  }
+
+  @Override
+  public String toString() {
+    return "FakeClock[" + instant() + "]";
   }
 }

@@ -1,0 +1,399 @@
+package io.portcullis.identity;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSVerifier;
+import com.nimbusds.jose.PlainHeader;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKMatcher;
+import com.nimbusds.jose.jwk.KeyType;
+import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.proc.JWSVerifierFactory;
+import com.nimbusds.jose.util.Base64URL;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import io.portcullis.decision.Reason;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.PublicKey;
+import java.text.ParseException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Verifies JWT access tokens (RFC 7519, RFC 9068) of all of one policy's trusted issuers. Made by
+ * {@link JwtVerifiers#forIssuers}, which shares the issuers' key sources and the token caches.
+ *
+ * <p>Design. A token is parsed once, then routed by its (unverified) {@code iss}: a token of an
+ * issuer the policy does not trust is "not mine" ({@code null}), so that an introspection verifier
+ * may try it. For a trusted issuer, in this order: the header's {@code alg} must be on the issuer's
+ * allow-list (never {@code none}, never HMAC — RFC 8725 §3.1/§3.2); {@code crit} must be absent (we
+ * understand no extensions, RFC 7515 §4.1.11); the key is chosen by {@code kid}, key type and curve
+ * from the issuer's JWKS only — {@code jku}, {@code x5u}, {@code jwk} and {@code x5c} are never
+ * read, so a key or key URL supplied by the token cannot sign for it (RFC 8725 §3.10); the
+ * signature is verified; then the claims with the injected clock: {@code iss} exact, {@code aud}
+ * contains an accepted audience, {@code exp} present and {@code now < exp + skew}, {@code nbf} and
+ * {@code iat} not after {@code now + skew}.
+ *
+ * <p>Tokens that shape like a JOSE object (three or five dot-separated parts) are this verifier's;
+ * anything else (an opaque token) is "not mine". JWE (five parts) is refused: Portcullis accepts
+ * signed access tokens only.
+ *
+ * <p>Caches, keyed by SHA-256 of the token (the token itself is never stored): verified tokens
+ * until {@code min(exp + skew, now + maxAge)}, re-checked against the clock on every hit, so a hit
+ * costs one hash and one map lookup — no parsing, no signature check. {@code maxAge} bounds how
+ * long a token signed with a key the issuer has since withdrawn can still be served. Rejections
+ * that no later time or key refresh can change (bad signature, disallowed algorithm, wrong
+ * audience, expired, malformed) go to a small negative cache with a short TTL, so a flood of one
+ * bad token costs one signature check per TTL; rejections that may change (unknown key, issuer
+ * down, not yet valid) are never cached.
+ *
+ * <p>Rejection details name the issuer by its policy name and never contain the token or any value
+ * read from it. Thread-safe; {@link #verify} never throws.
+ */
+public final class JwtVerifier implements BearerTokenVerifier {
+
+  /** Longer tokens are rejected before any parsing. */
+  static final int MAX_TOKEN_CHARS = 32 * 1024;
+
+  /** With no {@code kid}, at most this many of the issuer's matching keys are tried. */
+  static final int MAX_CANDIDATE_KEYS = 4;
+
+  private final int scope;
+  private final Map<String, TrustedIssuer> byIssuer;
+  private final Cache<TokenKey, VerifiedToken> verified;
+  private final Cache<TokenKey, Verification.Rejected> rejected;
+  private final InstantSource clock;
+  private final Duration maxAge;
+  private final JWSVerifierFactory signatures;
+
+  JwtVerifier(
+      int scope,
+      List<TrustedIssuer> issuers,
+      JwtVerifiers.TokenCaches caches,
+      InstantSource clock,
+      JWSVerifierFactory signatures) {
+    this.scope = scope;
+    Map<String, TrustedIssuer> map = new HashMap<>();
+    for (TrustedIssuer t : issuers) {
+      if (map.put(t.iss(), t) != null) {
+        throw new IllegalArgumentException("issuer configured twice: " + t.iss());
+      }
+    }
+    this.byIssuer = Map.copyOf(map);
+    this.verified = caches.verified();
+    this.rejected = caches.rejected();
+    this.maxAge = caches.verifiedMaxAge();
+    this.clock = clock;
+    this.signatures = signatures;
+  }
+
+  @Override
+  public @Nullable Verification verify(String token) {
+    if (token.length() > MAX_TOKEN_CHARS) {
+      return new Verification.Rejected(Reason.INVALID_TOKEN, "token too large");
+    }
+    if (!joseShaped(token)) {
+      return null;
+    }
+    TokenKey key = TokenKey.of(scope, token);
+    VerifiedToken hit = verified.getIfPresent(key);
+    if (hit != null) {
+      Instant now = clock.instant();
+      if (now.isBefore(hit.cacheUntil())) {
+        return hit.verification();
+      }
+      verified.invalidate(key);
+      if (!now.isBefore(hit.validUntil())) {
+        return new Verification.Rejected(
+            Reason.EXPIRED_TOKEN, "token of issuer '" + hit.issuerName() + "' expired");
+      }
+      // older than the cache's max age but not expired: verify afresh below
+    }
+    Verification.Rejected known = rejected.getIfPresent(key);
+    if (known != null) {
+      return known;
+    }
+    Outcome outcome;
+    try {
+      outcome = check(token);
+    } catch (RuntimeException e) {
+      // Never let a malformed token escape as an exception; never echo what the parser saw.
+      // Not cached: the failure may not be the token's.
+      outcome =
+          new Refused(new Verification.Rejected(Reason.INVALID_TOKEN, "malformed token"), false);
+    }
+    return switch (outcome) {
+      case NotMine n -> null;
+      case Accepted a -> {
+        verified.put(key, a.token());
+        yield a.token().verification();
+      }
+      case Refused r -> {
+        if (r.cacheable()) {
+          rejected.put(key, r.rejection());
+        }
+        yield r.rejection();
+      }
+    };
+  }
+
+  private Outcome check(String token) {
+    int dots = countDots(token);
+    if (dots == 4) {
+      return refuse("encrypted tokens (JWE) are not accepted");
+    }
+    SignedJWT jwt;
+    JWTClaimsSet claims;
+    try {
+      jwt = SignedJWT.parse(token);
+      claims = jwt.getJWTClaimsSet();
+    } catch (ParseException | IllegalArgumentException e) {
+      return refuse(
+          unsecured(token) ? "unsecured tokens (alg none) are not accepted" : "malformed token");
+    }
+    TrustedIssuer issuer = byIssuer.get(claims.getIssuer());
+    if (issuer == null) {
+      return NotMine.INSTANCE;
+    }
+    String name = issuer.config().name();
+    JWSHeader header = jwt.getHeader();
+    JWSAlgorithm alg = header.getAlgorithm();
+    if (!issuer.algorithms().contains(alg)) {
+      return refuse("algorithm not allowed for issuer '" + name + "'");
+    }
+    Set<String> crit = header.getCriticalParams();
+    if (crit != null && !crit.isEmpty()) {
+      return refuse("unsupported critical header parameter in a token of issuer '" + name + "'");
+    }
+
+    // Signature, with a key from the issuer's JWKS only (never from the token's header).
+    List<JWK> candidates;
+    switch (issuer.keys().find(matcher(alg, header.getKeyID()))) {
+      case IssuerKeys.Found f -> candidates = f.keys();
+      case IssuerKeys.NotFound n -> {
+        return new Refused(
+            new Verification.Rejected(
+                Reason.INVALID_TOKEN, "no signing key of issuer '" + name + "' matches the token"),
+            false);
+      }
+      case IssuerKeys.Unavailable u -> {
+        return new Refused(
+            new Verification.Rejected(
+                Reason.IDENTITY_UNAVAILABLE, "signing keys of issuer '" + name + "' unavailable"),
+            false);
+      }
+    }
+    if (!signatureVerifies(jwt, candidates)) {
+      return refuse("signature does not verify with the keys of issuer '" + name + "'");
+    }
+
+    // Claims, with the injected clock.
+    Instant now = clock.instant();
+    Duration skew = issuer.config().clockSkew();
+    Date exp = claims.getExpirationTime();
+    if (exp == null) {
+      return refuse("token of issuer '" + name + "' has no valid exp");
+    }
+    Instant validUntil = exp.toInstant().plus(skew);
+    if (!now.isBefore(validUntil)) {
+      return new Refused(
+          new Verification.Rejected(Reason.EXPIRED_TOKEN, "token of issuer '" + name + "' expired"),
+          true);
+    }
+    Date nbf = claims.getNotBeforeTime();
+    if (nbf == null && claims.getClaim("nbf") != null) {
+      return refuse("token of issuer '" + name + "' has a malformed nbf");
+    }
+    if (nbf != null && nbf.toInstant().isAfter(now.plus(skew))) {
+      return new Refused(
+          new Verification.Rejected(
+              Reason.INVALID_TOKEN, "token of issuer '" + name + "' is not valid yet"),
+          false);
+    }
+    Date iat = claims.getIssueTime();
+    if (iat == null && claims.getClaim("iat") != null) {
+      return refuse("token of issuer '" + name + "' has a malformed iat");
+    }
+    if (iat != null && iat.toInstant().isAfter(now.plus(skew))) {
+      return new Refused(
+          new Verification.Rejected(
+              Reason.INVALID_TOKEN, "token of issuer '" + name + "' was issued in the future"),
+          false);
+    }
+    List<String> audience = claims.getAudience();
+    if (audience.stream().noneMatch(issuer.config().audiences()::contains)) {
+      return refuse("token audience is not accepted by issuer '" + name + "'");
+    }
+    Identity identity =
+        issuer.config().claims().identity(CredentialType.JWT, claims.getClaims(), exp.toInstant());
+    if (identity == null) {
+      return refuse("token of issuer '" + name + "' has no subject");
+    }
+    Instant cap = now.plus(maxAge);
+    return new Accepted(
+        new VerifiedToken(
+            new Verification.Verified(identity),
+            validUntil,
+            validUntil.isBefore(cap) ? validUntil : cap,
+            name));
+  }
+
+  private boolean signatureVerifies(SignedJWT jwt, List<JWK> candidates) {
+    byte[] signingInput = jwt.getSigningInput();
+    Base64URL signature = jwt.getSignature();
+    int tried = 0;
+    for (JWK jwk : candidates) {
+      if (tried++ == MAX_CANDIDATE_KEYS) {
+        break;
+      }
+      PublicKey key = AsymmetricJwsVerifiers.publicKey(jwk);
+      if (key == null) {
+        continue;
+      }
+      try {
+        JWSVerifier verifier = signatures.createJWSVerifier(jwt.getHeader(), key);
+        if (verifier.verify(jwt.getHeader(), signingInput, signature)) {
+          return true;
+        }
+      } catch (JOSEException | RuntimeException e) {
+        // wrong key type or a malformed signature: this key does not verify it
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Selects issuer keys for {@code alg}: key type (and curve) implied by the algorithm, a signing
+   * use or none, the algorithm or none, the header's {@code kid} if it has one, not revoked; RSA
+   * keys of at least 2048 bits (RFC 7518 §3.3).
+   */
+  static JWKMatcher matcher(JWSAlgorithm alg, @Nullable String kid) {
+    JWKMatcher.Builder b =
+        new JWKMatcher.Builder().keyUses(KeyUse.SIGNATURE, null).keyID(kid).nonRevokedOnly(true);
+    if (JWSAlgorithm.Family.RSA.contains(alg)) {
+      b.keyType(KeyType.RSA).algorithms(alg, null).minKeySize(2048);
+    } else if (JWSAlgorithm.Family.EC.contains(alg)) {
+      b.keyType(KeyType.EC).algorithms(alg, null).curves(Curve.forJWSAlgorithm(alg));
+    } else {
+      b.keyType(KeyType.OKP)
+          .algorithms(JWSAlgorithm.EdDSA, JWSAlgorithm.Ed25519, null)
+          .curve(Curve.Ed25519);
+    }
+    return b.build();
+  }
+
+  private static Refused refuse(String detail) {
+    return new Refused(new Verification.Rejected(Reason.INVALID_TOKEN, detail), true);
+  }
+
+  /** Three (JWS) or five (JWE) dot-separated parts: the compact serialization of RFC 7515/7516. */
+  private static boolean joseShaped(String token) {
+    int dots = countDots(token);
+    return dots == 2 || dots == 4;
+  }
+
+  private static int countDots(String token) {
+    int dots = 0;
+    for (int i = 0; i < token.length(); i++) {
+      if (token.charAt(i) == '.') {
+        dots++;
+      }
+    }
+    return dots;
+  }
+
+  /** Whether the header says {@code alg: none}; only to give the operator a precise reason. */
+  private static boolean unsecured(String token) {
+    try {
+      int dot = token.indexOf('.');
+      return dot > 0
+          && com.nimbusds.jose.Header.parse(new Base64URL(token.substring(0, dot)))
+              instanceof PlainHeader;
+    } catch (ParseException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public String toString() {
+    List<String> names = new ArrayList<>();
+    byIssuer.values().forEach(t -> names.add(t.config().name()));
+    names.sort(null);
+    return "JwtVerifier" + names;
+  }
+
+  // ---- compiled issuers, outcomes and cache entries ----
+
+  /**
+   * A trusted issuer as compiled for one policy.
+   *
+   * @param config the policy's issuer entry
+   * @param algorithms the allow-list, parsed
+   * @param keys the shared key source
+   */
+  record TrustedIssuer(JwtIssuerConfig config, Set<JWSAlgorithm> algorithms, IssuerKeys keys) {
+    String iss() {
+      return config.issuer().toString();
+    }
+  }
+
+  /**
+   * A verified token in the cache.
+   *
+   * @param verification what to answer
+   * @param validUntil {@code exp + skew}: re-checked on every hit
+   * @param cacheUntil when the entry leaves the cache ({@code validUntil}, capped by max age)
+   * @param issuerName for rejection details
+   */
+  record VerifiedToken(
+      Verification.Verified verification,
+      Instant validUntil,
+      Instant cacheUntil,
+      String issuerName) {}
+
+  private sealed interface Outcome permits NotMine, Accepted, Refused {}
+
+  private enum NotMine implements Outcome {
+    INSTANCE
+  }
+
+  private record Accepted(VerifiedToken token) implements Outcome {}
+
+  private record Refused(Verification.Rejected rejection, boolean cacheable) implements Outcome {}
+
+  /**
+   * Cache key: the SHA-256 of the token, scoped to one verifier (policy generation), so that a
+   * reload with different audiences never serves an old answer. Holds no part of the token.
+   */
+  record TokenKey(int scope, long h0, long h1, long h2, long h3) {
+    static TokenKey of(int scope, String token) {
+      MessageDigest sha256;
+      try {
+        sha256 = MessageDigest.getInstance("SHA-256");
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException("SHA-256 is required of every JDK", e);
+      }
+      ByteBuffer d = ByteBuffer.wrap(sha256.digest(token.getBytes(StandardCharsets.UTF_8)));
+      return new TokenKey(scope, d.getLong(), d.getLong(), d.getLong(), d.getLong());
+    }
+
+    @Override
+    public String toString() {
+      return "TokenKey[scope=" + scope + "]";
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package io.portcullis.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ClaimMappingTest {
+  private static final Instant EXP = Instant.parse("2030-01-01T00:00:00Z");
+  private final ClaimMapping keycloak =
+      new ClaimMapping("sub", "azp", "realm_access.roles", "scope", "client_type");
+
+  @Test
+  void identity_nestedRolesAndScopeString() {
+    Identity id =
+        keycloak.identity(
+            CredentialType.JWT,
+            Map.of(
+                "sub", "alice",
+                "azp", "web",
+                "client_type", "partner",
+                "realm_access", Map.of("roles", List.of("a", "b")),
+                "scope", " openid  orders:read "),
+            EXP);
+
+    assertThat(id).isNotNull();
+    assertThat(id.principal()).isEqualTo("alice");
+    assertThat(id.client()).isEqualTo("web");
+    assertThat(id.clientType()).isEqualTo("partner");
+    assertThat(id.roles()).containsExactlyInAnyOrder("a", "b");
+    assertThat(id.scopes()).containsExactlyInAnyOrder("openid", "orders:read");
+    assertThat(id.expiresAt()).isEqualTo(EXP);
+  }
+
+  @Test
+  void identity_rolesStringAndScopeArray_nonStringsIgnored() {
+    ClaimMapping m = new ClaimMapping("sub", "azp", "roles", "scp", null);
+
+    Identity id =
+        m.identity(
+            CredentialType.JWT,
+            Map.of("sub", "s", "roles", "x y", "scp", List.of("r", 7, "w", "")),
+            null);
+
+    assertThat(id.roles()).containsExactlyInAnyOrder("x", "y");
+    assertThat(id.scopes()).containsExactlyInAnyOrder("r", "w");
+    assertThat(id.clientType()).isNull();
+  }
+
+  @Test
+  void identity_clientFallsBackToClientId() {
+    Identity id =
+        ClaimMapping.DEFAULT.identity(
+            CredentialType.INTROSPECTION, Map.of("sub", "s", "client_id", "batch"), null);
+
+    assertThat(id.client()).isEqualTo("batch");
+    assertThat(id.credential()).isEqualTo(CredentialType.INTROSPECTION);
+  }
+
+  @Test
+  void identity_missingBlankOrNonStringSubject_isNull() {
+    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("azp", "x"), null))
+        .isNull();
+    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("sub", " "), null))
+        .isNull();
+    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("sub", 42), null)).isNull();
+  }
+
+  @Test
+  void resolve_namespacedClaimWithDots_isFoundByFullName() {
+    Map<String, Object> claims =
+        Map.of(
+            "https://example.com/roles", List.of("admin"),
+            "a", Map.of("b", Map.of("c", "deep")));
+
+    assertThat(ClaimMapping.resolve(claims, "https://example.com/roles"))
+        .isEqualTo(List.of("admin"));
+    assertThat(ClaimMapping.resolve(claims, "a.b.c")).isEqualTo("deep");
+    assertThat(ClaimMapping.resolve(claims, "a.x.c")).isNull();
+    assertThat(ClaimMapping.resolve(claims, "a.b.c.d")).isNull();
+  }
+}

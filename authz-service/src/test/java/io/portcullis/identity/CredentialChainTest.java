@@ -1,0 +1,268 @@
+package io.portcullis.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.decision.Reason;
+import io.portcullis.request.RequestAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+
+class CredentialChainTest {
+  private static final String GOOD_JWT = "good.jwt.token";
+  private static final String OPAQUE = "opaque-token";
+  private static final String KEY = "pk_live_1";
+  private static final String OTHER_KEY = "pk_live_2";
+  private static final String PEER = "spiffe://prod.example.com/ns/orders/sa/api";
+
+  private final List<String> bearerCalls = new ArrayList<>();
+  private final List<String> keyCalls = new ArrayList<>();
+
+  /** Verifies GOOD_JWT, says "not mine" to anything without dots, rejects the rest. */
+  private final BearerTokenVerifier jwt =
+      token -> {
+        bearerCalls.add("jwt");
+        if (token.equals(GOOD_JWT)) {
+          return Verification.verified(
+              Identity.builder(CredentialType.JWT, "alice").roles(Set.of("orders.read")).build());
+        }
+        return token.contains(".")
+            ? Verification.rejected(Reason.INVALID_TOKEN, "bad signature")
+            : null;
+      };
+
+  private final BearerTokenVerifier introspection =
+      token -> {
+        bearerCalls.add("introspection");
+        return token.equals(OPAQUE)
+            ? Verification.verified(Identity.builder(CredentialType.INTROSPECTION, "bob").build())
+            : Verification.rejected(Reason.INACTIVE_TOKEN, "inactive");
+      };
+
+  private final ApiKeyVerifier apiKeys =
+      key -> {
+        keyCalls.add("key");
+        return switch (key) {
+          case KEY, OTHER_KEY ->
+              Verification.verified(
+                  Identity.builder(CredentialType.API_KEY, "key_" + key)
+                      .apiKeyId("key_" + key)
+                      .build());
+          case "revoked" -> Verification.rejected(Reason.REVOKED_KEY, "revoked");
+          default -> Verification.rejected(Reason.UNKNOWN_KEY, "unknown");
+        };
+      };
+
+  private final CredentialChain chain =
+      CredentialChain.builder()
+          .bearer(jwt)
+          .bearer(introspection)
+          .apiKeys(apiKeys, List.of("X-Api-Key"))
+          .peers(new SpiffePeerVerifier(Set.of("prod.example.com")))
+          .build();
+
+  private static RequestAttributes request(Map<String, String> headers, String peer) {
+    return RequestAttributes.builder().headers(headers).sourcePrincipal(peer).build();
+  }
+
+  private static RequestAttributes request(Map<String, String> headers) {
+    return request(headers, "");
+  }
+
+  private static Identity verified(Verification v) {
+    assertThat(v).isInstanceOf(Verification.Verified.class);
+    return ((Verification.Verified) v).identity();
+  }
+
+  private static void assertRejected(@Nullable Verification v, Reason reason) {
+    assertThat(v).isInstanceOf(Verification.Rejected.class);
+    assertThat(((Verification.Rejected) v).reason()).isEqualTo(reason);
+  }
+
+  @Test
+  void resolve_noCredential_isAnonymous() {
+    assertThat(verified(chain.resolve(request(Map.of())))).isEqualTo(Identity.anonymous());
+  }
+
+  @Test
+  void resolve_bearerApiKeyAndMtls_allVerify_principalFromJwt() {
+    Identity id =
+        verified(
+            chain.resolve(
+                request(Map.of("authorization", "Bearer " + GOOD_JWT, "x-api-key", KEY), PEER)));
+
+    assertThat(id.credential()).isEqualTo(CredentialType.JWT);
+    assertThat(id.principal()).isEqualTo("alice");
+    assertThat(keyCalls).hasSize(1);
+  }
+
+  @Test
+  void resolve_apiKeyAndMtls_principalFromApiKey() {
+    Identity id = verified(chain.resolve(request(Map.of("x-api-key", KEY), PEER)));
+
+    assertThat(id.credential()).isEqualTo(CredentialType.API_KEY);
+  }
+
+  @Test
+  void resolve_mtlsOnly_principalIsSpiffeId() {
+    Identity id = verified(chain.resolve(request(Map.of(), PEER)));
+
+    assertThat(id.credential()).isEqualTo(CredentialType.MTLS);
+    assertThat(id.principal()).isEqualTo(PEER);
+  }
+
+  @Test
+  void resolve_opaqueToken_jwtVerifierPassesToIntrospection() {
+    Identity id = verified(chain.resolve(request(Map.of("authorization", "Bearer " + OPAQUE))));
+
+    assertThat(id.credential()).isEqualTo(CredentialType.INTROSPECTION);
+    assertThat(bearerCalls).containsExactly("jwt", "introspection");
+  }
+
+  @Test
+  void resolve_validBearerButRevokedApiKey_isRejectedWithKeysReason() {
+    assertRejected(
+        chain.resolve(
+            request(Map.of("authorization", "Bearer " + GOOD_JWT, "x-api-key", "revoked"))),
+        Reason.REVOKED_KEY);
+  }
+
+  @Test
+  void resolve_invalidBearerWithValidApiKey_isRejectedNeverFallsBack() {
+    assertRejected(
+        chain.resolve(request(Map.of("authorization", "Bearer bad.jwt.token", "x-api-key", KEY))),
+        Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void resolve_validBearerFromUntrustedPeer_isUntrustedPrincipal() {
+    assertRejected(
+        chain.resolve(
+            request(
+                Map.of("authorization", "Bearer " + GOOD_JWT),
+                "spiffe://evil.example.com/ns/x/sa/y")),
+        Reason.UNTRUSTED_PRINCIPAL);
+  }
+
+  @Test
+  void resolve_invalidBearerAlone_isRejectedNotAnonymous() {
+    assertRejected(
+        chain.resolve(request(Map.of("authorization", "Bearer bad.jwt.token"))),
+        Reason.INVALID_TOKEN);
+    assertRejected(
+        chain.resolve(request(Map.of("authorization", "Bearer   "))), Reason.INVALID_TOKEN);
+    assertRejected(chain.resolve(request(Map.of("authorization", "Bearer"))), Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void resolve_bearerNoVerifierHandles_isInvalidToken() {
+    CredentialChain jwtOnly = CredentialChain.builder().bearer(jwt).build();
+    CredentialChain none = CredentialChain.builder().build();
+
+    assertRejected(
+        jwtOnly.resolve(request(Map.of("authorization", "Bearer " + OPAQUE))),
+        Reason.INVALID_TOKEN);
+    assertRejected(
+        none.resolve(request(Map.of("authorization", "Bearer " + GOOD_JWT))), Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void resolve_basicOrDigestAuthorization_isNotACredential() {
+    assertThat(verified(chain.resolve(request(Map.of("authorization", "Basic YWxpY2U6cHc=")))))
+        .isEqualTo(Identity.anonymous());
+    assertThat(
+            verified(
+                chain.resolve(
+                    request(
+                        Map.of(
+                            "authorization",
+                            "Digest username=\"alice\", realm=\"api\", nonce=\"n\"")))))
+        .isEqualTo(Identity.anonymous());
+    assertThat(bearerCalls).isEmpty();
+  }
+
+  @Test
+  void resolve_bearerSmuggledInRepeatedAuthorizationHeader_isRejected() {
+    RequestAttributes twice =
+        RequestAttributes.builder()
+            .header("Authorization", "Basic YWxpY2U6cHc=")
+            .header("Authorization", "Bearer bad.jwt.token")
+            .build();
+
+    assertRejected(chain.resolve(twice), Reason.INVALID_TOKEN);
+    assertRejected(
+        chain.resolve(request(Map.of("authorization", "Bearer " + GOOD_JWT + ", Bearer x.y.z"))),
+        Reason.INVALID_TOKEN);
+    assertThat(bearerCalls).isEmpty();
+  }
+
+  @Test
+  void resolve_tokenInQueryString_isIgnored() {
+    RequestAttributes r =
+        RequestAttributes.builder().path("/v1/orders?access_token=" + GOOD_JWT).build();
+
+    assertThat(verified(chain.resolve(r))).isEqualTo(Identity.anonymous());
+    assertThat(bearerCalls).isEmpty();
+  }
+
+  @Test
+  void resolve_differentApiKeysInHeaderAndAuthorization_isRejected() {
+    assertRejected(
+        chain.resolve(request(Map.of("authorization", "ApiKey " + KEY, "x-api-key", OTHER_KEY))),
+        Reason.INVALID_TOKEN);
+    assertThat(keyCalls).isEmpty();
+  }
+
+  @Test
+  void resolve_repeatedApiKeyHeaderWithDifferentKeys_isRejected() {
+    RequestAttributes twice =
+        RequestAttributes.builder().header("X-Api-Key", KEY).header("X-Api-Key", OTHER_KEY).build();
+
+    assertRejected(chain.resolve(twice), Reason.INVALID_TOKEN);
+    assertThat(keyCalls).isEmpty();
+  }
+
+  @Test
+  void resolve_sameApiKeyTwice_verifiesOnce() {
+    RequestAttributes twice =
+        RequestAttributes.builder()
+            .header("X-Api-Key", KEY)
+            .header("Authorization", "apikey " + KEY)
+            .build();
+
+    assertThat(verified(chain.resolve(twice)).credential()).isEqualTo(CredentialType.API_KEY);
+    assertThat(keyCalls).hasSize(1);
+  }
+
+  @Test
+  void resolve_emptyApiKey_isRejected() {
+    assertRejected(chain.resolve(request(Map.of("x-api-key", "  "))), Reason.INVALID_TOKEN);
+    assertRejected(
+        chain.resolve(request(Map.of("authorization", "ApiKey "))), Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void resolve_apiKeySchemeWithoutApiKeysConfigured_isRejected() {
+    CredentialChain bearerOnly = CredentialChain.builder().bearer(jwt).build();
+
+    assertRejected(
+        bearerOnly.resolve(request(Map.of("authorization", "ApiKey " + KEY))),
+        Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void resolve_peerWithoutMtlsConfigured_isNotACredential() {
+    CredentialChain bearerOnly = CredentialChain.builder().bearer(jwt).build();
+
+    assertThat(verified(bearerOnly.resolve(request(Map.of(), "spiffe://evil.example.com/x"))))
+        .isEqualTo(Identity.anonymous());
+  }
+
+  @Test
+  void credentialHeaders_areAuthorizationAndApiKeyHeadersInLowerCase() {
+    assertThat(chain.credentialHeaders()).containsExactlyInAnyOrder("authorization", "x-api-key");
+  }
+}
