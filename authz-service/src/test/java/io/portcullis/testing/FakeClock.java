@@ -38,7 +38,8 @@ public final class FakeClock implements InstantSource {
   @Override
   public Instant instant() {
     long n = nanos.get();
-    return Instant.ofEpochSecond(Math.floorDiv(n, 1_000_000_000L), Math.floorMod(n, 1_000_000_000L));
+    return Instant.ofEpochSecond(
+        Math.floorDiv(n, 1_000_000_000L), Math.floorMod(n, 1_000_000_000L));
   }
 
   /** Monotonic nanoseconds, for code that takes a {@code LongSupplier} ticker. */

@@ -1,0 +1,263 @@
+package io.portcullis;
+
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.portcullis.config.RuntimeConfig;
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.geo.CountryResolver;
+import io.portcullis.geo.MaxMindCountryResolver;
+import io.portcullis.identity.JwtVerifiers;
+import io.portcullis.identity.Secret;
+import io.portcullis.identity.SharedIdentityServices;
+import io.portcullis.metrics.DecisionMetrics;
+import io.portcullis.net.CidrSet;
+import io.portcullis.policy.LivePolicy;
+import io.portcullis.policy.LoadResult;
+import io.portcullis.policy.PolicyError;
+import io.portcullis.policy.PolicyLoader;
+import io.portcullis.server.grpc.EnvoyAuthorizationService;
+import io.portcullis.server.grpc.GrpcServer;
+import io.portcullis.server.http.AdminHttpServer;
+import io.portcullis.server.http.AdminRouter;
+import io.portcullis.server.http.ForwardAuthServer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.Base64;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running service: wires configuration, policy, identity, limits, audit and the three listeners
+ * together, and shuts them down in the reverse order. {@link #start} returns once every listener is
+ * bound and the gRPC health reports SERVING; {@link #close} drains.
+ */
+public final class Portcullis implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Portcullis.class);
+
+  /** Largest request body forward-auth reads (Envoy HTTP mode can forward bodies). */
+  private static final int MAX_FORWARD_AUTH_BODY = 1024 * 1024;
+
+  private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+  private final AtomicBoolean ready = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private @Nullable LivePolicy policy;
+  private @Nullable GrpcServer grpc;
+  private @Nullable ForwardAuthServer forwardAuth;
+  private @Nullable AdminHttpServer admin;
+  private @Nullable PrometheusMeterRegistry registry;
+
+  private Portcullis() {}
+
+  /** Thrown when the service cannot start (an invalid policy, a port in use, ...). */
+  public static final class StartupException extends Exception {
+    public StartupException(String message, @Nullable Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Starts the service.
+   *
+   * @param env environment lookup for {@code ${NAME}} in the policy
+   */
+  public static Portcullis start(RuntimeConfig config, Function<String, @Nullable String> env)
+      throws StartupException {
+    Portcullis p = new Portcullis();
+    try {
+      p.boot(config, env);
+      return p;
+    } catch (StartupException e) {
+      p.close();
+      throw e;
+    } catch (Exception e) {
+      p.close();
+      throw new StartupException("cannot start: " + e.getMessage(), e);
+    }
+  }
+
+  private void boot(RuntimeConfig config, Function<String, @Nullable String> env) throws Exception {
+    InstantSource clock = InstantSource.system();
+    PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.registry = meters;
+    new JvmMemoryMetrics().bindTo(meters);
+    new JvmThreadMetrics().bindTo(meters);
+    new ProcessorMetrics().bindTo(meters);
+    JvmGcMetrics gc = new JvmGcMetrics();
+    gc.bindTo(meters);
+    resources.push(gc);
+    resources.push(meters::close);
+
+    // Identity: verifiers shared across policy reloads.
+    JwtVerifiers jwt = JwtVerifiers.builder(meters).clock(clock).build();
+    resources.push(jwt);
+    SharedIdentityServices identity = SharedIdentityServices.builder(jwt).build();
+
+    // Policy: loaded and compiled before anything listens; an invalid policy stops the start.
+    Path policyFile = config.policy().file();
+    PolicyLoader loader = PolicyLoader.create(identity, clock, env);
+    LivePolicy live =
+        switch (loader.load(policyFile)) {
+          case LoadResult.Loaded loaded -> {
+            loaded.warnings().forEach(w -> log.warn("{}", w.format()));
+            yield LivePolicy.start(loader, policyFile, loaded);
+          }
+          case LoadResult.Invalid invalid -> {
+            StringBuilder sb = new StringBuilder("the policy is invalid:");
+            for (PolicyError e : invalid.errors()) {
+              sb.append(System.lineSeparator()).append("  ").append(e.format());
+            }
+            throw new StartupException(sb.toString(), null);
+          }
+        };
+    this.policy = live;
+    log.info("policy {} loaded from {}", live.get().version(), policyFile);
+
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder()
+            .policy(live)
+            .headerLimits(config.requestLimits())
+            .countries(countries(config.geoip()))
+            .metrics(new DecisionMetrics(meters))
+            .clock(clock)
+            .build();
+
+    // Listeners.
+    GrpcServer.Tls tls =
+        config.grpc().tls() == null
+            ? null
+            : new GrpcServer.Tls(
+                config.grpc().tls().cert(),
+                config.grpc().tls().key(),
+                config.grpc().tls().clientCa());
+    GrpcServer g =
+        GrpcServer.builder(config.grpc().address())
+            .service(new EnvoyAuthorizationService(pipeline, clock))
+            .tls(tls)
+            .drainGrace(config.grpc().drainGrace())
+            .build()
+            .start();
+    this.grpc = g;
+    resources.push(g);
+
+    ForwardAuthServer fa =
+        ForwardAuthServer.create(
+                config.http().address(),
+                pipeline,
+                CidrSet.parse(config.http().trustedProxies()),
+                MAX_FORWARD_AUTH_BODY)
+            .start();
+    this.forwardAuth = fa;
+    resources.push(fa);
+
+    AdminRouter router = new AdminRouter();
+    AdminHttpServer a =
+        AdminHttpServer.builder(config.admin().address())
+            .token(adminToken(config, env))
+            .router(router)
+            .metrics(meters::scrape)
+            .ready(() -> ready.get() && !closed.get())
+            .build()
+            .start();
+    this.admin = a;
+    resources.push(a);
+
+    g.markServing();
+    ready.set(true);
+    log.info("Portcullis ready: gRPC {}, forward-auth {}, admin {}", g.port(), fa.port(), a.port());
+  }
+
+  private CountryResolver countries(RuntimeConfig.GeoIp geo) throws IOException {
+    CountryResolver header =
+        geo.header() == null ? CountryResolver.none() : CountryResolver.header(geo.header());
+    if (geo.database() == null) {
+      return header;
+    }
+    MaxMindCountryResolver db = MaxMindCountryResolver.open(geo.database());
+    resources.push(db);
+    return CountryResolver.firstOf(header, db);
+  }
+
+  /**
+   * The admin token: configured, or {@code PORTCULLIS_ADMIN_TOKEN}, or (loopback only) generated
+   * into {@code data/admin-token} with owner-only permissions. Its value is never logged.
+   */
+  private static @Nullable Secret adminToken(
+      RuntimeConfig config, Function<String, @Nullable String> env) throws IOException {
+    if (config.admin().token() != null) {
+      return config.admin().token();
+    }
+    String fromEnv = env.apply("PORTCULLIS_ADMIN_TOKEN");
+    if (fromEnv != null && !fromEnv.isBlank()) {
+      return Secret.of(fromEnv.trim());
+    }
+    if (!config.admin().address().getAddress().isLoopbackAddress()) {
+      return null; // AdminHttpServer refuses to start: a token is required off loopback
+    }
+    Path file = config.dataDir().resolve("admin-token");
+    if (Files.isReadable(file)) {
+      return Secret.of(Files.readString(file).trim());
+    }
+    Files.createDirectories(config.dataDir());
+    byte[] bytes = new byte[32];
+    new SecureRandom().nextBytes(bytes);
+    String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    Files.createFile(
+        file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(file, token);
+    log.info("generated an admin token into {} (set PORTCULLIS_ADMIN_TOKEN to choose one)", file);
+    return Secret.of(token);
+  }
+
+  public LivePolicy policy() {
+    return java.util.Objects.requireNonNull(policy, "not started");
+  }
+
+  public int grpcPort() {
+    return java.util.Objects.requireNonNull(grpc, "not started").port();
+  }
+
+  public int forwardAuthPort() {
+    return java.util.Objects.requireNonNull(forwardAuth, "not started").port();
+  }
+
+  public int adminPort() {
+    return java.util.Objects.requireNonNull(admin, "not started").port();
+  }
+
+  public PrometheusMeterRegistry meters() {
+    return java.util.Objects.requireNonNull(registry, "not started");
+  }
+
+  /** Drains and stops, in reverse start order. Idempotent. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    ready.set(false);
+    List<AutoCloseable> order = List.copyOf(resources);
+    for (AutoCloseable c : order) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("error while stopping {}", c, e);
+      }
+    }
+    resources.clear();
+    log.info("Portcullis stopped");
+  }
+}
