@@ -12,7 +12,6 @@ import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContex
 import io.portcullis.gateway.EnvoyConfig.Hcm;
 import io.portcullis.testing.RepoRoot;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyFactory;
@@ -23,7 +22,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,19 +42,7 @@ class DevCertificatesTest {
 
   @BeforeAll
   static void runScript() throws Exception {
-    Process p =
-        new ProcessBuilder(
-                "bash", RepoRoot.resolve("envoy/make-dev-certs.sh").toString(), certs.toString())
-            .redirectErrorStream(true)
-            .start();
-    boolean done = p.waitFor(120, TimeUnit.SECONDS);
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!done) {
-      p.destroyForcibly();
-    }
-    assertThat(done && p.exitValue() == 0)
-        .as("make-dev-certs.sh (needs openssl on PATH) failed:%n%s", output)
-        .isTrue();
+    DevCertificates.generate(certs);
   }
 
   @Test

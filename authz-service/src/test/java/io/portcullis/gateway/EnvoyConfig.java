@@ -10,6 +10,7 @@ import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthz;
 import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
@@ -94,11 +95,7 @@ record EnvoyConfig(Path file, Bootstrap bootstrap) {
   /** Connection managers that authorize with Portcullis (every one that is not a redirect). */
   List<Hcm> authorizing() {
     return connectionManagers().stream()
-        .filter(
-            h ->
-                h.httpFilter(
-                        io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.class)
-                    .isPresent())
+        .filter(h -> h.httpFilter(ExtAuthz.class).isPresent())
         .toList();
   }
 

@@ -44,6 +44,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -513,7 +514,7 @@ class EnvoyConfigTest {
   }
 
   /** The segment a route selects by Portcullis's x-portcullis-segment header, or null. */
-  private static String segmentOf(Route route) {
+  private static @Nullable String segmentOf(Route route) {
     for (HeaderMatcher h : route.getMatch().getHeadersList()) {
       if (h.getName().equals(HeaderNames.SEGMENT)) {
         return h.getStringMatch().getExact();

@@ -25,7 +25,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * Checks a message against the protoc-gen-validate constraints Envoy's protos carry ({@code
  * [(validate.rules)...]}), which Envoy enforces at start-up but protobuf's JSON parser does not,
- * and reports every field set that the protos mark {@code deprecated} (Envoy warns on those and
+ * and reports every deprecated field, enum value or message type in use (Envoy warns on those and
  * refuses the fatal-by-default ones).
  *
  * <p>Design note. The walk mirrors what PGV's generated validators do: every field of every
