@@ -214,7 +214,10 @@ public final class RuntimeConfigLoader extends YamlReader {
     YamlNode.Mapping ge = optMapping(f, "geoip");
     if (ge != null) {
       Fields gf = new Fields(ge, "geoip", GEOIP);
-      String header = gf.get("header") == null ? null : string(gf.get("header"), gf.path("header"));
+      String header =
+          gf.get("header") == null || isNull(gf.get("header"))
+              ? null
+              : string(gf.get("header"), gf.path("header"));
       Path db = optPath(gf, "database", null);
       if (db != null && !Files.isReadable(db)) {
         d.error(gf.get("database"), gf.path("database"), "cannot read the GeoIP database " + db);
@@ -361,7 +364,7 @@ public final class RuntimeConfigLoader extends YamlReader {
 
   private @Nullable Path optPath(Fields f, String key, @Nullable Path fallback) {
     YamlNode n = f.get(key);
-    if (n == null) {
+    if (n == null || isNull(n)) {
       return fallback;
     }
     String s = string(n, f.path(key));
@@ -396,6 +399,11 @@ public final class RuntimeConfigLoader extends YamlReader {
       return fallback;
     }
     return a;
+  }
+
+  /** A YAML {@code null} (or {@code ~}): the key is given but deliberately unset. */
+  private static boolean isNull(YamlNode n) {
+    return n instanceof YamlNode.Scalar s && s.type() == YamlNode.ScalarType.NULL;
   }
 
   /** {@code host:port}, {@code [v6]:port}; no DNS lookup for IP literals. */

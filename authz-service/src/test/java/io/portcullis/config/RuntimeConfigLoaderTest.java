@@ -145,4 +145,25 @@ class RuntimeConfigLoaderTest {
     assertThat(RuntimeConfigLoader.parseAddress("host:99999")).isNull();
     assertThat(RuntimeConfigLoader.parseAddress("9191")).isNull();
   }
+
+  @Test
+  void deployConfiguration_forDockerCompose_isValid() throws IOException {
+    Path repo = io.portcullis.testing.RepoRoot.path();
+    Path tls = Files.createDirectories(dir.resolve("tls"));
+    for (String f : List.of("portcullis-server.pem", "portcullis-server.key", "ca.pem")) {
+      Files.writeString(tls.resolve(f), "x");
+    }
+    String yaml =
+        Files.readString(repo.resolve("deploy/portcullis.yaml"))
+            .replace("/etc/portcullis-tls/", tls + "/");
+    RuntimeConfigLoader.Result r =
+        load(
+            yaml,
+            Map.of("PORTCULLIS_ADMIN_TOKEN", "0123456789abcdef0123", "POSTGRES_PASSWORD", "pw"));
+    assertThat(r).as("%s", r).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    RuntimeConfig c = ((RuntimeConfigLoader.Loaded) r).config();
+    assertThat(c.ratelimit().backend()).isEqualTo("redis");
+    assertThat(c.geoip().database()).isNull();
+    assertThat(c.storeUrl()).startsWith("jdbc:postgresql://postgres:5432/portcullis");
+  }
 }
