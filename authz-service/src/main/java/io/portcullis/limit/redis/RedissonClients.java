@@ -2,11 +2,13 @@ package io.portcullis.limit.redis;
 
 import io.portcullis.identity.Secret;
 import io.portcullis.limit.RedisSettings;
+import java.time.Duration;
 import org.redisson.Redisson;
 import org.redisson.api.RedissonClient;
 import org.redisson.client.codec.StringCodec;
 import org.redisson.config.BaseConfig;
 import org.redisson.config.Config;
+import org.redisson.config.EqualJitterDelay;
 
 /**
  * Turns {@link RedisSettings} into a Redisson client for a single server, a cluster, or a
@@ -15,7 +17,9 @@ import org.redisson.config.Config;
  * <p>The client initializes lazily: the service starts while Redis is down (limits then follow
  * {@code on_backend_failure}) and connects when Redis appears. Commands fail after {@code timeout}
  * with {@code retryAttempts} retries (default none), so a Redis outage costs each request at most
- * one timeout before the circuit opens. Keys and values use the plain string codec.
+ * one timeout before the circuit opens; reconnection is retried with jittered backoff of at most 2
+ * s, so limits recover within seconds of Redis returning. Keys and values use the plain string
+ * codec.
  */
 public final class RedissonClients {
   private RedissonClients() {}
@@ -47,6 +51,8 @@ public final class RedissonClients {
     cfg.setTimeout(Math.toIntExact(s.timeout().toMillis()))
         .setConnectTimeout(Math.toIntExact(s.connectTimeout().toMillis()))
         .setRetryAttempts(s.retryAttempts())
+        // reconnect quickly after an outage: limits are degraded until the connection is back
+        .setReconnectionDelay(new EqualJitterDelay(Duration.ofMillis(100), Duration.ofSeconds(2)))
         .setClientName("portcullis");
     if (s.username() != null) {
       cfg.setUsername(s.username());
