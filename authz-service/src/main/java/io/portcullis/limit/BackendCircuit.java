@@ -61,9 +61,4 @@ public final class BackendCircuit {
   public void skipped() {
     errors.increment();
   }
-
-  /** Whether the circuit is open (the backend recently failed). */
-  public boolean isOpen() {
-    return !allowsAttempt();
-  }
 }

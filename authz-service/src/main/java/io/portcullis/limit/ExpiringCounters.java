@@ -6,7 +6,6 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.concurrent.atomic.AtomicLong;
-import org.jspecify.annotations.Nullable;
 
 /**
  * In-memory counters that disappear at an instant fixed when they are created (the end of the
@@ -64,12 +63,6 @@ public final class ExpiringCounters {
   public long get(String key) {
     Counter c = counters.getIfPresent(key);
     return c == null ? 0 : c.value().get();
-  }
-
-  /** The live counter for {@code key}, or {@code null}. */
-  public @Nullable AtomicLong find(String key) {
-    Counter c = counters.getIfPresent(key);
-    return c == null ? null : c.value();
   }
 
   /** Live counters (approximate, after pending expiry is applied); for tests and gauges. */

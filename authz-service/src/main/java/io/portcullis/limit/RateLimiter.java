@@ -4,8 +4,11 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Checks and consumes rate limits and quotas (spec step 8). Implementations: in memory (per
- * instance) and Redis (shared); both pass the same contract test.
+ * Checks and consumes rate limits and quotas (spec step 8). Implementations: {@link
+ * InMemoryGcraLimiter} (per instance) and {@code io.portcullis.limit.redis.RedisGcraLimiter}
+ * (shared); both pass the same contract test. The Redis limiter alone reports a Redis failure by
+ * throwing {@link LimitBackendException}; the service always wraps it in {@link
+ * FailoverRateLimiter}, so the limiter the decision pipeline holds keeps the contract below.
  *
  * <p>Contract:
  *
