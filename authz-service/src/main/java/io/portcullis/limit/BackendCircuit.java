@@ -32,10 +32,17 @@ public final class BackendCircuit {
       throw new IllegalArgumentException("retryInterval must not be negative");
     }
     this.retryNanos = retryInterval.toNanos();
-    this.errors =
-        Counter.builder(MetricNames.RATELIMIT_BACKEND_ERRORS)
-            .description("Limit operations the shared backend (Redis) could not serve")
-            .register(registry);
+    this.errors = errorCounter(registry);
+  }
+
+  /**
+   * {@code portcullis_ratelimit_backend_errors_total} in {@code registry} (registered once; also by
+   * the in-memory backends, where it stays 0, so dashboards see it for either backend).
+   */
+  public static Counter errorCounter(MeterRegistry registry) {
+    return Counter.builder(MetricNames.RATELIMIT_BACKEND_ERRORS)
+        .description("Limit operations the shared backend (Redis) could not serve")
+        .register(registry);
   }
 
   /** Whether to ask the backend now; when false the caller must call {@link #skipped()}. */

@@ -40,10 +40,12 @@ public record LimitBackends(
 
   /**
    * Per-instance state in memory ({@code ratelimit.backend: memory}); publishes {@code
-   * portcullis_blocked_sources} to {@code registry}.
+   * portcullis_blocked_sources} and a zero {@code portcullis_ratelimit_backend_errors_total} to
+   * {@code registry}.
    */
   public static LimitBackends inMemory(
       RateLimitSettings settings, InstantSource clock, MeterRegistry registry) {
+    BackendCircuit.errorCounter(registry);
     return new LimitBackends(
         InMemoryGcraLimiter.builder()
             .clock(clock)
