@@ -20,4 +20,12 @@ public record LimitDefinition(String name, String scope, List<LimitKey> key, Lim
     key = List.copyOf(key);
     Objects.requireNonNull(kind, "kind");
   }
+
+  /**
+   * The state key of one of this limit's buckets: scope, name and the request's key values ({@code
+   * segment/partners/per-key|key_7Hq2}). Two limits never share a bucket, even with the same name.
+   */
+  public String bucketId(String bucket) {
+    return scope + '/' + name + '|' + bucket;
+  }
 }

@@ -1,6 +1,7 @@
 package io.portcullis.limit;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.time.ZoneId;
 
 /** The two kinds of limit in the spec: a GCRA rate with burst, and a calendar-window quota. */
@@ -32,6 +33,16 @@ public sealed interface LimitKind permits LimitKind.Rate, LimitKind.Quota {
       if (permits <= 0) {
         throw new IllegalArgumentException("quota must be positive");
       }
+    }
+
+    /** Start of the calendar window containing {@code now}. */
+    public Instant windowStart(Instant now) {
+      return window.start(now, zone).toInstant();
+    }
+
+    /** End of the calendar window containing {@code now} (start of the next one). */
+    public Instant windowEnd(Instant now) {
+      return window.next(now.atZone(zone)).toInstant();
     }
   }
 }

@@ -1,10 +1,14 @@
 package io.portcullis.limit;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
- * Checks and consumes rate limits and quotas (spec step 8). Implementations: in memory (per
- * instance) and Redis (shared); both pass the same contract test.
+ * Checks and consumes rate limits and quotas (spec step 8). Implementations: {@link
+ * InMemoryGcraLimiter} (per instance) and {@code io.portcullis.limit.redis.RedisGcraLimiter}
+ * (shared); both pass the same contract test. The Redis limiter alone reports a Redis failure by
+ * throwing {@link LimitBackendException}; the service always wraps it in {@link
+ * FailoverRateLimiter}, so the limiter the decision pipeline holds keeps the contract below.
  *
  * <p>Contract:
  *
@@ -27,6 +31,21 @@ public interface RateLimiter {
    * @param consume false to look without taking (explain, dry checks)
    */
   LimitOutcome acquire(List<LimitRequest> requests, boolean consume);
+
+  /**
+   * How much of one bucket is used right now, for {@code GET /admin/usage}; never consumes.
+   *
+   * <p>The default is {@code null}: a limiter that keeps no state (such as {@link #unlimited()})
+   * has nothing to report. The in-memory and Redis backends override it.
+   *
+   * @param limit the limit the bucket belongs to
+   * @param bucket the bucket's key values, as in {@link LimitRequest#bucket()}
+   * @return the bucket's use, or {@code null} when this limiter keeps no state
+   * @throws LimitBackendException when a shared backend fails (admin calls are not degraded)
+   */
+  default @Nullable LimitUsage usage(LimitDefinition limit, String bucket) {
+    return null;
+  }
 
   /** A limiter that admits everything: for policies without limits and for policy tests. */
   static RateLimiter unlimited() {

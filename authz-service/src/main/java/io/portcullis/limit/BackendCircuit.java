@@ -1,0 +1,71 @@
+package io.portcullis.limit;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.portcullis.metrics.MetricNames;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Objects;
+
+/**
+ * Whether the shared limit backend is worth asking, and the count of operations it could not serve
+ * ({@code portcullis_ratelimit_backend_errors_total}).
+ *
+ * <p>After a failure the circuit stays open for {@code retryInterval}: callers skip the backend and
+ * apply their failure policy at once, instead of each waiting for a timeout. After that the next
+ * callers try again, so the service recovers by itself when Redis returns; a success closes the
+ * circuit. Every failed <em>and</em> every skipped operation counts as one backend error, so the
+ * counter's rate equals the rate of degraded decisions.
+ *
+ * <p>One circuit is shared by everything that talks to one backend (rate limiter, Envoy rate limit
+ * counters, source protection). Thread-safe and lock-free.
+ */
+public final class BackendCircuit {
+  private final InstantSource clock;
+  private final long retryNanos;
+  private final Counter errors;
+  private volatile long openUntilNanos = Long.MIN_VALUE;
+
+  public BackendCircuit(InstantSource clock, Duration retryInterval, MeterRegistry registry) {
+    this.clock = Objects.requireNonNull(clock, "clock");
+    if (retryInterval.isNegative()) {
+      throw new IllegalArgumentException("retryInterval must not be negative");
+    }
+    this.retryNanos = retryInterval.toNanos();
+    this.errors = errorCounter(registry);
+  }
+
+  /**
+   * {@code portcullis_ratelimit_backend_errors_total} in {@code registry} (registered once; also by
+   * the in-memory backends, where it stays 0, so dashboards see it for either backend).
+   */
+  public static Counter errorCounter(MeterRegistry registry) {
+    return Counter.builder(MetricNames.RATELIMIT_BACKEND_ERRORS)
+        .description("Limit operations the shared backend (Redis) could not serve")
+        .register(registry);
+  }
+
+  /** Whether to ask the backend now; when false the caller must call {@link #skipped()}. */
+  public boolean allowsAttempt() {
+    long open = openUntilNanos;
+    return open == Long.MIN_VALUE || EpochNanos.of(clock.instant()) >= open;
+  }
+
+  /** The backend answered: close the circuit. */
+  public void succeeded() {
+    if (openUntilNanos != Long.MIN_VALUE) {
+      openUntilNanos = Long.MIN_VALUE;
+    }
+  }
+
+  /** The backend failed or timed out: count it and open the circuit for the retry interval. */
+  public void failed() {
+    errors.increment();
+    openUntilNanos = EpochNanos.of(clock.instant()) + retryNanos;
+  }
+
+  /** The backend was not asked because the circuit is open: count it. */
+  public void skipped() {
+    errors.increment();
+  }
+}

@@ -1,0 +1,104 @@
+package io.portcullis.limit;
+
+import io.portcullis.decision.Reason;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A shared-backend limiter (Redis) with an explicit policy for when the backend fails ({@code
+ * ratelimit.on_backend_failure}). This is what the service hands the decision pipeline when {@code
+ * ratelimit.backend: redis}.
+ *
+ * <p>When the primary throws {@link LimitBackendException} (error or timeout), or the {@link
+ * BackendCircuit} is open after a recent failure, the request is decided by the policy:
+ *
+ * <ul>
+ *   <li>{@code local}: the same limits in this instance's memory ({@code fallback}).
+ *   <li>{@code deny}: refused with {@code rate_limited} and {@code Retry-After} of the circuit's
+ *       retry interval (at least one second); no limit is named as exceeded.
+ *   <li>{@code allow}: admitted without limits.
+ * </ul>
+ *
+ * Every such outcome carries {@link BackendFailurePolicy#degradedLabel()} (e.g. {@code
+ * ratelimit_backend:local}) and counts in {@code portcullis_ratelimit_backend_errors_total}. The
+ * primary is tried again once the circuit's retry interval has passed, so recovery needs no
+ * restart. Counts taken locally during an outage are not copied to the backend.
+ *
+ * <p>Thread-safe; never throws for a backend failure.
+ */
+public final class FailoverRateLimiter implements RateLimiter {
+  private static final Logger log = LoggerFactory.getLogger(FailoverRateLimiter.class);
+
+  private final RateLimiter primary;
+  private final RateLimiter fallback;
+  private final BackendFailurePolicy policy;
+  private final BackendCircuit circuit;
+  private final Duration denyRetryAfter;
+
+  /**
+   * @param primary the shared backend; may throw {@link LimitBackendException}
+   * @param fallback the per-instance limiter used by {@code local}
+   * @param policy what to do while the primary fails
+   * @param circuit the backend's circuit (shared with the other users of the same backend)
+   * @param retryInterval the circuit's retry interval, used as {@code Retry-After} under {@code
+   *     deny}
+   */
+  public FailoverRateLimiter(
+      RateLimiter primary,
+      RateLimiter fallback,
+      BackendFailurePolicy policy,
+      BackendCircuit circuit,
+      Duration retryInterval) {
+    this.primary = Objects.requireNonNull(primary, "primary");
+    this.fallback = Objects.requireNonNull(fallback, "fallback");
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.circuit = Objects.requireNonNull(circuit, "circuit");
+    this.denyRetryAfter =
+        retryInterval.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : retryInterval;
+  }
+
+  @Override
+  public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+    if (requests.isEmpty()) {
+      return LimitOutcome.admitted(null);
+    }
+    if (circuit.allowsAttempt()) {
+      try {
+        LimitOutcome outcome = primary.acquire(requests, consume);
+        circuit.succeeded();
+        return outcome;
+      } catch (LimitBackendException e) {
+        circuit.failed();
+        log.warn(
+            "rate limit backend failed, applying on_backend_failure={}: {}",
+            policy.wireName(),
+            e.toString());
+      }
+    } else {
+      circuit.skipped();
+    }
+    return degraded(requests, consume);
+  }
+
+  @Override
+  public @Nullable LimitUsage usage(LimitDefinition limit, String bucket) {
+    return primary.usage(limit, bucket);
+  }
+
+  private LimitOutcome degraded(List<LimitRequest> requests, boolean consume) {
+    String label = policy.degradedLabel();
+    return switch (policy) {
+      case LOCAL -> {
+        LimitOutcome o = fallback.acquire(requests, consume);
+        yield new LimitOutcome(
+            o.admitted(), o.reason(), o.exceeded(), o.tightest(), o.retryAfter(), label);
+      }
+      case DENY -> new LimitOutcome(false, Reason.RATE_LIMITED, null, null, denyRetryAfter, label);
+      case ALLOW -> new LimitOutcome(true, null, null, null, null, label);
+    };
+  }
+}

@@ -1,0 +1,86 @@
+package io.portcullis.limit.redis;
+
+import io.portcullis.limit.LimitBackendException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import org.redisson.api.RScript;
+import org.redisson.api.RedissonClient;
+import org.redisson.client.RedisException;
+import org.redisson.client.RedisNoScriptException;
+import org.redisson.client.codec.StringCodec;
+
+/**
+ * One Lua script from this package's resources, run with {@code EVALSHA} (the script travels once
+ * per server, then only its SHA-1). When a server answers {@code NOSCRIPT} (restart, failover,
+ * {@code SCRIPT FLUSH}) the script is loaded and the call repeated once.
+ */
+final class LuaScript {
+  private final String name;
+  private final String source;
+  private final String sha;
+
+  private LuaScript(String name, String source) {
+    this.name = name;
+    this.source = source;
+    this.sha = sha1(source);
+  }
+
+  /** Loads {@code io/portcullis/limit/redis/<name>} from the classpath. */
+  static LuaScript resource(String name) {
+    try (InputStream in = LuaScript.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("missing script resource " + name);
+      }
+      return new LuaScript(name, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  String source() {
+    return source;
+  }
+
+  /**
+   * Runs the script and returns its array reply (integers as {@link Long}, strings as {@link
+   * String}).
+   *
+   * @throws LimitBackendException when Redis fails or times out
+   */
+  List<Object> run(RedissonClient redis, List<Object> keys, Object... args) {
+    RScript script = redis.getScript(StringCodec.INSTANCE);
+    try {
+      try {
+        return script.evalSha(RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args);
+      } catch (RedisException e) {
+        if (!isNoScript(e)) {
+          throw e;
+        }
+        script.scriptLoad(source);
+        return script.evalSha(RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args);
+      }
+    } catch (RuntimeException e) {
+      throw new LimitBackendException("redis script " + name + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  private static boolean isNoScript(RedisException e) {
+    return e instanceof RedisNoScriptException
+        || (e.getMessage() != null && e.getMessage().contains("NOSCRIPT"));
+  }
+
+  private static String sha1(String s) {
+    try {
+      return HexFormat.of()
+          .formatHex(MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+package io.portcullis.limit.rls;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Answers Envoy's {@code ShouldRateLimit} from an envoyproxy/ratelimit configuration with that
+ * project's fixed-window semantics, so existing configurations give the same answers:
+ *
+ * <ul>
+ *   <li>Each descriptor is matched to at most one limit ({@link RlsConfig#find}). Limits named in
+ *       another matched limit's {@code replaces} are dropped; {@code unlimited} ones are not
+ *       counted and answer {@code OK} with {@code limit_remaining} 2³²−1; descriptors without a
+ *       limit answer {@code OK} without {@code current_limit}.
+ *   <li>Every counted descriptor's counter for the current window (windows aligned to the Unix
+ *       epoch, key {@code domain_key_value_..._windowStart}) is incremented by its hits addend
+ *       <em>whether or not</em> it, or another descriptor, ends up over the limit: descriptors are
+ *       independent, unlike the policy's all-or-nothing limits.
+ *   <li>After the increment a descriptor is {@code OVER_LIMIT} iff its counter exceeds {@code
+ *       requests_per_unit} ({@code limit_remaining} 0), else {@code OK} with {@code limit_remaining
+ *       = requests_per_unit − counter}; {@code duration_until_reset} is the time to the window's
+ *       end. {@code shadow_mode} turns {@code OVER_LIMIT} into {@code OK} (remaining stays 0).
+ *   <li>{@code overall_code} is {@code OVER_LIMIT} if any descriptor is.
+ * </ul>
+ *
+ * The configuration is swapped atomically by {@link #reload()}; a bad configuration is refused and
+ * the last good one stays. Thread-safe.
+ */
+public final class DescriptorLimiter {
+  /** {@code limit_remaining} of an unlimited descriptor: uint32 max, as envoyproxy/ratelimit. */
+  public static final long UNLIMITED_REMAINING = 0xFFFF_FFFFL;
+
+  private final @Nullable Path configDirectory;
+  private final FixedWindowCounters counters;
+  private final InstantSource clock;
+  private volatile RlsConfig config;
+
+  private DescriptorLimiter(Builder b, RlsConfig initial) {
+    this.configDirectory = b.configDirectory;
+    this.counters = Objects.requireNonNull(b.counters, "counters");
+    this.clock = b.clock;
+    this.config = initial;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The configuration in use. */
+  public RlsConfig config() {
+    return config;
+  }
+
+  /**
+   * Re-reads the configuration directory and swaps it in. On any problem the current configuration
+   * stays and the problems are thrown.
+   *
+   * @throws IllegalStateException when this limiter was built without a directory
+   */
+  public RlsConfig reload() throws RlsConfigException, IOException {
+    if (configDirectory == null) {
+      throw new IllegalStateException("no rls config directory to reload from");
+    }
+    RlsConfig next = RlsConfig.load(configDirectory);
+    config = next;
+    return next;
+  }
+
+  /**
+   * Counts the request's descriptors and answers for each.
+   *
+   * @throws IllegalArgumentException when the domain is empty or there are no descriptors (the gRPC
+   *     adapter answers {@code INVALID_ARGUMENT}, as envoyproxy/ratelimit returns an error)
+   */
+  public RlsResponse shouldRateLimit(RlsRequest request) {
+    if (request.domain().isEmpty()) {
+      throw new IllegalArgumentException("rate limit domain must not be empty");
+    }
+    if (request.descriptors().isEmpty()) {
+      throw new IllegalArgumentException("rate limit descriptor list must not be empty");
+    }
+    RlsConfig cfg = config;
+    List<RlsRequest.Descriptor> descriptors = request.descriptors();
+    int n = descriptors.size();
+    RlsLimit[] limits = new RlsLimit[n];
+    boolean[] unlimited = new boolean[n];
+    Set<String> replaced = new HashSet<>();
+    for (int i = 0; i < n; i++) {
+      RlsLimit l = cfg.find(request.domain(), descriptors.get(i));
+      if (l != null) {
+        replaced.addAll(l.replaces());
+        if (l.unlimited()) {
+          unlimited[i] = true;
+          l = null;
+        }
+      }
+      limits[i] = l;
+    }
+    long now = clock.instant().getEpochSecond();
+    List<FixedWindowCounters.Hit> hits = new ArrayList<>(n);
+    int[] hitIndex = new int[n];
+    for (int i = 0; i < n; i++) {
+      RlsLimit l = limits[i];
+      if (l != null && l.name() != null && replaced.contains(l.name())) {
+        limits[i] = l = null; // replaced: neither counted nor reported
+      }
+      if (l == null) {
+        hitIndex[i] = -1;
+        continue;
+      }
+      RlsUnit unit = Objects.requireNonNull(l.unit());
+      hitIndex[i] = hits.size();
+      hits.add(
+          new FixedWindowCounters.Hit(
+              counterKey(request.domain(), descriptors.get(i), unit.windowStart(now)),
+              request.hitsFor(descriptors.get(i)),
+              unit.length()));
+    }
+    FixedWindowCounters.Totals totals =
+        hits.isEmpty() ? new FixedWindowCounters.Totals(new long[0], null) : counters.add(hits);
+    List<RlsResponse.Status> statuses = new ArrayList<>(n);
+    RlsResponse.Code overall = RlsResponse.Code.OK;
+    for (int i = 0; i < n; i++) {
+      RlsLimit l = limits[i];
+      if (unlimited[i]) {
+        statuses.add(new RlsResponse.Status(RlsResponse.Code.OK, null, UNLIMITED_REMAINING, null));
+        continue;
+      }
+      if (l == null) {
+        statuses.add(new RlsResponse.Status(RlsResponse.Code.OK, null, 0, null));
+        continue;
+      }
+      long after = totals.values()[hitIndex[i]];
+      Duration reset = Duration.ofSeconds(Objects.requireNonNull(l.unit()).untilReset(now));
+      boolean over = after > l.requestsPerUnit();
+      RlsResponse.Code code =
+          over && !l.shadowMode() ? RlsResponse.Code.OVER_LIMIT : RlsResponse.Code.OK;
+      if (code == RlsResponse.Code.OVER_LIMIT) {
+        overall = RlsResponse.Code.OVER_LIMIT;
+      }
+      statuses.add(new RlsResponse.Status(code, l, over ? 0 : l.requestsPerUnit() - after, reset));
+    }
+    return new RlsResponse(overall, statuses, totals.degraded());
+  }
+
+  /** envoyproxy/ratelimit's cache key: {@code domain_k1_v1_k2_v2_<window start>}. */
+  static String counterKey(String domain, RlsRequest.Descriptor d, long windowStart) {
+    StringBuilder b = new StringBuilder(64).append(domain).append('_');
+    for (RlsRequest.Entry e : d.entries()) {
+      b.append(e.key()).append('_').append(e.value()).append('_');
+    }
+    return b.append(windowStart).toString();
+  }
+
+  /** Builds a {@link DescriptorLimiter}; not thread-safe. */
+  public static final class Builder {
+    private @Nullable Path configDirectory;
+    private @Nullable RlsConfig config;
+    private @Nullable FixedWindowCounters counters;
+    private InstantSource clock = InstantSource.system();
+
+    private Builder() {}
+
+    /** The {@code rls.config_dir}: loaded by {@link #build()} and by every {@link #reload()}. */
+    public Builder configDirectory(Path configDirectory) {
+      this.configDirectory = configDirectory;
+      return this;
+    }
+
+    /** A fixed configuration (when there is no directory). */
+    public Builder config(RlsConfig config) {
+      this.config = config;
+      return this;
+    }
+
+    /** Where counts live (in memory, or Redis with its failure policy). */
+    public Builder counters(FixedWindowCounters counters) {
+      this.counters = counters;
+      return this;
+    }
+
+    public Builder clock(InstantSource clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /**
+     * @throws RlsConfigException when the configuration directory is invalid
+     * @throws IOException when it cannot be read
+     */
+    public DescriptorLimiter build() throws RlsConfigException, IOException {
+      RlsConfig initial =
+          configDirectory != null
+              ? RlsConfig.load(configDirectory)
+              : config != null ? config : RlsConfig.empty();
+      return new DescriptorLimiter(this, initial);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+package io.portcullis.limit.rls;
+
+import io.portcullis.limit.BackendCircuit;
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.LimitBackendException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Shared fixed-window counters (Redis) with the {@code on_backend_failure} policy. While the
+ * primary fails (or its {@link BackendCircuit} is open):
+ *
+ * <ul>
+ *   <li>{@code local}: counts in this instance's memory ({@code fallback});
+ *   <li>{@code deny}: every counter reads {@link Long#MAX_VALUE}, so every limited descriptor is
+ *       {@code OVER_LIMIT} (shadow-mode descriptors still answer {@code OK});
+ *   <li>{@code allow}: every counter reads 0, so every descriptor is {@code OK}.
+ * </ul>
+ *
+ * The answer's {@link Totals#degraded()} names the policy, and each such call counts in {@code
+ * portcullis_ratelimit_backend_errors_total}. Thread-safe; never throws for a backend failure.
+ */
+public final class FailoverFixedWindowCounters implements FixedWindowCounters {
+  private static final Logger log = LoggerFactory.getLogger(FailoverFixedWindowCounters.class);
+
+  private final FixedWindowCounters primary;
+  private final FixedWindowCounters fallback;
+  private final BackendFailurePolicy policy;
+  private final BackendCircuit circuit;
+
+  public FailoverFixedWindowCounters(
+      FixedWindowCounters primary,
+      FixedWindowCounters fallback,
+      BackendFailurePolicy policy,
+      BackendCircuit circuit) {
+    this.primary = Objects.requireNonNull(primary, "primary");
+    this.fallback = Objects.requireNonNull(fallback, "fallback");
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.circuit = Objects.requireNonNull(circuit, "circuit");
+  }
+
+  @Override
+  public Totals add(List<Hit> hits) {
+    if (hits.isEmpty()) {
+      return new Totals(new long[0], null);
+    }
+    if (circuit.allowsAttempt()) {
+      try {
+        Totals t = primary.add(hits);
+        circuit.succeeded();
+        return t;
+      } catch (LimitBackendException e) {
+        circuit.failed();
+        log.warn(
+            "rate limit service counters failed, applying on_backend_failure={}: {}",
+            policy.wireName(),
+            e.toString());
+      }
+    } else {
+      circuit.skipped();
+    }
+    String label = policy.degradedLabel();
+    return switch (policy) {
+      case LOCAL -> new Totals(fallback.add(hits).values(), label);
+      case DENY -> {
+        long[] all = new long[hits.size()];
+        Arrays.fill(all, Long.MAX_VALUE);
+        yield new Totals(all, label);
+      }
+      case ALLOW -> new Totals(new long[hits.size()], label);
+    };
+  }
+}

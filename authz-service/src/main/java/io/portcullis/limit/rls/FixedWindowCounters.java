@@ -1,0 +1,51 @@
+package io.portcullis.limit.rls;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Counters for fixed windows: each key names one window of one descriptor (the window's start is
+ * part of the key), so a counter only ever grows and is dropped when its window has passed.
+ * Implementations: in memory and in Redis ({@code INCRBY} + {@code PEXPIRE}, one round trip per
+ * request).
+ *
+ * <p>Thread-safe. A shared-store implementation throws {@link
+ * io.portcullis.limit.LimitBackendException} when the store fails; {@link
+ * FailoverFixedWindowCounters} turns that into the {@code on_backend_failure} policy.
+ */
+public interface FixedWindowCounters {
+
+  /**
+   * Adds each hit's amount to its key's counter, creating missing counters at zero to expire after
+   * {@code ttl}, and returns every counter's new value in the order of {@code hits}. An amount of 0
+   * reads the counter without changing it.
+   */
+  Totals add(List<Hit> hits);
+
+  /**
+   * One counter increment.
+   *
+   * @param key the counter's key (descriptor and window start)
+   * @param amount how much to add (0 or more)
+   * @param ttl how long the counter may live (the window's length)
+   */
+  record Hit(String key, long amount, Duration ttl) {
+    public Hit {
+      Objects.requireNonNull(key, "key");
+      if (amount < 0) {
+        throw new IllegalArgumentException("amount must not be negative");
+      }
+    }
+  }
+
+  /**
+   * The counters after the hits.
+   *
+   * @param values each hit's counter after adding, in order
+   * @param degraded non-null when the shared store failed and the failure policy answered (e.g.
+   *     {@code ratelimit_backend:local})
+   */
+  record Totals(long[] values, @Nullable String degraded) {}
+}

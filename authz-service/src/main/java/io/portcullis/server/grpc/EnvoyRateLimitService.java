@@ -1,0 +1,139 @@
+package io.portcullis.server.grpc;
+
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import io.envoyproxy.envoy.extensions.common.ratelimit.v3.RateLimitDescriptor;
+import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
+import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
+import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitServiceGrpc;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.portcullis.limit.rls.DescriptorLimiter;
+import io.portcullis.limit.rls.RlsLimit;
+import io.portcullis.limit.rls.RlsRequest;
+import io.portcullis.limit.rls.RlsResponse;
+import io.portcullis.limit.rls.RlsUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Envoy's rate limit service v3 ({@code envoy.service.ratelimit.v3.RateLimitService/
+ * ShouldRateLimit}): translates the request into an {@link RlsRequest}, asks the wire-free {@link
+ * DescriptorLimiter}, and translates the answer back. Existing envoyproxy/ratelimit configurations
+ * and clients work unchanged.
+ *
+ * <p>As envoyproxy/ratelimit, a request with an empty domain or without descriptors is an error
+ * ({@code INVALID_ARGUMENT}); Envoy then applies its own {@code failure_mode_deny}. When the
+ * counter backend failed and {@code on_backend_failure} answered, the response's {@code
+ * dynamic_metadata} carries {@code {"degraded": "ratelimit_backend:<policy>"}} for Envoy's logs.
+ */
+public final class EnvoyRateLimitService extends RateLimitServiceGrpc.RateLimitServiceImplBase {
+  private static final long UINT32_MAX = 0xFFFF_FFFFL;
+
+  private final DescriptorLimiter limiter;
+
+  public EnvoyRateLimitService(DescriptorLimiter limiter) {
+    this.limiter = Objects.requireNonNull(limiter, "limiter");
+  }
+
+  @Override
+  public void shouldRateLimit(
+      RateLimitRequest request, StreamObserver<RateLimitResponse> responseObserver) {
+    RlsResponse answer;
+    try {
+      answer = limiter.shouldRateLimit(toRequest(request));
+    } catch (IllegalArgumentException e) {
+      responseObserver.onError(
+          Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
+    responseObserver.onNext(toResponse(answer));
+    responseObserver.onCompleted();
+  }
+
+  static RlsRequest toRequest(RateLimitRequest request) {
+    List<RlsRequest.Descriptor> descriptors = new ArrayList<>(request.getDescriptorsCount());
+    for (RateLimitDescriptor d : request.getDescriptorsList()) {
+      List<RlsRequest.Entry> entries = new ArrayList<>(d.getEntriesCount());
+      for (RateLimitDescriptor.Entry e : d.getEntriesList()) {
+        entries.add(new RlsRequest.Entry(e.getKey(), e.getValue()));
+      }
+      RlsRequest.LimitOverride override = null;
+      if (d.hasLimit()) {
+        RlsUnit unit = unitOf(d.getLimit().getUnit().name());
+        if (unit == null) {
+          throw new IllegalArgumentException(
+              "descriptor limit has an unknown unit " + d.getLimit().getUnit());
+        }
+        override =
+            new RlsRequest.LimitOverride(
+                Integer.toUnsignedLong(d.getLimit().getRequestsPerUnit()), unit);
+      }
+      Long hits = d.hasHitsAddend() ? d.getHitsAddend().getValue() : null;
+      descriptors.add(new RlsRequest.Descriptor(entries, override, hits));
+    }
+    return new RlsRequest(
+        request.getDomain(), descriptors, Integer.toUnsignedLong(request.getHitsAddend()));
+  }
+
+  static RateLimitResponse toResponse(RlsResponse answer) {
+    RateLimitResponse.Builder b =
+        RateLimitResponse.newBuilder().setOverallCode(code(answer.overallCode()));
+    for (RlsResponse.Status s : answer.statuses()) {
+      RateLimitResponse.DescriptorStatus.Builder st =
+          RateLimitResponse.DescriptorStatus.newBuilder()
+              .setCode(code(s.code()))
+              .setLimitRemaining((int) Math.min(UINT32_MAX, Math.max(0, s.limitRemaining())));
+      RlsLimit limit = s.currentLimit();
+      if (limit != null) {
+        RateLimitResponse.RateLimit.Builder rl =
+            RateLimitResponse.RateLimit.newBuilder()
+                .setRequestsPerUnit((int) limit.requestsPerUnit())
+                .setUnit(unit(Objects.requireNonNull(limit.unit())));
+        if (limit.name() != null) {
+          rl.setName(limit.name());
+        }
+        st.setCurrentLimit(rl);
+      }
+      if (s.durationUntilReset() != null) {
+        st.setDurationUntilReset(
+            com.google.protobuf.Duration.newBuilder()
+                .setSeconds(s.durationUntilReset().getSeconds())
+                .setNanos(s.durationUntilReset().getNano()));
+      }
+      b.addStatuses(st);
+    }
+    if (answer.degraded() != null) {
+      b.setDynamicMetadata(
+          Struct.newBuilder()
+              .putFields("degraded", Value.newBuilder().setStringValue(answer.degraded()).build()));
+    }
+    return b.build();
+  }
+
+  private static RateLimitResponse.Code code(RlsResponse.Code c) {
+    return switch (c) {
+      case OK -> RateLimitResponse.Code.OK;
+      case OVER_LIMIT -> RateLimitResponse.Code.OVER_LIMIT;
+    };
+  }
+
+  private static RateLimitResponse.RateLimit.Unit unit(RlsUnit u) {
+    return switch (u) {
+      case SECOND -> RateLimitResponse.RateLimit.Unit.SECOND;
+      case MINUTE -> RateLimitResponse.RateLimit.Unit.MINUTE;
+      case HOUR -> RateLimitResponse.RateLimit.Unit.HOUR;
+      case DAY -> RateLimitResponse.RateLimit.Unit.DAY;
+      case WEEK -> RateLimitResponse.RateLimit.Unit.WEEK;
+      case MONTH -> RateLimitResponse.RateLimit.Unit.MONTH;
+      case YEAR -> RateLimitResponse.RateLimit.Unit.YEAR;
+    };
+  }
+
+  /** Envoy's {@code envoy.type.v3.RateLimitUnit} by name; {@code null} for UNKNOWN. */
+  private static @Nullable RlsUnit unitOf(String name) {
+    return name.equals("UNKNOWN") || name.equals("UNRECOGNIZED") ? null : RlsUnit.parse(name);
+  }
+}

@@ -1,0 +1,143 @@
+package io.portcullis.limit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.decision.Reason;
+import io.portcullis.metrics.MetricNames;
+import io.portcullis.testing.FakeClock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class FailoverRateLimiterTest {
+  private final FakeClock clock = FakeClock.at("2026-05-10T12:00:00Z");
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final AtomicBoolean down = new AtomicBoolean();
+  private final AtomicInteger primaryCalls = new AtomicInteger();
+  private final InMemoryGcraLimiter shared = InMemoryGcraLimiter.builder().clock(clock).build();
+  private final LimitDefinition limit =
+      new LimitDefinition(
+          "per-client",
+          "segment/s",
+          List.of(LimitKey.Attribute.CLIENT),
+          new LimitKind.Rate(1, Duration.ofHours(1), 2));
+  private final List<LimitRequest> request = List.of(new LimitRequest(limit, "acme", 1));
+
+  /** Stands in for Redis: the shared limiter, or a backend failure while {@code down}. */
+  private final RateLimiter primary =
+      (requests, consume) -> {
+        primaryCalls.incrementAndGet();
+        if (down.get()) {
+          throw new LimitBackendException("connection refused", new RuntimeException());
+        }
+        return shared.acquire(requests, consume);
+      };
+
+  private FailoverRateLimiter limiter(BackendFailurePolicy policy) {
+    BackendCircuit circuit = new BackendCircuit(clock, Duration.ofSeconds(1), registry);
+    return new FailoverRateLimiter(
+        primary,
+        InMemoryGcraLimiter.builder().clock(clock).build(),
+        policy,
+        circuit,
+        Duration.ofSeconds(1));
+  }
+
+  private double backendErrors() {
+    return registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count();
+  }
+
+  @Test
+  void backendUp_decidesByThePrimary_withoutDegradedFlag() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.LOCAL);
+
+    LimitOutcome o = l.acquire(request, true);
+
+    assertThat(o.admitted()).isTrue();
+    assertThat(o.degraded()).isNull();
+    assertThat(shared.usage(limit, "acme").used()).isEqualTo(1);
+    assertThat(backendErrors()).isZero();
+  }
+
+  @Test
+  void local_enforcesTheSameLimitsInMemory_andFlagsEveryDecision() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.LOCAL);
+    down.set(true);
+
+    LimitOutcome first = l.acquire(request, true);
+    LimitOutcome second = l.acquire(request, true);
+    LimitOutcome third = l.acquire(request, true);
+
+    assertThat(first.admitted()).isTrue();
+    assertThat(second.admitted()).isTrue();
+    assertThat(third.admitted()).isFalse();
+    assertThat(third.reason()).isEqualTo(Reason.RATE_LIMITED);
+    assertThat(List.of(first, second, third))
+        .extracting(LimitOutcome::degraded)
+        .containsOnly("ratelimit_backend:local");
+    assertThat(backendErrors()).isEqualTo(3);
+  }
+
+  @Test
+  void deny_refusesWithRateLimited_retryAfterAtLeastOneSecond_andNoExceededLimit() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.DENY);
+    down.set(true);
+
+    LimitOutcome o = l.acquire(request, true);
+
+    assertThat(o.admitted()).isFalse();
+    assertThat(o.reason()).isEqualTo(Reason.RATE_LIMITED);
+    assertThat(o.retryAfter()).isEqualTo(Duration.ofSeconds(1));
+    assertThat(o.exceeded()).isNull();
+    assertThat(o.degraded()).isEqualTo("ratelimit_backend:deny");
+    assertThat(backendErrors()).isEqualTo(1);
+  }
+
+  @Test
+  void allow_admitsWithoutLimits_butFlagsAndCounts() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.ALLOW);
+    down.set(true);
+
+    for (int i = 0; i < 5; i++) {
+      LimitOutcome o = l.acquire(request, true);
+      assertThat(o.admitted()).isTrue();
+      assertThat(o.degraded()).isEqualTo("ratelimit_backend:allow");
+    }
+    assertThat(backendErrors()).isEqualTo(5);
+  }
+
+  @Test
+  void openCircuit_skipsThePrimaryUntilTheRetryInterval_thenRecoversByItself() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.LOCAL);
+    down.set(true);
+    l.acquire(request, true);
+    l.acquire(request, true);
+    assertThat(primaryCalls).as("second call skipped the open circuit").hasValue(1);
+
+    down.set(false);
+    clock.advance(Duration.ofMillis(999));
+    assertThat(l.acquire(request, true).degraded()).isEqualTo("ratelimit_backend:local");
+    clock.advance(Duration.ofMillis(1));
+    LimitOutcome recovered = l.acquire(request, true);
+
+    assertThat(recovered.degraded()).isNull();
+    assertThat(primaryCalls).hasValue(2);
+    assertThat(backendErrors()).isEqualTo(3);
+  }
+
+  @Test
+  void failedRetry_reopensTheCircuit() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.LOCAL);
+    down.set(true);
+    l.acquire(request, true);
+    clock.advance(Duration.ofSeconds(1));
+
+    l.acquire(request, true);
+    l.acquire(request, true);
+
+    assertThat(primaryCalls).hasValue(2);
+  }
+}

@@ -1,0 +1,136 @@
+package io.portcullis.limit.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.LimitBackends;
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitKey;
+import io.portcullis.limit.LimitKind;
+import io.portcullis.limit.LimitOutcome;
+import io.portcullis.limit.LimitRequest;
+import io.portcullis.limit.RateLimitSettings;
+import io.portcullis.limit.RedisSettings;
+import io.portcullis.limit.rls.FixedWindowCounters;
+import io.portcullis.metrics.MetricNames;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.RedisServerProcess;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.redisson.api.RedissonClient;
+
+/**
+ * Redis dies mid-run and comes back: limits, Envoy rate limit counters and protection degrade to
+ * the {@code local} policy (flagged and counted), and recover without a restart. Uses its own
+ * redis-server process, never the shared one.
+ */
+class RedisBackendFailureIT {
+  private static final Duration RETRY = Duration.ofSeconds(1);
+
+  private final FakeClock clock = FakeClock.at("2026-05-10T12:00:00Z");
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final LimitDefinition limit =
+      new LimitDefinition(
+          "per-client",
+          "segment/s",
+          List.of(LimitKey.Attribute.CLIENT),
+          new LimitKind.Rate(1, Duration.ofHours(1), 2));
+  private final List<LimitRequest> request = List.of(new LimitRequest(limit, "acme", 1));
+  private final List<FixedWindowCounters.Hit> hit =
+      List.of(new FixedWindowCounters.Hit("d_k_v_0", 1, Duration.ofMinutes(1)));
+
+  private RedisServerProcess server;
+  private RedissonClient client;
+  private LimitBackends backends;
+
+  @BeforeEach
+  void start() throws Exception {
+    server = RedisServerProcess.start();
+    RateLimitSettings settings =
+        RateLimitSettings.builder()
+            .backend(RateLimitSettings.Backend.REDIS)
+            .redis(
+                RedisSettings.builder()
+                    .address(server.url())
+                    .timeout(Duration.ofMillis(300))
+                    .connectTimeout(Duration.ofMillis(300))
+                    .build())
+            .onBackendFailure(BackendFailurePolicy.LOCAL)
+            .retryInterval(RETRY)
+            .build();
+    client = RedissonClients.create(settings.redis());
+    backends = RedisLimitBackends.on(client, settings, clock, registry);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    backends.close();
+    client.shutdown();
+    server.close();
+  }
+
+  private double backendErrors() {
+    return registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count();
+  }
+
+  @Test
+  void redisStopsAndReturns_decisionsDegradeToLocal_thenRecoverWithoutRestart() throws Exception {
+    // up: shared state, not degraded
+    assertThat(backends.limiter().acquire(request, true).degraded()).isNull();
+    assertThat(backends.rlsCounters().add(hit).degraded()).isNull();
+    for (int i = 0; i < 3; i++) {
+      backends
+          .protection()
+          .recordFailure("ip:203.0.113.7", 3, Duration.ofMinutes(1), Duration.ofMinutes(10));
+    }
+    assertThat(backendErrors()).isZero();
+
+    server.stop();
+
+    // down: the same limits per instance, every decision flagged and counted
+    LimitOutcome first = backends.limiter().acquire(request, true);
+    LimitOutcome second = backends.limiter().acquire(request, true);
+    LimitOutcome third = backends.limiter().acquire(request, true);
+    FixedWindowCounters.Totals counted = backends.rlsCounters().add(hit);
+    assertThat(List.of(first, second, third))
+        .extracting(LimitOutcome::degraded)
+        .containsOnly("ratelimit_backend:local");
+    assertThat(List.of(first.admitted(), second.admitted(), third.admitted()))
+        .containsExactly(true, true, false);
+    assertThat(counted.degraded()).isEqualTo("ratelimit_backend:local");
+    assertThat(counted.values()).containsExactly(1L);
+    assertThat(backendErrors()).isEqualTo(4);
+    // protection: known blocks still refuse without Redis, new failures count locally
+    assertThat(backends.protection().blockedUntil("ip:203.0.113.7")).isNotNull();
+    backends
+        .protection()
+        .recordFailure("ip:198.51.100.1", 1, Duration.ofMinutes(1), Duration.ofMinutes(10));
+    assertThat(backends.protection().blockedUntil("ip:198.51.100.1")).isNotNull();
+
+    server.startAgain();
+
+    // back: once the retry interval has passed, Redis decides again (Redisson reconnects)
+    AtomicReference<LimitOutcome> recovered = new AtomicReference<>();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              clock.advance(RETRY);
+              LimitOutcome o = backends.limiter().acquire(request, true);
+              recovered.set(o);
+              return o.degraded() == null;
+            });
+    assertThat(recovered.get().admitted()).as("the restarted Redis is empty").isTrue();
+    double errorsAfterRecovery = backendErrors();
+    assertThat(backends.limiter().acquire(request, true).degraded()).isNull();
+    assertThat(backends.rlsCounters().add(hit).degraded()).isNull();
+    assertThat(backendErrors()).isEqualTo(errorsAfterRecovery);
+  }
+}

@@ -1,0 +1,197 @@
+package io.portcullis.server.grpc;
+
+import static io.portcullis.server.grpc.RlsClient.descriptor;
+import static io.portcullis.server.grpc.RlsClient.request;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.google.protobuf.UInt64Value;
+import io.envoyproxy.envoy.extensions.common.ratelimit.v3.RateLimitDescriptor;
+import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
+import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse.Code;
+import io.envoyproxy.envoy.type.v3.RateLimitUnit;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.limit.BackendCircuit;
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.LimitBackendException;
+import io.portcullis.limit.rls.DescriptorLimiter;
+import io.portcullis.limit.rls.FailoverFixedWindowCounters;
+import io.portcullis.limit.rls.FixedWindowCounters;
+import io.portcullis.limit.rls.InMemoryFixedWindowCounters;
+import io.portcullis.limit.rls.RlsConfig;
+import io.portcullis.testing.FakeClock;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class EnvoyRateLimitServiceTest {
+  static final String CONFIG =
+      """
+      domain: edge
+      descriptors:
+        - key: remote_address
+          rate_limit: { unit: minute, requests_per_unit: 3, name: per_ip }
+        - key: ldap
+          rate_limit: { unlimited: true }
+        - key: segment
+          value: partners
+          descriptors:
+            - key: client
+              rate_limit: { unit: hour, requests_per_unit: 1000 }
+      """;
+
+  private final FakeClock clock = FakeClock.at("2026-05-10T12:00:20Z");
+  private RlsClient rls;
+
+  @BeforeEach
+  void start() throws Exception {
+    rls = new RlsClient(limiter(new InMemoryFixedWindowCounters(clock, 1000)));
+  }
+
+  private DescriptorLimiter limiter(FixedWindowCounters counters) throws Exception {
+    return DescriptorLimiter.builder()
+        .config(RlsConfig.parse(Map.of("edge.yaml", CONFIG)))
+        .counters(counters)
+        .clock(clock)
+        .build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    rls.close();
+  }
+
+  @Test
+  void withinLimit_answersOkWithCurrentLimitRemainingAndTimeToReset() {
+    RateLimitResponse r =
+        rls.stub.shouldRateLimit(request("edge", descriptor("remote_address", "203.0.113.7")));
+
+    assertThat(r.getOverallCode()).isEqualTo(Code.OK);
+    RateLimitResponse.DescriptorStatus s = r.getStatuses(0);
+    assertThat(s.getCode()).isEqualTo(Code.OK);
+    assertThat(s.getCurrentLimit().getRequestsPerUnit()).isEqualTo(3);
+    assertThat(s.getCurrentLimit().getUnit()).isEqualTo(RateLimitResponse.RateLimit.Unit.MINUTE);
+    assertThat(s.getCurrentLimit().getName()).isEqualTo("per_ip");
+    assertThat(s.getLimitRemaining()).isEqualTo(2);
+    assertThat(s.getDurationUntilReset().getSeconds()).isEqualTo(40);
+  }
+
+  @Test
+  void overLimit_answersOverLimitOverall_andPerDescriptor() {
+    for (int i = 0; i < 3; i++) {
+      rls.stub.shouldRateLimit(request("edge", descriptor("remote_address", "203.0.113.7")));
+    }
+
+    RateLimitResponse r =
+        rls.stub.shouldRateLimit(
+            request(
+                "edge",
+                descriptor("remote_address", "203.0.113.7"),
+                descriptor("segment", "partners", "client", "acme")));
+
+    assertThat(r.getOverallCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(r.getStatuses(0).getCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(r.getStatuses(0).getLimitRemaining()).isZero();
+    assertThat(r.getStatuses(1).getCode()).isEqualTo(Code.OK);
+    assertThat(r.getStatuses(1).getLimitRemaining()).isEqualTo(999);
+  }
+
+  @Test
+  void unlimitedAndUnknown_answerOk_unlimitedWithMaxUint32() {
+    RateLimitResponse r =
+        rls.stub.shouldRateLimit(
+            request("edge", descriptor("ldap", "x"), descriptor("nothing", "y")));
+
+    assertThat(r.getStatuses(0).getLimitRemaining()).isEqualTo(-1); // uint32 max on the wire
+    assertThat(Integer.toUnsignedLong(r.getStatuses(0).getLimitRemaining()))
+        .isEqualTo(4_294_967_295L);
+    assertThat(r.getStatuses(0).hasCurrentLimit()).isFalse();
+    assertThat(r.getStatuses(1).hasCurrentLimit()).isFalse();
+    assertThat(r.getStatuses(1).hasDurationUntilReset()).isFalse();
+  }
+
+  @Test
+  void hitsAddend_ofRequest_andOfDescriptor_areHonoured() {
+    RateLimitResponse byRequest =
+        rls.stub.shouldRateLimit(
+            request("edge", descriptor("remote_address", "198.51.100.1")).toBuilder()
+                .setHitsAddend(2)
+                .build());
+    RateLimitDescriptor lookOnly =
+        descriptor("remote_address", "198.51.100.1").toBuilder()
+            .setHitsAddend(UInt64Value.of(0))
+            .build();
+    RateLimitResponse byDescriptor =
+        rls.stub.shouldRateLimit(request("edge", lookOnly).toBuilder().setHitsAddend(5).build());
+
+    assertThat(byRequest.getStatuses(0).getLimitRemaining()).isEqualTo(1);
+    assertThat(byDescriptor.getStatuses(0).getLimitRemaining()).isEqualTo(1);
+  }
+
+  @Test
+  void descriptorLimitSentByEnvoy_isUsed() {
+    RateLimitDescriptor withLimit =
+        descriptor("anything", "x").toBuilder()
+            .setLimit(
+                RateLimitDescriptor.RateLimitOverride.newBuilder()
+                    .setRequestsPerUnit(7)
+                    .setUnit(RateLimitUnit.HOUR))
+            .build();
+
+    RateLimitResponse r = rls.stub.shouldRateLimit(request("edge", withLimit));
+
+    assertThat(r.getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(7);
+    assertThat(r.getStatuses(0).getCurrentLimit().getUnit())
+        .isEqualTo(RateLimitResponse.RateLimit.Unit.HOUR);
+    assertThat(r.getStatuses(0).getLimitRemaining()).isEqualTo(6);
+  }
+
+  @Test
+  void emptyDomain_isInvalidArgument() {
+    StatusRuntimeException e =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> rls.stub.shouldRateLimit(request("", descriptor("a", "b"))));
+
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).isEqualTo("rate limit domain must not be empty");
+  }
+
+  @Test
+  void noDescriptors_isInvalidArgument() {
+    StatusRuntimeException e =
+        catchThrowableOfType(
+            StatusRuntimeException.class, () -> rls.stub.shouldRateLimit(request("edge")));
+
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void backendFailure_isAnsweredByThePolicy_andNamedInDynamicMetadata() throws Exception {
+    rls.close();
+    FixedWindowCounters down =
+        hits -> {
+          throw new LimitBackendException("down", new RuntimeException());
+        };
+    rls =
+        new RlsClient(
+            limiter(
+                new FailoverFixedWindowCounters(
+                    down,
+                    new InMemoryFixedWindowCounters(clock, 100),
+                    BackendFailurePolicy.LOCAL,
+                    new BackendCircuit(clock, Duration.ofSeconds(1), new SimpleMeterRegistry()))));
+
+    RateLimitResponse r =
+        rls.stub.shouldRateLimit(request("edge", descriptor("remote_address", "1.2.3.4")));
+
+    assertThat(r.getOverallCode()).isEqualTo(Code.OK);
+    assertThat(r.getStatuses(0).getLimitRemaining()).isEqualTo(2);
+    assertThat(r.getDynamicMetadata().getFieldsOrThrow("degraded").getStringValue())
+        .isEqualTo("ratelimit_backend:local");
+  }
+}
