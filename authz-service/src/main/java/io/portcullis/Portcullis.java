@@ -13,6 +13,11 @@ import io.portcullis.geo.MaxMindCountryResolver;
 import io.portcullis.identity.JwtVerifiers;
 import io.portcullis.identity.Secret;
 import io.portcullis.identity.SharedIdentityServices;
+import io.portcullis.limit.LimitBackends;
+import io.portcullis.limit.RateLimitSettings;
+import io.portcullis.limit.redis.RedisLimitBackends;
+import io.portcullis.limit.rls.DescriptorLimiter;
+import io.portcullis.limit.rls.RlsConfigException;
 import io.portcullis.metrics.DecisionMetrics;
 import io.portcullis.net.CidrSet;
 import io.portcullis.policy.LivePolicy;
@@ -20,10 +25,12 @@ import io.portcullis.policy.LoadResult;
 import io.portcullis.policy.PolicyError;
 import io.portcullis.policy.PolicyLoader;
 import io.portcullis.server.grpc.EnvoyAuthorizationService;
+import io.portcullis.server.grpc.EnvoyRateLimitService;
 import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.server.http.AdminHttpServer;
 import io.portcullis.server.http.AdminRouter;
 import io.portcullis.server.http.ForwardAuthServer;
+import io.portcullis.server.http.LimitAdminRoutes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,6 +66,7 @@ public final class Portcullis implements AutoCloseable {
   private @Nullable ForwardAuthServer forwardAuth;
   private @Nullable AdminHttpServer admin;
   private @Nullable PrometheusMeterRegistry registry;
+  private @Nullable DescriptorLimiter rls;
 
   private Portcullis() {}
 
@@ -126,9 +134,18 @@ public final class Portcullis implements AutoCloseable {
     this.policy = live;
     log.info("policy {} loaded from {}", live.get().version(), policyFile);
 
+    // Limits and protection: in memory or shared through Redis.
+    LimitBackends limits =
+        config.ratelimit().backend() == RateLimitSettings.Backend.REDIS
+            ? RedisLimitBackends.create(config.ratelimit(), clock, meters)
+            : LimitBackends.inMemory(config.ratelimit(), clock, meters);
+    resources.push(limits);
+
     DecisionPipeline pipeline =
         DecisionPipeline.builder()
             .policy(live)
+            .limiter(limits.limiter())
+            .protection(limits.protection())
             .headerLimits(config.requestLimits())
             .countries(countries(config.geoip()))
             .metrics(new DecisionMetrics(meters))
@@ -143,13 +160,17 @@ public final class Portcullis implements AutoCloseable {
                 config.grpc().tls().cert(),
                 config.grpc().tls().key(),
                 config.grpc().tls().clientCa());
-    GrpcServer g =
+    GrpcServer.Builder gb =
         GrpcServer.builder(config.grpc().address())
             .service(new EnvoyAuthorizationService(pipeline, clock))
             .tls(tls)
-            .drainGrace(config.grpc().drainGrace())
-            .build()
-            .start();
+            .drainGrace(config.grpc().drainGrace());
+    if (config.rlsConfigDir() != null) {
+      DescriptorLimiter rls = rateLimitService(config.rlsConfigDir(), limits, clock);
+      this.rls = rls;
+      gb.service(new EnvoyRateLimitService(rls));
+    }
+    GrpcServer g = gb.build().start();
     this.grpc = g;
     resources.push(g);
 
@@ -164,6 +185,7 @@ public final class Portcullis implements AutoCloseable {
     resources.push(fa);
 
     AdminRouter router = new AdminRouter();
+    new LimitAdminRoutes(live, limits.limiter(), limits.protection()).register(router);
     AdminHttpServer a =
         AdminHttpServer.builder(config.admin().address())
             .token(adminToken(config, env))
@@ -178,6 +200,31 @@ public final class Portcullis implements AutoCloseable {
     g.markServing();
     ready.set(true);
     log.info("Portcullis ready: gRPC {}, forward-auth {}, admin {}", g.port(), fa.port(), a.port());
+  }
+
+  private static DescriptorLimiter rateLimitService(
+      Path configDir, LimitBackends limits, InstantSource clock) throws StartupException {
+    try {
+      DescriptorLimiter rls =
+          DescriptorLimiter.builder()
+              .configDirectory(configDir)
+              .counters(limits.rlsCounters())
+              .clock(clock)
+              .build();
+      log.info(
+          "rate limit service loaded {} domain(s) from {}",
+          rls.config().domains().size(),
+          configDir);
+      return rls;
+    } catch (RlsConfigException e) {
+      StringBuilder sb = new StringBuilder("the rate limit service configuration is invalid:");
+      for (RlsConfigException.Problem p : e.problems()) {
+        sb.append(System.lineSeparator()).append("  ").append(p);
+      }
+      throw new StartupException(sb.toString(), e);
+    } catch (IOException e) {
+      throw new StartupException("cannot read the rate limit service configuration: " + e, e);
+    }
   }
 
   private CountryResolver countries(RuntimeConfig.GeoIp geo) throws IOException {

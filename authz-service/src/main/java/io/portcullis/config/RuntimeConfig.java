@@ -1,6 +1,7 @@
 package io.portcullis.config;
 
 import io.portcullis.identity.Secret;
+import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.request.HeaderLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -21,7 +22,7 @@ import org.jspecify.annotations.Nullable;
  * @param admin the admin listener
  * @param policy the policy file and whether to watch it
  * @param storeUrl JDBC URL of the key and audit store
- * @param ratelimit the limit backend
+ * @param ratelimit the limit backend ({@code ratelimit:})
  * @param rlsConfigDir envoyproxy/ratelimit-format YAML files for the RLS API, or {@code null}
  * @param audit audit log settings
  * @param geoip country sources
@@ -35,7 +36,7 @@ public record RuntimeConfig(
     Admin admin,
     PolicySettings policy,
     String storeUrl,
-    RateLimit ratelimit,
+    RateLimitSettings ratelimit,
     @Nullable Path rlsConfigDir,
     Audit audit,
     GeoIp geoip,
@@ -81,37 +82,6 @@ public record RuntimeConfig(
   /** {@code policy}. */
   public record PolicySettings(Path file, boolean watch) {}
 
-  /** The limit backend when the limit store fails. */
-  public enum BackendFailure {
-    LOCAL,
-    DENY,
-    ALLOW
-  }
-
-  /**
-   * {@code ratelimit}.
-   *
-   * @param backend {@code memory} or {@code redis}
-   * @param redisAddresses one address (single), seed nodes (cluster) or sentinels (sentinel)
-   * @param redisMode {@code single}, {@code cluster} or {@code sentinel}
-   * @param redisMasterName the sentinel master name (sentinel mode)
-   * @param redisPassword the Redis password, or {@code null}
-   * @param redisTimeout how long one limit check may wait for Redis before the failure policy
-   * @param onBackendFailure what decides while Redis is unavailable
-   */
-  public record RateLimit(
-      String backend,
-      List<String> redisAddresses,
-      String redisMode,
-      @Nullable String redisMasterName,
-      @Nullable Secret redisPassword,
-      Duration redisTimeout,
-      BackendFailure onBackendFailure) {
-    public RateLimit {
-      redisAddresses = List.copyOf(redisAddresses);
-    }
-  }
-
   /** {@code audit}. */
   public record Audit(Duration retention, int queueCapacity, long journalMaxBytes) {}
 
@@ -128,14 +98,7 @@ public record RuntimeConfig(
         new Admin(new InetSocketAddress("127.0.0.1", 9193), null),
         new PolicySettings(policyFile, true),
         "jdbc:sqlite:" + data.resolve("portcullis.db"),
-        new RateLimit(
-            "memory",
-            List.of("redis://127.0.0.1:6379"),
-            "single",
-            null,
-            null,
-            Duration.ofMillis(50),
-            BackendFailure.LOCAL),
+        RateLimitSettings.defaults(),
         null,
         new Audit(Duration.ofDays(30), 100_000, 256L * 1024 * 1024),
         new GeoIp("x-geo-country", null),

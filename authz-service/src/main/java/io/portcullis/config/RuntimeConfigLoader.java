@@ -1,6 +1,9 @@
 package io.portcullis.config;
 
 import io.portcullis.identity.Secret;
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.RateLimitSettings;
+import io.portcullis.limit.RedisSettings;
 import io.portcullis.net.CidrSet;
 import io.portcullis.policy.Diagnostics;
 import io.portcullis.policy.PolicyError;
@@ -191,7 +194,7 @@ public final class RuntimeConfigLoader extends YamlReader {
       }
     }
 
-    RuntimeConfig.RateLimit rl = ratelimit(f, def.ratelimit());
+    RateLimitSettings rl = ratelimit(f, def.ratelimit());
 
     Path rlsDir = def.rlsConfigDir();
     YamlNode.Mapping rls = optMapping(f, "rls");
@@ -243,78 +246,81 @@ public final class RuntimeConfigLoader extends YamlReader {
         instance, grpc, http, admin, policy, storeUrl, rl, rlsDir, audit, geo, limits, dataDir);
   }
 
-  private RuntimeConfig.RateLimit ratelimit(Fields f, RuntimeConfig.RateLimit def) {
+  private RateLimitSettings ratelimit(Fields f, RateLimitSettings def) {
     YamlNode.Mapping m = optMapping(f, "ratelimit");
     if (m == null) {
       return def;
     }
     Fields rf = new Fields(m, "ratelimit", RATELIMIT);
-    String backend = optString(rf, "backend", def.backend());
-    if (!backend.equals("memory") && !backend.equals("redis")) {
-      d.error(
-          rf.get("backend"), rf.path("backend"), "expected memory or redis, got '" + backend + "'");
-    }
-    RuntimeConfig.BackendFailure failure = def.onBackendFailure();
-    if (rf.get("on_backend_failure") != null) {
-      String v = string(rf.get("on_backend_failure"), rf.path("on_backend_failure"));
-      if (v != null) {
-        try {
-          failure = RuntimeConfig.BackendFailure.valueOf(v.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-          d.error(
-              rf.get("on_backend_failure"),
-              rf.path("on_backend_failure"),
-              "expected local, deny or allow, got '" + v + "'");
-        }
+    RateLimitSettings.Builder b = RateLimitSettings.builder();
+    if (rf.get("backend") != null) {
+      String v = string(rf.get("backend"), rf.path("backend"));
+      RateLimitSettings.Backend backend = v == null ? null : RateLimitSettings.Backend.parse(v);
+      if (v != null && backend == null) {
+        d.error(rf.get("backend"), rf.path("backend"), "expected memory or redis, got '" + v + "'");
+      } else if (backend != null) {
+        b.backend(backend);
       }
     }
-    List<String> addresses = def.redisAddresses();
-    String mode = def.redisMode();
-    String master = def.redisMasterName();
-    Secret password = def.redisPassword();
-    Duration timeout = def.redisTimeout();
+    if (rf.get("on_backend_failure") != null) {
+      String v = string(rf.get("on_backend_failure"), rf.path("on_backend_failure"));
+      BackendFailurePolicy policy = v == null ? null : BackendFailurePolicy.parse(v);
+      if (v != null && policy == null) {
+        d.error(
+            rf.get("on_backend_failure"),
+            rf.path("on_backend_failure"),
+            "expected local, deny or allow, got '" + v + "'");
+      } else if (policy != null) {
+        b.onBackendFailure(policy);
+      }
+    }
     YamlNode.Mapping r = optMapping(rf, "redis");
     if (r != null) {
       Fields redis = new Fields(r, "ratelimit.redis", REDIS);
+      RedisSettings.Builder rb = RedisSettings.builder();
       if (redis.get("address") != null && redis.get("addresses") != null) {
         d.error(
             redis.get("addresses"), redis.path("addresses"), "give address or addresses, not both");
       }
       if (redis.get("address") != null) {
         String a = string(redis.get("address"), redis.path("address"));
-        addresses = a == null ? addresses : List.of(a);
+        if (a != null) {
+          rb.addresses(List.of(a));
+        }
       } else if (redis.get("addresses") != null) {
-        addresses = strings(redis.get("addresses"), redis.path("addresses"), true);
+        rb.addresses(strings(redis.get("addresses"), redis.path("addresses"), true));
       }
-      for (String a : addresses) {
-        if (!a.startsWith("redis://") && !a.startsWith("rediss://")) {
-          d.error(
-              r,
-              redis.path("address"),
-              "Redis addresses look like redis://host:6379 or rediss://host:6380");
-          break;
+      if (redis.get("mode") != null) {
+        String v = string(redis.get("mode"), redis.path("mode"));
+        RedisSettings.Mode mode = v == null ? null : RedisSettings.Mode.parse(v);
+        if (v != null && mode == null) {
+          d.error(redis.get("mode"), redis.path("mode"), "expected single, cluster or sentinel");
+        } else if (mode != null) {
+          rb.mode(mode);
         }
       }
-      mode = optString(redis, "mode", mode);
-      if (!List.of("single", "cluster", "sentinel").contains(mode)) {
-        d.error(redis.get("mode"), redis.path("mode"), "expected single, cluster or sentinel");
+      if (redis.get("master_name") != null) {
+        rb.sentinelMaster(string(redis.get("master_name"), redis.path("master_name")));
       }
-      master =
-          redis.get("master_name") == null
-              ? null
-              : string(redis.get("master_name"), redis.path("master_name"));
-      if (mode.equals("sentinel") && master == null) {
-        d.error(r, redis.path("master_name"), "is required in sentinel mode");
+      if (redis.get("password") != null) {
+        String pw = string(redis.get("password"), redis.path("password"));
+        rb.password(pw == null || pw.isEmpty() ? null : Secret.of(pw));
       }
-      String pw =
-          redis.get("password") == null
-              ? null
-              : string(redis.get("password"), redis.path("password"));
-      password = pw == null || pw.isEmpty() ? null : Secret.of(pw);
-      timeout = optDuration(redis, "timeout", timeout);
+      if (redis.get("timeout") != null) {
+        rb.timeout(optDuration(redis, "timeout", Duration.ofMillis(50)));
+      }
+      try {
+        b.redis(rb.build());
+      } catch (IllegalArgumentException e) {
+        d.error(r, "ratelimit.redis", e.getMessage());
+      }
     }
-    return new RuntimeConfig.RateLimit(
-        backend, addresses, mode, master, password, timeout, failure);
+    try {
+      return b.build();
+    } catch (IllegalArgumentException e) {
+      d.error(m, "ratelimit", e.getMessage());
+      return def;
+    }
   }
 
   private YamlNode.@Nullable Mapping optMapping(Fields f, String key) {

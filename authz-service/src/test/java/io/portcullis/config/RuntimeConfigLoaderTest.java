@@ -2,6 +2,9 @@ package io.portcullis.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.RateLimitSettings;
+import io.portcullis.limit.RedisSettings;
 import io.portcullis.policy.PolicyError;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,11 +66,12 @@ class RuntimeConfigLoaderTest {
     assertThat(c.policy().file()).isEqualTo(dir.resolve("policy.yaml"));
     assertThat(c.policy().watch()).isFalse();
     assertThat(c.storeUrl()).isEqualTo("jdbc:postgresql://db/portcullis");
-    assertThat(c.ratelimit().backend()).isEqualTo("redis");
-    assertThat(c.ratelimit().redisAddresses())
+    assertThat(c.ratelimit().backend()).isEqualTo(RateLimitSettings.Backend.REDIS);
+    assertThat(c.ratelimit().redis().addresses())
         .containsExactly("redis://r1:6379", "redis://r2:6379");
-    assertThat(c.ratelimit().redisMode()).isEqualTo("cluster");
-    assertThat(c.ratelimit().onBackendFailure()).isEqualTo(RuntimeConfig.BackendFailure.DENY);
+    assertThat(c.ratelimit().redis().mode()).isEqualTo(RedisSettings.Mode.CLUSTER);
+    assertThat(c.ratelimit().redis().timeout()).isEqualTo(Duration.ofMillis(20));
+    assertThat(c.ratelimit().onBackendFailure()).isEqualTo(BackendFailurePolicy.DENY);
     assertThat(c.rlsConfigDir()).isEqualTo(dir.resolve("ratelimit"));
     assertThat(c.audit().retention()).isEqualTo(Duration.ofDays(7));
     assertThat(c.audit().queueCapacity()).isEqualTo(5000);
@@ -110,7 +114,7 @@ class RuntimeConfigLoaderTest {
             "4:server.htp",
             "5:policy.watch",
             "6:ratelimit.backend",
-            "6:ratelimit.redis.master_name",
+            "6:ratelimit.redis",
             "6:ratelimit.on_backend_failure",
             "7:store.url");
     assertThat(
@@ -162,7 +166,7 @@ class RuntimeConfigLoaderTest {
             Map.of("PORTCULLIS_ADMIN_TOKEN", "0123456789abcdef0123", "POSTGRES_PASSWORD", "pw"));
     assertThat(r).as("%s", r).isInstanceOf(RuntimeConfigLoader.Loaded.class);
     RuntimeConfig c = ((RuntimeConfigLoader.Loaded) r).config();
-    assertThat(c.ratelimit().backend()).isEqualTo("redis");
+    assertThat(c.ratelimit().backend()).isEqualTo(RateLimitSettings.Backend.REDIS);
     assertThat(c.geoip().database()).isNull();
     assertThat(c.storeUrl()).startsWith("jdbc:postgresql://postgres:5432/portcullis");
   }

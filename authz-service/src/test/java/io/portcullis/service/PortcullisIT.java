@@ -21,6 +21,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.portcullis.Portcullis;
 import io.portcullis.config.RuntimeConfig;
+import io.portcullis.identity.Secret;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.TestIssuer;
 import java.net.InetSocketAddress;
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  * real {@code CheckRequest}/{@code CheckResponse} messages.
  */
 class PortcullisIT {
+  static final String ADMIN_TOKEN = "it-admin-token-0123456789";
   @TempDir static Path dir;
   static TestIssuer issuer;
   static Portcullis service;
@@ -92,6 +94,12 @@ class PortcullisIT {
             network: { deny: [198.51.100.0/24] }
             rules:
               - { name: status, methods: [GET], paths: ["/v1/status"] }
+              - name: ping
+                methods: [GET]
+                paths: ["/v1/ping"]
+                limits: [{ name: ping-rate, key: [ip], rate: 1/m, burst: 2 }]
+        protect:
+          failed_auth: { key: "header:x-client-id", threshold: 3, window: 1m, block_for: 10m }
         """
             .formatted(issuer.issuer("main"), issuer.issuer("rot")));
     RuntimeConfig d = RuntimeConfig.defaults(policy);
@@ -101,7 +109,7 @@ class PortcullisIT {
             new RuntimeConfig.Grpc(
                 new InetSocketAddress("127.0.0.1", 0), null, Duration.ofSeconds(2)),
             new RuntimeConfig.Http(new InetSocketAddress("127.0.0.1", 0), List.of("127.0.0.1/32")),
-            new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), null),
+            new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), Secret.of(ADMIN_TOKEN)),
             d.policy(),
             "jdbc:sqlite:" + dir.resolve("portcullis.db"),
             d.ratelimit(),
@@ -359,5 +367,73 @@ class PortcullisIT {
     return Base64.getUrlEncoder()
         .withoutPadding()
         .encodeToString(s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void rateLimit_thirdRequestIs429WithRetryAfterAndRateLimitHeaders_andUsageShowsIt()
+      throws Exception {
+    assertThat(check(EnvoyChecks.get("/v1/ping").source("192.0.2.99")).getStatus().getCode())
+        .isEqualTo(Code.OK_VALUE);
+    CheckResponse second = check(EnvoyChecks.get("/v1/ping").source("192.0.2.99"));
+    assertThat(second.getOkResponse().getResponseHeadersToAddList())
+        .extracting(h -> h.getHeader().getKey() + ": " + h.getHeader().getValue())
+        .contains("ratelimit-policy: \"ping-rate\";q=2;w=120", "ratelimit: \"ping-rate\";r=0;t=120");
+    CheckResponse third = check(EnvoyChecks.get("/v1/ping").source("192.0.2.99"));
+    assertThat(third.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(429);
+    assertThat(reasonOf(third)).isEqualTo("rate_limited");
+    assertThat(third.getDeniedResponse().getHeadersList())
+        .extracting(h -> h.getHeader().getKey())
+        .contains("retry-after", "ratelimit", "ratelimit-policy");
+    assertThat(check(EnvoyChecks.get("/v1/ping").source("192.0.2.100")).getStatus().getCode())
+        .as("another source has its own bucket")
+        .isEqualTo(Code.OK_VALUE);
+
+    HttpResponse<String> usage =
+        admin("GET", "/admin/usage?limit=public/ping/ping-rate&key=192.0.2.99");
+    assertThat(usage.statusCode()).isEqualTo(200);
+    assertThat(usage.body()).contains("\"used\":2", "\"max\":2", "\"remaining\":0");
+  }
+
+  @Test
+  void failedAuthentication_blocksTheSource_andAdminCanLiftTheBlock() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      assertThat(
+              reasonOf(
+                  check(
+                      EnvoyChecks.get("/v1/me")
+                          .header("x-client-id", "attacker-1")
+                          .header("authorization", "Bearer forged-" + i))))
+          .isEqualTo("invalid_token");
+    }
+    CheckResponse blocked =
+        check(
+            EnvoyChecks.get("/v1/me")
+                .header("x-client-id", "attacker-1")
+                .header("authorization", "Bearer " + issuer.token("main").sign()));
+    assertThat(reasonOf(blocked)).isEqualTo("blocked");
+    assertThat(blocked.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(403);
+
+    HttpResponse<String> blocks = admin("GET", "/admin/blocks");
+    assertThat(blocks.body()).contains("header:x-client-id:attacker-1");
+    assertThat(admin("DELETE", "/admin/blocks/header:x-client-id:attacker-1").statusCode())
+        .isEqualTo(204);
+    assertThat(
+            check(
+                    EnvoyChecks.get("/v1/me")
+                        .header("x-client-id", "attacker-1")
+                        .header("authorization", "Bearer " + issuer.token("main").sign()))
+                .getStatus()
+                .getCode())
+        .isEqualTo(Code.OK_VALUE);
+  }
+
+  static HttpResponse<String> admin(String method, String path) throws Exception {
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + service.adminPort() + path))
+                .header("authorization", "Bearer " + ADMIN_TOKEN)
+                .method(method, HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
   }
 }

@@ -1,0 +1,151 @@
+package io.portcullis.server.http;
+
+import io.portcullis.authz.Rule;
+import io.portcullis.limit.LimitBackendException;
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitUsage;
+import io.portcullis.limit.RateLimiter;
+import io.portcullis.limit.SourceProtection;
+import io.portcullis.policy.Policy;
+import io.portcullis.segment.Segment;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * {@code GET /admin/usage?limit=&key=}, {@code GET /admin/blocks} and {@code DELETE
+ * /admin/blocks/{key}}.
+ *
+ * <p>{@code limit} names a limit of the running policy as {@code <segment>/<limit>} or {@code
+ * <segment>/<rule>/<limit>}, or by its bare name when that is unique in the policy. {@code key} is
+ * the bucket's key values in the order of the limit's {@code key}, joined with {@code ","} (e.g.
+ * {@code acme} for {@code key: [client]}).
+ */
+public final class LimitAdminRoutes {
+  private final Supplier<Policy> policy;
+  private final RateLimiter limiter;
+  private final SourceProtection protection;
+
+  public LimitAdminRoutes(
+      Supplier<Policy> policy, RateLimiter limiter, SourceProtection protection) {
+    this.policy = policy;
+    this.limiter = limiter;
+    this.protection = protection;
+  }
+
+  public AdminRouter register(AdminRouter router) {
+    return router
+        .add("GET", "/admin/usage", this::usage)
+        .add("GET", "/admin/blocks", this::blocks)
+        .add("DELETE", "/admin/blocks/{key}", this::unblock);
+  }
+
+  AdminResponse usage(AdminRequest request) {
+    String name = request.param("limit");
+    String key = request.param("key");
+    if (name == null || name.isBlank() || key == null) {
+      return AdminResponse.problem(
+          400, "bad_request", "limit and key are required", "e.g. ?limit=partners/daily&key=acme");
+    }
+    List<LimitDefinition> found = find(policy.get(), name);
+    if (found.isEmpty()) {
+      return AdminResponse.problem(404, "not_found", "No such limit", "no limit named " + name);
+    }
+    if (found.size() > 1) {
+      return AdminResponse.problem(
+          409,
+          "ambiguous_limit",
+          "Several limits have this name",
+          "qualify it as <segment>/<limit> or <segment>/<rule>/<limit>");
+    }
+    LimitUsage u;
+    try {
+      u = limiter.usage(found.getFirst(), key);
+    } catch (LimitBackendException e) {
+      return AdminResponse.problem(503, "backend_unavailable", "Limit backend unavailable", "");
+    }
+    if (u == null) {
+      return AdminResponse.problem(404, "not_found", "This service keeps no limit state", "");
+    }
+    LimitDefinition l = u.limit();
+    String json =
+        "{\"limit\":\""
+            + Json.escape(qualifiedName(l))
+            + "\",\"key\":\""
+            + Json.escape(u.bucket())
+            + "\",\"used\":"
+            + u.used()
+            + ",\"max\":"
+            + u.max()
+            + ",\"remaining\":"
+            + u.remaining()
+            + ",\"resets_at\":\""
+            + u.resetsAt()
+            + "\"}";
+    return AdminResponse.json(200, json);
+  }
+
+  AdminResponse blocks(AdminRequest request) {
+    List<SourceProtection.BlockedSource> blocked;
+    try {
+      blocked = protection.blocked();
+    } catch (LimitBackendException e) {
+      return AdminResponse.problem(503, "backend_unavailable", "Limit backend unavailable", "");
+    }
+    StringBuilder json = new StringBuilder("{\"blocks\":[");
+    for (int i = 0; i < blocked.size(); i++) {
+      SourceProtection.BlockedSource b = blocked.get(i);
+      if (i > 0) {
+        json.append(',');
+      }
+      json.append("{\"key\":\"")
+          .append(Json.escape(b.key()))
+          .append("\",\"blocked_at\":\"")
+          .append(b.blockedAt())
+          .append("\",\"blocked_until\":\"")
+          .append(b.blockedUntil())
+          .append("\",\"failures\":")
+          .append(b.failures())
+          .append('}');
+    }
+    return AdminResponse.json(200, json.append("]}").toString());
+  }
+
+  AdminResponse unblock(AdminRequest request) {
+    String key = URLDecoder.decode(request.pathParam("key"), StandardCharsets.UTF_8);
+    boolean removed;
+    try {
+      removed = protection.unblock(key);
+    } catch (LimitBackendException e) {
+      return AdminResponse.problem(503, "backend_unavailable", "Limit backend unavailable", "");
+    }
+    return removed
+        ? AdminResponse.noContent()
+        : AdminResponse.problem(404, "not_found", "Not blocked", "");
+  }
+
+  /**
+   * {@code partners/daily} for {@code segment/partners}, {@code partners/create/writes} for rules.
+   */
+  static String qualifiedName(LimitDefinition l) {
+    String scope = l.scope().replaceFirst("^segment/", "").replace("/rule/", "/");
+    return scope + "/" + l.name();
+  }
+
+  static List<LimitDefinition> find(Policy policy, String name) {
+    List<LimitDefinition> all = new ArrayList<>();
+    for (Segment s : policy.segments()) {
+      all.addAll(s.limits());
+      for (Rule r : s.rules()) {
+        all.addAll(r.limits());
+      }
+    }
+    List<LimitDefinition> exact = all.stream().filter(l -> qualifiedName(l).equals(name)).toList();
+    if (!exact.isEmpty()) {
+      return exact;
+    }
+    return all.stream().filter(l -> l.name().equals(name)).toList();
+  }
+}
