@@ -23,7 +23,7 @@ import io.portcullis.Portcullis;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.TestIssuer;
-import java.net.InetSocketAddress;
+import io.portcullis.testing.TestRuntimeConfigs;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -94,22 +94,7 @@ class PortcullisIT {
               - { name: status, methods: [GET], paths: ["/v1/status"] }
         """
             .formatted(issuer.issuer("main"), issuer.issuer("rot")));
-    RuntimeConfig d = RuntimeConfig.defaults(policy);
-    RuntimeConfig config =
-        new RuntimeConfig(
-            "it-1",
-            new RuntimeConfig.Grpc(
-                new InetSocketAddress("127.0.0.1", 0), null, Duration.ofSeconds(2)),
-            new RuntimeConfig.Http(new InetSocketAddress("127.0.0.1", 0), List.of("127.0.0.1/32")),
-            new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), null),
-            d.policy(),
-            "jdbc:sqlite:" + dir.resolve("portcullis.db"),
-            d.ratelimit(),
-            null,
-            d.audit(),
-            d.geoip(),
-            d.requestLimits(),
-            dir.resolve("data"));
+    RuntimeConfig config = TestRuntimeConfigs.loopback(dir, policy);
     service = Portcullis.start(config, name -> null);
     channel =
         Grpc.newChannelBuilderForAddress(
