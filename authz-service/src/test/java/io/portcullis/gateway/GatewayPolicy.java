@@ -1,7 +1,14 @@
 package io.portcullis.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.Portcullis;
+import io.portcullis.testing.TestIssuer;
 import java.io.IOException;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -24,6 +31,25 @@ final class GatewayPolicy {
   static final String LAN_ADDRESS = "203.0.113.7";
 
   private GatewayPolicy() {}
+
+  /**
+   * Makes one forward-auth check with a valid token straight to {@code portcullis}: the first JWT
+   * check fetches the issuer's discovery document and JWKS and loads the JOSE classes, which on a
+   * busy machine can outlast a gateway's authorization timeout (nginx 1 s, Envoy 250 ms) and turn
+   * the first allowed request into a 503. A deployment's first minutes do the same.
+   */
+  static void warmKeyCache(Portcullis portcullis, TestIssuer issuer) throws Exception {
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + portcullis.forwardAuthPort() + "/check"))
+                    .header("X-Original-URI", "/v1/orders/1")
+                    .header("Authorization", "Bearer " + issuer.token("main").sign())
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as("direct check with a valid token: %s", r.body()).isEqualTo(200);
+  }
 
   /** Writes the policy trusting {@code issuer} to {@code dir/policy.yaml}; returns its path. */
   static Path write(Path dir, URI issuer) throws IOException {

@@ -59,16 +59,7 @@ class NginxForwardAuthIT {
     Path policy = GatewayPolicy.write(dir, issuer.issuer("main"));
     portcullis = Portcullis.start(TestRuntimeConfigs.loopback(dir, policy), name -> null);
     upstream = RecordingUpstream.start();
-    // The first JWT check fetches the issuer's discovery document and JWKS and loads the JOSE
-    // classes, which on a busy machine can outlast nginx's 1 s read timeout (a 503): warm the key
-    // cache first, as a deployment's first minutes would.
-    HttpResponse<String> warm =
-        send(
-            HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + portcullis.forwardAuthPort() + "/check"))
-                .header("X-Original-URI", "/v1/orders/1")
-                .header("Authorization", "Bearer " + issuer.token("main").sign()));
-    assertThat(warm.statusCode()).as("direct check with a valid token").isEqualTo(200);
+    GatewayPolicy.warmKeyCache(portcullis, issuer);
     nginx = NginxProcess.start(nginxPrefix, portcullis.forwardAuthPort(), upstream.port());
   }
 
