@@ -17,7 +17,6 @@ import io.portcullis.decision.Reason;
 import io.portcullis.testing.RecordingUpstream;
 import io.portcullis.testing.RepoRoot;
 import io.portcullis.testing.TestIssuer;
-import io.portcullis.testing.TestRuntimeConfigs;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,7 +24,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -73,6 +71,7 @@ class EnvoyIT {
 
   @TempDir static Path certs;
   @TempDir static Path dir;
+  static GatewayBackends backends;
   static TestIssuer issuer;
   static Portcullis portcullis;
   static RecordingUpstream upstream;
@@ -90,11 +89,10 @@ class EnvoyIT {
 
   @BeforeAll
   static void startPortcullisAndEnvoyInFrontOfIt() throws Exception {
-    issuer = TestIssuer.start(InstantSource.system());
-    Path policy = GatewayPolicy.write(dir, issuer.issuer("main"));
-    portcullis = Portcullis.start(TestRuntimeConfigs.loopback(dir, policy), name -> null);
-    upstream = RecordingUpstream.start();
-    GatewayPolicy.warmKeyCache(portcullis, issuer);
+    backends = GatewayBackends.start(dir);
+    issuer = backends.issuer();
+    portcullis = backends.portcullis();
+    upstream = backends.upstream();
     org.testcontainers.Testcontainers.exposeHostPorts(portcullis.grpcPort(), upstream.port());
 
     Path config =
@@ -118,14 +116,8 @@ class EnvoyIT {
     if (envoy != null) {
       envoy.stop();
     }
-    if (upstream != null) {
-      upstream.close();
-    }
-    if (portcullis != null) {
-      portcullis.close();
-    }
-    if (issuer != null) {
-      issuer.close();
+    if (backends != null) {
+      backends.close();
     }
   }
 

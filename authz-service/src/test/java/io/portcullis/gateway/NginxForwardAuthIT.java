@@ -7,14 +7,12 @@ import io.portcullis.Portcullis;
 import io.portcullis.decision.HeaderNames;
 import io.portcullis.testing.RecordingUpstream;
 import io.portcullis.testing.TestIssuer;
-import io.portcullis.testing.TestRuntimeConfigs;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
 class NginxForwardAuthIT {
   @TempDir static Path dir;
   @TempDir static Path nginxPrefix;
+  static GatewayBackends backends;
   static TestIssuer issuer;
   static Portcullis portcullis;
   static RecordingUpstream upstream;
@@ -55,11 +54,10 @@ class NginxForwardAuthIT {
 
   @BeforeAll
   static void start() throws Exception {
-    issuer = TestIssuer.start(InstantSource.system());
-    Path policy = GatewayPolicy.write(dir, issuer.issuer("main"));
-    portcullis = Portcullis.start(TestRuntimeConfigs.loopback(dir, policy), name -> null);
-    upstream = RecordingUpstream.start();
-    GatewayPolicy.warmKeyCache(portcullis, issuer);
+    backends = GatewayBackends.start(dir);
+    issuer = backends.issuer();
+    portcullis = backends.portcullis();
+    upstream = backends.upstream();
     nginx = NginxProcess.start(nginxPrefix, portcullis.forwardAuthPort(), upstream.port());
   }
 
@@ -73,14 +71,8 @@ class NginxForwardAuthIT {
       if (nginx != null) {
         nginx.close();
       }
-      if (upstream != null) {
-        upstream.close();
-      }
-      if (portcullis != null) {
-        portcullis.close();
-      }
-      if (issuer != null) {
-        issuer.close();
+      if (backends != null) {
+        backends.close();
       }
     }
   }
@@ -222,7 +214,7 @@ class NginxForwardAuthIT {
 
   @Test
   void forgedXForwardedFor_doesNotChangeTheSourcePortcullisDecidesOn() throws Exception {
-    String ops = issuer.token("main").claim("roles", List.of(GatewayPolicy.OPS_ROLE)).sign();
+    String ops = issuer.token("main").claim("roles", List.of(GatewayBackends.OPS_ROLE)).sign();
     double opsDenied = decisions("ops", "deny", "ip_denied");
 
     // The ops segment denies loopback, where this client is: a believed forgery would allow.
@@ -230,13 +222,13 @@ class NginxForwardAuthIT {
         send(
             get("/v1/anything")
                 .header("Authorization", "Bearer " + ops)
-                .header("X-Forwarded-For", GatewayPolicy.LAN_ADDRESS));
+                .header("X-Forwarded-For", GatewayBackends.LAN_ADDRESS));
     assertThat(forged.statusCode()).isEqualTo(403);
     assertThat(decisions("ops", "deny", "ip_denied")).isEqualTo(opsDenied + 1);
 
     // Anonymous callers from the forged network would be 'lan' and may do anything.
     HttpResponse<String> lan =
-        send(get("/v1/anything").header("X-Forwarded-For", GatewayPolicy.LAN_ADDRESS));
+        send(get("/v1/anything").header("X-Forwarded-For", GatewayBackends.LAN_ADDRESS));
     assertThat(lan.statusCode()).isEqualTo(403);
     assertThat(upstream.received()).isEmpty();
 
@@ -249,7 +241,7 @@ class NginxForwardAuthIT {
                 .header("X-Original-URI", "/v1/anything")
                 .header("X-Original-Method", "GET")
                 .header("Authorization", "Bearer " + ops)
-                .header("X-Forwarded-For", GatewayPolicy.LAN_ADDRESS));
+                .header("X-Forwarded-For", GatewayBackends.LAN_ADDRESS));
     assertThat(direct.statusCode()).isEqualTo(200);
     assertThat(direct.headers().firstValue(HeaderNames.SEGMENT)).hasValue("ops");
   }
