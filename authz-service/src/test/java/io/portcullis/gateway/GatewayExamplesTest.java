@@ -1,26 +1,27 @@
 package io.portcullis.gateway;
 
+import static io.portcullis.gateway.GatewayExamples.lower;
+import static io.portcullis.gateway.GatewayExamples.map;
+import static io.portcullis.gateway.GatewayExamples.strings;
+import static io.portcullis.gateway.GatewayExamples.yaml;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.decision.HeaderNames;
+import io.portcullis.gateway.GatewayExamples.ApisixRoute;
+import io.portcullis.gateway.GatewayExamples.TraefikRouter;
 import io.portcullis.testing.RepoRoot;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
  * The APISIX, Traefik and nginx examples wire Portcullis's forward-auth endpoint the way their
@@ -43,24 +44,13 @@ class GatewayExamplesTest {
 
   @Test
   void apisix_everyRouteAsksPortcullisFailClosed_andOnlyPortcullisSetsIdentityHeaders() {
-    Map<String, Object> config = yaml("examples/apisix/apisix.yaml");
-    Map<String, Map<String, Object>> pluginConfigs = new HashMap<>();
-    for (Map<String, Object> pc : maps(config.get("plugin_configs"))) {
-      pluginConfigs.put((String) pc.get("id"), map(pc.get("plugins")));
-    }
-    List<Map<String, Object>> routes = maps(config.get("routes"));
+    List<ApisixRoute> routes = GatewayExamples.apisixRoutes();
     assertThat(routes).isNotEmpty();
 
-    for (Map<String, Object> route : routes) {
-      Map<String, Object> plugins = new HashMap<>();
-      if (route.get("plugin_config_id") != null) {
-        plugins.putAll(pluginConfigs.get((String) route.get("plugin_config_id")));
-      }
-      if (route.get("plugins") != null) {
-        plugins.putAll(map(route.get("plugins"))); // route plugins win over the plugin config
-      }
-      String id = (String) route.get("id");
-      Map<String, Object> auth = map(plugins.get("forward-auth"));
+    for (ApisixRoute route : routes) {
+      String id = route.id();
+      Map<String, Object> plugins = route.plugins();
+      Map<String, Object> auth = route.forwardAuth();
 
       assertThat(auth.get("uri")).as(id).isEqualTo(CHECK_URI);
       assertThat(auth.get("allow_degradation")).as("%s fails closed", id).isEqualTo(false);
@@ -84,47 +74,33 @@ class GatewayExamplesTest {
           .containsAll(IDENTITY_HEADERS)
           .contains(GEO_HEADER);
       if ("POST".equals(auth.get("request_method"))) {
-        assertThat(strings(route.get("methods"))).containsExactly("POST");
+        assertThat(strings(route.route().get("methods"))).containsExactly("POST");
       }
     }
     assertThat(routes)
         .as("body_schema routes get the body")
         .anyMatch(
             r ->
-                r.get("plugins") != null
-                    && "POST"
-                        .equals(
-                            map(map(r.get("plugins")).get("forward-auth")).get("request_method")));
+                r.route().get("plugins") != null
+                    && "POST".equals(r.forwardAuth().get("request_method")));
   }
 
   // ---------------------------------------------------------------- Traefik
 
   @Test
   void traefik_everyRouterStripsThenAsksPortcullis_trustingForwardHeadersOnlyFromTrustedIps() {
-    Map<String, Object> http = map(yaml("examples/traefik/dynamic.yml").get("http"));
-    Map<String, Object> middlewares = map(http.get("middlewares"));
-    Map<String, Object> routers = map(http.get("routers"));
+    List<TraefikRouter> routers = GatewayExamples.traefikRouters();
     assertThat(routers).isNotEmpty();
 
     boolean anyTrustsForwardHeaders = false;
-    for (Map.Entry<String, Object> router : routers.entrySet()) {
-      List<String> chain = strings(map(router.getValue()).get("middlewares"));
+    for (TraefikRouter router : routers) {
       int strip = -1;
       int auth = -1;
-      for (int i = 0; i < chain.size(); i++) {
-        Map<String, Object> mw = map(middlewares.get(chain.get(i)));
-        if (mw.get("headers") != null) {
-          Map<String, Object> custom = map(map(mw.get("headers")).get("customRequestHeaders"));
-          List<String> emptied = new ArrayList<>();
-          custom.forEach(
-              (k, v) -> {
-                if ("".equals(v)) {
-                  emptied.add(k.toLowerCase(Locale.ROOT));
-                }
-              });
-          if (emptied.containsAll(IDENTITY_HEADERS) && emptied.contains(GEO_HEADER)) {
-            strip = i;
-          }
+      for (int i = 0; i < router.middlewares().size(); i++) {
+        Map<String, Object> mw = router.middlewares().get(i);
+        List<String> emptied = GatewayExamples.removedRequestHeaders(mw);
+        if (emptied.containsAll(IDENTITY_HEADERS) && emptied.contains(GEO_HEADER)) {
+          strip = i;
         }
         if (mw.get("forwardAuth") != null) {
           auth = i;
@@ -138,10 +114,8 @@ class GatewayExamplesTest {
           anyTrustsForwardHeaders |= Boolean.TRUE.equals(fa.get("trustForwardHeader"));
         }
       }
-      assertThat(strip).as("%s strips client copies", router.getKey()).isNotNegative();
-      assertThat(auth)
-          .as("%s asks Portcullis after stripping", router.getKey())
-          .isGreaterThan(strip);
+      assertThat(strip).as("%s strips client copies", router.name()).isNotNegative();
+      assertThat(auth).as("%s asks Portcullis after stripping", router.name()).isGreaterThan(strip);
     }
     if (anyTrustsForwardHeaders) {
       Map<String, Object> entryPoints =
@@ -233,37 +207,5 @@ class GatewayExamplesTest {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
-  }
-
-  private static Map<String, Object> yaml(String relative) {
-    Path file = RepoRoot.resolve(relative);
-    try {
-      return map(
-          new Load(LoadSettings.builder().setLabel(relative).build())
-              .loadFromString(Files.readString(file)));
-    } catch (IOException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> map(Object o) {
-    assertThat(o).isInstanceOf(Map.class);
-    return (Map<String, Object>) o;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static List<Map<String, Object>> maps(Object o) {
-    assertThat(o).isInstanceOf(List.class);
-    return (List<Map<String, Object>>) o;
-  }
-
-  private static List<String> strings(Object o) {
-    assertThat(o).isInstanceOf(List.class);
-    return ((List<?>) o).stream().map(String::valueOf).toList();
-  }
-
-  private static List<String> lower(Object o) {
-    return strings(o).stream().map(s -> s.toLowerCase(Locale.ROOT)).toList();
   }
 }

@@ -24,7 +24,7 @@ import io.portcullis.config.RuntimeConfig;
 import io.portcullis.identity.Secret;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.TestIssuer;
-import java.net.InetSocketAddress;
+import io.portcullis.testing.TestRuntimeConfigs;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -102,22 +102,7 @@ class PortcullisIT {
           failed_auth: { key: "header:x-client-id", threshold: 3, window: 1m, block_for: 10m }
         """
             .formatted(issuer.issuer("main"), issuer.issuer("rot")));
-    RuntimeConfig d = RuntimeConfig.defaults(policy);
-    RuntimeConfig config =
-        new RuntimeConfig(
-            "it-1",
-            new RuntimeConfig.Grpc(
-                new InetSocketAddress("127.0.0.1", 0), null, Duration.ofSeconds(2)),
-            new RuntimeConfig.Http(new InetSocketAddress("127.0.0.1", 0), List.of("127.0.0.1/32")),
-            new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), Secret.of(ADMIN_TOKEN)),
-            d.policy(),
-            "jdbc:sqlite:" + dir.resolve("portcullis.db"),
-            d.ratelimit(),
-            null,
-            d.audit(),
-            d.geoip(),
-            d.requestLimits(),
-            dir.resolve("data"));
+    RuntimeConfig config = TestRuntimeConfigs.loopback(dir, policy, Secret.of(ADMIN_TOKEN));
     service = Portcullis.start(config, name -> null);
     channel =
         Grpc.newChannelBuilderForAddress(
@@ -377,7 +362,8 @@ class PortcullisIT {
     CheckResponse second = check(EnvoyChecks.get("/v1/ping").source("192.0.2.99"));
     assertThat(second.getOkResponse().getResponseHeadersToAddList())
         .extracting(h -> h.getHeader().getKey() + ": " + h.getHeader().getValue())
-        .contains("ratelimit-policy: \"ping-rate\";q=2;w=120", "ratelimit: \"ping-rate\";r=0;t=120");
+        .contains(
+            "ratelimit-policy: \"ping-rate\";q=2;w=120", "ratelimit: \"ping-rate\";r=0;t=120");
     CheckResponse third = check(EnvoyChecks.get("/v1/ping").source("192.0.2.99"));
     assertThat(third.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(429);
     assertThat(reasonOf(third)).isEqualTo("rate_limited");
