@@ -160,6 +160,65 @@ public final class PathPattern {
     };
   }
 
+  /** Whether the pattern matches every path: it consists of {@code **} segments only. */
+  public boolean matchesEverything() {
+    if (kinds.length == 0) {
+      return false;
+    }
+    for (int k : kinds) {
+      if (k != ANY) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whether every path {@code other} matches is matched by this pattern too (policy lint).
+   * Conservative: {@code true} only when that follows segment by segment ({@code **} covers any run
+   * of segments, {@code *} any non-empty segment, a glob the literals it matches, a literal
+   * itself); a glob is compared with another glob only for equality.
+   */
+  public boolean subsumes(PathPattern other) {
+    return covers(0, other, 0);
+  }
+
+  private boolean covers(int i, PathPattern q, int j) {
+    if (i == kinds.length) {
+      return j == q.kinds.length;
+    }
+    if (kinds[i] == ANY) {
+      if (i == kinds.length - 1) {
+        return true;
+      }
+      for (int k = j; k <= q.kinds.length; k++) {
+        if (covers(i + 1, q, k)) {
+          return true;
+        }
+      }
+      return false;
+    }
+    if (j == q.kinds.length || q.kinds[j] == ANY || !segmentCovers(i, q, j)) {
+      return false;
+    }
+    return covers(i + 1, q, j + 1);
+  }
+
+  /** Whether segment {@code i} of this pattern matches whatever segment {@code j} of q matches. */
+  private boolean segmentCovers(int i, PathPattern q, int j) {
+    int qk = q.kinds[j];
+    return switch (kinds[i]) {
+      case LITERAL -> qk == LITERAL && literals[i].equals(q.literals[j]);
+      case ONE -> qk == ONE || qk == GLOB || (qk == LITERAL && !q.literals[j].isEmpty());
+      case GLOB ->
+          (qk == LITERAL
+                  && !q.literals[j].isEmpty()
+                  && Globs.matchesWithinSegment(globParts[i], q.literals[j]))
+              || (qk == GLOB && java.util.Arrays.equals(globParts[i], q.globParts[j]));
+      default -> false;
+    };
+  }
+
   /** The pattern as written in the policy. */
   public String pattern() {
     return pattern;

@@ -2,6 +2,8 @@ package io.portcullis.authz;
 
 import io.portcullis.decision.Reason;
 import io.portcullis.identity.Subject;
+import io.portcullis.request.HttpMethod;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -25,6 +27,64 @@ import java.util.List;
  */
 public final class RuleEvaluator {
   private RuleEvaluator() {}
+
+  /**
+   * What one rule finds for this request, on its own, for explain: whether it applies (method,
+   * paths) and, for an allow rule, whether its conditions hold. Not on the hot path.
+   */
+  public static String describe(Rule rule, Subject subject) {
+    StringBuilder b =
+        new StringBuilder("rule '")
+            .append(rule.name())
+            .append("' (")
+            .append(rule.effect() == Effect.ALLOW ? "allow" : "deny")
+            .append(rule.mode() == Mode.DRY_RUN ? ", dry-run" : "")
+            .append("): ");
+    if ((rule.methodBits() & subject.method().bit()) == 0) {
+      List<String> methods = new ArrayList<>();
+      for (HttpMethod m : HttpMethod.values()) {
+        if ((rule.methodBits() & m.bit()) != 0) {
+          methods.add(m.name());
+        }
+      }
+      return b.append("does not apply: method ")
+          .append(subject.method())
+          .append(" is not one of ")
+          .append(methods)
+          .toString();
+    }
+    PathPattern matched = null;
+    for (PathPattern p : rule.paths()) {
+      if (p.matches(subject.path())) {
+        matched = p;
+        break;
+      }
+    }
+    if (matched == null) {
+      return b.append("does not apply: path ")
+          .append(subject.path().value())
+          .append(" matches none of ")
+          .append(rule.paths())
+          .toString();
+    }
+    b.append("applies (")
+        .append(subject.method())
+        .append(' ')
+        .append(subject.path().value())
+        .append(" matches ")
+        .append(matched)
+        .append(")");
+    if (rule.effect() == Effect.DENY) {
+      return b.append(rule.mode() == Mode.DRY_RUN ? ": would deny (dry-run)" : ": denies")
+          .toString();
+    }
+    String unmet = rule.conditions().unmet(subject.identity());
+    if (unmet != null) {
+      return b.append("; conditions unmet: requires ").append(unmet).toString();
+    }
+    return b.append(rule.conditions().isEmpty() ? "; no conditions" : "; conditions hold")
+        .toString();
+  }
 
   public static RuleOutcome evaluate(List<Rule> rules, Subject subject) {
     Rule allowing = null;

@@ -6,6 +6,7 @@ import io.portcullis.authz.Rule;
 import io.portcullis.authz.RuleEvaluator;
 import io.portcullis.authz.RuleOutcome;
 import io.portcullis.geo.CountryResolver;
+import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
 import io.portcullis.identity.Subject;
 import io.portcullis.identity.Verification;
@@ -118,6 +119,9 @@ public final class DecisionPipeline {
         return finish(d.deny(Reason.BLOCKED, "blocked until " + until), Phase.PROTECT);
       }
     }
+    if (trace.enabled()) {
+      trace.note(Phase.PROTECT, describeProtect(protect, protectKey));
+    }
 
     // phase 3: identify — every presented credential verifies; none at all is anonymous
     Identity identity = options.identity();
@@ -143,10 +147,8 @@ public final class DecisionPipeline {
     if (trace.enabled()) {
       trace.note(
           Phase.IDENTIFY,
-          identity.credential()
-              + " principal="
-              + identity.principal()
-              + (country == null ? "" : " country=" + country));
+          describeIdentity(identity, options.identity() != null)
+              + (country == null ? "; country unknown" : "; country " + country));
     }
 
     // phase 4: segment — the first segment whose match holds
@@ -171,6 +173,9 @@ public final class DecisionPipeline {
     boolean segmentDryRun = segment.mode() == Mode.DRY_RUN;
 
     // phase 5: guards — require_tls, network, geo
+    if (trace.enabled()) {
+      segment.guards().describe(subject).forEach(n -> trace.note(Phase.GUARDS, n));
+    }
     Reason guard = segment.guards().check(subject);
     if (guard != null) {
       return finish(
@@ -179,6 +184,14 @@ public final class DecisionPipeline {
     }
 
     // phase 6: rules — deny overrides; the first allow rule whose conditions hold allows
+    if (trace.enabled()) {
+      if (segment.rules().isEmpty()) {
+        trace.note(Phase.RULES, "segment '" + segment.name() + "' has no rules");
+      }
+      for (Rule r : segment.rules()) {
+        trace.note(Phase.RULES, RuleEvaluator.describe(r, subject));
+      }
+    }
     Rule rule;
     switch (RuleEvaluator.evaluate(segment.rules(), subject)) {
       case RuleOutcome.Denied denied -> {
@@ -196,13 +209,27 @@ public final class DecisionPipeline {
       }
     }
     if (trace.enabled()) {
-      trace.note(Phase.RULES, "rule " + rule.name() + " allows");
+      trace.note(
+          Phase.RULES,
+          "rule '"
+              + rule.name()
+              + "' allows"
+              + (d.waivedReason == null
+                  ? ""
+                  : " (dry-run: '"
+                      + d.waivedBy
+                      + "' would deny with "
+                      + d.waivedReason.code()
+                      + ")"));
     }
     String waiver =
         segmentDryRun ? segment.name() : rule.mode() == Mode.DRY_RUN ? rule.name() : null;
 
     // phase 7: body — matches the allowing rule's schema
     BodySchema schema = rule.bodySchema();
+    if (schema == null && trace.enabled()) {
+      trace.note(Phase.BODY, "rule '" + rule.name() + "' has no body_schema: body not checked");
+    }
     if (schema != null) {
       if (request.body().partial()) {
         return finish(
@@ -213,10 +240,16 @@ public final class DecisionPipeline {
       if (problem != null) {
         return finish(d.denyOrWaive(Reason.INVALID_BODY, problem, waiver), Phase.BODY);
       }
+      if (trace.enabled()) {
+        trace.note(Phase.BODY, "body matches " + schema.source());
+      }
     }
 
     // phase 8: limits — every limit of the segment and the rule has room; a deny consumes nothing
     List<LimitRequest> buckets = buckets(segment, rule, subject);
+    if (trace.enabled()) {
+      traceLimits(trace, segment, rule, subject, buckets);
+    }
     if (!buckets.isEmpty()) {
       LimitOutcome lo = limiter.acquire(buckets, options.consumeLimits());
       d.limit = lo.tightest();
@@ -240,6 +273,98 @@ public final class DecisionPipeline {
 
     // phase 9: allow
     return finish(d.allow(), Phase.ALLOW);
+  }
+
+  // ---------------------------------------------------------------- explain (trace on only)
+
+  private static String describeProtect(
+      @Nullable FailedAuthRule protect, @Nullable String protectKey) {
+    if (protect == null) {
+      return "protect.failed_auth not configured";
+    }
+    if (protectKey == null) {
+      return "no " + protect.key() + " to key on: not checked";
+    }
+    // Header-keyed sources may carry anything, even a credential: name the header, not the value.
+    return (protect.key().equals("ip") ? protectKey : protect.key()) + " is not blocked";
+  }
+
+  private static String describeIdentity(Identity id, boolean given) {
+    if (id.credential() == CredentialType.ANONYMOUS) {
+      return given ? "identity given: anonymous" : "no credential presented: anonymous";
+    }
+    StringBuilder b =
+        new StringBuilder(given ? "identity given, not verified: " : "verified: ")
+            .append(id.credential())
+            .append(" principal ")
+            .append(id.principal());
+    if (id.client() != null) {
+      b.append(", client ").append(id.client());
+    }
+    if (id.clientType() != null) {
+      b.append(", client_type ").append(id.clientType());
+    }
+    if (!id.roles().isEmpty()) {
+      b.append(", roles ").append(new java.util.TreeSet<>(id.roles()));
+    }
+    if (!id.scopes().isEmpty()) {
+      b.append(", scopes ").append(new java.util.TreeSet<>(id.scopes()));
+    }
+    if (id.apiKeyId() != null) {
+      b.append(", api_key_id ").append(id.apiKeyId());
+    }
+    return b.toString();
+  }
+
+  /**
+   * Notes each limit of the segment and the rule: whether it applies and, for those that do, the
+   * bucket's state as the limiter reports it without consuming (one look per bucket).
+   */
+  private void traceLimits(
+      Trace trace, Segment segment, Rule rule, Subject subject, List<LimitRequest> buckets) {
+    if (segment.limits().isEmpty() && rule.limits().isEmpty()) {
+      trace.note(
+          Phase.LIMITS,
+          "no limits on segment '" + segment.name() + "' or rule '" + rule.name() + "'");
+      return;
+    }
+    List<LimitDefinition> all = new ArrayList<>(segment.limits());
+    all.addAll(rule.limits());
+    for (LimitDefinition limit : all) {
+      String name = "limit '" + limit.name() + "' (" + limit.scope() + ", key " + keyNames(limit);
+      LimitRequest bucket = null;
+      for (LimitRequest b : buckets) {
+        if (b.limit() == limit) {
+          bucket = b;
+        }
+      }
+      if (bucket == null) {
+        trace.note(Phase.LIMITS, name + "): does not apply, the request lacks a key attribute");
+        continue;
+      }
+      LimitOutcome peek = limiter.acquire(List.of(bucket), false);
+      LimitStatus st = peek.tightest();
+      String state =
+          st == null
+              ? "no state reported by the limiter"
+              : st.remaining() + " of " + st.quota() + " left, full again in " + st.reset();
+      trace.note(
+          Phase.LIMITS,
+          name
+              + "): "
+              + (peek.admitted() ? "has room" : "exhausted, retry after " + peek.retryAfter())
+              + "; "
+              + state
+              + (peek.degraded() == null ? "" : " (" + peek.degraded() + ")"));
+    }
+  }
+
+  private static String keyNames(LimitDefinition limit) {
+    List<String> names = new ArrayList<>();
+    for (LimitKey k : limit.key()) {
+      names.add(k.keyName());
+    }
+    return names.toString();
   }
 
   /** The buckets of the segment's and the rule's limits whose key attributes the request has. */

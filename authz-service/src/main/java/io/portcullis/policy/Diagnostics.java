@@ -30,9 +30,12 @@ public final class Diagnostics {
   }
 
   public void warning(YamlNode at, String field, String message) {
-    problems.add(
-        new PolicyError(
-            file, at.line(), at.column(), field, message, PolicyError.Severity.WARNING));
+    warning(at.line(), at.column(), field, message);
+  }
+
+  /** A warning at a position; line and column 0 for one about the whole file. */
+  public void warning(int line, int column, String field, String message) {
+    problems.add(new PolicyError(file, line, column, field, message, PolicyError.Severity.WARNING));
   }
 
   public boolean hasErrors() {

@@ -1,28 +1,53 @@
 package io.portcullis.policy;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.portcullis.metrics.MetricNames;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The policy the service runs now, swapped atomically on reload.
  *
  * <p>{@link #get()} is a single volatile read and never blocks: the decision pipeline calls it per
- * request. {@link #reload()} loads the file again on the caller's thread (an admin call, a file
- * watcher), and swaps only if the new policy is valid; otherwise the last good policy stays and the
- * errors are kept for {@link #status()}. Reloads are serialized; {@code get} and {@code status} are
- * safe from any thread.
+ * request. {@link #reload()} loads the file again on the caller's thread (an admin call, the {@link
+ * PolicyWatcher}, a SIGHUP), and swaps only if the new policy is valid; otherwise the last good
+ * policy stays and the errors are kept for {@link #status()}. Every reload is counted in {@code
+ * portcullis_policy_reloads_total{result=success|error}} (when a registry is given) and logged: a
+ * failed reload logs every problem as {@code file:line:column: field: message}. Reloads are
+ * serialized; {@code get}, {@code status} and {@code dependencies} are safe from any thread.
  */
 public final class LivePolicy implements Supplier<Policy> {
+  private static final Logger log = LoggerFactory.getLogger(LivePolicy.class);
+
   private final PolicyLoader loader;
   private final Path file;
   private final AtomicReference<State> state;
+  private final @Nullable Counter successes;
+  private final @Nullable Counter errors;
 
-  /** Everything {@link #status()} reports, swapped as one value. */
-  private record State(Policy policy, List<PolicyError> lastErrors, boolean lastReloadOk) {}
+  /**
+   * Everything {@link #status()} and {@link #dependencies()} report, swapped as one value.
+   *
+   * @param schemaFiles the schema files of the running policy
+   * @param lastAttempt the schema files the last load read or tried to read
+   */
+  private record State(
+      Policy policy,
+      SortedSet<Path> schemaFiles,
+      List<PolicyError> lastErrors,
+      boolean lastReloadOk,
+      SortedSet<Path> lastAttempt) {}
 
   /**
    * Where a live policy stands.
@@ -45,18 +70,45 @@ public final class LivePolicy implements Supplier<Policy> {
     }
   }
 
-  private LivePolicy(PolicyLoader loader, Path file, LoadResult.Loaded initial) {
+  private LivePolicy(
+      PolicyLoader loader, Path file, LoadResult.Loaded initial, @Nullable MeterRegistry registry) {
     this.loader = Objects.requireNonNull(loader, "loader");
     this.file = Objects.requireNonNull(file, "file");
-    this.state = new AtomicReference<>(new State(initial.policy(), initial.warnings(), true));
+    this.state =
+        new AtomicReference<>(
+            new State(
+                initial.policy(),
+                initial.schemaFiles(),
+                initial.warnings(),
+                true,
+                initial.schemaFiles()));
+    this.successes = registry == null ? null : reloads(registry, "success");
+    this.errors = registry == null ? null : reloads(registry, "error");
+  }
+
+  private static Counter reloads(MeterRegistry registry, String result) {
+    return Counter.builder(MetricNames.POLICY_RELOADS)
+        .description("Policy reloads by result")
+        .tag(MetricNames.TAG_RESULT, result)
+        .register(registry);
   }
 
   /**
    * Starts from a policy already loaded from {@code file} (the caller decides what an invalid
-   * policy at start-up means: usually, print the errors and exit).
+   * policy at start-up means: usually, print the errors and exit). Reloads are logged, not counted.
    */
   public static LivePolicy start(PolicyLoader loader, Path file, LoadResult.Loaded initial) {
-    return new LivePolicy(loader, file, initial);
+    return new LivePolicy(loader, file, initial, null);
+  }
+
+  /**
+   * Like {@link #start(PolicyLoader, Path, LoadResult.Loaded)}, and counts every reload in {@link
+   * MetricNames#POLICY_RELOADS} with tag {@code result} = {@code success} or {@code error} (both
+   * registered at once, so dashboards see zeros).
+   */
+  public static LivePolicy start(
+      PolicyLoader loader, Path file, LoadResult.Loaded initial, MeterRegistry registry) {
+    return new LivePolicy(loader, file, initial, Objects.requireNonNull(registry, "registry"));
   }
 
   /** The current policy. Never {@code null}; never blocks. */
@@ -65,8 +117,31 @@ public final class LivePolicy implements Supplier<Policy> {
     return state.get().policy();
   }
 
+  /** The policy file, as given. */
+  public Path file() {
+    return file;
+  }
+
+  /**
+   * Every file whose change can change what {@link #reload()} produces: the policy file, the schema
+   * files of the running policy, and the schema files the last reload read or tried to read (a
+   * schema the policy names but that does not exist yet included). In lexical order of paths, the
+   * policy file first.
+   */
+  public List<Path> dependencies() {
+    State s = state.get();
+    SortedSet<Path> schemas = new TreeSet<>(s.schemaFiles());
+    schemas.addAll(s.lastAttempt());
+    schemas.remove(file);
+    List<Path> all = new java.util.ArrayList<>(schemas.size() + 1);
+    all.add(file);
+    all.addAll(schemas);
+    return Collections.unmodifiableList(all);
+  }
+
   /**
    * Loads the file again; swaps to the new policy if it is valid, otherwise keeps the current one.
+   * Counts and logs the outcome.
    *
    * @return what the load produced (errors are also kept for {@link #status()})
    */
@@ -74,10 +149,52 @@ public final class LivePolicy implements Supplier<Policy> {
     LoadResult result = loader.load(file);
     State current = state.get();
     switch (result) {
-      case LoadResult.Loaded loaded ->
-          state.set(new State(loaded.policy(), loaded.warnings(), true));
-      case LoadResult.Invalid invalid ->
-          state.set(new State(current.policy(), invalid.errors(), false));
+      case LoadResult.Loaded loaded -> {
+        state.set(
+            new State(
+                loaded.policy(),
+                loaded.schemaFiles(),
+                loaded.warnings(),
+                true,
+                loaded.schemaFiles()));
+        if (successes != null) {
+          successes.increment();
+        }
+        log.info(
+            "policy reloaded from {}: version {} (was {}), {} warning(s)",
+            file,
+            loaded.policy().version(),
+            current.policy().version(),
+            loaded.warnings().size());
+        for (PolicyError w : loaded.warnings()) {
+          log.warn("{}", w.format());
+        }
+      }
+      case LoadResult.Invalid invalid -> {
+        state.set(
+            new State(
+                current.policy(),
+                current.schemaFiles(),
+                invalid.errors(),
+                false,
+                invalid.schemaFiles()));
+        if (errors != null) {
+          errors.increment();
+        }
+        long count = invalid.errors().stream().filter(PolicyError::isError).count();
+        log.error(
+            "policy reload from {} failed with {} error(s); still running version {}",
+            file,
+            count,
+            current.policy().version());
+        for (PolicyError e : invalid.errors()) {
+          if (e.isError()) {
+            log.error("{}", e.format());
+          } else {
+            log.warn("{}", e.format());
+          }
+        }
+      }
     }
     return result;
   }

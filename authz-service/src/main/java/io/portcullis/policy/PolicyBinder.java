@@ -613,6 +613,17 @@ final class PolicyBinder extends YamlReader {
         mode);
   }
 
+  /** The message for a credential type that is not one of {@link CredentialType}'s. */
+  static String unknownCredential(String value) {
+    List<String> known =
+        Arrays.stream(CredentialType.values()).map(CredentialType::wireName).toList();
+    return "unknown credential type '"
+        + value
+        + "'; expected one of "
+        + String.join(", ", known)
+        + Suggestions.hint(value, known);
+  }
+
   private static MatchSpec emptyMatch() {
     return new MatchSpec(
         Set.of(), List.of(), Set.of(), Set.of(), Set.of(), CidrSet.empty(), Set.of(), Map.of());
@@ -629,16 +640,7 @@ final class PolicyBinder extends YamlReader {
       for (Item it : nonEmptyStrings(f, "credential")) {
         CredentialType t = CredentialType.parse(it.value);
         if (t == null) {
-          List<String> known =
-              Arrays.stream(CredentialType.values()).map(CredentialType::wireName).toList();
-          d.error(
-              it.node,
-              it.path,
-              "unknown credential type '"
-                  + it.value
-                  + "'; expected one of "
-                  + String.join(", ", known)
-                  + Suggestions.hint(it.value, known));
+          d.error(it.node, it.path, unknownCredential(it.value));
         } else {
           credentials.add(t);
         }
@@ -714,12 +716,14 @@ final class PolicyBinder extends YamlReader {
       methods = methods(methodsNode, f.path("methods"));
     }
     List<PathPattern> paths = new ArrayList<>();
+    List<Pos> pathPositions = new ArrayList<>();
     if (f.get("paths") == null) {
       f.missing("paths", "is required (e.g. paths: [\"/v1/orders/*\"])");
     } else {
       for (Item it : nonEmptyStrings(f, "paths")) {
         try {
           paths.add(PathPattern.compile(it.value));
+          pathPositions.add(Pos.of(it.node));
         } catch (IllegalArgumentException e) {
           d.error(it.node, it.path, e.getMessage());
         }
@@ -767,6 +771,7 @@ final class PolicyBinder extends YamlReader {
         effect,
         methods,
         paths,
+        pathPositions,
         rolesAny,
         rolesAll,
         scopesAny,
@@ -1117,22 +1122,26 @@ final class PolicyBinder extends YamlReader {
     }
     Set<String> out = new LinkedHashSet<>();
     for (Item it : nonEmptyStrings(f, key)) {
-      String upper = it.value.toUpperCase(Locale.ROOT);
-      if (COUNTRIES.contains(it.value)) {
+      String problem = countryProblem(it.value);
+      if (problem == null) {
         out.add(it.value);
-      } else if (COUNTRIES.contains(upper)) {
-        d.error(
-            it.node,
-            it.path,
-            "country codes are upper-case ISO 3166-1 alpha-2: did you mean '" + upper + "'?");
       } else {
-        d.error(
-            it.node,
-            it.path,
-            "'" + it.value + "' is not an ISO 3166-1 alpha-2 country code (e.g. DE, US, KP)");
+        d.error(it.node, it.path, problem);
       }
     }
     return out;
+  }
+
+  /** Why {@code value} is not an upper-case ISO 3166-1 alpha-2 code, or {@code null}. */
+  static @Nullable String countryProblem(String value) {
+    if (COUNTRIES.contains(value)) {
+      return null;
+    }
+    String upper = value.toUpperCase(Locale.ROOT);
+    if (COUNTRIES.contains(upper)) {
+      return "country codes are upper-case ISO 3166-1 alpha-2: did you mean '" + upper + "'?";
+    }
+    return "'" + value + "' is not an ISO 3166-1 alpha-2 country code (e.g. DE, US, KP)";
   }
 
   private Set<String> stringSet(Fields f, String key) {

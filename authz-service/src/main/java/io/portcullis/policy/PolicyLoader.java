@@ -8,6 +8,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -18,7 +19,9 @@ import java.util.HexFormat;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -111,16 +114,18 @@ public final class PolicyLoader {
     SchemaFiles schemas = new SchemaFiles(file.toAbsolutePath().getParent());
     PolicySpec spec = PolicyBinder.bind(root, d, schemas::compile);
     if (d.hasErrors()) {
-      return new LoadResult.Invalid(d.all());
+      return new LoadResult.Invalid(d.all(), schemas.attempted());
     }
+    PolicyLint.rules(spec, d);
+    PolicyLint.unusedSchemas(schemas.directory, schemas.files.keySet(), d);
     String version = version(bytes, schemas.files);
     try {
       Policy policy = PolicyCompiler.compile(spec, services, version, name, clock.instant());
-      return new LoadResult.Loaded(policy, d.warnings());
+      return new LoadResult.Loaded(policy, d.warnings(), new TreeSet<>(schemas.files.keySet()));
     } catch (RuntimeException e) {
       // A verifier factory refused the configuration: the policy cannot run.
       d.error(0, 0, "identity", "cannot set up the credential verifiers: " + e.getMessage());
-      return new LoadResult.Invalid(d.all());
+      return new LoadResult.Invalid(d.all(), schemas.attempted());
     }
   }
 
@@ -139,11 +144,15 @@ public final class PolicyLoader {
     return "sha256:" + HexFormat.of().formatHex(sha.digest()).substring(0, 16);
   }
 
-  /** Compiles each referenced schema once per load and collects the files read. */
+  /**
+   * Compiles each referenced schema once per load and collects the files read (for the version) and
+   * the files named (for a watcher: a missing schema may appear later).
+   */
   private static final class SchemaFiles {
     private final Path directory;
     private final Map<String, JsonBodySchema.Outcome> compiled = new HashMap<>();
     final SortedMap<Path, byte[]> files = new TreeMap<>();
+    private final SortedSet<Path> named = new TreeSet<>();
 
     SchemaFiles(Path directory) {
       this.directory = directory;
@@ -153,12 +162,24 @@ public final class PolicyLoader {
       return compiled.computeIfAbsent(
           relativePath,
           rel -> {
+            try {
+              named.add(directory.resolve(rel).toAbsolutePath().normalize());
+            } catch (InvalidPathException e) {
+              // Reported by the compiler below; there is nothing to watch.
+            }
             JsonBodySchema.Outcome o = JsonBodySchema.compile(directory, rel);
             if (o instanceof JsonBodySchema.Outcome.Compiled c) {
               files.putAll(c.files());
             }
             return o;
           });
+    }
+
+    /** Every schema file read or named so far. */
+    SortedSet<Path> attempted() {
+      SortedSet<Path> all = new TreeSet<>(named);
+      all.addAll(files.keySet());
+      return all;
     }
   }
 }

@@ -82,6 +82,7 @@ record PolicySpec(
    * A rule.
    *
    * @param methods empty for every method
+   * @param pathPositions where each of {@code paths} is written, index by index
    */
   record RuleSpec(
       String name,
@@ -89,6 +90,7 @@ record PolicySpec(
       Effect effect,
       Set<HttpMethod> methods,
       List<PathPattern> paths,
+      List<Pos> pathPositions,
       Set<String> rolesAny,
       Set<String> rolesAll,
       Set<String> scopesAny,

@@ -54,12 +54,12 @@ public final class YamlTree {
   private static final ScalarResolver CORE = new CoreSchema().getScalarResolver();
 
   private final Diagnostics diagnostics;
-  private final Function<String, @Nullable String> env;
+  private final @Nullable Function<String, @Nullable String> env;
   private final Map<Node, Boolean> inProgress = new IdentityHashMap<>();
   private int nodes;
   private boolean tooMany;
 
-  private YamlTree(Diagnostics diagnostics, Function<String, @Nullable String> env) {
+  private YamlTree(Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env) {
     this.diagnostics = diagnostics;
     this.env = env;
   }
@@ -70,6 +70,20 @@ public final class YamlTree {
    */
   public static @Nullable YamlNode read(
       String text, Diagnostics diagnostics, Function<String, @Nullable String> env) {
+    return parse(text, diagnostics, env);
+  }
+
+  /**
+   * Parses a data document (policy test cases, an explain request; JSON is YAML too) with the same
+   * positions and limits, but without <code>${NAME}</code> substitution: the text is taken as it
+   * is.
+   */
+  public static @Nullable YamlNode readData(String text, Diagnostics diagnostics) {
+    return parse(text, diagnostics, null);
+  }
+
+  private static @Nullable YamlNode parse(
+      String text, Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env) {
     LoadSettings settings =
         LoadSettings.builder()
             .setLabel(diagnostics.file())
@@ -85,7 +99,8 @@ public final class YamlTree {
       }
       Optional<Node> root = new Compose(settings).composeString(text);
       if (root.isEmpty()) {
-        diagnostics.error(1, 1, "", "the policy file is empty");
+        diagnostics.error(
+            1, 1, "", env == null ? "the document is empty" : "the policy file is empty");
         return null;
       }
       YamlTree tree = new YamlTree(diagnostics, env);
@@ -272,7 +287,7 @@ public final class YamlTree {
    * flow collections a plain <code>${X}</code> clashes with the braces: quote it there.)
    */
   private Substitution substitute(String raw) {
-    if (raw.indexOf('$') < 0) {
+    if (env == null || raw.indexOf('$') < 0) {
       return new Substitution(raw, null);
     }
     StringBuilder out = new StringBuilder(raw.length());

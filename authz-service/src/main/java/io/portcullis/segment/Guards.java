@@ -3,7 +3,10 @@ package io.portcullis.segment;
 import io.portcullis.decision.Reason;
 import io.portcullis.identity.Subject;
 import io.portcullis.net.CidrSet;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -34,6 +37,66 @@ public record Guards(
 
   public static Guards none() {
     return NONE;
+  }
+
+  /**
+   * What each configured guard finds for this request, in the order {@link #check} applies them,
+   * for explain. Not on the hot path.
+   */
+  public List<String> describe(Subject s) {
+    List<String> out = new ArrayList<>();
+    String source = s.request().sourceIp() == null ? "unknown" : s.request().sourceIpText();
+    if (requireTls) {
+      out.add(
+          s.request().tls()
+              ? "require_tls: the request is https: passes"
+              : "require_tls: the request is not https: tls_required");
+    }
+    if (!networkDeny.isEmpty()) {
+      out.add(
+          "network.deny "
+              + networkDeny
+              + ": source "
+              + source
+              + (networkDeny.contains(s.request().sourceIp())
+                  ? " is in it: ip_denied"
+                  : " is not in it: passes"));
+    }
+    if (!networkAllow.isEmpty()) {
+      out.add(
+          "network.allow "
+              + networkAllow
+              + ": source "
+              + source
+              + (networkAllow.contains(s.request().sourceIp())
+                  ? " is in it: passes"
+                  : " is not in it: ip_denied"));
+    }
+    String country = s.country() == null ? "unknown" : s.country();
+    if (!geoDeny.isEmpty()) {
+      out.add(
+          "geo.deny "
+              + new TreeSet<>(geoDeny)
+              + ": country "
+              + country
+              + (s.country() != null && geoDeny.contains(s.country())
+                  ? " is in it: geo_denied"
+                  : " is not in it: passes"));
+    }
+    if (!geoAllow.isEmpty()) {
+      out.add(
+          "geo.allow "
+              + new TreeSet<>(geoAllow)
+              + ": country "
+              + country
+              + (s.country() != null && geoAllow.contains(s.country())
+                  ? " is in it: passes"
+                  : " is not in it: geo_denied"));
+    }
+    if (out.isEmpty()) {
+      out.add("no guards");
+    }
+    return out;
   }
 
   /** The reason the first failing guard denies for, or {@code null} if all pass. */

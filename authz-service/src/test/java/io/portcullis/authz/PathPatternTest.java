@@ -119,4 +119,36 @@ class PathPatternTest {
     assertThat(PathPattern.compile("/v1/*")).isEqualTo(PathPattern.compile("/v1/*"));
     assertThat(PathPattern.compile("/v1/*")).hasToString("/v1/*");
   }
+
+  @ParameterizedTest(name = "{0} subsumes {1} -> {2}")
+  @CsvSource({
+    "/**, /v1/orders/*, true",
+    "/v1/**, /v1/orders, true",
+    "/v1/**, /v1, true",
+    "/v1/**, /v1/**/items, true",
+    "/v1/**, /v2/orders, false",
+    "/v1/orders/*, /v1/orders/42, true",
+    "/v1/orders/*, /v1/orders/*.json, true",
+    "/v1/orders/*, /v1/orders/, false",
+    "/v1/orders/42, /v1/orders/*, false",
+    "/v1/*.json, /v1/a.json, true",
+    "/v1/*.json, /v1/*.json, true",
+    "/v1/*.json, /v1/*, false",
+    "/v1/*/items, /v1/**, false",
+    "/v1/**/items, /v1/a/b/items, true",
+    "/v1/**/items, /v1/a/b/other, false",
+    "/v1/orders, /v1/orders, true",
+  })
+  void subsumes_isConservativeAndSound(String a, String b, boolean expected) {
+    assertThat(PathPattern.compile(a).subsumes(PathPattern.compile(b))).isEqualTo(expected);
+  }
+
+  @Test
+  void matchesEverything_onlyForPatternsOfDoubleStars() {
+    assertThat(PathPattern.compile("/**").matchesEverything()).isTrue();
+    assertThat(PathPattern.compile("/**/**").matchesEverything()).isTrue();
+    assertThat(PathPattern.compile("/*/**").matchesEverything()).isFalse();
+    assertThat(PathPattern.compile("/").matchesEverything()).isFalse();
+    assertThat(PathPattern.compile("/v1/**").matchesEverything()).isFalse();
+  }
 }

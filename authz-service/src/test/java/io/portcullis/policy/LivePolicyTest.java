@@ -21,6 +21,7 @@ class LivePolicyTest {
         - name: public
           rules:
             - { name: status, paths: ["/v1/status"] }
+          limits: [{ name: per-ip, key: [ip], rate: 5/s }]
       """;
 
   @TempDir Path dir;

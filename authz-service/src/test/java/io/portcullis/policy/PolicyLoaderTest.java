@@ -731,7 +731,7 @@ class PolicyLoaderTest {
               - name: public
                 match: { credential: [anonymous] }
                 rules:
-                  - { name: status, paths: ["/v1/status"] }
+                  - { name: status, paths: ["/v1/status"], limits: [{ name: ip, key: [ip], rate: 5/s }] }
               - name: blocked
                 match: { client: [evil] }
             """);

@@ -1,0 +1,240 @@
+package io.portcullis.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.identity.IdentityServices;
+import io.portcullis.metrics.MetricNames;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The watcher against real files: edits of the policy and of a schema, editor-style replacement by
+ * rename, a Kubernetes-style {@code ..data} symlink swap, the poll fallback, and invalid edits that
+ * keep the running policy. Waits with Awaitility for the observable outcome, never sleeps.
+ */
+class PolicyWatcherTest {
+  private static final String POLICY =
+      """
+      version: 1
+      segments:
+        - name: partners
+          match: { credential: [api_key] }
+          rules:
+            - { name: create, methods: [POST], paths: ["%s"], body_schema: schemas/order.json }
+      """;
+  private static final String SCHEMA = "{\"type\": \"object\", \"required\": [\"%s\"]}";
+  private static final Duration WAIT = Duration.ofSeconds(10);
+
+  @TempDir Path dir;
+
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final PolicyLoader loader =
+      PolicyLoader.create(
+          IdentityServices.offline(), InstantSource.fixed(Instant.EPOCH), name -> null);
+  private PolicyWatcher watcher;
+
+  @AfterEach
+  void stop() {
+    if (watcher != null) {
+      watcher.close();
+    }
+  }
+
+  private LivePolicy live(Path policy) {
+    LoadResult r = loader.load(policy);
+    assertThat(r).as("%s", r).isInstanceOf(LoadResult.Loaded.class);
+    return LivePolicy.start(loader, policy, (LoadResult.Loaded) r, registry);
+  }
+
+  private Path writePolicyFiles(Path where, String path, String required) throws IOException {
+    Files.createDirectories(where.resolve("schemas"));
+    Files.writeString(where.resolve("schemas/order.json"), SCHEMA.formatted(required));
+    return Files.writeString(where.resolve("policy.yaml"), POLICY.formatted(path));
+  }
+
+  private double reloads(String result) {
+    var c = registry.find(MetricNames.POLICY_RELOADS).tag(MetricNames.TAG_RESULT, result).counter();
+    return c == null ? 0 : c.count();
+  }
+
+  private PolicyWatcher watch(LivePolicy live) throws IOException {
+    watcher =
+        PolicyWatcher.builder(live)
+            .debounce(Duration.ofMillis(50))
+            .pollInterval(Duration.ofSeconds(30))
+            .start();
+    return watcher;
+  }
+
+  @Test
+  void editingThePolicyFile_reloadsTheNewVersion() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    String v1 = live.get().version();
+    watch(live);
+
+    Files.writeString(policy, POLICY.formatted("/v2/orders"));
+
+    await().atMost(WAIT).until(() -> !live.get().version().equals(v1));
+    assertThat(live.get().segments().get(0).rules().get(0).paths())
+        .extracting(Object::toString)
+        .containsExactly("/v2/orders");
+    assertThat(live.status().lastReloadOk()).isTrue();
+    assertThat(reloads("success")).isEqualTo(1.0);
+    assertThat(reloads("error")).isZero();
+  }
+
+  @Test
+  void editingASchemaFile_reloadsToo() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    String v1 = live.get().version();
+    assertThat(live.dependencies()).contains(dir.resolve("schemas/order.json").toRealPath());
+    watch(live);
+
+    Files.writeString(dir.resolve("schemas/order.json"), SCHEMA.formatted("quantity"));
+
+    await().atMost(WAIT).until(() -> !live.get().version().equals(v1));
+    assertThat(reloads("success")).isEqualTo(1.0);
+  }
+
+  @Test
+  void invalidEdit_keepsTheRunningPolicy_thenAFixLoads() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    Policy running = live.get();
+    watch(live);
+
+    Files.writeString(policy, POLICY.formatted("/v1/orders").replace("paths:", "pathz:"));
+
+    await().atMost(WAIT).until(() -> reloads("error") == 1.0);
+    assertThat(live.get()).isSameAs(running);
+    assertThat(live.status().lastReloadOk()).isFalse();
+    assertThat(live.status().lastErrors())
+        .extracting(PolicyError::field)
+        .contains("segments[0].rules[0].pathz");
+
+    // A broken schema is an invalid change too.
+    Files.writeString(policy, POLICY.formatted("/v1/orders"));
+    Files.writeString(dir.resolve("schemas/order.json"), "{\"type\": ");
+    await().atMost(WAIT).until(() -> reloads("error") == 2.0);
+    assertThat(live.get()).isSameAs(running);
+
+    Files.writeString(dir.resolve("schemas/order.json"), SCHEMA.formatted("note"));
+    await().atMost(WAIT).until(() -> reloads("success") == 1.0);
+    assertThat(live.get().version()).isNotEqualTo(running.version());
+    assertThat(live.status().lastReloadOk()).isTrue();
+  }
+
+  @Test
+  void aMissingSchemaThatAppearsLater_isPickedUp() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    String v1 = live.get().version();
+    watch(live);
+
+    Files.writeString(policy, POLICY.formatted("/v1/orders").replace("order.json", "new.json"));
+    await().atMost(WAIT).until(() -> reloads("error") == 1.0);
+    assertThat(live.dependencies()).contains(dir.resolve("schemas/new.json").toAbsolutePath());
+
+    Files.writeString(dir.resolve("schemas/new.json"), SCHEMA.formatted("id"));
+    await().atMost(WAIT).until(() -> reloads("success") == 1.0);
+    assertThat(live.get().version()).isNotEqualTo(v1);
+  }
+
+  @Test
+  void editorReplacingTheFileByRename_reloads() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    String v1 = live.get().version();
+    watch(live);
+
+    Path swap = Files.writeString(dir.resolve(".policy.yaml.swp"), POLICY.formatted("/v3/orders"));
+    Files.move(swap, policy, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+
+    await().atMost(WAIT).until(() -> !live.get().version().equals(v1));
+    assertThat(live.get().segments().get(0).rules().get(0).paths())
+        .extracting(Object::toString)
+        .containsExactly("/v3/orders");
+  }
+
+  @Test
+  void kubernetesConfigMapSymlinkSwap_reloads() throws IOException {
+    // /config/policy.yaml -> ..data/policy.yaml, /config/schemas -> ..data/schemas,
+    // ..data -> ..v1; an update writes ..v2 and renames a new ..data link over the old one.
+    Path config = Files.createDirectories(dir.resolve("config"));
+    writePolicyFiles(config.resolve("..v1"), "/v1/orders", "sku");
+    Files.createSymbolicLink(config.resolve("..data"), Path.of("..v1"));
+    Files.createSymbolicLink(config.resolve("policy.yaml"), Path.of("..data/policy.yaml"));
+    Files.createSymbolicLink(config.resolve("schemas"), Path.of("..data/schemas"));
+    LivePolicy live = live(config.resolve("policy.yaml"));
+    String v1 = live.get().version();
+    watch(live);
+
+    writePolicyFiles(config.resolve("..v2"), "/v2/orders", "quantity");
+    Path tmp = Files.createSymbolicLink(config.resolve("..data_tmp"), Path.of("..v2"));
+    Files.move(tmp, config.resolve("..data"), StandardCopyOption.ATOMIC_MOVE);
+
+    await().atMost(WAIT).until(() -> !live.get().version().equals(v1));
+    assertThat(live.get().segments().get(0).rules().get(0).paths())
+        .extracting(Object::toString)
+        .containsExactly("/v2/orders");
+    assertThat(reloads("success")).isEqualTo(1.0);
+  }
+
+  @Test
+  void withoutEvents_thePollNoticesTheChange() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    String v1 = live.get().version();
+    // Events would only be looked at after an hour: only the poll can see the edit.
+    watcher =
+        PolicyWatcher.builder(live)
+            .debounce(Duration.ofHours(1))
+            .pollInterval(Duration.ofMillis(100))
+            .start();
+
+    Files.writeString(policy, POLICY.formatted("/v4/orders"));
+
+    await().atMost(WAIT).until(() -> !live.get().version().equals(v1));
+  }
+
+  @Test
+  void touchingWithoutChangingOrUnrelatedFiles_neverReloads() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    watcher =
+        PolicyWatcher.builder(live)
+            .debounce(Duration.ofMillis(20))
+            .pollInterval(Duration.ofMillis(50))
+            .start();
+
+    Files.writeString(policy, POLICY.formatted("/v1/orders"));
+    Files.writeString(dir.resolve("notes.txt"), "unrelated");
+
+    await()
+        .during(Duration.ofMillis(600))
+        .atMost(WAIT)
+        .until(() -> reloads("success") + reloads("error") == 0.0);
+  }
+
+  @Test
+  void requestReload_reloadsEvenWithoutAChange() throws IOException {
+    Path policy = writePolicyFiles(dir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    watch(live).requestReload();
+
+    await().atMost(WAIT).until(() -> reloads("success") == 1.0);
+    assertThat(live.status().lastReloadOk()).isTrue();
+  }
+}
