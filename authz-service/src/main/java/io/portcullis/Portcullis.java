@@ -8,6 +8,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.decision.ExplainService;
 import io.portcullis.geo.CountryResolver;
 import io.portcullis.geo.MaxMindCountryResolver;
 import io.portcullis.identity.JwtVerifiers;
@@ -24,13 +25,18 @@ import io.portcullis.policy.LivePolicy;
 import io.portcullis.policy.LoadResult;
 import io.portcullis.policy.PolicyError;
 import io.portcullis.policy.PolicyLoader;
+import io.portcullis.policy.PolicyWatcher;
+import io.portcullis.policy.ReloadSignal;
 import io.portcullis.server.grpc.EnvoyAuthorizationService;
 import io.portcullis.server.grpc.EnvoyRateLimitService;
 import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.server.http.AdminHttpServer;
 import io.portcullis.server.http.AdminRouter;
+import io.portcullis.server.http.ExplainRoute;
 import io.portcullis.server.http.ForwardAuthServer;
 import io.portcullis.server.http.LimitAdminRoutes;
+import io.portcullis.server.http.PolicyReloadRoute;
+import io.portcullis.server.http.PolicyStatusRoute;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -121,7 +127,7 @@ public final class Portcullis implements AutoCloseable {
         switch (loader.load(policyFile)) {
           case LoadResult.Loaded loaded -> {
             loaded.warnings().forEach(w -> log.warn("{}", w.format()));
-            yield LivePolicy.start(loader, policyFile, loaded);
+            yield LivePolicy.start(loader, policyFile, loaded, meters);
           }
           case LoadResult.Invalid invalid -> {
             StringBuilder sb = new StringBuilder("the policy is invalid:");
@@ -133,6 +139,13 @@ public final class Portcullis implements AutoCloseable {
         };
     this.policy = live;
     log.info("policy {} loaded from {}", live.get().version(), policyFile);
+    Runnable reload = live::reload;
+    if (config.policy().watch()) {
+      PolicyWatcher watcher = PolicyWatcher.builder(live).start();
+      resources.push(watcher);
+      reload = watcher::requestReload;
+    }
+    ReloadSignal.install(reload).ifPresent(resources::push);
 
     // Limits and protection: in memory or shared through Redis.
     LimitBackends limits =
@@ -186,6 +199,10 @@ public final class Portcullis implements AutoCloseable {
 
     AdminRouter router = new AdminRouter();
     new LimitAdminRoutes(live, limits.limiter(), limits.protection()).register(router);
+    router
+        .add("GET", "/admin/policy", new PolicyStatusRoute(live))
+        .add("POST", "/admin/policy/reload", new PolicyReloadRoute(live))
+        .add("POST", "/admin/explain", new ExplainRoute(new ExplainService(pipeline)));
     AdminHttpServer a =
         AdminHttpServer.builder(config.admin().address())
             .token(adminToken(config, env))

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
     name = "policy",
     description = "Validate and test policy files.",
     mixinStandardHelpOptions = true,
-    subcommands = {PolicyCommand.Check.class})
+    subcommands = {PolicyCommand.Check.class, PolicyTestCommand.class})
 public final class PolicyCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

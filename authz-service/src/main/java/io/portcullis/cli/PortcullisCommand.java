@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       ServeCommand.class,
       PolicyCommand.class,
+      ExplainCommand.class,
       CommandLine.HelpCommand.class,
     })
 public final class PortcullisCommand implements Runnable {
