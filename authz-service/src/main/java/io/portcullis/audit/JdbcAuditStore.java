@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -83,24 +84,50 @@ abstract sealed class JdbcAuditStore implements AuditStore
         throw new IllegalArgumentException("one append takes records of one instance");
       }
     }
-    try (Connection c = db.connection()) {
+    return transaction(
+        "appending audit records",
+        c -> appendInTransaction(c, instance, records),
+        result -> result instanceof AppendResult.Appended);
+  }
+
+  /** Work done inside one transaction. */
+  @FunctionalInterface
+  private interface Work<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  /**
+   * Runs {@code work} in one transaction on its own connection and commits if {@code commit}
+   * accepts the result, else rolls back. After any failure the connection is evicted from the pool
+   * rather than reused: its transaction state is unknown (a {@code BEGIN} that hit a lock, a {@code
+   * COMMIT} cut off by the network).
+   */
+  private <T> T transaction(String what, Work<T> work, Predicate<T> commit) {
+    Connection c = db.connection();
+    boolean reusable = false;
+    try {
       c.setAutoCommit(false);
-      try {
-        AppendResult result = appendInTransaction(c, instance, records);
-        if (result instanceof AppendResult.Appended) {
-          c.commit();
-        } else {
-          c.rollback();
-        }
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        rollbackQuietly(c, e);
-        throw e;
-      } finally {
-        c.setAutoCommit(true);
+      T result = work.run(c);
+      if (commit.test(result)) {
+        c.commit();
+      } else {
+        c.rollback();
       }
+      c.setAutoCommit(true);
+      reusable = true;
+      return result;
     } catch (SQLException e) {
-      throw failure("appending audit records", e);
+      rollbackQuietly(c, e);
+      throw failure(what, e);
+    } catch (RuntimeException e) {
+      rollbackQuietly(c, e);
+      throw e;
+    } finally {
+      if (reusable) {
+        closeQuietly(c);
+      } else {
+        db.evict(c);
+      }
     }
   }
 
@@ -611,82 +638,85 @@ abstract sealed class JdbcAuditStore implements AuditStore
       throw new IllegalArgumentException("batchSize must be positive");
     }
     long cutoffUs = DecisionRecords.micros(cutoff);
-    long deleted = 0;
+    TreeSet<String> instances;
     try (Connection c = db.connection()) {
-      for (String instance : instances(c)) {
-        int n;
-        do {
-          n = deletePrefix(c, instance, cutoffUs, batchSize);
-          deleted += n;
-        } while (n == batchSize);
-      }
+      instances = instances(c);
     } catch (SQLException e) {
-      throw failure("deleting expired audit records", e);
+      throw failure("listing audit chains", e);
+    }
+    long deleted = 0;
+    for (String instance : instances) {
+      int n;
+      do {
+        n =
+            transaction(
+                "deleting expired audit records",
+                c -> deletePrefix(c, instance, cutoffUs, batchSize),
+                x -> true);
+        deleted += n;
+      } while (n == batchSize);
     }
     return deleted;
   }
 
   /**
-   * Deletes, in one transaction, up to {@code batchSize} of the oldest records of one chain that
-   * are all older than the cutoff, and moves the anchor to the last one.
+   * Deletes, in the caller's transaction, up to {@code batchSize} of the oldest records of one
+   * chain that are all older than the cutoff, and moves the anchor to the last one.
    *
    * @return records deleted; less than {@code batchSize} when the chain's old prefix is gone
    */
   private int deletePrefix(Connection c, String instance, long cutoffUs, int batchSize)
       throws SQLException {
-    c.setAutoCommit(false);
-    try {
-      ChainRow chain = readChain(c, instance, lockSuffix());
-      if (chain == null) {
-        c.rollback();
-        return 0; // records without a chain row: left for verify to report
-      }
-      long lastSeq = -1;
-      String lastHash = "";
-      int count = 0;
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "SELECT seq, time_us, hash FROM audit_record WHERE instance = ? AND seq > ?"
-                  + " ORDER BY seq LIMIT ?")) {
-        ps.setString(1, instance);
-        ps.setLong(2, chain.anchorSeq());
-        ps.setInt(3, batchSize);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next() && rs.getLong(2) < cutoffUs) {
-            lastSeq = rs.getLong(1);
-            lastHash = rs.getString(3);
-            count++;
-          }
+    ChainRow chain = readChain(c, instance, lockSuffix());
+    if (chain == null) {
+      return 0; // records without a chain row: left for verify to report
+    }
+    long lastSeq = -1;
+    String lastHash = "";
+    int count = 0;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT seq, time_us, hash FROM audit_record WHERE instance = ? AND seq > ?"
+                + " ORDER BY seq LIMIT ?")) {
+      ps.setString(1, instance);
+      ps.setLong(2, chain.anchorSeq());
+      ps.setInt(3, batchSize);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next() && rs.getLong(2) < cutoffUs) {
+          lastSeq = rs.getLong(1);
+          lastHash = rs.getString(3);
+          count++;
         }
       }
-      if (count == 0) {
-        c.rollback();
-        return 0;
-      }
-      int deleted;
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "DELETE FROM audit_record WHERE instance = ? AND seq > ? AND seq <= ?")) {
-        ps.setString(1, instance);
-        ps.setLong(2, chain.anchorSeq());
-        ps.setLong(3, lastSeq);
-        deleted = ps.executeUpdate();
-      }
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "UPDATE audit_chain SET anchor_seq = ?, anchor_hash = ? WHERE instance = ?")) {
-        ps.setLong(1, lastSeq);
-        ps.setString(2, lastHash);
-        ps.setString(3, instance);
-        ps.executeUpdate();
-      }
-      c.commit();
-      return deleted;
-    } catch (SQLException | RuntimeException e) {
-      rollbackQuietly(c, e);
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
+    }
+    if (count == 0) {
+      return 0;
+    }
+    int deleted;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "DELETE FROM audit_record WHERE instance = ? AND seq > ? AND seq <= ?")) {
+      ps.setString(1, instance);
+      ps.setLong(2, chain.anchorSeq());
+      ps.setLong(3, lastSeq);
+      deleted = ps.executeUpdate();
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "UPDATE audit_chain SET anchor_seq = ?, anchor_hash = ? WHERE instance = ?")) {
+      ps.setLong(1, lastSeq);
+      ps.setString(2, lastHash);
+      ps.setString(3, instance);
+      ps.executeUpdate();
+    }
+    return deleted;
+  }
+
+  private static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException e) {
+      // returning a connection to the pool does not fail in practice
     }
   }
 

@@ -185,6 +185,15 @@ public final class Database implements AutoCloseable {
     }
   }
 
+  /**
+   * Closes {@code connection} and removes it from the pool instead of returning it: for a
+   * connection whose state is unknown after a failure (e.g. a transaction that could not begin or
+   * commit).
+   */
+  public void evict(Connection connection) {
+    pool.evictConnection(connection);
+  }
+
   /** The URL with any password masked. */
   public String url() {
     return redactedUrl;
