@@ -117,6 +117,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     this.journalFile = settings.journalDirectory().resolve(fileName(instance) + ".journal");
     this.thread = new Thread(this::run, "portcullis-audit-writer");
     this.thread.setDaemon(true);
+    this.thread.setUncaughtExceptionHandler(
+        (t, e) ->
+            log.error("Audit writer thread died; decisions will queue up and then be dropped", e));
     this.replayer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -4,16 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.portcullis.decision.Decision;
-import io.portcullis.request.RequestAttributes;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.ChildJvm;
-import io.portcullis.testing.DecisionFixtures;
 import io.portcullis.testing.FreshPostgresDatabase;
 import io.portcullis.testing.TcpProxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -35,8 +34,6 @@ import org.junit.jupiter.api.io.TempDir;
  * during an outage.
  */
 class AuditWriterIT {
-  static final Instant T0 = Instant.parse("2026-11-22T10:00:00Z");
-
   /** The writer's batch window: what a crash may lose at most. */
   static final Duration FLUSH_WINDOW = Duration.ofMillis(50);
 
@@ -45,6 +42,8 @@ class AuditWriterIT {
    * PostgreSQL between the child's last append and the kill.
    */
   static final Duration SCHEDULING_SLACK = Duration.ofMillis(250);
+
+  static final String CHILD_APP = "portcullis-audit-child";
 
   static FreshPostgresDatabase pg;
 
@@ -86,11 +85,7 @@ class AuditWriterIT {
   }
 
   static Decision decision(int i) {
-    return DecisionFixtures.from(RequestAttributes.builder().path("/v1/items/" + i).build())
-        .decisionId("o-" + i)
-        .time(T0.plusMillis(i))
-        .segment("public")
-        .allow();
+    return AuditWriterTest.decision(i);
   }
 
   record Row(String decisionId, Instant time) {}
@@ -119,6 +114,21 @@ class AuditWriterIT {
         ResultSet rs = s.executeQuery("SELECT count(*) FROM audit_record")) {
       rs.next();
       return rs.getLong(1);
+    }
+  }
+
+  /** Server sessions of this test's database opened with {@code ApplicationName=app}. */
+  long sessionsOf(String app) throws SQLException {
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = ? AND application_name = ?")) {
+      ps.setString(1, pg.name());
+      ps.setString(2, app);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
     }
   }
 
@@ -202,23 +212,17 @@ class AuditWriterIT {
   void sigkill_withTheStoreUp_losesAtMostTheLastBatchWindow() throws Exception {
     Instant killedAt;
     try (ChildJvm child =
-        ChildJvm.start(
-            AuditWriterChild.class,
-            dir.resolve("child.log"),
-            pg.url(),
-            dir.resolve("journal").toString(),
-            "pc-c",
-            "stream")) {
-      child.awaitLine("STREAMING", Duration.ofSeconds(60));
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .pollInterval(Duration.ofMillis(50))
-          .until(() -> count() >= 2000);
+        streamingChild(pg.url() + "&ApplicationName=" + CHILD_APP, "pc-c", 2000)) {
 
       killedAt = Instant.now();
       child.kill();
       child.awaitExit(Duration.ofSeconds(30));
     }
+    // A COMMIT the child sent just before it died may still be applied: wait for its sessions.
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> sessionsOf(CHILD_APP) == 0);
 
     List<Row> rows = rowsInChainOrder();
     assertThat(ids(rows)).containsExactlyElementsOf(sequence("s-", rows.size()));
@@ -238,19 +242,7 @@ class AuditWriterIT {
     Instant killedAt;
     long storedBeforeCut;
     try (TcpProxy proxy = TcpProxy.to(pg.hostPort());
-        ChildJvm child =
-            ChildJvm.start(
-                AuditWriterChild.class,
-                dir.resolve("child.log"),
-                pg.urlVia("127.0.0.1", proxy.port()),
-                dir.resolve("journal").toString(),
-                "pc-d",
-                "stream")) {
-      child.awaitLine("STREAMING", Duration.ofSeconds(60));
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .pollInterval(Duration.ofMillis(50))
-          .until(() -> count() >= 1000);
+        ChildJvm child = streamingChild(pg.urlVia("127.0.0.1", proxy.port()), "pc-d", 1000)) {
 
       proxy.cut();
       storedBeforeCut = count();
@@ -278,6 +270,29 @@ class AuditWriterIT {
     assertLostAtMostTheLastWindow(rows, killedAt);
     assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(rows.size()));
     assertThat(Files.size(journalFile("pc-d"))).isEqualTo(8);
+  }
+
+  /** A child appending continuously, once at least {@code stored} of its records are stored. */
+  ChildJvm streamingChild(String url, String instance, long stored) throws Exception {
+    ChildJvm child =
+        ChildJvm.start(
+            AuditWriterChild.class,
+            dir.resolve("child.log"),
+            url,
+            dir.resolve("journal").toString(),
+            instance,
+            "stream");
+    try {
+      child.awaitLine("STREAMING", Duration.ofSeconds(60));
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(50))
+          .until(() -> count() >= stored);
+      return child;
+    } catch (RuntimeException | Error e) {
+      child.close();
+      throw e;
+    }
   }
 
   /**
