@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Hot path.</b> {@link #append} offers the {@link Decision} itself to a bounded {@link
- *       ArrayBlockingQueue} (no allocation, one uncontended lock: tens of nanoseconds). A full
- *       queue drops the decision and counts it ({@code portcullis_audit_dropped_total}).
+ *       ArrayBlockingQueue} (no allocation, one short lock: 0.1-0.2 µs per call measured on the
+ *       2-core development machine). A full queue drops the decision and counts it ({@code
+ *       portcullis_audit_dropped_total}).
  *   <li><b>One writer thread</b> maps decisions to records ({@link DecisionRecords}), links them
  *       into this instance's chain ({@link RecordChain}) and appends each batch in one transaction.
  *       It drains whatever is queued (up to {@code max_batch}) as soon as the previous batch is
