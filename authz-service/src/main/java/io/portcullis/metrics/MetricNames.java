@@ -42,6 +42,12 @@ public final class MetricNames {
   /** {@code portcullis_audit_dropped_total}. */
   public static final String AUDIT_DROPPED = "portcullis.audit.dropped";
 
+  /**
+   * {@code portcullis_audit_journaled_total}: records spilled to the local journal while the audit
+   * store was unavailable (each is counted in {@link #AUDIT_WRITTEN} too once replayed).
+   */
+  public static final String AUDIT_JOURNALED = "portcullis.audit.journaled";
+
   /** {@code portcullis_policy_reloads_total{result}}. */
   public static final String POLICY_RELOADS = "portcullis.policy.reloads";
 

@@ -1,0 +1,303 @@
+package io.portcullis.audit;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.portcullis.proto.v1.DecisionRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.zip.CRC32C;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The audit writer's local, append-only spill file: chained records that could not be stored yet,
+ * in chain order, replayed when the store is back.
+ *
+ * <p>Design note. Layout: an 8-byte header {@code PCAJRNL1}, then entries {@code [length: int32
+ * big-endian][crc: int32 big-endian CRC32C of the payload][payload: a serialized DecisionRecord
+ * with its chain fields]}. A batch is written with one positional write and made durable with one
+ * {@code fdatasync} ({@link FileChannel#force force(false)}), so after a crash the file holds every
+ * batch that {@link #append} returned for, and possibly a torn last entry. {@link #open} scans the
+ * file and cuts it at the first entry that is incomplete, fails its CRC or does not parse; what
+ * comes before is intact by construction. The file is locked while open, so two processes never
+ * share a journal. The same framing as LevelDB's log and Kafka's record batches, without blocks.
+ *
+ * <p>Not thread-safe: only the audit writer's thread uses it.
+ */
+public final class AuditJournal implements AutoCloseable {
+  private static final byte[] MAGIC = "PCAJRNL1".getBytes(StandardCharsets.US_ASCII);
+  private static final int ENTRY_HEADER = 8;
+
+  /** The largest entry accepted when reading; records are a few hundred bytes. */
+  private static final int MAX_ENTRY = 1 << 20;
+
+  private final Path file;
+  private final FileChannel channel;
+  private final FileLock lock;
+  private long size;
+  private long entries;
+  private @Nullable DecisionRecord last;
+  private final long recoveredBytes;
+
+  private AuditJournal(Path file, FileChannel channel, FileLock lock, long cutBytes) {
+    this.file = file;
+    this.channel = channel;
+    this.lock = lock;
+    this.recoveredBytes = cutBytes;
+  }
+
+  /**
+   * Opens (creating if needed) the journal at {@code file}, locks it, and cuts a torn tail.
+   *
+   * @throws IOException if the file cannot be opened, is not a journal, or is locked by another
+   *     process
+   */
+  public static AuditJournal open(Path file) throws IOException {
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
+    FileChannel ch =
+        FileChannel.open(
+            file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    try {
+      FileLock lock;
+      try {
+        lock = ch.tryLock();
+      } catch (OverlappingFileLockException e) {
+        lock = null;
+      }
+      if (lock == null) {
+        throw new IOException("audit journal " + file + " is in use by another process");
+      }
+      long length = ch.size();
+      if (length == 0) {
+        writeFully(ch, ByteBuffer.wrap(MAGIC), 0);
+        ch.force(true);
+        length = MAGIC.length;
+      } else {
+        ByteBuffer magic = ByteBuffer.allocate(MAGIC.length);
+        if (length < MAGIC.length
+            || readFully(ch, magic, 0) < MAGIC.length
+            || !Arrays.equals(magic.array(), MAGIC)) {
+          throw new IOException(file + " is not an audit journal (bad header)");
+        }
+      }
+      Scan scan = scan(ch, length);
+      long cut = length - scan.validEnd();
+      if (cut > 0) {
+        ch.truncate(scan.validEnd());
+        ch.force(true);
+      }
+      AuditJournal j = new AuditJournal(file, ch, lock, cut);
+      j.size = scan.validEnd();
+      j.entries = scan.entries();
+      j.last = scan.last();
+      return j;
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  private record Scan(long validEnd, long entries, @Nullable DecisionRecord last) {}
+
+  private static Scan scan(FileChannel ch, long length) throws IOException {
+    long pos = MAGIC.length;
+    long count = 0;
+    DecisionRecord last = null;
+    while (true) {
+      Entry e = readEntry(ch, pos, length);
+      if (e == null) {
+        return new Scan(pos, count, last);
+      }
+      last = e.record();
+      count++;
+      pos = e.next();
+    }
+  }
+
+  private record Entry(DecisionRecord record, long next) {}
+
+  /** The entry at {@code pos}, or {@code null} if there is no complete, valid one. */
+  private static @Nullable Entry readEntry(FileChannel ch, long pos, long length)
+      throws IOException {
+    if (length - pos < ENTRY_HEADER) {
+      return null;
+    }
+    ByteBuffer header = ByteBuffer.allocate(ENTRY_HEADER);
+    if (readFully(ch, header, pos) < ENTRY_HEADER) {
+      return null;
+    }
+    int n = header.getInt(0);
+    int crc = header.getInt(4);
+    if (n < 0 || n > MAX_ENTRY || length - pos - ENTRY_HEADER < n) {
+      return null;
+    }
+    ByteBuffer payload = ByteBuffer.allocate(n);
+    if (readFully(ch, payload, pos + ENTRY_HEADER) < n) {
+      return null;
+    }
+    CRC32C c = new CRC32C();
+    c.update(payload.array(), 0, n);
+    if ((int) c.getValue() != crc) {
+      return null;
+    }
+    try {
+      return new Entry(DecisionRecord.parseFrom(payload.array()), pos + ENTRY_HEADER + n);
+    } catch (InvalidProtocolBufferException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Appends records in order and forces them to disk, as many as fit under {@code maxBytes} (the
+   * journal's total size, header included).
+   *
+   * @return how many records, from the first, were written; the rest did not fit
+   * @throws IOException if writing or syncing fails; the journal is then cut back to what it was
+   */
+  public int append(List<DecisionRecord> records, long maxBytes) throws IOException {
+    List<byte[]> payloads = new ArrayList<>(records.size());
+    long bytes = 0;
+    for (DecisionRecord r : records) {
+      byte[] p = r.toByteArray();
+      if (size + bytes + ENTRY_HEADER + p.length > maxBytes) {
+        break;
+      }
+      payloads.add(p);
+      bytes += ENTRY_HEADER + p.length;
+    }
+    if (payloads.isEmpty()) {
+      return 0;
+    }
+    ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(bytes));
+    CRC32C crc = new CRC32C();
+    for (byte[] p : payloads) {
+      crc.reset();
+      crc.update(p);
+      buf.putInt(p.length).putInt((int) crc.getValue()).put(p);
+    }
+    buf.flip();
+    try {
+      writeFully(channel, buf, size);
+      channel.force(false);
+    } catch (IOException e) {
+      try {
+        channel.truncate(size);
+      } catch (IOException t) {
+        e.addSuppressed(t);
+      }
+      throw e;
+    }
+    size += bytes;
+    entries += payloads.size();
+    last = records.get(payloads.size() - 1);
+    return payloads.size();
+  }
+
+  /**
+   * Records in order starting at {@code position} ({@link #start()} for the first).
+   *
+   * @param max the most records to return
+   */
+  public Chunk read(long position, int max) throws IOException {
+    List<DecisionRecord> out = new ArrayList<>(Math.min(max, 1024));
+    long pos = position;
+    while (out.size() < max) {
+      Entry e = readEntry(channel, pos, size);
+      if (e == null) {
+        break;
+      }
+      out.add(e.record());
+      pos = e.next();
+    }
+    return new Chunk(out, pos);
+  }
+
+  /**
+   * Records read from the journal.
+   *
+   * @param records the records, in journal order
+   * @param next the position after the last one
+   */
+  public record Chunk(List<DecisionRecord> records, long next) {}
+
+  /** Where the first entry starts. */
+  public long start() {
+    return MAGIC.length;
+  }
+
+  /** Empties the journal (after everything in it was stored) and syncs. */
+  public void clear() throws IOException {
+    channel.truncate(MAGIC.length);
+    channel.force(true);
+    size = MAGIC.length;
+    entries = 0;
+    last = null;
+  }
+
+  public boolean isEmpty() {
+    return entries == 0;
+  }
+
+  /** Records in the journal. */
+  public long entries() {
+    return entries;
+  }
+
+  /** Bytes in the journal, header included. */
+  public long sizeBytes() {
+    return size;
+  }
+
+  /** The newest record in the journal, or {@code null} if it is empty. */
+  public @Nullable DecisionRecord last() {
+    return last;
+  }
+
+  /** Bytes of a torn or corrupt tail that {@link #open} cut off. */
+  public long recoveredBytes() {
+    return recoveredBytes;
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      lock.release();
+    } finally {
+      channel.close();
+    }
+  }
+
+  private static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+    long pos = position;
+    while (buf.hasRemaining()) {
+      pos += ch.write(buf, pos);
+    }
+  }
+
+  private static int readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+    int total = 0;
+    while (buf.hasRemaining()) {
+      int n = ch.read(buf, position + total);
+      if (n < 0) {
+        break;
+      }
+      total += n;
+    }
+    return total;
+  }
+}

@@ -1,0 +1,87 @@
+package io.portcullis.audit;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import io.portcullis.proto.v1.DecisionRecord;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The JSON forms of audit results, shared by the admin HTTP API and the CLI (interfaces.md "Admin
+ * JSON shapes"): records as JSON lines of protobuf JSON with the original snake_case field names
+ * (so {@code int64}/{@code uint64} fields such as {@code remaining}, {@code latency_us} and {@code
+ * seq} are strings, and fields at their default are omitted, as protobuf's JSON mapping says), the
+ * verify result and the summary as plain JSON objects. Thread-safe.
+ */
+public final class AuditJson {
+  /** The media type of {@link #lines}. */
+  public static final String NDJSON = "application/x-ndjson";
+
+  private static final JsonFormat.Printer PRINTER =
+      JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace();
+  private static final JsonFormat.Parser PARSER = JsonFormat.parser();
+  private static final JsonMapper MAPPER = JsonMapper.builder().build();
+
+  private AuditJson() {}
+
+  /** One record as a single line of JSON (no trailing newline). */
+  public static String line(DecisionRecord record) {
+    try {
+      return PRINTER.print(record);
+    } catch (InvalidProtocolBufferException e) {
+      // Only Any fields with unknown types fail to print; DecisionRecord has none.
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Writes each record as one JSON line ending in {@code \n}. */
+  public static void lines(List<DecisionRecord> records, Appendable out) throws IOException {
+    for (DecisionRecord r : records) {
+      out.append(line(r)).append('\n');
+    }
+  }
+
+  /** Parses one line written by {@link #line}. */
+  public static DecisionRecord parseLine(String json) throws InvalidProtocolBufferException {
+    DecisionRecord.Builder b = DecisionRecord.newBuilder();
+    PARSER.merge(json, b);
+    return b.build();
+  }
+
+  /**
+   * {@code {"ok":true,"checked":N}} or {@code
+   * {"ok":false,"checked":N,"first_broken":"<decision_id>","detail":"..."}}.
+   */
+  public static String verification(ChainVerification v) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    switch (v) {
+      case ChainVerification.Intact i -> {
+        m.put("ok", true);
+        m.put("checked", i.checked());
+      }
+      case ChainVerification.Broken b -> {
+        m.put("ok", false);
+        m.put("checked", b.checked());
+        m.put("first_broken", b.decisionId());
+        m.put("detail", b.detail());
+      }
+    }
+    return MAPPER.writeValueAsString(m);
+  }
+
+  /** {@code {"rows":[{"group":{"segment":"partners"},"count":42},...]}}. */
+  public static String summary(List<SummaryRow> rows) {
+    List<Map<String, Object>> out = new ArrayList<>(rows.size());
+    for (SummaryRow r : rows) {
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("group", new LinkedHashMap<>(r.group()));
+      row.put("count", r.count());
+      out.add(row);
+    }
+    return MAPPER.writeValueAsString(Map.of("rows", out));
+  }
+}

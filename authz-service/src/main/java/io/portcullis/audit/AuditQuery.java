@@ -1,0 +1,227 @@
+package io.portcullis.audit;
+
+import java.time.Instant;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A search of the audit log: every set filter must match (AND); results come newest first, at most
+ * {@link #limit()} per page, continuing after {@link #cursor()}.
+ *
+ * @param since records at or after this time, or {@code null}
+ * @param until records strictly before this time, or {@code null}
+ * @param decision {@code allow} or {@code deny}, or {@code null}
+ * @param reason a deny reason code, or {@code null}
+ * @param segment a segment name, or {@code null}
+ * @param principal a principal, or {@code null}
+ * @param client a client, or {@code null}
+ * @param sourceIp a source address in canonical text form, or {@code null}
+ * @param pathPrefix records whose normalized path starts with this, or {@code null}
+ * @param dryRunOnly only allows that a dry-run turned from a deny
+ * @param limit page size, 1 to {@value #MAX_LIMIT}
+ * @param cursor where the previous page ended, or {@code null} for the first page
+ */
+public record AuditQuery(
+    @Nullable Instant since,
+    @Nullable Instant until,
+    @Nullable String decision,
+    @Nullable String reason,
+    @Nullable String segment,
+    @Nullable String principal,
+    @Nullable String client,
+    @Nullable String sourceIp,
+    @Nullable String pathPrefix,
+    boolean dryRunOnly,
+    int limit,
+    @Nullable AuditCursor cursor) {
+
+  public static final int MAX_LIMIT = 1000;
+  public static final int DEFAULT_LIMIT = 100;
+
+  public AuditQuery {
+    if (limit < 1 || limit > MAX_LIMIT) {
+      throw new IllegalArgumentException("limit must be between 1 and " + MAX_LIMIT);
+    }
+    if (decision != null && !decision.equals("allow") && !decision.equals("deny")) {
+      throw new IllegalArgumentException("decision must be allow or deny");
+    }
+    if (since != null && until != null && until.isBefore(since)) {
+      throw new IllegalArgumentException("until must not be before since");
+    }
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The first page of everything, {@value #DEFAULT_LIMIT} records. */
+  public static AuditQuery all() {
+    return builder().build();
+  }
+
+  /** This query continued after {@code next} (the previous page's {@link AuditPage#next()}). */
+  public AuditQuery after(AuditCursor next) {
+    return new AuditQuery(
+        since,
+        until,
+        decision,
+        reason,
+        segment,
+        principal,
+        client,
+        sourceIp,
+        pathPrefix,
+        dryRunOnly,
+        limit,
+        next);
+  }
+
+  /**
+   * The query an admin gRPC {@code AuditQuery} asks for; empty fields mean "any", limit 0 means
+   * {@value #DEFAULT_LIMIT}.
+   *
+   * @throws IllegalArgumentException if the limit is above {@value #MAX_LIMIT}, the decision is not
+   *     allow/deny, or the cursor is invalid
+   */
+  public static AuditQuery fromProto(io.portcullis.proto.v1.AuditQuery q) {
+    Builder b = builder();
+    if (q.hasSince()) {
+      b.since(Instant.ofEpochSecond(q.getSince().getSeconds(), q.getSince().getNanos()));
+    }
+    if (q.hasUntil()) {
+      b.until(Instant.ofEpochSecond(q.getUntil().getSeconds(), q.getUntil().getNanos()));
+    }
+    b.decision(q.getDecision())
+        .reason(q.getReason())
+        .segment(q.getSegment())
+        .principal(q.getPrincipal())
+        .client(q.getClient())
+        .sourceIp(q.getSourceIp())
+        .pathPrefix(q.getPathPrefix());
+    if (q.getDryRun()) {
+      b.dryRunOnly();
+    }
+    if (q.getLimit() > 0) {
+      b.limit((int) Math.min(q.getLimit(), Integer.MAX_VALUE));
+    }
+    if (!q.getCursor().isEmpty()) {
+      b.cursor(q.getCursor());
+    }
+    return b.build();
+  }
+
+  /**
+   * Builds an {@link AuditQuery}; not thread-safe. Empty strings mean "no filter", so request
+   * parameters can be passed through as they come.
+   */
+  public static final class Builder {
+    private @Nullable Instant since;
+    private @Nullable Instant until;
+    private @Nullable String decision;
+    private @Nullable String reason;
+    private @Nullable String segment;
+    private @Nullable String principal;
+    private @Nullable String client;
+    private @Nullable String sourceIp;
+    private @Nullable String pathPrefix;
+    private boolean dryRunOnly;
+    private int limit = DEFAULT_LIMIT;
+    private @Nullable AuditCursor cursor;
+
+    private Builder() {}
+
+    public Builder since(@Nullable Instant since) {
+      this.since = since;
+      return this;
+    }
+
+    public Builder until(@Nullable Instant until) {
+      this.until = until;
+      return this;
+    }
+
+    public Builder decision(@Nullable String decision) {
+      this.decision = blankToNull(decision);
+      return this;
+    }
+
+    public Builder reason(@Nullable String reason) {
+      this.reason = blankToNull(reason);
+      return this;
+    }
+
+    public Builder segment(@Nullable String segment) {
+      this.segment = blankToNull(segment);
+      return this;
+    }
+
+    public Builder principal(@Nullable String principal) {
+      this.principal = blankToNull(principal);
+      return this;
+    }
+
+    public Builder client(@Nullable String client) {
+      this.client = blankToNull(client);
+      return this;
+    }
+
+    public Builder sourceIp(@Nullable String sourceIp) {
+      this.sourceIp = blankToNull(sourceIp);
+      return this;
+    }
+
+    public Builder pathPrefix(@Nullable String pathPrefix) {
+      this.pathPrefix = blankToNull(pathPrefix);
+      return this;
+    }
+
+    /** Only records of dry-run allows (a deny that a dry-run segment or rule waived). */
+    public Builder dryRunOnly() {
+      this.dryRunOnly = true;
+      return this;
+    }
+
+    public Builder limit(int limit) {
+      this.limit = limit;
+      return this;
+    }
+
+    public Builder cursor(@Nullable AuditCursor cursor) {
+      this.cursor = cursor;
+      return this;
+    }
+
+    /**
+     * Continues after an opaque cursor string; empty means the first page.
+     *
+     * @throws IllegalArgumentException if the cursor is invalid
+     */
+    public Builder cursor(@Nullable String cursor) {
+      this.cursor = cursor == null || cursor.isEmpty() ? null : AuditCursor.parse(cursor);
+      return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException if the limit is out of range, the decision is not
+     *     allow/deny, or until is before since
+     */
+    public AuditQuery build() {
+      return new AuditQuery(
+          since,
+          until,
+          decision,
+          reason,
+          segment,
+          principal,
+          client,
+          sourceIp,
+          pathPrefix,
+          dryRunOnly,
+          limit,
+          cursor);
+    }
+
+    private static @Nullable String blankToNull(@Nullable String s) {
+      return s == null || s.isEmpty() ? null : s;
+    }
+  }
+}

@@ -1,0 +1,79 @@
+package io.portcullis.audit;
+
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreException;
+import java.time.Instant;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Durable storage of chained decision records ({@link RecordChain}), one chain per instance.
+ *
+ * <p>Implementations are thread-safe: one writer appends while the admin API queries, summarizes
+ * and verifies and retention deletes. Every method may throw {@link StoreException} when the
+ * database is unreachable or fails; nothing is then changed (each write is one transaction).
+ * Expected outcomes (a batch that does not continue the chain, a broken chain) are values.
+ *
+ * <p>Implementations: {@link SqliteAuditStore} (embedded) and {@link PostgresAuditStore} (shared),
+ * both tested by one contract test.
+ */
+public interface AuditStore {
+
+  /** The store for a migrated database of either kind. */
+  static AuditStore of(Database database) {
+    return switch (database.kind()) {
+      case SQLITE -> new SqliteAuditStore(database);
+      case POSTGRESQL -> new PostgresAuditStore(database);
+    };
+  }
+
+  /** The stored head of {@code instance}'s chain; {@link ChainHead#GENESIS} if it has none. */
+  ChainHead head(String instance);
+
+  /**
+   * Appends records of one instance in one transaction, in order. Each record must either continue
+   * the chain ({@code seq = head.seq + 1}, {@code prev_hash = head.hash}, correct {@code hash}) or
+   * be an exact copy of a stored record (same content apart from the chain fields), which is
+   * skipped: replaying a journal whose commit outcome was unknown writes nothing twice. Otherwise
+   * nothing is written and {@link AppendResult.Diverged} says where the batch left the chain. The
+   * check runs under the chain's lock, so two writers using one instance id cannot fork it.
+   *
+   * @param records at least one record, all of the same instance, chain fields set
+   * @throws IllegalArgumentException if {@code records} is empty or mixes instances
+   * @throws StoreException if the database fails; the transaction is rolled back (but a failure
+   *     while committing may leave the outcome unknown: replay the batch, duplicates are skipped)
+   */
+  AppendResult append(List<DecisionRecord> records);
+
+  /** A page of records matching {@code query}, newest first, each with its chain fields. */
+  AuditPage query(AuditQuery query);
+
+  /**
+   * Record counts in {@code [since, until)} grouped by {@code groupBy} (one total row when it is
+   * empty), largest first.
+   *
+   * @param since inclusive lower bound, or {@code null}
+   * @param until exclusive upper bound, or {@code null}
+   */
+  List<SummaryRow> summary(
+      @Nullable Instant since, @Nullable Instant until, List<SummaryDimension> groupBy);
+
+  /**
+   * Walks every instance's chain from its retention anchor to its head and reports the first record
+   * that was edited (content or column copies), deleted (a gap, or a shortened tail) or moved.
+   * Reads in chunks, so it can run beside the writer; records appended after the walk started are
+   * left for the next run.
+   */
+  ChainVerification verify();
+
+  /**
+   * Deletes records older than {@code cutoff}, oldest first, at most {@code batchSize} per
+   * transaction. Only a prefix of each chain is deleted (deletion stops at the first record at or
+   * after the cutoff), and the hash of each chain's last deleted record is kept as its anchor, so
+   * the rest still verifies.
+   *
+   * @return how many records were deleted
+   */
+  long deleteBefore(Instant cutoff, int batchSize);
+}

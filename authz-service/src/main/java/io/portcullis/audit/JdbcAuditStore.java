@@ -1,0 +1,734 @@
+package io.portcullis.audit;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The audit store over JDBC; the two databases differ only in how a transaction locks a chain and
+ * how a keyset seek is written, which {@link SqliteAuditStore} and {@link PostgresAuditStore}
+ * supply. Schema: {@code db/migration/<kind>/V1__audit.sql}.
+ *
+ * <p>Rows hold the record's canonical bytes ({@link RecordChain#canonical}, the exact bytes the
+ * hash covers), its chain fields, and copies of the filterable fields. Thread-safe: every call
+ * takes its own pooled connection.
+ */
+abstract sealed class JdbcAuditStore implements AuditStore
+    permits SqliteAuditStore, PostgresAuditStore {
+
+  /** Rows per read when walking a chain (verify) or deleting (retention). */
+  static final int CHUNK = 10_000;
+
+  private static final String INSERT =
+      "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
+          + " dry_run_reason, segment, rule, principal, client, source_ip, path, prev_hash, hash,"
+          + " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+  /** The filterable columns a verify compares with the record, in that order. */
+  private static final String CHECKED_COLUMNS =
+      "seq, decision_id, time_us, decision, reason, dry_run_reason, segment, rule, principal,"
+          + " client, source_ip, path, prev_hash, hash, record";
+
+  private final Database db;
+
+  JdbcAuditStore(Database db) {
+    this.db = db;
+  }
+
+  /** Appended to the {@code SELECT} of a chain row to lock it for the transaction. */
+  abstract String lockSuffix();
+
+  /**
+   * A predicate selecting rows strictly after {@code cursor} in the order {@code time_us DESC,
+   * decision_id DESC, id DESC}, binding its parameters to {@code params}.
+   */
+  abstract String olderThan(AuditCursor cursor, List<Object> params);
+
+  // ---- head and append ------------------------------------------------------------------------
+
+  @Override
+  public ChainHead head(String instance) {
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT head_seq, head_hash FROM audit_chain WHERE instance = ?")) {
+      ps.setString(1, instance);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? new ChainHead(rs.getLong(1), rs.getString(2)) : ChainHead.GENESIS;
+      }
+    } catch (SQLException e) {
+      throw failure("reading the audit chain head", e);
+    }
+  }
+
+  @Override
+  public AppendResult append(List<DecisionRecord> records) {
+    if (records.isEmpty()) {
+      throw new IllegalArgumentException("append needs at least one record");
+    }
+    String instance = records.get(0).getInstance();
+    for (DecisionRecord r : records) {
+      if (!r.getInstance().equals(instance)) {
+        throw new IllegalArgumentException("one append takes records of one instance");
+      }
+    }
+    return transaction(
+        "appending audit records",
+        c -> appendInTransaction(c, instance, records),
+        result -> result instanceof AppendResult.Appended);
+  }
+
+  /** Work done inside one transaction. */
+  @FunctionalInterface
+  private interface Work<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  /**
+   * Runs {@code work} in one transaction on its own connection and commits if {@code commit}
+   * accepts the result, else rolls back. After any failure the connection is evicted from the pool
+   * rather than reused: its transaction state is unknown (a {@code BEGIN} that hit a lock, a {@code
+   * COMMIT} cut off by the network).
+   */
+  private <T> T transaction(String what, Work<T> work, Predicate<T> commit) {
+    Connection c = db.connection();
+    boolean reusable = false;
+    try {
+      c.setAutoCommit(false);
+      T result = work.run(c);
+      if (commit.test(result)) {
+        c.commit();
+      } else {
+        c.rollback();
+      }
+      c.setAutoCommit(true);
+      reusable = true;
+      return result;
+    } catch (SQLException e) {
+      rollbackQuietly(c, e);
+      throw failure(what, e);
+    } catch (RuntimeException e) {
+      rollbackQuietly(c, e);
+      throw e;
+    } finally {
+      if (reusable) {
+        closeQuietly(c);
+      } else {
+        db.evict(c);
+      }
+    }
+  }
+
+  private AppendResult appendInTransaction(
+      Connection c, String instance, List<DecisionRecord> records) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO audit_chain (instance, head_seq, head_hash, anchor_seq, anchor_hash)"
+                + " VALUES (?, 0, '', 0, '') ON CONFLICT (instance) DO NOTHING")) {
+      ps.setString(1, instance);
+      ps.executeUpdate();
+    }
+    ChainHead head = lockChain(c, instance).head();
+    int inserted = 0;
+    int duplicates = 0;
+    int pending = 0;
+    try (PreparedStatement insert = c.prepareStatement(INSERT)) {
+      for (int i = 0; i < records.size(); i++) {
+        DecisionRecord r = records.get(i);
+        if (RecordChain.continues(r, head)) {
+          bindInsert(insert, r);
+          insert.addBatch();
+          pending++;
+          head = new ChainHead(r.getSeq(), r.getHash());
+          continue;
+        }
+        if (pending > 0) {
+          insert.executeBatch();
+          inserted += pending;
+          pending = 0;
+        }
+        if (isStored(c, r)) {
+          duplicates++;
+        } else {
+          return new AppendResult.Diverged(i, head);
+        }
+      }
+      if (pending > 0) {
+        insert.executeBatch();
+        inserted += pending;
+      }
+    }
+    if (inserted > 0) {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "UPDATE audit_chain SET head_seq = ?, head_hash = ? WHERE instance = ?")) {
+        ps.setLong(1, head.seq());
+        ps.setString(2, head.hash());
+        ps.setString(3, instance);
+        ps.executeUpdate();
+      }
+    }
+    return new AppendResult.Appended(inserted, duplicates, head);
+  }
+
+  private static void bindInsert(PreparedStatement ps, DecisionRecord r) throws SQLException {
+    ps.setString(1, r.getInstance());
+    ps.setLong(2, r.getSeq());
+    ps.setString(3, r.getDecisionId());
+    ps.setLong(4, DecisionRecords.timeMicros(r));
+    ps.setString(5, r.getDecision());
+    ps.setString(6, r.getReason());
+    ps.setString(7, r.getDryRunReason());
+    ps.setString(8, r.getSegment());
+    ps.setString(9, r.getRule());
+    ps.setString(10, r.getPrincipal());
+    ps.setString(11, r.getClient());
+    ps.setString(12, r.getSourceIp());
+    ps.setString(13, r.getPath());
+    ps.setString(14, r.getPrevHash());
+    ps.setString(15, r.getHash());
+    ps.setBytes(16, RecordChain.canonical(r));
+  }
+
+  /** Whether a record with the same content (chain fields aside) is already stored. */
+  private static boolean isStored(Connection c, DecisionRecord r) throws SQLException {
+    DecisionRecord wanted = RecordChain.unchained(r);
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT record FROM audit_record"
+                + " WHERE decision_id = ? AND instance = ? AND time_us = ?")) {
+      ps.setString(1, r.getDecisionId());
+      ps.setString(2, r.getInstance());
+      ps.setLong(3, DecisionRecords.timeMicros(r));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          try {
+            if (RecordChain.unchained(DecisionRecord.parseFrom(rs.getBytes(1))).equals(wanted)) {
+              return true;
+            }
+          } catch (InvalidProtocolBufferException e) {
+            // An unreadable row is not this record; verify reports it.
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  private record ChainRow(long headSeq, String headHash, long anchorSeq, String anchorHash) {
+    ChainHead head() {
+      return new ChainHead(headSeq, headHash);
+    }
+  }
+
+  private ChainRow lockChain(Connection c, String instance) throws SQLException {
+    ChainRow row = readChain(c, instance, lockSuffix());
+    if (row == null) {
+      throw new SQLException("audit_chain row for instance '" + instance + "' vanished");
+    }
+    return row;
+  }
+
+  private static @Nullable ChainRow readChain(Connection c, String instance, String suffix)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain"
+                + " WHERE instance = ?"
+                + suffix)) {
+      ps.setString(1, instance);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next()
+            ? new ChainRow(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getString(4))
+            : null;
+      }
+    }
+  }
+
+  // ---- query and summary ----------------------------------------------------------------------
+
+  /** The SQL and parameters of {@code query}'s page (one row more than the limit). */
+  record Sql(String text, List<Object> params) {}
+
+  Sql querySql(AuditQuery q) {
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    timeRange(q.since(), q.until(), where, params);
+    equal("decision", q.decision(), false, where, params);
+    equal("reason", q.reason(), true, where, params);
+    equal("segment", q.segment(), false, where, params);
+    equal("principal", q.principal(), false, where, params);
+    equal("client", q.client(), true, where, params);
+    equal("source_ip", q.sourceIp(), false, where, params);
+    String prefix = q.pathPrefix();
+    if (prefix != null) {
+      where.add("substr(path, 1, ?) = ?");
+      params.add(prefix.length());
+      params.add(prefix);
+    }
+    if (q.dryRunOnly()) {
+      where.add("dry_run_reason <> ''");
+    }
+    AuditCursor cursor = q.cursor();
+    if (cursor != null) {
+      where.add(olderThan(cursor, params));
+    }
+    String sql =
+        "SELECT id, time_us, decision_id, prev_hash, hash, record FROM audit_record"
+            + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
+            + " ORDER BY time_us DESC, decision_id DESC, id DESC LIMIT ?";
+    params.add(q.limit() + 1);
+    return new Sql(sql, params);
+  }
+
+  @Override
+  public AuditPage query(AuditQuery q) {
+    Sql sql = querySql(q);
+    List<DecisionRecord> records = new ArrayList<>(Math.min(q.limit(), 256));
+    AuditCursor last = null;
+    boolean more = false;
+    try (Connection c = db.connection();
+        PreparedStatement ps = prepare(c, sql)) {
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          if (records.size() == q.limit()) {
+            more = true;
+            break;
+          }
+          last = new AuditCursor(rs.getLong(2), rs.getString(3), rs.getLong(1));
+          records.add(stored(rs.getBytes(6), rs.getString(4), rs.getString(5)));
+        }
+      }
+    } catch (SQLException e) {
+      throw failure("querying audit records", e);
+    }
+    return new AuditPage(records, more ? last : null);
+  }
+
+  private static DecisionRecord stored(byte[] canonical, String prevHash, String hash)
+      throws SQLException {
+    try {
+      return DecisionRecord.parseFrom(canonical).toBuilder()
+          .setPrevHash(prevHash)
+          .setHash(hash)
+          .build();
+    } catch (InvalidProtocolBufferException e) {
+      throw new SQLException("unreadable audit record (run verify)", e);
+    }
+  }
+
+  @Override
+  public List<SummaryRow> summary(
+      @Nullable Instant since, @Nullable Instant until, List<SummaryDimension> groupBy) {
+    List<String> columns = groupBy.stream().distinct().map(SummaryDimension::fieldName).toList();
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    timeRange(since, until, where, params);
+    String cols = String.join(", ", columns);
+    String sql =
+        "SELECT "
+            + (columns.isEmpty() ? "" : cols + ", ")
+            + "count(*) AS n FROM audit_record"
+            + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
+            + (columns.isEmpty() ? "" : " GROUP BY " + cols)
+            + " ORDER BY n DESC"
+            + (columns.isEmpty() ? "" : ", " + cols);
+    List<SummaryRow> rows = new ArrayList<>();
+    try (Connection c = db.connection();
+        PreparedStatement ps = prepare(c, new Sql(sql, params));
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        Map<String, String> group = new LinkedHashMap<>();
+        for (int i = 0; i < columns.size(); i++) {
+          group.put(columns.get(i), rs.getString(i + 1));
+        }
+        long n = rs.getLong(columns.size() + 1);
+        if (columns.isEmpty() && n == 0) {
+          continue;
+        }
+        rows.add(new SummaryRow(group, n));
+      }
+    } catch (SQLException e) {
+      throw failure("summarizing audit records", e);
+    }
+    return rows;
+  }
+
+  private static void timeRange(
+      @Nullable Instant since, @Nullable Instant until, List<String> where, List<Object> params) {
+    if (since != null) {
+      where.add("time_us >= ?");
+      params.add(DecisionRecords.micros(since));
+    }
+    if (until != null) {
+      where.add("time_us < ?");
+      params.add(DecisionRecords.micros(until));
+    }
+  }
+
+  /**
+   * {@code column = ?}; for columns with a partial index ({@code WHERE column <> ''}) the implied
+   * condition is spelled out, since a planner cannot prove it from a bound parameter.
+   */
+  private static void equal(
+      String column,
+      @Nullable String value,
+      boolean partialIndex,
+      List<String> where,
+      List<Object> params) {
+    if (value == null) {
+      return;
+    }
+    where.add(column + " = ?" + (partialIndex ? " AND " + column + " <> ''" : ""));
+    params.add(value);
+  }
+
+  private static PreparedStatement prepare(Connection c, Sql sql) throws SQLException {
+    PreparedStatement ps = c.prepareStatement(sql.text());
+    try {
+      for (int i = 0; i < sql.params().size(); i++) {
+        ps.setObject(i + 1, sql.params().get(i));
+      }
+      return ps;
+    } catch (SQLException e) {
+      ps.close();
+      throw e;
+    }
+  }
+
+  // ---- verify ---------------------------------------------------------------------------------
+
+  @Override
+  public ChainVerification verify() {
+    long checked = 0;
+    try (Connection c = db.connection()) {
+      for (String instance : instances(c)) {
+        ChainVerification v = verifyChain(c, instance, checked);
+        if (v instanceof ChainVerification.Broken) {
+          return v;
+        }
+        checked = v.checked();
+      }
+    } catch (SQLException e) {
+      throw failure("verifying the audit chain", e);
+    }
+    return new ChainVerification.Intact(checked);
+  }
+
+  /** Every instance that has a chain row or a record, in name order. */
+  private static TreeSet<String> instances(Connection c) throws SQLException {
+    TreeSet<String> out = new TreeSet<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT instance FROM audit_chain");
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(rs.getString(1));
+      }
+    }
+    // Distinct instances by index seeks (a skip scan), not by reading every row.
+    try (PreparedStatement first = c.prepareStatement("SELECT min(instance) FROM audit_record");
+        PreparedStatement next =
+            c.prepareStatement("SELECT min(instance) FROM audit_record WHERE instance > ?")) {
+      String current;
+      try (ResultSet rs = first.executeQuery()) {
+        current = rs.next() ? rs.getString(1) : null;
+      }
+      while (current != null) {
+        out.add(current);
+        next.setString(1, current);
+        try (ResultSet rs = next.executeQuery()) {
+          current = rs.next() ? rs.getString(1) : null;
+        }
+      }
+    }
+    return out;
+  }
+
+  private ChainVerification verifyChain(Connection c, String instance, long checkedBefore)
+      throws SQLException {
+    long checked = checkedBefore;
+    ChainRow chain = readChain(c, instance, "");
+    if (chain == null) {
+      return firstRecordWithoutChain(c, instance, checked);
+    }
+    long expectedSeq = chain.anchorSeq() + 1;
+    String prevHash = chain.anchorHash();
+    String lastDecisionId = "";
+    long lastSeq = chain.anchorSeq();
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT "
+                + CHECKED_COLUMNS
+                + " FROM audit_record WHERE instance = ? AND seq > ? AND seq <= ?"
+                + " ORDER BY seq LIMIT "
+                + CHUNK)) {
+      boolean more = true;
+      while (more) {
+        ps.setString(1, instance);
+        ps.setLong(2, lastSeq);
+        ps.setLong(3, chain.headSeq());
+        int n = 0;
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            n++;
+            long seq = rs.getLong("seq");
+            String decisionId = rs.getString("decision_id");
+            if (seq != expectedSeq) {
+              // Retention may have moved the anchor since the walk started.
+              ChainRow now = readChain(c, instance, "");
+              if (now != null
+                  && now.anchorSeq() == seq - 1
+                  && now.anchorHash().equals(rs.getString("prev_hash"))
+                  && expectedSeq <= now.anchorSeq()) {
+                prevHash = now.anchorHash();
+              } else {
+                return broken(checked, instance, seq, decisionId, missing(expectedSeq, seq - 1));
+              }
+            }
+            String problem = check(rs, instance, prevHash);
+            if (problem != null) {
+              return broken(checked, instance, seq, decisionId, problem);
+            }
+            prevHash = rs.getString("hash");
+            expectedSeq = seq + 1;
+            lastSeq = seq;
+            lastDecisionId = decisionId;
+            checked++;
+          }
+        }
+        more = n == CHUNK;
+      }
+    }
+    if (lastSeq != chain.headSeq()) {
+      ChainRow now = readChain(c, instance, "");
+      if (now == null || now.anchorSeq() < chain.headSeq()) {
+        return broken(
+            checked,
+            instance,
+            lastSeq,
+            lastDecisionId,
+            missing(lastSeq + 1, chain.headSeq()) + " at the end of the chain");
+      }
+    } else if (!prevHash.equals(chain.headHash())) {
+      return broken(
+          checked, instance, lastSeq, lastDecisionId, "hash differs from the recorded chain head");
+    }
+    return new ChainVerification.Intact(checked);
+  }
+
+  private static ChainVerification.Broken firstRecordWithoutChain(
+      Connection c, String instance, long checked) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT seq, decision_id FROM audit_record WHERE instance = ? ORDER BY seq LIMIT 1")) {
+      ps.setString(1, instance);
+      try (ResultSet rs = ps.executeQuery()) {
+        long seq = rs.next() ? rs.getLong(1) : 0;
+        String id = seq == 0 ? "" : rs.getString(2);
+        return broken(checked, instance, seq, id, "records exist but the chain head row is gone");
+      }
+    }
+  }
+
+  /** What is wrong with the current row, or {@code null} if it verifies. */
+  private static @Nullable String check(ResultSet rs, String instance, String prevHash)
+      throws SQLException {
+    byte[] canonical = rs.getBytes("record");
+    DecisionRecord r;
+    try {
+      r = DecisionRecord.parseFrom(canonical);
+    } catch (InvalidProtocolBufferException e) {
+      return "record bytes are not a readable DecisionRecord (record edited)";
+    }
+    String altered = alteredColumn(rs, r, instance);
+    if (altered != null) {
+      return altered;
+    }
+    String storedPrev = rs.getString("prev_hash");
+    if (!storedPrev.equals(prevHash)) {
+      return "prev_hash does not match the previous record's hash (record edited or reordered)";
+    }
+    String expected;
+    try {
+      expected = RecordChain.hash(storedPrev, canonical);
+    } catch (IllegalArgumentException e) {
+      return "prev_hash is not a SHA-256 hex digest (record edited)";
+    }
+    if (!expected.equals(rs.getString("hash"))) {
+      return "hash does not match the record's content (record edited)";
+    }
+    return null;
+  }
+
+  private static @Nullable String alteredColumn(ResultSet rs, DecisionRecord r, String instance)
+      throws SQLException {
+    if (!r.getInstance().equals(instance)) {
+      return altered("instance", r.getInstance(), instance);
+    }
+    if (r.getSeq() != rs.getLong("seq")) {
+      return altered("seq", Long.toString(r.getSeq()), Long.toString(rs.getLong("seq")));
+    }
+    long timeUs = DecisionRecords.timeMicros(r);
+    if (timeUs != rs.getLong("time_us")) {
+      return altered("time_us", Long.toString(timeUs), Long.toString(rs.getLong("time_us")));
+    }
+    String[][] pairs = {
+      {"decision_id", r.getDecisionId()},
+      {"decision", r.getDecision()},
+      {"reason", r.getReason()},
+      {"dry_run_reason", r.getDryRunReason()},
+      {"segment", r.getSegment()},
+      {"rule", r.getRule()},
+      {"principal", r.getPrincipal()},
+      {"client", r.getClient()},
+      {"source_ip", r.getSourceIp()},
+      {"path", r.getPath()},
+    };
+    for (String[] p : pairs) {
+      String column = rs.getString(p[0]);
+      if (!p[1].equals(column)) {
+        return altered(p[0], p[1], column);
+      }
+    }
+    return null;
+  }
+
+  private static String altered(String column, String recorded, @Nullable String stored) {
+    return "column "
+        + column
+        + " was altered (record says '"
+        + clip(recorded)
+        + "', column says '"
+        + clip(stored == null ? "NULL" : stored)
+        + "')";
+  }
+
+  private static String clip(String s) {
+    return s.length() <= 64 ? s : s.substring(0, 64) + "...";
+  }
+
+  private static String missing(long from, long to) {
+    return from == to
+        ? "record seq " + from + " is missing (deleted)"
+        : "records seq " + from + ".." + to + " are missing (deleted)";
+  }
+
+  private static ChainVerification.Broken broken(
+      long checked, String instance, long seq, String decisionId, String detail) {
+    return new ChainVerification.Broken(
+        checked, instance, seq, decisionId, "instance " + instance + ": " + detail);
+  }
+
+  // ---- retention ------------------------------------------------------------------------------
+
+  @Override
+  public long deleteBefore(Instant cutoff, int batchSize) {
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("batchSize must be positive");
+    }
+    long cutoffUs = DecisionRecords.micros(cutoff);
+    TreeSet<String> instances;
+    try (Connection c = db.connection()) {
+      instances = instances(c);
+    } catch (SQLException e) {
+      throw failure("listing audit chains", e);
+    }
+    long deleted = 0;
+    for (String instance : instances) {
+      int n;
+      do {
+        n =
+            transaction(
+                "deleting expired audit records",
+                c -> deletePrefix(c, instance, cutoffUs, batchSize),
+                x -> true);
+        deleted += n;
+      } while (n == batchSize);
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes, in the caller's transaction, up to {@code batchSize} of the oldest records of one
+   * chain that are all older than the cutoff, and moves the anchor to the last one.
+   *
+   * @return records deleted; less than {@code batchSize} when the chain's old prefix is gone
+   */
+  private int deletePrefix(Connection c, String instance, long cutoffUs, int batchSize)
+      throws SQLException {
+    ChainRow chain = readChain(c, instance, lockSuffix());
+    if (chain == null) {
+      return 0; // records without a chain row: left for verify to report
+    }
+    long lastSeq = -1;
+    String lastHash = "";
+    int count = 0;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT seq, time_us, hash FROM audit_record WHERE instance = ? AND seq > ?"
+                + " ORDER BY seq LIMIT ?")) {
+      ps.setString(1, instance);
+      ps.setLong(2, chain.anchorSeq());
+      ps.setInt(3, batchSize);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next() && rs.getLong(2) < cutoffUs) {
+          lastSeq = rs.getLong(1);
+          lastHash = rs.getString(3);
+          count++;
+        }
+      }
+    }
+    if (count == 0) {
+      return 0;
+    }
+    int deleted;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "DELETE FROM audit_record WHERE instance = ? AND seq > ? AND seq <= ?")) {
+      ps.setString(1, instance);
+      ps.setLong(2, chain.anchorSeq());
+      ps.setLong(3, lastSeq);
+      deleted = ps.executeUpdate();
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "UPDATE audit_chain SET anchor_seq = ?, anchor_hash = ? WHERE instance = ?")) {
+      ps.setLong(1, lastSeq);
+      ps.setString(2, lastHash);
+      ps.setString(3, instance);
+      ps.executeUpdate();
+    }
+    return deleted;
+  }
+
+  private static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException e) {
+      // returning a connection to the pool does not fail in practice
+    }
+  }
+
+  private static void rollbackQuietly(Connection c, Exception cause) {
+    try {
+      c.rollback();
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  private StoreException failure(String what, SQLException e) {
+    return new StoreException(what + " in " + db.url() + " failed: " + e.getMessage(), e);
+  }
+}

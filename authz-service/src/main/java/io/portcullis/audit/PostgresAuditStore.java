@@ -1,0 +1,38 @@
+package io.portcullis.audit;
+
+import io.portcullis.store.Database;
+import io.portcullis.store.DatabaseKind;
+import java.util.List;
+
+/**
+ * The audit store in a shared PostgreSQL database. A chain's row in {@code audit_chain} is locked
+ * ({@code SELECT ... FOR UPDATE}) for the length of an append or a retention batch, so instances
+ * write their chains in parallel and two writers of one chain queue up instead of forking it. The
+ * keyset seek is a row-value comparison, which PostgreSQL matches to the composite indexes.
+ */
+public final class PostgresAuditStore extends JdbcAuditStore {
+
+  public PostgresAuditStore(Database database) {
+    super(requireKind(database));
+  }
+
+  private static Database requireKind(Database database) {
+    if (database.kind() != DatabaseKind.POSTGRESQL) {
+      throw new IllegalArgumentException("PostgresAuditStore needs a PostgreSQL database");
+    }
+    return database;
+  }
+
+  @Override
+  String lockSuffix() {
+    return " FOR UPDATE";
+  }
+
+  @Override
+  String olderThan(AuditCursor cursor, List<Object> params) {
+    params.add(cursor.timeMicros());
+    params.add(cursor.decisionId());
+    params.add(cursor.rowId());
+    return "(time_us, decision_id, id) < (?, ?, ?)";
+  }
+}

@@ -1,0 +1,216 @@
+package io.portcullis.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteDataSource;
+
+/**
+ * An open, migrated database: a HikariCP pool over SQLite or PostgreSQL whose schema is at the
+ * latest version. Shared by the audit store and the key store; whoever opened it closes it.
+ *
+ * <p>SQLite connections run in WAL journal mode (readers never block the writer), {@code
+ * synchronous=NORMAL} (a commit is durable against a process crash; the last commits may be lost on
+ * power failure), a busy timeout (a writer waits for another writer's lock instead of failing),
+ * foreign keys on, and {@code BEGIN IMMEDIATE} transactions (a read-then-write transaction takes
+ * the write lock up front, so two writers never deadlock upgrading their locks). The parent
+ * directory of the database file is created.
+ *
+ * <p>Migrations are Flyway versioned scripts, one folder per database kind ({@link
+ * DatabaseKind#migrationLocation()}), sharing one version sequence: {@code V1__audit.sql}, then the
+ * key store's, and so on. Both folders must carry the same versions.
+ *
+ * <p>Thread-safe.
+ */
+public final class Database implements AutoCloseable {
+  private final DatabaseKind kind;
+  private final HikariDataSource pool;
+  private final String redactedUrl;
+  private final int appliedMigrations;
+
+  private Database(
+      DatabaseKind kind, HikariDataSource pool, String redactedUrl, int appliedMigrations) {
+    this.kind = kind;
+    this.pool = pool;
+    this.redactedUrl = redactedUrl;
+    this.appliedMigrations = appliedMigrations;
+  }
+
+  /**
+   * Opens the pool and migrates the schema to the latest version.
+   *
+   * @throws StoreException if the database cannot be reached or a migration fails; the message
+   *     names the (password-redacted) URL
+   */
+  public static Database open(StoreSettings settings) {
+    DatabaseKind kind = settings.kind();
+    HikariConfig config = new HikariConfig();
+    config.setPoolName("portcullis-store");
+    config.setMaximumPoolSize(settings.maxPoolSize());
+    config.setMinimumIdle(1);
+    config.setConnectionTimeout(Math.max(250, settings.connectTimeout().toMillis()));
+    config.setValidationTimeout(
+        Math.max(250, Math.min(settings.connectTimeout().toMillis(), 5000)));
+    switch (kind) {
+      case SQLITE -> {
+        sqliteFile(settings.url()).ifPresent(Database::createParentDirectory);
+        config.setDataSource(sqliteDataSource(settings));
+        if (isInMemory(settings.url())) {
+          // Every connection to :memory: is a separate database: keep exactly one.
+          config.setMaximumPoolSize(1);
+          config.setMaxLifetime(0);
+          config.setIdleTimeout(0);
+        }
+      }
+      case POSTGRESQL -> {
+        config.setJdbcUrl(settings.url());
+        // URL parameters win over these defaults.
+        config.addDataSourceProperty("ApplicationName", "portcullis");
+        config.addDataSourceProperty("tcpKeepAlive", "true");
+        config.addDataSourceProperty(
+            "connectTimeout", Long.toString(Math.max(1, settings.connectTimeout().toSeconds())));
+        config.addDataSourceProperty("socketTimeout", "120");
+      }
+    }
+    HikariDataSource pool;
+    try {
+      pool = new HikariDataSource(config);
+    } catch (RuntimeException e) {
+      throw new StoreException("cannot open store " + settings.redactedUrl() + ": " + e, e);
+    }
+    try {
+      int applied = migrate(pool, kind);
+      return new Database(kind, pool, settings.redactedUrl(), applied);
+    } catch (FlywayException e) {
+      pool.close();
+      throw new StoreException(
+          "schema migration of " + settings.redactedUrl() + " failed: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      pool.close();
+      throw e;
+    }
+  }
+
+  private static int migrate(DataSource dataSource, DatabaseKind kind) {
+    MigrateResult result =
+        Flyway.configure(Database.class.getClassLoader())
+            .dataSource(dataSource)
+            .locations(kind.migrationLocation())
+            .failOnMissingLocations(true)
+            .load()
+            .migrate();
+    return result.migrationsExecuted;
+  }
+
+  private static SQLiteDataSource sqliteDataSource(StoreSettings settings) {
+    SQLiteConfig sqlite = new SQLiteConfig();
+    if (!isInMemory(settings.url())) {
+      sqlite.setJournalMode(SQLiteConfig.JournalMode.WAL);
+    }
+    sqlite.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+    sqlite.setBusyTimeout((int) Math.min(Integer.MAX_VALUE, settings.busyTimeout().toMillis()));
+    sqlite.enforceForeignKeys(true);
+    sqlite.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+    SQLiteDataSource ds = new SQLiteDataSource(sqlite);
+    ds.setUrl(settings.url());
+    return ds;
+  }
+
+  /** The database file a {@code jdbc:sqlite:} URL names, or empty for an in-memory database. */
+  static Optional<Path> sqliteFile(String url) {
+    String rest = url.substring(DatabaseKind.SQLITE.urlPrefix().length());
+    int q = rest.indexOf('?');
+    if (q >= 0) {
+      rest = rest.substring(0, q);
+    }
+    if (rest.startsWith("file:")) {
+      rest = rest.substring("file:".length());
+      if (rest.startsWith("//")) {
+        rest = rest.substring(2);
+      }
+    }
+    if (rest.isEmpty() || rest.equals(":memory:") || rest.contains("mode=memory")) {
+      return Optional.empty();
+    }
+    return Optional.of(Path.of(rest));
+  }
+
+  private static boolean isInMemory(String url) {
+    return DatabaseKind.of(url) == DatabaseKind.SQLITE && sqliteFile(url).isEmpty();
+  }
+
+  private static void createParentDirectory(Path file) {
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent == null) {
+      return;
+    }
+    try {
+      Files.createDirectories(parent);
+    } catch (IOException e) {
+      throw new StoreException("cannot create directory " + parent + " for the store: " + e, e);
+    }
+  }
+
+  public DatabaseKind kind() {
+    return kind;
+  }
+
+  /**
+   * The pool. Connections are auto-commit by default; return them promptly (try-with-resources).
+   */
+  public DataSource dataSource() {
+    return pool;
+  }
+
+  /**
+   * A connection from the pool.
+   *
+   * @throws StoreException if none can be had within the connect timeout
+   */
+  public Connection connection() {
+    try {
+      return pool.getConnection();
+    } catch (SQLException e) {
+      throw new StoreException("store " + redactedUrl + " unavailable: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Closes {@code connection} and removes it from the pool instead of returning it: for a
+   * connection whose state is unknown after a failure (e.g. a transaction that could not begin or
+   * commit).
+   */
+  public void evict(Connection connection) {
+    pool.evictConnection(connection);
+  }
+
+  /** The URL with any password masked. */
+  public String url() {
+    return redactedUrl;
+  }
+
+  /** How many migrations {@link #open} applied (0 when the schema was already current). */
+  public int appliedMigrations() {
+    return appliedMigrations;
+  }
+
+  @Override
+  public void close() {
+    pool.close();
+  }
+
+  @Override
+  public String toString() {
+    return "Database[" + kind + " " + redactedUrl + "]";
+  }
+}

@@ -1,0 +1,135 @@
+package io.portcullis.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.portcullis.proto.v1.DecisionRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AuditJournalTest {
+  @TempDir Path dir;
+
+  private static List<DecisionRecord> records(int n) {
+    return AuditStoreContract.linked("pc-1", n, ChainHead.GENESIS);
+  }
+
+  @Test
+  void append_thenReopen_readsEveryRecordInOrder() throws IOException {
+    Path file = dir.resolve("j/pc-1.journal");
+    List<DecisionRecord> rs = records(5);
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.append(rs.subList(0, 2), Long.MAX_VALUE)).isEqualTo(2);
+      assertThat(j.append(rs.subList(2, 5), Long.MAX_VALUE)).isEqualTo(3);
+    }
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.entries()).isEqualTo(5);
+      assertThat(j.last()).isEqualTo(rs.get(4));
+      AuditJournal.Chunk first = j.read(j.start(), 3);
+      AuditJournal.Chunk rest = j.read(first.next(), 10);
+      assertThat(first.records()).containsExactlyElementsOf(rs.subList(0, 3));
+      assertThat(rest.records()).containsExactlyElementsOf(rs.subList(3, 5));
+      assertThat(j.read(rest.next(), 10).records()).isEmpty();
+    }
+  }
+
+  @Test
+  void open_tornLastEntry_isCutAndEarlierEntriesSurvive() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    List<DecisionRecord> rs = records(3);
+    long intactSize;
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(rs, Long.MAX_VALUE);
+      intactSize = j.sizeBytes();
+    }
+    // A crash in the middle of the next write: a length prefix and half a payload.
+    byte[] next = records(4).get(3).toByteArray();
+    byte[] torn =
+        ByteBuffer.allocate(8 + next.length / 2)
+            .putInt(next.length)
+            .putInt(0x1234)
+            .put(next, 0, next.length / 2)
+            .array();
+    Files.write(file, torn, StandardOpenOption.APPEND);
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.recoveredBytes()).isEqualTo(torn.length);
+      assertThat(j.sizeBytes()).isEqualTo(intactSize);
+      assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs);
+    }
+    assertThat(Files.size(file)).isEqualTo(intactSize);
+  }
+
+  @Test
+  void open_corruptedEntry_cutsFromThatEntryOn() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    List<DecisionRecord> rs = records(3);
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(rs, Long.MAX_VALUE);
+    }
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[bytes.length - 3] ^= 0x55; // inside the last payload: its CRC no longer matches
+    Files.write(file, bytes);
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs.subList(0, 2));
+      assertThat(j.last()).isEqualTo(rs.get(1));
+    }
+  }
+
+  @Test
+  void append_beyondMaxBytes_writesOnlyTheRecordsThatFit() throws IOException {
+    try (AuditJournal j = AuditJournal.open(dir.resolve("pc-1.journal"))) {
+      List<DecisionRecord> rs = records(10);
+      long three = 0;
+      for (DecisionRecord r : rs.subList(0, 3)) {
+        three += 8 + r.getSerializedSize();
+      }
+
+      int written = j.append(rs, j.sizeBytes() + three + rs.get(3).getSerializedSize() / 2);
+
+      assertThat(written).isEqualTo(3);
+      assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs.subList(0, 3));
+    }
+  }
+
+  @Test
+  void clear_emptiesTheJournal() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(records(2), Long.MAX_VALUE);
+      j.clear();
+      assertThat(j.isEmpty()).isTrue();
+      assertThat(j.last()).isNull();
+      assertThat(j.read(j.start(), 10).records()).isEmpty();
+    }
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.entries()).isZero();
+    }
+  }
+
+  @Test
+  void open_whileAnotherHolderHasIt_fails() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThatThrownBy(() -> AuditJournal.open(file))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("in use");
+    }
+  }
+
+  @Test
+  void open_fileThatIsNotAJournal_fails() throws IOException {
+    Path file = dir.resolve("other.journal");
+    Files.writeString(file, "hello " + Instant.EPOCH);
+    assertThatThrownBy(() -> AuditJournal.open(file)).hasMessageContaining("not an audit journal");
+  }
+}

@@ -1,0 +1,69 @@
+package io.portcullis.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.decision.Reason;
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.testing.DecisionFixtures;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class AuditJsonTest {
+  private static final DecisionRecord RECORD =
+      RecordChain.link(
+          DecisionRecords.of(
+              DecisionFixtures.from(RequestAttributes.builder().path("/v1/orders").build())
+                  .decisionId("d-1")
+                  .time(Instant.parse("2026-11-22T10:00:00.5Z"))
+                  .segment("beta")
+                  .dryRunAllow(Reason.RATE_LIMITED, "beta-limits"),
+              "pc-1"),
+          ChainHead.GENESIS);
+
+  @Test
+  void lines_writeOneCompactObjectPerRecord_withOriginalFieldNames() throws Exception {
+    StringBuilder out = new StringBuilder();
+
+    AuditJson.lines(List.of(RECORD, RECORD), out);
+
+    String[] lines = out.toString().split("\n", -1);
+    assertThat(lines).hasSize(3);
+    assertThat(lines[2]).isEmpty();
+    assertThat(lines[0])
+        .startsWith("{\"decision_id\":\"d-1\",\"time\":\"2026-11-22T10:00:00.500Z\"")
+        .contains("\"dry_run_reason\":\"rate_limited\"")
+        .contains("\"dry_run_rule\":\"beta-limits\"")
+        .contains("\"latency_us\":\"42\"")
+        .contains("\"hash\":\"" + RECORD.getHash() + "\"")
+        .doesNotContain(" ")
+        .doesNotContain("decisionId");
+    assertThat(AuditJson.parseLine(lines[1])).isEqualTo(RECORD);
+  }
+
+  @Test
+  void verification_matchesTheAdminShapes() {
+    assertThat(AuditJson.verification(new ChainVerification.Intact(12)))
+        .isEqualTo("{\"ok\":true,\"checked\":12}");
+    assertThat(
+            AuditJson.verification(
+                new ChainVerification.Broken(4, "pc-1", 5, "d-5", "instance pc-1: \"x\" gone")))
+        .isEqualTo(
+            "{\"ok\":false,\"checked\":4,\"first_broken\":\"d-5\","
+                + "\"detail\":\"instance pc-1: \\\"x\\\" gone\"}");
+  }
+
+  @Test
+  void summary_listsGroupsWithNumericCounts() {
+    assertThat(
+            AuditJson.summary(
+                List.of(
+                    new SummaryRow(Map.of("segment", "beta"), 3),
+                    new SummaryRow(Map.of("segment", ""), 1))))
+        .isEqualTo(
+            "{\"rows\":[{\"group\":{\"segment\":\"beta\"},\"count\":3},"
+                + "{\"group\":{\"segment\":\"\"},\"count\":1}]}");
+  }
+}

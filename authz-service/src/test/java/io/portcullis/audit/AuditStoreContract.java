@@ -1,0 +1,570 @@
+package io.portcullis.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.decision.Reason;
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.store.Database;
+import io.portcullis.testing.DecisionFixtures;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every {@link AuditStore} must have, run against each real database: {@link
+ * SqliteAuditStoreTest} (a temporary file) and {@link PostgresAuditStoreIT} (a fresh database on
+ * the test server).
+ */
+abstract class AuditStoreContract {
+  static final Instant T0 = Instant.parse("2026-11-22T10:00:00Z");
+  static final String A = "instance-a";
+  static final String B = "instance-b";
+
+  /** The database under test, migrated; shared by the test class. */
+  abstract Database database();
+
+  /** The plan the database chooses for {@code sql}, one line per plan step. */
+  abstract List<String> explain(JdbcAuditStore.Sql sql) throws SQLException;
+
+  AuditStore store;
+
+  @BeforeEach
+  void emptyTables() throws SQLException {
+    try (Connection c = database().connection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate("DELETE FROM audit_record");
+      s.executeUpdate("DELETE FROM audit_chain");
+    }
+    store = AuditStore.of(database());
+  }
+
+  // ---- fixtures -------------------------------------------------------------------------------
+
+  static DecisionRecord record(String instance, String decisionId, Instant time) {
+    return DecisionRecords.of(
+        DecisionFixtures.from(RequestAttributes.builder().path("/v1/orders").build())
+            .decisionId(decisionId)
+            .time(time)
+            .segment("public")
+            .allow(),
+        instance);
+  }
+
+  /** {@code n} records of {@code instance}, one a minute from {@code T0}, linked after head. */
+  static List<DecisionRecord> linked(String instance, int n, ChainHead head) {
+    List<DecisionRecord> out = new ArrayList<>();
+    ChainHead h = head;
+    for (int i = 0; i < n; i++) {
+      DecisionRecord r =
+          RecordChain.link(
+              record(instance, instance + "-" + (h.seq() + 1), T0.plusSeconds(60 * h.seq())), h);
+      out.add(r);
+      h = new ChainHead(r.getSeq(), r.getHash());
+    }
+    return out;
+  }
+
+  static List<DecisionRecord> link(List<DecisionRecord> records, ChainHead head) {
+    List<DecisionRecord> out = new ArrayList<>();
+    ChainHead h = head;
+    for (DecisionRecord r : records) {
+      DecisionRecord l = RecordChain.link(r, h);
+      out.add(l);
+      h = new ChainHead(l.getSeq(), l.getHash());
+    }
+    return out;
+  }
+
+  AppendResult.Appended appendOk(List<DecisionRecord> records) {
+    AppendResult r = store.append(records);
+    assertThat(r).isInstanceOf(AppendResult.Appended.class);
+    return (AppendResult.Appended) r;
+  }
+
+  void sql(String statement, Object... params) throws SQLException {
+    try (Connection c = database().connection();
+        PreparedStatement ps = c.prepareStatement(statement)) {
+      for (int i = 0; i < params.length; i++) {
+        ps.setObject(i + 1, params[i]);
+      }
+      ps.executeUpdate();
+    }
+  }
+
+  static List<String> ids(AuditPage page) {
+    return page.records().stream().map(DecisionRecord::getDecisionId).toList();
+  }
+
+  // ---- append and head ------------------------------------------------------------------------
+
+  @Test
+  void head_ofUnknownInstance_isGenesis() {
+    assertThat(store.head(A)).isEqualTo(ChainHead.GENESIS);
+  }
+
+  @Test
+  void append_linkedBatches_storeInOrderAndAdvanceHead() {
+    List<DecisionRecord> first = linked(A, 3, ChainHead.GENESIS);
+    AppendResult.Appended a = appendOk(first);
+    assertThat(a.inserted()).isEqualTo(3);
+    assertThat(a.head()).isEqualTo(new ChainHead(3, first.get(2).getHash()));
+    List<DecisionRecord> second = linked(A, 2, a.head());
+    appendOk(second);
+
+    assertThat(store.head(A)).isEqualTo(new ChainHead(5, second.get(1).getHash()));
+    AuditPage page = store.query(AuditQuery.all());
+    assertThat(ids(page))
+        .containsExactly(
+            "instance-a-5", "instance-a-4", "instance-a-3", "instance-a-2", "instance-a-1");
+    DecisionRecord newest = page.records().get(0);
+    assertThat(newest).isEqualTo(second.get(1));
+    assertThat(newest.getPrevHash()).isEqualTo(second.get(0).getHash());
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(5));
+  }
+
+  @Test
+  void append_recordNotContinuingTheChain_divergesAndWritesNothing() {
+    appendOk(linked(A, 2, ChainHead.GENESIS));
+    ChainHead head = store.head(A);
+    // Linked after genesis although the chain is at seq 2: a writer that started without the head.
+    List<DecisionRecord> stale =
+        link(List.of(record(A, "late-1", T0), record(A, "late-2", T0)), ChainHead.GENESIS);
+
+    AppendResult r = store.append(stale);
+
+    assertThat(r).isEqualTo(new AppendResult.Diverged(0, head));
+    assertThat(store.head(A)).isEqualTo(head);
+    assertThat(store.query(AuditQuery.all()).records()).hasSize(2);
+
+    // Re-linked after the head it named, the batch goes in.
+    AppendResult.Appended ok = appendOk(link(stale, head));
+    assertThat(ok.inserted()).isEqualTo(2);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(4));
+  }
+
+  @Test
+  void append_recordWithWrongHash_diverges() {
+    DecisionRecord forged =
+        linked(A, 1, ChainHead.GENESIS).get(0).toBuilder().setDecision("deny").build();
+
+    assertThat(store.append(List.of(forged)))
+        .isEqualTo(new AppendResult.Diverged(0, ChainHead.GENESIS));
+  }
+
+  @Test
+  void append_replayOfStoredRecords_skipsThemAndStoresTheRest() {
+    List<DecisionRecord> batch = linked(A, 4, ChainHead.GENESIS);
+    appendOk(batch.subList(0, 2)); // committed, but the writer never learned it did
+
+    AppendResult.Appended replay = appendOk(batch);
+
+    assertThat(replay.inserted()).isEqualTo(2);
+    assertThat(replay.duplicates()).isEqualTo(2);
+    assertThat(store.query(AuditQuery.all()).records()).hasSize(4);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(4));
+  }
+
+  @Test
+  void append_storedCopiesThenUnlinkedRecord_divergesAtTheFirstNewRecord() {
+    List<DecisionRecord> committed = linked(A, 2, ChainHead.GENESIS);
+    appendOk(committed);
+    // A journal written from a stale head: the two committed records, re-linked differently, then
+    // a new one.
+    List<DecisionRecord> journal =
+        link(
+            List.of(committed.get(0), committed.get(1), record(A, "new", T0.plusSeconds(500))),
+            new ChainHead(7, committed.get(1).getHash()));
+
+    AppendResult r = store.append(journal);
+
+    assertThat(r).isEqualTo(new AppendResult.Diverged(2, store.head(A)));
+    List<DecisionRecord> fixed = new ArrayList<>(journal.subList(0, 2));
+    fixed.addAll(link(journal.subList(2, 3), store.head(A)));
+    AppendResult.Appended ok = appendOk(fixed);
+    assertThat(ok.inserted()).isEqualTo(1);
+    assertThat(ok.duplicates()).isEqualTo(2);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(3));
+  }
+
+  // ---- query ----------------------------------------------------------------------------------
+
+  /** Six varied decisions at T0+0..5 s. */
+  void storeVariedDecisions() {
+    RequestAttributes get =
+        RequestAttributes.builder().path("/v1/orders/7").sourceIp("10.0.0.1").build();
+    RequestAttributes post =
+        RequestAttributes.builder().method("POST").path("/v2/pay").sourceIp("10.0.0.2").build();
+    Identity alice = Identity.builder(CredentialType.JWT, "alice").client("acme").build();
+    Identity bob =
+        Identity.builder(CredentialType.API_KEY, "key-bob")
+            .client("globex")
+            .apiKeyId("key-bob")
+            .build();
+    List<DecisionRecord> rs = new ArrayList<>();
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(get)
+                .decisionId("d0")
+                .time(T0)
+                .identity(alice)
+                .segment("partners")
+                .rule("read")
+                .allow(),
+            A));
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(get)
+                .decisionId("d1")
+                .time(T0.plusSeconds(1))
+                .identity(bob)
+                .segment("partners")
+                .deny(Reason.RATE_LIMITED, "limit exhausted"),
+            A));
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(post)
+                .decisionId("d2")
+                .time(T0.plusSeconds(2))
+                .segment("public")
+                .deny(Reason.INVALID_TOKEN, "bad signature"),
+            A));
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(post)
+                .decisionId("d3")
+                .time(T0.plusSeconds(3))
+                .identity(alice)
+                .segment("internal")
+                .rule("pay")
+                .dryRunAllow(Reason.DENIED_BY_RULE, "pay-dry-run"),
+            A));
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(get)
+                .decisionId("d4")
+                .time(T0.plusSeconds(4))
+                .identity(bob)
+                .segment("partners")
+                .rule("read")
+                .allow(),
+            A));
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(post)
+                .decisionId("d5")
+                .time(T0.plusSeconds(5))
+                .identity(alice)
+                .segment("partners")
+                .deny(Reason.RATE_LIMITED, "limit exhausted"),
+            B));
+    appendOk(link(rs.subList(0, 5), ChainHead.GENESIS));
+    appendOk(link(rs.subList(5, 6), ChainHead.GENESIS));
+  }
+
+  @Test
+  void query_eachFilter_returnsOnlyMatchingRecordsNewestFirst() {
+    storeVariedDecisions();
+    Map<AuditQuery, List<String>> cases =
+        Map.ofEntries(
+            Map.entry(AuditQuery.builder().decision("deny").build(), List.of("d5", "d2", "d1")),
+            Map.entry(AuditQuery.builder().reason("rate_limited").build(), List.of("d5", "d1")),
+            Map.entry(
+                AuditQuery.builder().segment("partners").build(), List.of("d5", "d4", "d1", "d0")),
+            Map.entry(AuditQuery.builder().principal("alice").build(), List.of("d5", "d3", "d0")),
+            Map.entry(AuditQuery.builder().client("globex").build(), List.of("d4", "d1")),
+            Map.entry(AuditQuery.builder().sourceIp("10.0.0.2").build(), List.of("d5", "d3", "d2")),
+            Map.entry(AuditQuery.builder().pathPrefix("/v1/").build(), List.of("d4", "d1", "d0")),
+            Map.entry(AuditQuery.builder().dryRunOnly().build(), List.of("d3")),
+            Map.entry(
+                AuditQuery.builder().since(T0.plusSeconds(1)).until(T0.plusSeconds(3)).build(),
+                List.of("d2", "d1")),
+            Map.entry(
+                AuditQuery.builder().segment("partners").decision("allow").principal("bob").build(),
+                List.of()),
+            Map.entry(
+                AuditQuery.builder().segment("partners").decision("allow").build(),
+                List.of("d4", "d0")));
+    cases.forEach(
+        (q, expected) ->
+            assertThat(ids(store.query(q))).as(q.toString()).containsExactlyElementsOf(expected));
+  }
+
+  @Test
+  void query_returnsFullRecordsWithEveryField() {
+    storeVariedDecisions();
+    DecisionRecord d3 = store.query(AuditQuery.builder().dryRunOnly().build()).records().get(0);
+    assertThat(d3.getMethod()).isEqualTo("POST");
+    assertThat(d3.getPath()).isEqualTo("/v2/pay");
+    assertThat(d3.getDryRunReason()).isEqualTo("denied_by_rule");
+    assertThat(d3.getDryRunRule()).isEqualTo("pay-dry-run");
+    assertThat(d3.getCredential()).isEqualTo("jwt");
+    assertThat(d3.getSeq()).isEqualTo(4);
+    assertThat(d3.getHash()).hasSize(64);
+    assertThat(d3.getPrevHash()).hasSize(64);
+  }
+
+  @Test
+  void query_cursorPaging_visitsEveryRecordOnceInOrder_evenWithEqualTimesAndIds() {
+    List<DecisionRecord> rs = new ArrayList<>();
+    for (int i = 0; i < 23; i++) {
+      // Groups of three share a time; the last two of a group share a decision id too.
+      Instant t = T0.plusMillis(i / 3);
+      String id = i % 3 == 0 ? "x" + i : "dup" + (i / 3);
+      rs.add(record(A, id, t));
+    }
+    appendOk(link(rs, ChainHead.GENESIS));
+
+    List<DecisionRecord> seen = new ArrayList<>();
+    AuditQuery q = AuditQuery.builder().limit(4).build();
+    int pages = 0;
+    while (true) {
+      AuditPage page = store.query(q);
+      pages++;
+      seen.addAll(page.records());
+      if (page.next() == null) {
+        break;
+      }
+      q = q.after(AuditCursor.parse(page.nextCursor()));
+    }
+
+    assertThat(pages).isEqualTo(6);
+    assertThat(seen).hasSize(23);
+    assertThat(new HashSet<>(seen.stream().map(DecisionRecord::getSeq).toList())).hasSize(23);
+    for (int i = 1; i < seen.size(); i++) {
+      long prev = DecisionRecords.timeMicros(seen.get(i - 1));
+      long cur = DecisionRecords.timeMicros(seen.get(i));
+      assertThat(cur).isLessThanOrEqualTo(prev);
+    }
+  }
+
+  @Test
+  void query_lastPageExactlyFull_hasNoNextCursor() {
+    appendOk(linked(A, 4, ChainHead.GENESIS));
+    AuditPage page = store.query(AuditQuery.builder().limit(4).build());
+    assertThat(page.records()).hasSize(4);
+    assertThat(page.next()).isNull();
+    assertThat(page.nextCursor()).isEmpty();
+  }
+
+  @Test
+  void query_filteredFirstPage_isServedByAnIndexWithoutSorting() throws SQLException {
+    storeVariedDecisions();
+    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+    Map<AuditQuery, String> cases =
+        Map.of(
+            AuditQuery.all(), "audit_record_time",
+            AuditQuery.builder().decision("deny").build(), "audit_record_decision",
+            AuditQuery.builder().reason("rate_limited").build(), "audit_record_reason",
+            AuditQuery.builder().segment("partners").build(), "audit_record_segment",
+            AuditQuery.builder().principal("alice").build(), "audit_record_principal",
+            AuditQuery.builder().client("acme").build(), "audit_record_client",
+            AuditQuery.builder().sourceIp("10.0.0.1").build(), "audit_record_source_ip",
+            AuditQuery.builder().dryRunOnly().build(), "audit_record_dry_run",
+            AuditQuery.builder()
+                    .segment("partners")
+                    .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), "d4", 5))
+                    .build(),
+                "audit_record_segment");
+    for (var e : cases.entrySet()) {
+      String plan = String.join("\n", explain(jdbc.querySql(e.getKey())));
+      assertThat(plan).as(e.getKey() + "\n" + plan).contains(e.getValue());
+      assertThat(plan.toLowerCase()).as(plan).doesNotContain("sort").doesNotContain("temp b-tree");
+    }
+  }
+
+  // ---- summary --------------------------------------------------------------------------------
+
+  @Test
+  void summary_countsByRequestedDimensions_largestFirst() {
+    storeVariedDecisions();
+
+    List<SummaryRow> bySegmentDecision =
+        store.summary(null, null, List.of(SummaryDimension.SEGMENT, SummaryDimension.DECISION));
+    assertThat(bySegmentDecision)
+        .containsExactly(
+            new SummaryRow(Map.of("segment", "partners", "decision", "allow"), 2),
+            new SummaryRow(Map.of("segment", "partners", "decision", "deny"), 2),
+            new SummaryRow(Map.of("segment", "internal", "decision", "allow"), 1),
+            new SummaryRow(Map.of("segment", "public", "decision", "deny"), 1));
+
+    assertThat(
+            store.summary(
+                T0.plusSeconds(1),
+                T0.plusSeconds(5),
+                List.of(SummaryDimension.REASON, SummaryDimension.DRY_RUN_REASON)))
+        .containsExactly(
+            new SummaryRow(Map.of("reason", "", "dry_run_reason", ""), 1),
+            new SummaryRow(Map.of("reason", "", "dry_run_reason", "denied_by_rule"), 1),
+            new SummaryRow(Map.of("reason", "invalid_token", "dry_run_reason", ""), 1),
+            new SummaryRow(Map.of("reason", "rate_limited", "dry_run_reason", ""), 1));
+
+    assertThat(store.summary(null, null, List.of(SummaryDimension.CLIENT)))
+        .containsExactly(
+            new SummaryRow(Map.of("client", "acme"), 3),
+            new SummaryRow(Map.of("client", "globex"), 2),
+            new SummaryRow(Map.of("client", ""), 1));
+    assertThat(store.summary(null, null, List.of(SummaryDimension.RULE)))
+        .containsExactly(
+            new SummaryRow(Map.of("rule", ""), 3),
+            new SummaryRow(Map.of("rule", "read"), 2),
+            new SummaryRow(Map.of("rule", "pay"), 1));
+    assertThat(store.summary(null, null, List.of())).containsExactly(new SummaryRow(Map.of(), 6));
+  }
+
+  // ---- verify ---------------------------------------------------------------------------------
+
+  @Test
+  void verify_untouchedChainsOfTwoInstances_areIntact() {
+    appendOk(linked(A, 5, ChainHead.GENESIS));
+    appendOk(linked(B, 3, ChainHead.GENESIS));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(8));
+    assertThat(store.verify().toProto().getOk()).isTrue();
+  }
+
+  @Test
+  void verify_columnEditedWithSql_reportsThatRecord() throws SQLException {
+    appendOk(linked(A, 5, ChainHead.GENESIS));
+    sql("UPDATE audit_record SET decision = 'deny' WHERE decision_id = 'instance-a-3'");
+
+    ChainVerification v = store.verify();
+
+    assertThat(v).isInstanceOf(ChainVerification.Broken.class);
+    ChainVerification.Broken b = (ChainVerification.Broken) v;
+    assertThat(b.decisionId()).isEqualTo("instance-a-3");
+    assertThat(b.seq()).isEqualTo(3);
+    assertThat(b.checked()).isEqualTo(2);
+    assertThat(b.detail()).contains("column decision was altered");
+    assertThat(v.toProto().getFirstBroken()).isEqualTo("instance-a-3");
+  }
+
+  @Test
+  void verify_recordAndColumnsEditedConsistently_reportsHashMismatch() throws SQLException {
+    List<DecisionRecord> rs = linked(A, 5, ChainHead.GENESIS);
+    appendOk(rs);
+    DecisionRecord edited = rs.get(3).toBuilder().setDecision("deny").setStatus(403).build();
+    sql(
+        "UPDATE audit_record SET decision = 'deny', record = ? WHERE seq = 4",
+        RecordChain.canonical(edited));
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.decisionId()).isEqualTo("instance-a-4");
+    assertThat(b.detail()).contains("hash does not match");
+  }
+
+  @Test
+  void verify_rowDeleted_reportsTheNextRecord() throws SQLException {
+    appendOk(linked(A, 5, ChainHead.GENESIS));
+    sql("DELETE FROM audit_record WHERE decision_id = 'instance-a-3'");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.decisionId()).isEqualTo("instance-a-4");
+    assertThat(b.detail()).contains("seq 3 is missing");
+  }
+
+  @Test
+  void verify_firstRowDeleted_reportsTheSecond() throws SQLException {
+    appendOk(linked(A, 3, ChainHead.GENESIS));
+    sql("DELETE FROM audit_record WHERE seq = 1");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.decisionId()).isEqualTo("instance-a-2");
+  }
+
+  @Test
+  void verify_rowsReordered_reportsTheFirstMovedRecord() throws SQLException {
+    appendOk(linked(A, 5, ChainHead.GENESIS));
+    sql("UPDATE audit_record SET seq = -1 WHERE seq = 2");
+    sql("UPDATE audit_record SET seq = 2 WHERE seq = 3");
+    sql("UPDATE audit_record SET seq = 3 WHERE seq = -1");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.seq()).isEqualTo(2);
+    assertThat(b.decisionId()).isEqualTo("instance-a-3");
+    assertThat(b.detail()).contains("column seq was altered");
+  }
+
+  @Test
+  void verify_lastRowsDeleted_reportsTheTruncatedTail() throws SQLException {
+    appendOk(linked(A, 5, ChainHead.GENESIS));
+    sql("DELETE FROM audit_record WHERE seq >= 4");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.decisionId()).isEqualTo("instance-a-3");
+    assertThat(b.detail()).contains("records seq 4..5 are missing").contains("end of the chain");
+  }
+
+  @Test
+  void verify_recordsInsertedWithoutAChain_areReported() throws SQLException {
+    appendOk(linked(A, 2, ChainHead.GENESIS));
+    sql("DELETE FROM audit_chain");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.decisionId()).isEqualTo("instance-a-1");
+    assertThat(b.detail()).contains("chain head row is gone");
+  }
+
+  // ---- retention ------------------------------------------------------------------------------
+
+  @Test
+  void deleteBefore_removesOldPrefixInBatches_andTheRestStillVerifies() {
+    appendOk(linked(A, 10, ChainHead.GENESIS)); // T0 + 0..9 min
+    appendOk(linked(B, 3, ChainHead.GENESIS)); // T0 + 0..2 min
+
+    long deleted = store.deleteBefore(T0.plus(Duration.ofMinutes(5)), 2);
+
+    assertThat(deleted).isEqualTo(5 + 3);
+    assertThat(ids(store.query(AuditQuery.all())))
+        .containsExactly(
+            "instance-a-10", "instance-a-9", "instance-a-8", "instance-a-7", "instance-a-6");
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(5));
+    assertThat(store.head(B).seq()).isEqualTo(3);
+
+    // Both chains continue after retention, B from an empty table.
+    appendOk(linked(A, 2, store.head(A)));
+    appendOk(linked(B, 1, store.head(B)));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(8));
+  }
+
+  @Test
+  void deleteBefore_stopsAtTheFirstRecentRecord_soTheChainStaysContiguous() {
+    List<DecisionRecord> rs = new ArrayList<>();
+    rs.add(record(A, "old-1", T0));
+    rs.add(record(A, "recent", T0.plusSeconds(3600)));
+    rs.add(record(A, "old-2", T0.plusSeconds(1))); // written later with an earlier time
+    appendOk(link(rs, ChainHead.GENESIS));
+
+    assertThat(store.deleteBefore(T0.plusSeconds(60), 100)).isEqualTo(1);
+
+    assertThat(ids(store.query(AuditQuery.all()))).containsExactly("recent", "old-2");
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(2));
+  }
+
+  @Test
+  void deleteBefore_thenDeletingARowBehindTheAnchor_isStillDetected() throws SQLException {
+    appendOk(linked(A, 6, ChainHead.GENESIS));
+    store.deleteBefore(T0.plus(Duration.ofMinutes(2)), 10);
+    sql("DELETE FROM audit_record WHERE seq = 3");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.decisionId()).isEqualTo("instance-a-4");
+  }
+}

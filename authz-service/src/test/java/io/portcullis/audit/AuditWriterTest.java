@@ -1,0 +1,302 @@
+package io.portcullis.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.portcullis.decision.Decision;
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreSettings;
+import io.portcullis.testing.DecisionFixtures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The writer against a real SQLite file. A store outage is a real one: another connection holds
+ * SQLite's write lock ({@code BEGIN EXCLUSIVE}), so the writer's transactions fail after the busy
+ * timeout, exactly as when another process hogs the database.
+ */
+class AuditWriterTest {
+  static final Instant T0 = Instant.parse("2026-11-22T10:00:00Z");
+  static final String INSTANCE = "pc-test";
+
+  @TempDir Path dir;
+  Path dbFile;
+  Database db;
+  AuditStore store;
+  AuditSettings settings;
+  final List<AuditWriter> writers = new ArrayList<>();
+
+  @BeforeEach
+  void open() {
+    dbFile = dir.resolve("portcullis.db");
+    db =
+        Database.open(
+            StoreSettings.of("jdbc:sqlite:" + dbFile).withBusyTimeout(Duration.ofMillis(100)));
+    store = AuditStore.of(db);
+    settings =
+        AuditSettings.builder()
+            .journalDirectory(dir.resolve("journal"))
+            .retryInterval(Duration.ofMillis(50))
+            .build();
+  }
+
+  @AfterEach
+  void close() {
+    writers.forEach(AuditWriter::close);
+    db.close();
+  }
+
+  AuditWriter writer(AuditSettings s, PrometheusMeterRegistry registry) {
+    AuditWriter w =
+        AuditWriter.builder(store).instance(INSTANCE).settings(s).meterRegistry(registry).build();
+    writers.add(w);
+    return w;
+  }
+
+  AuditWriter started() {
+    return writer(settings, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)).start();
+  }
+
+  static Decision decision(int i) {
+    return DecisionFixtures.from(RequestAttributes.builder().path("/v1/items/" + i).build())
+        .decisionId("o-" + i)
+        .time(T0.plusMillis(i))
+        .segment("public")
+        .allow();
+  }
+
+  static List<String> ids(int from, int to) {
+    return IntStream.range(from, to).mapToObj(i -> "o-" + i).toList();
+  }
+
+  List<String> storedIdsInChainOrder() throws SQLException {
+    List<String> out = new ArrayList<>();
+    try (Connection c = db.connection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT decision_id FROM audit_record ORDER BY seq")) {
+      while (rs.next()) {
+        out.add(rs.getString(1));
+      }
+    }
+    return out;
+  }
+
+  /** Holds SQLite's write lock from another connection until closed. */
+  Connection lockStore() throws SQLException {
+    Connection c = DriverManager.getConnection("jdbc:sqlite:" + dbFile);
+    try (Statement s = c.createStatement()) {
+      s.execute("PRAGMA busy_timeout = 5000");
+      s.execute("BEGIN EXCLUSIVE");
+    }
+    return c;
+  }
+
+  static void unlock(Connection lock) throws SQLException {
+    try (Statement s = lock.createStatement()) {
+      s.execute("COMMIT");
+    }
+    lock.close();
+  }
+
+  static Duration patience() {
+    return Duration.ofSeconds(30);
+  }
+
+  @Test
+  void append_fromOneThread_storesEveryDecisionInAppendOrder() throws SQLException {
+    AuditWriter w = started();
+
+    for (int i = 0; i < 1000; i++) {
+      w.append(decision(i));
+    }
+    w.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 1000));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(1000));
+    assertThat(w.written()).isEqualTo(1000);
+    assertThat(w.dropped()).isZero();
+  }
+
+  @Test
+  void append_fromSeveralThreads_storesEachDecisionOnce() throws Exception {
+    AuditWriter w = started();
+    List<Thread> threads = new ArrayList<>();
+    for (int t = 0; t < 4; t++) {
+      int base = t * 2500;
+      threads.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    for (int i = 0; i < 2500; i++) {
+                      w.append(decision(base + i));
+                    }
+                  }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+
+    await().atMost(patience()).until(() -> w.written() == 10_000);
+    assertThat(storedIdsInChainOrder()).containsExactlyInAnyOrderElementsOf(ids(0, 10_000));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(10_000));
+  }
+
+  @Test
+  void append_queueFull_dropsAndCountsTheOverflow_andExportsTheMeters() throws SQLException {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w = writer(settings.toBuilder().queueCapacity(10).build(), registry);
+
+    for (int i = 0; i < 15; i++) {
+      w.append(decision(i)); // not started yet: nothing drains the queue
+    }
+    assertThat(w.queueDepth()).isEqualTo(10);
+    assertThat(registry.scrape()).contains("portcullis_audit_queue_depth 10.0");
+    w.start().close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 10));
+    String scrape = registry.scrape();
+    assertThat(scrape)
+        .contains("portcullis_audit_dropped_total 5.0")
+        .contains("portcullis_audit_written_total 10.0")
+        .contains("portcullis_audit_queue_depth 0.0");
+  }
+
+  @Test
+  void storeOutage_spillsToTheJournal_andReplaysInOrderWhenTheStoreIsBack() throws Exception {
+    AuditWriter w = started();
+    for (int i = 0; i < 100; i++) {
+      w.append(decision(i));
+    }
+    await().atMost(patience()).until(() -> w.written() == 100);
+
+    Connection lock = lockStore();
+    for (int i = 100; i < 300; i++) {
+      w.append(decision(i));
+    }
+    await().atMost(patience()).until(() -> w.journaled() == 200);
+    assertThat(w.spilling()).isTrue();
+    assertThat(w.written()).isEqualTo(100);
+    assertThat(Files.size(w.journalFile())).isGreaterThan(200L * 50);
+    unlock(lock);
+
+    await().atMost(patience()).until(() -> w.written() == 300 && !w.spilling());
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 300));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(300));
+    assertThat(w.dropped()).isZero();
+    assertThat(Files.size(w.journalFile())).isEqualTo(8); // the header only
+  }
+
+  @Test
+  void journalFull_dropsAndCountsLaterRecords_yetTheChainHasNoHole() throws Exception {
+    AuditWriter w =
+        writer(
+                settings.toBuilder().journalMaxBytes(4096).build(),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .start();
+    w.append(decision(0));
+    await().atMost(patience()).until(() -> w.written() == 1);
+
+    Connection lock = lockStore();
+    for (int i = 1; i < 201; i++) {
+      w.append(decision(i));
+    }
+    await().atMost(patience()).until(() -> w.journaled() + w.dropped() == 200);
+    assertThat(w.dropped()).isPositive();
+    unlock(lock);
+
+    long expected = 1 + w.journaled();
+    await().atMost(patience()).until(() -> w.written() == expected && !w.spilling());
+    // What was kept is the oldest part, in order; the rest was dropped before being chained.
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, (int) expected));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(expected));
+  }
+
+  @Test
+  void close_whileTheStoreIsDown_leavesRecordsInTheJournal_forTheNextStart() throws Exception {
+    Connection lock = lockStore();
+    AuditWriter first = started();
+    for (int i = 0; i < 50; i++) {
+      first.append(decision(i));
+    }
+    first.close();
+    assertThat(first.journaled()).isEqualTo(50);
+    assertThat(first.written()).isZero();
+    unlock(lock);
+
+    AuditWriter second = started();
+    await().atMost(patience()).until(() -> second.written() == 50);
+    second.append(decision(50));
+    second.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 51));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(51));
+  }
+
+  @Test
+  void start_withAJournalChainedFromAStaleHead_relinksItAfterTheStoredHead() throws Exception {
+    AuditWriter first = started();
+    for (int i = 0; i < 5; i++) {
+      first.append(decision(i));
+    }
+    first.close();
+    // A journal written by a writer that could not read the head when it started.
+    List<DecisionRecord> stale = new ArrayList<>();
+    for (int i = 5; i < 8; i++) {
+      stale.add(DecisionRecords.of(decision(i), INSTANCE));
+    }
+    try (AuditJournal j =
+        AuditJournal.open(settings.journalDirectory().resolve(INSTANCE + ".journal"))) {
+      j.append(AuditStoreContract.link(stale, ChainHead.GENESIS), Long.MAX_VALUE);
+    }
+
+    AuditWriter second = started();
+    await().atMost(patience()).until(() -> second.written() == 3);
+    second.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 8));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(8));
+  }
+
+  @Test
+  void restart_continuesTheSameChain() throws SQLException {
+    AuditWriter first = started();
+    IntStream.range(0, 10).forEach(i -> first.append(decision(i)));
+    first.close();
+    AuditWriter second = started();
+    IntStream.range(10, 20).forEach(i -> second.append(decision(i)));
+    second.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 20));
+    assertThat(store.head(INSTANCE).seq()).isEqualTo(20);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(20));
+  }
+
+  @Test
+  void append_afterClose_isDroppedAndCounted() throws SQLException {
+    AuditWriter w = started();
+    w.close();
+
+    w.append(decision(1));
+
+    assertThat(w.dropped()).isEqualTo(1);
+    assertThat(storedIdsInChainOrder()).isEmpty();
+  }
+}

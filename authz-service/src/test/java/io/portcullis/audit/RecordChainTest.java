@@ -1,0 +1,85 @@
+package io.portcullis.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.Timestamp;
+import io.portcullis.proto.v1.DecisionRecord;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import org.junit.jupiter.api.Test;
+
+class RecordChainTest {
+  private static final DecisionRecord R =
+      DecisionRecord.newBuilder()
+          .setDecisionId("d-1")
+          .setTime(Timestamp.newBuilder().setSeconds(1_700_000_000).setNanos(123_000))
+          .setInstance("pc-1")
+          .setPath("/v1/orders")
+          .setDecision("allow")
+          .setStatus(200)
+          .build();
+
+  private static String sha256Hex(byte[]... parts) throws Exception {
+    MessageDigest md = MessageDigest.getInstance("SHA-256");
+    for (byte[] p : parts) {
+      md.update(p);
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
+  @Test
+  void link_firstRecord_hashesItsCanonicalBytesAlone() throws Exception {
+    DecisionRecord first = RecordChain.link(R, ChainHead.GENESIS);
+
+    assertThat(first.getSeq()).isEqualTo(1);
+    assertThat(first.getPrevHash()).isEmpty();
+    assertThat(first.getHash())
+        .isEqualTo(sha256Hex(R.toBuilder().setSeq(1).build().toByteArray()))
+        .matches("[0-9a-f]{64}");
+  }
+
+  @Test
+  void link_laterRecord_hashesPreviousDigestBytesThenCanonicalBytes() throws Exception {
+    DecisionRecord first = RecordChain.link(R, ChainHead.GENESIS);
+    DecisionRecord second =
+        RecordChain.link(
+            R.toBuilder().setDecisionId("d-2").build(), new ChainHead(1, first.getHash()));
+
+    byte[] canonical =
+        second.toBuilder().clearPrevHash().clearHash().build().toByteArray(); // seq 2 included
+    assertThat(second.getSeq()).isEqualTo(2);
+    assertThat(second.getPrevHash()).isEqualTo(first.getHash());
+    assertThat(second.getHash())
+        .isEqualTo(sha256Hex(HexFormat.of().parseHex(first.getHash()), canonical));
+    assertThat(RecordChain.continues(second, new ChainHead(1, first.getHash()))).isTrue();
+  }
+
+  @Test
+  void canonical_excludesTheHashFields_andIsIndependentOfBuildOrder() {
+    DecisionRecord linked = RecordChain.link(R, ChainHead.GENESIS);
+    DecisionRecord sameOtherOrder =
+        DecisionRecord.newBuilder()
+            .setSeq(1)
+            .setStatus(200)
+            .setDecision("allow")
+            .setPath("/v1/orders")
+            .setInstance("pc-1")
+            .setTime(Timestamp.newBuilder().setSeconds(1_700_000_000).setNanos(123_000))
+            .setDecisionId("d-1")
+            .build();
+
+    assertThat(RecordChain.canonical(linked)).isEqualTo(RecordChain.canonical(sameOtherOrder));
+  }
+
+  @Test
+  void continues_anyChangedFieldOrWrongPosition_isFalse() {
+    DecisionRecord first = RecordChain.link(R, ChainHead.GENESIS);
+    ChainHead h = ChainHead.GENESIS;
+
+    assertThat(RecordChain.continues(first, h)).isTrue();
+    assertThat(RecordChain.continues(first.toBuilder().setStatus(403).build(), h)).isFalse();
+    assertThat(RecordChain.continues(first.toBuilder().setInstance("pc-2").build(), h)).isFalse();
+    assertThat(RecordChain.continues(first.toBuilder().setSeq(2).build(), h)).isFalse();
+    assertThat(RecordChain.continues(first, new ChainHead(1, first.getHash()))).isFalse();
+  }
+}

@@ -1,0 +1,103 @@
+package io.portcullis.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DatabaseTest {
+  @TempDir Path dir;
+
+  private static String pragma(Database db, String name) throws SQLException {
+    try (Connection c = db.connection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("PRAGMA " + name)) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  @Test
+  void open_sqlite_createsParentDirectoryAndConfiguresConnections() throws SQLException {
+    Path file = dir.resolve("nested/data/portcullis.db");
+
+    try (Database db = Database.open(StoreSettings.of("jdbc:sqlite:" + file))) {
+      assertThat(Files.isRegularFile(file)).isTrue();
+      assertThat(db.kind()).isEqualTo(DatabaseKind.SQLITE);
+      assertThat(pragma(db, "journal_mode")).isEqualToIgnoringCase("wal");
+      assertThat(pragma(db, "busy_timeout")).isEqualTo("5000");
+      assertThat(pragma(db, "foreign_keys")).isEqualTo("1");
+    }
+  }
+
+  @Test
+  void open_sqlite_appliesMigrationsOnce() throws SQLException {
+    String url = "jdbc:sqlite:" + dir.resolve("p.db");
+    try (Database first = Database.open(StoreSettings.of(url))) {
+      assertThat(first.appliedMigrations()).isGreaterThanOrEqualTo(1);
+      try (Connection c = first.connection();
+          Statement s = c.createStatement();
+          ResultSet rs =
+              s.executeQuery(
+                  "SELECT version, success FROM flyway_schema_history WHERE version = '1'")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getBoolean(2)).isTrue();
+      }
+    }
+    try (Database again = Database.open(StoreSettings.of(url))) {
+      assertThat(again.appliedMigrations()).isZero();
+    }
+  }
+
+  @Test
+  void open_sqliteInMemory_keepsOneDatabaseAcrossCalls() throws SQLException {
+    try (Database db = Database.open(StoreSettings.of("jdbc:sqlite::memory:"))) {
+      try (Connection c = db.connection();
+          Statement s = c.createStatement()) {
+        s.executeUpdate(
+            "INSERT INTO audit_chain VALUES ('i', 1, 'h', 0, '')"); // migrated schema is there
+      }
+      try (Connection c = db.connection();
+          Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("SELECT count(*) FROM audit_chain")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(1);
+      }
+    }
+  }
+
+  @Test
+  void settings_unknownScheme_isRejectedNamingTheExpectedOnes() {
+    assertThatThrownBy(() -> StoreSettings.of("jdbc:mysql://db/x?password=hunter2"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("jdbc:sqlite: or jdbc:postgresql:")
+        .hasMessageNotContaining("hunter2");
+  }
+
+  @Test
+  void settings_redactPasswordsInUrlAndToString() {
+    StoreSettings s =
+        StoreSettings.of("jdbc:postgresql://db.internal/portcullis?user=pc&password=hunter2");
+    assertThat(s.redactedUrl())
+        .isEqualTo("jdbc:postgresql://db.internal/portcullis?user=pc&password=***");
+    assertThat(s.toString()).doesNotContain("hunter2");
+    assertThat(StoreSettings.of("jdbc:postgresql://pc:hunter2@db/x").redactedUrl())
+        .isEqualTo("jdbc:postgresql://pc:***@db/x");
+  }
+
+  @Test
+  void sqliteFile_understandsPlainAndFileUrls() {
+    assertThat(Database.sqliteFile("jdbc:sqlite:data/portcullis.db"))
+        .contains(Path.of("data/portcullis.db"));
+    assertThat(Database.sqliteFile("jdbc:sqlite:file:/var/lib/p.db?cache=shared"))
+        .contains(Path.of("/var/lib/p.db"));
+    assertThat(Database.sqliteFile("jdbc:sqlite::memory:")).isEmpty();
+  }
+}
