@@ -6,6 +6,9 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.portcullis.audit.AuditRetention;
+import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.AuditWriter;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.decision.ExplainService;
@@ -37,6 +40,8 @@ import io.portcullis.server.http.ForwardAuthServer;
 import io.portcullis.server.http.LimitAdminRoutes;
 import io.portcullis.server.http.PolicyReloadRoute;
 import io.portcullis.server.http.PolicyStatusRoute;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,6 +78,7 @@ public final class Portcullis implements AutoCloseable {
   private @Nullable AdminHttpServer admin;
   private @Nullable PrometheusMeterRegistry registry;
   private @Nullable DescriptorLimiter rls;
+  private @Nullable AuditStore auditStore;
 
   private Portcullis() {}
 
@@ -154,8 +160,24 @@ public final class Portcullis implements AutoCloseable {
             : LimitBackends.inMemory(config.ratelimit(), clock, meters);
     resources.push(limits);
 
+    // Store and audit log: every decision is queued here and written off the request path.
+    Database database = Database.open(StoreSettings.of(config.storeUrl()));
+    resources.push(database);
+    AuditStore auditStore = AuditStore.of(database);
+    this.auditStore = auditStore;
+    resources.push(AuditRetention.schedule(auditStore, config.audit(), clock));
+    AuditWriter audit =
+        AuditWriter.builder(auditStore)
+            .instance(config.instance())
+            .settings(config.audit())
+            .meterRegistry(meters)
+            .build()
+            .start();
+    resources.push(audit);
+
     DecisionPipeline pipeline =
         DecisionPipeline.builder()
+            .audit(audit)
             .policy(live)
             .limiter(limits.limiter())
             .protection(limits.protection())
@@ -300,6 +322,11 @@ public final class Portcullis implements AutoCloseable {
 
   public int adminPort() {
     return java.util.Objects.requireNonNull(admin, "not started").port();
+  }
+
+  /** The audit store (queries in tests and admin routes). */
+  public AuditStore auditStore() {
+    return java.util.Objects.requireNonNull(auditStore, "not started");
   }
 
   public PrometheusMeterRegistry meters() {

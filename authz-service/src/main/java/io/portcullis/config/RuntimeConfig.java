@@ -1,5 +1,6 @@
 package io.portcullis.config;
 
+import io.portcullis.audit.AuditSettings;
 import io.portcullis.identity.Secret;
 import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.request.HeaderLimits;
@@ -38,7 +39,7 @@ public record RuntimeConfig(
     String storeUrl,
     RateLimitSettings ratelimit,
     @Nullable Path rlsConfigDir,
-    Audit audit,
+    AuditSettings audit,
     GeoIp geoip,
     HeaderLimits requestLimits,
     Path dataDir) {
@@ -82,9 +83,6 @@ public record RuntimeConfig(
   /** {@code policy}. */
   public record PolicySettings(Path file, boolean watch) {}
 
-  /** {@code audit}. */
-  public record Audit(Duration retention, int queueCapacity, long journalMaxBytes) {}
-
   /** {@code geoip}: a trusted header and/or a MaxMind database. */
   public record GeoIp(@Nullable String header, @Nullable Path database) {}
 
@@ -100,7 +98,7 @@ public record RuntimeConfig(
         "jdbc:sqlite:" + data.resolve("portcullis.db"),
         RateLimitSettings.defaults(),
         null,
-        new Audit(Duration.ofDays(30), 100_000, 256L * 1024 * 1024),
+        AuditSettings.builder().journalDirectory(data.resolve("audit-journal")).build(),
         new GeoIp("x-geo-country", null),
         HeaderLimits.DEFAULT,
         data);

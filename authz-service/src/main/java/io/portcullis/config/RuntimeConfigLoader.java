@@ -1,5 +1,6 @@
 package io.portcullis.config;
 
+import io.portcullis.audit.AuditSettings;
 import io.portcullis.identity.Secret;
 import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.RateLimitSettings;
@@ -202,15 +203,19 @@ public final class RuntimeConfigLoader extends YamlReader {
       rlsDir = optPath(new Fields(rls, "rls", RLS), "config_dir", null);
     }
 
-    RuntimeConfig.Audit audit = def.audit();
+    AuditSettings audit =
+        def.audit().toBuilder().journalDirectory(dataDir.resolve("audit-journal")).build();
     YamlNode.Mapping au = optMapping(f, "audit");
     if (au != null) {
       Fields af = new Fields(au, "audit", AUDIT);
       audit =
-          new RuntimeConfig.Audit(
-              optDuration(af, "retention", audit.retention()),
-              (int) optLong(af, "queue_capacity", audit.queueCapacity(), 1_000_000_000L),
-              optLong(af, "journal_max_bytes", audit.journalMaxBytes(), Long.MAX_VALUE));
+          audit.toBuilder()
+              .retention(optDuration(af, "retention", audit.retention()))
+              .queueCapacity(
+                  (int) optLong(af, "queue_capacity", audit.queueCapacity(), 100_000_000L))
+              .journalMaxBytes(
+                  optLong(af, "journal_max_bytes", audit.journalMaxBytes(), Long.MAX_VALUE))
+              .build();
     }
 
     RuntimeConfig.GeoIp geo = def.geoip();

@@ -20,8 +20,12 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.portcullis.Portcullis;
+import io.portcullis.audit.AuditQuery;
+import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.ChainVerification;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.identity.Secret;
+import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.TestIssuer;
 import io.portcullis.testing.TestRuntimeConfigs;
@@ -421,5 +425,46 @@ class PortcullisIT {
                 .method(method, HttpRequest.BodyPublishers.noBody())
                 .build(),
             HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void everyDecisionIsAudited_chainedAndWithoutSecrets() {
+    String token = issuer.token("main").sign();
+    check(
+        EnvoyChecks.get("/v1/me?code=s3cr3t")
+            .requestId("it-audit-allow")
+            .header("authorization", "Bearer " + token));
+    check(
+        EnvoyChecks.get("/v1/me")
+            .requestId("it-audit-deny")
+            .header("authorization", "Bearer forged"));
+    AuditStore store = service.auditStore();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                store
+                        .query(AuditQuery.builder().principal("alice").limit(1000).build())
+                        .records()
+                        .stream()
+                        .anyMatch(r -> r.getDecisionId().equals("it-audit-allow"))
+                    && store
+                        .query(AuditQuery.builder().reason("invalid_token").limit(1000).build())
+                        .records()
+                        .stream()
+                        .anyMatch(r -> r.getDecisionId().equals("it-audit-deny")));
+    DecisionRecord allow =
+        store.query(AuditQuery.builder().principal("alice").limit(1000).build()).records().stream()
+            .filter(r -> r.getDecisionId().equals("it-audit-allow"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(allow.getDecision()).isEqualTo("allow");
+    assertThat(allow.getSegment()).isEqualTo("web");
+    assertThat(allow.getPath()).isEqualTo("/v1/me");
+    assertThat(allow.getPolicyVersion()).isEqualTo(service.policy().get().version());
+    assertThat(allow.getInstance()).isEqualTo("it-1");
+    assertThat(allow.getHash()).isNotEmpty();
+    assertThat(allow.toString()).doesNotContain(token).doesNotContain("s3cr3t");
+    assertThat(store.verify()).isInstanceOf(ChainVerification.Intact.class);
   }
 }
