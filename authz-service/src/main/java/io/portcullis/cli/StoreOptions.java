@@ -1,0 +1,64 @@
+package io.portcullis.cli;
+
+import io.portcullis.config.RuntimeConfig;
+import io.portcullis.config.RuntimeConfigLoader;
+import io.portcullis.policy.PolicyError;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreSettings;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import picocli.CommandLine.Option;
+
+/**
+ * Where CLI commands that work on stored state (keys, audit) find the store: {@code --store URL},
+ * or the {@code store.url} of {@code --config FILE}, or the embedded default ({@code
+ * jdbc:sqlite:data/portcullis.db}, the same file {@code serve} uses without a configuration). The
+ * CLI opens the store directly, so it works with the service stopped; a running service sees key
+ * changes within a second (it polls the store).
+ */
+public final class StoreOptions {
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description = "Runtime configuration file (its store.url is used).")
+  Path config;
+
+  @Option(
+      names = "--store",
+      paramLabel = "URL",
+      description = "JDBC URL of the store (overrides --config).")
+  String store;
+
+  /** The runtime configuration, when {@code --config} was given and is valid. */
+  Optional<RuntimeConfig> runtimeConfig(PrintWriter err) {
+    if (config == null) {
+      return Optional.empty();
+    }
+    return switch (RuntimeConfigLoader.load(
+        config, Path.of("unused-policy.yaml"), System::getenv)) {
+      case RuntimeConfigLoader.Loaded loaded -> Optional.of(loaded.config());
+      case RuntimeConfigLoader.Invalid invalid -> {
+        for (PolicyError e : invalid.errors()) {
+          err.println(e.format());
+        }
+        throw new IllegalArgumentException(config + ": invalid configuration");
+      }
+    };
+  }
+
+  /** The store settings these options name. */
+  StoreSettings settings(PrintWriter err) {
+    if (store != null) {
+      return StoreSettings.of(store);
+    }
+    return runtimeConfig(err)
+        .map(c -> StoreSettings.of(c.storeUrl()))
+        .orElseGet(StoreSettings::defaults);
+  }
+
+  /** Opens (and migrates) the store. The caller closes it. */
+  Database open(PrintWriter err) {
+    return Database.open(settings(err));
+  }
+}
