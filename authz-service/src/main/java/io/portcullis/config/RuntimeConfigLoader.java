@@ -12,9 +12,7 @@ import io.portcullis.policy.YamlNode;
 import io.portcullis.policy.YamlReader;
 import io.portcullis.policy.YamlTree;
 import io.portcullis.request.HeaderLimits;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -87,13 +85,11 @@ public final class RuntimeConfigLoader extends YamlReader {
   public static Result load(
       Path file, @Nullable Path policyOverride, Function<String, @Nullable String> env) {
     Diagnostics d = new Diagnostics(file.toString());
-    String text;
-    try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      d.error(0, 0, "", "cannot read the configuration file: " + e.getClass().getSimpleName());
+    YamlTree.Source source = YamlTree.readSource(file, "the configuration file", 1 << 20, d);
+    if (source == null) {
       return new Invalid(d.all());
     }
+    String text = source.text();
     YamlNode root = YamlTree.read(text, d, env);
     Path dir = file.toAbsolutePath().getParent();
     RuntimeConfigLoader loader = new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir);

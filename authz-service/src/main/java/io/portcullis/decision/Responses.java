@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
+import tools.jackson.core.io.JsonStringEncoder;
 
 /**
  * Builds the wire-neutral {@link ResponsePlan} of a decision (interfaces.md "Envoy ext_authz").
@@ -149,21 +150,8 @@ public final class Responses {
   }
 
   static String jsonEscape(String s) {
-    StringBuilder b = new StringBuilder(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
+    StringBuilder b = new StringBuilder(s.length() + 8);
+    JsonStringEncoder.getInstance().quoteAsString(s, b);
     return b.toString();
   }
 }

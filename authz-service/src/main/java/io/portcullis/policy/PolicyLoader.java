@@ -2,14 +2,7 @@ package io.portcullis.policy;
 
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.payload.JsonBodySchema;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -72,40 +65,12 @@ public final class PolicyLoader {
   public LoadResult load(Path file) {
     String name = file.toString();
     Diagnostics d = new Diagnostics(name);
-    byte[] bytes;
-    try {
-      if (Files.size(file) > MAX_FILE_BYTES) {
-        d.error(0, 0, "", "the policy file is larger than 1 MiB");
-        return new LoadResult.Invalid(d.all());
-      }
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      d.error(0, 0, "", "the policy file does not exist");
-      return new LoadResult.Invalid(d.all());
-    } catch (IOException e) {
-      d.error(0, 0, "", "cannot read the policy file: " + e.getClass().getSimpleName());
+    YamlTree.Source source = YamlTree.readSource(file, "the policy file", MAX_FILE_BYTES, d);
+    if (source == null) {
       return new LoadResult.Invalid(d.all());
     }
-    if (bytes.length > MAX_FILE_BYTES) {
-      d.error(0, 0, "", "the policy file is larger than 1 MiB");
-      return new LoadResult.Invalid(d.all());
-    }
-    String text;
-    try {
-      text =
-          StandardCharsets.UTF_8
-              .newDecoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .decode(ByteBuffer.wrap(bytes))
-              .toString();
-    } catch (CharacterCodingException e) {
-      d.error(0, 0, "", "the policy file is not valid UTF-8");
-      return new LoadResult.Invalid(d.all());
-    }
-    if (text.startsWith("\uFEFF")) {
-      text = text.substring(1);
-    }
+    byte[] bytes = source.bytes();
+    String text = source.text();
 
     YamlNode root = YamlTree.read(text, d, env);
     if (root == null) {

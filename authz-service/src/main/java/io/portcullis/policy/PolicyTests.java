@@ -7,13 +7,6 @@ import io.portcullis.decision.Reason;
 import io.portcullis.decision.Trace;
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.limit.RateLimiter;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -278,36 +271,11 @@ public final class PolicyTests {
   // ---------------------------------------------------------------- the cases file
 
   private static List<TestCase> readCases(Path file, Diagnostics d) {
-    byte[] bytes;
-    try {
-      if (Files.size(file) > MAX_CASES_BYTES) {
-        d.error(0, 0, "", "the cases file is larger than 4 MiB");
-        return List.of();
-      }
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      d.error(0, 0, "", "the cases file does not exist");
-      return List.of();
-    } catch (IOException e) {
-      d.error(0, 0, "", "cannot read the cases file: " + e.getClass().getSimpleName());
+    YamlTree.Source source = YamlTree.readSource(file, "the cases file", MAX_CASES_BYTES, d);
+    if (source == null) {
       return List.of();
     }
-    String text;
-    try {
-      text =
-          StandardCharsets.UTF_8
-              .newDecoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .decode(ByteBuffer.wrap(bytes))
-              .toString();
-    } catch (CharacterCodingException e) {
-      d.error(0, 0, "", "the cases file is not valid UTF-8");
-      return List.of();
-    }
-    if (text.startsWith("\uFEFF")) {
-      text = text.substring(1);
-    }
+    String text = source.text();
     YamlNode root = YamlTree.readData(text, d);
     return root == null ? List.of() : new CasesReader(d).cases(root);
   }

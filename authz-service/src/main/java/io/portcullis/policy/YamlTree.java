@@ -1,5 +1,13 @@
 package io.portcullis.policy;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -62,6 +70,59 @@ public final class YamlTree {
   private YamlTree(Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env) {
     this.diagnostics = diagnostics;
     this.env = env;
+  }
+
+  /**
+   * A YAML file as read from disk: its bytes (policy versions hash them) and its text.
+   *
+   * @param bytes the file's bytes
+   * @param text the bytes decoded as UTF-8, without a byte-order mark
+   */
+  public record Source(byte[] bytes, String text) {}
+
+  /**
+   * Reads a YAML file of at most {@code maxBytes} strict UTF-8 (a byte-order mark is dropped).
+   * Problems are whole-file errors naming the file as {@code what} ("the policy file").
+   *
+   * @return the source, or {@code null} after reporting why there is none
+   */
+  public static @Nullable Source readSource(
+      Path file, String what, int maxBytes, Diagnostics diagnostics) {
+    byte[] bytes;
+    try {
+      if (Files.size(file) > maxBytes) {
+        diagnostics.error(0, 0, "", what + " is larger than " + (maxBytes >> 20) + " MiB");
+        return null;
+      }
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      diagnostics.error(0, 0, "", what + " does not exist");
+      return null;
+    } catch (IOException e) {
+      diagnostics.error(0, 0, "", "cannot read " + what + ": " + e.getClass().getSimpleName());
+      return null;
+    }
+    if (bytes.length > maxBytes) {
+      diagnostics.error(0, 0, "", what + " is larger than " + (maxBytes >> 20) + " MiB");
+      return null;
+    }
+    String text;
+    try {
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(bytes))
+              .toString();
+    } catch (CharacterCodingException e) {
+      diagnostics.error(0, 0, "", what + " is not valid UTF-8");
+      return null;
+    }
+    if (text.startsWith("\uFEFF")) {
+      text = text.substring(1);
+    }
+    return new Source(bytes, text);
   }
 
   /**

@@ -5,18 +5,12 @@ import java.net.InetSocketAddress;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.Handler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The admin port (default {@code 127.0.0.1:9193}): {@code /metrics} (Prometheus text), {@code
@@ -27,11 +21,9 @@ import org.slf4j.LoggerFactory;
  * <p>Refuses to start on a non-loopback address without an admin token.
  */
 public final class AdminHttpServer implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(AdminHttpServer.class);
   private static final int MAX_BODY = 1024 * 1024;
 
-  private final Server server;
-  private final ServerConnector connector;
+  private final JettyListener listener;
 
   private AdminHttpServer(Builder b) {
     if (b.token == null && !b.address.getAddress().isLoopbackAddress()) {
@@ -40,16 +32,9 @@ public final class AdminHttpServer implements AutoCloseable {
               + b.address
               + " without an admin token: set server.admin.token or bind it to 127.0.0.1");
     }
-    QueuedThreadPool threads = new QueuedThreadPool(16, 2);
-    threads.setName("admin-http");
-    this.server = new Server(threads);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setSendServerVersion(false);
-    this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-    connector.setHost(b.address.getHostString());
-    connector.setPort(b.address.getPort());
-    server.addConnector(connector);
-    server.setHandler(new AdminHandler(b));
+    this.listener =
+        new JettyListener(
+            "admin-http", b.address, 16, false, UriCompliance.DEFAULT, new AdminHandler(b));
   }
 
   public static Builder builder(InetSocketAddress address) {
@@ -57,18 +42,17 @@ public final class AdminHttpServer implements AutoCloseable {
   }
 
   public AdminHttpServer start() throws Exception {
-    server.start();
-    log.info("admin HTTP listening on {}:{}", connector.getHost(), connector.getLocalPort());
+    listener.start();
     return this;
   }
 
   public int port() {
-    return connector.getLocalPort();
+    return listener.port();
   }
 
   @Override
   public void close() throws Exception {
-    server.stop();
+    listener.close();
   }
 
   private static final class AdminHandler extends Handler.Abstract {

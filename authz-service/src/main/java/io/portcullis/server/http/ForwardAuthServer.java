@@ -16,18 +16,10 @@ import java.nio.charset.StandardCharsets;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.UriCompliance;
-import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.server.Handler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Forward-auth on the check port (default 9192, HTTP/1.1 and h2c): {@code /check/**} for APISIX
@@ -40,33 +32,24 @@ import org.slf4j.LoggerFactory;
  * truncated (a rule with a body schema answers 413).
  */
 public final class ForwardAuthServer implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(ForwardAuthServer.class);
 
-  private final Server server;
-  private final ServerConnector connector;
+  private final JettyListener listener;
 
   private ForwardAuthServer(
       InetSocketAddress address,
       DecisionPipeline pipeline,
       CidrSet trustedProxies,
       int maxBodyBytes) {
-    QueuedThreadPool threads = new QueuedThreadPool(200, 8);
-    threads.setName("forward-auth");
-    this.server = new Server(threads);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setSendServerVersion(false);
-    http.setSendDateHeader(false);
-    // Let the pipeline's normalizer judge every path (and audit the refusal) instead of Jetty
-    // rejecting ambiguous ones with a bare 400 first.
-    http.setUriCompliance(UriCompliance.UNSAFE);
-    this.connector =
-        new ServerConnector(
-            server, new HttpConnectionFactory(http), new HTTP2CServerConnectionFactory(http));
-    connector.setHost(address.getHostString());
-    connector.setPort(address.getPort());
-    server.addConnector(connector);
-    server.setHandler(
-        new CheckHandler(pipeline, new ForwardedRequests(trustedProxies), maxBodyBytes));
+    // UriCompliance.UNSAFE: let the pipeline's normalizer judge every path (and audit the
+    // refusal) instead of Jetty rejecting ambiguous ones with a bare 400 first.
+    this.listener =
+        new JettyListener(
+            "forward-auth",
+            address,
+            200,
+            true,
+            UriCompliance.UNSAFE,
+            new CheckHandler(pipeline, new ForwardedRequests(trustedProxies), maxBodyBytes));
   }
 
   public static ForwardAuthServer create(
@@ -78,18 +61,17 @@ public final class ForwardAuthServer implements AutoCloseable {
   }
 
   public ForwardAuthServer start() throws Exception {
-    server.start();
-    log.info("forward-auth listening on {}:{}", connector.getHost(), connector.getLocalPort());
+    listener.start();
     return this;
   }
 
   public int port() {
-    return connector.getLocalPort();
+    return listener.port();
   }
 
   @Override
   public void close() throws Exception {
-    server.stop();
+    listener.close();
   }
 
   private static final class CheckHandler extends Handler.Abstract {

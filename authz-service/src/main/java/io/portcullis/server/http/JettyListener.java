@@ -1,0 +1,74 @@
+package io.portcullis.server.http;
+
+import java.net.InetSocketAddress;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.ConnectionFactory;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Jetty server with one connector: what the admin and forward-auth listeners share. No server
+ * version or date headers; HTTP/1.1, plus h2c when asked for.
+ */
+final class JettyListener implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(JettyListener.class);
+
+  private final String name;
+  private final Server server;
+  private final ServerConnector connector;
+
+  /**
+   * @param name thread and log name
+   * @param maxThreads the thread pool's size
+   * @param h2c also speak HTTP/2 over cleartext
+   * @param uriCompliance how strictly Jetty itself judges request URIs
+   */
+  JettyListener(
+      String name,
+      InetSocketAddress address,
+      int maxThreads,
+      boolean h2c,
+      UriCompliance uriCompliance,
+      Handler handler) {
+    this.name = name;
+    QueuedThreadPool threads = new QueuedThreadPool(maxThreads, Math.min(8, maxThreads));
+    threads.setName(name);
+    this.server = new Server(threads);
+    HttpConfiguration http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    http.setSendDateHeader(false);
+    http.setUriCompliance(uriCompliance);
+    ConnectionFactory[] factories =
+        h2c
+            ? new ConnectionFactory[] {
+              new HttpConnectionFactory(http), new HTTP2CServerConnectionFactory(http)
+            }
+            : new ConnectionFactory[] {new HttpConnectionFactory(http)};
+    this.connector = new ServerConnector(server, factories);
+    connector.setHost(address.getHostString());
+    connector.setPort(address.getPort());
+    server.addConnector(connector);
+    server.setHandler(handler);
+  }
+
+  void start() throws Exception {
+    server.start();
+    log.info("{} listening on {}:{}", name, connector.getHost(), connector.getLocalPort());
+  }
+
+  int port() {
+    return connector.getLocalPort();
+  }
+
+  @Override
+  public void close() throws Exception {
+    server.stop();
+  }
+}
