@@ -6,6 +6,7 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -93,10 +94,12 @@ public record ClaimMapping(
   }
 
   /** A space-separated string or an array of strings; anything else is no value. */
+  private static final Pattern WHITESPACE = Pattern.compile("\\s+");
+
   private static Set<String> words(@Nullable Object value) {
     Set<String> out = new LinkedHashSet<>();
     if (value instanceof String s) {
-      for (String w : s.trim().split("\\s+")) {
+      for (String w : WHITESPACE.split(s.trim())) {
         if (!w.isEmpty()) {
           out.add(w);
         }
