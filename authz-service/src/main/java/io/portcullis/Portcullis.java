@@ -206,6 +206,15 @@ public final class Portcullis implements AutoCloseable {
       gb.service(new EnvoyRateLimitService(rls));
     }
     GrpcServer g = gb.build().start();
+    if (!config.grpc().address().getAddress().isLoopbackAddress()
+        && (tls == null || tls.clientCa() == null)) {
+      log.warn(
+          "the gRPC API listens on {} without mTLS: anyone who can reach it can send forged"
+              + " CheckRequests (get sources blocked, use up other clients' limits, probe"
+              + " decisions); require client certificates (server.grpc.tls.client_ca) or bind it"
+              + " to a private interface",
+          config.grpc().address());
+    }
     this.grpc = g;
     resources.push(g);
 
@@ -274,7 +283,8 @@ public final class Portcullis implements AutoCloseable {
     }
     MaxMindCountryResolver db = MaxMindCountryResolver.open(geo.database());
     resources.push(db);
-    return CountryResolver.firstOf(header, db);
+    // The database is authoritative; the header only answers what the database does not know.
+    return CountryResolver.firstOf(db, header);
   }
 
   /**

@@ -126,29 +126,39 @@ public final class PathPattern {
       }
       return true;
     }
-    return matchFrom(0, path, 0);
+    return matchWithWildcards(path);
   }
 
-  private boolean matchFrom(int pi, NormalizedPath path, int si) {
-    while (pi < kinds.length) {
-      if (kinds[pi] == ANY) {
-        if (pi == kinds.length - 1) {
-          return true;
-        }
-        for (int s = si; s <= path.segmentCount(); s++) {
-          if (matchFrom(pi + 1, path, s)) {
-            return true;
-          }
-        }
+  /**
+   * The classic wildcard match with one backtracking point (as for {@code *} in strings), over
+   * segments: on a mismatch only the most recent {@code **} absorbs one more segment. Each {@code
+   * **} can only move forward, so the cost is O(pattern × path) in the worst case instead of the
+   * exponential (pattern^k) of naive recursion — a long path cannot be used to burn CPU.
+   */
+  private boolean matchWithWildcards(NormalizedPath path) {
+    int n = path.segmentCount();
+    int pi = 0;
+    int si = 0;
+    int starPi = -1;
+    int starSi = -1;
+    while (si < n) {
+      if (pi < kinds.length && kinds[pi] == ANY) {
+        starPi = pi++;
+        starSi = si;
+      } else if (pi < kinds.length && segmentMatches(pi, path.segment(si))) {
+        pi++;
+        si++;
+      } else if (starPi >= 0) {
+        pi = starPi + 1;
+        si = ++starSi;
+      } else {
         return false;
       }
-      if (si >= path.segmentCount() || !segmentMatches(pi, path.segment(si))) {
-        return false;
-      }
-      pi++;
-      si++;
     }
-    return si == path.segmentCount();
+    while (pi < kinds.length && kinds[pi] == ANY) {
+      pi++;
+    }
+    return pi == kinds.length;
   }
 
   private boolean segmentMatches(int i, String segment) {

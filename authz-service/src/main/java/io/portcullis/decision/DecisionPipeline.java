@@ -128,7 +128,9 @@ public final class DecisionPipeline {
     if (identity == null) {
       switch (d.policy.identity().resolve(request)) {
         case Verification.Rejected r -> {
-          if (protectKey != null && options.consumeLimits()) {
+          // Only failures the client caused count (the 401s): an unreachable issuer or key store
+          // (identity_unavailable, 503) must not get every caller blocked.
+          if (protectKey != null && options.consumeLimits() && r.reason().status() == 401) {
             protection.recordFailure(
                 protectKey, protect.threshold(), protect.window(), protect.blockFor());
           }

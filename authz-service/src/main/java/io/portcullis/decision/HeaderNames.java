@@ -28,4 +28,12 @@ public final class HeaderNames {
   public static final String ENVOY_PARTIAL_BODY = "x-envoy-auth-partial-body";
 
   public static final String PROBLEM_JSON = "application/problem+json";
+
+  /**
+   * Method-override headers some frameworks honour (Rails, Laravel, ASP.NET, Express
+   * method-override): a POST that Portcullis authorized would run as DELETE upstream. Removed
+   * before the upstream on every allow.
+   */
+  public static final java.util.List<String> METHOD_OVERRIDES =
+      java.util.List.of("x-http-method-override", "x-http-method", "x-method-override");
 }

@@ -1,5 +1,6 @@
 package io.portcullis.decision;
 
+import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.Identity;
 import io.portcullis.limit.LimitStatus;
 import io.portcullis.request.Headers;
@@ -47,10 +48,17 @@ public final class Responses {
         remove.add(name);
       }
     }
+    for (String h : HeaderNames.METHOD_OVERRIDES) {
+      if (requestHeaders.contains(h)) {
+        remove.add(h);
+      }
+    }
     if (options.stripCredentials()) {
       for (String h : credentialHeaders) {
         String v = requestHeaders.get(h);
-        if (v != null && (!h.equals(HeaderNames.AUTHORIZATION) || isPortcullisScheme(v))) {
+        if (v != null
+            && (!h.equals(HeaderNames.AUTHORIZATION)
+                || CredentialChain.isPortcullisCredential(v))) {
           remove.add(h);
         }
       }
@@ -84,6 +92,26 @@ public final class Responses {
     }
     return new ResponsePlan(
         reason.status(), List.of(), List.of(), client, problem(reason, decisionId));
+  }
+
+  /**
+   * The fail-closed plan when deciding itself failed unexpectedly (a bug, never an expected
+   * outcome): 500 with a problem document of type {@code urn:portcullis:error:internal_error}.
+   */
+  public static ResponsePlan internalError(String decisionId) {
+    String body =
+        "{\"type\":\"urn:portcullis:error:internal_error\",\"title\":\"Internal error\","
+            + "\"status\":500,\"decision_id\":\""
+            + jsonEscape(decisionId)
+            + "\"}";
+    return new ResponsePlan(
+        500,
+        List.of(),
+        List.of(),
+        List.of(
+            new ResponseHeader(HeaderNames.CONTENT_TYPE, HeaderNames.PROBLEM_JSON),
+            new ResponseHeader(HeaderNames.DECISION_ID, decisionId)),
+        body);
   }
 
   /**
@@ -121,14 +149,6 @@ public final class Responses {
       }
     }
     return false;
-  }
-
-  private static boolean isPortcullisScheme(String authorization) {
-    return regionMatches(authorization, "bearer ") || regionMatches(authorization, "apikey ");
-  }
-
-  private static boolean regionMatches(String s, String prefix) {
-    return s.regionMatches(true, 0, prefix, 0, prefix.length());
   }
 
   static long ceilSeconds(Duration d) {

@@ -50,6 +50,18 @@ public record ClaimMapping(
    */
   public @Nullable Identity identity(
       CredentialType credential, Map<String, ?> claims, @Nullable Instant expiresAt) {
+    return identity(credential, claims, expiresAt, null);
+  }
+
+  /**
+   * As {@link #identity(CredentialType, Map, Instant)}, recording which issuer (its name in the
+   * policy) vouched for the claims.
+   */
+  public @Nullable Identity identity(
+      CredentialType credential,
+      Map<String, ?> claims,
+      @Nullable Instant expiresAt,
+      @Nullable String issuer) {
     String principal = text(resolve(claims, subject));
     if (principal == null) {
       return null;
@@ -64,6 +76,7 @@ public record ClaimMapping(
         .roles(roles == null ? Set.of() : words(resolve(claims, roles)))
         .scopes(scopes == null ? Set.of() : words(resolve(claims, scopes)))
         .expiresAt(expiresAt)
+        .issuer(issuer)
         .build();
   }
 

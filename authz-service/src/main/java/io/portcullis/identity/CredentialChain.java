@@ -76,9 +76,9 @@ public final class CredentialChain implements IdentityResolver {
         return Verification.rejected(
             Reason.INVALID_TOKEN, "several credentials in Authorization headers");
       }
-      int sp = authorization.indexOf(' ');
-      String scheme = sp < 0 ? authorization : authorization.substring(0, sp);
-      String value = sp < 0 ? "" : authorization.substring(sp + 1).trim();
+      int sp = schemeEnd(authorization);
+      String scheme = authorization.substring(0, sp);
+      String value = authorization.substring(sp).trim();
       if (scheme.equalsIgnoreCase(BEARER)) {
         if (value.isEmpty()) {
           return Verification.rejected(Reason.INVALID_TOKEN, "empty bearer token");
@@ -153,14 +153,38 @@ public final class CredentialChain implements IdentityResolver {
     int comma = authorization.indexOf(',');
     while (comma >= 0) {
       String rest = authorization.substring(comma + 1).stripLeading();
-      int sp = rest.indexOf(' ');
-      String scheme = sp < 0 ? rest : rest.substring(0, sp);
+      String scheme = rest.substring(0, schemeEnd(rest));
       if (scheme.equalsIgnoreCase(BEARER) || scheme.equalsIgnoreCase(API_KEY)) {
         return true;
       }
       comma = authorization.indexOf(',', comma + 1);
     }
     return false;
+  }
+
+  /**
+   * Where the auth-scheme of an {@code Authorization} value ends: at the first space or tab (RFC
+   * 9110 §11.4 allows either around the credentials; upstreams that split on any whitespace would
+   * otherwise accept a {@code Bearer<TAB>token} that Portcullis never verified).
+   */
+  private static int schemeEnd(String authorization) {
+    for (int i = 0; i < authorization.length(); i++) {
+      char c = authorization.charAt(i);
+      if (c == ' ' || c == '\t') {
+        return i;
+      }
+    }
+    return authorization.length();
+  }
+
+  /**
+   * Whether an {@code Authorization} value carries a credential Portcullis verifies ({@code Bearer}
+   * or {@code ApiKey}, any case): such headers are stripped before the upstream under {@code
+   * strip_credentials}; other schemes pass through.
+   */
+  public static boolean isPortcullisCredential(String authorization) {
+    String scheme = authorization.trim().substring(0, schemeEnd(authorization.trim()));
+    return scheme.equalsIgnoreCase(BEARER) || scheme.equalsIgnoreCase(API_KEY);
   }
 
   private Verification verifyBearer(String token) {

@@ -28,11 +28,21 @@ public record Identity(
     Set<String> scopes,
     @Nullable String apiKeyId,
     @Nullable String segmentHint,
-    @Nullable Instant expiresAt) {
+    @Nullable Instant expiresAt,
+    @Nullable String issuer) {
 
   private static final Identity ANONYMOUS =
       new Identity(
-          CredentialType.ANONYMOUS, "anonymous", null, null, Set.of(), Set.of(), null, null, null);
+          CredentialType.ANONYMOUS,
+          "anonymous",
+          null,
+          null,
+          Set.of(),
+          Set.of(),
+          null,
+          null,
+          null,
+          null);
 
   public Identity {
     Objects.requireNonNull(credential, "credential");
@@ -61,6 +71,7 @@ public record Identity(
     private @Nullable String apiKeyId;
     private @Nullable String segmentHint;
     private @Nullable Instant expiresAt;
+    private @Nullable String issuer;
 
     private Builder(CredentialType credential, String principal) {
       this.credential = credential;
@@ -102,6 +113,11 @@ public record Identity(
       return this;
     }
 
+    public Builder issuer(@Nullable String issuer) {
+      this.issuer = issuer;
+      return this;
+    }
+
     public Identity build() {
       return new Identity(
           credential,
@@ -112,7 +128,8 @@ public record Identity(
           scopes,
           apiKeyId,
           segmentHint,
-          expiresAt);
+          expiresAt,
+          issuer);
     }
   }
 }

@@ -239,7 +239,10 @@ public final class JwtVerifier implements BearerTokenVerifier {
       return refuse("token audience is not accepted by issuer '" + name + "'");
     }
     Identity identity =
-        issuer.config().claims().identity(CredentialType.JWT, claims.getClaims(), exp.toInstant());
+        issuer
+            .config()
+            .claims()
+            .identity(CredentialType.JWT, claims.getClaims(), exp.toInstant(), name);
     if (identity == null) {
       return refuse("token of issuer '" + name + "' has no subject");
     }

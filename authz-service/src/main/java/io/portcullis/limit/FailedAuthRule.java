@@ -1,5 +1,6 @@
 package io.portcullis.limit;
 
+import io.portcullis.net.SourceKeys;
 import io.portcullis.request.RequestAttributes;
 import java.time.Duration;
 import java.util.Locale;
@@ -31,7 +32,7 @@ public record FailedAuthRule(String key, int threshold, Duration window, Duratio
   /** This rule's key for a request (e.g. {@code ip:203.0.113.7}), or {@code null} if absent. */
   public @Nullable String keyOf(RequestAttributes request) {
     if (key.equals("ip")) {
-      return request.sourceIp() == null ? null : "ip:" + request.sourceIpText();
+      return "ip:" + SourceKeys.of(request.sourceIp());
     }
     String h = key.substring("header:".length()).toLowerCase(Locale.ROOT);
     String v = request.header(h);

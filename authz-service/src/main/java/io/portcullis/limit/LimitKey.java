@@ -2,6 +2,7 @@ package io.portcullis.limit;
 
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Subject;
+import io.portcullis.net.SourceKeys;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
@@ -64,7 +65,7 @@ public sealed interface LimitKey {
             s.identity().credential() == CredentialType.ANONYMOUS ? null : s.identity().principal();
         case API_KEY -> s.identity().apiKeyId();
         case CLIENT -> s.identity().client();
-        case IP -> s.request().sourceIp() == null ? null : s.request().sourceIpText();
+        case IP -> SourceKeys.of(s.request().sourceIp());
         case SEGMENT -> segment;
         case ROUTE -> route;
       };

@@ -100,7 +100,8 @@ final class PolicyBinder extends YamlReader {
           "roles_any",
           "source_ip",
           "country",
-          "context");
+          "context",
+          "issuer");
   private static final List<String> ALLOW_DENY_KEYS = List.of("allow", "deny");
   private static final List<String> RULE_KEYS =
       List.of(
@@ -126,6 +127,9 @@ final class PolicyBinder extends YamlReader {
       List.of("strip_credentials", "upstream_headers");
 
   private final Function<String, JsonBodySchema.Outcome> schemas;
+
+  /** Names of the policy's JWT issuers and introspection endpoints, for {@code match.issuer}. */
+  private final Set<String> issuerNames = new TreeSet<>();
 
   private PolicyBinder(Diagnostics d, Function<String, JsonBodySchema.Outcome> schemas) {
     super(d);
@@ -176,6 +180,8 @@ final class PolicyBinder extends YamlReader {
     }
     IdentitySpec identity =
         f.get("identity") == null ? IdentitySpec.NONE : identity(f.get("identity"), "identity");
+    identity.jwt().forEach(j -> issuerNames.add(j.name()));
+    identity.introspection().forEach(i -> issuerNames.add(i.name()));
     List<SegmentSpec> segments = List.of();
     YamlNode segmentsNode = f.get("segments");
     if (segmentsNode == null) {
@@ -626,7 +632,15 @@ final class PolicyBinder extends YamlReader {
 
   private static MatchSpec emptyMatch() {
     return new MatchSpec(
-        Set.of(), List.of(), Set.of(), Set.of(), Set.of(), CidrSet.empty(), Set.of(), Map.of());
+        Set.of(),
+        List.of(),
+        Set.of(),
+        Set.of(),
+        Set.of(),
+        CidrSet.empty(),
+        Set.of(),
+        Map.of(),
+        Set.of());
   }
 
   private MatchSpec match(YamlNode node, String path) {
@@ -678,8 +692,33 @@ final class PolicyBinder extends YamlReader {
         }
       }
     }
+    Set<String> issuers = new LinkedHashSet<>();
+    if (f.get("issuer") != null) {
+      for (Item it : nonEmptyStrings(f, "issuer")) {
+        if (issuerNames.contains(it.value)) {
+          issuers.add(it.value);
+        } else {
+          d.error(
+              it.node,
+              it.path,
+              "'"
+                  + it.value
+                  + "' is not the name of an identity.jwt issuer or identity.introspection"
+                  + " endpoint"
+                  + (issuerNames.isEmpty() ? "" : "; expected one of " + issuerNames));
+        }
+      }
+    }
     return new MatchSpec(
-        credentials, principals, clients, clientTypes, rolesAny, sourceIps, countries, context);
+        credentials,
+        principals,
+        clients,
+        clientTypes,
+        rolesAny,
+        sourceIps,
+        countries,
+        context,
+        issuers);
   }
 
   // ---------------------------------------------------------------- rules

@@ -1,6 +1,7 @@
 package io.portcullis.policy;
 
 import io.portcullis.authz.Conditions;
+import io.portcullis.authz.Effect;
 import io.portcullis.authz.Rule;
 import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.IdentityResolver;
@@ -92,7 +93,8 @@ final class PolicyCompiler {
         m.rolesAny(),
         m.sourceIps(),
         m.countries(),
-        m.context());
+        m.context(),
+        m.issuers());
   }
 
   private static Guards guards(GuardsSpec g) {
@@ -113,6 +115,10 @@ final class PolicyCompiler {
     } else {
       for (HttpMethod m : r.methods()) {
         bits |= m.bit();
+      }
+      if (r.effect() == Effect.DENY && (bits & HttpMethod.GET.bit()) != 0) {
+        // Servers answer HEAD with their GET handler: a deny of GET must deny HEAD too.
+        bits |= HttpMethod.HEAD.bit();
       }
     }
     Conditions conditions =

@@ -180,7 +180,8 @@ final class PolicyLint {
         && principal
         && m.clients().isEmpty()
         && m.clientTypes().isEmpty()
-        && m.rolesAny().isEmpty();
+        && m.rolesAny().isEmpty()
+        && m.issuers().isEmpty();
   }
 
   private static boolean matchesAnonymous(PrincipalPattern p) {

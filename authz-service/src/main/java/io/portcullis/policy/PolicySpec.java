@@ -69,7 +69,8 @@ record PolicySpec(
       Set<String> rolesAny,
       CidrSet sourceIps,
       Set<String> countries,
-      Map<String, String> context) {}
+      Map<String, String> context,
+      Set<String> issuers) {}
 
   record GuardsSpec(
       boolean requireTls,

@@ -44,7 +44,8 @@ final class SegmentShadowing {
         && listCovers(a.rolesAny(), b.rolesAny())
         && cidrsCover(a.sourceIps(), b.sourceIps())
         && listCovers(a.countries(), b.countries())
-        && contextCovers(a.context(), b.context());
+        && contextCovers(a.context(), b.context())
+        && listCovers(a.issuers(), b.issuers());
   }
 
   private static <T> boolean listCovers(Set<T> a, Set<T> b) {

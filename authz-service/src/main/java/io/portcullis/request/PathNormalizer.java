@@ -20,9 +20,11 @@ import java.util.Arrays;
  *       {@code %252e} stays {@code %252E} and is never decoded twice. Invalid encodings, {@code
  *       %2F}, {@code %5C} and {@code %00} are refused.
  *   <li>Repeated {@code /} are merged first (as nginx does), then {@code .} and {@code ..} segments
- *       are resolved (RFC 3986 §5.2.4). A {@code ..} above the root is refused. Dot segments
- *       carrying path parameters ({@code ..;x}, {@code .;}) are refused, because servlet containers
- *       strip the parameters and resolve them.
+ *       are resolved (RFC 3986 §5.2.4). A {@code ..} above the root is refused.
+ *   <li>Every raw {@code ;} is refused: Tomcat, Jetty and Spring strip {@code ;params} from
+ *       <em>every</em> segment, so {@code /..;/admin} or {@code /v1/admin;x/users} would escape a
+ *       deny rule on {@code /v1/admin/**} and still reach the admin endpoint. ({@code %3B} stays
+ *       encoded and is an ordinary character.)
  *   <li>Case is preserved; a trailing {@code /} is preserved.
  * </ol>
  *
@@ -90,6 +92,9 @@ public final class PathNormalizer {
         if (c == '\\') {
           return new Malformed("'\\' in path");
         }
+        if (c == ';') {
+          return new Malformed("';' (path parameters) in path");
+        }
         if (c <= 0x20 || c >= 0x7f) {
           return new Malformed(c == 0 ? "NUL in path" : "invalid character in path");
         }
@@ -116,9 +121,6 @@ public final class PathNormalizer {
           segments = push(segments, count++, "");
         }
       } else {
-        if (seg.charAt(0) == '.' && isDotWithParameters(seg)) {
-          return new Malformed("dot segment with path parameters");
-        }
         if (count >= MAX_SEGMENTS) {
           return new Malformed("too many path segments");
         }
@@ -147,15 +149,6 @@ public final class PathNormalizer {
 
   private static boolean isDotDot(StringBuilder s) {
     return s.length() == 2 && s.charAt(0) == '.' && s.charAt(1) == '.';
-  }
-
-  /** {@code .;x} or {@code ..;x}: a dot segment once a servlet container strips {@code ;x}. */
-  private static boolean isDotWithParameters(StringBuilder s) {
-    int semi = s.indexOf(";");
-    if (semi < 0) {
-      return false;
-    }
-    return semi == 1 || (semi == 2 && s.charAt(1) == '.');
   }
 
   private static final char[] HEX = "0123456789ABCDEF".toCharArray();

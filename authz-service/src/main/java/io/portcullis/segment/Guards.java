@@ -12,7 +12,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * A segment's guards (spec step 5), checked in this order: {@code require_tls}, {@code network}
  * (deny list, then allow list), {@code geo} (deny list, then allow list). An unknown source address
- * is in no CIDR block and an unknown country in no country list, so an allow list denies both.
+ * fails both network lists (a deny list cannot be evaded by hiding the source); an unknown country
+ * is in no country list, so a geo allow list denies it and a geo deny list lets it pass.
  *
  * @param requireTls deny unless the downstream request was https
  * @param networkAllow when non-empty, the source must be in one of these blocks
@@ -104,7 +105,8 @@ public record Guards(
     if (requireTls && !s.request().tls()) {
       return Reason.TLS_REQUIRED;
     }
-    if (!networkDeny.isEmpty() && networkDeny.contains(s.request().sourceIp())) {
+    if (!networkDeny.isEmpty()
+        && (s.request().sourceIp() == null || networkDeny.contains(s.request().sourceIp()))) {
       return Reason.IP_DENIED;
     }
     if (!networkAllow.isEmpty() && !networkAllow.contains(s.request().sourceIp())) {

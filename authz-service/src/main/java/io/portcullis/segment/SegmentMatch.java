@@ -22,6 +22,8 @@ import org.jspecify.annotations.Nullable;
  * @param sourceIps the source address is in one of these blocks
  * @param countries the country is one of these (unknown matches none)
  * @param context every entry equals the request's context extension of that name
+ * @param issuers the identity was vouched for by one of these issuers (JWT issuer or introspection
+ *     endpoint names of the policy)
  */
 public record SegmentMatch(
     Set<CredentialType> credentials,
@@ -31,7 +33,8 @@ public record SegmentMatch(
     Set<String> rolesAny,
     CidrSet sourceIps,
     Set<String> countries,
-    Map<String, String> context) {
+    Map<String, String> context,
+    Set<String> issuers) {
 
   public SegmentMatch {
     credentials =
@@ -44,12 +47,21 @@ public record SegmentMatch(
     rolesAny = Set.copyOf(rolesAny);
     countries = Set.copyOf(countries);
     context = Map.copyOf(context);
+    issuers = Set.copyOf(issuers);
   }
 
   /** Matches every request. */
   public static SegmentMatch any() {
     return new SegmentMatch(
-        Set.of(), List.of(), Set.of(), Set.of(), Set.of(), CidrSet.empty(), Set.of(), Map.of());
+        Set.of(),
+        List.of(),
+        Set.of(),
+        Set.of(),
+        Set.of(),
+        CidrSet.empty(),
+        Set.of(),
+        Map.of(),
+        Set.of());
   }
 
   public boolean matches(Subject s) {
@@ -59,6 +71,9 @@ public record SegmentMatch(
   /** The first condition that does not hold, described for traces; {@code null} if it matches. */
   public @Nullable String mismatch(Subject s) {
     Identity id = s.identity();
+    if (!issuers.isEmpty() && (id.issuer() == null || !issuers.contains(id.issuer()))) {
+      return "issuer " + (id.issuer() == null ? "absent" : id.issuer()) + ", not one of " + issuers;
+    }
     if (!credentials.isEmpty() && !credentials.contains(id.credential())) {
       return "credential is " + id.credential() + ", not one of " + credentials;
     }
@@ -113,6 +128,7 @@ public record SegmentMatch(
         && rolesAny.isEmpty()
         && sourceIps.isEmpty()
         && countries.isEmpty()
-        && context.isEmpty();
+        && context.isEmpty()
+        && issuers.isEmpty();
   }
 }

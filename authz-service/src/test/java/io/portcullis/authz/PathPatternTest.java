@@ -69,6 +69,19 @@ class PathPatternTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Timeout(5)
+  void manyDoubleStars_againstALongPath_matchInPolynomialTime() {
+    // Naive recursion needs ~10^8 comparisons here (and grows as path^stars); the single
+    // backtracking point keeps it at pattern x path. The timeout only guards against hanging.
+    PathPattern p = PathPattern.compile("/**/a/**/a/**/a/**/a/**/b");
+    String path = "/" + "a/".repeat(250) + "c";
+    assertThat(p.matches(path(path))).isFalse();
+    assertThat(p.matches(path("/" + "a/".repeat(250) + "b"))).isTrue();
+    assertThat(p.matches(path("/x/a/y/a/z/a/a/q/b"))).isTrue();
+    assertThat(p.matches(path("/a/a/a/b"))).isFalse();
+  }
+
+  @Test
   void matches_requestPathIsNormalizedBeforeMatching() {
     assertThat(matches("/v1/orders/*", "/v1//orders/./42")).isTrue();
     assertThat(matches("/v1/admin/**", "/v1/public/../admin/x")).isTrue();

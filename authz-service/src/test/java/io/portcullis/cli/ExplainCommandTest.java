@@ -72,6 +72,8 @@ class ExplainCommandTest {
             "--path",
             "/v1/admin/users",
             "--tls",
+            "--source-ip",
+            "203.0.113.7",
             "--identity-json",
             PARTNER,
             "--json");

@@ -38,7 +38,7 @@ class PolicyTestCommandTest {
             """
             cases:
               - name: partner deletes
-                request: { method: DELETE, path: /v1/orders/42, tls: true }
+                request: { method: DELETE, path: /v1/orders/42, tls: true, source_ip: 203.0.113.7 }
                 identity: { credential: api_key, principal: key_1, client_type: partner }
                 expect: { decision: deny, reason: insufficient_permissions }
               - name: status

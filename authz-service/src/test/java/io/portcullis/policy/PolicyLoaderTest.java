@@ -562,6 +562,49 @@ class PolicyLoaderTest {
   }
 
   @Test
+  void denyRuleOnGet_alsoDeniesHead_becauseServersAnswerHeadWithTheGetHandler() throws IOException {
+    Policy p =
+        loaded(
+            """
+            version: 1
+            segments:
+              - name: all
+                rules:
+                  - { name: no-secrets, effect: deny, methods: [GET], paths: ["/v1/secrets/**"] }
+                  - { name: read, methods: [GET], paths: ["/v1/**"] }
+                limits: [{ name: per-ip, key: [ip], rate: 5/s }]
+            """);
+    assertThat(p.segments().get(0).rules().get(0).methodBits() & HttpMethod.HEAD.bit()).isNotZero();
+    assertThat(p.segments().get(0).rules().get(1).methodBits() & HttpMethod.HEAD.bit())
+        .as("allow rules mean exactly what they list")
+        .isZero();
+  }
+
+  @Test
+  void matchIssuer_mustNameAConfiguredIssuer() throws IOException {
+    List<PolicyError> errors =
+        errors(
+            """
+            version: 1
+            identity:
+              jwt:
+                - { name: corp, issuer: "https://idp.example.com", audiences: [api] }
+            segments:
+              - name: corp
+                match: { issuer: [corp, partner] }
+                rules:
+                  - { name: read, paths: ["/v1/**"] }
+            """);
+    assertThat(errors)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("segments[0].match.issuer[1]");
+              assertThat(e.message()).contains("'partner' is not the name", "[corp]");
+            });
+  }
+
+  @Test
   void env_defaultValue_usedWhenUnsetOrEmpty_neverWhenSet() throws IOException {
     env = Map.of("SET", "from-env", "EMPTY", "");
     Policy p =

@@ -96,11 +96,11 @@ class PolicyTestsTest {
                 """
                 cases:
                   - name: partner deletes
-                    request: { method: DELETE, path: /v1/orders/42, tls: true }
+                    request: { method: DELETE, path: /v1/orders/42, tls: true, source_ip: 203.0.113.7 }
                     identity: { credential: api_key, principal: key_1, client_type: partner }
                     expect: { decision: deny, reason: insufficient_permissions }
                   - name: partner reads
-                    request: { method: GET, path: /v1/orders/42, tls: true }
+                    request: { method: GET, path: /v1/orders/42, tls: true, source_ip: 203.0.113.7 }
                     identity: { credential: api_key, principal: key_1, client_type: partner }
                     expect: { decision: allow, rule: read-orders, status: 200 }
                   - name: anonymous status
@@ -144,6 +144,7 @@ class PolicyTestsTest {
                       method: POST
                       path: /v1/orders
                       tls: true
+                      source_ip: 203.0.113.7
                       body: { sku: AB-12, quantity: 3, note: "two\\nlines" }
                     identity: { credential: jwt, principal: p, client_type: partner, scopes: ["orders:write"] }
                     expect: { decision: allow, rule: create-order, dry_run_reason: "-" }
@@ -152,6 +153,7 @@ class PolicyTestsTest {
                       method: POST
                       path: /v1/orders
                       tls: true
+                      source_ip: 203.0.113.7
                       headers: { content-type: text/plain }
                       body: { sku: AB-12, quantity: 3 }
                     identity: { credential: jwt, principal: p, client_type: partner, scopes: ["orders:write"] }

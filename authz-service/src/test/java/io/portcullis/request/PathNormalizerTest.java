@@ -32,7 +32,7 @@ class PathNormalizerTest {
         "/a%20b|/a%20b",
         "/%252e%252e/admin|/%252e%252e/admin",
         "/V1/Orders|/V1/Orders",
-        "/a;b/c|/a;b/c",
+        "/a%3Bb/c|/a%3Bb/c",
         "/...|/...",
         "/a/b/../../..x|/..x",
       })
@@ -69,6 +69,9 @@ class PathNormalizerTest {
         "/v1/..;/admin",
         "/v1/.;x/admin",
         "/v1/%2e%2e;/admin",
+        "/v1/admin;x/users",
+        "/v1/admin;/users",
+        "/v1/orders;jsessionid=abc",
       })
   void refusesAmbiguousOrInvalidPaths(String raw) {
     assertThat(PathNormalizer.normalize(raw)).isInstanceOf(PathNormalizer.Malformed.class);

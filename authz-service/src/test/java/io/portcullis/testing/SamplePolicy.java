@@ -88,7 +88,8 @@ public final class SamplePolicy {
                       Set.of(),
                       CidrSet.empty(),
                       Set.of(),
-                      Map.of()))
+                      Map.of(),
+                      Set.of()))
               .rule(allow("anything", "/**"))
               .build(),
           segment("partners")
@@ -101,7 +102,8 @@ public final class SamplePolicy {
                       Set.of(),
                       CidrSet.empty(),
                       Set.of(),
-                      Map.of()))
+                      Map.of(),
+                      Set.of()))
               .guards(
                   new Guards(
                       true,
@@ -145,7 +147,8 @@ public final class SamplePolicy {
                       Set.of(),
                       CidrSet.empty(),
                       Set.of(),
-                      Map.of("environment", "staging")))
+                      Map.of("environment", "staging"),
+                      Set.of()))
               .rule(allow("testers", "/v1/**").methods(HttpMethod.GET).rolesAny("tester"))
               .dryRun()
               .build(),
@@ -159,7 +162,8 @@ public final class SamplePolicy {
                       Set.of(),
                       CidrSet.empty(),
                       Set.of(),
-                      Map.of()))
+                      Map.of(),
+                      Set.of()))
               .rule(allow("orders", "/v1/orders/**").rolesAll("orders.read", "orders.write"))
               .rule(allow("profile", "/v1/me").clients("web"))
               .rule(deny("legacy", "/v1/legacy/**").dryRun())
@@ -176,7 +180,8 @@ public final class SamplePolicy {
                       Set.of(),
                       CidrSet.empty(),
                       Set.of(),
-                      Map.of()))
+                      Map.of(),
+                      Set.of()))
               .rule(allow("status", "/v1/status").methods(HttpMethod.GET))
               .build());
 }

@@ -12,9 +12,9 @@ import io.envoyproxy.envoy.service.auth.v3.OkHttpResponse;
 import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionContext;
-import io.portcullis.decision.HeaderNames;
 import io.portcullis.decision.ResponseHeader;
 import io.portcullis.decision.ResponsePlan;
+import io.portcullis.decision.Responses;
 import io.portcullis.identity.Identity;
 import org.jspecify.annotations.Nullable;
 
@@ -71,21 +71,18 @@ public final class CheckResponses {
    * outcome): 500 with a problem body, so Envoy denies.
    */
   public static CheckResponse internalError(String decisionId) {
-    String body =
-        "{\"type\":\"urn:portcullis:error:internal_error\",\"title\":\"Internal error\","
-            + "\"status\":500,\"decision_id\":\""
-            + decisionId
-            + "\"}";
+    ResponsePlan plan = Responses.internalError(decisionId);
+    DeniedHttpResponse.Builder denied =
+        DeniedHttpResponse.newBuilder()
+            .setStatus(HttpStatus.newBuilder().setCodeValue(plan.status()))
+            .setBody(plan.body());
+    for (ResponseHeader h : plan.clientHeaders()) {
+      denied.addHeaders(option(h));
+    }
     return CheckResponse.newBuilder()
         .setStatus(
             Status.newBuilder().setCode(Code.PERMISSION_DENIED_VALUE).setMessage("internal_error"))
-        .setDeniedResponse(
-            DeniedHttpResponse.newBuilder()
-                .setStatus(HttpStatus.newBuilder().setCodeValue(500))
-                .addHeaders(
-                    option(new ResponseHeader(HeaderNames.CONTENT_TYPE, HeaderNames.PROBLEM_JSON)))
-                .addHeaders(option(new ResponseHeader(HeaderNames.DECISION_ID, decisionId)))
-                .setBody(body))
+        .setDeniedResponse(denied)
         .build();
   }
 

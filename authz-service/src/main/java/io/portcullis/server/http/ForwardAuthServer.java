@@ -1,9 +1,12 @@
 package io.portcullis.server.http;
 
 import io.portcullis.decision.Decision;
+import io.portcullis.decision.DecisionIds;
 import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.decision.HeaderNames;
 import io.portcullis.decision.ResponseHeader;
+import io.portcullis.decision.ResponsePlan;
+import io.portcullis.decision.Responses;
 import io.portcullis.net.CidrSet;
 import io.portcullis.request.Body;
 import io.portcullis.request.Headers;
@@ -13,6 +16,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.InstantSource;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.UriCompliance;
@@ -20,6 +24,8 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Forward-auth on the check port (default 9192, HTTP/1.1 and h2c): {@code /check/**} for APISIX
@@ -75,7 +81,10 @@ public final class ForwardAuthServer implements AutoCloseable {
   }
 
   private static final class CheckHandler extends Handler.Abstract {
+    private static final Logger log = LoggerFactory.getLogger(ForwardAuthServer.class);
+
     private final DecisionPipeline pipeline;
+    private final DecisionIds ids = new DecisionIds(InstantSource.system());
     private final ForwardedRequests forwarded;
     private final int maxBodyBytes;
 
@@ -116,18 +125,29 @@ public final class ForwardAuthServer implements AutoCloseable {
       RequestAttributes attrs =
           forwarded.original(
               request.getMethod(), pathAndQuery, headers, peer, Body.of(bytes, partial));
-      Decision decision = pipeline.decide(attrs);
-      response.setStatus(decision.response().status());
-      if (decision instanceof Decision.Allow) {
-        for (ResponseHeader h : decision.response().upstreamHeaders()) {
+      ResponsePlan plan;
+      boolean allowed;
+      try {
+        Decision decision = pipeline.decide(attrs);
+        plan = decision.response();
+        allowed = decision instanceof Decision.Allow;
+      } catch (RuntimeException e) {
+        String id = ids.mint();
+        log.error("decision {} failed unexpectedly; denied with 500", id, e);
+        plan = Responses.internalError(id);
+        allowed = false;
+      }
+      response.setStatus(plan.status());
+      if (allowed) {
+        for (ResponseHeader h : plan.upstreamHeaders()) {
           response.getHeaders().put(h.name(), h.value());
         }
       }
-      for (ResponseHeader h : decision.response().clientHeaders()) {
+      for (ResponseHeader h : plan.clientHeaders()) {
         response.getHeaders().put(h.name(), h.value());
       }
       response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-      byte[] body = decision.response().body().getBytes(StandardCharsets.UTF_8);
+      byte[] body = plan.body().getBytes(StandardCharsets.UTF_8);
       response.write(true, ByteBuffer.wrap(body), callback);
       return true;
     }

@@ -21,6 +21,10 @@ import org.jspecify.annotations.Nullable;
  *       original request, under the {@code /check} prefix.
  * </ul>
  *
+ * <p>A request carrying both {@code X-Forwarded-Uri} and {@code X-Original-URI} is refused as
+ * {@code malformed_request}: one family was set by the proxy and the other came from the client,
+ * and choosing either would let a client pick the path that gets authorized.
+ *
  * <p>Forwarded headers are believed only when the connection comes from a {@code trusted_proxies}
  * address; from anyone else they are ignored, the source is the connection's peer, and the call is
  * decided as itself. The client address is the right-most {@code X-Forwarded-For} entry that is not
@@ -30,6 +34,12 @@ import org.jspecify.annotations.Nullable;
 public final class ForwardedRequests {
   /** The path prefix of forward-auth checks. */
   public static final String PREFIX = "/check";
+
+  /**
+   * The path given to the pipeline when a request carries both forwarded-header dialects: not a
+   * path at all, so the pipeline refuses it as {@code malformed_request} (and audits it).
+   */
+  static final String AMBIGUOUS = "ambiguous-forwarded-headers";
 
   private final CidrSet trustedProxies;
 
@@ -52,6 +62,17 @@ public final class ForwardedRequests {
     RequestAttributes.Builder b = RequestAttributes.builder().headers(headers.asMap());
     String fwdUri = trusted ? headers.get("x-forwarded-uri") : null;
     String origUri = trusted ? headers.get("x-original-uri") : null;
+    if (fwdUri != null && origUri != null) {
+      // Two dialects at once: one of them came from the client through the proxy (nginx passes
+      // client headers to auth_request, Traefik and APISIX pass X-Original-* through). Guessing
+      // which is authoritative would let the client choose what gets authorized.
+      return b.method(method)
+          .path(AMBIGUOUS)
+          .host("")
+          .requestId(headers.get(HeaderNames.REQUEST_ID))
+          .sourceIp(peer)
+          .build();
+    }
     if (fwdUri != null) {
       b.method(orElse(headers.get("x-forwarded-method"), method))
           .path(fwdUri)
@@ -89,7 +110,7 @@ public final class ForwardedRequests {
         return hop;
       }
     }
-    return RequestAttributes.parseIp(hops[0].trim());
+    return null; // every hop claims to be a trusted proxy: the client is not known
   }
 
   private static String firstToken(String value) {

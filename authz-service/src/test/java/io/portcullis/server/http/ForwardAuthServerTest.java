@@ -146,6 +146,47 @@ class ForwardAuthServerTest {
   }
 
   @Test
+  void bothForwardedDialects_areMalformed_soAClientCannotPickWhatIsAuthorized() throws Exception {
+    start("127.0.0.1/32");
+    // nginx sets X-Original-*; the client smuggled X-Forwarded-* through it.
+    HttpResponse<String> r =
+        send(
+            "/check",
+            "X-Original-Method",
+            "DELETE",
+            "X-Original-URI",
+            "/v1/admin/users/7",
+            "X-Forwarded-Method",
+            "GET",
+            "X-Forwarded-Uri",
+            "/v1/status");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).contains("malformed_request");
+  }
+
+  @Test
+  void forwardedForOfOnlyTrustedHops_leavesTheSourceUnknown() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r =
+        send(
+            "/check",
+            "X-Forwarded-Method",
+            "GET",
+            "X-Forwarded-Uri",
+            "/v1/orders",
+            "X-Forwarded-Proto",
+            "https",
+            "X-Forwarded-For",
+            "127.0.0.1",
+            "X-Api-Key",
+            "pk_acme");
+    // The partners segment denies a network; an unknown source cannot evade a deny list.
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).contains("ip_denied");
+    assertThat(audited.getLast().context().sourceIp()).isEmpty();
+  }
+
+  @Test
   void otherPaths_are404AndNotDecided() throws Exception {
     start("127.0.0.1/32");
     assertThat(send("/admin/keys").statusCode()).isEqualTo(404);
