@@ -192,7 +192,8 @@ public final class KeyLifecycle {
   }
 
   private Instant now() {
-    return clock.instant().truncatedTo(ChronoUnit.MICROS); // what the store keeps
+    // Whole seconds: readable in listings; what a key verifies never depends on sub-second times.
+    return clock.instant().truncatedTo(ChronoUnit.SECONDS);
   }
 
   private static <T> KeyResult<T> notFound() {
