@@ -85,8 +85,7 @@ public record KeyMetadata(
     return b.build();
   }
 
-  /** A protobuf timestamp of {@code t}. */
-  public static Timestamp timestamp(Instant t) {
+  private static Timestamp timestamp(Instant t) {
     return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
   }
 
