@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -52,16 +53,23 @@ public final class KeyLifecycle {
 
   private final KeyStore store;
   private final InstantSource clock;
-  private final SecureRandom random;
+  private final Consumer<String> changed;
+  private final SecureRandom random = new SecureRandom();
 
+  /** The lifecycle over {@code store}; other instances learn of changes from its change feed. */
   public KeyLifecycle(KeyStore store, InstantSource clock) {
-    this(store, clock, new SecureRandom());
+    this(store, clock, id -> {});
   }
 
-  KeyLifecycle(KeyStore store, InstantSource clock, SecureRandom random) {
+  /**
+   * As {@link #KeyLifecycle(KeyStore, InstantSource)}, also telling {@code changed} the id of every
+   * key it rotates or revokes, after the change is stored: the service passes its own verifier's
+   * {@link StoredKeyVerifier#invalidate}, so its own changes apply to it at once.
+   */
+  public KeyLifecycle(KeyStore store, InstantSource clock, Consumer<String> changed) {
     this.store = Objects.requireNonNull(store, "store");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.random = Objects.requireNonNull(random, "random");
+    this.changed = Objects.requireNonNull(changed, "changed");
   }
 
   /**
@@ -144,6 +152,7 @@ public final class KeyLifecycle {
       KeyResult<IssuedKey> late = unrotatable(store.find(id), now);
       return late != null ? late : KeyResult.refused(Refusal.REVOKED, "the key is revoked");
     }
+    changed.accept(id);
     return KeyResult.ok(
         new IssuedKey(rotated.metadata(), Secret.of(key), rotated.previousValidUntil()));
   }
@@ -175,7 +184,11 @@ public final class KeyLifecycle {
       return notFound();
     }
     StoredKey revoked = store.revoke(id, now());
-    return revoked == null ? notFound() : KeyResult.ok(revoked.metadata());
+    if (revoked == null) {
+      return notFound();
+    }
+    changed.accept(id);
+    return KeyResult.ok(revoked.metadata());
   }
 
   /**

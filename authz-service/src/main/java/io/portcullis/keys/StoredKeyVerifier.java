@@ -44,8 +44,10 @@ import org.slf4j.LoggerFactory;
  *       any lookup.
  *   <li><b>Positive cache</b> (Caffeine, bounded, {@code knownMaxAge} at most): id → the key's
  *       hashes, state and its precomputed identity. A hit costs one SHA-256 of the presented key
- *       and a constant-time comparison ({@link KeyHash}). A wrong secret for a known id is answered
- *       from the cache too.
+ *       and a constant-time comparison ({@link KeyHash}). A secret matching neither of a cached
+ *       key's secrets re-reads the key once (so a rotation made a moment ago through another
+ *       instance works on first use), then not again for {@code mismatchRefreshInterval} (default 1
+ *       s): random secrets against a known id cost at most one store query per second.
  *   <li><b>Negative cache</b> (bounded, {@code unknownTtl}): ids the store does not have. A flood
  *       of random well-formed keys costs one store query per distinct id per TTL; concurrent
  *       lookups of one id share one query (single flight).
@@ -100,6 +102,8 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
   private final AtomicLong invalidations = new AtomicLong();
   private final Duration pollInterval;
   private final Duration flushInterval;
+  private final LongSupplier ticker;
+  private final long mismatchRefreshNanos;
   private final Object pollLock = new Object();
   private final Object flushLock = new Object();
   private @Nullable ScheduledExecutorService scheduler;
@@ -113,6 +117,8 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     this.clock = b.clock;
     this.pollInterval = b.pollInterval;
     this.flushInterval = b.flushInterval;
+    this.ticker = b.ticker;
+    this.mismatchRefreshNanos = b.mismatchRefreshInterval.toNanos();
     CaffeineStatsCounter knownStats =
         new CaffeineStatsCounter(b.meters, MetricNames.CACHE_API_KEYS_KNOWN);
     this.known =
@@ -184,6 +190,22 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     KeyHash presented = KeyHash.of(presentedKey);
     boolean current = key.secretHash.matches(presented);
     boolean previous = !current && key.previousHash != null && key.previousHash.matches(presented);
+    if (!current && !previous && key.mayRefresh(ticker.getAsLong())) {
+      // Perhaps a secret rotated a moment ago, before the change feed says so: read the key
+      // again, at most once per refresh interval per key.
+      CachedKey fresh;
+      try {
+        fresh = reload(id);
+      } catch (StoreException e) {
+        fresh = key; // cannot look: the cached state says the secret is wrong
+      }
+      if (fresh == null) {
+        return NO_SUCH_KEY;
+      }
+      key = fresh;
+      current = key.secretHash.matches(presented);
+      previous = !current && key.previousHash != null && key.previousHash.matches(presented);
+    }
     if (!current && !previous) {
       return key.wrongSecret;
     }
@@ -203,6 +225,26 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
       used.add(key);
     }
     return key.verified;
+  }
+
+  /**
+   * Drops what this instance cached of {@code id} at once, so that a change made through this
+   * instance (its admin API) applies here without waiting for the change feed.
+   */
+  public void invalidate(String id) {
+    invalidations.incrementAndGet();
+    known.invalidate(id);
+    unknown.invalidate(id);
+  }
+
+  /** Reads {@code id} afresh after a secret mismatch; the new entry may not refresh for a while. */
+  private @Nullable CachedKey reload(String id) {
+    invalidate(id);
+    CachedKey fresh = lookup(id);
+    if (fresh != null) {
+      fresh.holdRefresh(ticker.getAsLong());
+    }
+    return fresh;
   }
 
   /** The cached state of {@code id}, from the store on a miss; {@code null} if it has no key. */
@@ -228,7 +270,7 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     try {
       long epoch = invalidations.get();
       StoredKey row = store.find(id);
-      CachedKey result = row == null ? null : new CachedKey(row);
+      CachedKey result = row == null ? null : new CachedKey(row, mismatchRefreshNanos);
       if (result == null) {
         unknown.put(id, Boolean.TRUE);
       } else {
@@ -392,8 +434,24 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     final Verification.Rejected rotatedOut;
     volatile @Nullable Instant lastUse;
     volatile boolean queued;
+    private final long refreshIntervalNanos;
+    private volatile long nextRefresh = Long.MIN_VALUE; // a first mismatch may refresh at once
 
-    CachedKey(StoredKey k) {
+    /** Whether a secret mismatch may re-read the key now; if so, holds off the next one. */
+    boolean mayRefresh(long nowNanos) {
+      if (nextRefresh != Long.MIN_VALUE && nowNanos - nextRefresh < 0) {
+        return false;
+      }
+      nextRefresh = nowNanos + refreshIntervalNanos;
+      return true;
+    }
+
+    void holdRefresh(long nowNanos) {
+      nextRefresh = nowNanos + refreshIntervalNanos;
+    }
+
+    CachedKey(StoredKey k, long refreshIntervalNanos) {
+      this.refreshIntervalNanos = refreshIntervalNanos;
       KeyMetadata m = k.metadata();
       this.id = m.id();
       this.secretHash = k.secretHash();
@@ -442,6 +500,7 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     private Duration unknownTtl = Duration.ofSeconds(60);
     private Duration pollInterval = Duration.ofMillis(250);
     private Duration flushInterval = Duration.ofSeconds(5);
+    private Duration mismatchRefreshInterval = Duration.ofSeconds(1);
 
     private Builder(KeyStore store, MeterRegistry meters) {
       this.store = Objects.requireNonNull(store, "store");
@@ -496,6 +555,16 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     /** How often last-use times are written (default 5 s). */
     public Builder flushInterval(Duration interval) {
       this.flushInterval = positive(interval, "flushInterval");
+      return this;
+    }
+
+    /**
+     * How often a secret that does not match a cached key may make the key be read again (default 1
+     * s per key): a secret rotated through another instance works on first use, and random secrets
+     * against a known id cost at most one store query per interval.
+     */
+    public Builder mismatchRefreshInterval(Duration interval) {
+      this.mismatchRefreshInterval = positive(interval, "mismatchRefreshInterval");
       return this;
     }
 

@@ -231,14 +231,48 @@ class StoredKeyVerifierTest {
   // ---- caches ---------------------------------------------------------------------------------
 
   @Test
-  void cachedKey_costsOneStoreQuery_evenForWrongSecrets() {
+  void cachedKey_costsOneStoreQuery_andWrongSecretsAtMostOneMorePerSecond() {
     IssuedKey k = issue("");
     for (int i = 0; i < 1000; i++) {
       assertThat(verifier.verify(k.key().reveal())).isInstanceOf(Verification.Verified.class);
     }
-    assertThat(reason(verifier.verify(oneCharacterOff(k.key().reveal()))))
-        .isEqualTo(Reason.UNKNOWN_KEY);
     assertThat(store.finds.get()).isEqualTo(1);
+
+    for (int i = 0; i < 100; i++) {
+      assertThat(reason(verifier.verify(oneCharacterOff(k.key().reveal()))))
+          .isEqualTo(Reason.UNKNOWN_KEY);
+    }
+    assertThat(store.finds.get()).as("the first wrong secret re-reads the key once").isEqualTo(2);
+
+    clock.advance(Duration.ofSeconds(1));
+    for (int i = 0; i < 100; i++) {
+      verifier.verify(oneCharacterOff(k.key().reveal()));
+    }
+    assertThat(store.finds.get()).as("then once per second").isEqualTo(3);
+  }
+
+  @Test
+  void secretRotatedThroughAnotherInstance_worksOnFirstUse_beforeTheFeedIsRead() {
+    IssuedKey v1 = issue("");
+    assertThat(verifier.verify(v1.key().reveal())).isInstanceOf(Verification.Verified.class);
+
+    IssuedKey v2 = ((KeyResult.Ok<IssuedKey>) keys.rotate(v1.id(), "1h")).value();
+
+    assertThat(verifier.verify(v2.key().reveal())).isInstanceOf(Verification.Verified.class);
+    assertThat(verifier.verify(v1.key().reveal()))
+        .as("the old secret is in its grace")
+        .isInstanceOf(Verification.Verified.class);
+  }
+
+  @Test
+  void changesMadeThroughThisInstance_applyAtOnce() {
+    KeyLifecycle local = new KeyLifecycle(store, clock, verifier::invalidate);
+    IssuedKey k = issue("");
+    assertThat(verifier.verify(k.key().reveal())).isInstanceOf(Verification.Verified.class);
+
+    local.revoke(k.id());
+
+    assertThat(reason(verifier.verify(k.key().reveal()))).isEqualTo(Reason.REVOKED_KEY);
   }
 
   @Test
