@@ -17,8 +17,8 @@ import java.util.Arrays;
  * miss and make a flood of well-formed keys a cheap denial of service. A pepper (HMAC key) likewise
  * protects only guessable secrets; it would add a second secret that every instance and the CLI
  * (which opens the store directly) must share, whose loss invalidates every key. SHA-256 is
- * preimage-resistant, which is all a high-entropy secret needs (the same reasoning as GitHub's and
- * Stripe's API keys). Hashing the whole key binds the hash to the key id too.
+ * preimage-resistant, which is all a high-entropy secret needs. Hashing the whole key binds the
+ * hash to the key id too.
  *
  * <p>Immutable and thread-safe.
  */
