@@ -78,8 +78,8 @@ public final class KeyFormat {
 
   /**
    * The id of a well-formed key, or {@code null} if {@code presented} is not one: wrong length or
-   * prefix, a character outside base62, or a checksum that does not match. Never throws, never
-   * allocates more than the id.
+   * prefix, a character outside base62, or a checksum that does not match. Never throws; allocates
+   * only the id (and a CRC-32 for a candidate of the right shape).
    */
   public static @Nullable String idOf(String presented) {
     if (presented.length() != KEY_LENGTH

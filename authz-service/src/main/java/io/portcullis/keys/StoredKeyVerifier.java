@@ -14,6 +14,7 @@ import io.portcullis.store.StoreException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -365,7 +366,7 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
   void flushUses() {
     synchronized (flushLock) {
       Map<String, Instant> batch = new HashMap<>();
-      List<CachedKey> entries = new java.util.ArrayList<>();
+      List<CachedKey> entries = new ArrayList<>();
       CachedKey k;
       while ((k = used.poll()) != null) {
         k.queued = false; // before reading lastUse: a later use queues the entry again
