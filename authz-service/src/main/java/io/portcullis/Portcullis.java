@@ -14,9 +14,13 @@ import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.decision.ExplainService;
 import io.portcullis.geo.CountryResolver;
 import io.portcullis.geo.MaxMindCountryResolver;
+import io.portcullis.identity.IntrospectionVerifiers;
 import io.portcullis.identity.JwtVerifiers;
 import io.portcullis.identity.Secret;
 import io.portcullis.identity.SharedIdentityServices;
+import io.portcullis.keys.KeyLifecycle;
+import io.portcullis.keys.KeyStore;
+import io.portcullis.keys.StoredKeyVerifier;
 import io.portcullis.limit.LimitBackends;
 import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.limit.redis.RedisLimitBackends;
@@ -32,11 +36,13 @@ import io.portcullis.policy.PolicyWatcher;
 import io.portcullis.policy.ReloadSignal;
 import io.portcullis.server.grpc.EnvoyAuthorizationService;
 import io.portcullis.server.grpc.EnvoyRateLimitService;
+import io.portcullis.server.grpc.GrpcAdminService;
 import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.server.http.AdminHttpServer;
 import io.portcullis.server.http.AdminRouter;
 import io.portcullis.server.http.ExplainRoute;
 import io.portcullis.server.http.ForwardAuthServer;
+import io.portcullis.server.http.KeyAdminRoutes;
 import io.portcullis.server.http.LimitAdminRoutes;
 import io.portcullis.server.http.PolicyReloadRoute;
 import io.portcullis.server.http.PolicyStatusRoute;
@@ -121,10 +127,27 @@ public final class Portcullis implements AutoCloseable {
     resources.push(gc);
     resources.push(meters::close);
 
+    // Store: keys and audit records (SQLite embedded, or PostgreSQL shared by instances).
+    Database database = Database.open(StoreSettings.of(config.storeUrl()));
+    resources.push(database);
+
     // Identity: verifiers shared across policy reloads.
     JwtVerifiers jwt = JwtVerifiers.builder(meters).clock(clock).build();
     resources.push(jwt);
-    SharedIdentityServices identity = SharedIdentityServices.builder(jwt).build();
+    // API keys and introspection: the key verifier polls the store's change feed, so a key
+    // revoked or rotated through any instance or the CLI applies here within a second.
+    KeyStore keyStore = KeyStore.of(database);
+    StoredKeyVerifier apiKeys = StoredKeyVerifier.builder(keyStore, meters).clock(clock).build();
+    apiKeys.start();
+    resources.push(apiKeys);
+    IntrospectionVerifiers introspection =
+        IntrospectionVerifiers.builder(meters).clock(clock).build();
+    resources.push(introspection);
+    SharedIdentityServices identity =
+        SharedIdentityServices.builder(jwt)
+            .introspection(introspection::forEndpoint)
+            .apiKeys(apiKeys)
+            .build();
 
     // Policy: loaded and compiled before anything listens; an invalid policy stops the start.
     Path policyFile = config.policy().file();
@@ -160,9 +183,7 @@ public final class Portcullis implements AutoCloseable {
             : LimitBackends.inMemory(config.ratelimit(), clock, meters);
     resources.push(limits);
 
-    // Store and audit log: every decision is queued here and written off the request path.
-    Database database = Database.open(StoreSettings.of(config.storeUrl()));
-    resources.push(database);
+    // Audit log: every decision is queued here and written off the request path.
     AuditStore auditStore = AuditStore.of(database);
     this.auditStore = auditStore;
     resources.push(AuditRetention.schedule(auditStore, config.audit(), clock));
@@ -187,6 +208,10 @@ public final class Portcullis implements AutoCloseable {
             .clock(clock)
             .build();
 
+    // Admin operations (HTTP and gRPC) and the admin token both admin APIs require.
+    KeyLifecycle keys = new KeyLifecycle(keyStore, clock, apiKeys::invalidate);
+    Secret adminToken = adminToken(config, env);
+
     // Listeners.
     GrpcServer.Tls tls =
         config.grpc().tls() == null
@@ -200,6 +225,19 @@ public final class Portcullis implements AutoCloseable {
             .service(new EnvoyAuthorizationService(pipeline, clock))
             .tls(tls)
             .drainGrace(config.grpc().drainGrace());
+    if (adminToken != null) {
+      // The admin gRPC service is served only behind the admin token; without a token (possible
+      // only off loopback, where the admin HTTP API then refuses to start) it is not registered.
+      gb.service(
+          GrpcAdminService.builder()
+              .keys(keys)
+              .audit(auditStore)
+              .policy(live)
+              .limiter(limits.limiter())
+              .protection(limits.protection())
+              .build()
+              .withToken(adminToken));
+    }
     if (config.rlsConfigDir() != null) {
       DescriptorLimiter rls = rateLimitService(config.rlsConfigDir(), limits, clock);
       this.rls = rls;
@@ -230,13 +268,14 @@ public final class Portcullis implements AutoCloseable {
 
     AdminRouter router = new AdminRouter();
     new LimitAdminRoutes(live, limits.limiter(), limits.protection()).register(router);
+    new KeyAdminRoutes(keys).register(router);
     router
         .add("GET", "/admin/policy", new PolicyStatusRoute(live))
         .add("POST", "/admin/policy/reload", new PolicyReloadRoute(live))
         .add("POST", "/admin/explain", new ExplainRoute(new ExplainService(pipeline)));
     AdminHttpServer a =
         AdminHttpServer.builder(config.admin().address())
-            .token(adminToken(config, env))
+            .token(adminToken)
             .router(router)
             .metrics(meters::scrape)
             .ready(() -> ready.get() && !closed.get())

@@ -30,7 +30,26 @@ public final class MetricNames {
   /** Cache name of the negative cache of permanently rejected JWTs (same meters as above). */
   public static final String CACHE_JWT_REJECTED = "portcullis.jwt.rejected";
 
-  /** {@code portcullis_introspection_errors_total{issuer}}. */
+  /**
+   * Cache name of the API keys cached by id (same Caffeine meters as above): hits are verifications
+   * without a store query.
+   */
+  public static final String CACHE_API_KEYS_KNOWN = "portcullis.apikeys.known";
+
+  /** Cache name of the negative cache of API key ids the store does not have. */
+  public static final String CACHE_API_KEYS_UNKNOWN = "portcullis.apikeys.unknown";
+
+  /** Cache name of active introspection results (by SHA-256 of the token). */
+  public static final String CACHE_INTROSPECTION_ACTIVE = "portcullis.introspection.active";
+
+  /** Cache name of inactive introspection results (by SHA-256 of the token). */
+  public static final String CACHE_INTROSPECTION_INACTIVE = "portcullis.introspection.inactive";
+
+  /**
+   * {@code portcullis_introspection_errors_total{issuer}}: introspection calls that failed
+   * (unreachable, timeout, non-200, unreadable answer); {@code issuer} is the endpoint's name in
+   * the policy.
+   */
   public static final String INTROSPECTION_ERRORS = "portcullis.introspection.errors";
 
   /** {@code portcullis_audit_queue_depth}. */

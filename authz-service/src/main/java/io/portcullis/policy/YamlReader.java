@@ -69,7 +69,14 @@ public abstract class YamlReader {
     return parsed;
   }
 
-  static @Nullable Duration parseDuration(String s) {
+  /**
+   * Parses {@code 500ms}, {@code 30s}, {@code 10m}, {@code 24h} or {@code 90d} (a positive integer
+   * of at most 10^9 and one of those units), as everywhere in the policy and the runtime
+   * configuration; also used for the durations of the admin API and the CLI.
+   *
+   * @return the duration, or {@code null} if {@code s} is not one
+   */
+  public static @Nullable Duration parseDuration(String s) {
     int i = 0;
     while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
       i++;

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Optional;
+import java.util.function.Predicate;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
@@ -192,6 +193,67 @@ public final class Database implements AutoCloseable {
    */
   public void evict(Connection connection) {
     pool.evictConnection(connection);
+  }
+
+  /** Work done inside one transaction ({@link #transaction}). */
+  @FunctionalInterface
+  public interface Work<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  /**
+   * Runs {@code work} in one transaction on its own connection and commits if {@code commit}
+   * accepts the result, else rolls back. After any failure the connection is evicted from the pool
+   * rather than reused: its transaction state is unknown (a {@code BEGIN} that hit a lock, a {@code
+   * COMMIT} cut off by the network).
+   *
+   * @param what what the work does, for the failure message ("revoking an API key")
+   * @throws StoreException if the database fails; the transaction is rolled back
+   */
+  public <T> T transaction(String what, Work<T> work, Predicate<? super T> commit) {
+    Connection c = connection();
+    boolean reusable = false;
+    try {
+      c.setAutoCommit(false);
+      T result = work.run(c);
+      if (commit.test(result)) {
+        c.commit();
+      } else {
+        c.rollback();
+      }
+      c.setAutoCommit(true);
+      reusable = true;
+      return result;
+    } catch (SQLException e) {
+      rollbackQuietly(c, e);
+      throw failure(what, e);
+    } catch (RuntimeException e) {
+      rollbackQuietly(c, e);
+      throw e;
+    } finally {
+      if (reusable) {
+        try {
+          c.close();
+        } catch (SQLException e) {
+          // returning a connection to the pool does not fail in practice
+        }
+      } else {
+        evict(c);
+      }
+    }
+  }
+
+  /** A {@link StoreException} for a failed operation, naming the (redacted) URL. */
+  public StoreException failure(String what, SQLException e) {
+    return new StoreException(what + " in " + redactedUrl + " failed: " + e.getMessage(), e);
+  }
+
+  private static void rollbackQuietly(Connection c, Exception cause) {
+    try {
+      c.rollback();
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
+    }
   }
 
   /** The URL with any password masked. */

@@ -34,6 +34,7 @@ import no.nav.security.mock.oauth2.http.WellKnown;
 import no.nav.security.mock.oauth2.token.KeyProvider;
 import no.nav.security.mock.oauth2.token.OAuth2TokenProvider;
 import okhttp3.Headers;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A real OIDC issuer for tests: navikt's {@code mock-oauth2-server} on a free loopback port. It
@@ -45,6 +46,10 @@ import okhttp3.Headers;
  * to an issuer's JWKS (and {@link #retract} removes one), and {@link #token}{@code
  * .signedWith(kid)} signs with any id's key; the JWKS route is ours (routes given to the server go
  * before its own), so it can count requests and change what it publishes mid-test.
+ *
+ * <p>Introspection ({@code /<id>/introspect}, RFC 7662) is the server's own: {@code active: true}
+ * with the token's claims for tokens it signed for that issuer, {@code active: false} otherwise.
+ * {@link #introspectionAnswers} makes it answer with a given status and body instead.
  */
 public final class TestIssuer implements AutoCloseable {
   private final MockOAuth2Server server;
@@ -56,6 +61,7 @@ public final class TestIssuer implements AutoCloseable {
   private final Map<String, AtomicInteger> jwksRequests = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> discoveryRequests = new ConcurrentHashMap<>();
   private volatile boolean failing;
+  private volatile @Nullable OAuth2HttpResponse introspectionFault;
 
   private TestIssuer(InstantSource clock) {
     this.clock = clock;
@@ -65,7 +71,8 @@ public final class TestIssuer implements AutoCloseable {
     Route discovery =
         OAuth2HttpRouterKt.route("/.well-known/openid-configuration", "GET", this::discovery);
     this.server =
-        new MockOAuth2Server(new OAuth2Config(false, null, null, false, tokens), jwks, discovery);
+        new MockOAuth2Server(
+            new OAuth2Config(false, null, null, false, tokens), jwks, discovery, new Fault());
   }
 
   /** Starts an issuer whose tokens are stamped with {@code clock}'s time. */
@@ -122,6 +129,35 @@ public final class TestIssuer implements AutoCloseable {
   /** While set, discovery and JWKS answer 503. */
   public void failing(boolean failing) {
     this.failing = failing;
+  }
+
+  /**
+   * Until {@link #introspectionAnswersNormally}, every issuer's introspection endpoint ({@code
+   * /<id>/introspect}) answers with this status and JSON body instead of introspecting: a broken or
+   * misconfigured authorization server.
+   */
+  public void introspectionAnswers(int status, String body) {
+    this.introspectionFault =
+        new OAuth2HttpResponse(Headers.of("Content-Type", "application/json"), status, body, null);
+  }
+
+  /** The introspection endpoints introspect again. */
+  public void introspectionAnswersNormally() {
+    this.introspectionFault = null;
+  }
+
+  /** Matches introspection requests only while a fault is set; otherwise the server's own route. */
+  private final class Fault implements Route {
+    @Override
+    public boolean match(OAuth2HttpRequest request) {
+      return introspectionFault != null && request.getUrl().encodedPath().endsWith("/introspect");
+    }
+
+    @Override
+    public OAuth2HttpResponse invoke(OAuth2HttpRequest request) {
+      OAuth2HttpResponse fault = introspectionFault;
+      return fault != null ? fault : unavailable();
+    }
   }
 
   /** JWKS requests for issuer {@code id} so far, counted by the server. */

@@ -41,4 +41,26 @@ public final class TestRuntimeConfigs {
         d.requestLimits(),
         dir.resolve("data"));
   }
+
+  /**
+   * {@code config} as instance {@code instance} of a store shared with other instances (a
+   * PostgreSQL URL), its audit journal under its own data directory.
+   */
+  public static RuntimeConfig sharedStore(RuntimeConfig config, String instance, String storeUrl) {
+    return new RuntimeConfig(
+        instance,
+        config.grpc(),
+        config.http(),
+        config.admin(),
+        config.policy(),
+        storeUrl,
+        config.ratelimit(),
+        config.rlsConfigDir(),
+        config.audit().toBuilder()
+            .journalDirectory(config.dataDir().resolve("audit-journal"))
+            .build(),
+        config.geoip(),
+        config.requestLimits(),
+        config.dataDir());
+  }
 }

@@ -4,6 +4,7 @@ import io.grpc.BindableService;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -63,9 +64,9 @@ public final class GrpcServer implements AutoCloseable {
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true);
     List<String> names = new ArrayList<>();
-    for (BindableService s : b.services) {
+    for (ServerServiceDefinition s : b.services) {
       nb.addService(s);
-      names.add(s.bindService().getServiceDescriptor().getName());
+      names.add(s.getServiceDescriptor().getName());
     }
     nb.addService(health.getHealthService());
     nb.addService(ProtoReflectionServiceV1.newInstance());
@@ -142,7 +143,7 @@ public final class GrpcServer implements AutoCloseable {
   /** Builds a {@link GrpcServer}; not thread-safe. */
   public static final class Builder {
     private final InetSocketAddress address;
-    private final List<BindableService> services = new ArrayList<>();
+    private final List<ServerServiceDefinition> services = new ArrayList<>();
     private @Nullable Tls tls;
     private int maxInboundMessageBytes = 8 * 1024 * 1024;
     private Duration drainGrace = Duration.ofSeconds(10);
@@ -152,6 +153,12 @@ public final class GrpcServer implements AutoCloseable {
     }
 
     public Builder service(BindableService service) {
+      services.add(service.bindService());
+      return this;
+    }
+
+    /** A service already bound, e.g. behind interceptors ({@code GrpcAdminService#withToken}). */
+    public Builder service(ServerServiceDefinition service) {
       services.add(service);
       return this;
     }

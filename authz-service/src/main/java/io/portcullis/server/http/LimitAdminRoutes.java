@@ -128,13 +128,18 @@ public final class LimitAdminRoutes {
 
   /**
    * {@code partners/daily} for {@code segment/partners}, {@code partners/create/writes} for rules.
+   * Also used by the admin gRPC service, so both name limits alike.
    */
-  static String qualifiedName(LimitDefinition l) {
+  public static String qualifiedName(LimitDefinition l) {
     String scope = l.scope().replaceFirst("^segment/", "").replace("/rule/", "/");
     return scope + "/" + l.name();
   }
 
-  static List<LimitDefinition> find(Policy policy, String name) {
+  /**
+   * The limits of {@code policy} that {@code name} denotes: those whose qualified name it is, else
+   * those whose bare name it is (several when the bare name is ambiguous).
+   */
+  public static List<LimitDefinition> find(Policy policy, String name) {
     List<LimitDefinition> all = new ArrayList<>();
     for (Segment s : policy.segments()) {
       all.addAll(s.limits());

@@ -1,0 +1,302 @@
+package io.portcullis.identity;
+
+import io.portcullis.decision.Reason;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Verifies opaque bearer tokens at one RFC 7662 introspection endpoint. Made by {@link
+ * IntrospectionVerifiers#forEndpoint}, which shares the HTTP client and caches.
+ *
+ * <p>Design. The call is {@code POST <endpoint>} with {@code
+ * token=<token>&token_type_hint=access_token} (RFC 7662 §2.1), authenticated with {@code
+ * client_secret_basic} (RFC 6749 §2.3.1: id and secret form-urlencoded, then Base64), redirects not
+ * followed, bounded by a connect timeout, a whole-call timeout and a response size limit.
+ *
+ * <ul>
+ *   <li>{@code "active": true}: the identity comes from the response through the endpoint's {@link
+ *       ClaimMapping} ({@code sub}, {@code client_id} when the client path is absent, {@code
+ *       scope}, the configured roles path); an {@code exp} in the past makes it inactive. The
+ *       result verifies from the cache until {@code min(exp, now + cache_ttl)}, checked against the
+ *       clock on every hit (after {@code exp} and until {@code cache_ttl} the cache answers {@code
+ *       inactive_token}). A response without a subject is {@code invalid_token}.
+ *   <li>{@code "active": false} → {@code inactive_token} (401), cached for a short, bounded time so
+ *       a flood of one dead token costs one call per TTL.
+ *   <li>Anything else — unreachable, timeout, a status other than 200, a body that is not a JSON
+ *       object with a boolean {@code active}, too large — fails closed: {@code
+ *       identity_unavailable} (503, never cached, so the next request tries again), counted in
+ *       {@code portcullis_introspection_errors_total{issuer=<endpoint name>}}, logged once when the
+ *       endpoint starts failing and once when it recovers.
+ * </ul>
+ *
+ * <p>Concurrent requests with one uncached token share one call (single flight). Introspection is
+ * the last bearer verifier, so every token reaching it is its own ({@link #verify} never returns
+ * {@code null}). Neither the token nor the client secret is ever logged or put in a detail.
+ * Thread-safe.
+ */
+public final class IntrospectionVerifier implements BearerTokenVerifier {
+  private static final Logger log = LoggerFactory.getLogger(IntrospectionVerifier.class);
+  private static final JsonMapper MAPPER = JsonMapper.builder().build();
+
+  /**
+   * A cached active result: it verifies until {@code min(exp, cacheUntil)}; from {@code exp} to
+   * {@code cacheUntil} it answers {@code inactive_token} without a call.
+   */
+  record Active(Verification.Verified verification, @Nullable Instant exp, Instant cacheUntil) {}
+
+  private final IntrospectionConfig config;
+  private final IntrospectionVerifiers.Endpoint endpoint;
+  private final HttpClient http;
+  private final IntrospectionVerifiers.Settings settings;
+  private final String authorization;
+  private final Verification.Rejected unavailable;
+  private final Verification.Rejected inactive;
+  private final Verification.Rejected expired;
+  private final Map<JwtVerifier.TokenKey, CompletableFuture<Verification>> inflight =
+      new ConcurrentHashMap<>();
+
+  IntrospectionVerifier(
+      IntrospectionConfig config,
+      IntrospectionVerifiers.Endpoint endpoint,
+      HttpClient http,
+      IntrospectionVerifiers.Settings settings) {
+    this.config = config;
+    this.endpoint = endpoint;
+    this.http = http;
+    this.settings = settings;
+    String credentials =
+        URLEncoder.encode(config.clientId(), StandardCharsets.UTF_8)
+            + ":"
+            + URLEncoder.encode(config.clientSecret().reveal(), StandardCharsets.UTF_8);
+    this.authorization =
+        "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
+    String name = "introspection endpoint '" + config.name() + "'";
+    this.unavailable =
+        new Verification.Rejected(Reason.IDENTITY_UNAVAILABLE, name + " unavailable");
+    this.inactive = new Verification.Rejected(Reason.INACTIVE_TOKEN, "token inactive at " + name);
+    this.expired = new Verification.Rejected(Reason.INACTIVE_TOKEN, "token expired at " + name);
+  }
+
+  @Override
+  public Verification verify(String token) {
+    if (token.length() > JwtVerifier.MAX_TOKEN_CHARS) {
+      return new Verification.Rejected(Reason.INVALID_TOKEN, "token too large");
+    }
+    JwtVerifier.TokenKey key = JwtVerifier.TokenKey.of(endpoint.scope(), token);
+    Active hit = settings.active().getIfPresent(key);
+    if (hit != null) {
+      Instant now = settings.clock().instant();
+      if (now.isBefore(hit.cacheUntil())) {
+        // The entry outlives exp (until cache_ttl), so an expired token needs no call.
+        return hit.exp() != null && !now.isBefore(hit.exp()) ? expired : hit.verification();
+      }
+      settings.active().invalidate(key);
+    }
+    Verification.Rejected known = settings.inactive().getIfPresent(key);
+    if (known != null) {
+      return known;
+    }
+    CompletableFuture<Verification> mine = new CompletableFuture<>();
+    CompletableFuture<Verification> running = inflight.putIfAbsent(key, mine);
+    if (running != null) {
+      try {
+        return running.get(settings.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return unavailable;
+      } catch (ExecutionException | TimeoutException e) {
+        return unavailable;
+      }
+    }
+    Verification result = unavailable;
+    try {
+      result = introspect(key, token);
+    } finally {
+      mine.complete(result);
+      inflight.remove(key, mine);
+    }
+    return result;
+  }
+
+  private Verification introspect(JwtVerifier.TokenKey key, String token) {
+    Map<String, Object> response;
+    try {
+      response = call(token);
+    } catch (IntrospectionFailure e) {
+      endpoint.errors().increment();
+      if (endpoint.failing().compareAndSet(false, true)) {
+        log.warn("introspection endpoint '{}' fails: {}", config.name(), e.getMessage());
+      }
+      return unavailable;
+    }
+    if (endpoint.failing().compareAndSet(true, false)) {
+      log.info("introspection endpoint '{}' answers again", config.name());
+    }
+    if (!Boolean.TRUE.equals(response.get("active"))) {
+      settings.inactive().put(key, inactive);
+      return inactive;
+    }
+    Instant now = settings.clock().instant();
+    Instant exp = epochSeconds(response.get("exp"));
+    if (exp != null && !now.isBefore(exp)) {
+      settings.inactive().put(key, expired);
+      return expired;
+    }
+    Identity identity = config.claims().identity(CredentialType.INTROSPECTION, response, exp);
+    if (identity == null) {
+      Verification.Rejected noSubject =
+          new Verification.Rejected(
+              Reason.INVALID_TOKEN,
+              "introspection endpoint '" + config.name() + "' names no subject for the token");
+      settings.inactive().put(key, noSubject);
+      return noSubject;
+    }
+    Active active =
+        new Active(new Verification.Verified(identity), exp, now.plus(config.cacheTtl()));
+    settings.active().put(key, active);
+    return active.verification();
+  }
+
+  /** A failed call; its message names what failed, never the token or the secret. */
+  private static final class IntrospectionFailure extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    IntrospectionFailure(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** One introspection call: the response as a JSON object with a boolean {@code active}. */
+  private Map<String, Object> call(String token) throws IntrospectionFailure {
+    String form =
+        "token="
+            + URLEncoder.encode(token, StandardCharsets.UTF_8)
+            + "&token_type_hint=access_token";
+    HttpRequest request =
+        HttpRequest.newBuilder(config.endpoint())
+            .timeout(settings.requestTimeout())
+            .header("Authorization", authorization)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(form, StandardCharsets.UTF_8))
+            .build();
+    HttpResponse<byte[]> response;
+    CompletableFuture<HttpResponse<byte[]>> pending =
+        http.sendAsync(request, info -> new LimitedBody(settings.maxResponseBytes()));
+    try {
+      response = pending.get(settings.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      pending.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new IntrospectionFailure("interrupted");
+    } catch (TimeoutException e) {
+      pending.cancel(true);
+      throw new IntrospectionFailure("no answer within " + settings.requestTimeout());
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      throw new IntrospectionFailure(cause.getClass().getSimpleName() + ": " + cause.getMessage());
+    }
+    if (response.statusCode() != 200) {
+      throw new IntrospectionFailure("HTTP status " + response.statusCode());
+    }
+    Object parsed;
+    try {
+      parsed = MAPPER.readValue(response.body(), Object.class);
+    } catch (JacksonException e) {
+      throw new IntrospectionFailure("the response is not JSON");
+    }
+    if (!(parsed instanceof Map<?, ?> map) || !(map.get("active") instanceof Boolean)) {
+      throw new IntrospectionFailure("the response is not an object with a boolean 'active'");
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> object = (Map<String, Object>) map;
+    return object;
+  }
+
+  /** {@code exp} as RFC 7662 gives it (seconds since the epoch), or {@code null}. */
+  private static @Nullable Instant epochSeconds(@Nullable Object value) {
+    if (value instanceof Number n) {
+      return Instant.ofEpochSecond(n.longValue());
+    }
+    return null;
+  }
+
+  @Override
+  public String toString() {
+    return "IntrospectionVerifier[" + config.name() + " " + config.endpoint() + "]";
+  }
+
+  /** Collects a response body up to a limit; a larger body fails the call. */
+  private static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
+    private final int limit;
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+    private Flow.@Nullable Subscription subscription;
+
+    LimitedBody(int limit) {
+      this.limit = limit;
+    }
+
+    @Override
+    public CompletionStage<byte[]> getBody() {
+      return body;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      this.subscription = s;
+      s.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> items) {
+      if (body.isDone()) {
+        return;
+      }
+      for (ByteBuffer b : items) {
+        if (out.size() + b.remaining() > limit) {
+          if (subscription != null) {
+            subscription.cancel();
+          }
+          body.completeExceptionally(new IOException("response larger than " + limit + " bytes"));
+          return;
+        }
+        byte[] chunk = new byte[b.remaining()];
+        b.get(chunk);
+        out.writeBytes(chunk);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      body.completeExceptionally(t);
+    }
+
+    @Override
+    public void onComplete() {
+      body.complete(out.toByteArray());
+    }
+  }
+}

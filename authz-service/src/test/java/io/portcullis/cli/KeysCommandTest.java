@@ -1,0 +1,140 @@
+package io.portcullis.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.keys.KeyFormat;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** {@code portcullis keys ...} in-process against a SQLite store in a temporary directory. */
+class KeysCommandTest {
+  static final Pattern KEY = Pattern.compile(KeyFormat.SCANNER_PATTERN);
+
+  @TempDir Path dir;
+  String store;
+
+  @BeforeEach
+  void setUp() {
+    store = "jdbc:sqlite:" + dir.resolve("portcullis.db");
+  }
+
+  CommandRun keys(String... args) {
+    String[] all = new String[args.length + 3];
+    all[0] = "keys";
+    System.arraycopy(args, 0, all, 1, args.length);
+    all[args.length + 1] = "--store";
+    all[args.length + 2] = store;
+    return CommandRun.of(new PortcullisCommand(), all);
+  }
+
+  static int occurrences(String text, String part) {
+    int n = 0;
+    for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  /** The one key printed in {@code run}'s output. */
+  static String onlyKey(CommandRun run) {
+    Matcher m = KEY.matcher(run.out());
+    assertThat(m.find()).as(run.out()).isTrue();
+    String key = m.group();
+    assertThat(m.find()).as("one key only").isFalse();
+    return key;
+  }
+
+  @Test
+  void issue_printsTheSecretExactlyOnce_andListNeverPrintsIt() {
+    CommandRun issued =
+        keys(
+            "issue",
+            "--client",
+            "acme",
+            "--client-type",
+            "partner",
+            "--roles",
+            "orders.read,orders.write",
+            "--expires",
+            "90d");
+
+    assertThat(issued.exit()).as(issued.err()).isZero();
+    String key = onlyKey(issued);
+    String id = KeyFormat.idOf(key);
+    assertThat(occurrences(issued.out() + issued.err(), key)).isEqualTo(1);
+    assertThat(issued.outLines()).anySatisfy(l -> assertThat(l).matches("id +" + id));
+    assertThat(issued.outLines())
+        .anySatisfy(l -> assertThat(l).matches("roles +orders.read,orders.write"));
+    assertThat(issued.err()).contains("shown only this once");
+
+    CommandRun list = keys("list");
+    assertThat(list.exit()).isZero();
+    assertThat(list.out()).contains(id).contains("acme").contains("partner");
+    assertThat(list.out()).doesNotContain(key.substring(17)).doesNotContain("pck_");
+    assertThat(list.outLines().getFirst()).startsWith("ID").contains("LAST_USED_AT");
+  }
+
+  @Test
+  void rotate_printsTheNewSecretOnce_keepsTheId() {
+    String key = onlyKey(keys("issue", "--client", "acme"));
+    String id = KeyFormat.idOf(key);
+
+    CommandRun rotated = keys("rotate", id, "--grace", "24h");
+
+    assertThat(rotated.exit()).as(rotated.err()).isZero();
+    String next = onlyKey(rotated);
+    assertThat(KeyFormat.idOf(next)).isEqualTo(id);
+    assertThat(next).isNotEqualTo(key);
+    assertThat(occurrences(rotated.out(), next)).isEqualTo(1);
+    assertThat(rotated.out()).contains("previous_valid_until");
+    assertThat(keys("list").out()).doesNotContain(next.substring(17));
+  }
+
+  @Test
+  void revoke_thenListShowsIt_andRotateIsRefused() {
+    String id = KeyFormat.idOf(onlyKey(keys("issue", "--client", "acme")));
+
+    CommandRun revoked = keys("revoke", id);
+
+    assertThat(revoked.exit()).isZero();
+    assertThat(revoked.out()).startsWith("revoked " + id + " at ");
+    CommandRun rotate = keys("rotate", id);
+    assertThat(rotate.exit()).isEqualTo(1);
+    assertThat(rotate.err()).contains("revoked");
+  }
+
+  @Test
+  void jsonFormat_printsTheAdminApiShapes() {
+    CommandRun issued = keys("issue", "--client", "acme", "--scopes", "a:b", "--format", "json");
+    JsonNode k = JsonMapper.builder().build().readTree(issued.out());
+    assertThat(k.get("client").asString()).isEqualTo("acme");
+    assertThat(k.get("scopes").get(0).asString()).isEqualTo("a:b");
+    String secret = k.get("secret").asString();
+
+    CommandRun listed = keys("list", "--client", "acme", "--format", "json");
+    JsonNode keys = JsonMapper.builder().build().readTree(listed.out()).get("keys");
+    assertThat(keys.size()).isEqualTo(1);
+    assertThat(keys.get(0).get("id").asString()).isEqualTo(k.get("id").asString());
+    assertThat(keys.get(0).has("secret")).isFalse();
+    assertThat(listed.out()).doesNotContain(secret.substring(17));
+    assertThat(keys("list", "--client", "other", "--format", "json").out().trim())
+        .isEqualTo("{\"keys\":[]}");
+  }
+
+  @Test
+  void invalidArgumentsAndUnknownKeys_haveTheirExitStatus() {
+    assertThat(keys("issue").exit()).as("--client is required").isEqualTo(2);
+    CommandRun badExpiry = keys("issue", "--client", "acme", "--expires", "soon");
+    assertThat(badExpiry.exit()).isEqualTo(2);
+    assertThat(badExpiry.err()).contains("expires_in");
+    assertThat(keys("revoke", "AAAAAAAAAAAA").exit()).isEqualTo(1);
+    assertThat(keys("rotate", "AAAAAAAAAAAA", "--grace", "1h").exit()).isEqualTo(1);
+    assertThat(keys("list").out().lines().count()).as("nothing was issued").isEqualTo(1);
+  }
+}

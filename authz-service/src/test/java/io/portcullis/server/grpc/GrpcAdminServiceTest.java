@@ -1,0 +1,334 @@
+package io.portcullis.server.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.ChainHead;
+import io.portcullis.audit.DecisionRecords;
+import io.portcullis.audit.RecordChain;
+import io.portcullis.identity.IdentityServices;
+import io.portcullis.identity.Secret;
+import io.portcullis.keys.KeyFormat;
+import io.portcullis.keys.KeyLifecycle;
+import io.portcullis.keys.KeyStore;
+import io.portcullis.limit.LimitBackends;
+import io.portcullis.limit.RateLimitSettings;
+import io.portcullis.policy.LivePolicy;
+import io.portcullis.policy.LoadResult;
+import io.portcullis.policy.PolicyLoader;
+import io.portcullis.proto.v1.AdminServiceGrpc;
+import io.portcullis.proto.v1.ApiKey;
+import io.portcullis.proto.v1.AuditQuery;
+import io.portcullis.proto.v1.AuditSummaryRequest;
+import io.portcullis.proto.v1.GetPolicyRequest;
+import io.portcullis.proto.v1.IssueKeyRequest;
+import io.portcullis.proto.v1.IssuedKey;
+import io.portcullis.proto.v1.ListBlocksRequest;
+import io.portcullis.proto.v1.ListKeysRequest;
+import io.portcullis.proto.v1.PolicyStatus;
+import io.portcullis.proto.v1.ReloadPolicyRequest;
+import io.portcullis.proto.v1.RevokeKeyRequest;
+import io.portcullis.proto.v1.RotateKeyRequest;
+import io.portcullis.proto.v1.UnblockRequest;
+import io.portcullis.proto.v1.Usage;
+import io.portcullis.proto.v1.UsageRequest;
+import io.portcullis.proto.v1.VerifyAuditRequest;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreSettings;
+import io.portcullis.testing.DecisionFixtures;
+import io.portcullis.testing.FakeClock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The admin gRPC service in-process (direct executor) behind its token interceptor, over real
+ * components: a SQLite store for keys and audit, a live policy from a file, in-memory limits.
+ */
+class GrpcAdminServiceTest {
+  static final String TOKEN = "grpc-admin-token-0123456789";
+  static final String POLICY =
+      """
+      version: 1
+      identity:
+        api_keys: {}
+      segments:
+        - name: public
+          rules:
+            - { name: status, paths: ["/v1/status"] }
+          limits: [{ name: per-ip, key: [ip], rate: 5/s }]
+      """;
+
+  @TempDir Path dir;
+  FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
+  Database db;
+  LimitBackends limits;
+  LivePolicy live;
+  Path policyFile;
+  Server server;
+  ManagedChannel channel;
+  AuditStore audit;
+
+  @BeforeEach
+  void start() throws Exception {
+    db = Database.open(StoreSettings.of("jdbc:sqlite:" + dir.resolve("portcullis.db")));
+    audit = AuditStore.of(db);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    limits = LimitBackends.inMemory(RateLimitSettings.defaults(), clock, meters);
+    policyFile = Files.writeString(dir.resolve("policy.yaml"), POLICY);
+    PolicyLoader loader = PolicyLoader.create(IdentityServices.offline(), clock, n -> null);
+    live = LivePolicy.start(loader, policyFile, (LoadResult.Loaded) loader.load(policyFile));
+    GrpcAdminService service =
+        GrpcAdminService.builder()
+            .keys(new KeyLifecycle(KeyStore.of(db), clock))
+            .audit(audit)
+            .policy(live)
+            .limiter(limits.limiter())
+            .protection(limits.protection())
+            .build();
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(service.withToken(Secret.of(TOKEN)))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    channel.shutdownNow();
+    server.shutdownNow();
+    limits.close();
+    db.close();
+  }
+
+  AdminServiceGrpc.AdminServiceBlockingStub admin(String authorization) {
+    Metadata m = new Metadata();
+    m.put(AdminTokenInterceptor.AUTHORIZATION, authorization);
+    return AdminServiceGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(m));
+  }
+
+  AdminServiceGrpc.AdminServiceBlockingStub admin() {
+    return admin("Bearer " + TOKEN);
+  }
+
+  static Status.Code codeOf(Runnable call) {
+    try {
+      call.run();
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    }
+    return Status.Code.OK;
+  }
+
+  @Test
+  void everyCall_withoutOrWithAWrongToken_isUnauthenticated() {
+    AdminServiceGrpc.AdminServiceBlockingStub none = AdminServiceGrpc.newBlockingStub(channel);
+    List<AdminServiceGrpc.AdminServiceBlockingStub> stubs =
+        List.of(
+            none,
+            admin("Bearer wrong-token"),
+            admin("Bearer " + TOKEN + "x"),
+            admin(TOKEN),
+            admin("Basic " + TOKEN));
+    List<Consumer<AdminServiceGrpc.AdminServiceBlockingStub>> calls =
+        List.of(
+            s -> s.issueKey(IssueKeyRequest.newBuilder().setClient("acme").build()),
+            s -> s.rotateKey(RotateKeyRequest.newBuilder().setId("AAAAAAAAAAAA").build()),
+            s -> s.revokeKey(RevokeKeyRequest.newBuilder().setId("AAAAAAAAAAAA").build()),
+            s -> s.listKeys(ListKeysRequest.getDefaultInstance()),
+            s -> s.queryAudit(AuditQuery.getDefaultInstance()),
+            s -> s.summarizeAudit(AuditSummaryRequest.getDefaultInstance()),
+            s -> s.verifyAudit(VerifyAuditRequest.getDefaultInstance()),
+            s -> s.getPolicy(GetPolicyRequest.getDefaultInstance()),
+            s -> s.reloadPolicy(ReloadPolicyRequest.getDefaultInstance()),
+            s -> s.getUsage(UsageRequest.getDefaultInstance()),
+            s -> s.listBlocks(ListBlocksRequest.getDefaultInstance()),
+            s -> s.unblock(UnblockRequest.getDefaultInstance()));
+    for (AdminServiceGrpc.AdminServiceBlockingStub stub : stubs) {
+      for (Consumer<AdminServiceGrpc.AdminServiceBlockingStub> call : calls) {
+        assertThat(codeOf(() -> call.accept(stub))).isEqualTo(Status.Code.UNAUTHENTICATED);
+      }
+    }
+    assertThat(admin().listKeys(ListKeysRequest.getDefaultInstance()).getKeysList())
+        .as("nothing was issued without the token")
+        .isEmpty();
+  }
+
+  @Test
+  void keyLifecycle_issueRotateListRevoke() {
+    IssuedKey issued =
+        admin()
+            .issueKey(
+                IssueKeyRequest.newBuilder()
+                    .setClient("acme")
+                    .setClientType("partner")
+                    .addRoles("orders.read")
+                    .setSegmentHint("partners")
+                    .setExpiresIn("90d")
+                    .build());
+    assertThat(KeyFormat.idOf(issued.getSecret())).isEqualTo(issued.getId());
+    ApiKey key = issued.getKey();
+    assertThat(key.getClient()).isEqualTo("acme");
+    assertThat(key.getRolesList()).containsExactly("orders.read");
+    assertThat(key.getSegmentHint()).isEqualTo("partners");
+    assertThat(key.getExpiresAt().getSeconds() - key.getCreatedAt().getSeconds())
+        .isEqualTo(Duration.ofDays(90).toSeconds());
+    assertThat(issued.hasPreviousValidUntil()).isFalse();
+
+    IssuedKey rotated =
+        admin()
+            .rotateKey(RotateKeyRequest.newBuilder().setId(issued.getId()).setGrace("24h").build());
+    assertThat(rotated.getId()).isEqualTo(issued.getId());
+    assertThat(rotated.getSecret()).isNotEqualTo(issued.getSecret());
+    assertThat(rotated.getPreviousValidUntil().getSeconds())
+        .isEqualTo(clock.instant().plus(Duration.ofHours(24)).getEpochSecond());
+    assertThat(rotated.getKey().getRotatedFrom()).isEqualTo("v1");
+
+    List<ApiKey> listed =
+        admin().listKeys(ListKeysRequest.newBuilder().setClient("acme").build()).getKeysList();
+    assertThat(listed).extracting(ApiKey::getId).containsExactly(issued.getId());
+    assertThat(listed.toString())
+        .doesNotContain(issued.getSecret().substring(17))
+        .doesNotContain(rotated.getSecret().substring(17));
+
+    admin().revokeKey(RevokeKeyRequest.newBuilder().setId(issued.getId()).build());
+    assertThat(admin().listKeys(ListKeysRequest.getDefaultInstance()).getKeys(0).hasRevokedAt())
+        .isTrue();
+    assertThat(
+            codeOf(
+                () ->
+                    admin().rotateKey(RotateKeyRequest.newBuilder().setId(issued.getId()).build())))
+        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+  }
+
+  @Test
+  void keyRefusals_haveTheirCodes() {
+    assertThat(codeOf(() -> admin().issueKey(IssueKeyRequest.getDefaultInstance())))
+        .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(
+            codeOf(
+                () ->
+                    admin()
+                        .issueKey(
+                            IssueKeyRequest.newBuilder()
+                                .setClient("acme")
+                                .setExpiresIn("forever")
+                                .build())))
+        .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(
+            codeOf(
+                () ->
+                    admin().revokeKey(RevokeKeyRequest.newBuilder().setId("AAAAAAAAAAAA").build())))
+        .isEqualTo(Status.Code.NOT_FOUND);
+  }
+
+  @Test
+  void audit_queryVerifyAndSummarize_delegateToTheStore() {
+    audit.append(
+        List.of(
+            RecordChain.link(
+                DecisionRecords.of(
+                    DecisionFixtures.from(RequestAttributes.builder().path("/v1/status").build())
+                        .decisionId("grpc-1")
+                        .time(clock.instant())
+                        .segment("public")
+                        .allow(),
+                    "it-1"),
+                ChainHead.GENESIS)));
+
+    assertThat(admin().queryAudit(AuditQuery.getDefaultInstance()).getRecordsList())
+        .extracting(r -> r.getDecisionId())
+        .containsExactly("grpc-1");
+    assertThat(admin().verifyAudit(VerifyAuditRequest.getDefaultInstance()).getOk()).isTrue();
+    assertThat(
+            admin()
+                .summarizeAudit(AuditSummaryRequest.newBuilder().addGroupBy("segment").build())
+                .getRows(0)
+                .getGroupMap())
+        .containsEntry("segment", "public");
+    assertThat(
+            codeOf(
+                () ->
+                    admin().queryAudit(AuditQuery.newBuilder().setCursor("not-a-cursor").build())))
+        .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(
+            codeOf(
+                () ->
+                    admin()
+                        .summarizeAudit(
+                            AuditSummaryRequest.newBuilder().addGroupBy("colour").build())))
+        .isEqualTo(Status.Code.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void policy_statusAndReload_reportAFailedReloadAsAState() throws Exception {
+    PolicyStatus s = admin().getPolicy(GetPolicyRequest.getDefaultInstance());
+    assertThat(s.getVersion()).isEqualTo(live.get().version());
+    assertThat(s.getLastReloadOk()).isTrue();
+
+    Files.writeString(policyFile, "version: 1\nsegments: 7\n");
+    PolicyStatus failed = admin().reloadPolicy(ReloadPolicyRequest.getDefaultInstance());
+
+    assertThat(failed.getLastReloadOk()).isFalse();
+    assertThat(failed.getVersion()).as("the old policy keeps running").isEqualTo(s.getVersion());
+    assertThat(failed.getErrorsList()).anySatisfy(e -> assertThat(e).contains("segments"));
+  }
+
+  @Test
+  void usageAndBlocks_comeFromTheLimitBackends() {
+    Usage u =
+        admin()
+            .getUsage(
+                UsageRequest.newBuilder().setLimit("public/per-ip").setKey("192.0.2.1").build());
+    assertThat(u.getLimit()).isEqualTo("public/per-ip");
+    assertThat(u.getMax()).isEqualTo(5);
+    assertThat(u.getRemaining()).isEqualTo(5);
+    assertThat(
+            codeOf(
+                () ->
+                    admin()
+                        .getUsage(UsageRequest.newBuilder().setLimit("nope").setKey("x").build())))
+        .isEqualTo(Status.Code.NOT_FOUND);
+
+    limits
+        .protection()
+        .recordFailure("ip:192.0.2.9", 1, Duration.ofMinutes(1), Duration.ofHours(1));
+    assertThat(admin().listBlocks(ListBlocksRequest.getDefaultInstance()).getBlocksList())
+        .extracting(b -> b.getKey())
+        .containsExactly("ip:192.0.2.9");
+    assertThat(
+            admin()
+                .unblock(UnblockRequest.newBuilder().setKey("ip:192.0.2.9").build())
+                .getRemoved())
+        .isTrue();
+    assertThat(admin().listBlocks(ListBlocksRequest.getDefaultInstance()).getBlocksList())
+        .isEmpty();
+  }
+
+  @Test
+  void anEmptyToken_isRefusedAtConstruction() {
+    assertThatThrownBy(() -> new AdminTokenInterceptor(Secret.of("")))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+}
