@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,13 +35,13 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   private static final String INSERT =
       "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
-          + " dry_run_reason, segment, rule, principal, client, source_ip, path, prev_hash, hash,"
-          + " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+          + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
+          + " prev_hash, hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
   /** The filterable columns a verify compares with the record, in that order. */
   private static final String CHECKED_COLUMNS =
-      "seq, decision_id, time_us, decision, reason, dry_run_reason, segment, rule, principal,"
-          + " client, source_ip, path, prev_hash, hash, record";
+      "seq, decision_id, time_us, decision, reason, dry_run_reason, dry_run_rule, segment, rule,"
+          + " principal, client, source_ip, path, prev_hash, hash, record";
 
   private final Database db;
 
@@ -191,15 +192,16 @@ abstract sealed class JdbcAuditStore implements AuditStore
     ps.setString(5, r.getDecision());
     ps.setString(6, r.getReason());
     ps.setString(7, r.getDryRunReason());
-    ps.setString(8, r.getSegment());
-    ps.setString(9, r.getRule());
-    ps.setString(10, r.getPrincipal());
-    ps.setString(11, r.getClient());
-    ps.setString(12, r.getSourceIp());
-    ps.setString(13, r.getPath());
-    ps.setString(14, r.getPrevHash());
-    ps.setString(15, r.getHash());
-    ps.setBytes(16, RecordChain.canonical(r));
+    ps.setString(8, r.getDryRunRule());
+    ps.setString(9, r.getSegment());
+    ps.setString(10, r.getRule());
+    ps.setString(11, r.getPrincipal());
+    ps.setString(12, r.getClient());
+    ps.setString(13, r.getSourceIp());
+    ps.setString(14, r.getPath());
+    ps.setString(15, r.getPrevHash());
+    ps.setString(16, r.getHash());
+    ps.setBytes(17, RecordChain.canonical(r));
   }
 
   /** Whether a record with the same content (chain fields aside) is already stored. */
@@ -262,9 +264,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
   /** The SQL and parameters of {@code query}'s page (one row more than the limit). */
   record Sql(String text, List<Object> params) {}
 
-  Sql querySql(AuditQuery q) {
-    List<String> where = new ArrayList<>();
-    List<Object> params = new ArrayList<>();
+  /** Adds the conditions of every filter of {@code q} (not its cursor) to {@code where}. */
+  void filters(AuditQuery q, List<String> where, List<Object> params) {
     timeRange(q.since(), q.until(), where, params);
     equal("decision", q.decision(), false, where, params);
     equal("reason", q.reason(), true, where, params);
@@ -281,6 +282,12 @@ abstract sealed class JdbcAuditStore implements AuditStore
     if (q.dryRunOnly()) {
       where.add("dry_run_reason <> ''");
     }
+  }
+
+  Sql querySql(AuditQuery q) {
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(q, where, params);
     AuditCursor cursor = q.cursor();
     if (cursor != null) {
       where.add(olderThan(cursor, params));
@@ -332,11 +339,30 @@ abstract sealed class JdbcAuditStore implements AuditStore
   @Override
   public List<SummaryRow> summary(
       @Nullable Instant since, @Nullable Instant until, List<SummaryDimension> groupBy) {
-    List<String> columns = groupBy.stream().distinct().map(SummaryDimension::fieldName).toList();
     List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
     timeRange(since, until, where, params);
+    return summarize(where, params, groupBy, null);
+  }
+
+  @Override
+  public List<SummaryRow> summary(AuditQuery filter, List<SummaryDimension> groupBy) {
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(filter, where, params);
+    return summarize(where, params, groupBy, filter.limit());
+  }
+
+  private List<SummaryRow> summarize(
+      List<String> where,
+      List<Object> params,
+      List<SummaryDimension> groupBy,
+      @Nullable Integer maxRows) {
+    List<String> columns = groupBy.stream().distinct().map(SummaryDimension::fieldName).toList();
     String cols = String.join(", ", columns);
+    if (maxRows != null) {
+      params.add(maxRows);
+    }
     String sql =
         "SELECT "
             + (columns.isEmpty() ? "" : cols + ", ")
@@ -344,7 +370,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
             + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
             + (columns.isEmpty() ? "" : " GROUP BY " + cols)
             + " ORDER BY n DESC"
-            + (columns.isEmpty() ? "" : ", " + cols);
+            + (columns.isEmpty() ? "" : ", " + cols)
+            + (maxRows == null ? "" : " LIMIT ?");
     List<SummaryRow> rows = new ArrayList<>();
     try (Connection c = db.connection();
         PreparedStatement ps = prepare(c, new Sql(sql, params));
@@ -364,6 +391,64 @@ abstract sealed class JdbcAuditStore implements AuditStore
       throw failure("summarizing audit records", e);
     }
     return rows;
+  }
+
+  @Override
+  public List<TimelineBucket> timeline(AuditQuery filter, Duration width) {
+    Instant since = filter.since();
+    Instant until = filter.until();
+    if (since == null || until == null) {
+      throw new IllegalArgumentException("a timeline needs since and until");
+    }
+    long widthUs = width.toNanos() / 1_000;
+    if (widthUs < 1) {
+      throw new IllegalArgumentException("the bucket width must be at least 1 microsecond");
+    }
+    long sinceUs = DecisionRecords.micros(since);
+    long rangeUs = DecisionRecords.micros(until) - sinceUs;
+    long buckets = Math.max(1, (rangeUs + widthUs - 1) / widthUs);
+    if (buckets > MAX_TIMELINE_BUCKETS) {
+      throw new IllegalArgumentException(
+          "the range needs " + buckets + " buckets, more than " + MAX_TIMELINE_BUCKETS);
+    }
+    long[][] counts = new long[(int) buckets][3];
+    List<Object> params = new ArrayList<>();
+    params.add(sinceUs);
+    params.add(widthUs);
+    List<String> where = new ArrayList<>();
+    filters(filter, where, params);
+    String sql =
+        "SELECT (time_us - ?) / ? AS b, decision, dry_run_reason <> '' AS dry, count(*)"
+            + " FROM audit_record WHERE "
+            + String.join(" AND ", where)
+            + " GROUP BY b, decision, dry";
+    try (Connection c = db.connection();
+        PreparedStatement ps = prepare(c, new Sql(sql, params));
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        long b = rs.getLong(1);
+        if (b < 0 || b >= buckets) {
+          continue;
+        }
+        long n = rs.getLong(4);
+        if ("deny".equals(rs.getString(2))) {
+          counts[(int) b][1] += n;
+        } else {
+          counts[(int) b][0] += n;
+          if (rs.getBoolean(3)) {
+            counts[(int) b][2] += n;
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw failure("counting audit records over time", e);
+    }
+    List<TimelineBucket> out = new ArrayList<>((int) buckets);
+    for (int i = 0; i < buckets; i++) {
+      Instant start = since.plusNanos(Math.multiplyExact(i * widthUs, 1_000L));
+      out.add(new TimelineBucket(start, counts[i][0], counts[i][1], counts[i][2]));
+    }
+    return out;
   }
 
   private static void timeRange(
@@ -588,6 +673,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
       {"decision", r.getDecision()},
       {"reason", r.getReason()},
       {"dry_run_reason", r.getDryRunReason()},
+      {"dry_run_rule", r.getDryRunRule()},
       {"segment", r.getSegment()},
       {"rule", r.getRule()},
       {"principal", r.getPrincipal()},

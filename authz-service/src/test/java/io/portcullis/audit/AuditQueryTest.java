@@ -88,7 +88,13 @@ class AuditQueryTest {
     assertThat(SummaryDimension.parseList("segment, decision,,dry_run_reason,segment"))
         .containsExactly(
             SummaryDimension.SEGMENT, SummaryDimension.DECISION, SummaryDimension.DRY_RUN_REASON);
-    assertThatThrownBy(() -> SummaryDimension.parseList("segment,principal"))
-        .hasMessageContaining("'principal'");
+    assertThat(SummaryDimension.parseList("dry_run_reason,segment,dry_run_rule"))
+        .containsExactly(
+            SummaryDimension.DRY_RUN_REASON,
+            SummaryDimension.SEGMENT,
+            SummaryDimension.DRY_RUN_RULE);
+    assertThatThrownBy(() -> SummaryDimension.parseList("segment,path"))
+        .hasMessageContaining("'path'")
+        .hasMessageContaining("dry_run_rule");
   }
 }
