@@ -35,6 +35,7 @@ import io.portcullis.server.grpc.EnvoyRateLimitService;
 import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.server.http.AdminHttpServer;
 import io.portcullis.server.http.AdminRouter;
+import io.portcullis.server.http.AuditAdminRoutes;
 import io.portcullis.server.http.ExplainRoute;
 import io.portcullis.server.http.ForwardAuthServer;
 import io.portcullis.server.http.LimitAdminRoutes;
@@ -225,6 +226,8 @@ public final class Portcullis implements AutoCloseable {
         .add("GET", "/admin/policy", new PolicyStatusRoute(live))
         .add("POST", "/admin/policy/reload", new PolicyReloadRoute(live))
         .add("POST", "/admin/explain", new ExplainRoute(new ExplainService(pipeline)));
+    // Audit log: queries, summaries, timeline and chain verification.
+    new AuditAdminRoutes(auditStore, clock).register(router);
     AdminHttpServer a =
         AdminHttpServer.builder(config.admin().address())
             .token(adminToken(config, env))

@@ -69,7 +69,12 @@ public abstract class YamlReader {
     return parsed;
   }
 
-  static @Nullable Duration parseDuration(String s) {
+  /**
+   * Parses a duration as the policy writes it: a positive integer of at most 10^9 and one of {@code
+   * ms, s, m, h, d} ({@code 500ms}, {@code 30s}, {@code 24h}, {@code 90d}); {@code null} if {@code
+   * s} is not one. Also used for durations on the command line and in admin API parameters.
+   */
+  public static @Nullable Duration parseDuration(String s) {
     int i = 0;
     while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
       i++;
