@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       ServeCommand.class,
       PolicyCommand.class,
       ExplainCommand.class,
+      AuditCommand.class,
       CommandLine.HelpCommand.class,
     })
 public final class PortcullisCommand implements Runnable {

@@ -4,20 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.audit.AuditJson;
 import io.portcullis.audit.AuditStore;
-import io.portcullis.audit.ChainHead;
-import io.portcullis.audit.DecisionRecords;
-import io.portcullis.audit.RecordChain;
-import io.portcullis.decision.Decision;
-import io.portcullis.decision.Reason;
-import io.portcullis.identity.CredentialType;
-import io.portcullis.identity.Identity;
 import io.portcullis.identity.Secret;
 import io.portcullis.proto.v1.DecisionRecord;
-import io.portcullis.request.RequestAttributes;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.AdminRequests;
-import io.portcullis.testing.DecisionFixtures;
+import io.portcullis.testing.AuditSamples;
 import io.portcullis.testing.FakeClock;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -52,7 +44,6 @@ class AuditAdminRoutesTest {
   private Database db;
   private AuditStore store;
   private AuditAdminRoutes routes;
-  private ChainHead head = ChainHead.GENESIS;
 
   @BeforeEach
   void open() {
@@ -66,65 +57,8 @@ class AuditAdminRoutesTest {
     db.close();
   }
 
-  /**
-   * 5 public allows (T-50..46 min), 3 invalid_token denies (T-30..28 min), a rate_limited deny of
-   * alice (T-20 min), 2 dry-run allows in segment beta (T-10..9 min) and an old invalid_token deny
-   * (T-3 h).
-   */
   private void storeDecisions() {
-    RequestAttributes status =
-        RequestAttributes.builder().path("/v1/status").sourceIp("198.51.100.1").build();
-    RequestAttributes orders =
-        RequestAttributes.builder().path("/v1/orders").sourceIp("203.0.113.9").build();
-    RequestAttributes pay =
-        RequestAttributes.builder().method("POST").path("/v2/pay").sourceIp("10.0.0.2").build();
-    Identity alice = Identity.builder(CredentialType.JWT, "alice").client("acme").build();
-    List<Decision> ds = new ArrayList<>();
-    ds.add(
-        DecisionFixtures.from(orders)
-            .decisionId("old-deny")
-            .time(NOW.minus(Duration.ofHours(3)))
-            .deny(Reason.INVALID_TOKEN, "bad signature"));
-    for (int i = 0; i < 5; i++) {
-      ds.add(
-          DecisionFixtures.from(status)
-              .decisionId("allow-" + i)
-              .time(NOW.minus(Duration.ofMinutes(50 - i)))
-              .segment("public")
-              .rule("status")
-              .allow());
-    }
-    for (int i = 0; i < 3; i++) {
-      ds.add(
-          DecisionFixtures.from(orders)
-              .decisionId("bad-token-" + i)
-              .time(NOW.minus(Duration.ofMinutes(30 - i)))
-              .deny(Reason.INVALID_TOKEN, "bad signature"));
-    }
-    ds.add(
-        DecisionFixtures.from(pay)
-            .decisionId("limited")
-            .time(NOW.minus(Duration.ofMinutes(20)))
-            .identity(alice)
-            .segment("partners")
-            .deny(Reason.RATE_LIMITED, "limit 'per-client' exhausted"));
-    for (int i = 0; i < 2; i++) {
-      ds.add(
-          DecisionFixtures.from(orders)
-              .decisionId("dry-" + i)
-              .time(NOW.minus(Duration.ofMinutes(10 - i)))
-              .identity(alice)
-              .segment("beta")
-              .rule("testers")
-              .dryRunAllow(Reason.INSUFFICIENT_PERMISSIONS, "beta"));
-    }
-    List<DecisionRecord> linked = new ArrayList<>();
-    for (Decision d : ds) {
-      DecisionRecord r = RecordChain.link(DecisionRecords.of(d, "pc-1"), head);
-      head = new ChainHead(r.getSeq(), r.getHash());
-      linked.add(r);
-    }
-    store.append(linked);
+    AuditSamples.store(store, NOW);
   }
 
   private static List<DecisionRecord> lines(AdminResponse r) throws Exception {
