@@ -36,6 +36,7 @@ import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.server.http.AdminHttpServer;
 import io.portcullis.server.http.AdminRouter;
 import io.portcullis.server.http.AuditAdminRoutes;
+import io.portcullis.server.http.AuditPages;
 import io.portcullis.server.http.ExplainRoute;
 import io.portcullis.server.http.ForwardAuthServer;
 import io.portcullis.server.http.LimitAdminRoutes;
@@ -232,6 +233,7 @@ public final class Portcullis implements AutoCloseable {
         AdminHttpServer.builder(config.admin().address())
             .token(adminToken(config, env))
             .router(router)
+            .pages(new AuditPages()) // the audit web page at /audit/
             .metrics(meters::scrape)
             .ready(() -> ready.get() && !closed.get())
             .build()
