@@ -33,6 +33,9 @@ abstract sealed class JdbcAuditStore implements AuditStore
   /** Rows per read when walking a chain (verify) or deleting (retention). */
   static final int CHUNK = 10_000;
 
+  /** The most records a path prefix may match for its page to be sorted from the path index. */
+  static final int RARE_PREFIX = 50_000;
+
   private static final String INSERT =
       "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
           + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
@@ -266,6 +269,15 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   /** Adds the conditions of every filter of {@code q} (not its cursor) to {@code where}. */
   void filters(AuditQuery q, List<String> where, List<Object> params) {
+    filters(q, false, where, params);
+  }
+
+  /**
+   * As {@link #filters(AuditQuery, List, List)}; with {@code prefixByIndex} the path prefix is
+   * written as a range of the path index ({@link #pathRange}), else as a condition no index serves.
+   */
+  private void filters(
+      AuditQuery q, boolean prefixByIndex, List<String> where, List<Object> params) {
     timeRange(q.since(), q.until(), where, params);
     equal("decision", q.decision(), false, where, params);
     equal("reason", q.reason(), true, where, params);
@@ -275,39 +287,115 @@ abstract sealed class JdbcAuditStore implements AuditStore
     equal("source_ip", q.sourceIp(), false, where, params);
     String prefix = q.pathPrefix();
     if (prefix != null) {
-      where.add("substr(path, 1, ?) = ?");
-      params.add(prefix.length());
-      params.add(prefix);
+      String upper = prefixByIndex ? upperBound(prefix) : null;
+      if (upper != null) {
+        where.add(pathRange());
+        params.add(prefix);
+        params.add(upper);
+      } else {
+        where.add("substr(path, 1, ?) = ?");
+        params.add(prefix.length());
+        params.add(prefix);
+      }
     }
     if (q.dryRunOnly()) {
       where.add("dry_run_reason <> ''");
     }
   }
 
+  /**
+   * {@code path >= ? AND path < ?} in the form the path index serves (byte order), for a prefix and
+   * its {@link #upperBound}.
+   */
+  abstract String pathRange();
+
+  /** Forces the path index for a range on it ({@code INDEXED BY} in SQLite), or empty. */
+  abstract String pathIndexHint();
+
+  /**
+   * The smallest string greater than every string starting with {@code prefix}, for an ASCII prefix
+   * (normalized paths are ASCII: other bytes are percent-encoded); {@code null} otherwise.
+   */
+  static @Nullable String upperBound(String prefix) {
+    for (int i = 0; i < prefix.length(); i++) {
+      if (prefix.charAt(i) >= 0x7f) {
+        return null;
+      }
+    }
+    char last = prefix.charAt(prefix.length() - 1);
+    return prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
+  }
+
+  /** The page query, with the path prefix as a condition that no index serves. */
   Sql querySql(AuditQuery q) {
+    return querySql(q, false);
+  }
+
+  /**
+   * The page query; with {@code prefixByIndex} the rows come from the path index's range of the
+   * prefix and are sorted (for a rare prefix), else from the index that yields them in time order.
+   */
+  Sql querySql(AuditQuery q, boolean prefixByIndex) {
     List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
-    filters(q, where, params);
+    filters(q, prefixByIndex, where, params);
     AuditCursor cursor = q.cursor();
     if (cursor != null) {
       where.add(olderThan(cursor, params));
     }
     String sql =
         "SELECT id, time_us, decision_id, prev_hash, hash, record FROM audit_record"
+            + (prefixByIndex ? pathIndexHint() : "")
             + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
             + " ORDER BY time_us DESC, decision_id DESC, id DESC LIMIT ?";
     params.add(q.limit() + 1);
     return new Sql(sql, params);
   }
 
+  /**
+   * Whether {@code q}'s page should come from the path index. Only for a path prefix without an
+   * equality filter (those have indexes in time order, and the prefix is checked on their rows),
+   * and only when the prefix is rare: at most {@value #RARE_PREFIX} records in the range, counted
+   * through the index. Then sorting them is cheap, while walking the time index to find a page of a
+   * rare prefix could read the whole log. A common prefix is found quickly walking newest first
+   * (about {@code limit * total / matches} rows). The one slow case left is a prefix that is common
+   * in the range but absent from its newest part; a {@code since}/{@code until} bounds it.
+   */
+  private boolean prefixByIndex(Connection c, AuditQuery q) throws SQLException {
+    if (q.pathPrefix() == null
+        || upperBound(q.pathPrefix()) == null
+        || q.decision() != null
+        || q.reason() != null
+        || q.segment() != null
+        || q.principal() != null
+        || q.client() != null
+        || q.sourceIp() != null
+        || q.dryRunOnly()) {
+      return false;
+    }
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(q, true, where, params);
+    params.add(RARE_PREFIX + 1);
+    String sql =
+        "SELECT count(*) FROM (SELECT 1 FROM audit_record"
+            + pathIndexHint()
+            + " WHERE "
+            + String.join(" AND ", where)
+            + " LIMIT ?) AS matches";
+    try (PreparedStatement ps = prepare(c, new Sql(sql, params));
+        ResultSet rs = ps.executeQuery()) {
+      return rs.next() && rs.getLong(1) <= RARE_PREFIX;
+    }
+  }
+
   @Override
   public AuditPage query(AuditQuery q) {
-    Sql sql = querySql(q);
     List<DecisionRecord> records = new ArrayList<>(Math.min(q.limit(), 256));
     AuditCursor last = null;
     boolean more = false;
     try (Connection c = db.connection();
-        PreparedStatement ps = prepare(c, sql)) {
+        PreparedStatement ps = prepare(c, querySql(q, prefixByIndex(c, q)))) {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if (records.size() == q.limit()) {

@@ -35,4 +35,14 @@ public final class PostgresAuditStore extends JdbcAuditStore {
     params.add(cursor.rowId());
     return "(time_us, decision_id, id) < (?, ?, ?)";
   }
+
+  @Override
+  String pathRange() {
+    return "(path COLLATE \"C\") >= ? AND (path COLLATE \"C\") < ?";
+  }
+
+  @Override
+  String pathIndexHint() {
+    return "";
+  }
 }

@@ -39,4 +39,14 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     return "time_us <= ? AND (time_us < ? OR (time_us = ? AND (decision_id < ?"
         + " OR (decision_id = ? AND id < ?))))";
   }
+
+  @Override
+  String pathRange() {
+    return "path >= ? AND path < ?";
+  }
+
+  @Override
+  String pathIndexHint() {
+    return " INDEXED BY audit_record_path";
+  }
 }

@@ -384,6 +384,82 @@ abstract class AuditStoreContract {
     }
   }
 
+  @Test
+  void query_pathPrefix_fromThePathIndexOrTheTimeIndex_findsTheSamePagesNewestFirst()
+      throws SQLException {
+    List<DecisionRecord> rs = new ArrayList<>();
+    String[] paths = {"/v1/orders/1", "/v2/pay", "/v1/orders", "/v1", "/v10/x", "/v1/orders/2"};
+    for (int i = 0; i < 30; i++) {
+      rs.add(
+          DecisionRecords.of(
+              DecisionFixtures.from(
+                      RequestAttributes.builder().path(paths[i % paths.length]).build())
+                  .decisionId("p" + i)
+                  .time(T0.plusSeconds(i / 2)) // pairs share a time: the tie-break matters
+                  .allow(),
+              A));
+    }
+    appendOk(link(rs, ChainHead.GENESIS));
+    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+
+    for (String prefix : List.of("/v1/orders", "/v1", "/v2/", "/v10", "/v3", "/v1/orders/2")) {
+      List<String> expected =
+          rs.reversed().stream()
+              .filter(r -> r.getPath().startsWith(prefix))
+              .map(DecisionRecord::getDecisionId)
+              .toList(); // newest first; within a pair of equal times p(2k+1) > p(2k)
+      for (boolean byIndex : List.of(true, false)) {
+        List<String> seen = new ArrayList<>();
+        AuditQuery q = AuditQuery.builder().pathPrefix(prefix).limit(4).build();
+        while (true) {
+          AuditPage page = page(jdbc.querySql(q, byIndex), q.limit());
+          seen.addAll(ids(page));
+          if (page.next() == null) {
+            break;
+          }
+          q = q.after(page.next());
+        }
+        assertThat(seen).as(prefix + " byIndex=" + byIndex).isEqualTo(expected);
+      }
+      assertThat(ids(store.query(AuditQuery.builder().pathPrefix(prefix).limit(100).build())))
+          .as(prefix)
+          .isEqualTo(expected);
+    }
+  }
+
+  /** Runs a page query's SQL directly, as {@link JdbcAuditStore#query} does. */
+  AuditPage page(JdbcAuditStore.Sql sql, int limit) throws SQLException {
+    List<DecisionRecord> out = new ArrayList<>();
+    AuditCursor last = null;
+    boolean more = false;
+    try (Connection c = database().connection();
+        PreparedStatement ps = c.prepareStatement(sql.text())) {
+      for (int i = 0; i < sql.params().size(); i++) {
+        ps.setObject(i + 1, sql.params().get(i));
+      }
+      try (java.sql.ResultSet r = ps.executeQuery()) {
+        while (r.next()) {
+          if (out.size() == limit) {
+            more = true;
+            break;
+          }
+          last = new AuditCursor(r.getLong(2), r.getString(3), r.getLong(1));
+          out.add(DecisionRecord.parseFrom(r.getBytes(6)));
+        }
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new SQLException(e);
+      }
+    }
+    return new AuditPage(out, more ? last : null);
+  }
+
+  @Test
+  void upperBound_ofAnAsciiPrefix_isTheNextStringAfterAllItsExtensions() {
+    assertThat(JdbcAuditStore.upperBound("/v1")).isEqualTo("/v2");
+    assertThat(JdbcAuditStore.upperBound("/v1/")).isEqualTo("/v10");
+    assertThat(JdbcAuditStore.upperBound("/caf\u00e9")).isNull();
+  }
+
   // ---- summary --------------------------------------------------------------------------------
 
   @Test
