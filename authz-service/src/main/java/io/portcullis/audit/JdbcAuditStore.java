@@ -343,13 +343,19 @@ abstract sealed class JdbcAuditStore implements AuditStore
     if (cursor != null) {
       where.add(olderThan(cursor, params));
     }
-    String sql =
-        "SELECT id, time_us, decision_id, prev_hash, hash, record FROM audit_record"
-            + (prefixByIndex ? pathIndexHint() : "")
-            + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
-            + " ORDER BY time_us DESC, decision_id DESC, id DESC LIMIT ?";
+    String columns = "id, time_us, decision_id, prev_hash, hash, record";
+    String order = " ORDER BY time_us DESC, decision_id DESC, id DESC";
+    String filtered = where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where);
     params.add(q.limit() + 1);
-    return new Sql(sql, params);
+    if (prefixByIndex) {
+      // Sort the matching index entries (path, time_us, decision_id, id), not whole rows: only
+      // the page's rows are then read from the table.
+      String page = "SELECT id FROM audit_record" + pathIndexHint() + filtered + order + " LIMIT ?";
+      return new Sql(
+          "SELECT " + columns + " FROM audit_record WHERE id IN (" + page + ")" + order, params);
+    }
+    return new Sql(
+        "SELECT " + columns + " FROM audit_record" + filtered + order + " LIMIT ?", params);
   }
 
   /**
