@@ -151,8 +151,9 @@ abstract sealed class JdbcAuditStore implements AuditStore
     try (PreparedStatement insert = c.prepareStatement(INSERT)) {
       for (int i = 0; i < records.size(); i++) {
         DecisionRecord r = records.get(i);
-        if (RecordChain.continues(r, head)) {
-          bindInsert(insert, r);
+        byte[] canonical = RecordChain.canonical(r);
+        if (RecordChain.continues(r, head, canonical)) {
+          bindInsert(insert, r, canonical);
           insert.addBatch();
           pending++;
           head = new ChainHead(r.getSeq(), r.getHash());
@@ -187,7 +188,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
     return new AppendResult.Appended(inserted, duplicates, head);
   }
 
-  private static void bindInsert(PreparedStatement ps, DecisionRecord r) throws SQLException {
+  private static void bindInsert(PreparedStatement ps, DecisionRecord r, byte[] canonical)
+      throws SQLException {
     ps.setString(1, r.getInstance());
     ps.setLong(2, r.getSeq());
     ps.setString(3, r.getDecisionId());
@@ -204,7 +206,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
     ps.setString(14, r.getPath());
     ps.setString(15, r.getPrevHash());
     ps.setString(16, r.getHash());
-    ps.setBytes(17, RecordChain.canonical(r));
+    ps.setBytes(17, canonical);
   }
 
   /** Whether a record with the same content (chain fields aside) is already stored. */
