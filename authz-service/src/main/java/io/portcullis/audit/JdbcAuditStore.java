@@ -56,8 +56,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
   abstract String lockSuffix();
 
   /**
-   * A predicate selecting rows strictly after {@code cursor} in the order {@code time_us DESC,
-   * decision_id DESC, id DESC}, binding its parameters to {@code params}.
+   * A predicate selecting rows strictly after {@code cursor} in the order {@code time_us DESC, id
+   * DESC}, binding its parameters to {@code params}.
    */
   abstract String olderThan(AuditCursor cursor, List<Object> params);
 
@@ -346,11 +346,11 @@ abstract sealed class JdbcAuditStore implements AuditStore
       where.add(olderThan(cursor, params));
     }
     String columns = "id, time_us, decision_id, prev_hash, hash, record";
-    String order = " ORDER BY time_us DESC, decision_id DESC, id DESC";
+    String order = " ORDER BY time_us DESC, id DESC";
     String filtered = where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where);
     params.add(q.limit() + 1);
     if (prefixByIndex) {
-      // Sort the matching index entries (path, time_us, decision_id, id), not whole rows: only
+      // Sort the matching index entries (path, time_us, id), not whole rows: only
       // the page's rows are then read from the table.
       String page = "SELECT id FROM audit_record" + pathIndexHint() + filtered + order + " LIMIT ?";
       return new Sql(
@@ -410,7 +410,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
             more = true;
             break;
           }
-          last = new AuditCursor(rs.getLong(2), rs.getString(3), rs.getLong(1));
+          last = new AuditCursor(rs.getLong(2), rs.getLong(1));
           records.add(stored(rs.getBytes(6), rs.getString(4), rs.getString(5)));
         }
       }

@@ -31,9 +31,8 @@ public final class PostgresAuditStore extends JdbcAuditStore {
   @Override
   String olderThan(AuditCursor cursor, List<Object> params) {
     params.add(cursor.timeMicros());
-    params.add(cursor.decisionId());
     params.add(cursor.rowId());
-    return "(time_us, decision_id, id) < (?, ?, ?)";
+    return "(time_us, id) < (?, ?)";
   }
 
   @Override

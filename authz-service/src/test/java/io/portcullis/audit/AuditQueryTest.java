@@ -28,8 +28,8 @@ class AuditQueryTest {
   }
 
   @Test
-  void cursor_roundTripsThroughItsOpaqueForm_evenWithDotsInTheId() {
-    AuditCursor c = new AuditCursor(1_763_805_600_123_456L, "req.1:a-b", 42);
+  void cursor_roundTripsThroughItsOpaqueForm() {
+    AuditCursor c = new AuditCursor(1_763_805_600_123_456L, 42);
     String text = c.encode();
 
     assertThat(text).matches("[A-Za-z0-9_-]+");
@@ -47,7 +47,7 @@ class AuditQueryTest {
 
   @Test
   void fromProto_mapsEveryFilter() {
-    AuditCursor cursor = new AuditCursor(5, "d", 6);
+    AuditCursor cursor = new AuditCursor(5, 6);
     io.portcullis.proto.v1.AuditQuery p =
         io.portcullis.proto.v1.AuditQuery.newBuilder()
             .setSince(Timestamp.newBuilder().setSeconds(100))

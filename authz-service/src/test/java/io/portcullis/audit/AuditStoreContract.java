@@ -374,7 +374,7 @@ abstract class AuditStoreContract {
             AuditQuery.builder().dryRunOnly().build(), "audit_record_dry_run",
             AuditQuery.builder()
                     .segment("partners")
-                    .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), "d4", 5))
+                    .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), 5))
                     .build(),
                 "audit_record_segment");
     for (var e : cases.entrySet()) {
@@ -407,7 +407,7 @@ abstract class AuditStoreContract {
           rs.reversed().stream()
               .filter(r -> r.getPath().startsWith(prefix))
               .map(DecisionRecord::getDecisionId)
-              .toList(); // newest first; within a pair of equal times p(2k+1) > p(2k)
+              .toList(); // newest first; of two equal times the later row first
       for (boolean byIndex : List.of(true, false)) {
         List<String> seen = new ArrayList<>();
         AuditQuery q = AuditQuery.builder().pathPrefix(prefix).limit(4).build();
@@ -443,7 +443,7 @@ abstract class AuditStoreContract {
             more = true;
             break;
           }
-          last = new AuditCursor(r.getLong(2), r.getString(3), r.getLong(1));
+          last = new AuditCursor(r.getLong(2), r.getLong(1));
           out.add(DecisionRecord.parseFrom(r.getBytes(6)));
         }
       } catch (com.google.protobuf.InvalidProtocolBufferException e) {

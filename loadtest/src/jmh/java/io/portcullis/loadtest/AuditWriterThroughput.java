@@ -7,6 +7,8 @@ import io.portcullis.audit.AuditWriter;
 import io.portcullis.audit.ChainVerification;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,12 +34,14 @@ public final class AuditWriterThroughput {
   public static void main(String[] args) throws Exception {
     int rate = 50_000;
     int seconds = 30;
+    int maxBatch = AuditSettings.defaults().maxBatch();
     Path dir = Files.createTempDirectory("audit-writer-bench");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rate" -> rate = Integer.parseInt(args[++i]);
         case "--seconds" -> seconds = Integer.parseInt(args[++i]);
         case "--dir" -> dir = Path.of(args[++i]);
+        case "--max-batch" -> maxBatch = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -47,7 +51,11 @@ public final class AuditWriterThroughput {
       AuditWriter writer =
           AuditWriter.builder(store)
               .instance("bench-1")
-              .settings(AuditSettings.defaults().toBuilder().journalDirectory(dir).build())
+              .settings(
+                  AuditSettings.defaults().toBuilder()
+                      .journalDirectory(dir)
+                      .maxBatch(maxBatch)
+                      .build())
               .meterRegistry(new SimpleMeterRegistry())
               .build()
               .start();
@@ -55,6 +63,17 @@ public final class AuditWriterThroughput {
       ChainVerification v = store.verify();
       System.out.println("verify: " + v);
     }
+  }
+
+  /** CPU time of the writer's thread so far, nanoseconds (-1 if the JVM cannot tell). */
+  static long writerCpuNanos() {
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().equals("portcullis-audit-writer")) {
+        return mx.getThreadCpuTime(t.threadId());
+      }
+    }
+    return -1;
   }
 
   static void run(AuditWriter writer, int rate, int seconds) {
@@ -93,6 +112,7 @@ public final class AuditWriterThroughput {
     }
     long stop = System.nanoTime();
     long writtenWhileRunning = writer.written();
+    long cpu = writerCpuNanos();
     writer.close();
     long drained = System.nanoTime();
     double runSecs = (stop - start) / 1e9;
@@ -107,6 +127,10 @@ public final class AuditWriterThroughput {
         maxDepth,
         (drained - stop) / 1e9,
         writer.written() / ((drained - start) / 1e9));
+    System.out.printf(
+        "writer thread CPU while offering: %.1f s, %.1f us per record written (%,.0f records"
+            + " per CPU second)%n",
+        cpu / 1e9, cpu / 1e3 / writtenWhileRunning, writtenWhileRunning / (cpu / 1e9));
     if (writer.dropped() > 0 || writer.written() != offered) {
       System.out.println("FAIL: not every offered decision was written");
     }
