@@ -119,6 +119,11 @@ public final class AuditQueryBench {
       }
       c.commit();
       c.setAutoCommit(true);
+      if (db.kind() == DatabaseKind.POSTGRESQL) {
+        try (Statement s = c.createStatement()) {
+          s.execute("SET maintenance_work_mem = '1GB'"); // index builds sort in memory
+        }
+      }
       for (String ddl : indexes) {
         long t0 = System.nanoTime();
         try (Statement s = c.createStatement()) {
