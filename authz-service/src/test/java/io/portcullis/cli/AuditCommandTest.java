@@ -121,6 +121,39 @@ class AuditCommandTest {
   }
 
   @Test
+  void query_limitAboveOnePage_followsTheCursorAcrossPages() throws Exception {
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      AuditStore store = AuditStore.of(db);
+      ChainHead head = store.head("pc-1");
+      List<DecisionRecord> more = new ArrayList<>();
+      for (int i = 0; i < 1_100; i++) {
+        DecisionRecord r =
+            RecordChain.link(
+                DecisionRecords.of(
+                    DecisionFixtures.from(RequestAttributes.builder().path("/bulk").build())
+                        .decisionId("bulk-" + i)
+                        .time(NOW.plusMillis(i))
+                        .segment("bulk")
+                        .allow(),
+                    "pc-1"),
+                head);
+        head = new ChainHead(r.getSeq(), r.getHash());
+        more.add(r);
+      }
+      store.append(more);
+    }
+
+    CommandRun r = audit("query", "--segment", "bulk", "--limit", "1050", "--format", "json");
+
+    assertThat(r.exit()).isZero();
+    List<String> lines = r.outLines();
+    assertThat(lines).hasSize(1050);
+    assertThat(AuditJson.parseLine(lines.get(0)).getDecisionId()).isEqualTo("bulk-1099");
+    assertThat(AuditJson.parseLine(lines.get(1049)).getDecisionId()).isEqualTo("bulk-50");
+    assertThat(lines).doesNotHaveDuplicates();
+  }
+
+  @Test
   void query_csv_quotesFieldsAsRfc4180() {
     try (Database db = Database.open(StoreSettings.of(url))) {
       AuditStore store = AuditStore.of(db);
