@@ -132,7 +132,9 @@ public final class AuditQueryBench {
         System.out.printf("%s (%.0f s)%n", ddl, (System.nanoTime() - t0) / 1e9);
       }
       try (Statement s = c.createStatement()) {
-        s.execute("ANALYZE");
+        // PostgreSQL: VACUUM also sets the visibility map, as autovacuum does for an insert-only
+        // table in service, so index-only scans need not visit the heap.
+        s.execute(db.kind() == DatabaseKind.POSTGRESQL ? "VACUUM ANALYZE audit_record" : "ANALYZE");
       }
     }
     System.out.printf("filled in %.0f s%n", (System.nanoTime() - began) / 1e9);
