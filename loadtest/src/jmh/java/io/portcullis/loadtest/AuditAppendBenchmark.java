@@ -107,6 +107,7 @@ public class AuditAppendBenchmark {
   public void tearDown() {
     running.close();
     db.close();
+    AuditBenchData.deleteTree(dir);
   }
 
   @Benchmark

@@ -8,9 +8,14 @@ import io.portcullis.decision.Responses;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
 import io.portcullis.request.Headers;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
 
 /**
  * Decisions with the mix of a busy gateway, for the audit benchmarks: 20 segments of skewed
@@ -134,5 +139,14 @@ final class AuditBenchData {
   private static String hex(long v, int digits) {
     String h = Long.toHexString(v & ((1L << (4 * digits)) - 1));
     return "0".repeat(digits - h.length()) + h;
+  }
+
+  /** Deletes a benchmark's temporary directory and everything in it; failures are ignored. */
+  static void deleteTree(Path dir) {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // a leftover temporary directory is harmless
+    }
   }
 }

@@ -73,6 +73,8 @@ public final class AuditStoreAppendCost {
             records / (wall / 1e9),
             cpu / 1e3 / records,
             records / (cpu / 1e9));
+      } finally {
+        AuditBenchData.deleteTree(dir);
       }
     }
   }

@@ -35,7 +35,7 @@ public final class AuditWriterThroughput {
     int rate = 50_000;
     int seconds = 30;
     int maxBatch = AuditSettings.defaults().maxBatch();
-    Path dir = Files.createTempDirectory("audit-writer-bench");
+    Path dir = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rate" -> rate = Integer.parseInt(args[++i]);
@@ -44,6 +44,10 @@ public final class AuditWriterThroughput {
         case "--max-batch" -> maxBatch = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
+    }
+    boolean temporary = dir == null;
+    if (dir == null) {
+      dir = Files.createTempDirectory("audit-writer-bench");
     }
     String url = "jdbc:sqlite:" + dir.resolve("audit.db");
     try (Database db = Database.open(StoreSettings.of(url))) {
@@ -62,6 +66,10 @@ public final class AuditWriterThroughput {
       run(writer, rate, seconds);
       ChainVerification v = store.verify();
       System.out.println("verify: " + v);
+    } finally {
+      if (temporary) {
+        AuditBenchData.deleteTree(dir);
+      }
     }
   }
 
