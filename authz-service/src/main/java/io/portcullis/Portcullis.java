@@ -40,6 +40,8 @@ import io.portcullis.server.grpc.GrpcAdminService;
 import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.server.http.AdminHttpServer;
 import io.portcullis.server.http.AdminRouter;
+import io.portcullis.server.http.AuditAdminRoutes;
+import io.portcullis.server.http.AuditPages;
 import io.portcullis.server.http.ExplainRoute;
 import io.portcullis.server.http.ForwardAuthServer;
 import io.portcullis.server.http.KeyAdminRoutes;
@@ -273,10 +275,13 @@ public final class Portcullis implements AutoCloseable {
         .add("GET", "/admin/policy", new PolicyStatusRoute(live))
         .add("POST", "/admin/policy/reload", new PolicyReloadRoute(live))
         .add("POST", "/admin/explain", new ExplainRoute(new ExplainService(pipeline)));
+    // Audit log: queries, summaries, timeline and chain verification.
+    new AuditAdminRoutes(auditStore, clock).register(router);
     AdminHttpServer a =
         AdminHttpServer.builder(config.admin().address())
             .token(adminToken)
             .router(router)
+            .pages(new AuditPages()) // the audit web page at /audit/
             .metrics(meters::scrape)
             .ready(() -> ready.get() && !closed.get())
             .build()

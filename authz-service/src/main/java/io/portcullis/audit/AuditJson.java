@@ -4,6 +4,8 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.portcullis.proto.v1.DecisionRecord;
 import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,6 +72,29 @@ public final class AuditJson {
         m.put("detail", b.detail());
       }
     }
+    return MAPPER.writeValueAsString(m);
+  }
+
+  /**
+   * {@code {"since":"…","until":"…","width_seconds":60,"buckets":[{"start":"…","allow":3,"deny":1,
+   * "dry_run":0},...]}}: the {@code dry_run} allows are also counted in {@code allow}.
+   */
+  public static String timeline(
+      Instant since, Instant until, Duration width, List<TimelineBucket> buckets) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("since", since.toString());
+    m.put("until", until.toString());
+    m.put("width_seconds", width.toSeconds());
+    List<Map<String, Object>> out = new ArrayList<>(buckets.size());
+    for (TimelineBucket b : buckets) {
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("start", b.start().toString());
+      row.put("allow", b.allow());
+      row.put("deny", b.deny());
+      row.put("dry_run", b.dryRun());
+      out.add(row);
+    }
+    m.put("buckets", out);
     return MAPPER.writeValueAsString(m);
   }
 

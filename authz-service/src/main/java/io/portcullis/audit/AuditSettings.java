@@ -14,7 +14,9 @@ import java.util.Objects;
  * @param journalDirectory where the writer spills records while the store is down ({@code
  *     data/audit-journal}); one file per instance
  * @param journalMaxBytes the journal's size limit; beyond it records are dropped (1 GiB)
- * @param maxBatch the most records per transaction (1000)
+ * @param maxBatch the most records per transaction (10000): under load the writer drains up to this
+ *     many at once, and large transactions cost SQLite a third less per record than batches of 1000
+ *     (loadtest/RESULTS.md, "Audit log")
  * @param flushInterval the longest a queued decision waits before the writer looks at it (50 ms)
  * @param retryInterval how often the writer retries the store during an outage (1 s)
  * @param retentionInterval how often retention runs (1 h)
@@ -87,7 +89,7 @@ public record AuditSettings(
     private int queueCapacity = 100_000;
     private Path journalDirectory = Path.of("data", "audit-journal");
     private long journalMaxBytes = 1L << 30;
-    private int maxBatch = 1000;
+    private int maxBatch = 10_000;
     private Duration flushInterval = Duration.ofMillis(50);
     private Duration retryInterval = Duration.ofSeconds(1);
     private Duration retentionInterval = Duration.ofHours(1);

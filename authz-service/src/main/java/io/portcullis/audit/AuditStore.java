@@ -3,6 +3,7 @@ package io.portcullis.audit;
 import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -51,13 +52,37 @@ public interface AuditStore {
 
   /**
    * Record counts in {@code [since, until)} grouped by {@code groupBy} (one total row when it is
-   * empty), largest first.
+   * empty), largest first, every group.
    *
    * @param since inclusive lower bound, or {@code null}
    * @param until exclusive upper bound, or {@code null}
    */
   List<SummaryRow> summary(
       @Nullable Instant since, @Nullable Instant until, List<SummaryDimension> groupBy);
+
+  /**
+   * Counts of the records that match every filter of {@code filter} (time range, decision, reason,
+   * segment, ..., dry-run only), grouped by {@code groupBy} (one total row when it is empty),
+   * largest first, then by the group values; at most {@code filter.limit()} groups. The filter's
+   * cursor is not used. With {@code dry_run} set and {@code groupBy = [dry_run_reason, segment,
+   * dry_run_rule]} this is the dry-run report: what would have been denied, where, and why.
+   */
+  List<SummaryRow> summary(AuditQuery filter, List<SummaryDimension> groupBy);
+
+  /**
+   * Allows, denies and dry-run allows per time bucket, for the records matching every filter of
+   * {@code filter}. The range is {@code [filter.since(), filter.until())}, split into consecutive
+   * buckets of {@code width} from {@code since}; the last bucket may reach past {@code until} but
+   * counts nothing from there. Every bucket is returned, empty ones with zero counts, oldest first.
+   * The filter's limit and cursor are not used.
+   *
+   * @throws IllegalArgumentException if since or until is missing, {@code width} is not positive,
+   *     or the range needs more than {@value #MAX_TIMELINE_BUCKETS} buckets
+   */
+  List<TimelineBucket> timeline(AuditQuery filter, Duration width);
+
+  /** The most buckets {@link #timeline} returns. */
+  int MAX_TIMELINE_BUCKETS = 10_000;
 
   /**
    * Walks every instance's chain from its retention anchor to its head and reports the first record

@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,15 +33,18 @@ abstract sealed class JdbcAuditStore implements AuditStore
   /** Rows per read when walking a chain (verify) or deleting (retention). */
   static final int CHUNK = 10_000;
 
+  /** The most records a path prefix may match for its page to be sorted from the path index. */
+  static final int RARE_PREFIX = 50_000;
+
   private static final String INSERT =
       "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
-          + " dry_run_reason, segment, rule, principal, client, source_ip, path, prev_hash, hash,"
-          + " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+          + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
+          + " prev_hash, hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
   /** The filterable columns a verify compares with the record, in that order. */
   private static final String CHECKED_COLUMNS =
-      "seq, decision_id, time_us, decision, reason, dry_run_reason, segment, rule, principal,"
-          + " client, source_ip, path, prev_hash, hash, record";
+      "seq, decision_id, time_us, decision, reason, dry_run_reason, dry_run_rule, segment, rule,"
+          + " principal, client, source_ip, path, prev_hash, hash, record";
 
   private final Database db;
 
@@ -52,8 +56,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
   abstract String lockSuffix();
 
   /**
-   * A predicate selecting rows strictly after {@code cursor} in the order {@code time_us DESC,
-   * decision_id DESC, id DESC}, binding its parameters to {@code params}.
+   * A predicate selecting rows strictly after {@code cursor} in the order {@code time_us DESC, id
+   * DESC}, binding its parameters to {@code params}.
    */
   abstract String olderThan(AuditCursor cursor, List<Object> params);
 
@@ -147,8 +151,9 @@ abstract sealed class JdbcAuditStore implements AuditStore
     try (PreparedStatement insert = c.prepareStatement(INSERT)) {
       for (int i = 0; i < records.size(); i++) {
         DecisionRecord r = records.get(i);
-        if (RecordChain.continues(r, head)) {
-          bindInsert(insert, r);
+        byte[] canonical = RecordChain.canonical(r);
+        if (RecordChain.continues(r, head, canonical)) {
+          bindInsert(insert, r, canonical);
           insert.addBatch();
           pending++;
           head = new ChainHead(r.getSeq(), r.getHash());
@@ -183,7 +188,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
     return new AppendResult.Appended(inserted, duplicates, head);
   }
 
-  private static void bindInsert(PreparedStatement ps, DecisionRecord r) throws SQLException {
+  private static void bindInsert(PreparedStatement ps, DecisionRecord r, byte[] canonical)
+      throws SQLException {
     ps.setString(1, r.getInstance());
     ps.setLong(2, r.getSeq());
     ps.setString(3, r.getDecisionId());
@@ -191,15 +197,16 @@ abstract sealed class JdbcAuditStore implements AuditStore
     ps.setString(5, r.getDecision());
     ps.setString(6, r.getReason());
     ps.setString(7, r.getDryRunReason());
-    ps.setString(8, r.getSegment());
-    ps.setString(9, r.getRule());
-    ps.setString(10, r.getPrincipal());
-    ps.setString(11, r.getClient());
-    ps.setString(12, r.getSourceIp());
-    ps.setString(13, r.getPath());
-    ps.setString(14, r.getPrevHash());
-    ps.setString(15, r.getHash());
-    ps.setBytes(16, RecordChain.canonical(r));
+    ps.setString(8, r.getDryRunRule());
+    ps.setString(9, r.getSegment());
+    ps.setString(10, r.getRule());
+    ps.setString(11, r.getPrincipal());
+    ps.setString(12, r.getClient());
+    ps.setString(13, r.getSourceIp());
+    ps.setString(14, r.getPath());
+    ps.setString(15, r.getPrevHash());
+    ps.setString(16, r.getHash());
+    ps.setBytes(17, canonical);
   }
 
   /** Whether a record with the same content (chain fields aside) is already stored. */
@@ -262,9 +269,17 @@ abstract sealed class JdbcAuditStore implements AuditStore
   /** The SQL and parameters of {@code query}'s page (one row more than the limit). */
   record Sql(String text, List<Object> params) {}
 
-  Sql querySql(AuditQuery q) {
-    List<String> where = new ArrayList<>();
-    List<Object> params = new ArrayList<>();
+  /** Adds the conditions of every filter of {@code q} (not its cursor) to {@code where}. */
+  void filters(AuditQuery q, List<String> where, List<Object> params) {
+    filters(q, false, where, params);
+  }
+
+  /**
+   * As {@link #filters(AuditQuery, List, List)}; with {@code prefixByIndex} the path prefix is
+   * written as a range of the path index ({@link #pathRange}), else as a condition no index serves.
+   */
+  private void filters(
+      AuditQuery q, boolean prefixByIndex, List<String> where, List<Object> params) {
     timeRange(q.since(), q.until(), where, params);
     equal("decision", q.decision(), false, where, params);
     equal("reason", q.reason(), true, where, params);
@@ -274,40 +289,128 @@ abstract sealed class JdbcAuditStore implements AuditStore
     equal("source_ip", q.sourceIp(), false, where, params);
     String prefix = q.pathPrefix();
     if (prefix != null) {
-      where.add("substr(path, 1, ?) = ?");
-      params.add(prefix.length());
-      params.add(prefix);
+      String upper = prefixByIndex ? upperBound(prefix) : null;
+      if (upper != null) {
+        where.add(pathRange());
+        params.add(prefix);
+        params.add(upper);
+      } else {
+        where.add("substr(path, 1, ?) = ?");
+        params.add(prefix.length());
+        params.add(prefix);
+      }
     }
     if (q.dryRunOnly()) {
       where.add("dry_run_reason <> ''");
     }
+  }
+
+  /**
+   * {@code path >= ? AND path < ?} in the form the path index serves (byte order), for a prefix and
+   * its {@link #upperBound}.
+   */
+  abstract String pathRange();
+
+  /** Forces the path index for a range on it ({@code INDEXED BY} in SQLite), or empty. */
+  abstract String pathIndexHint();
+
+  /**
+   * The smallest string greater than every string starting with {@code prefix}, for an ASCII prefix
+   * (normalized paths are ASCII: other bytes are percent-encoded); {@code null} otherwise.
+   */
+  static @Nullable String upperBound(String prefix) {
+    for (int i = 0; i < prefix.length(); i++) {
+      if (prefix.charAt(i) >= 0x7f) {
+        return null;
+      }
+    }
+    char last = prefix.charAt(prefix.length() - 1);
+    return prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
+  }
+
+  /** The page query, with the path prefix as a condition that no index serves. */
+  Sql querySql(AuditQuery q) {
+    return querySql(q, false);
+  }
+
+  /**
+   * The page query; with {@code prefixByIndex} the rows come from the path index's range of the
+   * prefix and are sorted (for a rare prefix), else from the index that yields them in time order.
+   */
+  Sql querySql(AuditQuery q, boolean prefixByIndex) {
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(q, prefixByIndex, where, params);
     AuditCursor cursor = q.cursor();
     if (cursor != null) {
       where.add(olderThan(cursor, params));
     }
-    String sql =
-        "SELECT id, time_us, decision_id, prev_hash, hash, record FROM audit_record"
-            + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
-            + " ORDER BY time_us DESC, decision_id DESC, id DESC LIMIT ?";
+    String columns = "id, time_us, decision_id, prev_hash, hash, record";
+    String order = " ORDER BY time_us DESC, id DESC";
+    String filtered = where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where);
     params.add(q.limit() + 1);
-    return new Sql(sql, params);
+    if (prefixByIndex) {
+      // Sort the matching index entries (path, time_us, id), not whole rows: only
+      // the page's rows are then read from the table.
+      String page = "SELECT id FROM audit_record" + pathIndexHint() + filtered + order + " LIMIT ?";
+      return new Sql(
+          "SELECT " + columns + " FROM audit_record WHERE id IN (" + page + ")" + order, params);
+    }
+    return new Sql(
+        "SELECT " + columns + " FROM audit_record" + filtered + order + " LIMIT ?", params);
+  }
+
+  /**
+   * Whether {@code q}'s page should come from the path index. Only for a path prefix without an
+   * equality filter (those have indexes in time order, and the prefix is checked on their rows),
+   * and only when the prefix is rare: at most {@value #RARE_PREFIX} records in the range, counted
+   * through the index. Then sorting them is cheap, while walking the time index to find a page of a
+   * rare prefix could read the whole log. A common prefix is found quickly walking newest first
+   * (about {@code limit * total / matches} rows). The one slow case left is a prefix that is common
+   * in the range but absent from its newest part; a {@code since}/{@code until} bounds it.
+   */
+  private boolean prefixByIndex(Connection c, AuditQuery q) throws SQLException {
+    if (q.pathPrefix() == null
+        || upperBound(q.pathPrefix()) == null
+        || q.decision() != null
+        || q.reason() != null
+        || q.segment() != null
+        || q.principal() != null
+        || q.client() != null
+        || q.sourceIp() != null
+        || q.dryRunOnly()) {
+      return false;
+    }
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(q, true, where, params);
+    params.add(RARE_PREFIX + 1);
+    String sql =
+        "SELECT count(*) FROM (SELECT 1 FROM audit_record"
+            + pathIndexHint()
+            + " WHERE "
+            + String.join(" AND ", where)
+            + " LIMIT ?) AS matches";
+    try (PreparedStatement ps = prepare(c, new Sql(sql, params));
+        ResultSet rs = ps.executeQuery()) {
+      return rs.next() && rs.getLong(1) <= RARE_PREFIX;
+    }
   }
 
   @Override
   public AuditPage query(AuditQuery q) {
-    Sql sql = querySql(q);
     List<DecisionRecord> records = new ArrayList<>(Math.min(q.limit(), 256));
     AuditCursor last = null;
     boolean more = false;
     try (Connection c = db.connection();
-        PreparedStatement ps = prepare(c, sql)) {
+        PreparedStatement ps = prepare(c, querySql(q, prefixByIndex(c, q)))) {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if (records.size() == q.limit()) {
             more = true;
             break;
           }
-          last = new AuditCursor(rs.getLong(2), rs.getString(3), rs.getLong(1));
+          last = new AuditCursor(rs.getLong(2), rs.getLong(1));
           records.add(stored(rs.getBytes(6), rs.getString(4), rs.getString(5)));
         }
       }
@@ -332,11 +435,30 @@ abstract sealed class JdbcAuditStore implements AuditStore
   @Override
   public List<SummaryRow> summary(
       @Nullable Instant since, @Nullable Instant until, List<SummaryDimension> groupBy) {
-    List<String> columns = groupBy.stream().distinct().map(SummaryDimension::fieldName).toList();
     List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
     timeRange(since, until, where, params);
+    return summarize(where, params, groupBy, null);
+  }
+
+  @Override
+  public List<SummaryRow> summary(AuditQuery filter, List<SummaryDimension> groupBy) {
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(filter, where, params);
+    return summarize(where, params, groupBy, filter.limit());
+  }
+
+  private List<SummaryRow> summarize(
+      List<String> where,
+      List<Object> params,
+      List<SummaryDimension> groupBy,
+      @Nullable Integer maxRows) {
+    List<String> columns = groupBy.stream().distinct().map(SummaryDimension::fieldName).toList();
     String cols = String.join(", ", columns);
+    if (maxRows != null) {
+      params.add(maxRows);
+    }
     String sql =
         "SELECT "
             + (columns.isEmpty() ? "" : cols + ", ")
@@ -344,7 +466,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
             + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
             + (columns.isEmpty() ? "" : " GROUP BY " + cols)
             + " ORDER BY n DESC"
-            + (columns.isEmpty() ? "" : ", " + cols);
+            + (columns.isEmpty() ? "" : ", " + cols)
+            + (maxRows == null ? "" : " LIMIT ?");
     List<SummaryRow> rows = new ArrayList<>();
     try (Connection c = db.connection();
         PreparedStatement ps = prepare(c, new Sql(sql, params));
@@ -364,6 +487,64 @@ abstract sealed class JdbcAuditStore implements AuditStore
       throw failure("summarizing audit records", e);
     }
     return rows;
+  }
+
+  @Override
+  public List<TimelineBucket> timeline(AuditQuery filter, Duration width) {
+    Instant since = filter.since();
+    Instant until = filter.until();
+    if (since == null || until == null) {
+      throw new IllegalArgumentException("a timeline needs since and until");
+    }
+    long widthUs = width.toNanos() / 1_000;
+    if (widthUs < 1) {
+      throw new IllegalArgumentException("the bucket width must be at least 1 microsecond");
+    }
+    long sinceUs = DecisionRecords.micros(since);
+    long rangeUs = DecisionRecords.micros(until) - sinceUs;
+    long buckets = Math.max(1, (rangeUs + widthUs - 1) / widthUs);
+    if (buckets > MAX_TIMELINE_BUCKETS) {
+      throw new IllegalArgumentException(
+          "the range needs " + buckets + " buckets, more than " + MAX_TIMELINE_BUCKETS);
+    }
+    long[][] counts = new long[(int) buckets][3];
+    // One count per kind, each served by an index that holds time_us (decision, dry-run): with
+    // only a time range these are index-only scans, not reads of every record in the range.
+    String[] kinds = {"decision = 'allow'", "decision = 'deny'", "dry_run_reason <> ''"};
+    List<Object> params = new ArrayList<>();
+    List<String> branches = new ArrayList<>();
+    for (int k = 0; k < kinds.length; k++) {
+      params.add(sinceUs);
+      params.add(widthUs);
+      List<String> where = new ArrayList<>();
+      where.add(kinds[k]);
+      filters(filter, where, params);
+      branches.add(
+          "SELECT (time_us - ?) / ? AS b, "
+              + k
+              + " AS k, count(*) AS n FROM audit_record WHERE "
+              + String.join(" AND ", where)
+              + " GROUP BY b");
+    }
+    String sql = String.join(" UNION ALL ", branches);
+    try (Connection c = db.connection();
+        PreparedStatement ps = prepare(c, new Sql(sql, params));
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        long b = rs.getLong(1);
+        if (b >= 0 && b < buckets) {
+          counts[(int) b][rs.getInt(2)] += rs.getLong(3);
+        }
+      }
+    } catch (SQLException e) {
+      throw failure("counting audit records over time", e);
+    }
+    List<TimelineBucket> out = new ArrayList<>((int) buckets);
+    for (int i = 0; i < buckets; i++) {
+      Instant start = since.plusNanos(Math.multiplyExact(i * widthUs, 1_000L));
+      out.add(new TimelineBucket(start, counts[i][0], counts[i][1], counts[i][2]));
+    }
+    return out;
   }
 
   private static void timeRange(
@@ -588,6 +769,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
       {"decision", r.getDecision()},
       {"reason", r.getReason()},
       {"dry_run_reason", r.getDryRunReason()},
+      {"dry_run_rule", r.getDryRunRule()},
       {"segment", r.getSegment()},
       {"rule", r.getRule()},
       {"principal", r.getPrincipal()},

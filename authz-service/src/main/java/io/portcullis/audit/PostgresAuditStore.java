@@ -31,8 +31,17 @@ public final class PostgresAuditStore extends JdbcAuditStore {
   @Override
   String olderThan(AuditCursor cursor, List<Object> params) {
     params.add(cursor.timeMicros());
-    params.add(cursor.decisionId());
     params.add(cursor.rowId());
-    return "(time_us, decision_id, id) < (?, ?, ?)";
+    return "(time_us, id) < (?, ?)";
+  }
+
+  @Override
+  String pathRange() {
+    return "(path COLLATE \"C\") >= ? AND (path COLLATE \"C\") < ?";
+  }
+
+  @Override
+  String pathIndexHint() {
+    return "";
   }
 }

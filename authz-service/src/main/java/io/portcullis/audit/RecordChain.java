@@ -101,9 +101,16 @@ public final class RecordChain {
 
   /** Whether {@code record} directly continues {@code head} and carries its correct hash. */
   public static boolean continues(DecisionRecord record, ChainHead head) {
+    return continues(record, head, canonical(record));
+  }
+
+  /**
+   * As {@link #continues(DecisionRecord, ChainHead)}, given the record's {@link #canonical} bytes.
+   */
+  static boolean continues(DecisionRecord record, ChainHead head, byte[] canonical) {
     return record.getSeq() == head.seq() + 1
         && record.getPrevHash().equals(head.hash())
-        && record.getHash().equals(hash(record.getPrevHash(), canonical(record)));
+        && record.getHash().equals(hash(record.getPrevHash(), canonical));
   }
 
   /** {@code record} with {@code seq}, {@code prev_hash} and {@code hash} cleared. */

@@ -8,7 +8,7 @@ import java.util.List;
  * The audit store in the embedded SQLite database. Write transactions start with {@code BEGIN
  * IMMEDIATE} ({@link Database}), which takes the database's single write lock, so a chain needs no
  * row lock. The keyset seek leads with a plain {@code time_us <=} bound, which SQLite turns into an
- * index range, followed by the exact tie-break.
+ * index range, followed by the exact tie-break on the row id (which every SQLite index holds last).
  */
 public final class SqliteAuditStore extends JdbcAuditStore {
 
@@ -33,10 +33,17 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     params.add(cursor.timeMicros());
     params.add(cursor.timeMicros());
     params.add(cursor.timeMicros());
-    params.add(cursor.decisionId());
-    params.add(cursor.decisionId());
     params.add(cursor.rowId());
-    return "time_us <= ? AND (time_us < ? OR (time_us = ? AND (decision_id < ?"
-        + " OR (decision_id = ? AND id < ?))))";
+    return "time_us <= ? AND (time_us < ? OR (time_us = ? AND id < ?))";
+  }
+
+  @Override
+  String pathRange() {
+    return "path >= ? AND path < ?";
+  }
+
+  @Override
+  String pathIndexHint() {
+    return " INDEXED BY audit_record_path";
   }
 }

@@ -5,14 +5,21 @@ import java.util.List;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
-/** What audit summaries can count by ({@code group_by}). */
+/**
+ * What audit summaries can count by ({@code group_by}): each is a record field with a store column
+ * of the same name. {@link #DRY_RUN_REASON} and {@link #DRY_RUN_RULE} together with {@link
+ * #SEGMENT} make the dry-run report: what a dry-run segment or rule would have denied, and why.
+ */
 public enum SummaryDimension {
   SEGMENT("segment"),
   DECISION("decision"),
   REASON("reason"),
   DRY_RUN_REASON("dry_run_reason"),
+  DRY_RUN_RULE("dry_run_rule"),
   RULE("rule"),
-  CLIENT("client");
+  CLIENT("client"),
+  PRINCIPAL("principal"),
+  SOURCE_IP("source_ip");
 
   private final String fieldName;
 
@@ -36,6 +43,15 @@ public enum SummaryDimension {
     return null;
   }
 
+  /** Every dimension's field name, in declaration order. */
+  public static List<String> names() {
+    List<String> out = new ArrayList<>();
+    for (SummaryDimension d : values()) {
+      out.add(d.fieldName);
+    }
+    return out;
+  }
+
   /**
    * Parses a comma-separated {@code group_by} list such as {@code segment,decision}; empty parts
    * are ignored, duplicates kept once.
@@ -51,9 +67,7 @@ public enum SummaryDimension {
       SummaryDimension d = parse(part);
       if (d == null) {
         throw new IllegalArgumentException(
-            "group_by '"
-                + part.trim()
-                + "' is not one of segment, decision, reason, dry_run_reason, rule, client");
+            "group_by '" + part.trim() + "' is not one of " + String.join(", ", names()));
       }
       if (!out.contains(d)) {
         out.add(d);

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       PolicyCommand.class,
       ExplainCommand.class,
       KeysCommand.class,
+      AuditCommand.class,
       CommandLine.HelpCommand.class,
     })
 public final class PortcullisCommand implements Runnable {

@@ -23,9 +23,10 @@ import org.sqlite.SQLiteDataSource;
  * <p>SQLite connections run in WAL journal mode (readers never block the writer), {@code
  * synchronous=NORMAL} (a commit is durable against a process crash; the last commits may be lost on
  * power failure), a busy timeout (a writer waits for another writer's lock instead of failing),
- * foreign keys on, and {@code BEGIN IMMEDIATE} transactions (a read-then-write transaction takes
- * the write lock up front, so two writers never deadlock upgrading their locks). The parent
- * directory of the database file is created.
+ * foreign keys on, a 64 MiB page cache per connection, checkpoints every 10,000 WAL pages,
+ * memory-mapped reads (256 MiB), and {@code BEGIN IMMEDIATE} transactions (a read-then-write
+ * transaction takes the write lock up front, so two writers never deadlock upgrading their locks).
+ * The parent directory of the database file is created.
  *
  * <p>Migrations are Flyway versioned scripts, one folder per database kind ({@link
  * DatabaseKind#migrationLocation()}), sharing one version sequence: {@code V1__audit.sql}, then the
@@ -34,6 +35,9 @@ import org.sqlite.SQLiteDataSource;
  * <p>Thread-safe.
  */
 public final class Database implements AutoCloseable {
+  /** SQLite page cache per connection, KiB (the pool's connections each have one). */
+  private static final int SQLITE_CACHE_KIB = 64 * 1024;
+
   private final DatabaseKind kind;
   private final HikariDataSource pool;
   private final String redactedUrl;
@@ -119,6 +123,14 @@ public final class Database implements AutoCloseable {
       sqlite.setJournalMode(SQLiteConfig.JournalMode.WAL);
     }
     sqlite.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+    // The audit log's secondary indexes keyed by principal, source address and path take inserts
+    // all over their b-trees: a page cache that holds their hot pages, and checkpoints every
+    // 40 MiB of WAL instead of SQLite's 4 MiB, more than double the audit writer's throughput
+    // (loadtest/RESULTS.md, "Audit log"). Memory-mapped reads spare the readers a syscall per page.
+    sqlite.setCacheSize(-SQLITE_CACHE_KIB);
+    sqlite.setPragma(SQLiteConfig.Pragma.WAL_AUTOCHECKPOINT, "10000");
+    sqlite.setPragma(SQLiteConfig.Pragma.JOURNAL_SIZE_LIMIT, Long.toString(64L << 20));
+    sqlite.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, Long.toString(256L << 20));
     sqlite.setBusyTimeout((int) Math.min(Integer.MAX_VALUE, settings.busyTimeout().toMillis()));
     sqlite.enforceForeignKeys(true);
     sqlite.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);

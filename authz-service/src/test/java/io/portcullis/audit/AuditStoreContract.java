@@ -374,7 +374,7 @@ abstract class AuditStoreContract {
             AuditQuery.builder().dryRunOnly().build(), "audit_record_dry_run",
             AuditQuery.builder()
                     .segment("partners")
-                    .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), "d4", 5))
+                    .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), 5))
                     .build(),
                 "audit_record_segment");
     for (var e : cases.entrySet()) {
@@ -382,6 +382,82 @@ abstract class AuditStoreContract {
       assertThat(plan).as(e.getKey() + "\n" + plan).contains(e.getValue());
       assertThat(plan.toLowerCase()).as(plan).doesNotContain("sort").doesNotContain("temp b-tree");
     }
+  }
+
+  @Test
+  void query_pathPrefix_fromThePathIndexOrTheTimeIndex_findsTheSamePagesNewestFirst()
+      throws SQLException {
+    List<DecisionRecord> rs = new ArrayList<>();
+    String[] paths = {"/v1/orders/1", "/v2/pay", "/v1/orders", "/v1", "/v10/x", "/v1/orders/2"};
+    for (int i = 0; i < 30; i++) {
+      rs.add(
+          DecisionRecords.of(
+              DecisionFixtures.from(
+                      RequestAttributes.builder().path(paths[i % paths.length]).build())
+                  .decisionId("p" + i)
+                  .time(T0.plusSeconds(i / 2)) // pairs share a time: the tie-break matters
+                  .allow(),
+              A));
+    }
+    appendOk(link(rs, ChainHead.GENESIS));
+    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+
+    for (String prefix : List.of("/v1/orders", "/v1", "/v2/", "/v10", "/v3", "/v1/orders/2")) {
+      List<String> expected =
+          rs.reversed().stream()
+              .filter(r -> r.getPath().startsWith(prefix))
+              .map(DecisionRecord::getDecisionId)
+              .toList(); // newest first; of two equal times the later row first
+      for (boolean byIndex : List.of(true, false)) {
+        List<String> seen = new ArrayList<>();
+        AuditQuery q = AuditQuery.builder().pathPrefix(prefix).limit(4).build();
+        while (true) {
+          AuditPage page = page(jdbc.querySql(q, byIndex), q.limit());
+          seen.addAll(ids(page));
+          if (page.next() == null) {
+            break;
+          }
+          q = q.after(page.next());
+        }
+        assertThat(seen).as(prefix + " byIndex=" + byIndex).isEqualTo(expected);
+      }
+      assertThat(ids(store.query(AuditQuery.builder().pathPrefix(prefix).limit(100).build())))
+          .as(prefix)
+          .isEqualTo(expected);
+    }
+  }
+
+  /** Runs a page query's SQL directly, as {@link JdbcAuditStore#query} does. */
+  AuditPage page(JdbcAuditStore.Sql sql, int limit) throws SQLException {
+    List<DecisionRecord> out = new ArrayList<>();
+    AuditCursor last = null;
+    boolean more = false;
+    try (Connection c = database().connection();
+        PreparedStatement ps = c.prepareStatement(sql.text())) {
+      for (int i = 0; i < sql.params().size(); i++) {
+        ps.setObject(i + 1, sql.params().get(i));
+      }
+      try (java.sql.ResultSet r = ps.executeQuery()) {
+        while (r.next()) {
+          if (out.size() == limit) {
+            more = true;
+            break;
+          }
+          last = new AuditCursor(r.getLong(2), r.getLong(1));
+          out.add(DecisionRecord.parseFrom(r.getBytes(6)));
+        }
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new SQLException(e);
+      }
+    }
+    return new AuditPage(out, more ? last : null);
+  }
+
+  @Test
+  void upperBound_ofAnAsciiPrefix_isTheNextStringAfterAllItsExtensions() {
+    assertThat(JdbcAuditStore.upperBound("/v1")).isEqualTo("/v2");
+    assertThat(JdbcAuditStore.upperBound("/v1/")).isEqualTo("/v10");
+    assertThat(JdbcAuditStore.upperBound("/caf\u00e9")).isNull();
   }
 
   // ---- summary --------------------------------------------------------------------------------
@@ -423,7 +499,191 @@ abstract class AuditStoreContract {
     assertThat(store.summary(null, null, List.of())).containsExactly(new SummaryRow(Map.of(), 6));
   }
 
+  /** Dry-run allows in a dry-run segment and under a dry-run rule, among ordinary decisions. */
+  void storeDryRunRollout() {
+    RequestAttributes get = RequestAttributes.builder().path("/v1/orders").build();
+    Identity tester = Identity.builder(CredentialType.JWT, "tina").build();
+    List<DecisionRecord> rs = new ArrayList<>();
+    int second = 0;
+    for (int i = 0; i < 3; i++) {
+      rs.add(
+          DecisionRecords.of(
+              DecisionFixtures.from(get)
+                  .time(T0.plusSeconds(second++))
+                  .identity(tester)
+                  .segment("beta")
+                  .rule("testers")
+                  .dryRunAllow(Reason.INSUFFICIENT_PERMISSIONS, "beta"),
+              A));
+    }
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(get)
+                .time(T0.plusSeconds(second++))
+                .identity(tester)
+                .segment("beta")
+                .dryRunAllow(Reason.NO_MATCHING_RULE, "beta"),
+            A));
+    for (int i = 0; i < 2; i++) {
+      rs.add(
+          DecisionRecords.of(
+              DecisionFixtures.from(get)
+                  .time(T0.plusSeconds(second++))
+                  .identity(tester)
+                  .segment("partners")
+                  .rule("bulk-export")
+                  .dryRunAllow(Reason.RATE_LIMITED, "bulk-export"),
+              A));
+    }
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(get)
+                .time(T0.plusSeconds(second++))
+                .segment("partners")
+                .rule("read")
+                .allow(),
+            A));
+    rs.add(
+        DecisionRecords.of(
+            DecisionFixtures.from(get)
+                .time(T0.plusSeconds(second))
+                .segment("partners")
+                .deny(Reason.INSUFFICIENT_PERMISSIONS, "role missing"),
+            A));
+    appendOk(link(rs, ChainHead.GENESIS));
+  }
+
+  @Test
+  void summary_withDryRunFilter_reportsWouldBeDeniesByReasonSegmentAndWaivingRule() {
+    storeDryRunRollout();
+
+    List<SummaryRow> report =
+        store.summary(
+            AuditQuery.builder().dryRunOnly().build(),
+            List.of(
+                SummaryDimension.DRY_RUN_REASON,
+                SummaryDimension.SEGMENT,
+                SummaryDimension.DRY_RUN_RULE));
+
+    assertThat(report)
+        .containsExactly(
+            new SummaryRow(
+                Map.of(
+                    "dry_run_reason",
+                    "insufficient_permissions",
+                    "segment",
+                    "beta",
+                    "dry_run_rule",
+                    "beta"),
+                3),
+            new SummaryRow(
+                Map.of(
+                    "dry_run_reason",
+                    "rate_limited",
+                    "segment",
+                    "partners",
+                    "dry_run_rule",
+                    "bulk-export"),
+                2),
+            new SummaryRow(
+                Map.of(
+                    "dry_run_reason",
+                    "no_matching_rule",
+                    "segment",
+                    "beta",
+                    "dry_run_rule",
+                    "beta"),
+                1));
+  }
+
+  @Test
+  void summary_withFilters_countsOnlyMatchingRecords_andKeepsTheLargestGroupsUpToTheLimit() {
+    storeVariedDecisions();
+
+    assertThat(
+            store.summary(
+                AuditQuery.builder().decision("deny").build(), List.of(SummaryDimension.REASON)))
+        .containsExactly(
+            new SummaryRow(Map.of("reason", "rate_limited"), 2),
+            new SummaryRow(Map.of("reason", "invalid_token"), 1));
+    assertThat(
+            store.summary(
+                AuditQuery.builder().pathPrefix("/v2/").principal("alice").build(), List.of()))
+        .containsExactly(new SummaryRow(Map.of(), 2));
+    assertThat(
+            store.summary(
+                AuditQuery.builder().limit(2).build(),
+                List.of(SummaryDimension.PRINCIPAL, SummaryDimension.SOURCE_IP)))
+        .containsExactly(
+            new SummaryRow(Map.of("principal", "alice", "source_ip", "10.0.0.2"), 2),
+            new SummaryRow(Map.of("principal", "key-bob", "source_ip", "10.0.0.1"), 2));
+  }
+
+  // ---- timeline -------------------------------------------------------------------------------
+
+  @Test
+  void timeline_countsAllowsDeniesAndDryRunsPerBucket_includingEmptyBuckets() {
+    storeVariedDecisions(); // d0..d5 at T0+0..5 s: allow, deny, deny, dry-run allow, allow, deny
+
+    List<TimelineBucket> t =
+        store.timeline(
+            AuditQuery.builder().since(T0).until(T0.plusSeconds(8)).build(), Duration.ofSeconds(2));
+
+    assertThat(t)
+        .containsExactly(
+            new TimelineBucket(T0, 1, 1, 0),
+            new TimelineBucket(T0.plusSeconds(2), 1, 1, 1),
+            new TimelineBucket(T0.plusSeconds(4), 1, 1, 0),
+            new TimelineBucket(T0.plusSeconds(6), 0, 0, 0));
+  }
+
+  @Test
+  void timeline_appliesFilters_andIgnoresRecordsOutsideTheRange() {
+    storeVariedDecisions();
+
+    List<TimelineBucket> t =
+        store.timeline(
+            AuditQuery.builder()
+                .segment("partners")
+                .since(T0.plusSeconds(1))
+                .until(T0.plusSeconds(5))
+                .build(),
+            Duration.ofSeconds(3));
+
+    // partners: d1 deny (1 s), d4 allow (4 s); d0 (0 s) and d5 (5 s) are outside the range.
+    assertThat(t)
+        .containsExactly(
+            new TimelineBucket(T0.plusSeconds(1), 0, 1, 0),
+            new TimelineBucket(T0.plusSeconds(4), 1, 0, 0));
+  }
+
+  @Test
+  void timeline_withoutARangeOrWithTooManyBuckets_isRejected() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> store.timeline(AuditQuery.all(), Duration.ofMinutes(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("since and until");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                store.timeline(
+                    AuditQuery.builder().since(T0).until(T0.plus(Duration.ofDays(30))).build(),
+                    Duration.ofSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("buckets");
+  }
+
   // ---- verify ---------------------------------------------------------------------------------
+
+  @Test
+  void verify_dryRunRuleColumnEdited_reportsThatRecord() throws SQLException {
+    storeDryRunRollout();
+    sql("UPDATE audit_record SET dry_run_rule = 'other' WHERE dry_run_rule = 'bulk-export'");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.seq()).isEqualTo(5);
+    assertThat(b.detail()).contains("column dry_run_rule was altered");
+  }
 
   @Test
   void verify_untouchedChainsOfTwoInstances_areIntact() {

@@ -1,5 +1,7 @@
 package io.portcullis.audit;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import java.nio.file.Path;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The {@link AuditStore} contract against SQLite in a temporary file. */
@@ -48,5 +51,18 @@ class SqliteAuditStoreTest extends AuditStoreContract {
       }
     }
     return plan;
+  }
+
+  @Test
+  void query_pathPrefixByIndex_readsThePathIndexRange() throws SQLException {
+    JdbcAuditStore jdbc = (JdbcAuditStore) AuditStore.of(db);
+    String byIndex =
+        String.join(
+            "\n", explain(jdbc.querySql(AuditQuery.builder().pathPrefix("/v1/").build(), true)));
+    assertThat(byIndex).contains("audit_record_path").contains("path>? AND path<?");
+    String byTime =
+        String.join(
+            "\n", explain(jdbc.querySql(AuditQuery.builder().pathPrefix("/v1/").build(), false)));
+    assertThat(byTime).contains("audit_record_time").doesNotContain("audit_record_path");
   }
 }

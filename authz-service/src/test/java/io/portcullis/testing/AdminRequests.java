@@ -3,6 +3,7 @@ package io.portcullis.testing;
 import io.portcullis.request.Headers;
 import io.portcullis.server.http.AdminRequest;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -14,9 +15,9 @@ public final class AdminRequests {
     return new AdminRequest("GET", path, Map.of(), Map.of(), Headers.empty(), new byte[0]);
   }
 
-  /** A GET with query parameters (each given once). */
+  /** A GET with query parameters, one value each (the server decodes them before routing). */
   public static AdminRequest get(String path, Map<String, String> query) {
-    Map<String, List<String>> q = new java.util.LinkedHashMap<>();
+    Map<String, List<String>> q = new LinkedHashMap<>();
     query.forEach((k, v) -> q.put(k, List.of(v)));
     return new AdminRequest("GET", path, q, Map.of(), Headers.empty(), new byte[0]);
   }

@@ -1,0 +1,146 @@
+package io.portcullis.loadtest;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.audit.AuditSettings;
+import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.AuditWriter;
+import io.portcullis.audit.ChainVerification;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreSettings;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Sustained audit writer throughput into SQLite: one producer thread offers decisions ({@link
+ * AuditBenchData}'s mix, made on the fly) to a started {@link AuditWriter} at a fixed rate (open
+ * loop, paced per millisecond) for {@code --seconds}, then the writer is closed (drained). Prints
+ * per-second written counts and queue depth, then the totals: offered, written, dropped, the
+ * written rate while the producer ran, and how long draining took. A run passes when nothing was
+ * dropped and the chain verifies.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -Xmx2g -cp loadtest/target/benchmarks.jar \
+ *     io.portcullis.loadtest.AuditWriterThroughput --rate 50000 --seconds 30
+ * </pre>
+ */
+public final class AuditWriterThroughput {
+  private AuditWriterThroughput() {}
+
+  public static void main(String[] args) throws Exception {
+    int rate = 50_000;
+    int seconds = 30;
+    int maxBatch = AuditSettings.defaults().maxBatch();
+    Path dir = null;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--rate" -> rate = Integer.parseInt(args[++i]);
+        case "--seconds" -> seconds = Integer.parseInt(args[++i]);
+        case "--dir" -> dir = Path.of(args[++i]);
+        case "--max-batch" -> maxBatch = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    boolean temporary = dir == null;
+    if (dir == null) {
+      dir = Files.createTempDirectory("audit-writer-bench");
+    }
+    String url = "jdbc:sqlite:" + dir.resolve("audit.db");
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      AuditStore store = AuditStore.of(db);
+      AuditWriter writer =
+          AuditWriter.builder(store)
+              .instance("bench-1")
+              .settings(
+                  AuditSettings.defaults().toBuilder()
+                      .journalDirectory(dir)
+                      .maxBatch(maxBatch)
+                      .build())
+              .meterRegistry(new SimpleMeterRegistry())
+              .build()
+              .start();
+      run(writer, rate, seconds);
+      ChainVerification v = store.verify();
+      System.out.println("verify: " + v);
+    } finally {
+      if (temporary) {
+        AuditBenchData.deleteTree(dir);
+      }
+    }
+  }
+
+  /** CPU time of the writer's thread so far, nanoseconds (-1 if the JVM cannot tell). */
+  static long writerCpuNanos() {
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().equals("portcullis-audit-writer")) {
+        return mx.getThreadCpuTime(t.threadId());
+      }
+    }
+    return -1;
+  }
+
+  static void run(AuditWriter writer, int rate, int seconds) {
+    AuditBenchData data = new AuditBenchData(7);
+    Instant base = Instant.parse("2026-11-22T00:00:00Z");
+    long start = System.nanoTime();
+    long end = start + Duration.ofSeconds(seconds).toNanos();
+    long offered = 0;
+    long nextReport = start + 1_000_000_000L;
+    long writtenAtReport = 0;
+    int maxDepth = 0;
+    System.out.printf("offering %,d decisions/s for %d s%n", rate, seconds);
+    while (true) {
+      long now = System.nanoTime();
+      if (now >= end) {
+        break;
+      }
+      long due = (now - start) * rate / 1_000_000_000L;
+      while (offered < due) {
+        writer.append(data.next(base.plusNanos(offered * 20_000)));
+        offered++;
+      }
+      maxDepth = Math.max(maxDepth, writer.queueDepth());
+      if (now >= nextReport) {
+        long w = writer.written();
+        System.out.printf(
+            "t=%2ds written %,7d/s queue %,7d dropped %,d%n",
+            (now - start) / 1_000_000_000L,
+            w - writtenAtReport,
+            writer.queueDepth(),
+            writer.dropped());
+        writtenAtReport = w;
+        nextReport += 1_000_000_000L;
+      }
+      LockSupport.parkNanos(200_000);
+    }
+    long stop = System.nanoTime();
+    long writtenWhileRunning = writer.written();
+    long cpu = writerCpuNanos();
+    writer.close();
+    long drained = System.nanoTime();
+    double runSecs = (stop - start) / 1e9;
+    System.out.printf(
+        "offered %,d (%,.0f/s); written %,d; dropped %,d; written while offering %,.0f/s;"
+            + " max queue %,d; drain after stop %.2f s; overall %,.0f records/s%n",
+        offered,
+        offered / runSecs,
+        writer.written(),
+        writer.dropped(),
+        writtenWhileRunning / runSecs,
+        maxDepth,
+        (drained - stop) / 1e9,
+        writer.written() / ((drained - start) / 1e9));
+    System.out.printf(
+        "writer thread CPU while offering: %.1f s, %.1f us per record written (%,.0f records"
+            + " per CPU second)%n",
+        cpu / 1e9, cpu / 1e3 / writtenWhileRunning, writtenWhileRunning / (cpu / 1e9));
+    if (writer.dropped() > 0 || writer.written() != offered) {
+      System.out.println("FAIL: not every offered decision was written");
+    }
+  }
+}
