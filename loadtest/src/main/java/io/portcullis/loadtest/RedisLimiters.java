@@ -118,7 +118,7 @@ final class RedisLimiters {
       }
       CompletableFuture.allOf(batch.toArray(new CompletableFuture[0])).join();
     } catch (RuntimeException e) {
-      cleanUp(client, prefix + "*");
+      cleanUp(client, prefix + "*", "{" + prefix + "*");
       throw e;
     }
     return new LimiterTarget(
@@ -126,12 +126,15 @@ final class RedisLimiters {
         concurrency,
         keys,
         key -> limiters.get(key).tryAcquire(),
-        () -> cleanUp(client, prefix + "*"));
+        () -> cleanUp(client, prefix + "*", "{" + prefix + "*"));
   }
 
-  private static void cleanUp(RedissonClient client, String pattern) {
+  /** Deletes this run's keys (Redisson's rate limiter also writes {@code {name}:value} keys). */
+  private static void cleanUp(RedissonClient client, String... patterns) {
     try {
-      client.getKeys().deleteByPattern(pattern);
+      for (String pattern : patterns) {
+        client.getKeys().deleteByPattern(pattern);
+      }
     } finally {
       client.shutdown();
     }
