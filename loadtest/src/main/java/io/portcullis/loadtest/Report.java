@@ -58,7 +58,7 @@ final class Report {
       b.append('\n');
     }
     if (!capacities.isEmpty()) {
-      b.append("### Capacity (highest offered rate with p99 within target and no errors)\n\n");
+      b.append("### Capacity (highest offered rate passing the saturation test, see header)\n\n");
       b.append("| scenario | capacity/s | p99 at capacity ms | steps | load avg at capacity |\n");
       b.append("|---|---:|---:|---:|---:|\n");
       capacities.forEach(

@@ -62,7 +62,12 @@ record RunResult(
 
   /** Whether this run meets a p99 target with no errors at (nearly) the offered rate. */
   boolean meets(double p99TargetMs) {
-    return errors == 0 && p99Ms() <= p99TargetMs && achievedRate >= 0.95 * offeredRate;
+    return meets(99, p99TargetMs);
+  }
+
+  /** Whether this run keeps {@code percentile} within {@code boundMs}, error-free, at the rate. */
+  boolean meets(double percentile, double boundMs) {
+    return errors == 0 && p(percentile) <= boundMs && achievedRate >= 0.95 * offeredRate;
   }
 
   String line() {
