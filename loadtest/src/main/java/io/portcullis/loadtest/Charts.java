@@ -68,7 +68,10 @@ final class Charts {
     BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
   }
 
-  /** p50 and p99 against the achieved rate of every step of a capacity search, per scenario. */
+  /**
+   * p99 against the achieved rate of every step of a capacity search that kept up with its offered
+   * rate, per scenario.
+   */
   static void throughputLatency(String title, Map<String, List<RunResult>> series, Path file)
       throws IOException {
     XYChart chart =
@@ -82,7 +85,12 @@ final class Charts {
     style(chart);
     chart.getStyler().setYAxisLogarithmic(true);
     for (Map.Entry<String, List<RunResult>> e : series.entrySet()) {
-      List<RunResult> steps = new ArrayList<>(e.getValue());
+      // overloaded steps (achieved well below offered) would fold the curve back on itself
+      List<RunResult> steps =
+          new ArrayList<>(
+              e.getValue().stream()
+                  .filter(r -> r.achievedRate() >= 0.95 * r.offeredRate())
+                  .toList());
       steps.sort(Comparator.comparingDouble(RunResult::offeredRate));
       if (steps.isEmpty()) {
         continue;

@@ -117,7 +117,7 @@ final class Suite implements Callable<Integer> {
               + " reported for every run).");
       CapacitySearch search =
           quick
-              ? new CapacitySearch(capacityPercentile, capacityBound, 2000, 2.0, 2, 6)
+              ? new CapacitySearch(capacityPercentile, capacityBound, 4000, 2.0, 1, 5)
               : new CapacitySearch(capacityPercentile, capacityBound, 2000, 1.5, 3, 10);
       double fixed = 2000;
 
@@ -193,10 +193,26 @@ final class Suite implements Callable<Integer> {
                 s.scenarios.forwardAuth(),
                 s.scenarios.rls());
         for (Scenario sc : rest) {
-          if (quick) {
-            s.fixedRates(sc, new double[] {fixed});
-          } else {
-            s.capacityWithSeventy(sc, search);
+          try {
+            if (quick) {
+              s.fixedRates(sc, new double[] {fixed});
+            } else {
+              s.capacityWithSeventy(sc, search);
+            }
+          } catch (RuntimeException | java.io.IOException e) {
+            String note =
+                sc.name()
+                    + ": FAILED during the run: "
+                    + e.getMessage()
+                    + " (server log and GC log: logs/"
+                    + sc.name()
+                    + ".log, logs/"
+                    + sc.name()
+                    + "-gc.log; load "
+                    + MachineInfo.loadAverage1()
+                    + ")";
+            System.out.println(note);
+            report.notes.add(note);
           }
         }
       }
@@ -592,7 +608,9 @@ final class Suite implements Callable<Integer> {
       Path body = H2load.body(check, work.resolve("check.bin"));
       List<Double> rates = new ArrayList<>();
       for (Scenario s : List.of(scenarios.empty(), scenarios.cachedJwt())) {
-        try (ServiceProcess server = start(s)) {
+        try (ServiceProcess server = start(s);
+            Target primer = s.target().create(server, 1000, total())) {
+          prime(server, primer);
           // warm-up and calibration: N for the measured run is what h2load managed per second here
           H2load.Result warm =
               H2load.run(
