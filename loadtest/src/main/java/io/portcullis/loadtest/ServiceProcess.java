@@ -105,12 +105,27 @@ final class ServiceProcess implements ServerStats, AutoCloseable {
   private Snapshot command(String c) {
     in.println(c);
     try {
+      // a server stuck in GC or dead must not hang the suite: give it 30 s to answer
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!out.ready()) {
+        if (!process.isAlive()) {
+          break;
+        }
+        if (System.nanoTime() > deadline) {
+          process.destroyForcibly();
+          throw new IllegalStateException("the server process did not answer within 30 s");
+        }
+        Thread.sleep(5);
+      }
       String line = out.readLine();
       if (line == null) {
         throw new IllegalStateException("the server process has exited");
       }
       return Snapshot.decode(line);
     } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
   }
