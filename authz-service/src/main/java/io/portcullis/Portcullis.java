@@ -77,6 +77,9 @@ public final class Portcullis implements AutoCloseable {
   /** Largest request body forward-auth reads (Envoy HTTP mode can forward bodies). */
   private static final int MAX_FORWARD_AUTH_BODY = 1024 * 1024;
 
+  /** How long start-up waits for the issuers' signing keys before it reports SERVING anyway. */
+  private static final java.time.Duration JWKS_PREFETCH_TIMEOUT = java.time.Duration.ofSeconds(5);
+
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -289,6 +292,10 @@ public final class Portcullis implements AutoCloseable {
     this.admin = a;
     resources.push(a);
 
+    // Fetch the issuers' keys before reporting SERVING, so that the first burst of traffic does not
+    // queue behind one lazy JWKS fetch; an unreachable issuer is left to the lazy path.
+    int issuers = jwt.prefetchKeys(JWKS_PREFETCH_TIMEOUT);
+    log.info("signing keys of {} issuer(s) fetched before serving", issuers);
     g.markServing();
     ready.set(true);
     log.info("Portcullis ready: gRPC {}, forward-auth {}, admin {}", g.port(), fa.port(), a.port());

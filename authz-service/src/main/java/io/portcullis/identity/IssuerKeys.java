@@ -126,6 +126,16 @@ final class IssuerKeys implements Closeable {
     return fetcher.failing() ? UNAVAILABLE : NOT_FOUND;
   }
 
+  /**
+   * Fetches the keys now unless they are cached (start-up), so that the first tokens find them.
+   * Never throws; blocks for at most the HTTP timeouts.
+   *
+   * @return whether keys are available afterwards
+   */
+  boolean prefetch() {
+    return current(clock.millis()) != null;
+  }
+
   /** The current key set, or {@code null} when none is known within the outage window. */
   private @Nullable JWKSet current(long now) {
     try {

@@ -151,6 +151,44 @@ public final class JwtVerifiers implements AutoCloseable {
   }
 
   /**
+   * Fetches the signing keys of every issuer compiled so far, all at once, waiting at most {@code
+   * timeout}. The service calls it before it reports SERVING: key sources are otherwise filled by
+   * the first token, and a burst of requests right after a start then queues behind that one fetch
+   * (every request thread waits on the key source's refresh lock, which is handed from waiter to
+   * waiter one at a time; the load suite's cold-start run showed seconds of backlog). An issuer
+   * that cannot be reached in time is left to the lazy path.
+   *
+   * @return how many issuers have keys now
+   */
+  public int prefetchKeys(Duration timeout) {
+    AtomicInteger ready = new AtomicInteger();
+    List<Thread> fetches = new ArrayList<>();
+    for (IssuerKeys keys : sources.values()) {
+      fetches.add(
+          Thread.ofVirtual()
+              .name("portcullis-jwks-prefetch")
+              .start(
+                  () -> {
+                    if (keys.prefetch()) {
+                      ready.incrementAndGet();
+                    }
+                  }));
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      for (Thread t : fetches) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0 || !t.join(Duration.ofNanos(left))) {
+          break;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return ready.get();
+  }
+
+  /**
    * Closes the key sources of issuers that none of {@code live} names. Call it after a reload has
    * swapped in the policy whose issuers these are; verifiers of older policies still work but fetch
    * on demand only.

@@ -48,9 +48,13 @@ public final class InMemoryGcraLimiter implements RateLimiter {
   private final Cache<String, RateCell> rates;
   private final ExpiringCounters quotas;
 
-  /** A rate bucket: its TAT, and how long it may sit idle before it is full (T·B). */
-  private static final class RateCell {
-    final AtomicLong tat = new AtomicLong();
+  /**
+   * A rate bucket: its TAT (the inherited value), and how long it may sit idle before it is full
+   * (T·B). Extending {@link AtomicLong} instead of holding one saves an object per bucket (16 bytes
+   * of a bucket's ~220; measured by the load suite's footprint benchmark).
+   */
+  @SuppressWarnings("serial") // never serialized
+  private static final class RateCell extends AtomicLong {
     volatile long idleNanos;
 
     RateCell(long idleNanos) {
@@ -134,7 +138,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     return switch (limit.kind()) {
       case LimitKind.Rate rate -> {
         RateCell cell = rates.getIfPresent(id);
-        long tat = cell == null ? 0 : cell.tat.get();
+        long tat = cell == null ? 0 : cell.get();
         long available = Gcra.available(tat, now, rate.emissionIntervalNanos(), rate.burst());
         Instant full = nowInstant.plusNanos(Math.max(0, tat - now));
         yield new LimitUsage(
@@ -169,7 +173,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
         if (cell.idleNanos != idle) {
           cell.idleNanos = idle; // the policy changed this limit's rate
         }
-        yield new RateSlot(r, rate, cell.tat);
+        yield new RateSlot(r, rate, cell);
       }
       case LimitKind.Quota quota -> {
         Instant start = quota.windowStart(now);

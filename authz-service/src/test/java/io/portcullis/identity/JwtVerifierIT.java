@@ -163,6 +163,30 @@ class JwtVerifierIT {
   }
 
   @Test
+  void prefetchKeys_fetchesEachIssuersKeysBeforeTheFirstToken_whichThenNeedsNoFetch() {
+    JwtVerifier verifier = registry.forIssuers(List.of(config(ID, idp.jwksUri(ID))));
+    assertThat(idp.jwksRequests(ID)).as("key sources are lazy until prefetched").isZero();
+
+    assertThat(registry.prefetchKeys(Duration.ofSeconds(5))).isEqualTo(1);
+    assertThat(idp.jwksRequests(ID)).isEqualTo(1);
+
+    assertThat(identity(verifier.verify(idp.token(ID).sign())).principal()).isEqualTo("alice");
+    assertThat(idp.jwksRequests(ID)).isEqualTo(1);
+  }
+
+  @Test
+  void prefetchKeys_issuerDown_reportsNoKeysAndTheFirstTokenStillFetchesOnceItIsBack() {
+    JwtVerifier verifier = registry.forIssuers(List.of(config(ID, idp.jwksUri(ID))));
+    idp.failing(true);
+
+    assertThat(registry.prefetchKeys(Duration.ofSeconds(5))).isZero();
+
+    idp.failing(false);
+    clock.advance(Duration.ofMinutes(1)); // past the fetch rate limit
+    assertThat(identity(verifier.verify(idp.token(ID).sign())).principal()).isEqualTo("alice");
+  }
+
+  @Test
   void verify_explicitJwksUri_fetchesKeysWithoutDiscovery() {
     JwtVerifier verifier = registry.forIssuers(List.of(config(ID, idp.jwksUri(ID))));
 

@@ -3,9 +3,14 @@ package io.portcullis.loadtest;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSSigner;
+import com.nimbusds.jose.crypto.ECDSASigner;
 import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
@@ -20,27 +25,39 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
- * What the benchmarks and the load generator need: a local JWKS endpoint with an RSA key, tokens
- * signed by it, and a generated policy of many segments and rules whose last rule of the last
- * segment is the one a benchmark token reaches (the worst case for first-match scans).
+ * What the benchmarks and the load generator need: a local JWKS endpoint with an RSA (RS256) and an
+ * EC P-256 (ES256) key, tokens signed by either, and a generated policy of many segments and rules
+ * whose last rule of the last segment is the one a benchmark token reaches (the worst case for
+ * first-match scans).
  */
 public final class BenchmarkFixtures implements AutoCloseable {
   public static final String AUDIENCE = "orders-api";
 
   private final HttpServer jwks;
   private final RSAKey key;
+  private final ECKey ecKey;
+  private final JWSSigner rsaSigner;
+  private final JWSSigner ecSigner;
 
-  private BenchmarkFixtures(HttpServer jwks, RSAKey key) {
+  private BenchmarkFixtures(HttpServer jwks, RSAKey key, ECKey ecKey) throws JOSEException {
     this.jwks = jwks;
     this.key = key;
+    this.ecKey = ecKey;
+    this.rsaSigner = new RSASSASigner(key);
+    this.ecSigner = new ECDSASigner(ecKey);
   }
 
   /** Starts a JWKS endpoint on a free loopback port. */
   public static BenchmarkFixtures start() throws IOException, JOSEException {
     RSAKey key = new RSAKeyGenerator(2048).keyID("bench-1").generate();
-    byte[] body = new JWKSet(key.toPublicJWK()).toString().getBytes(StandardCharsets.UTF_8);
+    ECKey ecKey = new ECKeyGenerator(Curve.P_256).keyID("bench-ec-1").generate();
+    byte[] body =
+        new JWKSet(List.of(key.toPublicJWK(), ecKey.toPublicJWK()))
+            .toString()
+            .getBytes(StandardCharsets.UTF_8);
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.createContext(
         "/jwks",
@@ -52,7 +69,7 @@ public final class BenchmarkFixtures implements AutoCloseable {
           }
         });
     server.start();
-    return new BenchmarkFixtures(server, key);
+    return new BenchmarkFixtures(server, key, ecKey);
   }
 
   public String issuer() {
@@ -63,11 +80,20 @@ public final class BenchmarkFixtures implements AutoCloseable {
     return "http://127.0.0.1:" + jwks.getAddress().getPort() + "/jwks";
   }
 
-  /** A token valid for an hour with the given roles. */
+  /** An RS256 token valid for an hour with the given roles. */
   public String token(String subject, List<String> roles) {
+    return token(JWSAlgorithm.RS256, subject, roles, null);
+  }
+
+  /**
+   * A token signed with {@code alg} (RS256 or ES256) valid for an hour; a non-null {@code jti}
+   * makes it unique, so a verifier's token cache cannot have seen it.
+   */
+  public String token(JWSAlgorithm alg, String subject, List<String> roles, @Nullable String jti) {
     Instant now = Instant.now();
     JWTClaimsSet claims =
         new JWTClaimsSet.Builder()
+            .jwtID(jti)
             .issuer(issuer())
             .subject(subject)
             .audience(AUDIENCE)
@@ -78,11 +104,16 @@ public final class BenchmarkFixtures implements AutoCloseable {
             .notBeforeTime(Date.from(now))
             .expirationTime(Date.from(now.plus(Duration.ofHours(1))))
             .build();
+    boolean ec = JWSAlgorithm.ES256.equals(alg);
+    if (!ec && !JWSAlgorithm.RS256.equals(alg)) {
+      throw new IllegalArgumentException("only RS256 and ES256: " + alg);
+    }
     SignedJWT jwt =
         new SignedJWT(
-            new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID()).build(), claims);
+            new JWSHeader.Builder(alg).keyID(ec ? ecKey.getKeyID() : key.getKeyID()).build(),
+            claims);
     try {
-      jwt.sign(new RSASSASigner(key));
+      jwt.sign(ec ? ecSigner : rsaSigner);
     } catch (JOSEException e) {
       throw new IllegalStateException(e);
     }
@@ -108,7 +139,7 @@ public final class BenchmarkFixtures implements AutoCloseable {
         .append("      audiences: [")
         .append(AUDIENCE)
         .append("]\n")
-        .append("      algorithms: [RS256]\n")
+        .append("      algorithms: [RS256, ES256]\n")
         .append("      claims: { subject: sub, client: azp, roles: roles, scopes: scope }\n")
         .append("segments:\n");
     for (int s = 0; s < segments; s++) {
