@@ -1,5 +1,6 @@
 package io.portcullis;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -27,6 +28,7 @@ import io.portcullis.limit.redis.RedisLimitBackends;
 import io.portcullis.limit.rls.DescriptorLimiter;
 import io.portcullis.limit.rls.RlsConfigException;
 import io.portcullis.metrics.DecisionMetrics;
+import io.portcullis.metrics.MetricNames;
 import io.portcullis.net.CidrSet;
 import io.portcullis.policy.LivePolicy;
 import io.portcullis.policy.LoadResult;
@@ -249,6 +251,9 @@ public final class Portcullis implements AutoCloseable {
       gb.service(new EnvoyRateLimitService(rls));
     }
     GrpcServer g = gb.build().start();
+    FunctionCounter.builder(MetricNames.GRPC_REJECTED, g, GrpcServer::rejectedCalls)
+        .description("gRPC calls refused because too many were in flight")
+        .register(meters);
     if (!config.grpc().address().getAddress().isLoopbackAddress()
         && (tls == null || tls.clientCa() == null)) {
       log.warn(

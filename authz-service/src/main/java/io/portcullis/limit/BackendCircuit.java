@@ -58,10 +58,18 @@ public final class BackendCircuit {
     }
   }
 
-  /** The backend failed or timed out: count it and open the circuit for the retry interval. */
-  public void failed() {
+  /**
+   * The backend failed or timed out: count it and open the circuit for the retry interval.
+   *
+   * @return whether this failure opened the circuit (it was closed or its interval had passed), so
+   *     that callers log one line per outage window instead of one per failed request
+   */
+  public boolean failed() {
     errors.increment();
-    openUntilNanos = EpochNanos.of(clock.instant()) + retryNanos;
+    long now = EpochNanos.of(clock.instant());
+    long open = openUntilNanos;
+    openUntilNanos = now + retryNanos;
+    return open == Long.MIN_VALUE || now >= open;
   }
 
   /** The backend was not asked because the circuit is open: count it. */

@@ -37,6 +37,7 @@ public final class FailoverRateLimiter implements RateLimiter {
   private final RateLimiter fallback;
   private final BackendFailurePolicy policy;
   private final BackendCircuit circuit;
+  private final Duration retryInterval;
   private final Duration denyRetryAfter;
 
   /**
@@ -57,6 +58,7 @@ public final class FailoverRateLimiter implements RateLimiter {
     this.fallback = Objects.requireNonNull(fallback, "fallback");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.circuit = Objects.requireNonNull(circuit, "circuit");
+    this.retryInterval = retryInterval;
     this.denyRetryAfter =
         retryInterval.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : retryInterval;
   }
@@ -72,11 +74,13 @@ public final class FailoverRateLimiter implements RateLimiter {
         circuit.succeeded();
         return outcome;
       } catch (LimitBackendException e) {
-        circuit.failed();
-        log.warn(
-            "rate limit backend failed, applying on_backend_failure={}: {}",
-            policy.wireName(),
-            e.toString());
+        if (circuit.failed()) {
+          log.warn(
+              "rate limit backend failed, applying on_backend_failure={} for {}: {}",
+              policy.wireName(),
+              retryInterval,
+              e.toString());
+        }
       }
     } else {
       circuit.skipped();

@@ -73,6 +73,9 @@ public final class MetricNames {
   /** {@code portcullis_blocked_sources}. */
   public static final String BLOCKED_SOURCES = "portcullis.blocked.sources";
 
+  /** {@code portcullis_grpc_rejected_calls_total}: calls refused because too many were running. */
+  public static final String GRPC_REJECTED = "portcullis.grpc.rejected.calls";
+
   public static final String TAG_SEGMENT = "segment";
   public static final String TAG_DECISION = "decision";
   public static final String TAG_REASON = "reason";

@@ -174,8 +174,9 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
                 (Long) r.get(3)));
       }
     } catch (LimitBackendException e) {
-      circuit.failed();
-      log.warn("protection backend failed, counting locally: {}", e.toString());
+      if (circuit.failed()) {
+        log.warn("protection backend failed, counting locally: {}", e.toString());
+      }
       local.recordFailure(key, threshold, window, blockFor);
     }
   }

@@ -52,17 +52,20 @@ public final class GrpcServer implements AutoCloseable {
   private final List<String> serviceNames;
   private final ExecutorService executor;
   private final Duration drainGrace;
+  private final InFlightLimit inFlight;
 
   private GrpcServer(Builder b) {
     this.health = new HealthStatusManager();
     this.executor = Executors.newVirtualThreadPerTaskExecutor();
     this.drainGrace = b.drainGrace;
+    this.inFlight = new InFlightLimit(b.maxInFlight);
     NettyServerBuilder nb =
         NettyServerBuilder.forAddress(b.address, credentials(b.tls))
             .executor(executor)
             .maxInboundMessageSize(b.maxInboundMessageBytes)
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
-            .permitKeepAliveWithoutCalls(true);
+            .permitKeepAliveWithoutCalls(true)
+            .intercept(inFlight);
     List<String> names = new ArrayList<>();
     for (ServerServiceDefinition s : b.services) {
       nb.addService(s);
@@ -107,6 +110,11 @@ public final class GrpcServer implements AutoCloseable {
     return ((InetSocketAddress) server.getListenSockets().getFirst()).getPort();
   }
 
+  /** Calls refused because {@link Builder#maxInFlight} calls were already running. */
+  public long rejectedCalls() {
+    return inFlight.rejected();
+  }
+
   /** Reports SERVING: call once a policy is loaded. */
   public void markServing() {
     setAll(ServingStatus.SERVING);
@@ -147,6 +155,7 @@ public final class GrpcServer implements AutoCloseable {
     private @Nullable Tls tls;
     private int maxInboundMessageBytes = 8 * 1024 * 1024;
     private Duration drainGrace = Duration.ofSeconds(10);
+    private int maxInFlight = 10_000;
 
     private Builder(InetSocketAddress address) {
       this.address = address;
@@ -171,6 +180,15 @@ public final class GrpcServer implements AutoCloseable {
     /** Largest CheckRequest accepted (bodies forwarded with {@code with_request_body} count). */
     public Builder maxInboundMessageBytes(int bytes) {
       this.maxInboundMessageBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The most calls running at once (default 10,000); more are refused with {@code
+     * RESOURCE_EXHAUSTED} instead of queueing without bound.
+     */
+    public Builder maxInFlight(int maxInFlight) {
+      this.maxInFlight = maxInFlight;
       return this;
     }
 

@@ -68,12 +68,17 @@ class GrpcServerTest {
           segment("all").rule(allow("all", "/**")).build());
 
   GrpcServer start(GrpcServer.Tls tls) throws Exception {
+    return start(tls, 10_000);
+  }
+
+  GrpcServer start(GrpcServer.Tls tls, int maxInFlight) throws Exception {
     DecisionPipeline pipeline = DecisionPipeline.builder().policy(() -> policy).build();
     GrpcServer server =
         GrpcServer.builder(new InetSocketAddress("127.0.0.1", 0))
             .service(new EnvoyAuthorizationService(pipeline, InstantSource.system()))
             .tls(tls)
             .drainGrace(Duration.ofSeconds(5))
+            .maxInFlight(maxInFlight)
             .build()
             .start();
     cleanup.add(server);
@@ -174,6 +179,38 @@ class GrpcServerTest {
     CheckResponse r = inFlight.get(5, TimeUnit.SECONDS);
     assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
     closing.get(5, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void callsBeyondTheInFlightBound_areRefusedAtOnce_andCountedUntilTheRunningOnesFinish()
+      throws Exception {
+    GrpcServer server = start(null, 1);
+    ManagedChannel ch = plaintext(server);
+    var inFlight =
+        AuthorizationGrpc.newFutureStub(ch)
+            .check(EnvoyChecks.get("/x").header("authorization", "Bearer slow").build());
+    assertThat(slowEntered.await(5, TimeUnit.SECONDS)).isTrue();
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(2, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+    assertThat(server.rejectedCalls()).isEqualTo(1);
+    releaseSlow.countDown();
+    assertThat(inFlight.get(5, TimeUnit.SECONDS).getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        AuthorizationGrpc.newBlockingStub(ch)
+                            .check(EnvoyChecks.get("/y").build())
+                            .getStatus()
+                            .getCode())
+                    .isEqualTo(Code.OK_VALUE));
   }
 
   @Test
