@@ -64,50 +64,105 @@ public record SegmentMatch(
         Set.of());
   }
 
+  /**
+   * Whether every condition holds. The hot path: allocates nothing and builds no text; {@link
+   * #mismatch} says which condition failed, for traces.
+   */
   public boolean matches(Subject s) {
-    return mismatch(s) == null;
+    return firstFailing(s) == Condition.NONE;
   }
 
   /** The first condition that does not hold, described for traces; {@code null} if it matches. */
   public @Nullable String mismatch(Subject s) {
     Identity id = s.identity();
+    return switch (firstFailing(s)) {
+      case NONE -> null;
+      case ISSUER ->
+          "issuer " + (id.issuer() == null ? "absent" : id.issuer()) + ", not one of " + issuers;
+      case CREDENTIAL -> "credential is " + id.credential() + ", not one of " + credentials;
+      case PRINCIPAL -> "principal matches none of " + principals;
+      case CLIENT -> "client is not one of " + clients;
+      case CLIENT_TYPE ->
+          "client_type "
+              + (id.clientType() == null ? "absent" : id.clientType())
+              + ", not one of "
+              + clientTypes;
+      case ROLES -> "no role in " + rolesAny;
+      case SOURCE_IP -> "source_ip not in " + sourceIps;
+      case COUNTRY ->
+          "country "
+              + (s.country() == null ? "unknown" : s.country())
+              + ", not one of "
+              + countries;
+      case CONTEXT -> {
+        for (Map.Entry<String, String> e : context.entrySet()) {
+          if (!e.getValue().equals(s.request().context().get(e.getKey()))) {
+            yield "context " + e.getKey() + " is not '" + e.getValue() + "'";
+          }
+        }
+        throw new IllegalStateException("context condition failed and then held");
+      }
+    };
+  }
+
+  private enum Condition {
+    NONE,
+    ISSUER,
+    CREDENTIAL,
+    PRINCIPAL,
+    CLIENT,
+    CLIENT_TYPE,
+    ROLES,
+    SOURCE_IP,
+    COUNTRY,
+    CONTEXT
+  }
+
+  private Condition firstFailing(Subject s) {
+    Identity id = s.identity();
     if (!issuers.isEmpty() && (id.issuer() == null || !issuers.contains(id.issuer()))) {
-      return "issuer " + (id.issuer() == null ? "absent" : id.issuer()) + ", not one of " + issuers;
+      return Condition.ISSUER;
     }
     if (!credentials.isEmpty() && !credentials.contains(id.credential())) {
-      return "credential is " + id.credential() + ", not one of " + credentials;
+      return Condition.CREDENTIAL;
     }
     if (!principals.isEmpty() && !anyPrincipal(id.principal())) {
-      return "principal matches none of " + principals;
+      return Condition.PRINCIPAL;
     }
     if (!clients.isEmpty() && (id.client() == null || !clients.contains(id.client()))) {
-      return "client is not one of " + clients;
+      return Condition.CLIENT;
     }
     if (!clientTypes.isEmpty()
         && (id.clientType() == null || !clientTypes.contains(id.clientType()))) {
-      return "client_type "
-          + (id.clientType() == null ? "absent" : id.clientType())
-          + ", not one of "
-          + clientTypes;
+      return Condition.CLIENT_TYPE;
     }
-    if (!rolesAny.isEmpty() && id.roles().stream().noneMatch(rolesAny::contains)) {
-      return "no role in " + rolesAny;
+    if (!rolesAny.isEmpty() && !anyRole(id.roles())) {
+      return Condition.ROLES;
     }
     if (!sourceIps.isEmpty() && !sourceIps.contains(s.request().sourceIp())) {
-      return "source_ip not in " + sourceIps;
+      return Condition.SOURCE_IP;
     }
     if (!countries.isEmpty() && (s.country() == null || !countries.contains(s.country()))) {
-      return "country "
-          + (s.country() == null ? "unknown" : s.country())
-          + ", not one of "
-          + countries;
+      return Condition.COUNTRY;
     }
-    for (Map.Entry<String, String> e : context.entrySet()) {
-      if (!e.getValue().equals(s.request().context().get(e.getKey()))) {
-        return "context " + e.getKey() + " is not '" + e.getValue() + "'";
+    if (!context.isEmpty()) {
+      Map<String, String> have = s.request().context();
+      for (Map.Entry<String, String> e : context.entrySet()) {
+        if (!e.getValue().equals(have.get(e.getKey()))) {
+          return Condition.CONTEXT;
+        }
       }
     }
-    return null;
+    return Condition.NONE;
+  }
+
+  private boolean anyRole(Iterable<String> roles) {
+    for (String role : roles) {
+      if (rolesAny.contains(role)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean anyPrincipal(String principal) {
