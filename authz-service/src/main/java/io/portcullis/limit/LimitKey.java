@@ -3,6 +3,11 @@ package io.portcullis.limit;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Subject;
 import io.portcullis.net.SourceKeys;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
@@ -72,8 +77,32 @@ public sealed interface LimitKey {
     }
   }
 
-  /** {@code header:<name>}: the value of a request header. */
-  record Header(String header) implements LimitKey {
+  /**
+   * {@code header:<name>}: the value of a request header. A header that carries credentials ({@link
+   * #carriesSecrets}: {@code authorization}, {@code cookie}, {@code x-api-key}, any name with
+   * {@code auth}, {@code token}, {@code key}, {@code secret}, {@code session}, {@code cookie} or
+   * {@code password} in it) is keyed by {@code sha256:} and the first 32 hex digits of the SHA-256
+   * of its value, so a per-token limit never puts the token itself into memory dumps, Redis keys or
+   * the admin API's usage and block listings.
+   */
+  record Header(String header, boolean hashed) implements LimitKey {
+    private static final List<String> SECRET_HINTS =
+        List.of("auth", "token", "key", "secret", "session", "cookie", "password");
+
+    public Header(String header) {
+      this(header, carriesSecrets(header));
+    }
+
+    /** Whether a header of this (lower-case) name is treated as carrying a credential. */
+    static boolean carriesSecrets(String header) {
+      for (String hint : SECRET_HINTS) {
+        if (header.contains(hint)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
     @Override
     public String keyName() {
       return "header:" + header;
@@ -82,7 +111,21 @@ public sealed interface LimitKey {
     @Override
     public @Nullable String value(Subject s, String segment, @Nullable String route) {
       String v = s.request().header(header);
-      return v == null || v.isEmpty() ? null : v;
+      if (v == null || v.isEmpty()) {
+        return null;
+      }
+      return hashed ? digest(v) : v;
+    }
+
+    /** The key value a credential-bearing header's value {@code v} is counted under. */
+    public static String digest(String v) {
+      byte[] sha;
+      try {
+        sha = MessageDigest.getInstance("SHA-256").digest(v.getBytes(StandardCharsets.UTF_8));
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException("every JDK has SHA-256", e);
+      }
+      return "sha256:" + HexFormat.of().formatHex(sha, 0, 16);
     }
   }
 
