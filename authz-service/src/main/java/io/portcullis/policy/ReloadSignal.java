@@ -37,7 +37,8 @@ public final class ReloadSignal implements AutoCloseable {
    * Runs {@code reload} on every SIGHUP from now on.
    *
    * @return the installed handler (close it to restore the previous one), or empty when this
-   *     platform or JVM does not deliver SIGHUP to Java
+   *     platform or JVM does not deliver SIGHUP to Java, or the process was started with SIGHUP
+   *     ignored (nohup), which the JVM then keeps ignored
    */
   public static Optional<ReloadSignal> install(Runnable reload) {
     Objects.requireNonNull(reload, "reload");
@@ -54,6 +55,15 @@ public final class ReloadSignal implements AutoCloseable {
                   log.error("reload on SIGHUP failed", e);
                 }
               });
+      if (previous == SignalHandler.SIG_IGN) {
+        // The JVM keeps a signal ignored when the parent process ignored it (nohup, some
+        // supervisors): the handler above was not installed and SIGHUP would do nothing.
+        Signal.handle(hup, SignalHandler.SIG_IGN);
+        log.warn(
+            "SIGHUP is ignored by this process (started under nohup?); reload with POST"
+                + " /admin/policy/reload, or set policy.watch: true");
+        return Optional.empty();
+      }
       return Optional.of(new ReloadSignal(hup, previous));
     } catch (IllegalArgumentException e) {
       log.warn(

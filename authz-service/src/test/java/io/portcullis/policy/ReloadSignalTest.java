@@ -12,6 +12,11 @@ import sun.misc.Signal;
 class ReloadSignalTest {
   private static final Duration WAIT = Duration.ofSeconds(10);
 
+  private static AssertionError notDeliverable() {
+    return new AssertionError(
+        "SIGHUP cannot be handled in this JVM: was the build started with SIGHUP ignored (nohup)?");
+  }
+
   private static void hangup() {
     Signal.raise(new Signal(ReloadSignal.SIGNAL));
   }
@@ -20,8 +25,12 @@ class ReloadSignalTest {
   void sighup_runsTheReload_andCloseRestoresThePreviousHandler() {
     AtomicInteger outer = new AtomicInteger();
     AtomicInteger inner = new AtomicInteger();
-    try (ReloadSignal first = ReloadSignal.install(outer::incrementAndGet).orElseThrow()) {
-      try (ReloadSignal second = ReloadSignal.install(inner::incrementAndGet).orElseThrow()) {
+    try (ReloadSignal first =
+        ReloadSignal.install(outer::incrementAndGet)
+            .orElseThrow(ReloadSignalTest::notDeliverable)) {
+      try (ReloadSignal second =
+          ReloadSignal.install(inner::incrementAndGet)
+              .orElseThrow(ReloadSignalTest::notDeliverable)) {
         hangup();
         await().atMost(WAIT).until(() -> inner.get() == 1);
         hangup();
@@ -43,7 +52,7 @@ class ReloadSignalTest {
                   calls.incrementAndGet();
                   throw new IllegalStateException("boom");
                 })
-            .orElseThrow()) {
+            .orElseThrow(ReloadSignalTest::notDeliverable)) {
       hangup();
       await().atMost(WAIT).until(() -> calls.get() == 1);
       hangup();
