@@ -91,6 +91,11 @@ final class GrpcTarget<Q, A> implements Target {
     return this;
   }
 
+  /** The request that number {@code seq} sends (h2load repeats one). */
+  Q request(long seq) {
+    return mix.probe(seq).request();
+  }
+
   @Override
   public void send(long seq, Completion done) {
     Mix.Probe<Q> probe = mix.probe(seq);

@@ -67,7 +67,11 @@ final class ServiceProcess implements ServerStats, AutoCloseable {
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     PrintWriter in = new PrintWriter(p.getOutputStream(), true, StandardCharsets.UTF_8);
     String line = out.readLine();
-    if (line == null || !line.startsWith("READY ")) {
+    // the JVM may print first (JFR's start-up message goes to stdout): skip to READY
+    while (line != null && !line.startsWith("READY ")) {
+      line = out.readLine();
+    }
+    if (line == null) {
       p.destroyForcibly();
       throw new IOException(
           "the " + name + " server did not start; see " + logDir.resolve(name + ".log"));

@@ -45,6 +45,12 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "serve-target", hidden = true, description = "Server side of a load run.")
 final class TargetServer implements Callable<Integer> {
+  /**
+   * The admin token of every load-test server (loopback only, a throw-away data directory): the
+   * generator uses it to issue API keys through the admin API.
+   */
+  static final String ADMIN_TOKEN = "loadtest-admin-token";
+
   @Option(names = "--mode", required = true, description = "portcullis | empty")
   String mode;
 
@@ -141,8 +147,7 @@ final class TargetServer implements Callable<Integer> {
         "loadtest",
         new RuntimeConfig.Grpc(new InetSocketAddress("127.0.0.1", 0), null, Duration.ofSeconds(1)),
         new RuntimeConfig.Http(new InetSocketAddress("127.0.0.1", 0), List.of("127.0.0.1/32")),
-        new RuntimeConfig.Admin(
-            new InetSocketAddress("127.0.0.1", 0), Secret.of("loadtest-admin-token")),
+        new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), Secret.of(ADMIN_TOKEN)),
         new RuntimeConfig.PolicySettings(policy, false),
         "jdbc:sqlite:" + dataDir.resolve("portcullis.db"),
         limits,
