@@ -8,6 +8,10 @@ package io.portcullis.limit;
 public final class LimitBackendException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  public LimitBackendException(String message) {
+    super(message);
+  }
+
   public LimitBackendException(String message, Throwable cause) {
     super(message, cause);
   }

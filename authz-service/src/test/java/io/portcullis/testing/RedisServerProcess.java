@@ -84,6 +84,59 @@ public final class RedisServerProcess implements AutoCloseable {
     process = null;
   }
 
+  /**
+   * Sends one command on a connection of its own and returns the reply: a simple or error line as
+   * it came ({@code +OK}, {@code -ERR ...}), an integer as its digits, a bulk string's content. For
+   * administration in tests ({@code CLIENT PAUSE}, {@code INFO commandstats}).
+   */
+  public String command(String... args) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+      s.setSoTimeout(5000);
+      StringBuilder req = new StringBuilder("*").append(args.length).append("\r\n");
+      for (String a : args) {
+        req.append('$').append(a.getBytes(StandardCharsets.UTF_8).length).append("\r\n");
+        req.append(a).append("\r\n");
+      }
+      OutputStream out = s.getOutputStream();
+      out.write(req.toString().getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+      String line = readLine(in);
+      if (line.startsWith(":")) {
+        return line.substring(1);
+      }
+      if (!line.startsWith("$")) {
+        return line;
+      }
+      byte[] body = new byte[Integer.parseInt(line.substring(1))];
+      in.readFully(body);
+      return new String(body, StandardCharsets.UTF_8);
+    }
+  }
+
+  /** How often the server ran {@code command} (lower case), from {@code INFO commandstats}. */
+  public long calls(String command) throws IOException {
+    for (String line : command("INFO", "commandstats").split("\r\n")) {
+      if (line.startsWith("cmdstat_" + command + ":calls=")) {
+        String rest = line.substring(("cmdstat_" + command + ":calls=").length());
+        return Long.parseLong(rest.substring(0, rest.indexOf(',')));
+      }
+    }
+    return 0;
+  }
+
+  private static String readLine(java.io.DataInputStream in) throws IOException {
+    StringBuilder b = new StringBuilder();
+    int c;
+    while ((c = in.read()) != -1 && c != '\n') {
+      if (c != '\r') {
+        b.append((char) c);
+      }
+    }
+    return b.toString();
+  }
+
   @Override
   public void close() {
     stop();

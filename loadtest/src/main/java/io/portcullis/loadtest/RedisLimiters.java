@@ -28,7 +28,9 @@ import org.redisson.api.RedissonClient;
  * comparison is of decision cost, not of refusals:
  *
  * <ul>
- *   <li>Portcullis {@link RedisGcraLimiter}: one {@code EVALSHA} (GCRA script) per decision.
+ *   <li>Portcullis {@link RedisGcraLimiter}: its GCRA script; decisions that arrive while a call is
+ *       in flight share the next {@code EVALSHA} (at most two calls in flight), a lone decision is
+ *       one call of its own.
  *   <li>Bucket4j 8.x {@code Bucket4jRedisson} (compare-and-swap proxy manager): a {@code GET} then
  *       a CAS script per decision.
  *   <li>Redisson {@link RRateLimiter}: its Lua script (sorted set of permits) per decision; the
@@ -102,15 +104,28 @@ final class RedisLimiters {
     String prefix = "rrl-lt-" + runId;
     RedissonClient client = RedissonClients.create(settings(address, "unused"));
     java.util.Map<String, RRateLimiter> limiters = new java.util.HashMap<>();
+    // Set each key's rate once, a few hundred calls in flight at a time, through a set-up client
+    // with a generous timeout: on a busy machine 256 calls on a fresh client overran the 250 ms
+    // of the measured configuration and aborted the comparison before it began. The rates live in
+    // Redis, so the measured client (the common configuration) finds them.
+    RedissonClient setUp =
+        RedissonClients.create(
+            RedisSettings.builder()
+                .address(address)
+                .keyPrefix("unused")
+                .timeout(Duration.ofSeconds(10))
+                .connectTimeout(Duration.ofSeconds(10))
+                .build());
     try {
-      // set each key's rate once, a few hundred calls in flight at a time
       List<CompletableFuture<Boolean>> batch = new ArrayList<>();
       for (String k : keys) {
-        RRateLimiter r = client.getRateLimiter(prefix + ":" + k);
         batch.add(
-            r.trySetRateAsync(RateType.OVERALL, RATE, Duration.ofSeconds(1), Duration.ofMinutes(5))
+            setUp
+                .getRateLimiter(prefix + ":" + k)
+                .trySetRateAsync(
+                    RateType.OVERALL, RATE, Duration.ofSeconds(1), Duration.ofMinutes(5))
                 .toCompletableFuture());
-        limiters.put(k, r);
+        limiters.put(k, client.getRateLimiter(prefix + ":" + k));
         if (batch.size() == 256) {
           CompletableFuture.allOf(batch.toArray(new CompletableFuture[0])).join();
           batch.clear();
@@ -120,6 +135,8 @@ final class RedisLimiters {
     } catch (RuntimeException e) {
       cleanUp(client, prefix + "*", "{" + prefix + "*");
       throw e;
+    } finally {
+      setUp.shutdown();
     }
     return new LimiterTarget(
         "redisson-rratelimiter",

@@ -9,6 +9,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import org.redisson.api.RScript;
 import org.redisson.api.RedissonClient;
 import org.redisson.client.RedisException;
@@ -43,6 +47,10 @@ final class LuaScript {
     }
   }
 
+  String name() {
+    return name;
+  }
+
   String source() {
     return source;
   }
@@ -68,6 +76,40 @@ final class LuaScript {
     } catch (RuntimeException e) {
       throw new LimitBackendException("redis script " + name + " failed: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Sends the script without waiting for its reply: the same as {@link #run}, {@code NOSCRIPT}
+   * handling included, as a stage that completes on the client's I/O thread, exceptionally with the
+   * client's exception when Redis fails or times out.
+   */
+  CompletionStage<List<Object>> runAsync(RedissonClient redis, List<Object> keys, Object... args) {
+    RScript script = redis.getScript(StringCodec.INSTANCE);
+    return script
+        .<List<Object>>evalShaAsync(
+            RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args)
+        .exceptionallyCompose(
+            e -> {
+              if (unwrap(e) instanceof RedisException r && isNoScript(r)) {
+                return script
+                    .scriptLoadAsync(source)
+                    .thenCompose(
+                        loaded ->
+                            script.<List<Object>>evalShaAsync(
+                                RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args));
+              }
+              return CompletableFuture.failedFuture(unwrap(e));
+            });
+  }
+
+  /** The failure inside a future's wrapper exceptions. */
+  static Throwable unwrap(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   private static boolean isNoScript(RedisException e) {

@@ -15,19 +15,25 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.redisson.api.RedissonClient;
 
 /**
  * Rate limits and quotas shared by every instance through Redis: the same GCRA and calendar-quota
- * semantics as {@link io.portcullis.limit.InMemoryGcraLimiter}, evaluated by one Lua script per
- * request ({@code gcra.lua}, run with {@code EVALSHA}).
+ * semantics as {@link io.portcullis.limit.InMemoryGcraLimiter}, evaluated by a Lua script ({@code
+ * gcra.lua}, run with {@code EVALSHA}).
  *
  * <h2>Design note</h2>
  *
  * <ul>
- *   <li><b>One atomic script per request.</b> The script reads every bucket, decides each with the
- *       {@link Gcra} math, and writes all of them only if all admit; Redis runs scripts atomically,
- *       so concurrent requests on any instance cannot interleave between check and take.
+ *   <li><b>One atomic script decision per request, many per call.</b> For each request the script
+ *       reads every bucket, decides each with the {@link Gcra} math, and writes all of them only if
+ *       all admit; Redis runs scripts atomically, so concurrent requests on any instance cannot
+ *       interleave between check and take. Concurrent requests of one segment share a call: while a
+ *       call is in flight, new requests queue and then go out together as one {@code EVALSHA} that
+ *       decides them in arrival order ({@link GcraBatcher}). A lone request is sent at once; under
+ *       load Redis does one call for many decisions and the number of calls in flight stays bounded
+ *       ({@link Builder#callsInFlight}), so the client's connection pool does not run dry.
  *   <li><b>Redis time.</b> Rates use {@code TIME} inside the script (microseconds), so instance
  *       clocks never matter and refill is continuous, not per whole second. Calendar quota windows
  *       need the IANA zone rules, so their bounds come from this instance's injected clock: the
@@ -46,21 +52,27 @@ import org.redisson.api.RedissonClient;
  *       CROSSSLOT}) and reported as a backend failure.
  * </ul>
  *
- * <p>Thread-safe. Throws {@link LimitBackendException} when Redis fails or times out; use it behind
- * {@link io.portcullis.limit.FailoverRateLimiter} (as {@link RedisLimitBackends} does), which
- * applies {@code on_backend_failure} instead.
+ * <p>Thread-safe. Throws {@link LimitBackendException} when Redis fails or times out, or does not
+ * answer within {@link Builder#timeout} (queueing included); use it behind {@link
+ * io.portcullis.limit.FailoverRateLimiter} (as {@link RedisLimitBackends} does), which applies
+ * {@code on_backend_failure} instead.
  */
 public final class RedisGcraLimiter implements RateLimiter {
   static final LuaScript SCRIPT = LuaScript.resource("gcra.lua");
 
-  private final RedissonClient redis;
+  /** The most decisions one script call carries (bounds the time Redis spends in one call). */
+  static final int MAX_BATCH = 128;
+
   private final String keyPrefix;
   private final InstantSource clock;
+  private final GcraBatcher batcher;
 
   private RedisGcraLimiter(Builder b) {
-    this.redis = Objects.requireNonNull(b.redis, "redis");
+    RedissonClient redis = Objects.requireNonNull(b.redis, "redis");
     this.keyPrefix = b.keyPrefix;
     this.clock = b.clock;
+    Duration timeout = b.timeout != null ? b.timeout : RedissonClients.callTimeout(redis);
+    this.batcher = new GcraBatcher(redis, SCRIPT, b.callsInFlight, MAX_BATCH, timeout);
   }
 
   /** A limiter on {@code redis}; the caller owns (and shuts down) the client. */
@@ -79,17 +91,25 @@ public final class RedisGcraLimiter implements RateLimiter {
       return LimitOutcome.admitted(null);
     }
     Instant now = clock.instant();
-    List<Object> keys = new ArrayList<>(requests.size());
-    Object[] args = new Object[1 + 4 * requests.size()];
+    int n = requests.size();
+    List<String> keys = new ArrayList<>(n);
+    String[] args = new String[2 + 4 * n];
     args[0] = consume ? "1" : "0";
-    int a = 1;
+    args[1] = Integer.toString(n);
+    String lane = hashTag(requests.get(0).limit());
+    boolean oneTag = true;
+    int a = 2;
     for (LimitRequest r : requests) {
       keys.add(key(r.limit(), r.bucket(), now));
       a = addArgs(args, a, r.limit().kind(), r.cost(), now);
+      oneTag &= lane.equals(hashTag(r.limit()));
     }
-    List<Object> reply = SCRIPT.run(redis, keys, args);
-    List<BucketResult> results = new ArrayList<>(requests.size());
-    for (int i = 0; i < requests.size(); i++) {
+    if (!oneTag) { // keys of several slots (refused by a cluster): batched only with the same mix
+      lane = String.join("\n", requests.stream().map(r -> hashTag(r.limit())).toList());
+    }
+    GcraBatcher.Reply reply = batcher.decide(lane, new GcraBatcher.Decision(keys, args, n));
+    List<BucketResult> results = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
       results.add(result(requests.get(i), reply, i, now));
     }
     return BucketResult.outcome(results);
@@ -103,12 +123,15 @@ public final class RedisGcraLimiter implements RateLimiter {
   @Override
   public LimitUsage usage(LimitDefinition limit, String bucket) {
     Instant now = clock.instant();
-    Object[] args = new Object[5];
+    String[] args = new String[6];
     args[0] = "0";
-    addArgs(args, 1, limit.kind(), 1, now);
-    List<Object> reply = SCRIPT.run(redis, List.of(key(limit, bucket, now)), args);
-    long redisNow = number(reply, 0);
-    long state = number(reply, 2 + 4);
+    args[1] = "1";
+    addArgs(args, 2, limit.kind(), 1, now);
+    GcraBatcher.Reply reply =
+        batcher.decide(
+            hashTag(limit), new GcraBatcher.Decision(List.of(key(limit, bucket, now)), args, 1));
+    long redisNow = GcraBatcher.number(reply.values().get(0));
+    long state = GcraBatcher.number(reply.values().get(reply.offset() + 5));
     return switch (limit.kind()) {
       case LimitKind.Rate rate -> {
         long available = Gcra.available(state, redisNow, intervalMicros(rate), rate.burst());
@@ -127,7 +150,7 @@ public final class RedisGcraLimiter implements RateLimiter {
     };
   }
 
-  private int addArgs(Object[] args, int at, LimitKind kind, long cost, Instant now) {
+  private int addArgs(String[] args, int at, LimitKind kind, long cost, Instant now) {
     switch (kind) {
       case LimitKind.Rate rate -> {
         args[at] = "r";
@@ -145,10 +168,11 @@ public final class RedisGcraLimiter implements RateLimiter {
     return at + 4;
   }
 
-  private static BucketResult result(LimitRequest r, List<Object> reply, int i, Instant now) {
-    int o = 2 + 5 * i;
-    boolean admitted = number(reply, o) == 1;
-    long remaining = number(reply, o + 1);
+  private static BucketResult result(LimitRequest r, GcraBatcher.Reply reply, int i, Instant now) {
+    List<Object> values = reply.values();
+    int o = reply.offset() + 1 + 5 * i;
+    boolean admitted = GcraBatcher.number(values.get(o)) == 1;
+    long remaining = GcraBatcher.number(values.get(o + 1));
     return switch (r.limit().kind()) {
       case LimitKind.Rate rate ->
           BucketResult.rate(
@@ -156,8 +180,8 @@ public final class RedisGcraLimiter implements RateLimiter {
               rate,
               admitted,
               remaining,
-              Duration.ofNanos(number(reply, o + 2) * 1000),
-              Duration.ofNanos(number(reply, o + 3) * 1000));
+              Duration.ofNanos(GcraBatcher.number(values.get(o + 2)) * 1000),
+              Duration.ofNanos(GcraBatcher.number(values.get(o + 3)) * 1000));
       case LimitKind.Quota quota ->
           BucketResult.quota(
               r, quota, admitted, remaining, quota.windowStart(now), quota.windowEnd(now), now);
@@ -202,25 +226,43 @@ public final class RedisGcraLimiter implements RateLimiter {
     return Math.max(1, rate.emissionIntervalNanos() / 1000);
   }
 
-  private static long number(List<Object> reply, int index) {
-    Object o = reply.get(index);
-    if (o instanceof Long l) {
-      return l;
-    }
-    if (o instanceof Number n) {
-      return n.longValue();
-    }
-    return Long.parseLong(String.valueOf(o));
-  }
-
   /** Builds a {@link RedisGcraLimiter}; not thread-safe. */
   public static final class Builder {
     private final RedissonClient redis;
     private String keyPrefix = "portcullis";
     private InstantSource clock = InstantSource.system();
+    private @Nullable Duration timeout;
+    private int callsInFlight = 2;
 
     private Builder(RedissonClient redis) {
       this.redis = redis;
+    }
+
+    /**
+     * How long a decision may wait for Redis in all, its wait for a place in a call included,
+     * before it fails with {@link LimitBackendException} (default: how long the client lets one
+     * command take, retries included; see {@link RedissonClients#callTimeout}).
+     */
+    public Builder timeout(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("timeout must be positive");
+      }
+      this.timeout = timeout;
+      return this;
+    }
+
+    /**
+     * Script calls in flight at once per hash tag (segment), default 2: decisions arriving while
+     * they are all busy go out together in the next call. 1 gives the largest batches, more gives
+     * lower latency at moderate load; the client's connection pool must allow this many per segment
+     * in use.
+     */
+    public Builder callsInFlight(int callsInFlight) {
+      if (callsInFlight < 1) {
+        throw new IllegalArgumentException("callsInFlight must be at least 1");
+      }
+      this.callsInFlight = callsInFlight;
+      return this;
     }
 
     /** First part of every key (default {@code portcullis}); must not contain braces. */

@@ -64,6 +64,24 @@ public final class RedissonClients {
     return cfg;
   }
 
+  /**
+   * How long {@code client} lets one command take, retries included: its timeout times one plus its
+   * retry attempts (250 ms, the default timeout, if the deployment shape is not one of ours).
+   */
+  public static Duration callTimeout(RedissonClient client) {
+    Config c = client.getConfig();
+    BaseConfig<?> cfg =
+        c.isClusterConfig()
+            ? c.useClusterServers()
+            : c.isSentinelConfig()
+                ? c.useSentinelServers()
+                : c.isSingleConfig() ? c.useSingleServer() : null;
+    if (cfg == null) {
+      return Duration.ofMillis(250);
+    }
+    return Duration.ofMillis((long) cfg.getTimeout() * (1 + cfg.getRetryAttempts()));
+  }
+
   private static String[] array(RedisSettings s) {
     return s.addresses().toArray(String[]::new);
   }

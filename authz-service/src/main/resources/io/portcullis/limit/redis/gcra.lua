@@ -1,68 +1,93 @@
--- Portcullis: check every bucket of one request and take from all of them only if all have room.
--- One call per request; all KEYS share one hash tag, so the script is cluster-safe.
+-- Portcullis: decide a batch of requests. Each request checks every one of its buckets and takes
+-- from all of them only if all have room. A batch is the requests that queued while the previous
+-- call was in flight (RedisGcraLimiter); they are decided one after another in ARGV order, so a
+-- bucket named twice sees the earlier request's take, exactly as separate calls would.
+-- All KEYS share one hash tag, so the script is cluster-safe.
 -- The math is io.portcullis.limit.Gcra's, in microseconds of Redis server time (TIME).
 --
--- KEYS[i]  the i-th bucket: a GCRA theoretical arrival time (rate) or a window counter (quota)
--- ARGV[1]  '1' to take, '0' to look without taking
--- ARGV[2 + 4(i-1) ..]  per bucket: kind, cost, a, b
---          kind 'r' (rate):  a = emission interval T in microseconds, b = burst B
---          kind 'q' (quota): a = permits N, b = milliseconds until the window ends (key expiry)
--- Returns {now_us, all_admitted, then per bucket: admitted, remaining, reset_us, retry_us, state}
+-- ARGV per request, one request after another:
+--   consume ('1' to take, '0' to look without taking), n = its number of buckets,
+--   then per bucket: kind, cost, a, b
+--     kind 'r' (rate):  a = emission interval T in microseconds, b = burst B
+--     kind 'q' (quota): a = permits N, b = milliseconds until the window ends (key expiry)
+-- KEYS     the buckets of every request, in the same order (n per request)
+-- Returns {now_us, then per request either
+--            all_admitted (1 or 0), then per bucket: admitted, remaining, reset_us, retry_us, state
+--          or -1 and an error message, when that request failed (a key of another type, say):
+--            it alone fails, the others in the batch are decided}
 --   state = the bucket's stored TAT in microseconds (rate, 0 if none) or count (quota)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local consume = ARGV[1] == '1'
-local result = {now, 1}
-local writes = {}
 
-for i = 1, #KEYS do
-  local o = 2 + (i - 1) * 4
-  local kind, cost = ARGV[o], tonumber(ARGV[o + 1])
-  local a, b = tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
-  local stored = redis.call('GET', KEYS[i])
-  local admitted, remaining, reset, retry, state
-  if kind == 'r' then
-    state = tonumber(stored or '0')
-    local tat = math.max(state, now)
-    local capacity = a * b
-    local new_tat = tat + cost * a
-    local ahead = new_tat - now
-    if ahead <= capacity then
-      admitted, remaining, reset, retry = 1, math.floor((capacity - ahead) / a), ahead, 0
-      writes[i] = new_tat
+-- One request: n buckets from KEYS[k] and ARGV[o]. Returns all_admitted and the per-bucket rows.
+local function decide(consume, k, o, n)
+  local rows, writes, all = {}, {}, 1
+  for i = 0, n - 1 do
+    local p = o + 4 * i
+    local kind, cost = ARGV[p], tonumber(ARGV[p + 1])
+    local a, b = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
+    local stored = redis.call('GET', KEYS[k + i])
+    local admitted, remaining, reset, retry, state
+    if kind == 'r' then
+      state = tonumber(stored or '0')
+      local tat = math.max(state, now)
+      local capacity = a * b
+      local new_tat = tat + cost * a
+      local ahead = new_tat - now
+      if ahead <= capacity then
+        admitted, remaining, reset, retry = 1, math.floor((capacity - ahead) / a), ahead, 0
+        writes[i] = new_tat
+      else
+        admitted, reset, retry = 0, tat - now, ahead - capacity
+        remaining = math.max(0, math.floor((capacity - (tat - now)) / a))
+      end
     else
-      admitted, reset, retry = 0, tat - now, ahead - capacity
-      remaining = math.max(0, math.floor((capacity - (tat - now)) / a))
+      state = tonumber(stored or '0')
+      if state + cost <= a then
+        admitted, remaining = 1, a - state - cost
+        writes[i] = cost
+      else
+        admitted, remaining = 0, math.max(0, a - state)
+      end
+      reset, retry = 0, 0
     end
-  else
-    state = tonumber(stored or '0')
-    if state + cost <= a then
-      admitted, remaining = 1, a - state - cost
-      writes[i] = cost
-    else
-      admitted, remaining = 0, math.max(0, a - state)
+    if admitted == 0 then
+      all = 0
     end
-    reset, retry = 0, 0
+    local r = #rows
+    rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5] =
+      admitted, remaining, reset, retry, state
   end
-  if admitted == 0 then
-    result[2] = 0
+  if consume and all == 1 then
+    for i = 0, n - 1 do
+      local p = o + 4 * i
+      if ARGV[p] == 'r' then
+        -- expire when the bucket is full again: never 0, whatever the rate (at least 1 ms)
+        local ttl_ms = math.floor((writes[i] - now) / 1000) + 1
+        redis.call('SET', KEYS[k + i], string.format('%.0f', writes[i]), 'PX', ttl_ms)
+      else
+        redis.call('INCRBY', KEYS[k + i], writes[i])
+        redis.call('PEXPIRE', KEYS[k + i], math.max(1, tonumber(ARGV[p + 3])))
+      end
+    end
   end
-  local r = #result
-  result[r + 1], result[r + 2], result[r + 3], result[r + 4], result[r + 5] =
-    admitted, remaining, reset, retry, state
+  return all, rows
 end
 
-if consume and result[2] == 1 then
-  for i = 1, #KEYS do
-    local o = 2 + (i - 1) * 4
-    if ARGV[o] == 'r' then
-      -- expire when the bucket is full again: never 0, whatever the rate (at least 1 ms)
-      local ttl_ms = math.floor((writes[i] - now) / 1000) + 1
-      redis.call('SET', KEYS[i], string.format('%.0f', writes[i]), 'PX', ttl_ms)
-    else
-      redis.call('INCRBY', KEYS[i], writes[i])
-      redis.call('PEXPIRE', KEYS[i], math.max(1, tonumber(ARGV[o + 3])))
+local result = {now}
+local k, o = 1, 1
+while o <= #ARGV do
+  local consume, n = ARGV[o] == '1', tonumber(ARGV[o + 1])
+  local ok, all, rows = pcall(decide, consume, k, o + 2, n)
+  if ok then
+    result[#result + 1] = all
+    for i = 1, #rows do
+      result[#result + 1] = rows[i]
     end
+  else
+    result[#result + 1] = -1
+    result[#result + 1] = type(all) == 'table' and tostring(all.err) or tostring(all)
   end
+  k, o = k + n, o + 2 + 4 * n
 end
 return result

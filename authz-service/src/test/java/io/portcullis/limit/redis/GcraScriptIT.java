@@ -42,7 +42,16 @@ class GcraScriptIT {
     TestRedis.deleteKeys(redis, prefix);
   }
 
+  /** One request: {@code args} = consume flag, then four per bucket (its bucket count is added). */
   private List<Long> run(List<Object> keys, String... args) {
+    String[] withCount = new String[args.length + 1];
+    withCount[0] = args[0];
+    withCount[1] = Integer.toString(keys.size());
+    System.arraycopy(args, 1, withCount, 2, args.length - 1);
+    return runRaw(keys, (Object[]) withCount);
+  }
+
+  private <T> List<T> runRaw(List<Object> keys, Object... args) {
     return redis
         .getScript(StringCodec.INSTANCE)
         .eval(
@@ -50,7 +59,7 @@ class GcraScriptIT {
             RedisGcraLimiter.SCRIPT.source(),
             RScript.ReturnType.LIST,
             keys,
-            (Object[]) args);
+            args);
   }
 
   @Test
@@ -125,5 +134,74 @@ class GcraScriptIT {
 
     assertThat(r.get(2)).isEqualTo(1L);
     assertThat(r.get(3)).isEqualTo(2L);
+  }
+
+  @Test
+  void batch_sameBucketTwice_decidedInOrder_secondSeesTheFirstTake() {
+    // two requests on one rate bucket (T = 1 s, burst 1), then a third on a quota
+    List<Long> r =
+        runRaw(
+            List.of(rateKey, rateKey, quotaKey),
+            "1",
+            "1",
+            "r",
+            "1",
+            "1000000",
+            "1",
+            "1",
+            "1",
+            "r",
+            "1",
+            "1000000",
+            "1",
+            "1",
+            "1",
+            "q",
+            "1",
+            "10",
+            "60000");
+
+    assertThat(r.get(1)).as("first request admitted").isEqualTo(1L);
+    assertThat(r.get(7)).as("second request, same bucket, refused").isZero();
+    assertThat(r.get(13)).as("third request admitted").isEqualTo(1L);
+    assertThat(r).hasSize(1 + 3 * 6);
+    assertThat(redis.getBucket(rateKey, StringCodec.INSTANCE).get())
+        .isEqualTo(Long.toString(r.get(0) + 1_000_000));
+    assertThat(redis.getBucket(quotaKey, StringCodec.INSTANCE).get()).isEqualTo("1");
+  }
+
+  @Test
+  void batch_requestOnAKeyOfAnotherType_failsAlone_theOthersAreDecided() {
+    String listKey = prefix + ":{t}:r:a-list";
+    redis.getList(listKey, StringCodec.INSTANCE).add("x");
+
+    List<Object> r =
+        runRaw(
+            List.of(rateKey, listKey, quotaKey),
+            "1",
+            "1",
+            "r",
+            "1",
+            "1000000",
+            "1",
+            "1",
+            "1",
+            "r",
+            "1",
+            "1000000",
+            "1",
+            "1",
+            "1",
+            "q",
+            "1",
+            "10",
+            "60000");
+
+    assertThat(r.get(1)).isEqualTo(1L);
+    assertThat(r.get(7)).as("failed").isEqualTo(-1L);
+    assertThat(String.valueOf(r.get(8))).contains("WRONGTYPE");
+    assertThat(r.get(9)).as("the next request is decided").isEqualTo(1L);
+    assertThat(redis.getBucket(rateKey).isExists()).isTrue();
+    assertThat(redis.getBucket(quotaKey, StringCodec.INSTANCE).get()).isEqualTo("1");
   }
 }

@@ -14,6 +14,22 @@ import org.redisson.config.SingleServerConfig;
 class RedissonClientsTest {
 
   @Test
+  void callTimeout_isTheCommandTimeoutTimesOnePlusRetries() {
+    var client =
+        RedissonClients.create( // lazy: does not connect
+            RedisSettings.builder()
+                .address("redis://127.0.0.1:1")
+                .timeout(Duration.ofMillis(300))
+                .retryAttempts(2)
+                .build());
+    try {
+      assertThat(RedissonClients.callTimeout(client)).isEqualTo(Duration.ofMillis(900));
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  @Test
   void single_setsAddressDatabaseTimeoutsAndCredentials_andInitializesLazily() {
     Config c =
         RedissonClients.config(
