@@ -34,7 +34,8 @@ import org.jspecify.annotations.Nullable;
  *       evicted, as that would give its client a fresh burst. {@link #refusedWhenFull()} counts
  *       such refusals.
  *   <li><b>All-or-nothing.</b> {@link #acquire} first checks every bucket without writing; if any
- *       refuses, nothing was taken. Otherwise it takes from each bucket in order with
+ *       refuses, nothing was taken (a request with one bucket skips the check: taking from one
+ *       bucket already refuses without writing). Otherwise it takes from each bucket in order with
  *       compare-and-set; if a concurrent request took the last unit between check and take (or a
  *       new bucket found no room), the buckets already taken from are rolled back and the request
  *       is refused. A quota rollback is an exact decrement. A rate rollback restores the previous
@@ -76,6 +77,12 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     }
     Instant nowInstant = clock.instant();
     long now = EpochNanos.of(nowInstant);
+    if (consume && requests.size() == 1) {
+      // one bucket: take refuses without writing, so a check first would only repeat it
+      Slot slot = slot(requests.get(0), nowInstant);
+      BucketResult r = slot.take(now, nowInstant);
+      return r.admitted() ? LimitOutcome.admitted(r.status()) : refused(slot, r);
+    }
     List<Slot> slots = new ArrayList<>(requests.size());
     List<BucketResult> checked = new ArrayList<>(requests.size());
     // check every bucket without writing: a refusal takes nothing from any bucket
@@ -96,22 +103,27 @@ public final class InMemoryGcraLimiter implements RateLimiter {
         for (int j = i - 1; j >= 0; j--) {
           slots.get(j).giveBack();
         }
-        LimitOutcome refused = BucketResult.refused(r);
-        if (slots.get(i).noRoom()) {
-          refusedWhenFull.increment();
-          return new LimitOutcome(
-              false,
-              refused.reason(),
-              refused.exceeded(),
-              refused.tightest(),
-              refused.retryAfter(),
-              FULL_LABEL);
-        }
-        return refused;
+        return refused(slots.get(i), r);
       }
       taken.add(r);
     }
     return BucketResult.outcome(taken);
+  }
+
+  /** The outcome of a request whose {@code slot} refused to take; says so if for lack of room. */
+  private LimitOutcome refused(Slot slot, BucketResult r) {
+    LimitOutcome refused = BucketResult.refused(r);
+    if (!slot.noRoom()) {
+      return refused;
+    }
+    refusedWhenFull.increment();
+    return new LimitOutcome(
+        false,
+        refused.reason(),
+        refused.exceeded(),
+        refused.tightest(),
+        refused.retryAfter(),
+        FULL_LABEL);
   }
 
   @Override
@@ -212,9 +224,17 @@ public final class InMemoryGcraLimiter implements RateLimiter {
 
     @Override
     public BucketResult take(long now, Instant nowInstant) {
+      if (tat == null) {
+        tat = buckets.find(request.bucket());
+      }
       while (true) {
         AtomicLong cell = tat;
         if (cell == null) {
+          Gcra.Result full =
+              Gcra.check(0, now, request.cost(), rate.emissionIntervalNanos(), rate.burst());
+          if (!full.admitted()) {
+            return result(full); // more than the burst: no bucket needed to say no
+          }
           cell = buckets.getOrCreate(request.bucket(), now);
           if (cell == null) {
             noRoom = true;
