@@ -1,6 +1,5 @@
 package io.portcullis.limit;
 
-import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -190,24 +189,31 @@ final class RateBuckets {
   private void sweep(long now) {
     long started = System.nanoTime();
     earliestStale.set(Long.MAX_VALUE); // buckets created during the sweep lower it again
-    long survivors = 0;
-    long earliest = Long.MAX_VALUE;
+    Survivors survivors = new Survivors();
     for (Table t : tables.values()) {
-      for (Map.Entry<String, AtomicLong> e : t.cells.entrySet()) {
-        AtomicLong cell = e.getValue();
-        long tat = cell.get();
-        if (tat <= now && (tat == DEAD || cell.compareAndSet(tat, DEAD))) {
-          t.unlink(e.getKey(), cell);
-        } else {
-          survivors++;
-          earliest = Math.min(earliest, cell.get()); // re-read: a taker may have won the CAS
-        }
-      }
+      // forEach, not an entry iterator: it allocates nothing per bucket
+      t.cells.forEach(
+          (bucket, cell) -> {
+            long tat = cell.get();
+            if (tat <= now && (tat == DEAD || cell.compareAndSet(tat, DEAD))) {
+              t.unlink(bucket, cell);
+            } else {
+              survivors.count++;
+              survivors.earliest = Math.min(survivors.earliest, cell.get()); // a taker won
+            }
+          });
     }
-    earliestStale.accumulateAndGet(earliest, Math::min);
+    earliestStale.accumulateAndGet(survivors.earliest, Math::min);
     long took = System.nanoTime() - started;
     cooldownUntil = Gcra.saturatedAdd(now, Gcra.saturatedMultiply(SWEEP_COOLDOWN_FACTOR, took));
     sweepThreshold =
-        Math.min(maximum, Math.max(MIN_SWEEP_THRESHOLD, Gcra.saturatedMultiply(2, survivors)));
+        Math.min(
+            maximum, Math.max(MIN_SWEEP_THRESHOLD, Gcra.saturatedMultiply(2, survivors.count)));
+  }
+
+  /** What a sweep left behind. */
+  private static final class Survivors {
+    long count;
+    long earliest = Long.MAX_VALUE;
   }
 }
