@@ -1,8 +1,5 @@
 package io.portcullis.limit;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -10,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Rate limits and quotas in this process's memory: GCRA for {@code rate:} limits (see {@link Gcra})
@@ -24,71 +23,46 @@ import java.util.concurrent.atomic.AtomicLong;
  *       count per (bucket, window start) in {@link ExpiringCounters}, created to expire at the
  *       window's end (calendar windows in the limit's IANA zone, so a Berlin day across a DST
  *       change is 23 or 25 hours).
- *   <li><b>Bounded memory.</b> Rate buckets live in a Caffeine cache with a maximum size and a
- *       per-entry expire-after-access of {@code T·B}: by then the TAT is in the past, so an evicted
- *       idle bucket answers exactly like the full bucket that replaces it. Only size-based eviction
- *       of a busy bucket (more live buckets than {@code maximumBuckets}) forgets state, in the
- *       client's favour.
+ *   <li><b>Bounded memory.</b> Rate buckets live in {@link RateBuckets}: one map per limit, at most
+ *       {@code maximumBuckets} buckets, stale ones (TAT in the past, which GCRA treats as absent)
+ *       swept lazily, so removing them changes no answer. A bucket is only created when a request
+ *       takes from it; looking ({@code consume = false}) and refusals create none.
+ *   <li><b>When full.</b> If every one of the {@code maximumBuckets} rate buckets is live, a
+ *       request that needs a new bucket is refused ({@code rate_limited}, with {@link
+ *       LimitOutcome#degraded()} {@value #FULL_LABEL} so the audit record says why) and takes
+ *       nothing; requests to existing buckets are answered exactly as before. No live bucket is
+ *       evicted, as that would give its client a fresh burst. {@link #refusedWhenFull()} counts
+ *       such refusals.
  *   <li><b>All-or-nothing.</b> {@link #acquire} first checks every bucket without writing; if any
- *       refuses, nothing was taken. Otherwise it takes from each bucket in order with
- *       compare-and-set; if a concurrent request took the last unit between check and take, the
- *       buckets already taken from are rolled back and the request is refused. A quota rollback is
- *       an exact decrement. A rate rollback restores the previous TAT by compare-and-set when no
- *       one else wrote in between, and otherwise subtracts the cost's {@code c·T}; that can credit
- *       at most {@code c} units too many, and only when the bucket ran full in the microseconds
- *       between take and rollback. A refused request never keeps anything.
+ *       refuses, nothing was taken (a request with one bucket skips the check: taking from one
+ *       bucket already refuses without writing). Otherwise it takes from each bucket in order with
+ *       compare-and-set; if a concurrent request took the last unit between check and take (or a
+ *       new bucket found no room), the buckets already taken from are rolled back and the request
+ *       is refused. A quota rollback is an exact decrement. A rate rollback restores the previous
+ *       TAT by compare-and-set when no one else wrote in between, and otherwise subtracts the
+ *       cost's {@code c·T}; that can credit at most {@code c} units too many, and only when the
+ *       bucket ran full in the microseconds between take and rollback. A refused request never
+ *       keeps anything.
  *   <li><b>Injected time.</b> "Now" comes from the {@link InstantSource}; tests advance a fake
- *       clock. Cache expiry follows the same clock.
+ *       clock. Staleness and quota expiry follow the same clock.
  * </ul>
  *
  * <p>Thread-safe; never blocks and never throws for a well-formed request.
  */
 public final class InMemoryGcraLimiter implements RateLimiter {
+  /** {@link LimitOutcome#degraded()} of a request refused because no new bucket fits. */
+  public static final String FULL_LABEL = "ratelimit_memory:full";
+
+  private static final long MIN_FULL_RETRY_NANOS = 1_000_000_000L;
+
   private final InstantSource clock;
-  private final Cache<String, RateCell> rates;
+  private final RateBuckets rates;
   private final ExpiringCounters quotas;
-
-  /**
-   * A rate bucket: its TAT (the inherited value), and how long it may sit idle before it is full
-   * (T·B). Extending {@link AtomicLong} instead of holding one saves an object per bucket (16 bytes
-   * of a bucket's ~220; measured by the load suite's footprint benchmark).
-   */
-  @SuppressWarnings("serial") // never serialized
-  private static final class RateCell extends AtomicLong {
-    volatile long idleNanos;
-
-    RateCell(long idleNanos) {
-      this.idleNanos = idleNanos;
-    }
-  }
+  private final LongAdder refusedWhenFull = new LongAdder();
 
   private InMemoryGcraLimiter(Builder b) {
     this.clock = b.clock;
-    this.rates =
-        Caffeine.newBuilder()
-            .maximumSize(b.maximumBuckets)
-            .ticker(EpochNanos.ticker(b.clock))
-            .executor(Runnable::run)
-            .expireAfter(
-                new Expiry<String, RateCell>() {
-                  @Override
-                  public long expireAfterCreate(String key, RateCell cell, long currentTime) {
-                    return cell.idleNanos;
-                  }
-
-                  @Override
-                  public long expireAfterUpdate(
-                      String key, RateCell cell, long currentTime, long currentDuration) {
-                    return cell.idleNanos;
-                  }
-
-                  @Override
-                  public long expireAfterRead(
-                      String key, RateCell cell, long currentTime, long currentDuration) {
-                    return cell.idleNanos;
-                  }
-                })
-            .build();
+    this.rates = new RateBuckets(b.maximumBuckets);
     this.quotas = new ExpiringCounters(b.clock, b.maximumBuckets);
   }
 
@@ -103,6 +77,12 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     }
     Instant nowInstant = clock.instant();
     long now = EpochNanos.of(nowInstant);
+    if (consume && requests.size() == 1) {
+      // one bucket: take refuses without writing, so a check first would only repeat it
+      Slot slot = slot(requests.get(0), nowInstant);
+      BucketResult r = slot.take(now, nowInstant);
+      return r.admitted() ? LimitOutcome.admitted(r.status()) : refused(slot, r);
+    }
     List<Slot> slots = new ArrayList<>(requests.size());
     List<BucketResult> checked = new ArrayList<>(requests.size());
     // check every bucket without writing: a refusal takes nothing from any bucket
@@ -123,22 +103,37 @@ public final class InMemoryGcraLimiter implements RateLimiter {
         for (int j = i - 1; j >= 0; j--) {
           slots.get(j).giveBack();
         }
-        return BucketResult.refused(r);
+        return refused(slots.get(i), r);
       }
       taken.add(r);
     }
     return BucketResult.outcome(taken);
   }
 
+  /** The outcome of a request whose {@code slot} refused to take; says so if for lack of room. */
+  private LimitOutcome refused(Slot slot, BucketResult r) {
+    LimitOutcome refused = BucketResult.refused(r);
+    if (!slot.noRoom()) {
+      return refused;
+    }
+    refusedWhenFull.increment();
+    return new LimitOutcome(
+        false,
+        refused.reason(),
+        refused.exceeded(),
+        refused.tightest(),
+        refused.retryAfter(),
+        FULL_LABEL);
+  }
+
   @Override
   public LimitUsage usage(LimitDefinition limit, String bucket) {
     Instant nowInstant = clock.instant();
     long now = EpochNanos.of(nowInstant);
-    String id = limit.bucketId(bucket);
     return switch (limit.kind()) {
       case LimitKind.Rate rate -> {
-        RateCell cell = rates.getIfPresent(id);
-        long tat = cell == null ? 0 : cell.get();
+        AtomicLong cell = rates.of(limit).find(bucket);
+        long tat = cell == null ? 0 : Math.max(0, cell.get());
         long available = Gcra.available(tat, now, rate.emissionIntervalNanos(), rate.burst());
         Instant full = nowInstant.plusNanos(Math.max(0, tat - now));
         yield new LimitUsage(
@@ -146,7 +141,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
       }
       case LimitKind.Quota quota -> {
         Instant start = quota.windowStart(nowInstant);
-        long used = quotas.get(quotaKey(id, start));
+        long used = quotas.get(quotaKey(limit.bucketId(bucket), start));
         yield new LimitUsage(
             limit,
             bucket,
@@ -158,26 +153,31 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     };
   }
 
-  /** Live rate buckets plus live quota counters (after expiry); for tests and diagnostics. */
+  /**
+   * Live rate buckets (TAT after now) plus live quota counters (after expiry); walks every rate
+   * bucket, for tests and diagnostics.
+   */
   public long liveBuckets() {
-    rates.cleanUp();
-    return rates.estimatedSize() + quotas.size();
+    return rates.live(EpochNanos.of(clock.instant())) + quotas.size();
+  }
+
+  /** Requests refused because every rate bucket was live and a new one was needed. */
+  public long refusedWhenFull() {
+    return refusedWhenFull.sum();
+  }
+
+  /** Rate buckets held, stale ones not yet swept included; at most {@code maximumBuckets}. */
+  long rateBucketsHeld() {
+    return rates.size();
   }
 
   private Slot slot(LimitRequest r, Instant now) {
-    String id = r.limit().bucketId(r.bucket());
     return switch (r.limit().kind()) {
-      case LimitKind.Rate rate -> {
-        long idle = Gcra.saturatedMultiply(rate.emissionIntervalNanos(), rate.burst());
-        RateCell cell = rates.get(id, k -> new RateCell(idle));
-        if (cell.idleNanos != idle) {
-          cell.idleNanos = idle; // the policy changed this limit's rate
-        }
-        yield new RateSlot(r, rate, cell);
-      }
+      case LimitKind.Rate rate -> new RateSlot(r, rate, rates.of(r.limit()));
       case LimitKind.Quota quota -> {
         Instant start = quota.windowStart(now);
         Instant end = quota.windowEnd(now);
+        String id = r.limit().bucketId(r.bucket());
         yield new QuotaSlot(r, quota, quotas.counter(quotaKey(id, start), end), start, end);
       }
     };
@@ -194,34 +194,65 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     BucketResult take(long now, Instant nowInstant);
 
     void giveBack();
+
+    /** Whether {@link #take} refused because no new bucket fits (see {@link RateBuckets}). */
+    boolean noRoom();
   }
 
-  private static final class RateSlot implements Slot {
+  private final class RateSlot implements Slot {
     private final LimitRequest request;
     private final LimitKind.Rate rate;
-    private final AtomicLong tat;
+    private final RateBuckets.Table buckets;
+    private @Nullable AtomicLong tat; // the bucket's cell: found by check, or created by take
+    private boolean noRoom;
     private long before;
     private long after;
 
-    RateSlot(LimitRequest request, LimitKind.Rate rate, AtomicLong tat) {
+    RateSlot(LimitRequest request, LimitKind.Rate rate, RateBuckets.Table buckets) {
       this.request = request;
       this.rate = rate;
-      this.tat = tat;
+      this.buckets = buckets;
     }
 
     @Override
     public BucketResult check(long now, Instant nowInstant) {
+      tat = buckets.find(request.bucket());
+      long current = tat == null ? 0 : tat.get(); // a missing or swept (DEAD) bucket is full
       return result(
-          Gcra.check(tat.get(), now, request.cost(), rate.emissionIntervalNanos(), rate.burst()));
+          Gcra.check(current, now, request.cost(), rate.emissionIntervalNanos(), rate.burst()));
     }
 
     @Override
     public BucketResult take(long now, Instant nowInstant) {
+      if (tat == null) {
+        tat = buckets.find(request.bucket());
+      }
       while (true) {
-        long current = tat.get();
+        AtomicLong cell = tat;
+        if (cell == null) {
+          Gcra.Result full =
+              Gcra.check(0, now, request.cost(), rate.emissionIntervalNanos(), rate.burst());
+          if (!full.admitted()) {
+            return result(full); // more than the burst: no bucket needed to say no
+          }
+          cell = buckets.getOrCreate(request.bucket(), now);
+          if (cell == null) {
+            noRoom = true;
+            long retry = Math.max(MIN_FULL_RETRY_NANOS, rates.untilSweepDue(now));
+            return BucketResult.rate(
+                request, rate, false, 0, Duration.ZERO, Duration.ofNanos(retry));
+          }
+          tat = cell;
+        }
+        long current = cell.get();
+        if (current == RateBuckets.DEAD) { // swept while stale: look it up again
+          buckets.unlink(request.bucket(), cell);
+          tat = null;
+          continue;
+        }
         Gcra.Result r =
             Gcra.check(current, now, request.cost(), rate.emissionIntervalNanos(), rate.burst());
-        if (!r.admitted() || tat.compareAndSet(current, r.tat())) {
+        if (!r.admitted() || cell.compareAndSet(current, r.tat())) {
           before = current;
           after = r.tat();
           return result(r);
@@ -231,9 +262,23 @@ public final class InMemoryGcraLimiter implements RateLimiter {
 
     @Override
     public void giveBack() {
-      if (!tat.compareAndSet(after, before)) {
-        tat.addAndGet(-Gcra.saturatedMultiply(request.cost(), rate.emissionIntervalNanos()));
+      AtomicLong cell = Objects.requireNonNull(tat, "giveBack before take");
+      long credit = Gcra.saturatedMultiply(request.cost(), rate.emissionIntervalNanos());
+      while (true) {
+        long current = cell.get();
+        if (current == RateBuckets.DEAD) {
+          return; // swept: the bucket was full again anyway
+        }
+        long back = current == after ? before : Math.max(0, Gcra.saturatedAdd(current, -credit));
+        if (cell.compareAndSet(current, back)) {
+          return;
+        }
       }
+    }
+
+    @Override
+    public boolean noRoom() {
+      return noRoom;
     }
 
     private BucketResult result(Gcra.Result r) {
@@ -287,6 +332,11 @@ public final class InMemoryGcraLimiter implements RateLimiter {
       count.addAndGet(-request.cost());
     }
 
+    @Override
+    public boolean noRoom() {
+      return false;
+    }
+
     private BucketResult result(boolean admitted, long usedBefore, Instant now) {
       long remaining =
           admitted
@@ -311,7 +361,8 @@ public final class InMemoryGcraLimiter implements RateLimiter {
 
     /**
      * The most rate buckets, and separately the most quota counters, kept at once (default
-     * 1,000,000); each costs roughly 100 bytes.
+     * 1,000,000). A rate bucket costs about 120 bytes (its key string included); when all of them
+     * are live, requests that need a new one are refused (see the class's design note).
      */
     public Builder maximumBuckets(long maximumBuckets) {
       if (maximumBuckets <= 0) {

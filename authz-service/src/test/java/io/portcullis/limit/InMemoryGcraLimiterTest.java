@@ -2,9 +2,11 @@ package io.portcullis.limit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.portcullis.decision.Reason;
 import io.portcullis.testing.FakeClock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class InMemoryGcraLimiterTest extends RateLimiterContract {
@@ -51,20 +53,154 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
   }
 
   @Test
-  void idleBuckets_areEvictedOnceFull_andQuotaCountersAtWindowEnd() {
+  void idleBuckets_stopCountingOnceFull_andQuotaCountersAtWindowEnd() {
     InMemoryGcraLimiter mem = (InMemoryGcraLimiter) limiter;
-    LimitDefinition r = rate("idle", 10, Duration.ofSeconds(1), 2); // full again after 200 ms
+    LimitDefinition r = rate("idle", 10, Duration.ofSeconds(1), 2); // full again after 100 ms
     LimitDefinition q = quota("minute", 5, QuotaWindow.MINUTE, "UTC");
     for (int i = 0; i < 100; i++) {
       mem.acquire(bucket("client-" + i, r, q), true);
     }
     assertThat(mem.liveBuckets()).isEqualTo(200);
 
-    // full again after 200 ms; Caffeine's timer wheel evicts within about a second after that
-    clock.advance(Duration.ofSeconds(2));
-    assertThat(mem.liveBuckets()).as("rate buckets gone, quota counters left").isEqualTo(100);
+    clock.advance(Duration.ofMillis(100));
+    assertThat(mem.liveBuckets()).as("rate buckets full again, quota counters left").isEqualTo(100);
     clock.advance(Duration.ofSeconds(60));
     assertThat(mem.liveBuckets()).isZero();
+  }
+
+  @Test
+  void staleBuckets_areSwept_whenNewBucketsReachTheSweepThreshold() {
+    InMemoryGcraLimiter mem = (InMemoryGcraLimiter) limiter; // at most 10,000: sweeps from 1,024
+    LimitDefinition r = rate("sweep", 10, Duration.ofSeconds(1), 1); // stale 100 ms after a take
+    for (int i = 0; i < 1_024; i++) {
+      assertThat(mem.acquire(bucket("old-" + i, r), true).admitted()).isTrue();
+    }
+    assertThat(mem.rateBucketsHeld()).isEqualTo(1_024);
+
+    clock.advance(Duration.ofMillis(100));
+    assertThat(mem.acquire(bucket("new", r), true).admitted()).isTrue();
+
+    assertThat(mem.rateBucketsHeld()).as("the 1,024 stale buckets removed").isEqualTo(1);
+    assertThat(mem.liveBuckets()).isEqualTo(1);
+  }
+
+  @Test
+  void peekAndRefusals_createNoBucket() {
+    InMemoryGcraLimiter mem = (InMemoryGcraLimiter) limiter;
+    LimitDefinition r = rate("peek", 10, Duration.ofSeconds(1), 1);
+
+    mem.acquire(bucket("looked-at", r), false);
+    mem.acquire(List.of(new LimitRequest(r, "too-big", 2)), true);
+
+    assertThat(mem.rateBucketsHeld()).isZero();
+  }
+
+  @Test
+  void fullOfLiveBuckets_refusesNewKeys_andKeepsTheLiveBucketsExact() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(50).build();
+    LimitDefinition r = rate("bounded", 1, Duration.ofHours(1), 1);
+    for (int i = 0; i < 50; i++) {
+      assertThat(small.acquire(bucket("client-" + i, r), true).admitted()).isTrue();
+    }
+
+    LimitOutcome newcomer = small.acquire(bucket("client-50", r), true);
+
+    assertThat(newcomer.admitted()).isFalse();
+    assertThat(newcomer.reason()).isEqualTo(Reason.RATE_LIMITED);
+    assertThat(newcomer.exceeded()).isEqualTo(r);
+    assertThat(newcomer.degraded()).isEqualTo(InMemoryGcraLimiter.FULL_LABEL);
+    assertThat(newcomer.retryAfter()).isGreaterThanOrEqualTo(Duration.ofSeconds(1));
+    assertThat(small.refusedWhenFull()).isEqualTo(1);
+    assertThat(small.rateBucketsHeld()).isEqualTo(50);
+    for (int i = 0; i < 50; i++) {
+      assertThat(small.acquire(bucket("client-" + i, r), true).admitted())
+          .as("client-%d's exhausted bucket was not reset", i)
+          .isFalse();
+    }
+    assertThat(small.refusedWhenFull()).as("existing buckets answer as usual").isEqualTo(1);
+  }
+
+  @Test
+  void fullOfLiveBuckets_refusedNewKey_givesBackWhatOtherLimitsTook() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(2).build();
+    LimitDefinition a = rate("a", 1, Duration.ofHours(1), 5);
+    LimitDefinition b = rate("b", 1, Duration.ofHours(1), 5);
+    small.acquire(bucket("acme", a), true);
+    small.acquire(bucket("other", b), true);
+
+    LimitOutcome o = small.acquire(bucket("acme", a, b), true); // b's "acme" would be new
+
+    assertThat(o.admitted()).isFalse();
+    assertThat(o.degraded()).isEqualTo(InMemoryGcraLimiter.FULL_LABEL);
+    assertThat(small.usage(a, "acme").used()).isEqualTo(1);
+  }
+
+  @Test
+  void full_staleBucketsMakeRoomFirst_andLiveOnesAreNeverReset() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(50).build();
+    LimitDefinition brief = rate("brief", 10, Duration.ofSeconds(1), 1); // stale after 100 ms
+    LimitDefinition slow = rate("slow", 1, Duration.ofHours(1), 1); // live for an hour
+    for (int i = 0; i < 25; i++) {
+      small.acquire(bucket("brief-" + i, brief), true);
+      small.acquire(bucket("slow-" + i, slow), true);
+    }
+    clock.advance(Duration.ofSeconds(1));
+
+    for (int i = 0; i < 25; i++) {
+      assertThat(small.acquire(bucket("new-" + i, slow), true).admitted())
+          .as("new-%d gets a stale bucket's room", i)
+          .isTrue();
+    }
+
+    assertThat(small.acquire(bucket("one-too-many", slow), true).degraded())
+        .isEqualTo(InMemoryGcraLimiter.FULL_LABEL);
+    assertThat(small.rateBucketsHeld()).isEqualTo(50);
+    for (int i = 0; i < 25; i++) {
+      assertThat(small.acquire(bucket("slow-" + i, slow), true).admitted()).isFalse();
+    }
+    clock.advance(Duration.ofHours(1));
+    assertThat(small.acquire(bucket("one-too-many", slow), true).admitted())
+        .as("room again once the hour-long buckets are full again")
+        .isTrue();
+  }
+
+  @Test
+  void oneKey_takenWhileSweepsRemoveStaleBuckets_isNeverOverAdmitted() throws Exception {
+    InMemoryGcraLimiter mem = InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(16).build();
+    LimitDefinition hot = rate("hot", 1, Duration.ofHours(1), 5); // no refill within a round
+    LimitDefinition churn = rate("churn", 1_000, Duration.ofSeconds(1), 1); // stale after 1 ms
+    AtomicInteger calls = new AtomicInteger();
+    for (int round = 0; round < 200; round++) {
+      // the hot bucket is stale (full) again, so the sweeps the churn triggers race its takers
+      clock.advance(Duration.ofHours(6));
+      AtomicInteger hotFoundNoRoom = new AtomicInteger();
+      int admitted =
+          hammer(
+              4,
+              20,
+              () -> {
+                int n = calls.incrementAndGet();
+                if (n % 2 == 0) {
+                  clock.advance(Duration.ofMillis(1));
+                  mem.acquire(bucket("churn-" + n, churn), true);
+                  return false;
+                }
+                LimitOutcome o = mem.acquire(bucket("acme", hot), true);
+                if (InMemoryGcraLimiter.FULL_LABEL.equals(o.degraded())) {
+                  hotFoundNoRoom.incrementAndGet();
+                }
+                return o.admitted();
+              });
+      assertThat(admitted).as("round %d: admits on a burst of 5", round).isLessThanOrEqualTo(5);
+      if (hotFoundNoRoom.get() == 0) {
+        assertThat(admitted).as("round %d: admits on a burst of 5", round).isEqualTo(5);
+      }
+    }
+    assertThat(calls.get() / 2).as("churn buckets created").isGreaterThan(100 * 16);
+    assertThat(mem.rateBucketsHeld()).isLessThanOrEqualTo(16);
   }
 
   @Test
@@ -77,7 +213,8 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
       small.acquire(bucket("client-" + i, r), true);
     }
 
-    assertThat(small.liveBuckets()).isLessThanOrEqualTo(50);
+    assertThat(small.rateBucketsHeld()).isEqualTo(50);
+    assertThat(small.refusedWhenFull()).isEqualTo(950);
   }
 
   @Test

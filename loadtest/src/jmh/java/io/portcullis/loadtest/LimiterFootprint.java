@@ -19,11 +19,11 @@ import org.openjdk.jol.info.GraphLayout;
  *
  * <p>Method: in a fresh JVM ({@code -Xmx2g -XX:+UseG1GC}), collect until the heap is stable and
  * read the used heap ({@link MemoryMXBean}); create the limiter and one bucket for each of N per-IP
- * keys ({@code segment/public/per-ip|10.x.y.z}, 50/s burst 100, the service's default of at most 1M
- * buckets); collect again and read the heap. The difference, with the limiter still reachable, is
- * its retained heap. The clock is fixed, so no bucket expires during the measurement. JOL's {@link
- * GraphLayout} walks the limiter's object graph as a cross-check (it counts exactly what is
- * reachable from the limiter, including the key strings).
+ * keys (limit {@code segment/public/per-ip}, key {@code 10.x.y.z}, 50/s burst 100, the service's
+ * default of at most 1M buckets); collect again and read the heap. The difference, with the limiter
+ * still reachable, is its retained heap. The clock is fixed, so no bucket expires during the
+ * measurement. JOL's {@link GraphLayout} walks the limiter's object graph as a cross-check (it
+ * counts exactly what is reachable from the limiter, including the key strings).
  *
  * <p>Run: {@code java -Xmx2g -XX:+UseG1GC -cp loadtest/target/benchmarks.jar
  * io.portcullis.loadtest.LimiterFootprint 1000000}
