@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,14 +36,31 @@ import org.slf4j.LoggerFactory;
  *       ArrayBlockingQueue} (no allocation, one short lock: 0.1-0.2 µs per call measured on the
  *       2-core development machine). A full queue drops the decision and counts it ({@code
  *       portcullis_audit_dropped_total}).
- *   <li><b>One writer thread</b> maps decisions to records ({@link DecisionRecords}), links them
- *       into this instance's chain ({@link RecordChain}) and appends each batch in one transaction.
- *       It drains whatever is queued (up to {@code max_batch}) as soon as the previous batch is
- *       done, so batches grow with load (group commit), a decision waits at most one batch write,
- *       and an idle queue is looked at every {@code flush_interval}.
+ *   <li><b>Two writer threads, a pipeline.</b> The <i>linker</i> ({@code portcullis-audit-linker})
+ *       drains whatever is queued (up to {@code max_batch}), maps it to records ({@link
+ *       DecisionRecords}) and links them into this instance's chain ({@link RecordChain#linked}:
+ *       encoding and SHA-256). The <i>store thread</i> ({@code portcullis-audit-writer}) only
+ *       appends each batch in one transaction, or journals it. While it writes batch {@code n}, the
+ *       linker prepares {@code n+1}; the hand-off is synchronous, so at most one batch is linked
+ *       ahead. Batches grow with load (group commit), a decision waits at most two batch writes,
+ *       and an idle queue is looked at every {@code flush_interval}. Measured on the 2-core
+ *       development machine (loadtest/RESULTS.md, "Writer throughput into SQLite"): the linker
+ *       costs ~6 µs per record, the store thread's SQLite inserts and commits the rest.
+ *   <li><b>Hashes are computed once.</b> A {@link LinkedRecord} carries the canonical bytes its
+ *       hash was computed over, and only {@link RecordChain} makes one, so {@link
+ *       AuditStore#appendLinked} checks {@code seq} and {@code prev_hash} but does not encode and
+ *       hash the record again. Records replayed from the journal come from a file that may have
+ *       been edited or damaged: they go through {@link AuditStore#append}, which checks every hash
+ *       and refuses a record whose hash does not match; the writer then re-links it (it was never
+ *       stored, so nothing committed to its old hash) and the stored chain stays verifiable.
+ *   <li><b>One head for what is written.</b> The store thread keeps {@code head}, the last record
+ *       stored or journaled. A batch whose first record does not follow it (the linker worked from
+ *       a head that moved: a re-link, a replay) is re-linked after it before being written, so the
+ *       store and the journal always get one unbroken chain; the linker is then told to wait for
+ *       the batches in flight and to continue from {@code head}.
  *   <li><b>Store outage.</b> When an append fails, that batch and every later one go to the {@link
- *       AuditJournal} (fsync per batch): while spilling, the writer thread never waits for the
- *       store, so after a crash at most the batch in flight is missing. A separate replay thread
+ *       AuditJournal} (fsync per batch): while spilling, the store thread never waits for the
+ *       store, so after a crash at most the batches in flight are missing. A separate replay thread
  *       tries every {@code retry_interval} to store the journal, oldest first; once it has stored
  *       everything up to the journal's end, it empties the journal and the writer goes back to the
  *       store, so records reach the store in chain order. A commit whose outcome was unknown is
@@ -56,8 +74,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Shutdown.</b> {@link #close()} returns only after the queue is empty: everything
  *       accepted is stored, or journaled if the store is down. Call it from the service's shutdown
  *       hook (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is
- *       what was queued and not yet written, at most the batch window in flight; the next start
- *       replays the journal.
+ *       what was queued and not yet written: the batch being written, the one linked ahead, and
+ *       what arrived meanwhile; the next start replays the journal.
  * </ul>
  *
  * <p>Time: a record's time is its decision's ({@link
@@ -80,8 +98,12 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final Counter journaled;
   private final Path journalFile;
 
-  /** Linked batches on their way from the linker thread to the store thread. */
-  private final ArrayBlockingQueue<List<LinkedRecord>> handoff = new ArrayBlockingQueue<>(1);
+  /**
+   * Hands a linked batch from the linker thread to the store thread. Synchronous: the linker forms
+   * its next batch only once the store thread has taken the last one, so at most one batch is
+   * linked ahead of the store, and what a kill -9 loses grows by at most one batch write.
+   */
+  private final SynchronousQueue<List<LinkedRecord>> handoff = new SynchronousQueue<>();
 
   private final Thread linker;
   private final Thread thread;
@@ -428,7 +450,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       }
       if (linked != null) {
         writeInFlight(linked);
-      } else if (linkerDone && handoff.isEmpty()) {
+      } else if (linkerDone) {
         return;
       }
     }
