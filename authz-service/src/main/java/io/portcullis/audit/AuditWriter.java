@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  *       ahead. Batches grow with load (group commit), a decision waits at most two batch writes,
  *       and an idle queue is looked at every {@code flush_interval}. Measured on the 2-core
  *       development machine (loadtest/RESULTS.md, "Writer throughput into SQLite"): the linker
- *       costs ~6 µs per record, the store thread's SQLite inserts and commits the rest.
+ *       costs 3-7 µs per record, the store thread 27-33 µs, nearly all of it inside SQLite (index
+ *       inserts and commits), so the store thread bounds the throughput.
  *   <li><b>Hashes are computed once.</b> A {@link LinkedRecord} carries the canonical bytes its
  *       hash was computed over, and only {@link RecordChain} makes one, so {@link
  *       AuditStore#appendLinked} checks {@code seq} and {@code prev_hash} but does not encode and
@@ -493,6 +494,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       }
       if (spilling) {
         spillLocked(linked);
+        linkerStale |= !head.equals(linkedTail); // the journal was full: its tail was dropped
         return;
       }
     } finally {
