@@ -21,6 +21,8 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -536,19 +538,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    * @throws StoreException if the store fails
    */
   private ChainHead store(List<LinkedRecord> linked) {
-    List<LinkedRecord> batch = linked;
-    for (int attempt = 0; ; attempt++) {
-      switch (store.appendLinked(batch)) {
-        case AppendResult.Appended a -> {
-          written.increment(a.inserted());
-          return a.head();
-        }
-        case AppendResult.Diverged d -> {
-          checkRelinks(attempt);
-          batch = relink(batch, d.index(), d.head());
-        }
-      }
-    }
+    return appendRelinking(
+        linked, store::appendLinked, (batch, d) -> relink(batch, d.index(), d.head()));
   }
 
   /**
@@ -560,15 +551,10 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    * @throws StoreException if the store fails
    */
   private ChainHead storeJournaled(List<DecisionRecord> journaled) {
-    List<DecisionRecord> batch = journaled;
-    for (int attempt = 0; ; attempt++) {
-      switch (store.append(batch)) {
-        case AppendResult.Appended a -> {
-          written.increment(a.inserted());
-          return a.head();
-        }
-        case AppendResult.Diverged d -> {
-          checkRelinks(attempt);
+    return appendRelinking(
+        journaled,
+        store::append,
+        (batch, d) -> {
           List<DecisionRecord> out = new ArrayList<>(batch.subList(0, d.index()));
           ChainHead at = d.head();
           for (DecisionRecord r : batch.subList(d.index(), batch.size())) {
@@ -576,16 +562,30 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             out.add(l);
             at = new ChainHead(l.getSeq(), l.getHash());
           }
-          batch = out;
-        }
-      }
-    }
+          return out;
+        });
   }
 
-  private void checkRelinks(int attempt) {
-    if (attempt >= MAX_RELINKS) {
-      throw new StoreException(
-          "audit chain of instance '" + instance + "' keeps moving under this writer");
+  /** Appends {@code records}, re-linking them with {@code relink} while the store diverges. */
+  private <R> ChainHead appendRelinking(
+      List<R> records,
+      Function<List<R>, AppendResult> append,
+      BiFunction<List<R>, AppendResult.Diverged, List<R>> relink) {
+    List<R> batch = records;
+    for (int attempt = 0; ; attempt++) {
+      switch (append.apply(batch)) {
+        case AppendResult.Appended a -> {
+          written.increment(a.inserted());
+          return a.head();
+        }
+        case AppendResult.Diverged d -> {
+          if (attempt >= MAX_RELINKS) {
+            throw new StoreException(
+                "audit chain of instance '" + instance + "' keeps moving under this writer");
+          }
+          batch = relink.apply(batch, d);
+        }
+      }
     }
   }
 
