@@ -47,6 +47,18 @@ public interface AuditStore {
    */
   AppendResult append(List<DecisionRecord> records);
 
+  /**
+   * As {@link #append}, for records {@link RecordChain#linked} has just placed: their hash was
+   * computed over the canonical bytes they carry, so the store checks only that each continues the
+   * chain ({@code seq}, {@code prev_hash}) or is already stored, and does not encode and hash it
+   * again. Records read back from anywhere (a journal file) go through {@link #append}.
+   *
+   * @param records at least one record, all of the same instance
+   * @throws IllegalArgumentException if {@code records} is empty or mixes instances
+   * @throws StoreException as {@link #append}
+   */
+  AppendResult appendLinked(List<LinkedRecord> records);
+
   /** A page of records matching {@code query}, newest first, each with its chain fields. */
   AuditPage query(AuditQuery query);
 

@@ -17,8 +17,12 @@ import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,14 +38,32 @@ import org.slf4j.LoggerFactory;
  *       ArrayBlockingQueue} (no allocation, one short lock: 0.1-0.2 µs per call measured on the
  *       2-core development machine). A full queue drops the decision and counts it ({@code
  *       portcullis_audit_dropped_total}).
- *   <li><b>One writer thread</b> maps decisions to records ({@link DecisionRecords}), links them
- *       into this instance's chain ({@link RecordChain}) and appends each batch in one transaction.
- *       It drains whatever is queued (up to {@code max_batch}) as soon as the previous batch is
- *       done, so batches grow with load (group commit), a decision waits at most one batch write,
- *       and an idle queue is looked at every {@code flush_interval}.
+ *   <li><b>Two writer threads, a pipeline.</b> The <i>linker</i> ({@code portcullis-audit-linker})
+ *       drains whatever is queued (up to {@code max_batch}), maps it to records ({@link
+ *       DecisionRecords}) and links them into this instance's chain ({@link RecordChain#linked}:
+ *       encoding and SHA-256). The <i>store thread</i> ({@code portcullis-audit-writer}) only
+ *       appends each batch in one transaction, or journals it. While it writes batch {@code n}, the
+ *       linker prepares {@code n+1}; the hand-off is synchronous, so at most one batch is linked
+ *       ahead. Batches grow with load (group commit), a decision waits at most two batch writes,
+ *       and an idle queue is looked at every {@code flush_interval}. Measured on the 2-core
+ *       development machine (loadtest/RESULTS.md, "Writer throughput into SQLite"): the linker
+ *       costs 3-7 µs per record, the store thread 27-33 µs, nearly all of it inside SQLite (index
+ *       inserts and commits), so the store thread bounds the throughput.
+ *   <li><b>Hashes are computed once.</b> A {@link LinkedRecord} carries the canonical bytes its
+ *       hash was computed over, and only {@link RecordChain} makes one, so {@link
+ *       AuditStore#appendLinked} checks {@code seq} and {@code prev_hash} but does not encode and
+ *       hash the record again. Records replayed from the journal come from a file that may have
+ *       been edited or damaged: they go through {@link AuditStore#append}, which checks every hash
+ *       and refuses a record whose hash does not match; the writer then re-links it (it was never
+ *       stored, so nothing committed to its old hash) and the stored chain stays verifiable.
+ *   <li><b>One head for what is written.</b> The store thread keeps {@code head}, the last record
+ *       stored or journaled. A batch whose first record does not follow it (the linker worked from
+ *       a head that moved: a re-link, a replay) is re-linked after it before being written, so the
+ *       store and the journal always get one unbroken chain; the linker is then told to wait for
+ *       the batches in flight and to continue from {@code head}.
  *   <li><b>Store outage.</b> When an append fails, that batch and every later one go to the {@link
- *       AuditJournal} (fsync per batch): while spilling, the writer thread never waits for the
- *       store, so after a crash at most the batch in flight is missing. A separate replay thread
+ *       AuditJournal} (fsync per batch): while spilling, the store thread never waits for the
+ *       store, so after a crash at most the batches in flight are missing. A separate replay thread
  *       tries every {@code retry_interval} to store the journal, oldest first; once it has stored
  *       everything up to the journal's end, it empties the journal and the writer goes back to the
  *       store, so records reach the store in chain order. A commit whose outcome was unknown is
@@ -55,8 +77,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Shutdown.</b> {@link #close()} returns only after the queue is empty: everything
  *       accepted is stored, or journaled if the store is down. Call it from the service's shutdown
  *       hook (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is
- *       what was queued and not yet written, at most the batch window in flight; the next start
- *       replays the journal.
+ *       what was queued and not yet written: the batch being written, the one linked ahead, and
+ *       what arrived meanwhile; the next start replays the journal.
  * </ul>
  *
  * <p>Time: a record's time is its decision's ({@link
@@ -78,18 +100,50 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final Counter dropped;
   private final Counter journaled;
   private final Path journalFile;
+
+  /**
+   * Hands a linked batch from the linker thread to the store thread. Synchronous: the linker forms
+   * its next batch only once the store thread has taken the last one, so at most one batch is
+   * linked ahead of the store, and what a kill -9 loses grows by at most one batch write.
+   */
+  private final SynchronousQueue<List<LinkedRecord>> handoff = new SynchronousQueue<>();
+
+  private final Thread linker;
   private final Thread thread;
   private final ScheduledExecutorService replayer;
 
   private volatile boolean closing;
+  private volatile boolean linkerDone;
   private volatile boolean closed;
   private boolean started;
 
-  /** Guards the journal, the chain head and the switch between store and journal. */
+  /**
+   * Guards the journal, the chain head, the switch between store and journal, and the batches in
+   * flight between the two writer threads.
+   */
   private final ReentrantLock lock = new ReentrantLock();
 
+  /** Signalled when the store thread has written every batch the linker handed it. */
+  private final Condition drained = lock.newCondition();
+
   private @Nullable AuditJournal journal;
+
+  /** The last record stored or journaled: what the next written record must follow. */
   private ChainHead head = ChainHead.GENESIS;
+
+  /** Batches linked but not yet written (stored or journaled). */
+  private int inFlight;
+
+  /**
+   * Set when the store thread had to re-link a batch, so the linker's own head is no longer what
+   * the chain will continue from: the linker then waits for the batches in flight and starts over
+   * from {@link #head}.
+   */
+  private boolean linkerStale;
+
+  /** Linker thread only: the last record it linked. */
+  private ChainHead linkHead = ChainHead.GENESIS;
+
   private volatile boolean spilling;
   private long replayPosition;
   private boolean journalFullLogged;
@@ -116,11 +170,17 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         .description("Decisions waiting for the audit writer")
         .register(registry);
     this.journalFile = settings.journalDirectory().resolve(fileName(instance) + ".journal");
-    this.thread = new Thread(this::run, "portcullis-audit-writer");
-    this.thread.setDaemon(true);
-    this.thread.setUncaughtExceptionHandler(
-        (t, e) ->
-            log.error("Audit writer thread died; decisions will queue up and then be dropped", e));
+    this.linker = new Thread(this::runLinker, "portcullis-audit-linker");
+    this.thread = new Thread(this::runStore, "portcullis-audit-writer");
+    for (Thread t : List.of(linker, thread)) {
+      t.setDaemon(true);
+      t.setUncaughtExceptionHandler(
+          (dead, e) ->
+              log.error(
+                  "Audit thread {} died; decisions will queue up and then be dropped",
+                  dead.getName(),
+                  e));
+    }
     this.replayer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -179,6 +239,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       lock.unlock();
     }
     started = true;
+    linker.start();
     thread.start();
     replayer.scheduleWithFixedDelay(
         this::replay, 0, settings.retryInterval().toMillis(), TimeUnit.MILLISECONDS);
@@ -209,12 +270,16 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       }
       closing = true;
     }
-    boolean interrupted = joinWriter();
+    boolean interrupted = join(linker);
+    interrupted |= join(thread);
     closed = true;
     List<Decision> rest = new ArrayList<>();
     queue.drainTo(rest);
     if (!rest.isEmpty()) {
-      process(rest);
+      List<LinkedRecord> linked = link(rest);
+      if (!linked.isEmpty()) {
+        writeInFlight(linked);
+      }
     }
     replayer.shutdown();
     try {
@@ -240,7 +305,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     }
   }
 
-  private boolean joinWriter() {
+  private static boolean join(Thread thread) {
     boolean interrupted = false;
     while (thread.isAlive()) {
       try {
@@ -281,37 +346,49 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     return journalFile;
   }
 
-  // ---- writer thread --------------------------------------------------------------------------
+  // ---- linker thread ---------------------------------------------------------------------------
 
-  private void run() {
+  private void runLinker() {
     List<Decision> batch = new ArrayList<>(settings.maxBatch());
     long pollMillis = settings.flushInterval().toMillis();
-    while (true) {
-      Decision first;
-      try {
-        first = queue.poll(pollMillis, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        closing = true;
-        first = queue.poll();
-      }
-      if (first != null) {
-        batch.add(first);
-        queue.drainTo(batch, settings.maxBatch() - 1);
+    try {
+      while (true) {
+        Decision first;
         try {
-          process(batch);
-        } catch (RuntimeException e) {
-          // Never let the thread die: a dead writer would silently drop every later decision.
-          log.error("Audit writer failed on a batch of {}", batch.size(), e);
-          dropped.increment(batch.size());
+          first = queue.poll(pollMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          closing = true;
+          first = queue.poll();
         }
-        batch.clear();
-      } else if (closing) {
-        return;
+        if (first != null) {
+          batch.add(first);
+          queue.drainTo(batch, settings.maxBatch() - 1);
+          try {
+            List<LinkedRecord> linked = link(batch);
+            if (!linked.isEmpty()) {
+              handOff(linked);
+            }
+          } catch (RuntimeException e) {
+            // Never let the thread die: a dead writer would silently drop every later decision.
+            log.error("Audit writer failed on a batch of {}", batch.size(), e);
+            dropped.increment(batch.size());
+          }
+          batch.clear();
+        } else if (closing) {
+          return;
+        }
       }
+    } finally {
+      linkerDone = true;
     }
   }
 
-  private void process(List<Decision> decisions) {
+  /**
+   * Maps decisions to records and links them after the last record this thread linked, counting the
+   * batch in flight. After the store thread re-linked a batch (or when nothing is in flight) it
+   * first takes the chain head from the written records.
+   */
+  private List<LinkedRecord> link(List<Decision> decisions) {
     List<DecisionRecord> records = new ArrayList<>(decisions.size());
     for (Decision d : decisions) {
       try {
@@ -322,14 +399,104 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       }
     }
     if (records.isEmpty()) {
-      return;
+      return List.of();
     }
-    List<DecisionRecord> linked;
     lock.lock();
     try {
-      linked = relink(records, 0, head);
+      if (linkerStale || inFlight == 0) {
+        while (inFlight > 0) {
+          drained.awaitUninterruptibly();
+        }
+        linkHead = head;
+        linkerStale = false;
+      }
+      inFlight++;
+    } finally {
+      lock.unlock();
+    }
+    List<LinkedRecord> linked = new ArrayList<>(records.size());
+    ChainHead at = linkHead;
+    for (DecisionRecord r : records) {
+      LinkedRecord l = RecordChain.linked(r, at);
+      linked.add(l);
+      at = l.head();
+    }
+    linkHead = at;
+    return linked;
+  }
+
+  private void handOff(List<LinkedRecord> linked) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        handoff.put(linked);
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      closing = true;
+    }
+  }
+
+  // ---- store thread ----------------------------------------------------------------------------
+
+  private void runStore() {
+    long pollMillis = settings.flushInterval().toMillis();
+    while (true) {
+      List<LinkedRecord> linked;
+      try {
+        linked = handoff.poll(pollMillis, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        linked = handoff.poll();
+      }
+      if (linked != null) {
+        writeInFlight(linked);
+      } else if (linkerDone) {
+        return;
+      }
+    }
+  }
+
+  /** Writes a batch the linker counted in flight, and counts it out. */
+  private void writeInFlight(List<LinkedRecord> linked) {
+    try {
+      write(linked);
+    } catch (RuntimeException e) {
+      // Never let the thread die: a dead writer would silently drop every later decision.
+      log.error("Audit writer failed on a batch of {}", linked.size(), e);
+      dropped.increment(linked.size());
+    } finally {
+      lock.lock();
+      try {
+        if (--inFlight == 0) {
+          drained.signalAll();
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /**
+   * Stores a linked batch, or journals it while the store is down. A batch that does not follow the
+   * last record written (the chain head moved under the linker: a re-link, a replay) is re-linked
+   * after it first, so the store and the journal always receive one unbroken chain.
+   */
+  private void write(List<LinkedRecord> batch) {
+    List<LinkedRecord> linked = batch;
+    ChainHead linkedTail = batch.get(batch.size() - 1).head();
+    lock.lock();
+    try {
+      LinkedRecord first = linked.get(0);
+      if (first.seq() != head.seq() + 1 || !first.prevHash().equals(head.hash())) {
+        linked = relink(linked, 0, head);
+        linkerStale = true;
+      }
       if (spilling) {
         spillLocked(linked);
+        linkerStale |= !head.equals(linkedTail); // the journal was full: its tail was dropped
         return;
       }
     } finally {
@@ -341,6 +508,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       lock.lock();
       try {
         head = stored;
+        if (!stored.equals(linkedTail)) {
+          linkerStale = true;
+        }
       } finally {
         lock.unlock();
       }
@@ -353,6 +523,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             journalFile,
             e.getMessage());
         spillLocked(linked);
+        linkerStale |= !head.equals(linkedTail);
       } finally {
         lock.unlock();
       }
@@ -360,16 +531,49 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   }
 
   /**
-   * Appends linked records, re-linking after the store's head when it says they diverge.
+   * Appends records this writer linked, re-linking after the store's head when it says they
+   * diverge.
    *
    * @return the chain head after them
    * @throws StoreException if the store fails
    */
-  private ChainHead store(List<DecisionRecord> linked) {
-    List<DecisionRecord> batch = linked;
+  private ChainHead store(List<LinkedRecord> linked) {
+    return appendRelinking(
+        linked, store::appendLinked, (batch, d) -> relink(batch, d.index(), d.head()));
+  }
+
+  /**
+   * Appends records read back from the journal; the store checks their hashes, as they come from a
+   * file. Records it refuses (not continuing its chain, not already stored) are re-linked after its
+   * head: they were never stored, so nothing committed to their old hashes.
+   *
+   * @return the chain head after them
+   * @throws StoreException if the store fails
+   */
+  private ChainHead storeJournaled(List<DecisionRecord> journaled) {
+    return appendRelinking(
+        journaled,
+        store::append,
+        (batch, d) -> {
+          List<DecisionRecord> out = new ArrayList<>(batch.subList(0, d.index()));
+          ChainHead at = d.head();
+          for (DecisionRecord r : batch.subList(d.index(), batch.size())) {
+            DecisionRecord l = RecordChain.link(r, at);
+            out.add(l);
+            at = new ChainHead(l.getSeq(), l.getHash());
+          }
+          return out;
+        });
+  }
+
+  /** Appends {@code records}, re-linking them with {@code relink} while the store diverges. */
+  private <R> ChainHead appendRelinking(
+      List<R> records,
+      Function<List<R>, AppendResult> append,
+      BiFunction<List<R>, AppendResult.Diverged, List<R>> relink) {
+    List<R> batch = records;
     for (int attempt = 0; ; attempt++) {
-      AppendResult result = store.append(batch);
-      switch (result) {
+      switch (append.apply(batch)) {
         case AppendResult.Appended a -> {
           written.increment(a.inserted());
           return a.head();
@@ -379,31 +583,35 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             throw new StoreException(
                 "audit chain of instance '" + instance + "' keeps moving under this writer");
           }
-          batch = relink(batch, d.index(), d.head());
+          batch = relink.apply(batch, d);
         }
       }
     }
   }
 
   /** {@code records} with those from {@code from} on linked one after another after {@code h}. */
-  private static List<DecisionRecord> relink(List<DecisionRecord> records, int from, ChainHead h) {
-    List<DecisionRecord> out = new ArrayList<>(records.size());
+  private static List<LinkedRecord> relink(List<LinkedRecord> records, int from, ChainHead h) {
+    List<LinkedRecord> out = new ArrayList<>(records.size());
     out.addAll(records.subList(0, from));
     ChainHead at = h;
     for (int i = from; i < records.size(); i++) {
-      DecisionRecord r = RecordChain.link(records.get(i), at);
+      LinkedRecord r = RecordChain.linked(records.get(i).content(), at);
       out.add(r);
-      at = new ChainHead(r.getSeq(), r.getHash());
+      at = r.head();
     }
     return out;
   }
 
   /** Writes linked records to the journal; the caller holds the lock. */
-  private void spillLocked(List<DecisionRecord> linked) {
+  private void spillLocked(List<LinkedRecord> linked) {
     AuditJournal j = Objects.requireNonNull(journal);
+    List<DecisionRecord> records = new ArrayList<>(linked.size());
+    for (LinkedRecord l : linked) {
+      records.add(l.record());
+    }
     int kept;
     try {
-      kept = j.append(linked, settings.journalMaxBytes());
+      kept = j.append(records, settings.journalMaxBytes());
     } catch (IOException e) {
       log.error("Audit journal {} write failed; {} records dropped", journalFile, linked.size(), e);
       kept = 0;
@@ -421,8 +629,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     }
     if (kept > 0) {
       journaled.increment(kept);
-      DecisionRecord last = linked.get(kept - 1);
-      head = new ChainHead(last.getSeq(), last.getHash());
+      head = linked.get(kept - 1).head();
     }
   }
 
@@ -460,7 +667,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         } finally {
           lock.unlock();
         }
-        stored = store(chunk.records());
+        stored = storeJournaled(chunk.records());
         lock.lock();
         try {
           replayPosition = chunk.next();

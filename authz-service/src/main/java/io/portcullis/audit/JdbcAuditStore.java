@@ -79,12 +79,43 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   @Override
   public AppendResult append(List<DecisionRecord> records) {
+    // Records from outside (a journal file, a caller): hashed here, outside the transaction.
+    List<Candidate> candidates = new ArrayList<>(records.size());
+    for (DecisionRecord r : records) {
+      byte[] canonical = RecordChain.canonical(r);
+      candidates.add(
+          new Candidate(
+              r, r.getPrevHash(), r.getHash(), canonical, RecordChain.hashMatches(r, canonical)));
+    }
+    return appendCandidates(candidates);
+  }
+
+  @Override
+  public AppendResult appendLinked(List<LinkedRecord> records) {
+    List<Candidate> candidates = new ArrayList<>(records.size());
+    for (LinkedRecord r : records) {
+      // RecordChain made it by hashing these bytes: no need to do it again.
+      candidates.add(new Candidate(r.content(), r.prevHash(), r.hash(), r.canonical(), true));
+    }
+    return appendCandidates(candidates);
+  }
+
+  /**
+   * A record to append.
+   *
+   * @param record its content ({@code seq} set; its hash fields are not read)
+   * @param hashMatches whether {@code hash} is the hash of {@code canonical} after {@code prevHash}
+   */
+  private record Candidate(
+      DecisionRecord record, String prevHash, String hash, byte[] canonical, boolean hashMatches) {}
+
+  private AppendResult appendCandidates(List<Candidate> records) {
     if (records.isEmpty()) {
       throw new IllegalArgumentException("append needs at least one record");
     }
-    String instance = records.get(0).getInstance();
-    for (DecisionRecord r : records) {
-      if (!r.getInstance().equals(instance)) {
+    String instance = records.get(0).record().getInstance();
+    for (Candidate r : records) {
+      if (!r.record().getInstance().equals(instance)) {
         throw new IllegalArgumentException("one append takes records of one instance");
       }
     }
@@ -135,8 +166,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
     }
   }
 
-  private AppendResult appendInTransaction(
-      Connection c, String instance, List<DecisionRecord> records) throws SQLException {
+  private AppendResult appendInTransaction(Connection c, String instance, List<Candidate> records)
+      throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "INSERT INTO audit_chain (instance, head_seq, head_hash, anchor_seq, anchor_hash)"
@@ -150,13 +181,14 @@ abstract sealed class JdbcAuditStore implements AuditStore
     int pending = 0;
     try (PreparedStatement insert = c.prepareStatement(INSERT)) {
       for (int i = 0; i < records.size(); i++) {
-        DecisionRecord r = records.get(i);
-        byte[] canonical = RecordChain.canonical(r);
-        if (RecordChain.continues(r, head, canonical)) {
-          bindInsert(insert, r, canonical);
+        Candidate r = records.get(i);
+        if (r.hashMatches()
+            && r.record().getSeq() == head.seq() + 1
+            && r.prevHash().equals(head.hash())) {
+          bindInsert(insert, r);
           insert.addBatch();
           pending++;
-          head = new ChainHead(r.getSeq(), r.getHash());
+          head = new ChainHead(r.record().getSeq(), r.hash());
           continue;
         }
         if (pending > 0) {
@@ -164,7 +196,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
           inserted += pending;
           pending = 0;
         }
-        if (isStored(c, r)) {
+        if (isStored(c, r.record())) {
           duplicates++;
         } else {
           return new AppendResult.Diverged(i, head);
@@ -188,8 +220,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
     return new AppendResult.Appended(inserted, duplicates, head);
   }
 
-  private static void bindInsert(PreparedStatement ps, DecisionRecord r, byte[] canonical)
-      throws SQLException {
+  private static void bindInsert(PreparedStatement ps, Candidate candidate) throws SQLException {
+    DecisionRecord r = candidate.record();
     ps.setString(1, r.getInstance());
     ps.setLong(2, r.getSeq());
     ps.setString(3, r.getDecisionId());
@@ -204,9 +236,9 @@ abstract sealed class JdbcAuditStore implements AuditStore
     ps.setString(12, r.getClient());
     ps.setString(13, r.getSourceIp());
     ps.setString(14, r.getPath());
-    ps.setString(15, r.getPrevHash());
-    ps.setString(16, r.getHash());
-    ps.setBytes(17, canonical);
+    ps.setString(15, candidate.prevHash());
+    ps.setString(16, candidate.hash());
+    ps.setBytes(17, candidate.canonical());
   }
 
   /** Whether a record with the same content (chain fields aside) is already stored. */

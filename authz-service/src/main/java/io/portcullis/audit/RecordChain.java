@@ -48,6 +48,9 @@ import java.util.HexFormat;
 public final class RecordChain {
   private static final HexFormat HEX = HexFormat.of();
 
+  /** Cloned per hash: cheaper than a provider look-up for every record. */
+  private static final MessageDigest SHA256 = newSha256();
+
   private RecordChain() {}
 
   /**
@@ -93,24 +96,40 @@ public final class RecordChain {
    * Any chain fields {@code record} had are replaced.
    */
   public static DecisionRecord link(DecisionRecord record, ChainHead head) {
-    DecisionRecord placed =
-        record.toBuilder().clearPrevHash().clearHash().setSeq(head.seq() + 1).build();
-    String hash = hash(head.hash(), canonical(placed));
-    return placed.toBuilder().setPrevHash(head.hash()).setHash(hash).build();
+    return linked(record, head).record();
+  }
+
+  /**
+   * As {@link #link}, keeping the canonical bytes the hash covers, so that the store need not
+   * encode and hash the record again ({@link AuditStore#appendLinked}).
+   */
+  public static LinkedRecord linked(DecisionRecord record, ChainHead head) {
+    DecisionRecord.Builder b = record.toBuilder().setSeq(head.seq() + 1);
+    if (!record.getPrevHash().isEmpty() || !record.getHash().isEmpty()) {
+      b.clearPrevHash().clearHash();
+    }
+    DecisionRecord placed = b.build();
+    byte[] canonical = canonical(placed);
+    return new LinkedRecord(placed, head.hash(), hash(head.hash(), canonical), canonical);
   }
 
   /** Whether {@code record} directly continues {@code head} and carries its correct hash. */
   public static boolean continues(DecisionRecord record, ChainHead head) {
-    return continues(record, head, canonical(record));
+    return record.getSeq() == head.seq() + 1
+        && record.getPrevHash().equals(head.hash())
+        && hashMatches(record, canonical(record));
   }
 
   /**
-   * As {@link #continues(DecisionRecord, ChainHead)}, given the record's {@link #canonical} bytes.
+   * Whether {@code record}'s hash is the one of these canonical bytes after its {@code prev_hash};
+   * false also when {@code prev_hash} is not a hash at all.
    */
-  static boolean continues(DecisionRecord record, ChainHead head, byte[] canonical) {
-    return record.getSeq() == head.seq() + 1
-        && record.getPrevHash().equals(head.hash())
-        && record.getHash().equals(hash(record.getPrevHash(), canonical));
+  static boolean hashMatches(DecisionRecord record, byte[] canonical) {
+    try {
+      return record.getHash().equals(hash(record.getPrevHash(), canonical));
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
   }
 
   /** {@code record} with {@code seq}, {@code prev_hash} and {@code hash} cleared. */
@@ -119,6 +138,14 @@ public final class RecordChain {
   }
 
   private static MessageDigest sha256() {
+    try {
+      return (MessageDigest) SHA256.clone();
+    } catch (CloneNotSupportedException e) {
+      throw new IllegalStateException("the platform's SHA-256 cannot be cloned", e);
+    }
+  }
+
+  private static MessageDigest newSha256() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {

@@ -164,6 +164,44 @@ abstract class AuditStoreContract {
   }
 
   @Test
+  void appendLinked_recordsFromRecordChain_areStoredAsLinkedAndVerify() {
+    appendOk(linked(A, 1, ChainHead.GENESIS));
+    ChainHead head = store.head(A);
+    LinkedRecord second = RecordChain.linked(record(A, "second", T0.plusSeconds(60)), head);
+    LinkedRecord third = RecordChain.linked(record(A, "third", T0.plusSeconds(120)), second.head());
+
+    AppendResult r = store.appendLinked(List.of(second, third));
+
+    assertThat(r).isEqualTo(new AppendResult.Appended(2, 0, third.head()));
+    assertThat(store.query(AuditQuery.builder().limit(2).build()).records())
+        .containsExactly(third.record(), second.record());
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(3));
+  }
+
+  @Test
+  void appendLinked_afterTheHeadMoved_divergesAndWritesNothing() {
+    LinkedRecord early = RecordChain.linked(record(A, "early", T0), ChainHead.GENESIS);
+    appendOk(linked(A, 2, ChainHead.GENESIS)); // another writer got there first
+
+    AppendResult r = store.appendLinked(List.of(early));
+
+    assertThat(r).isEqualTo(new AppendResult.Diverged(0, store.head(A)));
+    assertThat(store.query(AuditQuery.all()).records()).hasSize(2);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(2));
+  }
+
+  @Test
+  void append_recordEditedAfterLinking_isRefusedAlthoughItsChainFieldsContinue() {
+    // What a journal file edited on disk looks like: seq and prev_hash fit, the content does not.
+    LinkedRecord genuine = RecordChain.linked(record(A, "edited", T0), ChainHead.GENESIS);
+    DecisionRecord edited = genuine.record().toBuilder().setPath("/v1/elsewhere").build();
+
+    assertThat(store.append(List.of(edited)))
+        .isEqualTo(new AppendResult.Diverged(0, ChainHead.GENESIS));
+    assertThat(store.query(AuditQuery.all()).records()).isEmpty();
+  }
+
+  @Test
   void append_replayOfStoredRecords_skipsThemAndStoresTheRest() {
     List<DecisionRecord> batch = linked(A, 4, ChainHead.GENESIS);
     appendOk(batch.subList(0, 2)); // committed, but the writer never learned it did

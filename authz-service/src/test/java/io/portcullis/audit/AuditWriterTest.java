@@ -276,6 +276,111 @@ class AuditWriterTest {
   }
 
   @Test
+  void start_withAJournalRecordEditedOnDisk_storeRefusesItsHash_andTheWriterRelinksIt()
+      throws Exception {
+    AuditWriter first = started();
+    for (int i = 0; i < 3; i++) {
+      first.append(decision(i));
+    }
+    first.close();
+    // Journaled after the stored head, then one record's content edited in the file: its hash no
+    // longer matches. Replay must not take the journal's hash on trust.
+    List<DecisionRecord> journaled =
+        new ArrayList<>(
+            AuditStoreContract.link(
+                List.of(
+                    DecisionRecords.of(decision(3), INSTANCE),
+                    DecisionRecords.of(decision(4), INSTANCE),
+                    DecisionRecords.of(decision(5), INSTANCE)),
+                store.head(INSTANCE)));
+    DecisionRecord edited = journaled.get(1).toBuilder().setPath("/v1/edited").build();
+    journaled.set(1, edited);
+    try (AuditJournal j =
+        AuditJournal.open(settings.journalDirectory().resolve(INSTANCE + ".journal"))) {
+      j.append(journaled, Long.MAX_VALUE);
+    }
+
+    AuditWriter second = started();
+    await().atMost(patience()).until(() -> second.written() == 3 && !second.spilling());
+    second.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 6));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(6));
+    DecisionRecord stored = store.query(AuditQuery.builder().limit(6).build()).records().get(1);
+    assertThat(stored.getDecisionId()).isEqualTo("o-4");
+    assertThat(stored.getPath()).isEqualTo("/v1/edited");
+    assertThat(stored.getHash()).isNotEqualTo(edited.getHash());
+  }
+
+  @Test
+  void pipeline_smallBatchesThroughAnOutage_storeEveryDecisionInAppendOrder() throws Exception {
+    // Batches of 7: many batches are linked ahead of the store thread when it switches to the
+    // journal and back.
+    AuditWriter w =
+        writer(
+                settings.toBuilder().maxBatch(7).build(),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .start();
+    for (int i = 0; i < 300; i++) {
+      w.append(decision(i));
+    }
+    await().atMost(patience()).until(() -> w.written() > 0);
+
+    Connection lock = lockStore();
+    for (int i = 300; i < 1300; i++) {
+      w.append(decision(i));
+    }
+    await().atMost(patience()).until(() -> w.journaled() > 0);
+    for (int i = 1300; i < 1600; i++) {
+      w.append(decision(i));
+    }
+    unlock(lock);
+    for (int i = 1600; i < 2000; i++) {
+      w.append(decision(i));
+    }
+    await().atMost(patience()).until(() -> w.written() == 2000 && !w.spilling());
+    w.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 2000));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(2000));
+    assertThat(w.dropped()).isZero();
+    assertThat(w.journaled()).isPositive();
+  }
+
+  @Test
+  void twoWritersOfOneInstance_batchesRelinkedInFlight_formOneUnbrokenChain() throws Exception {
+    // Each writer's batches keep diverging from the head the other one moved: the store thread
+    // re-links them, and the linker must start over from the re-linked head.
+    AuditSettings small = settings.toBuilder().maxBatch(5).build();
+    AuditWriter a = writer(small, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)).start();
+    AuditWriter b =
+        writer(
+                small.toBuilder().journalDirectory(dir.resolve("journal-b")).build(),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .start();
+    Thread ta =
+        Thread.ofPlatform()
+            .start(() -> IntStream.range(0, 1000).forEach(i -> a.append(decision(i))));
+    Thread tb =
+        Thread.ofPlatform()
+            .start(() -> IntStream.range(1000, 2000).forEach(i -> b.append(decision(i))));
+    ta.join();
+    tb.join();
+    a.close();
+    b.close();
+
+    List<String> stored = storedIdsInChainOrder();
+    assertThat(stored).containsExactlyInAnyOrderElementsOf(ids(0, 2000));
+    // Each writer's own records stay in its append order.
+    assertThat(stored.stream().filter(ids(0, 1000)::contains).toList())
+        .containsExactlyElementsOf(ids(0, 1000));
+    assertThat(stored.stream().filter(ids(1000, 2000)::contains).toList())
+        .containsExactlyElementsOf(ids(1000, 2000));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(2000));
+    assertThat(a.dropped() + b.dropped()).isZero();
+  }
+
+  @Test
   void restart_continuesTheSameChain() throws SQLException {
     AuditWriter first = started();
     IntStream.range(0, 10).forEach(i -> first.append(decision(i)));
