@@ -68,8 +68,9 @@ import org.slf4j.LoggerFactory;
  *       everything up to the journal's end, it empties the journal and the writer goes back to the
  *       store, so records reach the store in chain order. A commit whose outcome was unknown is
  *       replayed safely: the store skips records it already holds. When the journal reaches {@code
- *       journal_max_bytes}, further records are dropped and counted; they are dropped before being
- *       linked, so the chain has no holes.
+ *       journal_max_bytes}, further records are dropped and counted; the store thread's head stays
+ *       at the last record kept, and the next kept batch is re-linked after it, so the chain has no
+ *       holes.
  *   <li><b>Chain head.</b> On start the head is the journal's last record, else the store's head;
  *       if the store is unreachable then, the writer starts from genesis, and the store's {@link
  *       AppendResult.Diverged} answer makes it re-link records after the true head (records never
