@@ -27,6 +27,9 @@ import java.util.concurrent.locks.LockSupport;
  * java --enable-native-access=ALL-UNNAMED -Xmx2g -cp loadtest/target/benchmarks.jar \
  *     io.portcullis.loadtest.AuditWriterThroughput --rate 50000 --seconds 30
  * </pre>
+ *
+ * <p>{@code --url jdbc:postgresql://...} writes into that store instead of a fresh SQLite file
+ * (give it an empty database of its own: the run leaves its records there).
  */
 public final class AuditWriterThroughput {
   private AuditWriterThroughput() {}
@@ -36,12 +39,14 @@ public final class AuditWriterThroughput {
     int seconds = 30;
     int maxBatch = AuditSettings.defaults().maxBatch();
     Path dir = null;
+    String url = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rate" -> rate = Integer.parseInt(args[++i]);
         case "--seconds" -> seconds = Integer.parseInt(args[++i]);
         case "--dir" -> dir = Path.of(args[++i]);
         case "--max-batch" -> maxBatch = Integer.parseInt(args[++i]);
+        case "--url" -> url = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -49,7 +54,9 @@ public final class AuditWriterThroughput {
     if (dir == null) {
       dir = Files.createTempDirectory("audit-writer-bench");
     }
-    String url = "jdbc:sqlite:" + dir.resolve("audit.db");
+    if (url == null) {
+      url = "jdbc:sqlite:" + dir.resolve("audit.db");
+    }
     try (Database db = Database.open(StoreSettings.of(url))) {
       AuditStore store = AuditStore.of(db);
       AuditWriter writer =
