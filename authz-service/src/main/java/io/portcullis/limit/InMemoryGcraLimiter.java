@@ -1,5 +1,9 @@
 package io.portcullis.limit;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.portcullis.metrics.MetricNames;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -167,8 +171,29 @@ public final class InMemoryGcraLimiter implements RateLimiter {
   }
 
   /** Rate buckets held, stale ones not yet swept included; at most {@code maximumBuckets}. */
-  long rateBucketsHeld() {
+  public long rateBucketsHeld() {
     return rates.size();
+  }
+
+  /**
+   * Publishes {@code portcullis_ratelimit_memory_buckets} (rate buckets held) and {@code
+   * portcullis_ratelimit_memory_full_refusals_total} ({@link #refusedWhenFull()}), so an operator
+   * can alert before and when the table fills.
+   *
+   * @param role {@code primary} for the memory backend, {@code fallback} for the local limiter
+   *     behind Redis
+   */
+  public InMemoryGcraLimiter bindMetrics(MeterRegistry registry, String role) {
+    Gauge.builder(MetricNames.RATELIMIT_MEMORY_BUCKETS, this, InMemoryGcraLimiter::rateBucketsHeld)
+        .tag("role", role)
+        .description("in-memory rate buckets held (stale ones not yet swept included)")
+        .register(registry);
+    FunctionCounter.builder(
+            MetricNames.RATELIMIT_MEMORY_FULL_REFUSALS, this, InMemoryGcraLimiter::refusedWhenFull)
+        .tag("role", role)
+        .description("requests refused because every in-memory rate bucket was live")
+        .register(registry);
+    return this;
   }
 
   private Slot slot(LimitRequest r, Instant now) {

@@ -50,7 +50,8 @@ public record LimitBackends(
         InMemoryGcraLimiter.builder()
             .clock(clock)
             .maximumBuckets(settings.maximumBuckets())
-            .build(),
+            .build()
+            .bindMetrics(registry, "primary"),
         InMemorySourceProtection.builder()
             .clock(clock)
             .maximumSources(settings.maximumBuckets())

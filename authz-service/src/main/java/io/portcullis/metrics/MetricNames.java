@@ -17,6 +17,10 @@ public final class MetricNames {
   /** {@code portcullis_ratelimit_backend_errors_total}. */
   public static final String RATELIMIT_BACKEND_ERRORS = "portcullis.ratelimit.backend.errors";
 
+  public static final String RATELIMIT_MEMORY_BUCKETS = "portcullis.ratelimit.memory.buckets";
+  public static final String RATELIMIT_MEMORY_FULL_REFUSALS =
+      "portcullis.ratelimit.memory.full.refusals";
+
   /** {@code portcullis_jwks_refresh_total{issuer,result}}. */
   public static final String JWKS_REFRESH = "portcullis.jwks.refresh";
 

@@ -2,7 +2,9 @@ package io.portcullis.limit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.decision.Reason;
+import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
 import java.time.Duration;
 import java.util.List;
@@ -215,6 +217,37 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
 
     assertThat(small.rateBucketsHeld()).isEqualTo(50);
     assertThat(small.refusedWhenFull()).isEqualTo(950);
+  }
+
+  @Test
+  void metrics_showBucketsHeldAndRefusalsWhenFull() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder()
+            .clock(clock)
+            .maximumBuckets(20)
+            .build()
+            .bindMetrics(registry, "primary");
+    LimitDefinition r = rate("bounded", 1, Duration.ofHours(1), 1);
+
+    for (int i = 0; i < 30; i++) {
+      small.acquire(bucket("client-" + i, r), true);
+    }
+
+    assertThat(
+            registry
+                .get(MetricNames.RATELIMIT_MEMORY_BUCKETS)
+                .tag("role", "primary")
+                .gauge()
+                .value())
+        .isEqualTo(20.0);
+    assertThat(
+            registry
+                .get(MetricNames.RATELIMIT_MEMORY_FULL_REFUSALS)
+                .tag("role", "primary")
+                .functionCounter()
+                .count())
+        .isEqualTo(10.0);
   }
 
   @Test

@@ -60,7 +60,8 @@ public final class RedisLimitBackends {
             InMemoryGcraLimiter.builder()
                 .clock(clock)
                 .maximumBuckets(settings.maximumBuckets())
-                .build(),
+                .build()
+                .bindMetrics(registry, "fallback"),
             settings.onBackendFailure(),
             circuit,
             settings.retryInterval());
