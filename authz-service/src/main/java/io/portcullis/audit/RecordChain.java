@@ -1,11 +1,11 @@
 package io.portcullis.audit;
 
 import com.google.protobuf.CodedOutputStream;
+import io.portcullis.digest.Sha256;
 import io.portcullis.proto.v1.DecisionRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
@@ -48,9 +48,6 @@ import java.util.HexFormat;
 public final class RecordChain {
   private static final HexFormat HEX = HexFormat.of();
 
-  /** Cloned per hash: cheaper than a provider look-up for every record. */
-  private static final MessageDigest SHA256 = newSha256();
-
   private RecordChain() {}
 
   /**
@@ -80,7 +77,7 @@ public final class RecordChain {
    * @throws IllegalArgumentException if {@code prevHash} is neither empty nor 64 hex digits
    */
   public static String hash(String prevHash, byte[] canonical) {
-    MessageDigest sha256 = sha256();
+    MessageDigest sha256 = Sha256.newDigest();
     if (!prevHash.isEmpty()) {
       if (prevHash.length() != 64) {
         throw new IllegalArgumentException("prev_hash must be 64 hex digits");
@@ -135,21 +132,5 @@ public final class RecordChain {
   /** {@code record} with {@code seq}, {@code prev_hash} and {@code hash} cleared. */
   static DecisionRecord unchained(DecisionRecord record) {
     return record.toBuilder().clearSeq().clearPrevHash().clearHash().build();
-  }
-
-  private static MessageDigest sha256() {
-    try {
-      return (MessageDigest) SHA256.clone();
-    } catch (CloneNotSupportedException e) {
-      throw new IllegalStateException("the platform's SHA-256 cannot be cloned", e);
-    }
-  }
-
-  private static MessageDigest newSha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java platform provides SHA-256", e);
-    }
   }
 }

@@ -16,10 +16,8 @@ import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import io.portcullis.decision.Reason;
+import io.portcullis.digest.Sha256;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.text.ParseException;
 import java.time.Duration;
@@ -384,13 +382,7 @@ public final class JwtVerifier implements BearerTokenVerifier {
    */
   record TokenKey(int scope, long h0, long h1, long h2, long h3) {
     static TokenKey of(int scope, String token) {
-      MessageDigest sha256;
-      try {
-        sha256 = MessageDigest.getInstance("SHA-256");
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException("SHA-256 is required of every JDK", e);
-      }
-      ByteBuffer d = ByteBuffer.wrap(sha256.digest(token.getBytes(StandardCharsets.UTF_8)));
+      ByteBuffer d = ByteBuffer.wrap(Sha256.of(token));
       return new TokenKey(scope, d.getLong(), d.getLong(), d.getLong(), d.getLong());
     }
 

@@ -1,8 +1,8 @@
 package io.portcullis.keys;
 
+import io.portcullis.digest.Sha256;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 
 /**
@@ -26,8 +26,6 @@ public final class KeyHash {
   /** Bytes of a SHA-256 digest. */
   public static final int LENGTH = 32;
 
-  private static final MessageDigest PROTOTYPE = sha256();
-
   private final byte[] digest;
 
   private KeyHash(byte[] digest) {
@@ -36,8 +34,7 @@ public final class KeyHash {
 
   /** The hash of a whole presented or generated key. */
   public static KeyHash of(String key) {
-    MessageDigest md = newDigest();
-    return new KeyHash(md.digest(key.getBytes(StandardCharsets.US_ASCII)));
+    return new KeyHash(Sha256.of(key.getBytes(StandardCharsets.US_ASCII)));
   }
 
   /**
@@ -75,22 +72,5 @@ public final class KeyHash {
   @Override
   public String toString() {
     return "KeyHash[redacted]";
-  }
-
-  /** A fresh SHA-256 instance: cloning a prototype skips the provider lookup. */
-  private static MessageDigest newDigest() {
-    try {
-      return (MessageDigest) PROTOTYPE.clone();
-    } catch (CloneNotSupportedException e) {
-      return sha256();
-    }
-  }
-
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JDK", e);
-    }
   }
 }

@@ -1,11 +1,9 @@
 package io.portcullis.limit;
 
+import io.portcullis.digest.Sha256;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Subject;
 import io.portcullis.net.SourceKeys;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -119,13 +117,7 @@ public sealed interface LimitKey {
 
     /** The key value a credential-bearing header's value {@code v} is counted under. */
     public static String digest(String v) {
-      byte[] sha;
-      try {
-        sha = MessageDigest.getInstance("SHA-256").digest(v.getBytes(StandardCharsets.UTF_8));
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException("every JDK has SHA-256", e);
-      }
-      return "sha256:" + HexFormat.of().formatHex(sha, 0, 16);
+      return "sha256:" + HexFormat.of().formatHex(Sha256.of(v), 0, 16);
     }
   }
 

@@ -1,11 +1,11 @@
 package io.portcullis.policy;
 
+import io.portcullis.digest.Sha256;
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.payload.JsonBodySchema;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.InstantSource;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -96,12 +96,7 @@ public final class PolicyLoader {
 
   /** {@code sha256:} + 16 hex digits over the policy bytes and each schema file's bytes. */
   static String version(byte[] policy, SortedMap<Path, byte[]> schemaFiles) {
-    MessageDigest sha;
-    try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JDK", e);
-    }
+    MessageDigest sha = Sha256.newDigest();
     sha.update(policy);
     for (byte[] b : schemaFiles.values()) {
       sha.update(b);
