@@ -13,6 +13,7 @@ import io.portcullis.request.RequestAttributes;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /** {@code matches} (the hot path) and {@code mismatch} (traces) must agree on every condition. */
@@ -42,26 +43,36 @@ class SegmentMatchTest {
     return new Subject(request, HttpMethod.GET, path, id, country);
   }
 
-  private static SegmentMatch match(
-      Set<CredentialType> credentials,
-      List<String> principals,
-      Set<String> clients,
-      Set<String> clientTypes,
-      Set<String> roles,
-      List<String> cidrs,
-      Set<String> countries,
-      Map<String, String> context,
-      Set<String> issuers) {
-    return new SegmentMatch(
-        credentials,
-        principals.stream().map(PrincipalPattern::compile).toList(),
-        clients,
-        clientTypes,
-        roles,
-        cidrs.isEmpty() ? CidrSet.empty() : CidrSet.parse(cidrs),
-        countries,
-        context,
-        issuers);
+  /** A match with only the conditions a test sets; every other condition imposes nothing. */
+  private static final class Conditions {
+    Set<CredentialType> credentials = Set.of();
+    List<String> principals = List.of();
+    Set<String> clients = Set.of();
+    Set<String> clientTypes = Set.of();
+    Set<String> roles = Set.of();
+    List<String> cidrs = List.of();
+    Set<String> countries = Set.of();
+    Map<String, String> context = Map.of();
+    Set<String> issuers = Set.of();
+
+    SegmentMatch build() {
+      return new SegmentMatch(
+          credentials,
+          principals.stream().map(PrincipalPattern::compile).toList(),
+          clients,
+          clientTypes,
+          roles,
+          cidrs.isEmpty() ? CidrSet.empty() : CidrSet.parse(cidrs),
+          countries,
+          context,
+          issuers);
+    }
+  }
+
+  private static SegmentMatch match(Consumer<Conditions> set) {
+    Conditions c = new Conditions();
+    set.accept(c);
+    return c.build();
   }
 
   private static void assertRefusedWith(SegmentMatch m, Subject s, String reasonStart) {
@@ -73,15 +84,17 @@ class SegmentMatchTest {
   void everyConditionHolding_matches_andHasNoMismatch() {
     SegmentMatch m =
         match(
-            Set.of(CredentialType.JWT),
-            List.of("ali*"),
-            Set.of("web"),
-            Set.of("public"),
-            Set.of("auditor", "admin"),
-            List.of("10.0.0.0/8"),
-            Set.of("NO"),
-            Map.of("env", "prod"),
-            Set.of("corp"));
+            c -> {
+              c.credentials = Set.of(CredentialType.JWT);
+              c.principals = List.of("ali*");
+              c.clients = Set.of("web");
+              c.clientTypes = Set.of("public");
+              c.roles = Set.of("auditor", "admin");
+              c.cidrs = List.of("10.0.0.0/8");
+              c.countries = Set.of("NO");
+              c.context = Map.of("env", "prod");
+              c.issuers = Set.of("corp");
+            });
     Subject s = subject(ALICE, "10.1.2.3", "NO");
     assertThat(m.matches(s)).isTrue();
     assertThat(m.mismatch(s)).isNull();
@@ -91,168 +104,26 @@ class SegmentMatchTest {
   @Test
   void eachFailingCondition_refuses_andNamesThatCondition() {
     Subject s = subject(ALICE, "10.1.2.3", "NO");
-    Set<CredentialType> none = Set.of();
+    assertRefusedWith(match(c -> c.issuers = Set.of("other")), s, "issuer corp, not one of");
     assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of("other")),
-        s,
-        "issuer corp, not one of");
+        match(c -> c.credentials = Set.of(CredentialType.API_KEY)), s, "credential is");
+    assertRefusedWith(match(c -> c.principals = List.of("bob*")), s, "principal matches none of");
+    assertRefusedWith(match(c -> c.clients = Set.of("cli")), s, "client is not one of");
     assertRefusedWith(
-        match(
-            Set.of(CredentialType.API_KEY),
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        s,
-        "credential is");
+        match(c -> c.clientTypes = Set.of("confidential")), s, "client_type public, not one of");
+    assertRefusedWith(match(c -> c.roles = Set.of("admin")), s, "no role in");
+    assertRefusedWith(match(c -> c.cidrs = List.of("192.168.0.0/16")), s, "source_ip not in");
+    assertRefusedWith(match(c -> c.countries = Set.of("SE")), s, "country NO, not one of");
     assertRefusedWith(
-        match(
-            none,
-            List.of("bob*"),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        s,
-        "principal matches none of");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of("cli"),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        s,
-        "client is not one of");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of("confidential"),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        s,
-        "client_type public, not one of");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of("admin"),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        s,
-        "no role in");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of("192.168.0.0/16"),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        s,
-        "source_ip not in");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of("SE"),
-            Map.of(),
-            Set.of()),
-        s,
-        "country NO, not one of");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of("env", "staging"),
-            Set.of()),
-        s,
-        "context env is not 'staging'");
+        match(c -> c.context = Map.of("env", "staging")), s, "context env is not 'staging'");
   }
 
   @Test
   void absentAttributes_neverMatchAConditionOnThem() {
     Subject anonymous = subject(Identity.anonymous(), "10.1.2.3", null);
-    Set<CredentialType> none = Set.of();
+    assertRefusedWith(match(c -> c.issuers = Set.of("corp")), anonymous, "issuer absent");
+    assertRefusedWith(match(c -> c.countries = Set.of("NO")), anonymous, "country unknown");
     assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of("corp")),
-        anonymous,
-        "issuer absent");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of(),
-            Set.of(),
-            List.of(),
-            Set.of("NO"),
-            Map.of(),
-            Set.of()),
-        anonymous,
-        "country unknown");
-    assertRefusedWith(
-        match(
-            none,
-            List.of(),
-            Set.of(),
-            Set.of("public"),
-            Set.of(),
-            List.of(),
-            Set.of(),
-            Map.of(),
-            Set.of()),
-        anonymous,
-        "client_type absent");
+        match(c -> c.clientTypes = Set.of("public")), anonymous, "client_type absent");
   }
 }
