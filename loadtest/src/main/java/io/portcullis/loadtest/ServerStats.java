@@ -21,6 +21,8 @@ interface ServerStats {
    *     (the live set plus what survived)
    * @param okAnswers answers the server itself counted as OK (the empty server's counter, or
    *     Portcullis's allow decisions), for checking an external client's results
+   * @param allocatedBytes heap bytes allocated by all the server's threads so far (virtual threads
+   *     count on their carriers): per request, a figure the neighbours' load does not change
    */
   record Snapshot(
       long nanoTime,
@@ -30,7 +32,8 @@ interface ServerStats {
       long heapUsed,
       long heapCommitted,
       long maxHeapAfterGc,
-      long okAnswers) {
+      long okAnswers,
+      long allocatedBytes) {
 
     String encode() {
       return "STATS "
@@ -48,12 +51,14 @@ interface ServerStats {
           + " "
           + maxHeapAfterGc
           + " "
-          + okAnswers;
+          + okAnswers
+          + " "
+          + allocatedBytes;
     }
 
     static Snapshot decode(String line) {
       String[] p = line.trim().split(" ");
-      if (p.length != 9 || !p[0].equals("STATS")) {
+      if (p.length != 10 || !p[0].equals("STATS")) {
         throw new IllegalArgumentException("not a stats line: " + line);
       }
       return new Snapshot(
@@ -64,7 +69,8 @@ interface ServerStats {
           Long.parseLong(p[5]),
           Long.parseLong(p[6]),
           Long.parseLong(p[7]),
-          Long.parseLong(p[8]));
+          Long.parseLong(p[8]),
+          Long.parseLong(p[9]));
     }
   }
 
@@ -76,11 +82,17 @@ interface ServerStats {
       long gcMillis,
       long heapCommitted,
       long maxHeapAfterGc,
-      long okAnswers) {
+      long okAnswers,
+      long allocatedBytes) {
 
     /** Server CPU microseconds per answer at {@code rate} answers per second. */
     double cpuMicrosPerRequest(double rate) {
       return rate <= 0 ? 0 : cpuNanos / 1000.0 / (rate * seconds);
+    }
+
+    /** Server heap bytes allocated per answer at {@code rate} answers per second. */
+    double allocatedBytesPerRequest(double rate) {
+      return rate <= 0 ? 0 : allocatedBytes / (rate * seconds);
     }
 
     /** Server CPU cores busy on average. */
@@ -90,9 +102,11 @@ interface ServerStats {
 
     String describe(double rate) {
       return String.format(
-          "server %.2f cores, %.1f µs CPU/req, %d GCs (%d ms), heap after GC max %.0f MB of %.0f MB",
+          "server %.2f cores, %.1f µs CPU/req, %.1f KB allocated/req, %d GCs (%d ms), heap after GC"
+              + " max %.0f MB of %.0f MB",
           cores(),
           cpuMicrosPerRequest(rate),
+          allocatedBytesPerRequest(rate) / 1024.0,
           gcCount,
           gcMillis,
           maxHeapAfterGc / 1048576.0,
@@ -111,6 +125,7 @@ interface ServerStats {
         b.gcMillis() - a.gcMillis(),
         b.heapCommitted(),
         b.maxHeapAfterGc(),
-        b.okAnswers() - a.okAnswers());
+        b.okAnswers() - a.okAnswers(),
+        b.allocatedBytes() - a.allocatedBytes());
   }
 }

@@ -54,6 +54,11 @@ final class ServiceProcess implements ServerStats, AutoCloseable {
     if (jfr != null) {
       cmd.add("-XX:StartFlightRecording=filename=" + jfr + ",settings=profile");
     }
+    // A/B experiments on the server JVM: -Dloadtest.serverJvmArgs="-Dname=value -XX:..."
+    String extra = System.getProperty("loadtest.serverJvmArgs", "").strip();
+    if (!extra.isEmpty()) {
+      cmd.addAll(List.of(extra.split("\\s+")));
+    }
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(LoadGenerator.class.getName());

@@ -186,7 +186,9 @@ final class TargetServer implements Callable<Integer> {
         heap.getUsed(),
         heap.getCommitted(),
         maxAfterGc.get(),
-        ok);
+        ok,
+        ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean())
+            .getTotalThreadAllocatedBytes());
   }
 
   /** Tracks the largest heap occupancy right after any collection (G1 young, mixed or full). */
