@@ -231,7 +231,9 @@ public final class Portcullis implements AutoCloseable {
         GrpcServer.builder(config.grpc().address())
             .service(new EnvoyAuthorizationService(pipeline, clock))
             .tls(tls)
-            .drainGrace(config.grpc().drainGrace());
+            .drainGrace(config.grpc().drainGrace())
+            .maxInFlight(config.grpc().maxInFlight())
+            .maxQueueTime(config.grpc().maxQueueTime());
     if (adminToken != null) {
       // The admin gRPC service is served only behind the admin token; without a token (possible
       // only off loopback, where the admin HTTP API then refuses to start) it is not registered.
@@ -251,9 +253,14 @@ public final class Portcullis implements AutoCloseable {
       gb.service(new EnvoyRateLimitService(rls));
     }
     GrpcServer g = gb.build().start();
-    FunctionCounter.builder(MetricNames.GRPC_REJECTED, g, GrpcServer::rejectedCalls)
-        .description("gRPC calls refused because too many were in flight")
-        .register(meters);
+    for (String reason : GrpcServer.REJECTION_REASONS) {
+      FunctionCounter.builder(MetricNames.GRPC_REJECTED, g, s -> s.rejectedCalls(reason))
+          .description(
+              "gRPC calls refused before any work: queued too long, deadline passed, or too many"
+                  + " in flight")
+          .tag("reason", reason)
+          .register(meters);
+    }
     if (!config.grpc().address().getAddress().isLoopbackAddress()
         && (tls == null || tls.clientCa() == null)) {
       log.warn(

@@ -67,8 +67,26 @@ public record RuntimeConfig(
    */
   public record Tls(Path cert, Path key, @Nullable Path clientCa) {}
 
-  /** {@code server.grpc}. */
-  public record Grpc(InetSocketAddress address, @Nullable Tls tls, Duration drainGrace) {}
+  /**
+   * {@code server.grpc}.
+   *
+   * @param maxInFlight the most calls running at once; more are refused
+   * @param maxQueueTime the longest a call may wait for a thread; older calls are refused (zero:
+   *     never)
+   */
+  public record Grpc(
+      InetSocketAddress address,
+      @Nullable Tls tls,
+      Duration drainGrace,
+      int maxInFlight,
+      Duration maxQueueTime) {
+    public static final int DEFAULT_MAX_IN_FLIGHT = 10_000;
+    public static final Duration DEFAULT_MAX_QUEUE_TIME = Duration.ofMillis(200);
+
+    public Grpc(InetSocketAddress address, @Nullable Tls tls, Duration drainGrace) {
+      this(address, tls, drainGrace, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUE_TIME);
+    }
+  }
 
   /** {@code server.http}: forward-auth; forwarded headers are believed only from these proxies. */
   public record Http(InetSocketAddress address, List<String> trustedProxies) {

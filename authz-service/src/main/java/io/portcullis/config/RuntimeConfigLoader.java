@@ -42,7 +42,8 @@ public final class RuntimeConfigLoader extends YamlReader {
           "request_limits",
           "data_dir");
   private static final List<String> SERVER = List.of("grpc", "http", "admin");
-  private static final List<String> GRPC = List.of("address", "tls", "drain_grace");
+  private static final List<String> GRPC =
+      List.of("address", "tls", "drain_grace", "max_in_flight", "max_queue_time");
   private static final List<String> TLS = List.of("cert", "key", "client_ca");
   private static final List<String> HTTP = List.of("address", "trusted_proxies");
   private static final List<String> ADMIN = List.of("address", "token");
@@ -134,7 +135,9 @@ public final class RuntimeConfigLoader extends YamlReader {
             new RuntimeConfig.Grpc(
                 optAddress(gf, "address", grpc.address()),
                 tls,
-                optDuration(gf, "drain_grace", grpc.drainGrace()));
+                optDuration(gf, "drain_grace", grpc.drainGrace()),
+                (int) optLong(gf, "max_in_flight", grpc.maxInFlight(), 1_000_000L),
+                optDuration(gf, "max_queue_time", grpc.maxQueueTime()));
       }
       YamlNode.Mapping h = optMapping(s, "http");
       if (h != null) {

@@ -39,7 +39,8 @@ class RuntimeConfigLoaderTest {
             """
             instance: pc-1
             server:
-              grpc:  { address: "0.0.0.0:19191", tls: { cert: cert.pem, key: key.pem }, drain_grace: 3s }
+              grpc:  { address: "0.0.0.0:19191", tls: { cert: cert.pem, key: key.pem }, drain_grace: 3s,
+                       max_in_flight: 2000, max_queue_time: 50ms }
               http:  { address: "127.0.0.1:19192", trusted_proxies: [10.0.0.0/8] }
               admin: { address: "127.0.0.1:19193", token: "${ADMIN_TOKEN}" }
             policy: { file: policy.yaml, watch: false }
@@ -60,6 +61,8 @@ class RuntimeConfigLoaderTest {
     assertThat(c.grpc().address().getPort()).isEqualTo(19191);
     assertThat(c.grpc().tls().cert()).isEqualTo(dir.resolve("cert.pem"));
     assertThat(c.grpc().drainGrace()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(c.grpc().maxInFlight()).isEqualTo(2000);
+    assertThat(c.grpc().maxQueueTime()).isEqualTo(Duration.ofMillis(50));
     assertThat(c.http().trustedProxies()).containsExactly("10.0.0.0/8");
     assertThat(c.admin().token().matches("0123456789abcdef0123")).isTrue();
     assertThat(c.admin().token().toString()).doesNotContain("0123");

@@ -52,20 +52,21 @@ public final class GrpcServer implements AutoCloseable {
   private final List<String> serviceNames;
   private final ExecutorService executor;
   private final Duration drainGrace;
-  private final InFlightLimit inFlight;
+  private final CallAdmission admission;
 
   private GrpcServer(Builder b) {
     this.health = new HealthStatusManager();
     this.executor = Executors.newVirtualThreadPerTaskExecutor();
     this.drainGrace = b.drainGrace;
-    this.inFlight = new InFlightLimit(b.maxInFlight);
+    this.admission = new CallAdmission(b.maxInFlight, b.maxQueueTime, b.nanoTime);
     NettyServerBuilder nb =
         NettyServerBuilder.forAddress(b.address, credentials(b.tls))
             .executor(executor)
             .maxInboundMessageSize(b.maxInboundMessageBytes)
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true)
-            .intercept(inFlight);
+            .addStreamTracerFactory(admission.arrivalStamp())
+            .intercept(admission);
     List<String> names = new ArrayList<>();
     for (ServerServiceDefinition s : b.services) {
       nb.addService(s);
@@ -110,9 +111,31 @@ public final class GrpcServer implements AutoCloseable {
     return ((InetSocketAddress) server.getListenSockets().getFirst()).getPort();
   }
 
-  /** Calls refused because {@link Builder#maxInFlight} calls were already running. */
+  /**
+   * Why calls are refused before any work ({@link CallAdmission}): {@code queue_time} (waited
+   * longer than {@link Builder#maxQueueTime} for a thread), {@code deadline} (the caller's deadline
+   * passed while queued), {@code in_flight} ({@link Builder#maxInFlight} calls already running).
+   */
+  public static final List<String> REJECTION_REASONS =
+      java.util.Arrays.stream(CallAdmission.Refusal.values()).map(r -> r.tag).toList();
+
+  /** Calls refused for {@code reason}, one of {@link #REJECTION_REASONS}. */
+  public long rejectedCalls(String reason) {
+    for (CallAdmission.Refusal r : CallAdmission.Refusal.values()) {
+      if (r.tag.equals(reason)) {
+        return admission.refused(r);
+      }
+    }
+    throw new IllegalArgumentException("unknown rejection reason " + reason);
+  }
+
+  /** Calls refused for any reason. */
   public long rejectedCalls() {
-    return inFlight.rejected();
+    long sum = 0;
+    for (CallAdmission.Refusal r : CallAdmission.Refusal.values()) {
+      sum += admission.refused(r);
+    }
+    return sum;
   }
 
   /** Reports SERVING: call once a policy is loaded. */
@@ -156,6 +179,8 @@ public final class GrpcServer implements AutoCloseable {
     private int maxInboundMessageBytes = 8 * 1024 * 1024;
     private Duration drainGrace = Duration.ofSeconds(10);
     private int maxInFlight = 10_000;
+    private Duration maxQueueTime = Duration.ofMillis(200);
+    private java.util.function.LongSupplier nanoTime = System::nanoTime;
 
     private Builder(InetSocketAddress address) {
       this.address = address;
@@ -189,6 +214,22 @@ public final class GrpcServer implements AutoCloseable {
      */
     public Builder maxInFlight(int maxInFlight) {
       this.maxInFlight = maxInFlight;
+      return this;
+    }
+
+    /**
+     * The longest a call may wait for a thread before it starts (default 200 ms, Envoy's default
+     * ext_authz timeout): older calls are refused with {@code RESOURCE_EXHAUSTED} before any
+     * decision work, because their caller has given up. Zero turns the check off.
+     */
+    public Builder maxQueueTime(Duration maxQueueTime) {
+      this.maxQueueTime = maxQueueTime;
+      return this;
+    }
+
+    /** The monotonic clock of {@link #maxQueueTime} (tests). */
+    Builder nanoTime(java.util.function.LongSupplier nanoTime) {
+      this.nanoTime = nanoTime;
       return this;
     }
 

@@ -72,15 +72,21 @@ class GrpcServerTest {
   }
 
   GrpcServer start(GrpcServer.Tls tls, int maxInFlight) throws Exception {
+    return start(tls, maxInFlight, b -> {});
+  }
+
+  GrpcServer start(
+      GrpcServer.Tls tls, int maxInFlight, java.util.function.Consumer<GrpcServer.Builder> more)
+      throws Exception {
     DecisionPipeline pipeline = DecisionPipeline.builder().policy(() -> policy).build();
-    GrpcServer server =
+    GrpcServer.Builder b =
         GrpcServer.builder(new InetSocketAddress("127.0.0.1", 0))
             .service(new EnvoyAuthorizationService(pipeline, InstantSource.system()))
             .tls(tls)
             .drainGrace(Duration.ofSeconds(5))
-            .maxInFlight(maxInFlight)
-            .build()
-            .start();
+            .maxInFlight(maxInFlight);
+    more.accept(b);
+    GrpcServer server = b.build().start();
     cleanup.add(server);
     return server;
   }
@@ -199,6 +205,7 @@ class GrpcServerTest {
             StatusRuntimeException.class,
             e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
     assertThat(server.rejectedCalls()).isEqualTo(1);
+    assertThat(server.rejectedCalls("in_flight")).isEqualTo(1);
     releaseSlow.countDown();
     assertThat(inFlight.get(5, TimeUnit.SECONDS).getStatus().getCode()).isEqualTo(Code.OK_VALUE);
     org.awaitility.Awaitility.await()
@@ -211,6 +218,71 @@ class GrpcServerTest {
                             .getStatus()
                             .getCode())
                     .isEqualTo(Code.OK_VALUE));
+  }
+
+  /**
+   * The admission clock advances {@code step} nanoseconds at every reading: one reading when the
+   * call's headers arrive, one when a thread starts it, so each call "waits" exactly one step.
+   */
+  final java.util.concurrent.atomic.AtomicLong step = new java.util.concurrent.atomic.AtomicLong();
+
+  final java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+
+  GrpcServer startWithSteppingClock(Duration maxQueueTime) throws Exception {
+    return start(
+        null,
+        10_000,
+        b -> b.maxQueueTime(maxQueueTime).nanoTime(() -> clock.addAndGet(step.get())));
+  }
+
+  @Test
+  void callsThatWaitedLongerThanMaxQueueTime_areRefusedBeforeAnyDecisionWork() throws Exception {
+    GrpcServer server = startWithSteppingClock(Duration.ofMillis(200));
+    server.markServing();
+    ManagedChannel ch = plaintext(server);
+    step.set(Duration.ofMillis(1).toNanos());
+    assertThat(
+            AuthorizationGrpc.newBlockingStub(ch)
+                .check(EnvoyChecks.get("/x").build())
+                .getStatus()
+                .getCode())
+        .isEqualTo(Code.OK_VALUE);
+
+    step.set(Duration.ofMillis(300).toNanos());
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").header("authorization", "Bearer slow").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+              assertThat(e.getStatus().getDescription()).contains("waited 300 ms");
+            });
+    assertThat(slowEntered.getCount()).as("the credential was never looked at").isEqualTo(1);
+    assertThat(server.rejectedCalls("queue_time")).isEqualTo(1);
+    assertThat(server.rejectedCalls("in_flight")).isZero();
+
+    step.set(Duration.ofMillis(1).toNanos());
+    assertThat(
+            AuthorizationGrpc.newBlockingStub(ch)
+                .check(EnvoyChecks.get("/x").build())
+                .getStatus()
+                .getCode())
+        .isEqualTo(Code.OK_VALUE);
+  }
+
+  @Test
+  void maxQueueTimeZero_neverRefusesForWaiting() throws Exception {
+    GrpcServer server = startWithSteppingClock(Duration.ZERO);
+    step.set(Duration.ofSeconds(30).toNanos());
+
+    CheckResponse r =
+        AuthorizationGrpc.newBlockingStub(plaintext(server)).check(EnvoyChecks.get("/x").build());
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(server.rejectedCalls()).isZero();
   }
 
   @Test
