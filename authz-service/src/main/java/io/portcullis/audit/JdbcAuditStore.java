@@ -19,9 +19,11 @@ import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The audit store over JDBC; the two databases differ only in how a transaction locks a chain and
- * how a keyset seek is written, which {@link SqliteAuditStore} and {@link PostgresAuditStore}
- * supply. Schema: {@code db/migration/<kind>/V1__audit.sql}.
+ * The audit store over JDBC; the two databases differ in how a transaction locks a chain, how a
+ * keyset seek is written, and where the principal, source address and path keys are indexed
+ * (PostgreSQL: indexes of the table; SQLite: key tables filled behind the writer, see {@link
+ * SqliteAuditStore}), which {@link SqliteAuditStore} and {@link PostgresAuditStore} supply. Schema:
+ * {@code db/migration/<kind>/V1__audit.sql} and the later versions there.
  *
  * <p>Rows hold the record's canonical bytes ({@link RecordChain#canonical}, the exact bytes the
  * hash covers), its chain fields, and copies of the filterable fields. Thread-safe: every call
