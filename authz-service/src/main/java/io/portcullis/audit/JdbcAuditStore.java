@@ -19,9 +19,11 @@ import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The audit store over JDBC; the two databases differ only in how a transaction locks a chain and
- * how a keyset seek is written, which {@link SqliteAuditStore} and {@link PostgresAuditStore}
- * supply. Schema: {@code db/migration/<kind>/V1__audit.sql}.
+ * The audit store over JDBC; the two databases differ in how a transaction locks a chain, how a
+ * keyset seek is written, and where the principal, source address and path keys are indexed
+ * (PostgreSQL: indexes of the table; SQLite: key tables filled behind the writer, see {@link
+ * SqliteAuditStore}), which {@link SqliteAuditStore} and {@link PostgresAuditStore} supply. Schema:
+ * {@code db/migration/<kind>/V1__audit.sql} and the later versions there.
  *
  * <p>Rows hold the record's canonical bytes ({@link RecordChain#canonical}, the exact bytes the
  * hash covers), its chain fields, and copies of the filterable fields. Thread-safe: every call
@@ -37,6 +39,13 @@ abstract sealed class JdbcAuditStore implements AuditStore
   static final int RARE_PREFIX = 50_000;
 
   private static final String INSERT =
+      "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
+          + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
+          + " prev_hash, hash, record, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+          + " ?, ?)";
+
+  /** As {@link #INSERT}, the database assigning the id. */
+  private static final String INSERT_WITHOUT_ID =
       "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
           + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
           + " prev_hash, hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -60,6 +69,27 @@ abstract sealed class JdbcAuditStore implements AuditStore
    * DESC}, binding its parameters to {@code params}.
    */
   abstract String olderThan(AuditCursor cursor, List<Object> params);
+
+  /**
+   * The id the next appended record takes, read in the append's transaction, or 0 if the database
+   * assigns ids itself.
+   */
+  abstract long nextRowId(Connection c) throws SQLException;
+
+  /** Runs after an append committed records; the store's own upkeep (none by default). */
+  void afterAppend() {}
+
+  /**
+   * Deletes, in the caller's transaction, what the store keeps about the records {@code fromSeq <
+   * seq <= toSeq} of {@code instance} apart from their rows, before retention deletes the rows.
+   */
+  abstract void beforeDelete(Connection c, String instance, long fromSeq, long toSeq)
+      throws SQLException;
+
+  /** The database, for the implementations' own statements. */
+  final Database database() {
+    return db;
+  }
 
   // ---- head and append ------------------------------------------------------------------------
 
@@ -119,15 +149,20 @@ abstract sealed class JdbcAuditStore implements AuditStore
         throw new IllegalArgumentException("one append takes records of one instance");
       }
     }
-    return transaction(
-        "appending audit records",
-        c -> appendInTransaction(c, instance, records),
-        result -> result instanceof AppendResult.Appended);
+    AppendResult result =
+        transaction(
+            "appending audit records",
+            c -> appendInTransaction(c, instance, records),
+            r -> r instanceof AppendResult.Appended);
+    if (result instanceof AppendResult.Appended a && a.inserted() > 0) {
+      afterAppend();
+    }
+    return result;
   }
 
   /** Work done inside one transaction. */
   @FunctionalInterface
-  private interface Work<T> {
+  interface Work<T> {
     T run(Connection c) throws SQLException;
   }
 
@@ -137,7 +172,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
    * rather than reused: its transaction state is unknown (a {@code BEGIN} that hit a lock, a {@code
    * COMMIT} cut off by the network).
    */
-  private <T> T transaction(String what, Work<T> work, Predicate<T> commit) {
+  final <T> T transaction(String what, Work<T> work, Predicate<T> commit) {
     Connection c = db.connection();
     boolean reusable = false;
     try {
@@ -179,13 +214,17 @@ abstract sealed class JdbcAuditStore implements AuditStore
     int inserted = 0;
     int duplicates = 0;
     int pending = 0;
-    try (PreparedStatement insert = c.prepareStatement(INSERT)) {
+    long nextId = nextRowId(c);
+    try (PreparedStatement insert = c.prepareStatement(nextId > 0 ? INSERT : INSERT_WITHOUT_ID)) {
       for (int i = 0; i < records.size(); i++) {
         Candidate r = records.get(i);
         if (r.hashMatches()
             && r.record().getSeq() == head.seq() + 1
             && r.prevHash().equals(head.hash())) {
           bindInsert(insert, r);
+          if (nextId > 0) {
+            insert.setLong(18, nextId++);
+          }
           insert.addBatch();
           pending++;
           head = new ChainHead(r.record().getSeq(), r.hash());
@@ -298,6 +337,12 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   // ---- query and summary ----------------------------------------------------------------------
 
+  /** What a page query returns, in this order ({@link #query} reads them by position). */
+  static final String PAGE_COLUMNS = "id, time_us, decision_id, prev_hash, hash, record";
+
+  /** The order of a page: newest first, ties broken by the row id. */
+  static final String PAGE_ORDER = " ORDER BY time_us DESC, id DESC";
+
   /** The SQL and parameters of {@code query}'s page (one row more than the limit). */
   record Sql(String text, List<Object> params) {}
 
@@ -343,9 +388,6 @@ abstract sealed class JdbcAuditStore implements AuditStore
    */
   abstract String pathRange();
 
-  /** Forces the path index for a range on it ({@code INDEXED BY} in SQLite), or empty. */
-  abstract String pathIndexHint();
-
   /**
    * The smallest string greater than every string starting with {@code prefix}, for an ASCII prefix
    * (normalized paths are ASCII: other bytes are percent-encoded); {@code null} otherwise.
@@ -377,14 +419,14 @@ abstract sealed class JdbcAuditStore implements AuditStore
     if (cursor != null) {
       where.add(olderThan(cursor, params));
     }
-    String columns = "id, time_us, decision_id, prev_hash, hash, record";
-    String order = " ORDER BY time_us DESC, id DESC";
+    String columns = PAGE_COLUMNS;
+    String order = PAGE_ORDER;
     String filtered = where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where);
     params.add(q.limit() + 1);
     if (prefixByIndex) {
       // Sort the matching index entries (path, time_us, id), not whole rows: only
       // the page's rows are then read from the table.
-      String page = "SELECT id FROM audit_record" + pathIndexHint() + filtered + order + " LIMIT ?";
+      String page = "SELECT id FROM audit_record" + filtered + order + " LIMIT ?";
       return new Sql(
           "SELECT " + columns + " FROM audit_record WHERE id IN (" + page + ")" + order, params);
     }
@@ -413,20 +455,26 @@ abstract sealed class JdbcAuditStore implements AuditStore
         || q.dryRunOnly()) {
       return false;
     }
-    List<String> where = new ArrayList<>();
-    List<Object> params = new ArrayList<>();
-    filters(q, true, where, params);
-    params.add(RARE_PREFIX + 1);
-    String sql =
-        "SELECT count(*) FROM (SELECT 1 FROM audit_record"
-            + pathIndexHint()
-            + " WHERE "
-            + String.join(" AND ", where)
-            + " LIMIT ?) AS matches";
-    try (PreparedStatement ps = prepare(c, new Sql(sql, params));
+    try (PreparedStatement ps = prepare(c, prefixCountSql(q, RARE_PREFIX + 1));
         ResultSet rs = ps.executeQuery()) {
       return rs.next() && rs.getLong(1) <= RARE_PREFIX;
     }
+  }
+
+  /**
+   * Counts, up to {@code max}, the records in the path prefix range of {@code q} (and its time
+   * range), reading the path index.
+   */
+  Sql prefixCountSql(AuditQuery q, int max) {
+    List<String> where = new ArrayList<>();
+    List<Object> params = new ArrayList<>();
+    filters(q, true, where, params);
+    params.add(max);
+    return new Sql(
+        "SELECT count(*) FROM (SELECT 1 FROM audit_record WHERE "
+            + String.join(" AND ", where)
+            + " LIMIT ?) AS matches",
+        params);
   }
 
   @Override
@@ -608,7 +656,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
     params.add(value);
   }
 
-  private static PreparedStatement prepare(Connection c, Sql sql) throws SQLException {
+  static PreparedStatement prepare(Connection c, Sql sql) throws SQLException {
     PreparedStatement ps = c.prepareStatement(sql.text());
     try {
       for (int i = 0; i < sql.params().size(); i++) {
@@ -906,6 +954,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
     if (count == 0) {
       return 0;
     }
+    beforeDelete(c, instance, chain.anchorSeq(), lastSeq);
     int deleted;
     try (PreparedStatement ps =
         c.prepareStatement(
@@ -942,7 +991,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
     }
   }
 
-  private StoreException failure(String what, SQLException e) {
+  final StoreException failure(String what, SQLException e) {
     return new StoreException(what + " in " + db.url() + " failed: " + e.getMessage(), e);
   }
 }

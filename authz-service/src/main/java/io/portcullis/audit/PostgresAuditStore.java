@@ -2,6 +2,7 @@ package io.portcullis.audit;
 
 import io.portcullis.store.Database;
 import io.portcullis.store.DatabaseKind;
+import java.sql.Connection;
 import java.util.List;
 
 /**
@@ -41,7 +42,12 @@ public final class PostgresAuditStore extends JdbcAuditStore {
   }
 
   @Override
-  String pathIndexHint() {
-    return "";
+  long nextRowId(Connection c) {
+    return 0; // an identity column
+  }
+
+  @Override
+  void beforeDelete(Connection c, String instance, long fromSeq, long toSeq) {
+    // every index of audit_record is an index: nothing kept aside
   }
 }

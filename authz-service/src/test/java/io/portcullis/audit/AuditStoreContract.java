@@ -16,6 +16,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +39,20 @@ abstract class AuditStoreContract {
   /** The plan the database chooses for {@code sql}, one line per plan step. */
   abstract List<String> explain(JdbcAuditStore.Sql sql) throws SQLException;
 
+  /** The store under test; by default the one {@link AuditStore#of} makes. */
+  AuditStore newStore() {
+    return AuditStore.of(database());
+  }
+
+  /**
+   * Whether pages filtered by principal or source address come from key tables beside {@code
+   * audit_record} (SQLite: {@link SqliteAuditStore}) rather than from indexes of it; the
+   * implementation's own test then checks those plans.
+   */
+  boolean keyFiltersReadKeyTables() {
+    return false;
+  }
+
   AuditStore store;
 
   @BeforeEach
@@ -47,7 +62,7 @@ abstract class AuditStoreContract {
       s.executeUpdate("DELETE FROM audit_record");
       s.executeUpdate("DELETE FROM audit_chain");
     }
-    store = AuditStore.of(database());
+    store = newStore();
   }
 
   // ---- fixtures -------------------------------------------------------------------------------
@@ -401,20 +416,23 @@ abstract class AuditStoreContract {
     storeVariedDecisions();
     JdbcAuditStore jdbc = (JdbcAuditStore) store;
     Map<AuditQuery, String> cases =
-        Map.of(
-            AuditQuery.all(), "audit_record_time",
-            AuditQuery.builder().decision("deny").build(), "audit_record_decision",
-            AuditQuery.builder().reason("rate_limited").build(), "audit_record_reason",
-            AuditQuery.builder().segment("partners").build(), "audit_record_segment",
-            AuditQuery.builder().principal("alice").build(), "audit_record_principal",
-            AuditQuery.builder().client("acme").build(), "audit_record_client",
-            AuditQuery.builder().sourceIp("10.0.0.1").build(), "audit_record_source_ip",
-            AuditQuery.builder().dryRunOnly().build(), "audit_record_dry_run",
-            AuditQuery.builder()
-                    .segment("partners")
-                    .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), 5))
-                    .build(),
-                "audit_record_segment");
+        new HashMap<>(
+            Map.of(
+                AuditQuery.all(), "audit_record_time",
+                AuditQuery.builder().decision("deny").build(), "audit_record_decision",
+                AuditQuery.builder().reason("rate_limited").build(), "audit_record_reason",
+                AuditQuery.builder().segment("partners").build(), "audit_record_segment",
+                AuditQuery.builder().client("acme").build(), "audit_record_client",
+                AuditQuery.builder().dryRunOnly().build(), "audit_record_dry_run",
+                AuditQuery.builder()
+                        .segment("partners")
+                        .cursor(new AuditCursor(DecisionRecords.micros(T0.plusSeconds(4)), 5))
+                        .build(),
+                    "audit_record_segment"));
+    if (!keyFiltersReadKeyTables()) {
+      cases.put(AuditQuery.builder().principal("alice").build(), "audit_record_principal");
+      cases.put(AuditQuery.builder().sourceIp("10.0.0.1").build(), "audit_record_source_ip");
+    }
     for (var e : cases.entrySet()) {
       String plan = String.join("\n", explain(jdbc.querySql(e.getKey())));
       assertThat(plan).as(e.getKey() + "\n" + plan).contains(e.getValue());

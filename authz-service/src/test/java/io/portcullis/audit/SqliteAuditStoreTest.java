@@ -2,8 +2,13 @@ package io.portcullis.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.request.RequestAttributes;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
+import io.portcullis.testing.DecisionFixtures;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -11,12 +16,19 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
+import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The {@link AuditStore} contract against SQLite in a temporary file. */
+/**
+ * The {@link AuditStore} contract against SQLite in a temporary file, with a store that moves its
+ * tail into the key tables every few records, so each contract test reads records from both; and
+ * what the key tables and the unindexed tail add ({@link SqliteAuditStore}).
+ */
 class SqliteAuditStoreTest extends AuditStoreContract {
   @TempDir static Path dir;
   static Database db;
@@ -31,13 +43,35 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     db.close();
   }
 
+  /** Rows deleted outside retention leave their key entries behind: clear them with the rows. */
+  @BeforeEach
+  void emptyKeyTables() throws SQLException {
+    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+      sql("DELETE FROM " + table);
+    }
+  }
+
   @Override
   Database database() {
     return db;
   }
 
   @Override
+  AuditStore newStore() {
+    return new SqliteAuditStore(db, 3);
+  }
+
+  @Override
+  boolean keyFiltersReadKeyTables() {
+    return true;
+  }
+
+  @Override
   List<String> explain(JdbcAuditStore.Sql sql) throws SQLException {
+    return explain(db, sql);
+  }
+
+  static List<String> explain(Database db, JdbcAuditStore.Sql sql) throws SQLException {
     List<String> plan = new ArrayList<>();
     try (Connection c = db.connection();
         PreparedStatement ps = c.prepareStatement("EXPLAIN QUERY PLAN " + sql.text())) {
@@ -53,16 +87,364 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     return plan;
   }
 
+  // ---- fixtures -------------------------------------------------------------------------------
+
+  /** Record {@code i} of a varied log: three principals, two addresses, paths under /v1 and /v2. */
+  static DecisionRecord varied(int i) {
+    RequestAttributes request =
+        RequestAttributes.builder()
+            .path((i % 2 == 0 ? "/v1/orders/" : "/v2/pay/") + i)
+            .sourceIp("10.0.0." + (i % 2 + 1))
+            .build();
+    return DecisionRecords.of(
+        DecisionFixtures.from(request)
+            .decisionId("v" + i)
+            .time(T0.plusSeconds(i / 2)) // pairs share a time: the tie-break matters
+            .identity(Identity.builder(CredentialType.JWT, "user-" + i % 3).build())
+            .allow(),
+        A);
+  }
+
+  long count(String sql) throws SQLException {
+    try (Connection c = db.connection();
+        PreparedStatement ps = c.prepareStatement(sql);
+        ResultSet rs = ps.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  /** Every record a query finds, page by page, newest first. */
+  static List<String> allPages(AuditStore s, AuditQuery first) {
+    List<String> seen = new ArrayList<>();
+    AuditQuery q = first;
+    while (true) {
+      AuditPage page = s.query(q);
+      seen.addAll(ids(page));
+      if (page.next() == null) {
+        return seen;
+      }
+      q = q.after(page.next());
+    }
+  }
+
+  /** Checks that every key-filtered query finds exactly the matching records of {@code stored}. */
+  static void assertKeyQueriesFind(AuditStore s, List<DecisionRecord> stored) {
+    List<DecisionRecord> newestFirst = stored.reversed();
+    record Case(AuditQuery query, Predicate<DecisionRecord> matches) {}
+    List<Case> cases =
+        List.of(
+            new Case(
+                AuditQuery.builder().principal("user-1").limit(2).build(),
+                r -> r.getPrincipal().equals("user-1")),
+            new Case(
+                AuditQuery.builder().sourceIp("10.0.0.2").limit(3).build(),
+                r -> r.getSourceIp().equals("10.0.0.2")),
+            new Case(
+                AuditQuery.builder().pathPrefix("/v2/").limit(2).build(),
+                r -> r.getPath().startsWith("/v2/")),
+            new Case(
+                AuditQuery.builder().principal("user-0").sourceIp("10.0.0.1").limit(2).build(),
+                r -> r.getPrincipal().equals("user-0") && r.getSourceIp().equals("10.0.0.1")),
+            new Case(
+                AuditQuery.builder()
+                    .principal("user-2")
+                    .since(T0.plusSeconds(2))
+                    .until(T0.plusSeconds(8))
+                    .limit(2)
+                    .build(),
+                r ->
+                    r.getPrincipal().equals("user-2")
+                        && DecisionRecords.timeMicros(r)
+                            >= DecisionRecords.micros(T0.plusSeconds(2))
+                        && DecisionRecords.timeMicros(r)
+                            < DecisionRecords.micros(T0.plusSeconds(8))));
+    for (Case c : cases) {
+      List<String> expected =
+          newestFirst.stream().filter(c.matches()).map(DecisionRecord::getDecisionId).toList();
+      assertThat(expected).as(c.query().toString()).isNotEmpty();
+      assertThat(allPages(s, c.query())).as(c.query().toString()).isEqualTo(expected);
+    }
+  }
+
+  // ---- plans ----------------------------------------------------------------------------------
+
   @Test
-  void query_pathPrefixByIndex_readsThePathIndexRange() throws SQLException {
-    JdbcAuditStore jdbc = (JdbcAuditStore) AuditStore.of(db);
+  void query_keyFilteredPage_readsTheKeyTableInOrderAndTheTailByRowIdRange() throws SQLException {
+    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+    for (var e :
+        List.of(
+            new Object[] {AuditQuery.builder().principal("alice").build(), "audit_key_principal"},
+            new Object[] {AuditQuery.builder().sourceIp("10.0.0.1").build(), "audit_key_source_ip"},
+            new Object[] {
+              AuditQuery.builder()
+                  .principal("alice")
+                  .cursor(new AuditCursor(DecisionRecords.micros(T0), 5))
+                  .build(),
+              "audit_key_principal"
+            })) {
+      JdbcAuditStore.Sql sql = jdbc.querySql((AuditQuery) e[0]);
+      assertThat(sql.text()).contains(e[1] + " x CROSS JOIN audit_record r");
+      List<String> plan = explain(sql);
+      String all = String.join("\n", plan);
+      // The tail by row id range (sorted: at most INDEX_TAIL rows), the key table by key.
+      assertThat(all).as(all).contains("SEARCH audit_record USING INTEGER PRIMARY KEY (rowid>?)");
+      assertThat(all).as(all).contains("SEARCH x USING PRIMARY KEY (k=?");
+      assertThat(all).as(all).doesNotContain("audit_record_time");
+      // The key table's entries come in page order: no sort between reading them and the rows.
+      int row = plan.indexOf("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)");
+      assertThat(row).as(all).isPositive();
+      assertThat(plan.get(row + 1)).as(all).doesNotContain("TEMP B-TREE");
+    }
+  }
+
+  @Test
+  void query_pathPrefixByIndex_readsThePathKeyRange() throws SQLException {
+    JdbcAuditStore jdbc = (JdbcAuditStore) store;
     String byIndex =
         String.join(
             "\n", explain(jdbc.querySql(AuditQuery.builder().pathPrefix("/v1/").build(), true)));
-    assertThat(byIndex).contains("audit_record_path").contains("path>? AND path<?");
+    assertThat(byIndex).contains("audit_key_path").contains("k>? AND k<?").contains("rowid>?");
     String byTime =
         String.join(
             "\n", explain(jdbc.querySql(AuditQuery.builder().pathPrefix("/v1/").build(), false)));
-    assertThat(byTime).contains("audit_record_time").doesNotContain("audit_record_path");
+    assertThat(byTime).contains("audit_record_time").doesNotContain("audit_key_path");
+  }
+
+  // ---- the tail and the key tables ------------------------------------------------------------
+
+  @Test
+  void records_beforeAndAfterTheirKeysAreIndexed_areFoundOnceByEveryQuery() throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      all.add(varied(i));
+    }
+    all = link(all, ChainHead.GENESIS);
+    for (int i = 0; i < 12; i += 4) {
+      assertThat(s.append(all.subList(i, i + 4))).isInstanceOf(AppendResult.Appended.class);
+    }
+    assertKeyQueriesFind(s, all.subList(0, 12)); // all in the tail
+    assertThat(s.indexTail()).isEqualTo(12);
+    for (int i = 12; i < 20; i += 4) {
+      assertThat(s.append(all.subList(i, i + 4))).isInstanceOf(AppendResult.Appended.class);
+    }
+
+    assertKeyQueriesFind(s, all); // 12 from the key tables, 8 from the tail
+    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+      assertThat(count("SELECT count(*) FROM " + table)).as(table).isEqualTo(12);
+    }
+    assertThat(s.indexTail()).isEqualTo(8);
+    assertThat(s.indexTail()).isZero();
+    assertKeyQueriesFind(s, all); // all from the key tables
+    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+      assertThat(count("SELECT count(*) FROM " + table)).as(table).isEqualTo(20);
+      assertThat(
+              count(
+                  "SELECT count(*) FROM "
+                      + table
+                      + " x JOIN audit_record r ON r.id = x.rid AND r.time_us = x.t"))
+          .as(table)
+          .isEqualTo(20);
+    }
+    assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(20));
+    assertThat(s.summary(null, null, List.of()).get(0).count()).isEqualTo(20);
+    // A journal replay of indexed and tail records finds each stored.
+    AppendResult replay = s.append(all.subList(8, 20));
+    assertThat(replay).isEqualTo(new AppendResult.Appended(0, 12, s.head(A)));
+  }
+
+  @Test
+  void append_indexesTheTailOnceItIsLongEnough() throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 5);
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 9; i++) {
+      all.add(varied(i));
+    }
+    all = link(all, ChainHead.GENESIS);
+    s.append(all.subList(0, 4));
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isZero();
+    s.append(all.subList(4, 6));
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isEqualTo(6);
+    s.append(all.subList(6, 9));
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isEqualTo(6);
+    assertKeyQueriesFind(s, all);
+  }
+
+  @Test
+  void indexTail_failingBeforeItsCommit_losesNothingAndIsRedoneByTheNextAppend()
+      throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 5);
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      all.add(varied(i));
+    }
+    all = link(all, ChainHead.GENESIS);
+    long markBefore = count("SELECT indexed_to FROM audit_key_mark");
+    // The last of the three key tables fails: the first two were written in the same transaction.
+    sql(
+        "CREATE TRIGGER fail_path_key BEFORE INSERT ON audit_key_path"
+            + " BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    try {
+      assertThat(s.append(all.subList(0, 8))).isInstanceOf(AppendResult.Appended.class);
+    } finally {
+      sql("DROP TRIGGER fail_path_key");
+    }
+    assertThat(count("SELECT indexed_to FROM audit_key_mark")).isEqualTo(markBefore);
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isZero();
+    assertKeyQueriesFind(s, all.subList(0, 8));
+
+    s.append(all.subList(8, 12));
+
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isEqualTo(12);
+    assertKeyQueriesFind(s, all);
+    assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(12));
+  }
+
+  @Test
+  void tail_survivesTheProcessEndingBeforeItsKeysWereIndexed() throws SQLException {
+    String url = "jdbc:sqlite:" + dir.resolve("crash/audit.db");
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      all.add(varied(i));
+    }
+    all = link(all, ChainHead.GENESIS);
+    try (Database first = Database.open(StoreSettings.of(url))) {
+      new SqliteAuditStore(first, 1_000).append(all.subList(0, 6));
+    } // every connection closed with the tail unindexed, as after kill -9
+    try (Database second = Database.open(StoreSettings.of(url))) {
+      SqliteAuditStore s = new SqliteAuditStore(second, 8);
+      assertKeyQueriesFind(s, all.subList(0, 6));
+      s.append(all.subList(6, 10));
+      assertKeyQueriesFind(s, all);
+      assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(10));
+    }
+  }
+
+  @Test
+  void verify_editedTailRecord_isReported() throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 1_000);
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      all.add(varied(i));
+    }
+    s.append(link(all, ChainHead.GENESIS));
+    sql("UPDATE audit_record SET principal = 'mallory' WHERE decision_id = 'v3'");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) s.verify();
+
+    assertThat(b.decisionId()).isEqualTo("v3");
+    assertThat(b.detail()).contains("principal");
+  }
+
+  @Test
+  void deleteBefore_removesTheKeysOfDeletedRecords_andLaterRecordsAreStillFound()
+      throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 4);
+    List<DecisionRecord> old = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      old.add(varied(i));
+    }
+    old = link(old, ChainHead.GENESIS);
+    s.append(old);
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isEqualTo(10);
+
+    long firstId = count("SELECT min(id) FROM audit_record");
+    long lastId = count("SELECT max(id) FROM audit_record");
+
+    assertThat(s.deleteBefore(T0.plusSeconds(3600), 3)).isEqualTo(10); // the table is empty
+
+    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+      assertThat(
+              count(
+                  "SELECT count(*) FROM "
+                      + table
+                      + " WHERE rid BETWEEN "
+                      + firstId
+                      + " AND "
+                      + lastId))
+          .as(table)
+          .isZero();
+    }
+    List<DecisionRecord> later = new ArrayList<>();
+    for (int i = 10; i < 16; i++) {
+      later.add(varied(i));
+    }
+    later = link(later, s.head(A));
+    s.append(later);
+    assertThat(count("SELECT min(id) FROM audit_record")).isGreaterThan(lastId);
+    assertKeyQueriesFind(s, later);
+    assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(6));
+  }
+
+  @Test
+  void migration_ofALogWrittenBeforeTheKeyTables_movesItsKeysThere() throws SQLException {
+    String url = "jdbc:sqlite:" + dir.resolve("v2/audit.db");
+    dir.resolve("v2").toFile().mkdirs();
+    Flyway.configure()
+        .dataSource(url, null, null)
+        .locations("classpath:db/migration/sqlite")
+        .target("2")
+        .load()
+        .migrate();
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      all.add(varied(i));
+    }
+    all = link(all, ChainHead.GENESIS);
+    try (Connection c = java.sql.DriverManager.getConnection(url);
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
+                    + " dry_run_reason, dry_run_rule, segment, rule, principal, client,"
+                    + " source_ip, path, prev_hash, hash, record)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+      for (DecisionRecord r : all) {
+        Object[] v = {
+          r.getInstance(),
+          r.getSeq(),
+          r.getDecisionId(),
+          DecisionRecords.timeMicros(r),
+          r.getDecision(),
+          r.getReason(),
+          r.getDryRunReason(),
+          r.getDryRunRule(),
+          r.getSegment(),
+          r.getRule(),
+          r.getPrincipal(),
+          r.getClient(),
+          r.getSourceIp(),
+          r.getPath(),
+          r.getPrevHash(),
+          r.getHash(),
+          RecordChain.canonical(r)
+        };
+        for (int i = 0; i < v.length; i++) {
+          ps.setObject(i + 1, v[i]);
+        }
+        ps.executeUpdate();
+      }
+      try (PreparedStatement chain =
+          c.prepareStatement("INSERT INTO audit_chain VALUES (?, ?, ?, 0, '')")) {
+        chain.setString(1, A);
+        chain.setLong(2, 8);
+        chain.setString(3, all.get(7).getHash());
+        chain.executeUpdate();
+      }
+    }
+
+    try (Database migrated = Database.open(StoreSettings.of(url))) {
+      SqliteAuditStore s = new SqliteAuditStore(migrated, 1_000);
+      assertKeyQueriesFind(s, all);
+      List<String> plan =
+          explain(migrated, s.querySql(AuditQuery.builder().principal("user-1").build()));
+      assertThat(String.join("\n", plan)).contains("SEARCH x USING PRIMARY KEY (k=?)");
+      assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(8));
+      List<DecisionRecord> more = link(List.of(varied(8), varied(9)), s.head(A));
+      s.append(more);
+      List<DecisionRecord> both = new ArrayList<>(all);
+      both.addAll(more);
+      assertKeyQueriesFind(s, both);
+    }
   }
 }
