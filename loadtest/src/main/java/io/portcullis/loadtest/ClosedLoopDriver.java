@@ -6,7 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Recorder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code threads} callers, each calling a {@link LimiterTarget} back to back: the most decisions
@@ -17,6 +19,19 @@ final class ClosedLoopDriver {
   private ClosedLoopDriver() {}
 
   static RunResult run(LimiterTarget target, int threads, Duration warmUp, Duration measure)
+      throws InterruptedException {
+    return run(target, threads, warmUp, measure, null).result();
+  }
+
+  /** A run and, when a meter was given, the CPU it cost per decision in its measurement window. */
+  record Measured(RunResult result, CpuMeter.Cost cost) {}
+
+  static Measured run(
+      LimiterTarget target,
+      int threads,
+      Duration warmUp,
+      Duration measure,
+      @Nullable CpuMeter meter)
       throws InterruptedException {
     Recorder recorder = new Recorder(60_000_000L, 3);
     AtomicLong seq = new AtomicLong();
@@ -62,21 +77,41 @@ final class ClosedLoopDriver {
                     }
                   }));
     }
+    CpuMeter.Reading atStart = null;
+    CpuMeter.Reading atEnd = null;
+    if (meter != null) {
+      parkUntil(measureStart);
+      atStart = meter.read();
+      parkUntil(end);
+      atEnd = meter.read();
+    }
     for (Thread w : workers) {
       w.join();
     }
     double window = measure.toNanos() / 1e9;
     double rate = (ok.sum() + errors.sum()) / window;
-    return new RunResult(
-        target.name(),
-        rate,
-        rate,
-        rate,
-        recorder.getIntervalHistogram(),
-        ok.sum(),
-        errors.sum(),
-        Map.of("admitted", admitted.sum(), "refused", ok.sum() - admitted.sum()),
-        MachineInfo.loadAverage1(),
-        null);
+    RunResult result =
+        new RunResult(
+            target.name(),
+            rate,
+            rate,
+            rate,
+            recorder.getIntervalHistogram(),
+            ok.sum(),
+            errors.sum(),
+            Map.of("admitted", admitted.sum(), "refused", ok.sum() - admitted.sum()),
+            MachineInfo.loadAverage1(),
+            null);
+    CpuMeter.Cost cost =
+        atStart == null
+            ? CpuMeter.Cost.UNKNOWN
+            : CpuMeter.Cost.between(atStart, atEnd, ok.sum() + errors.sum());
+    return new Measured(result, cost);
+  }
+
+  private static void parkUntil(long deadline) {
+    for (long left; (left = deadline - System.nanoTime()) > 0; ) {
+      LockSupport.parkNanos(left);
+    }
   }
 }

@@ -13,7 +13,7 @@ final class Report {
   /** One goal and whether the run met it. */
   record Goal(String goal, String measured, String verdict) {}
 
-  record Limiter(String name, RunResult closed, RunResult open) {}
+  record Limiter(String name, RunResult closed, RunResult open, CpuMeter.Cost cost) {}
 
   final List<String> header = new ArrayList<>();
   final List<Row> rows = new ArrayList<>();
@@ -116,18 +116,21 @@ final class Report {
     b.append("### Redis-backed limiters, same harness, same Redis, same concurrency\n\n");
     b.append(
         "| limiter | closed-loop decisions/s | closed-loop p99 ms (service time) | open-loop rate/s"
-            + " | open-loop p50 ms | open-loop p99 ms | errors | load avg |\n");
-    b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            + " | open-loop p50 ms | open-loop p99 ms | client CPU µs/decision | Redis CPU"
+            + " µs/decision | errors | load avg |\n");
+    b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Limiter l : limiters) {
       b.append(
           String.format(
-              "| %s | %.0f | %.3f | %.0f | %.3f | %.3f | %d | %.2f |%n",
+              "| %s | %.0f | %.3f | %.0f | %.3f | %.3f | %.1f | %.1f | %d | %.2f |%n",
               l.name(),
               l.closed().achievedRate(),
               l.closed().p99Ms(),
               l.open().achievedRate(),
               l.open().p50Ms(),
               l.open().p99Ms(),
+              l.cost().clientMicros(),
+              l.cost().redisMicros(),
               l.closed().errors() + l.open().errors(),
               l.open().loadAverage()));
     }

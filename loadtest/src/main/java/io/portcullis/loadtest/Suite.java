@@ -563,10 +563,17 @@ final class Suite implements Callable<Integer> {
           ClosedLoopDriver.run(t, concurrency, Duration.ZERO, primeTime.dividedBy(2));
         }
         List<RunResult> closedRuns = new ArrayList<>();
+        List<CpuMeter.Cost> costs = new ArrayList<>();
+        CpuMeter meter = new CpuMeter(common.redis);
         for (LimiterTarget t : targets) {
-          RunResult r = ClosedLoopDriver.run(t, concurrency, common.warmUp(), closed);
-          log(r);
-          closedRuns.add(r);
+          ClosedLoopDriver.Measured m =
+              ClosedLoopDriver.run(t, concurrency, common.warmUp(), closed, meter);
+          log(m.result());
+          System.out.printf(
+              "   CPU per decision: client %.1f µs, Redis %.1f µs%n",
+              m.cost().clientMicros(), m.cost().redisMicros());
+          closedRuns.add(m.result());
+          costs.add(m.cost());
         }
         double common70 =
             Math.round(
@@ -574,7 +581,8 @@ final class Suite implements Callable<Integer> {
         for (int i = 0; i < targets.size(); i++) {
           RunResult open = driver().run(targets.get(i), common70, ServerStats.NONE);
           log(open);
-          rows.add(new Report.Limiter(targets.get(i).name(), closedRuns.get(i), open));
+          rows.add(
+              new Report.Limiter(targets.get(i).name(), closedRuns.get(i), open, costs.get(i)));
           percentiles.put(
               "limiter " + targets.get(i).name() + " @" + (long) common70 + "/s", open.histogram());
         }

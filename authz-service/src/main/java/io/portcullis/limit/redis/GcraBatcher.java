@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.redisson.api.RScript;
 import org.redisson.api.RedissonClient;
 
 /**
@@ -43,8 +44,9 @@ import org.redisson.api.RedissonClient;
  *       fails every decision it carried; each caller then applies its failure policy.
  * </ul>
  *
- * <p>Thread-safe and lock-free. Replies are distributed on the client's I/O thread; callers parse
- * their own part.
+ * <p>Thread-safe and lock-free. Replies are distributed on the client's I/O thread, which only
+ * finds each request's line of the script's one-string reply ({@link GcraReply}); callers parse
+ * their own numbers.
  */
 final class GcraBatcher {
   private final RedissonClient redis;
@@ -71,22 +73,12 @@ final class GcraBatcher {
    *
    * @param keys its buckets' keys
    * @param args its script arguments: consume flag, bucket count, then four per bucket
-   * @param buckets its number of buckets
    */
-  record Decision(List<String> keys, String[] args, int buckets, CompletableFuture<Reply> reply) {
-    Decision(List<String> keys, String[] args, int buckets) {
-      this(keys, args, buckets, new CompletableFuture<>());
+  record Decision(List<String> keys, String[] args, CompletableFuture<GcraReply> reply) {
+    Decision(List<String> keys, String[] args) {
+      this(keys, args, new CompletableFuture<>());
     }
   }
-
-  /**
-   * A request's answer: the whole call's reply and where this request's part starts.
-   *
-   * @param values the script's array reply; {@code values.get(0)} is Redis time in microseconds
-   * @param offset the index of this request's all-admitted flag; its buckets' five values each
-   *     follow
-   */
-  record Reply(List<Object> values, int offset) {}
 
   /** The decisions of one hash tag: those waiting to be sent and the number of calls in flight. */
   private static final class Lane {
@@ -101,7 +93,7 @@ final class GcraBatcher {
    * @throws LimitBackendException when Redis fails, times out, or does not answer within the
    *     timeout (queueing included), or the script fails for this request
    */
-  Reply decide(String hashTag, Decision d) {
+  GcraReply decide(String hashTag, Decision d) {
     Lane lane = lanes.get(hashTag);
     if (lane == null) {
       lane = lanes.computeIfAbsent(hashTag, t -> new Lane());
@@ -160,24 +152,32 @@ final class GcraBatcher {
     return batch;
   }
 
+  @SuppressWarnings("unchecked") // the keys are strings; the client takes them as objects
   private void send(Lane lane, List<Decision> batch) {
     List<Object> keys;
     Object[] args;
     if (batch.size() == 1) {
-      keys = List.copyOf(batch.get(0).keys());
+      keys = (List<Object>) (List<?>) batch.get(0).keys();
       args = batch.get(0).args();
     } else {
-      keys = new ArrayList<>(batch.size() * 2);
-      List<String> a = new ArrayList<>(batch.size() * 6);
+      int k = 0;
+      int a = 0;
+      for (Decision d : batch) {
+        k += d.keys().size();
+        a += d.args().length;
+      }
+      keys = new ArrayList<>(k);
+      args = new Object[a];
+      a = 0;
       for (Decision d : batch) {
         keys.addAll(d.keys());
-        a.addAll(List.of(d.args()));
+        System.arraycopy(d.args(), 0, args, a, d.args().length);
+        a += d.args().length;
       }
-      args = a.toArray();
     }
-    CompletionStage<List<Object>> call;
+    CompletionStage<String> call;
     try {
-      call = script.runAsync(redis, keys, args);
+      call = script.runAsync(redis, RScript.ReturnType.VALUE, keys, args);
     } catch (RuntimeException e) { // e.g. the client is shutting down
       call = CompletableFuture.failedFuture(e);
     }
@@ -188,7 +188,7 @@ final class GcraBatcher {
             dispatch(lane); // first keep Redis busy, then wake this batch's callers
           } finally {
             if (error != null) {
-              fail(batch, 0, LuaScript.unwrap(error));
+              fail(batch, LuaScript.unwrap(error));
             } else {
               deliver(batch, reply);
             }
@@ -196,46 +196,38 @@ final class GcraBatcher {
         });
   }
 
-  /** Hands every request its part of the reply, or its own error. */
-  private void deliver(List<Decision> batch, List<Object> reply) {
-    int at = 1;
-    int i = 0;
+  /** Hands every request its line of the reply, or its own error. */
+  private void deliver(List<Decision> batch, String reply) {
+    GcraReply[] lines;
     try {
-      for (; i < batch.size(); i++) {
-        Decision d = batch.get(i);
-        if (number(reply.get(at)) < 0) {
-          d.reply()
-              .completeExceptionally(
-                  new LimitBackendException(
-                      "redis script " + script.name() + " failed: " + reply.get(at + 1)));
-          at += 2;
-        } else {
-          d.reply().complete(new Reply(reply, at));
-          at += 1 + 5 * d.buckets();
-        }
-      }
+      lines = GcraReply.split(reply, batch.size());
     } catch (RuntimeException e) { // a reply of an unexpected shape
-      fail(batch, i, e);
+      fail(batch, e);
+      return;
+    }
+    for (int i = 0; i < lines.length; i++) {
+      GcraReply line = lines[i];
+      if (line.failed()) {
+        batch
+            .get(i)
+            .reply()
+            .completeExceptionally(
+                new LimitBackendException(
+                    "redis script " + script.name() + " failed: " + line.error()));
+      } else {
+        batch.get(i).reply().complete(line);
+      }
     }
   }
 
-  private void fail(List<Decision> batch, int from, Throwable error) {
+  private void fail(List<Decision> batch, Throwable error) {
     LimitBackendException e =
-        new LimitBackendException(
-            "redis script " + script.name() + " failed: " + error.getMessage(), error);
-    for (int i = from; i < batch.size(); i++) {
-      batch.get(i).reply().completeExceptionally(e);
+        error instanceof LimitBackendException b
+            ? b
+            : new LimitBackendException(
+                "redis script " + script.name() + " failed: " + error.getMessage(), error);
+    for (Decision d : batch) {
+      d.reply().completeExceptionally(e);
     }
-  }
-
-  /** An integer of the script's reply ({@link Long} from the string codec). */
-  static long number(Object o) {
-    if (o instanceof Long l) {
-      return l;
-    }
-    if (o instanceof Number n) {
-      return n.longValue();
-    }
-    return Long.parseLong(String.valueOf(o));
   }
 }

@@ -80,14 +80,15 @@ final class LuaScript {
 
   /**
    * Sends the script without waiting for its reply: the same as {@link #run}, {@code NOSCRIPT}
-   * handling included, as a stage that completes on the client's I/O thread, exceptionally with the
-   * client's exception when Redis fails or times out.
+   * handling included, as a stage that completes on the client's I/O thread with the reply decoded
+   * as {@code type} by the string codec, exceptionally with the client's exception when Redis fails
+   * or times out.
    */
-  CompletionStage<List<Object>> runAsync(RedissonClient redis, List<Object> keys, Object... args) {
+  <R> CompletionStage<R> runAsync(
+      RedissonClient redis, RScript.ReturnType type, List<Object> keys, Object... args) {
     RScript script = redis.getScript(StringCodec.INSTANCE);
     return script
-        .<List<Object>>evalShaAsync(
-            RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args)
+        .<R>evalShaAsync(RScript.Mode.READ_WRITE, sha, type, keys, args)
         .exceptionallyCompose(
             e -> {
               if (unwrap(e) instanceof RedisException r && isNoScript(r)) {
@@ -95,8 +96,7 @@ final class LuaScript {
                     .scriptLoadAsync(source)
                     .thenCompose(
                         loaded ->
-                            script.<List<Object>>evalShaAsync(
-                                RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args));
+                            script.<R>evalShaAsync(RScript.Mode.READ_WRITE, sha, type, keys, args));
               }
               return CompletableFuture.failedFuture(unwrap(e));
             });

@@ -107,10 +107,10 @@ public final class RedisGcraLimiter implements RateLimiter {
     if (!oneTag) { // keys of several slots (refused by a cluster): batched only with the same mix
       lane = String.join("\n", requests.stream().map(r -> hashTag(r.limit())).toList());
     }
-    GcraBatcher.Reply reply = batcher.decide(lane, new GcraBatcher.Decision(keys, args, n));
+    long[] values = batcher.decide(lane, new GcraBatcher.Decision(keys, args)).values(n);
     List<BucketResult> results = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      results.add(result(requests.get(i), reply, i, now));
+      results.add(result(requests.get(i), values, i, now));
     }
     return BucketResult.outcome(results);
   }
@@ -127,11 +127,11 @@ public final class RedisGcraLimiter implements RateLimiter {
     args[0] = "0";
     args[1] = "1";
     addArgs(args, 2, limit.kind(), 1, now);
-    GcraBatcher.Reply reply =
+    GcraReply reply =
         batcher.decide(
-            hashTag(limit), new GcraBatcher.Decision(List.of(key(limit, bucket, now)), args, 1));
-    long redisNow = GcraBatcher.number(reply.values().get(0));
-    long state = GcraBatcher.number(reply.values().get(reply.offset() + 5));
+            hashTag(limit), new GcraBatcher.Decision(List.of(key(limit, bucket, now)), args));
+    long redisNow = reply.redisNow();
+    long state = reply.values(1)[5];
     return switch (limit.kind()) {
       case LimitKind.Rate rate -> {
         long available = Gcra.available(state, redisNow, intervalMicros(rate), rate.burst());
@@ -168,11 +168,11 @@ public final class RedisGcraLimiter implements RateLimiter {
     return at + 4;
   }
 
-  private static BucketResult result(LimitRequest r, GcraBatcher.Reply reply, int i, Instant now) {
-    List<Object> values = reply.values();
-    int o = reply.offset() + 1 + 5 * i;
-    boolean admitted = GcraBatcher.number(values.get(o)) == 1;
-    long remaining = GcraBatcher.number(values.get(o + 1));
+  /** Bucket {@code i}'s result from the request's reply values (see {@link GcraReply}). */
+  private static BucketResult result(LimitRequest r, long[] values, int i, Instant now) {
+    int o = 1 + GcraReply.VALUES_PER_BUCKET * i;
+    boolean admitted = values[o] == 1;
+    long remaining = values[o + 1];
     return switch (r.limit().kind()) {
       case LimitKind.Rate rate ->
           BucketResult.rate(
@@ -180,8 +180,8 @@ public final class RedisGcraLimiter implements RateLimiter {
               rate,
               admitted,
               remaining,
-              Duration.ofNanos(GcraBatcher.number(values.get(o + 2)) * 1000),
-              Duration.ofNanos(GcraBatcher.number(values.get(o + 3)) * 1000));
+              Duration.ofNanos(values[o + 2] * 1000),
+              Duration.ofNanos(values[o + 3] * 1000));
       case LimitKind.Quota quota ->
           BucketResult.quota(
               r, quota, admitted, remaining, quota.windowStart(now), quota.windowEnd(now), now);

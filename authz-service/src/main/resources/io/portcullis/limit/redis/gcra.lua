@@ -11,15 +11,19 @@
 --     kind 'r' (rate):  a = emission interval T in microseconds, b = burst B
 --     kind 'q' (quota): a = permits N, b = milliseconds until the window ends (key expiry)
 -- KEYS     the buckets of every request, in the same order (n per request)
--- Returns {now_us, then per request either
---            all_admitted (1 or 0), then per bucket: admitted, remaining, reset_us, retry_us, state
---          or -1 and an error message, when that request failed (a key of another type, say):
---            it alone fails, the others in the batch are decided}
+-- Returns ONE string (a bulk reply: the client decodes a single value instead of a list of
+-- integers), lines separated by '\n':
+--   now_us
+--   then one line per request, in ARGV order, either
+--     all_admitted (1 or 0), then per bucket: admitted, remaining, reset_us, retry_us, state,
+--     all comma-separated decimal integers ('%d': exact up to 2^63, no exponent notation)
+--   or 'E' and an error message (newlines replaced), when that request failed (a key of another
+--     type, say): it alone fails, the others in the batch are decided
 --   state = the bucket's stored TAT in microseconds (rate, 0 if none) or count (quota)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
--- One request: n buckets from KEYS[k] and ARGV[o]. Returns all_admitted and the per-bucket rows.
+-- One request: n buckets from KEYS[k] and ARGV[o]. Returns its reply line.
 local function decide(consume, k, o, n)
   local rows, writes, all = {}, {}, 1
   for i = 0, n - 1 do
@@ -54,10 +58,9 @@ local function decide(consume, k, o, n)
     if admitted == 0 then
       all = 0
     end
-    local r = #rows
-    rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5] =
-      admitted, remaining, reset, retry, state
+    rows[i + 2] = string.format('%d,%d,%d,%d,%d', admitted, remaining, reset, retry, state)
   end
+  rows[1] = all
   if consume and all == 1 then
     for i = 0, n - 1 do
       local p = o + 4 * i
@@ -71,23 +74,19 @@ local function decide(consume, k, o, n)
       end
     end
   end
-  return all, rows
+  return table.concat(rows, ',')
 end
 
-local result = {now}
+local lines = {string.format('%d', now)}
 local k, o = 1, 1
 while o <= #ARGV do
   local consume, n = ARGV[o] == '1', tonumber(ARGV[o + 1])
-  local ok, all, rows = pcall(decide, consume, k, o + 2, n)
-  if ok then
-    result[#result + 1] = all
-    for i = 1, #rows do
-      result[#result + 1] = rows[i]
-    end
-  else
-    result[#result + 1] = -1
-    result[#result + 1] = type(all) == 'table' and tostring(all.err) or tostring(all)
+  local ok, line = pcall(decide, consume, k, o + 2, n)
+  if not ok then
+    local message = type(line) == 'table' and tostring(line.err) or tostring(line)
+    line = 'E' .. string.gsub(message, '[\r\n]', ' ')
   end
+  lines[#lines + 1] = line
   k, o = k + n, o + 2 + 4 * n
 end
-return result
+return table.concat(lines, '\n')

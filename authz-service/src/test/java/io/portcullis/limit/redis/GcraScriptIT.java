@@ -3,6 +3,8 @@ package io.portcullis.limit.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.testing.TestRedis;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -42,22 +44,30 @@ class GcraScriptIT {
     TestRedis.deleteKeys(redis, prefix);
   }
 
-  /** One request: {@code args} = consume flag, then four per bucket (its bucket count is added). */
+  /**
+   * One request: {@code args} = consume flag, then four per bucket (its bucket count is added).
+   * Returns Redis time, the all-admitted flag, then five values per bucket.
+   */
   private List<Long> run(List<Object> keys, String... args) {
     String[] withCount = new String[args.length + 1];
     withCount[0] = args[0];
     withCount[1] = Integer.toString(keys.size());
     System.arraycopy(args, 1, withCount, 2, args.length - 1);
-    return runRaw(keys, (Object[]) withCount);
+    GcraReply reply = GcraReply.split(runRaw(keys, (Object[]) withCount), 1)[0];
+    List<Long> r = new ArrayList<>();
+    r.add(reply.redisNow());
+    Arrays.stream(reply.values(keys.size())).forEach(r::add);
+    return r;
   }
 
-  private <T> List<T> runRaw(List<Object> keys, Object... args) {
+  /** The script's whole one-string reply. */
+  private String runRaw(List<Object> keys, Object... args) {
     return redis
         .getScript(StringCodec.INSTANCE)
         .eval(
             RScript.Mode.READ_WRITE,
             RedisGcraLimiter.SCRIPT.source(),
-            RScript.ReturnType.LIST,
+            RScript.ReturnType.VALUE,
             keys,
             args);
   }
@@ -136,37 +146,64 @@ class GcraScriptIT {
     assertThat(r.get(3)).isEqualTo(2L);
   }
 
+  /** One request of a batch: its keys and, per bucket, kind, cost, a and b. */
+  private record Request(List<String> keys, List<String> buckets) {
+    static Request rate(String key, long cost, long intervalMicros, long burst) {
+      return new Request(List.of(key), List.of("r", "" + cost, "" + intervalMicros, "" + burst));
+    }
+
+    static Request quota(String key, long cost, long permits, long ttlMillis) {
+      return new Request(List.of(key), List.of("q", "" + cost, "" + permits, "" + ttlMillis));
+    }
+
+    /** One request over the buckets of all {@code parts}. */
+    static Request of(Request... parts) {
+      List<String> keys = new ArrayList<>();
+      List<String> buckets = new ArrayList<>();
+      for (Request p : parts) {
+        keys.addAll(p.keys());
+        buckets.addAll(p.buckets());
+      }
+      return new Request(keys, buckets);
+    }
+  }
+
+  /** The requests as one call, each consuming; its reply split into one line per request. */
+  private GcraReply[] batch(Request... requests) {
+    List<Object> keys = new ArrayList<>();
+    List<String> args = new ArrayList<>();
+    for (Request r : requests) {
+      keys.addAll(r.keys());
+      args.add("1");
+      args.add(Integer.toString(r.keys().size()));
+      args.addAll(r.buckets());
+    }
+    return GcraReply.split(runRaw(keys, args.toArray()), requests.length);
+  }
+
+  private static List<Long> values(GcraReply line, int buckets) {
+    return Arrays.stream(line.values(buckets)).boxed().toList();
+  }
+
   @Test
   void batch_sameBucketTwice_decidedInOrder_secondSeesTheFirstTake() {
     // two requests on one rate bucket (T = 1 s, burst 1), then a third on a quota
-    List<Long> r =
-        runRaw(
-            List.of(rateKey, rateKey, quotaKey),
-            "1",
-            "1",
-            "r",
-            "1",
-            "1000000",
-            "1",
-            "1",
-            "1",
-            "r",
-            "1",
-            "1000000",
-            "1",
-            "1",
-            "1",
-            "q",
-            "1",
-            "10",
-            "60000");
+    GcraReply[] r =
+        batch(
+            Request.rate(rateKey, 1, 1_000_000, 1),
+            Request.rate(rateKey, 1, 1_000_000, 1),
+            Request.quota(quotaKey, 1, 10, 60_000));
 
-    assertThat(r.get(1)).as("first request admitted").isEqualTo(1L);
-    assertThat(r.get(7)).as("second request, same bucket, refused").isZero();
-    assertThat(r.get(13)).as("third request admitted").isEqualTo(1L);
-    assertThat(r).hasSize(1 + 3 * 6);
+    long now = r[0].redisNow();
+    assertThat(values(r[0], 1))
+        .as("first admitted")
+        .containsExactly(1L, 1L, 0L, 1_000_000L, 0L, 0L);
+    assertThat(values(r[1], 1))
+        .as("second, same bucket, refused; it sees the first take as its state")
+        .containsExactly(0L, 0L, 0L, 1_000_000L, 1_000_000L, now + 1_000_000);
+    assertThat(values(r[2], 1)).as("third admitted").containsExactly(1L, 1L, 9L, 0L, 0L, 0L);
     assertThat(redis.getBucket(rateKey, StringCodec.INSTANCE).get())
-        .isEqualTo(Long.toString(r.get(0) + 1_000_000));
+        .isEqualTo(Long.toString(now + 1_000_000));
     assertThat(redis.getBucket(quotaKey, StringCodec.INSTANCE).get()).isEqualTo("1");
   }
 
@@ -175,33 +212,80 @@ class GcraScriptIT {
     String listKey = prefix + ":{t}:r:a-list";
     redis.getList(listKey, StringCodec.INSTANCE).add("x");
 
-    List<Object> r =
-        runRaw(
-            List.of(rateKey, listKey, quotaKey),
-            "1",
-            "1",
-            "r",
-            "1",
-            "1000000",
-            "1",
-            "1",
-            "1",
-            "r",
-            "1",
-            "1000000",
-            "1",
-            "1",
-            "1",
-            "q",
-            "1",
-            "10",
-            "60000");
+    GcraReply[] r =
+        batch(
+            Request.rate(rateKey, 1, 1_000_000, 1),
+            Request.rate(listKey, 1, 1_000_000, 1),
+            Request.quota(quotaKey, 1, 10, 60_000));
 
-    assertThat(r.get(1)).isEqualTo(1L);
-    assertThat(r.get(7)).as("failed").isEqualTo(-1L);
-    assertThat(String.valueOf(r.get(8))).contains("WRONGTYPE");
-    assertThat(r.get(9)).as("the next request is decided").isEqualTo(1L);
+    assertThat(r[0].failed()).isFalse();
+    assertThat(r[0].values(1)[0]).isEqualTo(1L);
+    assertThat(r[1].failed()).isTrue();
+    assertThat(r[1].error()).contains("WRONGTYPE");
+    assertThat(r[2].failed()).as("the next request is decided").isFalse();
+    assertThat(values(r[2], 1)).containsExactly(1L, 1L, 9L, 0L, 0L, 0L);
     assertThat(redis.getBucket(rateKey).isExists()).isTrue();
     assertThat(redis.getBucket(quotaKey, StringCodec.INSTANCE).get()).isEqualTo("1");
+  }
+
+  @Test
+  void batch_failureBetweenManyBucketRequests_eachLineCarriesItsOwnBuckets() {
+    // every bucket's remaining differs, so a line read one value or one bucket off would show
+    String listKey = prefix + ":{t}:q:a-list";
+    redis.getList(listKey, StringCodec.INSTANCE).add("x");
+    Request six =
+        Request.of(
+            Request.rate(prefix + ":{t}:r:a", 1, 1000, 11),
+            Request.quota(prefix + ":{t}:q:b@0", 2, 22, 60_000),
+            Request.rate(prefix + ":{t}:r:c", 3, 1000, 33),
+            Request.quota(prefix + ":{t}:q:d@0", 4, 44, 60_000),
+            Request.rate(prefix + ":{t}:r:e", 5, 1000, 55),
+            Request.quota(prefix + ":{t}:q:f@0", 6, 66, 60_000));
+    Request failing =
+        Request.of(Request.rate(prefix + ":{t}:r:g", 1, 1000, 5), Request.quota(listKey, 1, 9, 1));
+    Request three =
+        Request.of(
+            Request.quota(prefix + ":{t}:q:b@0", 1, 22, 60_000), // after the six's take of 2
+            Request.rate(prefix + ":{t}:r:h", 1, 1000, 77),
+            Request.quota(prefix + ":{t}:q:i@0", 88, 88, 60_000));
+
+    GcraReply[] r = batch(Request.rate(rateKey, 1, 1000, 7), six, failing, three);
+
+    assertThat(values(r[0], 1)).containsExactly(1L, 1L, 6L, 1000L, 0L, 0L);
+    assertThat(values(r[1], 6))
+        .containsExactly(
+            1L, // all admitted
+            1L, 10L, 1000L, 0L, 0L, 1L, 20L, 0L, 0L, 0L, 1L, 30L, 3000L, 0L, 0L, 1L, 40L, 0L, 0L,
+            0L, 1L, 50L, 5000L, 0L, 0L, 1L, 60L, 0L, 0L, 0L);
+    assertThat(r[2].failed()).isTrue();
+    assertThat(r[2].error()).contains("WRONGTYPE");
+    assertThat(redis.getBucket(prefix + ":{t}:r:g").isExists())
+        .as("the failed request took nothing")
+        .isFalse();
+    assertThat(values(r[3], 3))
+        .containsExactly(1L, 1L, 19L, 0L, 0L, 2L, 1L, 76L, 1000L, 0L, 0L, 1L, 0L, 0L, 0L, 0L);
+    assertThat(redis.getBucket(prefix + ":{t}:q:b@0", StringCodec.INSTANCE).get()).isEqualTo("3");
+  }
+
+  @Test
+  void largeValues_areExactIntegers_notFloatingPointNotation() {
+    // T = one year in µs with a burst of 100, and a quota of almost 2^53 permits: values
+    // past the 14 digits that Lua's default number formatting keeps
+    long year = 31_536_000_000_000L;
+    long permits = 9_007_199_254_740_000L;
+
+    GcraReply[] r =
+        batch(
+            Request.rate(rateKey, 1, year, 100),
+            Request.of(
+                Request.rate(rateKey, 2, year, 100), Request.quota(quotaKey, 1, permits, 60_000)));
+
+    long now = r[0].redisNow();
+    assertThat(now).isGreaterThan(1_000_000_000_000_000L);
+    assertThat(values(r[0], 1)).containsExactly(1L, 1L, 99L, year, 0L, 0L);
+    assertThat(values(r[1], 2))
+        .containsExactly(1L, 1L, 97L, 3 * year, 0L, now + year, 1L, permits - 1, 0L, 0L, 0L);
+    assertThat(redis.getBucket(rateKey, StringCodec.INSTANCE).get())
+        .isEqualTo(Long.toString(now + 3 * year));
   }
 }

@@ -7,6 +7,7 @@ import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.FailoverRateLimiter;
 import io.portcullis.limit.InMemoryGcraLimiter;
+import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.LimitDefinition;
 import io.portcullis.limit.LimitKey;
 import io.portcullis.limit.LimitKind;
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.redisson.api.RedissonClient;
+import org.redisson.client.codec.StringCodec;
 
 /**
  * Concurrent decisions share script calls ({@link GcraBatcher}) without changing what is decided.
@@ -149,6 +151,68 @@ class RedisGcraLimiterBatchingIT {
     long quotaUsed = limiter.usage(quota, "all").used();
     assertThat(quotaUsed).isPositive().isLessThanOrEqualTo(100);
     assertThat(server.calls("evalsha") - before).isLessThan(2000);
+  }
+
+  @Test
+  void requestOnAKeyOfAnotherType_failsAlone_theBatchesAroundItAreDecided() throws Exception {
+    RateLimiter limiter = RedisGcraLimiter.builder(client).keyPrefix("b").callsInFlight(1).build();
+    LimitDefinition broken = daily("broken", 1000);
+    client
+        .getList(RedisGcraLimiter.rateKey("b", broken, "acme"), StringCodec.INSTANCE)
+        .add("not a bucket");
+    LimitDefinition perClient = daily("per-client", 300);
+    LimitDefinition quota =
+        limit("quota", new LimitKind.Quota(1000, QuotaWindow.DAY, ZoneOffset.UTC));
+    AtomicLong seq = new AtomicLong();
+    AtomicInteger failed = new AtomicInteger();
+    AtomicInteger admitted = new AtomicInteger();
+    long before = server.calls("evalsha");
+
+    callConcurrently(
+        1000,
+        () -> {
+          if (seq.getAndIncrement() % 10 == 0) {
+            try {
+              limiter.acquire(List.of(new LimitRequest(broken, "acme", 1)), true);
+            } catch (LimitBackendException e) {
+              assertThat(e).hasMessageContaining("WRONGTYPE");
+              failed.incrementAndGet();
+            }
+          } else if (limiter
+              .acquire(
+                  List.of(
+                      new LimitRequest(perClient, "acme", 1), new LimitRequest(quota, "all", 1)),
+                  true)
+              .admitted()) {
+            admitted.incrementAndGet();
+          }
+        });
+
+    assertThat(failed).as("every request on the broken key, and only those").hasValue(100);
+    assertThat(admitted).as("the rate's burst exactly").hasValue(300);
+    assertThat(limiter.usage(quota, "all").used())
+        .as("refused requests took nothing from the quota")
+        .isEqualTo(300);
+    assertThat(server.calls("evalsha") - before).as("batched").isLessThan(1000);
+  }
+
+  @Test
+  void scriptFlushed_isLoadedAgain_andEveryDecisionIsStillMade() throws Exception {
+    RateLimiter limiter = RedisGcraLimiter.builder(client).keyPrefix("b").build();
+    List<LimitRequest> request = List.of(new LimitRequest(daily("flushed", 100), "acme", 1));
+    assertThat(limiter.acquire(request, true).admitted()).isTrue();
+    assertThat(server.command("SCRIPT", "FLUSH")).isEqualTo("+OK");
+    AtomicInteger admitted = new AtomicInteger();
+
+    callConcurrently(
+        300,
+        () -> {
+          if (limiter.acquire(request, true).admitted()) {
+            admitted.incrementAndGet();
+          }
+        });
+
+    assertThat(admitted).as("the other 99 of the burst").hasValue(99);
   }
 
   @Test
