@@ -29,13 +29,16 @@ import java.util.function.LongSupplier;
  * rate limit service's 20 ms), so deciding them is pure waste. Three refusals, counted apart:
  *
  * <ul>
- *   <li><b>{@code queue_time}</b>: the call waited longer than {@code maxQueueTime} between its
- *       headers arriving (stamped on the transport thread by a {@link ServerStreamTracer}) and a
- *       thread starting it. Refused with {@code RESOURCE_EXHAUSTED}, cheaply, so the cores go to
- *       calls whose caller still waits, and goodput stays near capacity instead of collapsing.
  *   <li><b>{@code deadline}</b>: the caller's deadline ({@code grpc-timeout}, which Envoy sets to
  *       its timeout) passed, or the caller cancelled, while the call was queued: gRPC has already
- *       answered {@code DEADLINE_EXCEEDED} or {@code CANCELLED}; the call is not started.
+ *       answered {@code DEADLINE_EXCEEDED} or {@code CANCELLED}; the call is not started. A caller
+ *       that states its deadline gets exactly that much patience.
+ *   <li><b>{@code queue_time}</b>: a call <em>without</em> a deadline waited longer than {@code
+ *       maxQueueTime} between its headers arriving (stamped on the transport thread by a {@link
+ *       ServerStreamTracer}) and a thread starting it. Refused with {@code RESOURCE_EXHAUSTED},
+ *       cheaply, so the cores go to calls whose caller still waits, and goodput stays near capacity
+ *       instead of collapsing. (A fixed bound for calls with a deadline would refuse calls their
+ *       caller still waits for, e.g. behind a slow cold start.)
  *   <li><b>{@code in_flight}</b>: {@code maxInFlight} calls are already running (a bound on memory
  *       when calls block, e.g. on a slow Redis). Refused with {@code RESOURCE_EXHAUSTED}.
  * </ul>
@@ -113,7 +116,7 @@ final class CallAdmission implements ServerInterceptor {
       return new ServerCall.Listener<>() {};
     }
     Long arrived = ARRIVED.get(context);
-    if (arrived != null) {
+    if (arrived != null && context.getDeadline() == null) {
       long waited = nanoTime.getAsLong() - arrived;
       if (waited > maxQueueNanos) {
         return refuse(

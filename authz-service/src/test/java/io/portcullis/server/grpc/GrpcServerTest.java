@@ -252,7 +252,6 @@ class GrpcServerTest {
     assertThatThrownBy(
             () ->
                 AuthorizationGrpc.newBlockingStub(ch)
-                    .withDeadlineAfter(5, TimeUnit.SECONDS)
                     .check(EnvoyChecks.get("/x").header("authorization", "Bearer slow").build()))
         .isInstanceOfSatisfying(
             StatusRuntimeException.class,
@@ -271,6 +270,20 @@ class GrpcServerTest {
                 .getStatus()
                 .getCode())
         .isEqualTo(Code.OK_VALUE);
+  }
+
+  @Test
+  void aCallWithADeadline_isGovernedByItsDeadline_notByMaxQueueTime() throws Exception {
+    GrpcServer server = startWithSteppingClock(Duration.ofMillis(200));
+    step.set(Duration.ofMillis(300).toNanos());
+
+    CheckResponse r =
+        AuthorizationGrpc.newBlockingStub(plaintext(server))
+            .withDeadlineAfter(30, TimeUnit.SECONDS)
+            .check(EnvoyChecks.get("/x").build());
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(server.rejectedCalls()).isZero();
   }
 
   @Test
