@@ -13,6 +13,7 @@ import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
 import org.flywaydb.core.api.output.MigrateResult;
+import org.jspecify.annotations.Nullable;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
 
@@ -23,7 +24,8 @@ import org.sqlite.SQLiteDataSource;
  * <p>SQLite connections run in WAL journal mode (readers never block the writer), {@code
  * synchronous=NORMAL} (a commit is durable against a process crash; the last commits may be lost on
  * power failure), a busy timeout (a writer waits for another writer's lock instead of failing),
- * foreign keys on, a 64 MiB page cache per connection, checkpoints every 10,000 WAL pages,
+ * foreign keys on, a 64 MiB page cache per connection, WAL checkpoints on a thread of their own
+ * ({@link SqliteCheckpointer}) with the writers' own every 40,000 pages as the backstop,
  * memory-mapped reads (256 MiB), and {@code BEGIN IMMEDIATE} transactions (a read-then-write
  * transaction takes the write lock up front, so two writers never deadlock upgrading their locks).
  * The parent directory of the database file is created.
@@ -38,17 +40,26 @@ public final class Database implements AutoCloseable {
   /** SQLite page cache per connection, KiB (the pool's connections each have one). */
   private static final int SQLITE_CACHE_KIB = 64 * 1024;
 
+  /** The writers' own checkpoint, a backstop behind {@link SqliteCheckpointer}: every 160 MiB. */
+  static final int WAL_RESTART_PAGES = 40_000;
+
   private final DatabaseKind kind;
   private final HikariDataSource pool;
   private final String redactedUrl;
   private final int appliedMigrations;
+  private final @Nullable SqliteCheckpointer checkpointer;
 
   private Database(
-      DatabaseKind kind, HikariDataSource pool, String redactedUrl, int appliedMigrations) {
+      DatabaseKind kind,
+      HikariDataSource pool,
+      String redactedUrl,
+      int appliedMigrations,
+      @Nullable SqliteCheckpointer checkpointer) {
     this.kind = kind;
     this.pool = pool;
     this.redactedUrl = redactedUrl;
     this.appliedMigrations = appliedMigrations;
+    this.checkpointer = checkpointer;
   }
 
   /**
@@ -66,10 +77,12 @@ public final class Database implements AutoCloseable {
     config.setConnectionTimeout(Math.max(250, settings.connectTimeout().toMillis()));
     config.setValidationTimeout(
         Math.max(250, Math.min(settings.connectTimeout().toMillis(), 5000)));
+    SQLiteDataSource sqliteSource = null;
     switch (kind) {
       case SQLITE -> {
         sqliteFile(settings.url()).ifPresent(Database::createParentDirectory);
-        config.setDataSource(sqliteDataSource(settings));
+        sqliteSource = sqliteDataSource(settings);
+        config.setDataSource(sqliteSource);
         if (isInMemory(settings.url())) {
           // Every connection to :memory: is a separate database: keep exactly one.
           config.setMaximumPoolSize(1);
@@ -95,7 +108,11 @@ public final class Database implements AutoCloseable {
     }
     try {
       int applied = migrate(pool, kind);
-      return new Database(kind, pool, settings.redactedUrl(), applied);
+      SqliteCheckpointer checkpointer =
+          sqliteSource != null && !isInMemory(settings.url())
+              ? new SqliteCheckpointer(sqliteSource, SqliteCheckpointer.INTERVAL)
+              : null;
+      return new Database(kind, pool, settings.redactedUrl(), applied, checkpointer);
     } catch (FlywayException e) {
       pool.close();
       throw new StoreException(
@@ -123,12 +140,13 @@ public final class Database implements AutoCloseable {
       sqlite.setJournalMode(SQLiteConfig.JournalMode.WAL);
     }
     sqlite.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
-    // The audit log's secondary indexes keyed by principal, source address and path take inserts
-    // all over their b-trees: a page cache that holds their hot pages, and checkpoints every
-    // 40 MiB of WAL instead of SQLite's 4 MiB, more than double the audit writer's throughput
-    // (loadtest/RESULTS.md, "Audit log"). Memory-mapped reads spare the readers a syscall per page.
+    // A page cache that holds the audit indexes' hot pages. Checkpoints: SqliteCheckpointer's own
+    // thread copies and syncs the WAL every 100 ms; the writers' automatic checkpoint, which makes
+    // the committing connection wait for copying and fsync, only every 40,000 pages (160 MiB, by
+    // when the thread has done nearly all of it) to restart the WAL (loadtest/RESULTS.md, "Writer
+    // throughput into SQLite"). Memory-mapped reads spare the readers a syscall per page.
     sqlite.setCacheSize(-SQLITE_CACHE_KIB);
-    sqlite.setPragma(SQLiteConfig.Pragma.WAL_AUTOCHECKPOINT, "10000");
+    sqlite.setPragma(SQLiteConfig.Pragma.WAL_AUTOCHECKPOINT, Integer.toString(WAL_RESTART_PAGES));
     sqlite.setPragma(SQLiteConfig.Pragma.JOURNAL_SIZE_LIMIT, Long.toString(64L << 20));
     sqlite.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, Long.toString(256L << 20));
     sqlite.setBusyTimeout((int) Math.min(Integer.MAX_VALUE, settings.busyTimeout().toMillis()));
@@ -281,6 +299,9 @@ public final class Database implements AutoCloseable {
   @Override
   public void close() {
     pool.close();
+    if (checkpointer != null) {
+      checkpointer.close();
+    }
   }
 
   @Override

@@ -35,7 +35,8 @@ class DatabaseTest {
       assertThat(pragma(db, "busy_timeout")).isEqualTo("5000");
       assertThat(pragma(db, "foreign_keys")).isEqualTo("1");
       assertThat(pragma(db, "cache_size")).isEqualTo("-65536");
-      assertThat(pragma(db, "wal_autocheckpoint")).isEqualTo("10000");
+      assertThat(pragma(db, "wal_autocheckpoint"))
+          .isEqualTo(Integer.toString(Database.WAL_RESTART_PAGES));
       assertThat(pragma(db, "mmap_size")).isEqualTo(Long.toString(256L << 20));
     }
   }
