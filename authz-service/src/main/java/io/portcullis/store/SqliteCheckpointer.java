@@ -28,8 +28,10 @@ import org.slf4j.LoggerFactory;
  * copies what the WAL holds into the database file and syncs it while writers go on (it takes no
  * write lock). The writers' automatic checkpoint stays as the backstop that restarts the WAL from
  * its beginning (a passive checkpoint cannot while commits keep coming); when it triggers, the
- * passive runs have already copied and synced nearly everything, so it has little left to do. On
- * close a {@code TRUNCATE} checkpoint leaves an empty WAL.
+ * passive runs have already copied and synced nearly everything, so it has little left to do.
+ * Nothing here ever blocks a writer: no {@code RESTART} or {@code TRUNCATE}, which would hold off
+ * the service's writers while another process (a CLI command on the same file) closes. The last
+ * connection to close checkpoints and removes the WAL, as SQLite always does.
  *
  * <p>Durability is unchanged: in WAL mode with {@code synchronous=NORMAL} a commit is durable
  * against a process crash once written to the WAL; syncing happens at checkpoints, wherever they
@@ -96,7 +98,7 @@ final class SqliteCheckpointer implements AutoCloseable {
     }
   }
 
-  /** Stops the timer, then empties the WAL into the database file (call after the writers end). */
+  /** Stops the timer, runs a last passive checkpoint and closes its connection. */
   @Override
   public void close() {
     timer.shutdown();
@@ -109,7 +111,7 @@ final class SqliteCheckpointer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     try {
-      run("TRUNCATE");
+      run("PASSIVE");
     } catch (SQLException | RuntimeException e) {
       log.warn("final WAL checkpoint failed: {}", e.toString());
     } finally {
