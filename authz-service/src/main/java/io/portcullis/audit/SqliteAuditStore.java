@@ -2,15 +2,16 @@ package io.portcullis.audit;
 
 import io.portcullis.store.Database;
 import io.portcullis.store.DatabaseKind;
-import io.portcullis.store.StoreException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,19 +69,36 @@ public final class SqliteAuditStore extends JdbcAuditStore {
 
   private static final String MARK = "(SELECT indexed_to FROM audit_key_mark)";
 
+  /**
+   * The first wait after a failed fill; it doubles with each failure, up to {@link #MAX_BACKOFF}.
+   */
+  static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
+
+  static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
+
   private final int indexTail;
+  private final LongSupplier ticker;
+  private final Object fillLock = new Object();
+  private long backoffNanos; // guarded by fillLock
+  private long retryAtNanos; // guarded by fillLock
 
   public SqliteAuditStore(Database database) {
-    this(database, INDEX_TAIL);
+    this(database, INDEX_TAIL, System::nanoTime);
   }
 
   /** A store that indexes its tail once it holds {@code indexTail} records (tests use few). */
   SqliteAuditStore(Database database, int indexTail) {
+    this(database, indexTail, System::nanoTime);
+  }
+
+  /** As above, with the monotonic clock of the retry back-off (tests). */
+  SqliteAuditStore(Database database, int indexTail, LongSupplier ticker) {
     super(requireKind(database));
     if (indexTail < 1) {
       throw new IllegalArgumentException("indexTail must be positive");
     }
     this.indexTail = indexTail;
+    this.ticker = ticker;
   }
 
   private static Database requireKind(Database database) {
@@ -128,16 +146,34 @@ public final class SqliteAuditStore extends JdbcAuditStore {
 
   /**
    * Indexes the tail once it is long enough. A failure here does not fail the append, whose records
-   * are committed: the tail stays as it was (queries scan it) and the next append tries again.
+   * are committed: the tail stays as it was (queries scan it) and an append after a back-off tries
+   * again. The back-off (1 s, doubling up to 5 min) keeps a fill that fails for good (a full disk)
+   * from holding the write lock over an ever longer tail on every append, and the log quiet.
    */
   @Override
   void afterAppend() {
-    try {
-      if (tailLength() >= indexTail) {
-        indexTail();
+    synchronized (fillLock) {
+      long now = ticker.getAsLong();
+      if (backoffNanos > 0 && now - retryAtNanos < 0) {
+        return;
       }
-    } catch (StoreException e) {
-      log.warn("indexing the audit log's tail failed; retried after the next append", e);
+      try {
+        if (tailLength() >= indexTail) {
+          indexTail();
+        }
+        backoffNanos = 0;
+      } catch (RuntimeException e) {
+        backoffNanos =
+            backoffNanos == 0
+                ? FIRST_BACKOFF.toNanos()
+                : Math.min(2 * backoffNanos, MAX_BACKOFF.toNanos());
+        retryAtNanos = now + backoffNanos;
+        log.warn(
+            "indexing the audit log's tail failed; retrying in {} (queries scan the unindexed"
+                + " tail meanwhile): {}",
+            Duration.ofNanos(backoffNanos),
+            e.toString());
+      }
     }
   }
 

@@ -137,7 +137,7 @@ public final class RuntimeConfigLoader extends YamlReader {
                 tls,
                 optDuration(gf, "drain_grace", grpc.drainGrace()),
                 (int) optLong(gf, "max_in_flight", grpc.maxInFlight(), 1_000_000L),
-                optDuration(gf, "max_queue_time", grpc.maxQueueTime()));
+                maxQueueTime(gf, grpc.maxQueueTime()));
       }
       YamlNode.Mapping h = optMapping(s, "http");
       if (h != null) {
@@ -357,6 +357,20 @@ public final class RuntimeConfigLoader extends YamlReader {
     }
     Duration v = duration(n, f.path(key));
     return v == null ? fallback : v;
+  }
+
+  /** {@code server.grpc.max_queue_time}: a duration up to 1h, or zero ({@code 0s}) for never. */
+  private Duration maxQueueTime(Fields f, Duration fallback) {
+    YamlNode n = f.get("max_queue_time");
+    if (n instanceof YamlNode.Scalar s && s.value().matches("0+(ms|s|m|h|d)?")) {
+      return Duration.ZERO;
+    }
+    Duration v = optDuration(f, "max_queue_time", fallback);
+    if (v.compareTo(Duration.ofHours(1)) > 0) {
+      d.error(n, f.path("max_queue_time"), "must be at most 1h (0s turns the bound off)");
+      return fallback;
+    }
+    return v;
   }
 
   private long optLong(Fields f, String key, long fallback, long max) {

@@ -272,9 +272,10 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   }
 
   @Test
-  void indexTail_failingBeforeItsCommit_losesNothingAndIsRedoneByTheNextAppend()
+  void indexTail_failingBeforeItsCommit_losesNothingAndIsRedoneByAnAppendAfterTheBackOff()
       throws SQLException {
-    SqliteAuditStore s = new SqliteAuditStore(db, 5);
+    java.util.concurrent.atomic.AtomicLong ticker = new java.util.concurrent.atomic.AtomicLong();
+    SqliteAuditStore s = new SqliteAuditStore(db, 5, ticker::get);
     List<DecisionRecord> all = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
       all.add(varied(i));
@@ -294,7 +295,12 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     assertThat(count("SELECT count(*) FROM audit_key_principal")).isZero();
     assertKeyQueriesFind(s, all.subList(0, 8));
 
-    s.append(all.subList(8, 12));
+    s.append(all.subList(8, 10)); // within the back-off: no second attempt
+    assertThat(count("SELECT count(*) FROM audit_key_principal")).isZero();
+    assertKeyQueriesFind(s, all.subList(0, 10));
+
+    ticker.addAndGet(SqliteAuditStore.FIRST_BACKOFF.toNanos());
+    s.append(all.subList(10, 12));
 
     assertThat(count("SELECT count(*) FROM audit_key_principal")).isEqualTo(12);
     assertKeyQueriesFind(s, all);

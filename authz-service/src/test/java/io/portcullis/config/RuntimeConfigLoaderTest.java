@@ -126,6 +126,18 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void maxQueueTime_zeroTurnsTheBoundOff_andMoreThanAnHourIsRefused() throws IOException {
+    RuntimeConfigLoader.Result off =
+        load("policy: { file: p.yaml }\nserver: { grpc: { max_queue_time: 0s } }\n", Map.of());
+    assertThat(((RuntimeConfigLoader.Loaded) off).config().grpc().maxQueueTime())
+        .isEqualTo(Duration.ZERO);
+
+    assertThat(errors("policy: { file: p.yaml }\nserver: { grpc: { max_queue_time: 2h } }\n"))
+        .extracting(PolicyError::field)
+        .containsExactly("server.grpc.max_queue_time");
+  }
+
+  @Test
   void shortAdminToken_isRefused() throws IOException {
     assertThat(errors("policy: { file: p.yaml }\nserver: { admin: { token: short } }\n"))
         .extracting(PolicyError::field)
