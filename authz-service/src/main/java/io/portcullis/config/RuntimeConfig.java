@@ -4,6 +4,7 @@ import io.portcullis.audit.AuditSettings;
 import io.portcullis.identity.Secret;
 import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.request.HeaderLimits;
+import io.portcullis.server.grpc.GrpcServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -80,11 +81,13 @@ public record RuntimeConfig(
       Duration drainGrace,
       int maxInFlight,
       Duration maxQueueTime) {
-    public static final int DEFAULT_MAX_IN_FLIGHT = 10_000;
-    public static final Duration DEFAULT_MAX_QUEUE_TIME = Duration.ofMillis(200);
-
     public Grpc(InetSocketAddress address, @Nullable Tls tls, Duration drainGrace) {
-      this(address, tls, drainGrace, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUE_TIME);
+      this(
+          address,
+          tls,
+          drainGrace,
+          GrpcServer.DEFAULT_MAX_IN_FLIGHT,
+          GrpcServer.DEFAULT_MAX_QUEUE_TIME);
     }
   }
 

@@ -145,16 +145,7 @@ final class TargetServer implements Callable<Integer> {
                 .build();
     return new RuntimeConfig(
         "loadtest",
-        new RuntimeConfig.Grpc(
-            new InetSocketAddress("127.0.0.1", 0),
-            null,
-            Duration.ofSeconds(1),
-            RuntimeConfig.Grpc.DEFAULT_MAX_IN_FLIGHT,
-            // A/B runs: -Dloadtest.serverJvmArgs=-Dloadtest.maxQueueTimeMs=0 turns shedding off
-            Duration.ofMillis(
-                Long.getLong(
-                    "loadtest.maxQueueTimeMs",
-                    RuntimeConfig.Grpc.DEFAULT_MAX_QUEUE_TIME.toMillis()))),
+        new RuntimeConfig.Grpc(new InetSocketAddress("127.0.0.1", 0), null, Duration.ofSeconds(1)),
         new RuntimeConfig.Http(new InetSocketAddress("127.0.0.1", 0), List.of("127.0.0.1/32")),
         new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), Secret.of(ADMIN_TOKEN)),
         new RuntimeConfig.PolicySettings(policy, false),

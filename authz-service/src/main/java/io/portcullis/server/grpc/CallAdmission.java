@@ -115,8 +115,8 @@ final class CallAdmission implements ServerInterceptor {
       refused[Refusal.DEADLINE.ordinal()].increment();
       return new ServerCall.Listener<>() {};
     }
-    Long arrived = ARRIVED.get(context);
-    if (arrived != null && context.getDeadline() == null) {
+    Long arrived = context.getDeadline() == null ? ARRIVED.get(context) : null;
+    if (arrived != null) {
       long waited = nanoTime.getAsLong() - arrived;
       if (waited > maxQueueNanos) {
         return refuse(

@@ -16,10 +16,12 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,8 +67,10 @@ public final class GrpcServer implements AutoCloseable {
             .maxInboundMessageSize(b.maxInboundMessageBytes)
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true)
-            .addStreamTracerFactory(admission.arrivalStamp())
             .intercept(admission);
+    if (!b.maxQueueTime.isZero()) { // no stamp to take when nothing reads it
+      nb.addStreamTracerFactory(admission.arrivalStamp());
+    }
     List<String> names = new ArrayList<>();
     for (ServerServiceDefinition s : b.services) {
       nb.addService(s);
@@ -117,7 +121,7 @@ public final class GrpcServer implements AutoCloseable {
    * passed while queued), {@code in_flight} ({@link Builder#maxInFlight} calls already running).
    */
   public static final List<String> REJECTION_REASONS =
-      java.util.Arrays.stream(CallAdmission.Refusal.values()).map(r -> r.tag).toList();
+      Arrays.stream(CallAdmission.Refusal.values()).map(r -> r.tag).toList();
 
   /** Calls refused for {@code reason}, one of {@link #REJECTION_REASONS}. */
   public long rejectedCalls(String reason) {
@@ -171,6 +175,14 @@ public final class GrpcServer implements AutoCloseable {
     }
   }
 
+  /** Calls running at once unless configured: more are refused ({@link Builder#maxInFlight}). */
+  public static final int DEFAULT_MAX_IN_FLIGHT = 10_000;
+
+  /**
+   * Queue time allowed a call without a deadline unless configured ({@link Builder#maxQueueTime}).
+   */
+  public static final Duration DEFAULT_MAX_QUEUE_TIME = Duration.ofMillis(200);
+
   /** Builds a {@link GrpcServer}; not thread-safe. */
   public static final class Builder {
     private final InetSocketAddress address;
@@ -178,9 +190,9 @@ public final class GrpcServer implements AutoCloseable {
     private @Nullable Tls tls;
     private int maxInboundMessageBytes = 8 * 1024 * 1024;
     private Duration drainGrace = Duration.ofSeconds(10);
-    private int maxInFlight = 10_000;
-    private Duration maxQueueTime = Duration.ofMillis(200);
-    private java.util.function.LongSupplier nanoTime = System::nanoTime;
+    private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
+    private Duration maxQueueTime = DEFAULT_MAX_QUEUE_TIME;
+    private LongSupplier nanoTime = System::nanoTime;
 
     private Builder(InetSocketAddress address) {
       this.address = address;
@@ -218,9 +230,10 @@ public final class GrpcServer implements AutoCloseable {
     }
 
     /**
-     * The longest a call may wait for a thread before it starts (default 200 ms, Envoy's default
-     * ext_authz timeout): older calls are refused with {@code RESOURCE_EXHAUSTED} before any
-     * decision work, because their caller has given up. Zero turns the check off.
+     * The longest a call <em>without a deadline</em> may wait for a thread before it starts
+     * (default 200 ms, Envoy's default ext_authz timeout): older ones are refused with {@code
+     * RESOURCE_EXHAUSTED} before any decision work. A call with a deadline is governed by its
+     * deadline alone. Zero turns the check off.
      */
     public Builder maxQueueTime(Duration maxQueueTime) {
       this.maxQueueTime = maxQueueTime;
@@ -228,7 +241,7 @@ public final class GrpcServer implements AutoCloseable {
     }
 
     /** The monotonic clock of {@link #maxQueueTime} (tests). */
-    Builder nanoTime(java.util.function.LongSupplier nanoTime) {
+    Builder nanoTime(LongSupplier nanoTime) {
       this.nanoTime = nanoTime;
       return this;
     }
