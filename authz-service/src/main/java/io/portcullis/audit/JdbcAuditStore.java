@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -443,7 +444,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
    * (about {@code limit * total / matches} rows). The one slow case left is a prefix that is common
    * in the range but absent from its newest part; a {@code since}/{@code until} bounds it.
    */
-  private boolean prefixByIndex(Connection c, AuditQuery q) throws SQLException {
+  final boolean prefixByIndex(Connection c, AuditQuery q) throws SQLException {
     if (q.pathPrefix() == null
         || upperBound(q.pathPrefix()) == null
         || q.decision() != null
@@ -479,25 +480,67 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   @Override
   public AuditPage query(AuditQuery q) {
-    List<DecisionRecord> records = new ArrayList<>(Math.min(q.limit(), 256));
-    AuditCursor last = null;
-    boolean more = false;
-    try (Connection c = db.connection();
-        PreparedStatement ps = prepare(c, querySql(q, prefixByIndex(c, q)))) {
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          if (records.size() == q.limit()) {
-            more = true;
-            break;
-          }
-          last = new AuditCursor(rs.getLong(2), rs.getLong(1));
-          records.add(stored(rs.getBytes(6), rs.getString(4), rs.getString(5)));
-        }
-      }
+    try (Connection c = db.connection()) {
+      return page(c, q, prefixByIndex(c, q));
     } catch (SQLException e) {
       throw failure("querying audit records", e);
     }
-    return new AuditPage(records, more ? last : null);
+  }
+
+  /**
+   * {@code q}'s page with the path prefix read from the path index or not, whatever the prefix's
+   * size ({@link #query} decides by it; tests compare both).
+   */
+  final AuditPage query(AuditQuery q, boolean prefixByIndex) {
+    try (Connection c = db.connection()) {
+      return page(c, q, prefixByIndex);
+    } catch (SQLException e) {
+      throw failure("querying audit records", e);
+    }
+  }
+
+  /** Reads {@code q}'s page on {@code c}: one statement, {@link #querySql}. */
+  AuditPage page(Connection c, AuditQuery q, boolean prefixByIndex) throws SQLException {
+    List<PageRow> rows = new ArrayList<>(Math.min(q.limit() + 1, 257));
+    try (PreparedStatement ps = prepare(c, querySql(q, prefixByIndex));
+        ResultSet rs = ps.executeQuery()) {
+      PageRow.read(rs, q.limit() + 1, rows);
+    }
+    return page(rows, q.limit());
+  }
+
+  /** One row of a page, as {@link #PAGE_COLUMNS} gives it. */
+  record PageRow(long id, long timeUs, String prevHash, String hash, byte[] canonical) {
+
+    /** Newest first, ties broken by the row id: the order of {@link #PAGE_ORDER}. */
+    static final Comparator<PageRow> ORDER =
+        Comparator.comparingLong(PageRow::timeUs).thenComparingLong(PageRow::id).reversed();
+
+    /** Adds up to {@code max} rows of {@code rs} (columns {@link #PAGE_COLUMNS}) to {@code to}. */
+    static void read(ResultSet rs, int max, List<PageRow> to) throws SQLException {
+      for (int n = 0; n < max && rs.next(); n++) {
+        to.add(
+            new PageRow(
+                rs.getLong(1), rs.getLong(2), rs.getString(4), rs.getString(5), rs.getBytes(6)));
+      }
+    }
+  }
+
+  /**
+   * The page of the first {@code limit} of {@code rows} (in page order); a row beyond them means
+   * there is more, after the cursor of the page's last record.
+   */
+  static AuditPage page(List<PageRow> rows, int limit) throws SQLException {
+    int n = Math.min(rows.size(), limit);
+    List<DecisionRecord> records = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      PageRow r = rows.get(i);
+      records.add(stored(r.canonical(), r.prevHash(), r.hash()));
+    }
+    PageRow last = n == 0 ? null : rows.get(n - 1);
+    return new AuditPage(
+        records,
+        rows.size() > limit && last != null ? new AuditCursor(last.timeUs(), last.id()) : null);
   }
 
   private static DecisionRecord stored(byte[] canonical, String prevHash, String hash)

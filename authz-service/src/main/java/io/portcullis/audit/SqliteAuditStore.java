@@ -1,14 +1,18 @@
 package io.portcullis.audit;
 
+import static java.util.stream.Collectors.joining;
+
 import io.portcullis.store.Database;
 import io.portcullis.store.DatabaseKind;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
@@ -22,27 +26,30 @@ import org.slf4j.LoggerFactory;
  * row lock. The keyset seek leads with a plain {@code time_us <=} bound, which SQLite turns into an
  * index range, followed by the exact tie-break on the row id (which every SQLite index holds last).
  *
- * <h2>Key tables and the unindexed tail</h2>
+ * <h2>Key tables, their generations and the unindexed tail</h2>
  *
  * Principal, source address and path are random keys: an index on them takes each insert on a leaf
  * page of its own, and a commit every 50 ms rewrites about one page per record and index (half the
  * writer's cost, loadtest/RESULTS.md "Writer throughput into SQLite"). So {@code audit_record} has
- * no such index (schema: {@code db/migration/sqlite/V3__audit_key_tables.sql}); their entries live
- * in {@code audit_key_principal}, {@code audit_key_source_ip} and {@code audit_key_path} ({@code
- * (k, t, rid)}: key, time, row id). Appends write only {@code audit_record}, in one transaction per
- * batch as before; after an append, once the records not yet in the key tables (the tail: {@code id
- * > audit_key_mark.indexed_to}) number {@link #INDEX_TAIL}, the writer's thread copies the tail's
- * keys into the key tables in key order, one sorted {@code INSERT ... SELECT} per table, and moves
- * the mark, in one transaction ({@link #indexTail}). Each key page is then rewritten once per
- * {@link #INDEX_TAIL} records instead of once per batch.
+ * no such index (schema: {@code db/migration/sqlite/V3__audit_key_tables.sql} and {@code
+ * V4__audit_key_generations.sql}); their entries live in {@code audit_key_principal}, {@code
+ * audit_key_source_ip} and {@code audit_key_path} ({@code (g, k, t, rid)}: generation, key, time,
+ * row id). Appends write only {@code audit_record}, in one transaction per batch as before; after
+ * an append, once the records not yet in the key tables (the tail: {@code id >
+ * audit_key_mark.indexed_to}) number {@link #INDEX_TAIL}, the writer's thread copies the tail's
+ * keys into the key tables as one new generation, in key order, and moves the mark, in one
+ * transaction ({@link #indexTail}). The generation leads the key tables' primary keys, so a fill
+ * appends to their b-trees and costs the same on a log of any size (filling one b-tree over the
+ * whole log rewrote more of it with every fill: 60 s at 50,000 records/s doubled the writer's cost
+ * per record). {@code audit_key_gen} lists the generations with their time ranges.
  *
  * <p>Every record is in {@code audit_record} from its append on, so the chain head, verify,
  * retention, duplicate checks of journal replays and every query without a key filter are those of
  * {@link JdbcAuditStore}. A page filtered by principal or source address (or a rare path prefix) is
- * the newest of two parts: the key table's entries joined to their rows (ordered by the key table,
- * no sort), and the tail scanned by row id range and sorted (at most about {@link #INDEX_TAIL}
- * rows). One statement reads both and the mark, so it sees one consistent snapshot. Retention
- * deletes the key entries of the records it deletes. New records take ids above the mark ({@link
+ * merged from the tail, scanned by row id range and sorted (at most about {@link #INDEX_TAIL}
+ * rows), and each generation's entries of the key, read in page order ({@link #page}); all in one
+ * read transaction, so they see one snapshot. Retention deletes the key entries of the records it
+ * deletes, and the generations it empties. New records take ids above the mark ({@link
  * #nextRowId}), so an id the key tables name is never given to another record.
  */
 public final class SqliteAuditStore extends JdbcAuditStore {
@@ -51,7 +58,7 @@ public final class SqliteAuditStore extends JdbcAuditStore {
   static final int INDEX_TAIL = 50_000;
 
   /** The key tables: the column each holds, its table. */
-  private enum Key {
+  enum Key {
     PRINCIPAL("principal"),
     SOURCE_IP("source_ip"),
     PATH("path");
@@ -190,9 +197,13 @@ public final class SqliteAuditStore extends JdbcAuditStore {
   }
 
   /**
-   * Copies the keys of every record above the mark into the key tables, in key order, and moves the
-   * mark to the newest record, in one transaction. A crash before the commit leaves the tail as it
-   * was (its records are in {@code audit_record} already), and the next append redoes it.
+   * Copies the keys of every record above the mark into the key tables as a new generation, in key
+   * order, records the generation and moves the mark to the newest record, in one transaction. The
+   * generation's number is its newest record's id, higher than every earlier generation's, and it
+   * leads each key table's primary key: the fill appends its sorted entries at the end of each
+   * table's b-tree instead of inserting them among all earlier entries, so its cost does not grow
+   * with the log. A crash before the commit leaves the tail as it was (its records are in {@code
+   * audit_record} already), and the next append redoes it.
    *
    * @return how many records were indexed
    */
@@ -218,14 +229,26 @@ public final class SqliteAuditStore extends JdbcAuditStore {
                 c.prepareStatement(
                     "INSERT INTO "
                         + key.table
-                        + " (k, t, rid) SELECT "
+                        + " (g, k, t, rid) SELECT ?, "
                         + key.column
                         + ", time_us, id FROM audit_record WHERE id > ? AND id <= ?"
-                        + " ORDER BY 1, 2, 3")) {
-              ps.setLong(1, from);
-              ps.setLong(2, to);
+                        + " ORDER BY 2, 3, 4")) {
+              ps.setLong(1, to);
+              ps.setLong(2, from);
+              ps.setLong(3, to);
               ps.executeUpdate();
             }
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "INSERT INTO audit_key_gen (g, lo, min_t, max_t) SELECT * FROM (SELECT ?, ?,"
+                      + " min(time_us) AS min_t, max(time_us) FROM audit_record"
+                      + " WHERE id > ? AND id <= ?) WHERE min_t IS NOT NULL")) {
+            ps.setLong(1, to);
+            ps.setLong(2, from);
+            ps.setLong(3, from);
+            ps.setLong(4, to);
+            ps.executeUpdate();
           }
           try (PreparedStatement ps =
               c.prepareStatement("UPDATE audit_key_mark SET indexed_to = ?")) {
@@ -237,26 +260,68 @@ public final class SqliteAuditStore extends JdbcAuditStore {
         n -> true);
   }
 
+  /**
+   * Deletes the key entries of the records retention is about to delete (each in the generation
+   * that holds its id; a record of the tail has none), then the generations left without other
+   * records. One delete per entry, by its whole primary key: SQLite reads a row-value {@code IN} on
+   * the four key columns by the generation alone, which would scan the generation per record.
+   */
   @Override
   void beforeDelete(Connection c, String instance, long fromSeq, long toSeq) throws SQLException {
-    for (Key key : Key.values()) {
+    Key[] keys = Key.values();
+    List<PreparedStatement> deletes = new ArrayList<>(keys.length);
+    try {
+      for (Key key : keys) {
+        deletes.add(
+            c.prepareStatement(
+                "DELETE FROM " + key.table + " WHERE g = ? AND k = ? AND t = ? AND rid = ?"));
+      }
       try (PreparedStatement ps =
           c.prepareStatement(
-              "DELETE FROM "
-                  + key.table
-                  + " WHERE (k, t, rid) IN (SELECT "
-                  + key.column
-                  + ", time_us, id FROM audit_record"
-                  + " WHERE instance = ? AND seq > ? AND seq <= ?)")) {
+              "SELECT (SELECT min(g) FROM audit_key_gen WHERE g >= r.id), r.time_us, r.id"
+                  + Arrays.stream(keys).map(k -> ", r." + k.column).collect(joining())
+                  + " FROM audit_record r WHERE r.instance = ? AND r.seq > ? AND r.seq <= ?")) {
         ps.setString(1, instance);
         ps.setLong(2, fromSeq);
         ps.setLong(3, toSeq);
-        ps.executeUpdate();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            long g = rs.getLong(1);
+            if (rs.wasNull()) {
+              continue;
+            }
+            for (int i = 0; i < keys.length; i++) {
+              PreparedStatement delete = deletes.get(i);
+              delete.setLong(1, g);
+              delete.setString(2, rs.getString(4 + i));
+              delete.setLong(3, rs.getLong(2));
+              delete.setLong(4, rs.getLong(3));
+              delete.addBatch();
+            }
+          }
+        }
       }
+      for (PreparedStatement delete : deletes) {
+        delete.executeBatch();
+      }
+    } finally {
+      for (PreparedStatement delete : deletes) {
+        delete.close();
+      }
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "DELETE FROM audit_key_gen WHERE NOT EXISTS (SELECT 1 FROM audit_record"
+                + " WHERE id > audit_key_gen.lo AND id <= audit_key_gen.g AND NOT (instance = ?"
+                + " AND seq > ? AND seq <= ?))")) {
+      ps.setString(1, instance);
+      ps.setLong(2, fromSeq);
+      ps.setLong(3, toSeq);
+      ps.executeUpdate();
     }
   }
 
-  // ---- queries by key: the key table and the tail ---------------------------------------------
+  // ---- queries by key: the tail and the key tables' generations -------------------------------
 
   /** The key table that serves {@code q}'s page, or {@code null} if an index of the table does. */
   private static @Nullable Key keyOf(AuditQuery q, boolean prefixByIndex) {
@@ -269,70 +334,177 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     return prefixByIndex ? Key.PATH : null;
   }
 
+  /** A generation of the key tables: its number and the time range of its records. */
+  record Generation(long g, long minT, long maxT) {}
+
+  /**
+   * A page filtered by principal, source address or a rare path prefix: the newest {@code limit} of
+   * the tail's matches and of each generation's (one statement each, every one reading in page
+   * order), merged. Generations are read newest first by their newest record and the reading stops
+   * at the first generation whose newest record is older than the page's last row, so a key with
+   * recent records reads one or two generations; a rare key reads every generation in the time
+   * range (one b-tree seek each). All the statements run in one read transaction: they see one
+   * snapshot, so a fill that commits meanwhile neither hides records nor shows them twice.
+   */
   @Override
-  Sql querySql(AuditQuery q, boolean prefixByIndex) {
+  AuditPage page(Connection c, AuditQuery q, boolean prefixByIndex) throws SQLException {
     Key key = keyOf(q, prefixByIndex);
     if (key == null) {
-      return super.querySql(q, false);
+      return super.page(c, q, false);
     }
+    int want = q.limit() + 1;
+    List<PageRow> rows = new ArrayList<>();
+    execute(c, "BEGIN DEFERRED");
+    boolean done = false;
+    try {
+      read(c, tailSql(q), want, rows);
+      rows.sort(PageRow.ORDER);
+      for (Generation gen : generations(c, q)) {
+        if (rows.size() >= want && gen.maxT() < rows.get(want - 1).timeUs()) {
+          break; // this generation and every later one hold only older records
+        }
+        read(c, generationSql(q, key, gen.g()), want, rows);
+        rows.sort(PageRow.ORDER);
+        if (rows.size() > want) {
+          rows.subList(want, rows.size()).clear();
+        }
+      }
+      done = true;
+    } finally {
+      endRead(c, done);
+    }
+    return page(rows, q.limit());
+  }
+
+  private static void read(Connection c, Sql sql, int max, List<PageRow> to) throws SQLException {
+    try (PreparedStatement ps = prepare(c, sql);
+        ResultSet rs = ps.executeQuery()) {
+      PageRow.read(rs, max, to);
+    }
+  }
+
+  private static void execute(Connection c, String sql) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  /** Ends the read transaction; after a failure, without hiding the failure. */
+  private static void endRead(Connection c, boolean done) throws SQLException {
+    if (done) {
+      execute(c, "COMMIT");
+      return;
+    }
+    try {
+      execute(c, "ROLLBACK");
+    } catch (SQLException e) {
+      log.debug("ending a failed audit query's read transaction: {}", e.toString());
+    }
+  }
+
+  /**
+   * The generations that may hold records of {@code q}'s time range older than its cursor, newest
+   * first by their newest record.
+   */
+  private static List<Generation> generations(Connection c, AuditQuery q) throws SQLException {
+    List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
-    // The tail: a row id range (NOT INDEXED: the time index would walk the whole log), sorted.
-    List<String> tail = new ArrayList<>();
-    tail.add("id > " + MARK);
-    filters(q, tail, params);
+    Instant since = q.since();
+    if (since != null) {
+      where.add("max_t >= ?");
+      params.add(DecisionRecords.micros(since));
+    }
+    Instant until = q.until();
+    if (until != null) {
+      where.add("min_t < ?");
+      params.add(DecisionRecords.micros(until));
+    }
     AuditCursor cursor = q.cursor();
     if (cursor != null) {
-      tail.add(olderThan(cursor, params));
+      where.add("min_t <= ?");
+      params.add(cursor.timeMicros());
+    }
+    List<Generation> gens = new ArrayList<>();
+    try (PreparedStatement ps =
+            prepare(
+                c,
+                new Sql(
+                    "SELECT g, min_t, max_t FROM audit_key_gen"
+                        + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
+                        + " ORDER BY max_t DESC, g DESC",
+                    params));
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        gens.add(new Generation(rs.getLong(1), rs.getLong(2), rs.getLong(3)));
+      }
+    }
+    return gens;
+  }
+
+  /**
+   * The newest matches of {@code q} in the tail, one more than its limit: a row id range ({@code
+   * NOT INDEXED}: the time index would walk the whole log), sorted (at most about {@link
+   * #INDEX_TAIL} rows).
+   */
+  Sql tailSql(AuditQuery q) {
+    List<Object> params = new ArrayList<>();
+    List<String> where = new ArrayList<>();
+    where.add("id > " + MARK);
+    filters(q, where, params);
+    AuditCursor cursor = q.cursor();
+    if (cursor != null) {
+      where.add(olderThan(cursor, params));
     }
     params.add(q.limit() + 1);
-    String tailSql =
+    return new Sql(
         "SELECT "
             + PAGE_COLUMNS
             + " FROM audit_record NOT INDEXED WHERE "
-            + String.join(" AND ", tail)
+            + String.join(" AND ", where)
             + PAGE_ORDER
-            + " LIMIT ?";
-    // The indexed records: the key table's entries in (t, rid) order.
-    String indexedSql;
+            + " LIMIT ?",
+        params);
+  }
+
+  /**
+   * The newest matches of {@code q} among generation {@code g}'s entries in {@code key}'s table,
+   * one more than its limit. By principal or source address: the entries of the key in page order
+   * (no sort), joined to their rows, on which the other filters are checked. By a rare path prefix:
+   * the prefix's entries sorted (not rows), then only the page's rows read.
+   */
+  Sql generationSql(AuditQuery q, Key key, long g) {
+    List<Object> params = new ArrayList<>();
     List<String> keyed = new ArrayList<>();
     if (key == Key.PATH) {
-      // A rare prefix: sort its entries (not rows) and read only the page's rows.
       String prefix = Objects.requireNonNull(q.pathPrefix());
-      keyed.add("k >= ? AND k < ?");
+      keyed.add("g = ? AND k >= ? AND k < ?");
+      params.add(g);
       params.add(prefix);
       params.add(upperBound(prefix));
       keyBounds(q, "", keyed, params);
       params.add(q.limit() + 1);
-      indexedSql =
+      return new Sql(
           "SELECT "
               + PAGE_COLUMNS
               + " FROM audit_record WHERE id IN (SELECT rid FROM audit_key_path WHERE "
               + String.join(" AND ", keyed)
-              + " ORDER BY t DESC, rid DESC LIMIT ?)";
-    } else {
-      keyed.add("x.k = ?");
-      params.add(key == Key.PRINCIPAL ? q.principal() : q.sourceIp());
-      keyBounds(q, "x.", keyed, params);
-      filters(q, keyed, params); // the other filters, on the joined row
-      params.add(q.limit() + 1);
-      indexedSql =
-          "SELECT "
-              + PAGE_COLUMNS
-              + " FROM "
-              + key.table
-              + " x CROSS JOIN audit_record r ON r.id = x.rid WHERE "
-              + String.join(" AND ", keyed)
-              + " ORDER BY x.t DESC, x.rid DESC LIMIT ?";
+              + " ORDER BY t DESC, rid DESC LIMIT ?)",
+          params);
     }
+    keyed.add("x.g = ? AND x.k = ?");
+    params.add(g);
+    params.add(key == Key.PRINCIPAL ? q.principal() : q.sourceIp());
+    keyBounds(q, "x.", keyed, params);
+    filters(q, keyed, params); // the other filters, on the joined row
     params.add(q.limit() + 1);
     return new Sql(
-        "SELECT * FROM ("
-            + tailSql
-            + ") UNION ALL SELECT * FROM ("
-            + indexedSql
-            + ")"
-            + PAGE_ORDER
-            + " LIMIT ?",
+        "SELECT "
+            + PAGE_COLUMNS
+            + " FROM "
+            + key.table
+            + " x CROSS JOIN audit_record r ON r.id = x.rid WHERE "
+            + String.join(" AND ", keyed)
+            + " ORDER BY x.t DESC, x.rid DESC LIMIT ?",
         params);
   }
 
@@ -363,11 +535,12 @@ public final class SqliteAuditStore extends JdbcAuditStore {
 
   @Override
   Sql prefixCountSql(AuditQuery q, int max) {
-    // The key table only: the tail adds at most INDEX_TAIL records, whichever plan runs.
+    // The key table only (each generation's range of the prefix): the tail adds at most
+    // INDEX_TAIL records, whichever plan runs.
     List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
     String prefix = Objects.requireNonNull(q.pathPrefix());
-    where.add("k >= ? AND k < ?");
+    where.add("g IN (SELECT g FROM audit_key_gen) AND k >= ? AND k < ?");
     params.add(prefix);
     params.add(upperBound(prefix));
     timeBounds(q, "", where, params);

@@ -468,7 +468,7 @@ abstract class AuditStoreContract {
         List<String> seen = new ArrayList<>();
         AuditQuery q = AuditQuery.builder().pathPrefix(prefix).limit(4).build();
         while (true) {
-          AuditPage page = page(jdbc.querySql(q, byIndex), q.limit());
+          AuditPage page = jdbc.query(q, byIndex);
           seen.addAll(ids(page));
           if (page.next() == null) {
             break;
@@ -481,32 +481,6 @@ abstract class AuditStoreContract {
           .as(prefix)
           .isEqualTo(expected);
     }
-  }
-
-  /** Runs a page query's SQL directly, as {@link JdbcAuditStore#query} does. */
-  AuditPage page(JdbcAuditStore.Sql sql, int limit) throws SQLException {
-    List<DecisionRecord> out = new ArrayList<>();
-    AuditCursor last = null;
-    boolean more = false;
-    try (Connection c = database().connection();
-        PreparedStatement ps = c.prepareStatement(sql.text())) {
-      for (int i = 0; i < sql.params().size(); i++) {
-        ps.setObject(i + 1, sql.params().get(i));
-      }
-      try (java.sql.ResultSet r = ps.executeQuery()) {
-        while (r.next()) {
-          if (out.size() == limit) {
-            more = true;
-            break;
-          }
-          last = new AuditCursor(r.getLong(2), r.getLong(1));
-          out.add(DecisionRecord.parseFrom(r.getBytes(6)));
-        }
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-        throw new SQLException(e);
-      }
-    }
-    return new AuditPage(out, more ? last : null);
   }
 
   @Test

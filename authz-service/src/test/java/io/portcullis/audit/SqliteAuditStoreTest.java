@@ -43,10 +43,14 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     db.close();
   }
 
-  /** Rows deleted outside retention leave their key entries behind: clear them with the rows. */
+  /**
+   * Rows deleted outside retention leave their key entries and generations behind: clear them with
+   * the rows.
+   */
   @BeforeEach
   void emptyKeyTables() throws SQLException {
-    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+    for (String table :
+        List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path", "audit_key_gen")) {
       sql("DELETE FROM " + table);
     }
   }
@@ -106,6 +110,10 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   }
 
   long count(String sql) throws SQLException {
+    return count(db, sql);
+  }
+
+  static long count(Database db, String sql) throws SQLException {
     try (Connection c = db.connection();
         PreparedStatement ps = c.prepareStatement(sql);
         ResultSet rs = ps.executeQuery()) {
@@ -170,8 +178,9 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   // ---- plans ----------------------------------------------------------------------------------
 
   @Test
-  void query_keyFilteredPage_readsTheKeyTableInOrderAndTheTailByRowIdRange() throws SQLException {
-    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+  void query_keyFilteredPage_readsEachGenerationInPageOrderAndTheTailByRowIdRange()
+      throws SQLException {
+    SqliteAuditStore sqlite = (SqliteAuditStore) store;
     for (var e :
         List.of(
             new Object[] {AuditQuery.builder().principal("alice").build(), "audit_key_principal"},
@@ -183,31 +192,34 @@ class SqliteAuditStoreTest extends AuditStoreContract {
                   .build(),
               "audit_key_principal"
             })) {
-      JdbcAuditStore.Sql sql = jdbc.querySql((AuditQuery) e[0]);
-      assertThat(sql.text()).contains(e[1] + " x CROSS JOIN audit_record r");
-      List<String> plan = explain(sql);
+      AuditQuery q = (AuditQuery) e[0];
+      SqliteAuditStore.Key key =
+          q.principal() != null ? SqliteAuditStore.Key.PRINCIPAL : SqliteAuditStore.Key.SOURCE_IP;
+      // The tail: a row id range, sorted (at most INDEX_TAIL rows), never the time index.
+      String tail = String.join("\n", explain(sqlite.tailSql(q)));
+      assertThat(tail).as(tail).contains("SEARCH audit_record USING INTEGER PRIMARY KEY (rowid>?)");
+      assertThat(tail).as(tail).doesNotContain("audit_record_time");
+      // A generation: one seek of (generation, key), its entries in page order, no sort.
+      JdbcAuditStore.Sql generation = sqlite.generationSql(q, key, 42);
+      assertThat(generation.text()).contains(e[1] + " x CROSS JOIN audit_record r");
+      List<String> plan = explain(generation);
       String all = String.join("\n", plan);
-      // The tail by row id range (sorted: at most INDEX_TAIL rows), the key table by key.
-      assertThat(all).as(all).contains("SEARCH audit_record USING INTEGER PRIMARY KEY (rowid>?)");
-      assertThat(all).as(all).contains("SEARCH x USING PRIMARY KEY (k=?");
-      assertThat(all).as(all).doesNotContain("audit_record_time");
-      // The key table's entries come in page order: no sort between reading them and the rows.
-      int row = plan.indexOf("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)");
-      assertThat(row).as(all).isPositive();
-      assertThat(plan.get(row + 1)).as(all).doesNotContain("TEMP B-TREE");
+      assertThat(all).as(all).contains("SEARCH x USING PRIMARY KEY (g=? AND k=?");
+      assertThat(all).as(all).contains("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)");
+      assertThat(all).as(all).doesNotContain("TEMP B-TREE");
     }
   }
 
   @Test
-  void query_pathPrefixByIndex_readsThePathKeyRange() throws SQLException {
-    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+  void query_pathPrefixByIndex_readsThePathKeyRangeOfEachGeneration() throws SQLException {
+    SqliteAuditStore sqlite = (SqliteAuditStore) store;
+    AuditQuery q = AuditQuery.builder().pathPrefix("/v1/").build();
     String byIndex =
-        String.join(
-            "\n", explain(jdbc.querySql(AuditQuery.builder().pathPrefix("/v1/").build(), true)));
-    assertThat(byIndex).contains("audit_key_path").contains("k>? AND k<?").contains("rowid>?");
-    String byTime =
-        String.join(
-            "\n", explain(jdbc.querySql(AuditQuery.builder().pathPrefix("/v1/").build(), false)));
+        String.join("\n", explain(sqlite.generationSql(q, SqliteAuditStore.Key.PATH, 42)));
+    assertThat(byIndex).contains("SEARCH audit_key_path USING PRIMARY KEY (g=? AND k>? AND k<?)");
+    String count = String.join("\n", explain(sqlite.prefixCountSql(q, 10)));
+    assertThat(count).contains("audit_key_path USING PRIMARY KEY (g=? AND k>? AND k<?)");
+    String byTime = String.join("\n", explain(sqlite.querySql(q, false)));
     assertThat(byTime).contains("audit_record_time").doesNotContain("audit_key_path");
   }
 
@@ -236,7 +248,8 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     }
     assertThat(s.indexTail()).isEqualTo(8);
     assertThat(s.indexTail()).isZero();
-    assertKeyQueriesFind(s, all); // all from the key tables
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(2);
+    assertKeyQueriesFind(s, all); // all from the key tables, in two generations
     for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
       assertThat(count("SELECT count(*) FROM " + table)).as(table).isEqualTo(20);
       assertThat(
@@ -252,6 +265,57 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     // A journal replay of indexed and tail records finds each stored.
     AppendResult replay = s.append(all.subList(8, 20));
     assertThat(replay).isEqualTo(new AppendResult.Appended(0, 12, s.head(A)));
+  }
+
+  @Test
+  void query_generationsWhoseTimesOverlapOrRunBackwards_mergeIntoOnePageOrder()
+      throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
+    // Generation 1: seconds 20..29; generation 2 (appended later, e.g. a journal replay of older
+    // decisions): seconds 0..9; generation 3: seconds 15..24, overlapping the first; the tail:
+    // seconds 10..14.
+    int[][] secondsByPart = {{20, 30}, {0, 10}, {15, 25}, {10, 15}};
+    List<DecisionRecord> all = new ArrayList<>();
+    int n = 0;
+    for (int[] part : secondsByPart) {
+      for (int sec = part[0]; sec < part[1]; sec++, n++) {
+        DecisionRecord r = varied(n);
+        all.add(
+            r.toBuilder()
+                .setTime(
+                    com.google.protobuf.Timestamp.newBuilder()
+                        .setSeconds(T0.getEpochSecond() + sec))
+                .build());
+      }
+    }
+    all = link(all, ChainHead.GENESIS);
+    int from = 0;
+    for (int p = 0; p < secondsByPart.length; p++) {
+      int size = secondsByPart[p][1] - secondsByPart[p][0];
+      assertThat(s.append(all.subList(from, from + size)))
+          .isInstanceOf(AppendResult.Appended.class);
+      from += size;
+      if (p < secondsByPart.length - 1) {
+        assertThat(s.indexTail()).isEqualTo(size);
+      }
+    }
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(3);
+
+    List<DecisionRecord> byTime = new ArrayList<>(all);
+    byTime.sort(
+        java.util.Comparator.comparingLong(DecisionRecords::timeMicros)
+            .thenComparingInt(all::indexOf)); // equal times: the later row (higher id) is newer
+    assertKeyQueriesFind(s, byTime);
+    // The first page of a principal's records comes from the generations holding its newest.
+    AuditPage first = s.query(AuditQuery.builder().principal("user-1").limit(3).build());
+    assertThat(first.records())
+        .extracting(DecisionRecords::timeMicros)
+        .containsExactlyElementsOf(
+            byTime.reversed().stream()
+                .filter(r -> r.getPrincipal().equals("user-1"))
+                .limit(3)
+                .map(DecisionRecords::timeMicros)
+                .toList());
   }
 
   @Test
@@ -358,7 +422,9 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     long firstId = count("SELECT min(id) FROM audit_record");
     long lastId = count("SELECT max(id) FROM audit_record");
 
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(1); // one fill of all 10
     assertThat(s.deleteBefore(T0.plusSeconds(3600), 3)).isEqualTo(10); // the table is empty
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isZero();
 
     for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
       assertThat(
@@ -442,9 +508,17 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     try (Database migrated = Database.open(StoreSettings.of(url))) {
       SqliteAuditStore s = new SqliteAuditStore(migrated, 1_000);
       assertKeyQueriesFind(s, all);
+      assertThat(count(migrated, "SELECT count(*) FROM audit_key_gen")).isEqualTo(1);
+      assertThat(count(migrated, "SELECT g FROM audit_key_gen"))
+          .isEqualTo(count(migrated, "SELECT max(id) FROM audit_record"));
       List<String> plan =
-          explain(migrated, s.querySql(AuditQuery.builder().principal("user-1").build()));
-      assertThat(String.join("\n", plan)).contains("SEARCH x USING PRIMARY KEY (k=?)");
+          explain(
+              migrated,
+              s.generationSql(
+                  AuditQuery.builder().principal("user-1").build(),
+                  SqliteAuditStore.Key.PRINCIPAL,
+                  8));
+      assertThat(String.join("\n", plan)).contains("SEARCH x USING PRIMARY KEY (g=? AND k=?)");
       assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(8));
       List<DecisionRecord> more = link(List.of(varied(8), varied(9)), s.head(A));
       s.append(more);
