@@ -61,6 +61,7 @@ public final class SqliteAuditStore extends JdbcAuditStore {
   enum Key {
     PRINCIPAL("principal"),
     SOURCE_IP("source_ip"),
+    CLIENT("client"),
     PATH("path");
 
     final String column;
@@ -324,12 +325,15 @@ public final class SqliteAuditStore extends JdbcAuditStore {
   // ---- queries by key: the tail and the key tables' generations -------------------------------
 
   /** The key table that serves {@code q}'s page, or {@code null} if an index of the table does. */
-  private static @Nullable Key keyOf(AuditQuery q, boolean prefixByIndex) {
+  static @Nullable Key keyOf(AuditQuery q, boolean prefixByIndex) {
     if (q.principal() != null) {
       return Key.PRINCIPAL;
     }
     if (q.sourceIp() != null) {
       return Key.SOURCE_IP;
+    }
+    if (q.client() != null) {
+      return Key.CLIENT;
     }
     return prefixByIndex ? Key.PATH : null;
   }
@@ -493,7 +497,13 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     }
     keyed.add("x.g = ? AND x.k = ?");
     params.add(g);
-    params.add(key == Key.PRINCIPAL ? q.principal() : q.sourceIp());
+    params.add(
+        switch (key) {
+          case PRINCIPAL -> q.principal();
+          case SOURCE_IP -> q.sourceIp();
+          case CLIENT -> q.client();
+          case PATH -> throw new AssertionError("a path prefix is a range");
+        });
     keyBounds(q, "x.", keyed, params);
     filters(q, keyed, params); // the other filters, on the joined row
     params.add(q.limit() + 1);

@@ -1,4 +1,5 @@
--- SQLite only: the key tables in generations (loadtest/RESULTS.md, "Writer throughput into SQLite").
+-- SQLite only: the key tables in generations, and the client's entries in one more key table
+-- (loadtest/RESULTS.md, "Writer throughput into SQLite").
 --
 -- V3's key tables were one b-tree each over the whole log, so every fill inserted its entries
 -- among all earlier ones and rewrote more of each table as the log grew: after a minute at 50,000
@@ -7,6 +8,9 @@
 -- fill's sorted entries are appended at the end of the b-tree. A query by key seeks (g, k) in each
 -- generation of its time range, newest first, and stops as soon as older generations cannot make
 -- the page (io.portcullis.audit.SqliteAuditStore).
+--
+-- The client index went the same way: with hundreds of clients, each 50 ms commit dirtied one of its
+-- leaf pages per client, about as many pages as the commit's rows filled.
 --
 -- audit_key_gen: one row per generation holding key entries; the generation holds the entries of
 -- the records with lo < id <= g, whose times lie in [min_t, max_t].
@@ -25,6 +29,13 @@ CREATE TABLE audit_key_principal_g (
   PRIMARY KEY (g, k, t, rid)
 ) WITHOUT ROWID;
 CREATE TABLE audit_key_source_ip_g (
+  g   INTEGER NOT NULL,
+  k   TEXT    NOT NULL,
+  t   INTEGER NOT NULL,
+  rid INTEGER NOT NULL,
+  PRIMARY KEY (g, k, t, rid)
+) WITHOUT ROWID;
+CREATE TABLE audit_key_client (
   g   INTEGER NOT NULL,
   k   TEXT    NOT NULL,
   t   INTEGER NOT NULL,
@@ -50,6 +61,11 @@ INSERT INTO audit_key_source_ip_g (g, k, t, rid)
   SELECT (SELECT g FROM audit_key_gen), k, t, rid FROM audit_key_source_ip ORDER BY k, t, rid;
 INSERT INTO audit_key_path_g (g, k, t, rid)
   SELECT (SELECT g FROM audit_key_gen), k, t, rid FROM audit_key_path ORDER BY k, t, rid;
+INSERT INTO audit_key_client (g, k, t, rid)
+  SELECT (SELECT g FROM audit_key_gen), client, time_us, id FROM audit_record
+  WHERE EXISTS (SELECT 1 FROM audit_key_gen) AND id <= (SELECT g FROM audit_key_gen)
+  ORDER BY client, time_us, id;
+DROP INDEX audit_record_client;
 
 DROP TABLE audit_key_principal;
 DROP TABLE audit_key_source_ip;

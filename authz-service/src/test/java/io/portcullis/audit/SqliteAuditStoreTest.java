@@ -50,10 +50,18 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   @BeforeEach
   void emptyKeyTables() throws SQLException {
     for (String table :
-        List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path", "audit_key_gen")) {
+        List.of(
+            "audit_key_principal",
+            "audit_key_source_ip",
+            "audit_key_client",
+            "audit_key_path",
+            "audit_key_gen")) {
       sql("DELETE FROM " + table);
     }
   }
+
+  static final List<String> KEY_TABLES =
+      List.of("audit_key_principal", "audit_key_source_ip", "audit_key_client", "audit_key_path");
 
   @Override
   Database database() {
@@ -104,7 +112,10 @@ class SqliteAuditStoreTest extends AuditStoreContract {
         DecisionFixtures.from(request)
             .decisionId("v" + i)
             .time(T0.plusSeconds(i / 2)) // pairs share a time: the tie-break matters
-            .identity(Identity.builder(CredentialType.JWT, "user-" + i % 3).build())
+            .identity(
+                Identity.builder(CredentialType.JWT, "user-" + i % 3)
+                    .client(i % 4 == 0 ? null : "client-" + i % 4 / 2) // none, 0, 1, 1
+                    .build())
             .allow(),
         A);
   }
@@ -149,6 +160,12 @@ class SqliteAuditStoreTest extends AuditStoreContract {
                 AuditQuery.builder().sourceIp("10.0.0.2").limit(3).build(),
                 r -> r.getSourceIp().equals("10.0.0.2")),
             new Case(
+                AuditQuery.builder().client("client-1").limit(2).build(),
+                r -> r.getClient().equals("client-1")),
+            new Case(
+                AuditQuery.builder().client("client-1").principal("user-2").limit(1).build(),
+                r -> r.getClient().equals("client-1") && r.getPrincipal().equals("user-2")),
+            new Case(
                 AuditQuery.builder().pathPrefix("/v2/").limit(2).build(),
                 r -> r.getPath().startsWith("/v2/")),
             new Case(
@@ -185,6 +202,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
         List.of(
             new Object[] {AuditQuery.builder().principal("alice").build(), "audit_key_principal"},
             new Object[] {AuditQuery.builder().sourceIp("10.0.0.1").build(), "audit_key_source_ip"},
+            new Object[] {AuditQuery.builder().client("acme").build(), "audit_key_client"},
             new Object[] {
               AuditQuery.builder()
                   .principal("alice")
@@ -193,8 +211,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
               "audit_key_principal"
             })) {
       AuditQuery q = (AuditQuery) e[0];
-      SqliteAuditStore.Key key =
-          q.principal() != null ? SqliteAuditStore.Key.PRINCIPAL : SqliteAuditStore.Key.SOURCE_IP;
+      SqliteAuditStore.Key key = java.util.Objects.requireNonNull(SqliteAuditStore.keyOf(q, false));
       // The tail: a row id range, sorted (at most INDEX_TAIL rows), never the time index.
       String tail = String.join("\n", explain(sqlite.tailSql(q)));
       assertThat(tail).as(tail).contains("SEARCH audit_record USING INTEGER PRIMARY KEY (rowid>?)");
@@ -243,14 +260,14 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     }
 
     assertKeyQueriesFind(s, all); // 12 from the key tables, 8 from the tail
-    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+    for (String table : KEY_TABLES) {
       assertThat(count("SELECT count(*) FROM " + table)).as(table).isEqualTo(12);
     }
     assertThat(s.indexTail()).isEqualTo(8);
     assertThat(s.indexTail()).isZero();
     assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(2);
     assertKeyQueriesFind(s, all); // all from the key tables, in two generations
-    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+    for (String table : KEY_TABLES) {
       assertThat(count("SELECT count(*) FROM " + table)).as(table).isEqualTo(20);
       assertThat(
               count(
@@ -426,7 +443,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     assertThat(s.deleteBefore(T0.plusSeconds(3600), 3)).isEqualTo(10); // the table is empty
     assertThat(count("SELECT count(*) FROM audit_key_gen")).isZero();
 
-    for (String table : List.of("audit_key_principal", "audit_key_source_ip", "audit_key_path")) {
+    for (String table : KEY_TABLES) {
       assertThat(
               count(
                   "SELECT count(*) FROM "
