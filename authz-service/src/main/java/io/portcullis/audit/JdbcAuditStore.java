@@ -561,18 +561,28 @@ abstract sealed class JdbcAuditStore implements AuditStore
     List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
     timeRange(since, until, where, params);
-    return summarize(where, params, groupBy, null);
+    return summarize("audit_record", where, params, groupBy, null);
   }
 
   @Override
   public List<SummaryRow> summary(AuditQuery filter, List<SummaryDimension> groupBy) {
     List<String> where = new ArrayList<>();
     List<Object> params = new ArrayList<>();
+    String from = countedRows(filter, where, params);
     filters(filter, where, params);
-    return summarize(where, params, groupBy, filter.limit());
+    return summarize(from, where, params, groupBy, filter.limit());
+  }
+
+  /**
+   * What a summary or timeline of {@code q} reads, as the text after {@code FROM}, adding to {@code
+   * where} what restricts it: by default the table, whose indexes serve every filter.
+   */
+  String countedRows(AuditQuery q, List<String> where, List<Object> params) {
+    return "audit_record";
   }
 
   private List<SummaryRow> summarize(
+      String from,
       List<String> where,
       List<Object> params,
       List<SummaryDimension> groupBy,
@@ -585,7 +595,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
     String sql =
         "SELECT "
             + (columns.isEmpty() ? "" : cols + ", ")
-            + "count(*) AS n FROM audit_record"
+            + "count(*) AS n FROM "
+            + from
             + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
             + (columns.isEmpty() ? "" : " GROUP BY " + cols)
             + " ORDER BY n DESC"
@@ -641,11 +652,14 @@ abstract sealed class JdbcAuditStore implements AuditStore
       params.add(widthUs);
       List<String> where = new ArrayList<>();
       where.add(kinds[k]);
+      String from = countedRows(filter, where, params);
       filters(filter, where, params);
       branches.add(
           "SELECT (time_us - ?) / ? AS b, "
               + k
-              + " AS k, count(*) AS n FROM audit_record WHERE "
+              + " AS k, count(*) AS n FROM "
+              + from
+              + " WHERE "
               + String.join(" AND ", where)
               + " GROUP BY b");
     }

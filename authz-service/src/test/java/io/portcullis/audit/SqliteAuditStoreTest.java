@@ -14,6 +14,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -189,6 +190,31 @@ class SqliteAuditStoreTest extends AuditStoreContract {
           newestFirst.stream().filter(c.matches()).map(DecisionRecord::getDecisionId).toList();
       assertThat(expected).as(c.query().toString()).isNotEmpty();
       assertThat(allPages(s, c.query())).as(c.query().toString()).isEqualTo(expected);
+      // Summaries and timelines read the same rows (by key for principal, address and client).
+      AuditQuery q = c.query();
+      assertThat(s.summary(q, List.of()))
+          .as(q.toString())
+          .containsExactly(new SummaryRow(java.util.Map.of(), expected.size()));
+      Instant since = q.since() != null ? q.since() : T0.minusSeconds(3600);
+      Instant until = q.until() != null ? q.until() : T0.plusSeconds(3600);
+      AuditQuery ranged =
+          new AuditQuery(
+              since,
+              until,
+              q.decision(),
+              q.reason(),
+              q.segment(),
+              q.principal(),
+              q.client(),
+              q.sourceIp(),
+              q.pathPrefix(),
+              q.dryRunOnly(),
+              q.limit(),
+              null);
+      assertThat(s.timeline(ranged, java.time.Duration.between(since, until)))
+          .as(q.toString())
+          .singleElement()
+          .satisfies(b -> assertThat(b.allow() + b.deny()).isEqualTo(expected.size()));
     }
   }
 
