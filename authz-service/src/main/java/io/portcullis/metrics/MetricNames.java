@@ -71,6 +71,13 @@ public final class MetricNames {
    */
   public static final String AUDIT_JOURNALED = "portcullis.audit.journaled";
 
+  /**
+   * Records per batch the audit writer's store thread wrote (one transaction, or one journal
+   * write): about {@code rate * flush_interval} while the writer keeps up, up to {@code max_batch}
+   * under load. Its count is the number of batches.
+   */
+  public static final String AUDIT_BATCH_RECORDS = "portcullis.audit.batch.records";
+
   /** {@code portcullis_policy_reloads_total{result}}. */
   public static final String POLICY_RELOADS = "portcullis.policy.reloads";
 

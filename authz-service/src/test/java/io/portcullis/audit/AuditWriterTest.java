@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.portcullis.decision.Decision;
+import io.portcullis.metrics.MetricNames;
 import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.request.RequestAttributes;
 import io.portcullis.store.Database;
@@ -133,6 +134,37 @@ class AuditWriterTest {
     assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(1000));
     assertThat(w.written()).isEqualTo(1000);
     assertThat(w.dropped()).isZero();
+  }
+
+  @Test
+  void aSteadyTrickle_isWrittenInAboutOneBatchPerFlushInterval_eachWithinTheInterval()
+      throws SQLException {
+    Duration interval = Duration.ofMillis(100);
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w = writer(settings.toBuilder().flushInterval(interval).build(), registry).start();
+
+    // One decision every ~2 ms for 0.6 s: a writer that committed whatever was queued as soon as it
+    // could wrote most of them in a transaction of their own.
+    long began = System.nanoTime();
+    int n = 0;
+    while (System.nanoTime() - began < Duration.ofMillis(600).toNanos()) {
+      w.append(decision(n++));
+      java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
+    }
+    long offeredNanos = System.nanoTime() - began;
+    int offered = n;
+    // Written without closing the writer, within about one interval of the last append.
+    await()
+        .atMost(interval.plusSeconds(2))
+        .pollInterval(Duration.ofMillis(10))
+        .until(() -> w.written() == offered);
+
+    long batches = registry.get(MetricNames.AUDIT_BATCH_RECORDS).summary().count();
+    long intervals = offeredNanos / interval.toNanos();
+    assertThat(batches)
+        .as("batches for %d decisions over %d intervals", offered, intervals)
+        .isBetween(2L, intervals + 2);
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, offered));
   }
 
   @Test
