@@ -281,13 +281,18 @@ abstract sealed class JdbcAuditStore implements AuditStore
     ps.setBytes(17, candidate.canonical());
   }
 
+  /**
+   * The rows that may hold a record already: same decision id, instance and time ({@link #isStored}
+   * compares their content). PostgreSQL finds them through the decision id index.
+   */
+  String storedCandidatesSql() {
+    return "SELECT record FROM audit_record WHERE decision_id = ? AND instance = ? AND time_us = ?";
+  }
+
   /** Whether a record with the same content (chain fields aside) is already stored. */
-  private static boolean isStored(Connection c, DecisionRecord r) throws SQLException {
+  private boolean isStored(Connection c, DecisionRecord r) throws SQLException {
     DecisionRecord wanted = RecordChain.unchained(r);
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "SELECT record FROM audit_record"
-                + " WHERE decision_id = ? AND instance = ? AND time_us = ?")) {
+    try (PreparedStatement ps = c.prepareStatement(storedCandidatesSql())) {
       ps.setString(1, r.getDecisionId());
       ps.setString(2, r.getInstance());
       ps.setLong(3, DecisionRecords.timeMicros(r));

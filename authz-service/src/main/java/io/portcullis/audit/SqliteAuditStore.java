@@ -134,6 +134,17 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     return time + " <= ? AND (" + time + " < ? OR (" + time + " = ? AND " + id + " < ?))";
   }
 
+  /**
+   * The time index finds a replayed record's candidates (the records of its microsecond): SQLite
+   * keeps no decision id index, whose 36-character keys cost every append an index insert for this
+   * lookup alone, which only journal replays make.
+   */
+  @Override
+  String storedCandidatesSql() {
+    return "SELECT record FROM audit_record INDEXED BY audit_record_time"
+        + " WHERE decision_id = ? AND instance = ? AND time_us = ?";
+  }
+
   @Override
   String pathRange() {
     return "path >= ? AND path < ?";

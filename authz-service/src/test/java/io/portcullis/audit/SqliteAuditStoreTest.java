@@ -254,6 +254,18 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   }
 
   @Test
+  void replayedRecords_candidates_areFoundThroughTheTimeIndex() throws SQLException {
+    SqliteAuditStore sqlite = (SqliteAuditStore) store;
+    String plan =
+        String.join(
+            "\n",
+            explain(new JdbcAuditStore.Sql(sqlite.storedCandidatesSql(), List.of("d-1", A, 7L))));
+    assertThat(plan).contains("SEARCH audit_record USING INDEX audit_record_time (time_us=?)");
+    assertThat(count("SELECT count(*) FROM sqlite_master WHERE name = 'audit_record_decision_id'"))
+        .isZero();
+  }
+
+  @Test
   void query_pathPrefixByIndex_readsThePathKeyRangeOfEachGeneration() throws SQLException {
     SqliteAuditStore sqlite = (SqliteAuditStore) store;
     AuditQuery q = AuditQuery.builder().pathPrefix("/v1/").build();
