@@ -36,8 +36,27 @@ class DatabaseTest {
       assertThat(pragma(db, "foreign_keys")).isEqualTo("1");
       assertThat(pragma(db, "cache_size")).isEqualTo("-65536");
       assertThat(pragma(db, "wal_autocheckpoint"))
-          .isEqualTo(Integer.toString(Database.WAL_RESTART_PAGES));
+          .isEqualTo(Long.toString(Database.WAL_RESTART_BYTES / Database.SQLITE_PAGE_SIZE));
+      assertThat(pragma(db, "page_size")).isEqualTo(Integer.toString(Database.SQLITE_PAGE_SIZE));
       assertThat(pragma(db, "mmap_size")).isEqualTo(Long.toString(256L << 20));
+    }
+  }
+
+  @Test
+  void open_sqlite_existingFile_keepsItsPageSize_andCheckpointsByTheSameBytes()
+      throws SQLException {
+    Path file = dir.resolve("old.db");
+    try (Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
+        Statement s = c.createStatement()) {
+      s.execute("PRAGMA page_size = 4096");
+      s.execute("PRAGMA journal_mode = WAL"); // writes the file's first page: the size is fixed
+    }
+
+    try (Database db = Database.open(StoreSettings.of("jdbc:sqlite:" + file))) {
+      assertThat(pragma(db, "page_size")).isEqualTo("4096");
+      assertThat(pragma(db, "journal_mode")).isEqualToIgnoringCase("wal");
+      assertThat(pragma(db, "wal_autocheckpoint"))
+          .isEqualTo(Long.toString(Database.WAL_RESTART_BYTES / 4096));
     }
   }
 
