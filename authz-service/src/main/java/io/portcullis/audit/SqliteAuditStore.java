@@ -236,32 +236,7 @@ public final class SqliteAuditStore extends JdbcAuditStore {
           if (to <= from) {
             return 0L;
           }
-          for (Key key : Key.values()) {
-            try (PreparedStatement ps =
-                c.prepareStatement(
-                    "INSERT INTO "
-                        + key.table
-                        + " (g, k, t, rid) SELECT ?, "
-                        + key.column
-                        + ", time_us, id FROM audit_record WHERE id > ? AND id <= ?"
-                        + " ORDER BY 2, 3, 4")) {
-              ps.setLong(1, to);
-              ps.setLong(2, from);
-              ps.setLong(3, to);
-              ps.executeUpdate();
-            }
-          }
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "INSERT INTO audit_key_gen (g, lo, min_t, max_t) SELECT * FROM (SELECT ?, ?,"
-                      + " min(time_us) AS min_t, max(time_us) FROM audit_record"
-                      + " WHERE id > ? AND id <= ?) WHERE min_t IS NOT NULL")) {
-            ps.setLong(1, to);
-            ps.setLong(2, from);
-            ps.setLong(3, from);
-            ps.setLong(4, to);
-            ps.executeUpdate();
-          }
+          writeGeneration(c, from, to);
           try (PreparedStatement ps =
               c.prepareStatement("UPDATE audit_key_mark SET indexed_to = ?")) {
             ps.setLong(1, to);
@@ -270,6 +245,41 @@ public final class SqliteAuditStore extends JdbcAuditStore {
           return to - from;
         },
         n -> true);
+  }
+
+  /**
+   * Writes the keys of the records {@code from < id <= to} into the key tables as generation {@code
+   * to}, each table's entries in key order, and lists the generation in {@code audit_key_gen}, in
+   * the caller's transaction; the caller moves the mark. Public for the query benchmark's bulk fill
+   * ({@code AuditQueryBench}), which builds a large log's generations the way the store does.
+   */
+  public static void writeGeneration(Connection c, long from, long to) throws SQLException {
+    for (Key key : Key.values()) {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "INSERT INTO "
+                  + key.table
+                  + " (g, k, t, rid) SELECT ?, "
+                  + key.column
+                  + ", time_us, id FROM audit_record WHERE id > ? AND id <= ?"
+                  + " ORDER BY 2, 3, 4")) {
+        ps.setLong(1, to);
+        ps.setLong(2, from);
+        ps.setLong(3, to);
+        ps.executeUpdate();
+      }
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO audit_key_gen (g, lo, min_t, max_t) SELECT * FROM (SELECT ?, ?,"
+                + " min(time_us) AS min_t, max(time_us) FROM audit_record"
+                + " WHERE id > ? AND id <= ?) WHERE min_t IS NOT NULL")) {
+      ps.setLong(1, to);
+      ps.setLong(2, from);
+      ps.setLong(3, from);
+      ps.setLong(4, to);
+      ps.executeUpdate();
+    }
   }
 
   /**

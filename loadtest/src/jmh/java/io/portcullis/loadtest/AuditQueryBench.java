@@ -5,6 +5,7 @@ import io.portcullis.audit.AuditStore;
 import io.portcullis.audit.ChainHead;
 import io.portcullis.audit.DecisionRecords;
 import io.portcullis.audit.RecordChain;
+import io.portcullis.audit.SqliteAuditStore;
 import io.portcullis.audit.SummaryDimension;
 import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.store.Database;
@@ -142,31 +143,7 @@ public final class AuditQueryBench {
         long generations = 0;
         for (long from = 0; from < target; from += INDEX_TAIL) {
           long to = Math.min(target, from + INDEX_TAIL);
-          for (String key : List.of("principal", "source_ip", "client", "path")) {
-            try (PreparedStatement ps =
-                c.prepareStatement(
-                    "INSERT INTO audit_key_"
-                        + key
-                        + " (g, k, t, rid) SELECT ?, "
-                        + key
-                        + ", time_us, id FROM audit_record WHERE id > ? AND id <= ?"
-                        + " ORDER BY 2, 3, 4")) {
-              ps.setLong(1, to);
-              ps.setLong(2, from);
-              ps.setLong(3, to);
-              ps.executeUpdate();
-            }
-          }
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "INSERT INTO audit_key_gen (g, lo, min_t, max_t) SELECT ?, ?, min(time_us),"
-                      + " max(time_us) FROM audit_record WHERE id > ? AND id <= ?")) {
-            ps.setLong(1, to);
-            ps.setLong(2, from);
-            ps.setLong(3, from);
-            ps.setLong(4, to);
-            ps.executeUpdate();
-          }
+          SqliteAuditStore.writeGeneration(c, from, to);
           generations++;
         }
         try (Statement s = c.createStatement()) {

@@ -58,12 +58,6 @@ public final class AuditWriterThroughput {
       url = "jdbc:sqlite:" + dir.resolve("audit.db");
     }
     try (Database db = Database.open(StoreSettings.of(url))) {
-      String scratch = System.getProperty("scratch.sql");
-      if (scratch != null) {
-        try (var c = db.connection(); var st = c.createStatement()) {
-          for (String stmt : scratch.split(";")) { st.execute(stmt); }
-        }
-      }
       AuditStore store = AuditStore.of(db);
       AuditWriter writer =
           AuditWriter.builder(store)
