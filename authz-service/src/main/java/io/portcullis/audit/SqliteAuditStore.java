@@ -30,12 +30,13 @@ import org.slf4j.LoggerFactory;
  *
  * Principal, source address and path are random keys: an index on them takes each insert on a leaf
  * page of its own, and a commit every 50 ms rewrites about one page per record and index (half the
- * writer's cost, loadtest/RESULTS.md "Writer throughput into SQLite"). So {@code audit_record} has
- * no such index (schema: {@code db/migration/sqlite/V3__audit_key_tables.sql} and {@code
- * V4__audit_key_generations.sql}); their entries live in {@code audit_key_principal}, {@code
- * audit_key_source_ip} and {@code audit_key_path} ({@code (g, k, t, rid)}: generation, key, time,
- * row id). Appends write only {@code audit_record}, in one transaction per batch as before; after
- * an append, once the records not yet in the key tables (the tail: {@code id >
+ * writer's cost, loadtest/RESULTS.md "Writer throughput into SQLite"); an index on the client
+ * dirties a page per client and commit. So {@code audit_record} has no such index (schema: {@code
+ * db/migration/sqlite/V3__audit_key_tables.sql} and {@code V4__audit_key_generations.sql}); their
+ * entries live in {@code audit_key_principal}, {@code audit_key_source_ip}, {@code
+ * audit_key_client} and {@code audit_key_path} ({@code (g, k, t, rid)}: generation, key, time, row
+ * id). Appends write only {@code audit_record}, in one transaction per batch as before; after an
+ * append, once the records not yet in the key tables (the tail: {@code id >
  * audit_key_mark.indexed_to}) number {@link #INDEX_TAIL}, the writer's thread copies the tail's
  * keys into the key tables as one new generation, in key order, and moves the mark, in one
  * transaction ({@link #indexTail}). The generation leads the key tables' primary keys, so a fill
@@ -45,11 +46,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every record is in {@code audit_record} from its append on, so the chain head, verify,
  * retention, duplicate checks of journal replays and every query without a key filter are those of
- * {@link JdbcAuditStore}. A page filtered by principal or source address (or a rare path prefix) is
- * merged from the tail, scanned by row id range and sorted (at most about {@link #INDEX_TAIL}
- * rows), and each generation's entries of the key, read in page order ({@link #page}); all in one
- * read transaction, so they see one snapshot. Retention deletes the key entries of the records it
- * deletes, and the generations it empties. New records take ids above the mark ({@link
+ * {@link JdbcAuditStore}. A page filtered by principal, source address or client (or a rare path
+ * prefix) is merged from the tail, scanned by row id range and sorted (at most about {@link
+ * #INDEX_TAIL} rows), and each generation's entries of the key, read in page order ({@link #page});
+ * all in one read transaction, so they see one snapshot. Summaries and timelines filtered by such a
+ * key read its rows by id ({@link #countedRows}). Retention deletes the key entries of the records
+ * it deletes, and the generations it empties. New records take ids above the mark ({@link
  * #nextRowId}), so an id the key tables name is never given to another record.
  */
 public final class SqliteAuditStore extends JdbcAuditStore {
@@ -292,6 +294,8 @@ public final class SqliteAuditStore extends JdbcAuditStore {
   void beforeDelete(Connection c, String instance, long fromSeq, long toSeq) throws SQLException {
     Key[] keys = Key.values();
     List<PreparedStatement> deletes = new ArrayList<>(keys.length);
+    long minId = Long.MAX_VALUE;
+    long maxId = Long.MIN_VALUE;
     try {
       for (Key key : keys) {
         deletes.add(
@@ -308,6 +312,9 @@ public final class SqliteAuditStore extends JdbcAuditStore {
         ps.setLong(3, toSeq);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
+            long id = rs.getLong(3);
+            minId = Math.min(minId, id);
+            maxId = Math.max(maxId, id);
             long g = rs.getLong(1);
             if (rs.wasNull()) {
               continue;
@@ -331,14 +338,18 @@ public final class SqliteAuditStore extends JdbcAuditStore {
         delete.close();
       }
     }
+    // Only the generations holding the deleted ids can become empty: checking every generation on
+    // every batch would take one probe per 50,000 records of the whole log under the write lock.
     try (PreparedStatement ps =
         c.prepareStatement(
-            "DELETE FROM audit_key_gen WHERE NOT EXISTS (SELECT 1 FROM audit_record"
-                + " WHERE id > audit_key_gen.lo AND id <= audit_key_gen.g AND NOT (instance = ?"
-                + " AND seq > ? AND seq <= ?))")) {
-      ps.setString(1, instance);
-      ps.setLong(2, fromSeq);
-      ps.setLong(3, toSeq);
+            "DELETE FROM audit_key_gen WHERE g >= ? AND lo < ? AND NOT EXISTS (SELECT 1 FROM"
+                + " audit_record WHERE id > audit_key_gen.lo AND id <= audit_key_gen.g"
+                + " AND NOT (instance = ? AND seq > ? AND seq <= ?))")) {
+      ps.setLong(1, minId);
+      ps.setLong(2, maxId);
+      ps.setString(3, instance);
+      ps.setLong(4, fromSeq);
+      ps.setLong(5, toSeq);
       ps.executeUpdate();
     }
   }
@@ -379,9 +390,9 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     }
     int want = q.limit() + 1;
     List<PageRow> rows = new ArrayList<>();
-    execute(c, "BEGIN DEFERRED");
     boolean done = false;
     try {
+      execute(c, "BEGIN DEFERRED");
       read(c, tailSql(q), want, rows);
       rows.sort(PageRow.ORDER);
       for (Generation gen : generations(c, q)) {
@@ -414,17 +425,22 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     }
   }
 
-  /** Ends the read transaction; after a failure, without hiding the failure. */
-  private static void endRead(Connection c, boolean done) throws SQLException {
+  /**
+   * Ends the read transaction. After a failure the connection is evicted, not returned to the pool:
+   * its transaction state is unknown, and a connection left inside a read transaction would show
+   * every later reader an old snapshot and keep checkpoints from finishing.
+   */
+  private void endRead(Connection c, boolean done) throws SQLException {
     if (done) {
-      execute(c, "COMMIT");
-      return;
+      try {
+        execute(c, "COMMIT");
+        return;
+      } catch (SQLException e) {
+        database().evict(c);
+        throw e;
+      }
     }
-    try {
-      execute(c, "ROLLBACK");
-    } catch (SQLException e) {
-      log.debug("ending a failed audit query's read transaction: {}", e.toString());
-    }
+    database().evict(c);
   }
 
   /**

@@ -145,7 +145,10 @@ public final class Database implements AutoCloseable {
    * was created with, and the driver applies its journal mode before its page size).
    */
   private static int pageSize(StoreSettings settings) {
-    try (Connection c = java.sql.DriverManager.getConnection(settings.url());
+    SQLiteConfig config = new SQLiteConfig();
+    config.setBusyTimeout((int) Math.min(Integer.MAX_VALUE, settings.busyTimeout().toMillis()));
+    try (Connection c =
+            java.sql.DriverManager.getConnection(settings.url(), config.toProperties());
         java.sql.Statement s = c.createStatement()) {
       try (java.sql.ResultSet rs = s.executeQuery("PRAGMA page_count")) {
         if (rs.next() && rs.getLong(1) == 0) {
@@ -192,6 +195,9 @@ public final class Database implements AutoCloseable {
   /** The database file a {@code jdbc:sqlite:} URL names, or empty for an in-memory database. */
   static Optional<Path> sqliteFile(String url) {
     String rest = url.substring(DatabaseKind.SQLITE.urlPrefix().length());
+    if (rest.contains("mode=memory")) {
+      return Optional.empty(); // file:name?mode=memory: a named in-memory database
+    }
     int q = rest.indexOf('?');
     if (q >= 0) {
       rest = rest.substring(0, q);
@@ -202,7 +208,7 @@ public final class Database implements AutoCloseable {
         rest = rest.substring(2);
       }
     }
-    if (rest.isEmpty() || rest.equals(":memory:") || rest.contains("mode=memory")) {
+    if (rest.isEmpty() || rest.equals(":memory:")) {
       return Optional.empty();
     }
     return Optional.of(Path.of(rest));

@@ -505,6 +505,33 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   }
 
   @Test
+  void deleteBefore_aGenerationInPart_keepsTheRestOfItFound_andDropsOnlyEmptiedGenerations()
+      throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      all.add(varied(i)); // record i at T0 + i/2 s
+    }
+    all = link(all, ChainHead.GENESIS);
+    s.append(all.subList(0, 4));
+    s.indexTail(); // generation 1: records 0-3
+    s.append(all.subList(4, 8));
+    s.indexTail(); // generation 2: records 4-7
+    s.append(all.subList(8, 12)); // the tail: records 8-11
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(2);
+
+    // Records 0-5 (before T0 + 3 s): all of generation 1, half of generation 2; in batches of 4.
+    assertThat(s.deleteBefore(T0.plusSeconds(3), 4)).isEqualTo(6);
+
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(1);
+    for (String table : KEY_TABLES) {
+      assertThat(count("SELECT count(*) FROM " + table)).as(table).isEqualTo(2); // records 6, 7
+    }
+    assertKeyQueriesFind(s, all.subList(6, 12));
+    assertThat(s.verify()).isEqualTo(new ChainVerification.Intact(6));
+  }
+
+  @Test
   void migration_ofALogWrittenBeforeTheKeyTables_movesItsKeysThere() throws SQLException {
     String url = "jdbc:sqlite:" + dir.resolve("v2/audit.db");
     dir.resolve("v2").toFile().mkdirs();

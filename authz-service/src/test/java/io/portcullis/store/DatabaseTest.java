@@ -122,5 +122,6 @@ class DatabaseTest {
     assertThat(Database.sqliteFile("jdbc:sqlite:file:/var/lib/p.db?cache=shared"))
         .contains(Path.of("/var/lib/p.db"));
     assertThat(Database.sqliteFile("jdbc:sqlite::memory:")).isEmpty();
+    assertThat(Database.sqliteFile("jdbc:sqlite:file:mem1?mode=memory&cache=shared")).isEmpty();
   }
 }
