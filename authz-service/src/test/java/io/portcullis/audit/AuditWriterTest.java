@@ -137,7 +137,7 @@ class AuditWriterTest {
   }
 
   @Test
-  void aSteadyTrickle_isWrittenInAboutOneBatchPerFlushInterval_eachWithinTheInterval()
+  void aSteadyTrickle_isWrittenInAboutOneBatchPerFlushInterval_withoutWaitingForClose()
       throws SQLException {
     Duration interval = Duration.ofMillis(100);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
