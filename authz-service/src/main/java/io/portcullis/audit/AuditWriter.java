@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  *       most one interval before its batch is written and commits stay few at any rate; under load
  *       batches grow up to {@code max_batch} and follow each other without a wait (group commit).
  *       Measured on the 2-core development machine (loadtest/RESULTS.md, "Writer throughput into
- *       SQLite"): the linker costs 2-4 µs per record, the store thread about 16 µs at 50,000
+ *       SQLite"): the linker costs 2-4 µs per record, the store thread 12-16 µs at 50,000
  *       records/s, nearly all of it inside SQLite (inserts and commits), so the store thread bounds
  *       the throughput.
  *   <li><b>Hashes are computed once.</b> A {@link LinkedRecord} carries the canonical bytes its
