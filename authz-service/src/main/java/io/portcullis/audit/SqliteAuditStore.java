@@ -88,6 +88,10 @@ public final class SqliteAuditStore extends JdbcAuditStore {
 
   private final int indexTail;
   private final LongSupplier ticker;
+
+  /** Runs between a keyed query's tail read and its generation reads (tests: a fill meanwhile). */
+  volatile Runnable afterTailRead = () -> {};
+
   private final Object fillLock = new Object();
   private long backoffNanos; // guarded by fillLock
   private long retryAtNanos; // guarded by fillLock
@@ -394,6 +398,7 @@ public final class SqliteAuditStore extends JdbcAuditStore {
     try {
       execute(c, "BEGIN DEFERRED");
       read(c, tailSql(q), want, rows);
+      afterTailRead.run();
       rows.sort(PageRow.ORDER);
       for (Generation gen : generations(c, q)) {
         if (rows.size() >= want && gen.maxT() < rows.get(want - 1).timeUs()) {

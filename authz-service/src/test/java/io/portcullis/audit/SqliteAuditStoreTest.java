@@ -374,6 +374,34 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   }
 
   @Test
+  void query_whileAFillCommitsBetweenItsReads_seesOneSnapshot() throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
+    List<DecisionRecord> all = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      all.add(varied(i));
+    }
+    all = link(all, ChainHead.GENESIS);
+    s.append(all); // all in the tail
+    SqliteAuditStore filler = new SqliteAuditStore(db, 1_000_000); // another connection's fill
+    s.afterTailRead =
+        () -> {
+          s.afterTailRead = () -> {};
+          assertThat(filler.indexTail()).isEqualTo(12);
+        };
+
+    AuditPage page = s.query(AuditQuery.builder().principal("user-1").limit(100).build());
+
+    // Without one snapshot the fill's new generation would hand back the tail's records again.
+    assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(1);
+    assertThat(ids(page))
+        .containsExactlyElementsOf(
+            all.reversed().stream()
+                .filter(r -> r.getPrincipal().equals("user-1"))
+                .map(DecisionRecord::getDecisionId)
+                .toList());
+  }
+
+  @Test
   void append_indexesTheTailOnceItIsLongEnough() throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 5);
     List<DecisionRecord> all = new ArrayList<>();
