@@ -121,6 +121,15 @@ class SqliteAuditStoreTest extends AuditStoreContract {
         A);
   }
 
+  /** Records 0 to {@code n - 1} of {@link #varied}, linked from genesis. */
+  static List<DecisionRecord> linkedVaried(int n) {
+    List<DecisionRecord> records = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      records.add(varied(i));
+    }
+    return link(records, ChainHead.GENESIS);
+  }
+
   long count(String sql) throws SQLException {
     return count(db, sql);
   }
@@ -283,11 +292,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   @Test
   void records_beforeAndAfterTheirKeysAreIndexed_areFoundOnceByEveryQuery() throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 20; i++) {
-      all.add(varied(i));
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(20);
     for (int i = 0; i < 12; i += 4) {
       assertThat(s.append(all.subList(i, i + 4))).isInstanceOf(AppendResult.Appended.class);
     }
@@ -376,11 +381,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   @Test
   void query_whileAFillCommitsBetweenItsReads_seesOneSnapshot() throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 12; i++) {
-      all.add(varied(i));
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(12);
     s.append(all); // all in the tail
     SqliteAuditStore filler = new SqliteAuditStore(db, 1_000_000); // another connection's fill
     s.afterTailRead =
@@ -404,11 +405,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   @Test
   void append_indexesTheTailOnceItIsLongEnough() throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 5);
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 9; i++) {
-      all.add(varied(i));
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(9);
     s.append(all.subList(0, 4));
     assertThat(count("SELECT count(*) FROM audit_key_principal")).isZero();
     s.append(all.subList(4, 6));
@@ -423,11 +420,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
       throws SQLException {
     java.util.concurrent.atomic.AtomicLong ticker = new java.util.concurrent.atomic.AtomicLong();
     SqliteAuditStore s = new SqliteAuditStore(db, 5, ticker::get);
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 12; i++) {
-      all.add(varied(i));
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(12);
     long markBefore = count("SELECT indexed_to FROM audit_key_mark");
     // The last of the three key tables fails: the first two were written in the same transaction.
     sql(
@@ -457,11 +450,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   @Test
   void tail_survivesTheProcessEndingBeforeItsKeysWereIndexed() throws SQLException {
     String url = "jdbc:sqlite:" + dir.resolve("crash/audit.db");
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 10; i++) {
-      all.add(varied(i));
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(10);
     try (Database first = Database.open(StoreSettings.of(url))) {
       new SqliteAuditStore(first, 1_000).append(all.subList(0, 6));
     } // every connection closed with the tail unindexed, as after kill -9
@@ -477,11 +466,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   @Test
   void verify_editedTailRecord_isReported() throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 1_000);
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 6; i++) {
-      all.add(varied(i));
-    }
-    s.append(link(all, ChainHead.GENESIS));
+    s.append(linkedVaried(6));
     sql("UPDATE audit_record SET principal = 'mallory' WHERE decision_id = 'v3'");
 
     ChainVerification.Broken b = (ChainVerification.Broken) s.verify();
@@ -494,11 +479,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   void deleteBefore_removesTheKeysOfDeletedRecords_andLaterRecordsAreStillFound()
       throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 4);
-    List<DecisionRecord> old = new ArrayList<>();
-    for (int i = 0; i < 10; i++) {
-      old.add(varied(i));
-    }
-    old = link(old, ChainHead.GENESIS);
+    List<DecisionRecord> old = linkedVaried(10);
     s.append(old);
     assertThat(count("SELECT count(*) FROM audit_key_principal")).isEqualTo(10);
 
@@ -536,11 +517,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
   void deleteBefore_aGenerationInPart_keepsTheRestOfItFound_andDropsOnlyEmptiedGenerations()
       throws SQLException {
     SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000); // indexes only when told
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 12; i++) {
-      all.add(varied(i)); // record i at T0 + i/2 s
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(12); // record i at T0 + i/2 s
     s.append(all.subList(0, 4));
     s.indexTail(); // generation 1: records 0-3
     s.append(all.subList(4, 8));
@@ -569,11 +546,7 @@ class SqliteAuditStoreTest extends AuditStoreContract {
         .target("2")
         .load()
         .migrate();
-    List<DecisionRecord> all = new ArrayList<>();
-    for (int i = 0; i < 8; i++) {
-      all.add(varied(i));
-    }
-    all = link(all, ChainHead.GENESIS);
+    List<DecisionRecord> all = linkedVaried(8);
     try (Connection c = java.sql.DriverManager.getConnection(url);
         PreparedStatement ps =
             c.prepareStatement(
