@@ -1,6 +1,7 @@
 package io.portcullis.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
@@ -395,6 +396,32 @@ class SqliteAuditStoreTest extends AuditStoreContract {
     // Without one snapshot the fill's new generation would hand back the tail's records again.
     assertThat(count("SELECT count(*) FROM audit_key_gen")).isEqualTo(1);
     assertThat(ids(page))
+        .containsExactlyElementsOf(
+            all.reversed().stream()
+                .filter(r -> r.getPrincipal().equals("user-1"))
+                .map(DecisionRecord::getDecisionId)
+                .toList());
+  }
+
+  @Test
+  void query_failingInsideItsReadTransaction_evictsTheConnectionSoLaterCallsSeeNewRecords()
+      throws SQLException {
+    SqliteAuditStore s = new SqliteAuditStore(db, 1_000_000);
+    List<DecisionRecord> all = linkedVaried(24);
+    s.append(all.subList(0, 12));
+    s.afterTailRead =
+        () -> {
+          s.afterTailRead = () -> {};
+          throw new IllegalStateException("read failed mid-snapshot");
+        };
+    AuditQuery byPrincipal = AuditQuery.builder().principal("user-1").limit(100).build();
+
+    assertThatThrownBy(() -> s.query(byPrincipal)).hasMessage("read failed mid-snapshot");
+
+    // Pooled again inside its BEGIN DEFERRED, the connection (the one this thread gets back
+    // first) would refuse the append's transaction, or show the next query the old snapshot.
+    s.append(all.subList(12, 24));
+    assertThat(ids(s.query(byPrincipal)))
         .containsExactlyElementsOf(
             all.reversed().stream()
                 .filter(r -> r.getPrincipal().equals("user-1"))
