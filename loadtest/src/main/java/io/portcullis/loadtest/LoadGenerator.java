@@ -64,6 +64,14 @@ public final class LoadGenerator implements Runnable {
     @Option(names = "--jfr", description = "Record the server with JFR into OUT/<scenario>.jfr.")
     boolean jfr;
 
+    @Option(
+        names = "--server-cpus",
+        defaultValue = "",
+        description =
+            "Pin each server JVM to these CPUs (a taskset -c list, e.g. 1). Start the generator"
+                + " under taskset -c on the others, so generator and server never share a core.")
+    String serverCpus;
+
     Duration warmUp() {
       return parse(warmup);
     }

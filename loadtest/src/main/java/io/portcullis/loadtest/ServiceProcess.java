@@ -39,13 +39,18 @@ final class ServiceProcess implements ServerStats, AutoCloseable {
    *
    * @param name file name stem for its log and GC log under {@code logDir}
    * @param heap the {@code -Xmx} value, e.g. {@code 256m}
+   * @param cpus a {@code taskset -c} CPU list to pin the child to (its JVM then sizes its GC and
+   *     thread pools for those CPUs), or empty for no pinning
    * @param jfr a JFR recording file, or {@code null}
    * @param args {@link TargetServer} options
    */
   static ServiceProcess start(
-      String name, Path logDir, String heap, @Nullable Path jfr, List<String> args)
+      String name, Path logDir, String heap, String cpus, @Nullable Path jfr, List<String> args)
       throws IOException {
     List<String> cmd = new ArrayList<>();
+    if (!cpus.isBlank()) {
+      cmd.addAll(List.of("taskset", "-c", cpus.strip()));
+    }
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xmx" + heap);
     cmd.add("-XX:+UseG1GC");
@@ -82,6 +87,11 @@ final class ServiceProcess implements ServerStats, AutoCloseable {
           "the " + name + " server did not start; see " + logDir.resolve(name + ".log"));
     }
     return new ServiceProcess(p, out, in, line);
+  }
+
+  /** The child's process id (taskset replaces itself with the JVM, so it is the JVM's). */
+  long pid() {
+    return process.pid();
   }
 
   int grpcPort() {

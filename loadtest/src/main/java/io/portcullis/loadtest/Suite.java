@@ -299,7 +299,7 @@ final class Suite implements Callable<Integer> {
       Path dir = Files.createDirectories(work.resolve(s.name()));
       List<String> args = s.server().args(dir);
       Path jfr = common.jfr ? common.out.toAbsolutePath().resolve(s.name() + ".jfr") : null;
-      return ServiceProcess.start(s.name(), logs, common.serverHeap, jfr, args);
+      return ServiceProcess.start(s.name(), logs, common.serverHeap, common.serverCpus, jfr, args);
     }
 
     /**

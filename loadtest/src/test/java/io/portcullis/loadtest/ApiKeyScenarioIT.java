@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The api-key scenario end to end, as the suite runs it: a Portcullis child JVM with the scenario's
  * policy, 1000 keys issued through its admin API, and a short open-loop run whose every answer must
- * be an allow.
+ * be an allow. The child is pinned to CPU 0, as {@code --server-cpus 0} pins it.
  */
 class ApiKeyScenarioIT {
   @TempDir static Path dir;
@@ -33,6 +33,7 @@ class ApiKeyScenarioIT {
             scenario.name(),
             logs,
             "256m",
+            "0",
             null,
             scenario.server().args(Files.createDirectories(dir.resolve("server"))));
   }
@@ -64,6 +65,15 @@ class ApiKeyScenarioIT {
     assertThat(server.snapshot().okAnswers() - okBefore).isEqualTo(200);
     // the secrets went through the admin API and the Check calls; the server logged none
     assertThat(Files.readString(dir.resolve("logs").resolve("api-key.log"))).doesNotContain("pck_");
+  }
+
+  @Test
+  void serverCpus_pinsTheChildJvmToThoseCpus() throws Exception {
+    String status = Files.readString(Path.of("/proc", Long.toString(server.pid()), "status"));
+    assertThat(status.lines().filter(l -> l.startsWith("Cpus_allowed_list:")))
+        .singleElement()
+        .extracting(l -> l.substring(l.indexOf(':') + 1).strip())
+        .isEqualTo("0");
   }
 
   @Test
