@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.IntStream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The scenarios of the suite, each with its own generated policy and a realistic request mix. Every
@@ -534,10 +535,24 @@ final class Scenarios {
    * limit.
    */
   Scenario rls() {
+    return rls(null);
+  }
+
+  /**
+   * {@link #rls()} with the counters in Redis ({@code INCRBY} and {@code PEXPIRE} per descriptor,
+   * one pipelined batch per request), as several Portcullis instances behind one Envoy fleet keep
+   * them.
+   */
+  Scenario rlsRedis(String redisAddress) {
+    return rls(redisAddress);
+  }
+
+  private Scenario rls(@Nullable String redisAddress) {
     return new Scenario(
-        "rls",
-        "Envoy RLS ShouldRateLimit (envoyproxy/ratelimit config, in memory): 95% per-address"
-            + " descriptors (OK), 5% one descriptor over its limit",
+        redisAddress == null ? "rls" : "rls-redis",
+        "Envoy RLS ShouldRateLimit (envoyproxy/ratelimit config, "
+            + (redisAddress == null ? "in memory" : "counters in Redis")
+            + "): 95% per-address descriptors (OK), 5% one descriptor over its limit",
         dir -> {
           Path policy = dir.resolve("rls-policy.yaml");
           Files.writeString(policy, "version: 1\nsegments:\n" + ANONYMOUS_SEGMENT);
@@ -553,7 +568,17 @@ final class Scenarios {
                   value: /v1/search
                   rate_limit: { unit: minute, requests_per_unit: 100 }
               """);
-          return portcullis(policy, dir, "--rls-dir", rlsDir.toString());
+          return redisAddress == null
+              ? portcullis(policy, dir, "--rls-dir", rlsDir.toString())
+              : portcullis(
+                  policy,
+                  dir,
+                  "--rls-dir",
+                  rlsDir.toString(),
+                  "--redis-prefix",
+                  "pc-loadtest-rls-" + runId,
+                  "--redis",
+                  redisAddress);
         },
         (server, rate, total) -> {
           List<Mix.Probe<RateLimitRequest>> spread = new ArrayList<>();
@@ -569,7 +594,7 @@ final class Scenarios {
                   new Mix.Probe<>(
                       "OVER_LIMIT", rlsRequest("path", "/v1/search"), Set.of("OK", "OVER_LIMIT")));
           return GrpcTarget.rls(
-                  "rls",
+                  redisAddress == null ? "rls" : "rls-redis",
                   server.grpcPort(),
                   CONNECTIONS,
                   Mix.weighted(List.of(spread, hot), new int[] {95, 5}))

@@ -183,7 +183,8 @@ final class Suite implements Callable<Integer> {
                 s.scenarios.redisLimits(common.redis),
                 s.scenarios.mixed(),
                 s.scenarios.forwardAuth(),
-                s.scenarios.rls());
+                s.scenarios.rls(),
+                s.scenarios.rlsRedis(common.redis));
         for (Scenario sc : rest) {
           try {
             if (quick) {
@@ -280,6 +281,7 @@ final class Suite implements Callable<Integer> {
         case "mixed" -> scenarios.mixed();
         case "forward-auth" -> scenarios.forwardAuth();
         case "rls" -> scenarios.rls();
+        case "rls-redis" -> scenarios.rlsRedis(common.redis);
         default ->
             throw new CommandLine.ParameterException(
                 new CommandLine(new LoadGenerator()), "unknown scenario " + name);
