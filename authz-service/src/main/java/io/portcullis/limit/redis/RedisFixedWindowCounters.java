@@ -2,10 +2,19 @@ package io.portcullis.limit.redis;
 
 import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.rls.FixedWindowCounters;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.redisson.api.BatchOptions;
 import org.redisson.api.RAtomicLongAsync;
 import org.redisson.api.RBatch;
@@ -14,49 +23,185 @@ import org.redisson.api.RedissonClient;
 
 /**
  * The Envoy rate limit service's fixed-window counters in Redis, as envoyproxy/ratelimit keeps
- * them: per descriptor {@code INCRBY key hits} and {@code PEXPIRE key <window length>}, all
- * descriptors of one request in one pipelined batch (one round trip; in a cluster, Redisson splits
- * the batch by slot). Descriptors are counted independently, so no multi-key atomicity (and no hash
- * tag) is needed. Keys are {@code <prefix>:rls:<domain>_<key>_<value>_..._<window start>}.
+ * them: per descriptor {@code INCRBY key hits} and {@code PEXPIRE key <window length>}, pipelined
+ * (in a cluster, Redisson splits a pipeline by slot). Descriptors are counted independently, so no
+ * multi-key atomicity (and no hash tag) is needed. Keys are {@code
+ * <prefix>:rls:<domain>_<key>_<value>_..._<window start>}.
  *
- * <p>Thread-safe. Throws {@link LimitBackendException} when Redis fails or times out; use it behind
- * {@link io.portcullis.limit.rls.FailoverFixedWindowCounters}.
+ * <p>Concurrent requests share pipelines, as {@link GcraBatcher} shares script calls: at most
+ * {@code maxInFlight} pipelines are in flight; a request that finds a free slot goes out at once,
+ * alone; requests that arrive while every slot is busy go out together (at most {@code maxBatch}
+ * requests) when a pipeline returns. One pipeline per request, as this class sent before, let a
+ * flood of virtual threads put thousands of pipelines on the client at once: at 5,000 requests/s
+ * the client fell behind ("Command still hasn't been written into connection"), its calls timed
+ * out, and the service answered from each instance's local counters (loadtest/RESULTS.md, finding
+ * 9).
+ *
+ * <p>Thread-safe. Throws {@link LimitBackendException} when Redis fails or does not answer within
+ * the timeout (queueing included); use it behind {@link
+ * io.portcullis.limit.rls.FailoverFixedWindowCounters}.
  */
 public final class RedisFixedWindowCounters implements FixedWindowCounters {
+  /** Pipelines in flight at once, as for the GCRA script calls. */
+  static final int MAX_IN_FLIGHT = 2;
+
+  /** Requests per pipeline (each adds two commands per descriptor). */
+  static final int MAX_BATCH = 128;
+
   private final RedissonClient redis;
   private final String keyPrefix;
+  private final int maxInFlight;
+  private final int maxBatch;
+  private final long timeoutNanos;
+  private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicLong pipelines = new AtomicLong();
 
   /**
    * @param redis the client (owned by the caller)
    * @param keyPrefix first part of every key
    */
   public RedisFixedWindowCounters(RedissonClient redis, String keyPrefix) {
+    this(redis, keyPrefix, MAX_IN_FLIGHT, MAX_BATCH, RedissonClients.callTimeout(redis));
+  }
+
+  RedisFixedWindowCounters(
+      RedissonClient redis, String keyPrefix, int maxInFlight, int maxBatch, Duration timeout) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.keyPrefix = Objects.requireNonNull(keyPrefix, "keyPrefix");
+    if (maxInFlight < 1 || maxBatch < 1) {
+      throw new IllegalArgumentException("maxInFlight and maxBatch must be at least 1");
+    }
+    this.maxInFlight = maxInFlight;
+    this.maxBatch = maxBatch;
+    this.timeoutNanos = timeout.toNanos();
   }
+
+  /** One request's hits and the totals its caller waits for. */
+  private record Pending(List<Hit> hits, CompletableFuture<long[]> totals) {}
 
   @Override
   public Totals add(List<Hit> hits) {
-    RBatch batch = redis.createBatch(BatchOptions.defaults());
-    List<RFuture<Long>> values = new ArrayList<>(hits.size());
-    for (Hit h : hits) {
-      RAtomicLongAsync counter = batch.getAtomicLong(key(h.key()));
-      values.add(counter.addAndGetAsync(h.amount()));
-      counter.expireAsync(h.ttl());
-    }
+    Pending p = new Pending(hits, new CompletableFuture<>());
+    queue.add(p);
+    dispatch();
     try {
-      batch.execute();
-      long[] out = new long[hits.size()];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = values.get(i).get();
-      }
-      return new Totals(out, null);
-    } catch (RuntimeException | ExecutionException e) {
-      throw new LimitBackendException("redis rate limit counters failed: " + e.getMessage(), e);
+      return new Totals(p.totals().get(timeoutNanos, TimeUnit.NANOSECONDS), null);
+    } catch (TimeoutException e) {
+      // still queued: dropped when its turn comes; already sent: its totals are ignored
+      p.totals().cancel(false);
+      throw new LimitBackendException(
+          "redis rate limit counters timed out after " + Duration.ofNanos(timeoutNanos), e);
     } catch (InterruptedException e) {
+      p.totals().cancel(false);
       Thread.currentThread().interrupt();
       throw new LimitBackendException("interrupted while counting", e);
+    } catch (ExecutionException e) {
+      Throwable cause = LuaScript.unwrap(e.getCause());
+      throw new LimitBackendException(
+          "redis rate limit counters failed: " + cause.getMessage(), cause);
     }
+  }
+
+  /** Sends what is queued while there are free pipeline slots. */
+  private void dispatch() {
+    while (!queue.isEmpty()) {
+      int n = inFlight.get();
+      if (n >= maxInFlight) {
+        return; // the pipeline in flight dispatches again when it returns
+      }
+      if (!inFlight.compareAndSet(n, n + 1)) {
+        continue;
+      }
+      List<Pending> batch = take();
+      if (batch.isEmpty()) {
+        inFlight.decrementAndGet();
+        continue;
+      }
+      send(batch);
+    }
+  }
+
+  /** Up to {@link #maxBatch} queued requests whose callers still wait, in arrival order. */
+  private List<Pending> take() {
+    List<Pending> batch = new ArrayList<>(Math.min(maxBatch, 16));
+    Pending p;
+    while (batch.size() < maxBatch && (p = queue.poll()) != null) {
+      if (!p.totals().isDone()) {
+        batch.add(p);
+      }
+    }
+    return batch;
+  }
+
+  private void send(List<Pending> batch) {
+    List<List<RFuture<Long>>> values = new ArrayList<>(batch.size());
+    CompletionStage<?> call;
+    try {
+      RBatch pipeline = redis.createBatch(BatchOptions.defaults());
+      for (Pending p : batch) {
+        List<RFuture<Long>> own = new ArrayList<>(p.hits().size());
+        for (Hit h : p.hits()) {
+          RAtomicLongAsync counter = pipeline.getAtomicLong(key(h.key()));
+          own.add(counter.addAndGetAsync(h.amount()));
+          counter.expireAsync(h.ttl());
+        }
+        values.add(own);
+      }
+      call = pipeline.executeAsync();
+      pipelines.incrementAndGet();
+    } catch (RuntimeException e) { // e.g. the client is shutting down
+      call = CompletableFuture.failedFuture(e);
+    }
+    call.whenComplete(
+        (result, error) -> {
+          inFlight.decrementAndGet();
+          try {
+            dispatch(); // first keep Redis busy, then wake this pipeline's callers
+          } finally {
+            deliver(batch, values, error);
+          }
+        });
+  }
+
+  /**
+   * Hands every request its counters' new values, or the error of its own command. A pipeline that
+   * fails as a whole (Redisson fails it when any one command fails) still completes its other
+   * commands, so a request on a key of another type fails alone; a request whose commands never
+   * completed (the connection failed) gets the pipeline's error.
+   */
+  private static void deliver(
+      List<Pending> batch, List<List<RFuture<Long>>> values, @Nullable Throwable error) {
+    for (int i = 0; i < batch.size(); i++) {
+      CompletableFuture<long[]> totals = batch.get(i).totals();
+      if (i >= values.size()) { // the pipeline was never built
+        totals.completeExceptionally(Objects.requireNonNull(error));
+        continue;
+      }
+      List<RFuture<Long>> own = values.get(i);
+      long[] out = new long[own.size()];
+      Throwable failed = null;
+      for (int j = 0; j < out.length && failed == null; j++) {
+        CompletableFuture<Long> v = own.get(j).toCompletableFuture();
+        if (!v.isDone()) {
+          failed = error != null ? error : new IllegalStateException("pipeline left a command");
+        } else if (v.isCompletedExceptionally()) {
+          failed = v.exceptionNow();
+        } else {
+          out[j] = v.resultNow();
+        }
+      }
+      if (failed != null) {
+        totals.completeExceptionally(failed);
+      } else {
+        totals.complete(out);
+      }
+    }
+  }
+
+  /** Pipelines sent so far (tests: how requests were shared). */
+  long pipelines() {
+    return pipelines.get();
   }
 
   String key(String counter) {
