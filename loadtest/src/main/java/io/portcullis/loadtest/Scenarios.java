@@ -530,6 +530,52 @@ final class Scenarios {
   }
 
   /**
+   * A credential-stuffing flood against {@code protect.failed_auth} in Redis: every request carries
+   * a token that fails verification (RS256 header, no key id, no valid signature), each from one of
+   * 100,000 addresses, so no address reaches the threshold of 20 a minute below 33,000 requests/s
+   * and every request is a 401 that the protection counts in Redis.
+   */
+  Scenario authFlood(String redisAddress) {
+    return new Scenario(
+        "auth-flood",
+        "401 flood: forged tokens from 100k addresses, protect.failed_auth counting in Redis",
+        dir -> {
+          Path policy = dir.resolve("auth-flood-policy.yaml");
+          Files.writeString(
+              policy,
+              "version: 1\n"
+                  + jwtIdentity()
+                  + """
+                  segments:
+                    - name: users
+                      match: { credential: [jwt] }
+                      rules:
+                        - { name: orders, methods: [GET], paths: ["/v1/orders/**"] }
+                  protect:
+                    failed_auth: { key: ip, threshold: 20, window: 1m, block_for: 10m }
+                  """);
+          return portcullis(
+              policy, dir, "--redis-prefix", "pc-loadtest-flood-" + runId, "--redis", redisAddress);
+        },
+        (server, rate, total) -> {
+          String forged = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.AAAA";
+          List<Mix.Probe<CheckRequest>> probes = new ArrayList<>();
+          for (int i = 0; i < 100_000; i++) {
+            probes.add(
+                new Mix.Probe<>(
+                    "invalid_token",
+                    Checks.get("/v1/orders/" + i)
+                        .source("10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255))
+                        .bearer(forged)
+                        .build(),
+                    Set.of("invalid_token")));
+          }
+          return GrpcTarget.check("auth-flood", server.grpcPort(), CONNECTIONS, Mix.cycle(probes))
+              .connect();
+        });
+  }
+
+  /**
    * Envoy's rate limit service (envoyproxy/ratelimit configuration, in-memory counters): 95% {@code
    * remote_address} descriptors from 20k addresses (OK), 5% one search path over its per-minute
    * limit.

@@ -184,7 +184,8 @@ final class Suite implements Callable<Integer> {
                 s.scenarios.mixed(),
                 s.scenarios.forwardAuth(),
                 s.scenarios.rls(),
-                s.scenarios.rlsRedis(common.redis));
+                s.scenarios.rlsRedis(common.redis),
+                s.scenarios.authFlood(common.redis));
         for (Scenario sc : rest) {
           try {
             if (quick) {
@@ -282,6 +283,7 @@ final class Suite implements Callable<Integer> {
         case "forward-auth" -> scenarios.forwardAuth();
         case "rls" -> scenarios.rls();
         case "rls-redis" -> scenarios.rlsRedis(common.redis);
+        case "auth-flood" -> scenarios.authFlood(common.redis);
         default ->
             throw new CommandLine.ParameterException(
                 new CommandLine(new LoadGenerator()), "unknown scenario " + name);
