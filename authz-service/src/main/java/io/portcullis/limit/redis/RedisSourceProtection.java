@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.redisson.api.BatchOptions;
 import org.redisson.api.RBatch;
@@ -59,6 +60,12 @@ import org.slf4j.LoggerFactory;
  *       the first failure, and at the threshold {@code SET} of the block key with {@code PX
  *       block_for}, deletion of the counter, and {@code PUBLISH}. Both keys of a source share one
  *       hash tag. Times come from Redis {@code TIME}.
+ *   <li><b>A bounded number of calls in flight.</b> At most {@code callsInFlight} (default 16)
+ *       {@code protect.lua} calls wait for Redis at once; a failure that finds them all taken is
+ *       counted by this instance alone, as during an outage, and counts as a backend error. Without
+ *       the bound a flood of 401s from many addresses (credential stuffing) put one call per
+ *       request on the client: at 3,000 requests/s it ran out of connections, every call timed out,
+ *       and the service answered 323 of them a second (loadtest/RESULTS.md, finding 10).
  *   <li><b>Failure policy.</b> While Redis fails, failures are counted and blocks set by an
  *       in-memory {@link InMemorySourceProtection} in this instance (the {@code local} policy
  *       regardless of {@code on_backend_failure}: protection must not turn into a way to lock
@@ -81,6 +88,8 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
   private final Cache<String, BlockedSource> mirror;
   private final RTopic topic;
   private final ScheduledExecutorService sync;
+  private final int callsInFlight;
+  private final AtomicInteger inFlight = new AtomicInteger();
   private volatile @Nullable Integer messageListener;
   private volatile @Nullable Integer statusListener;
 
@@ -89,6 +98,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
     this.keyPrefix = b.keyPrefix;
     this.clock = b.clock;
     this.circuit = Objects.requireNonNull(b.circuit, "circuit");
+    this.callsInFlight = b.callsInFlight;
     this.local = InMemorySourceProtection.builder().clock(clock).maximumSources(b.maximum).build();
     this.mirror =
         Caffeine.newBuilder()
@@ -154,6 +164,12 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }
+    if (inFlight.incrementAndGet() > callsInFlight) {
+      inFlight.decrementAndGet();
+      circuit.skipped(); // not an outage: Redis is busy with this instance's other calls
+      local.recordFailure(key, threshold, window, blockFor);
+      return;
+    }
     try {
       List<Object> r =
           SCRIPT.run(
@@ -178,6 +194,8 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
         log.warn("protection backend failed, counting locally: {}", e.toString());
       }
       local.recordFailure(key, threshold, window, blockFor);
+    } finally {
+      inFlight.decrementAndGet();
     }
   }
 
@@ -417,6 +435,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
     private long maximum = 100_000;
     private Duration syncInterval = Duration.ofSeconds(30);
     private @Nullable MeterRegistry registry;
+    private int callsInFlight = 16;
 
     private Builder(RedissonClient redis, BackendCircuit circuit) {
       this.redis = Objects.requireNonNull(redis, "redis");
@@ -445,6 +464,18 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
         throw new IllegalArgumentException("syncInterval must be positive");
       }
       this.syncInterval = syncInterval;
+      return this;
+    }
+
+    /**
+     * The most {@code protect.lua} calls waiting for Redis at once (default 16, well below the
+     * client's connection pool); failures beyond them are counted by this instance alone.
+     */
+    public Builder callsInFlight(int callsInFlight) {
+      if (callsInFlight < 1) {
+        throw new IllegalArgumentException("callsInFlight must be at least 1");
+      }
+      this.callsInFlight = callsInFlight;
       return this;
     }
 

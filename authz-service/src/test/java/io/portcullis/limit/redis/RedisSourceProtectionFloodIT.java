@@ -1,0 +1,101 @@
+package io.portcullis.limit.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.limit.BackendCircuit;
+import io.portcullis.limit.RedisSettings;
+import io.portcullis.metrics.MetricNames;
+import io.portcullis.testing.RedisServerProcess;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.redisson.api.RedissonClient;
+
+/**
+ * A flood of failed authentications while Redis is slow: at most {@code callsInFlight} of them wait
+ * for Redis, the rest are counted by the instance at once. Runs its own redis-server, so that it
+ * can pause it.
+ */
+class RedisSourceProtectionFloodIT {
+  private static final Duration WINDOW = Duration.ofMinutes(1);
+  private static final Duration BLOCK = Duration.ofMinutes(10);
+
+  private RedisServerProcess server;
+  private RedissonClient client;
+  private RedisSourceProtection protection;
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor();
+
+  @BeforeEach
+  void start() throws Exception {
+    server = RedisServerProcess.start();
+    client =
+        RedissonClients.create(
+            RedisSettings.builder().address(server.url()).timeout(Duration.ofSeconds(5)).build());
+    InstantSource clock = InstantSource.system();
+    protection =
+        RedisSourceProtection.builder(
+                client, new BackendCircuit(clock, Duration.ofMinutes(1), registry))
+            .keyPrefix("f")
+            .clock(clock)
+            .syncInterval(Duration.ofHours(1))
+            .callsInFlight(4)
+            .build();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> client.getTopic("f:protect:events").countSubscribers() >= 1);
+  }
+
+  @AfterEach
+  void stop() {
+    callers.shutdownNow();
+    protection.close();
+    client.shutdown();
+    server.close();
+  }
+
+  @Test
+  void floodWhileRedisIsSlow_fourCallsWait_theRestAreCountedHereAtOnce() throws Exception {
+    assertThat(server.command("CLIENT", "PAUSE", "2000", "ALL")).isEqualTo("+OK");
+    long start = System.nanoTime();
+    List<Future<Long>> took = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      String source = "ip:198.51.100." + i;
+      took.add(
+          callers.submit(
+              () -> {
+                long t0 = System.nanoTime();
+                protection.recordFailure(source, 1, WINDOW, BLOCK);
+                return System.nanoTime() - t0;
+              }));
+    }
+    List<Long> millis = new ArrayList<>();
+    for (Future<Long> f : took) {
+      millis.add(TimeUnit.NANOSECONDS.toMillis(f.get(30, TimeUnit.SECONDS)));
+    }
+
+    assertThat(millis.stream().filter(ms -> ms < 1000))
+        .as("returned without waiting for Redis (ms per call: %s)", millis)
+        .hasSize(36);
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isGreaterThan(1000);
+    assertThat(server.command("KEYS", "f:protect:*:block"))
+        .as("blocks set in Redis")
+        .isEqualTo("*4");
+    assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count())
+        .as("each failure counted here alone is a degraded operation")
+        .isEqualTo(36);
+    for (int i = 0; i < 40; i++) {
+      assertThat(protection.blockedUntil("ip:198.51.100." + i)).as("source %d", i).isNotNull();
+    }
+  }
+}
