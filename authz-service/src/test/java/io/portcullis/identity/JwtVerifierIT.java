@@ -364,6 +364,15 @@ class JwtVerifierIT {
   }
 
   @Test
+  void verify_tokenWithoutIss_isNotMine_notAMalformedToken() {
+    // {"alg":"RS256","typ":"JWT"} . {"sub":"x"} . a signature of nothing
+    String token = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.AAAA";
+
+    assertThat(verifier().verify(token)).isNull();
+    assertThat(idp.jwksRequests(ID)).isZero();
+  }
+
+  @Test
   void verify_issAlteredToATrustedIssuer_failsSignature() {
     // signed by "other"'s key, claiming to be "corp": routing by the unverified iss must not help
     String token = idp.token(ID).signedWith("other").claim("iss", idp.issuer(ID).toString()).sign();
