@@ -237,7 +237,8 @@ public final class JwtVerifier implements BearerTokenVerifier {
           false);
     }
     List<String> audience = claims.getAudience();
-    if (audience.stream().noneMatch(issuer.config().audiences()::contains)) {
+    // "aud": [null] parses to a null element, and List.copyOf's contains throws on null
+    if (audience.stream().noneMatch(a -> a != null && issuer.config().audiences().contains(a))) {
       return refuse("token audience is not accepted by issuer '" + name + "'");
     }
     Identity identity =

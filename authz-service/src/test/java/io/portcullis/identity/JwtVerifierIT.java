@@ -381,6 +381,17 @@ class JwtVerifierIT {
   }
 
   @Test
+  void verify_nullAudience_isAnAudienceNotAccepted_notAnException() {
+    // {"aud":[null,"shop-api"]}: Nimbus keeps the null element
+    String token = idp.token(ID).claim("aud", java.util.Arrays.asList(null, "shop-api")).sign();
+
+    assertThat(verifier().verify(token))
+        .isEqualTo(
+            new Verification.Rejected(
+                Reason.INVALID_TOKEN, "token audience is not accepted by issuer 'corp'"));
+  }
+
+  @Test
   void verify_wrongAudience_isInvalid() {
     assertRejected(
         verifier().verify(idp.token(ID).claim("aud", "someone-else").sign()), Reason.INVALID_TOKEN);
