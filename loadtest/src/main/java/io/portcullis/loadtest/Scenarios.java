@@ -531,9 +531,10 @@ final class Scenarios {
 
   /**
    * A credential-stuffing flood against {@code protect.failed_auth} in Redis: every request carries
-   * a token that fails verification (RS256 header, no key id, no valid signature), each from one of
-   * 100,000 addresses, so no address reaches the threshold of 20 a minute below 33,000 requests/s
-   * and every request is a 401 that the protection counts in Redis.
+   * the same forged token (an RS256 header, no {@code iss}, so no issuer of ours: rejected without
+   * a signature check, and not cached), each from one of 100,000 addresses, so no address reaches
+   * the threshold of 20 a minute below 33,000 requests/s and every request is a 401 that the
+   * protection counts in Redis.
    */
   Scenario authFlood(String redisAddress) {
     return new Scenario(
@@ -586,8 +587,8 @@ final class Scenarios {
 
   /**
    * {@link #rls()} with the counters in Redis ({@code INCRBY} and {@code PEXPIRE} per descriptor,
-   * one pipelined batch per request), as several Portcullis instances behind one Envoy fleet keep
-   * them.
+   * pipelines shared by concurrent requests), as several Portcullis instances behind one Envoy
+   * fleet keep them.
    */
   Scenario rlsRedis(String redisAddress) {
     return rls(redisAddress);

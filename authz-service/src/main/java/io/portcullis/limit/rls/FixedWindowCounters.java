@@ -8,8 +8,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * Counters for fixed windows: each key names one window of one descriptor (the window's start is
  * part of the key), so a counter only ever grows and is dropped when its window has passed.
- * Implementations: in memory and in Redis ({@code INCRBY} + {@code PEXPIRE}, one round trip per
- * request).
+ * Implementations: in memory and in Redis ({@code INCRBY} + {@code PEXPIRE}, pipelined; concurrent
+ * requests share pipelines).
  *
  * <p>Thread-safe. A shared-store implementation throws {@link
  * io.portcullis.limit.LimitBackendException} when the store fails; {@link
