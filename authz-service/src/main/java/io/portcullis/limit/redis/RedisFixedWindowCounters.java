@@ -199,6 +199,11 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
     }
   }
 
+  /** Requests waiting for a pipeline slot (tests). */
+  int queued() {
+    return queue.size();
+  }
+
   /** Pipelines sent so far (tests: how requests were shared). */
   long pipelines() {
     return pipelines.get();

@@ -2,6 +2,7 @@ package io.portcullis.limit.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.RedisSettings;
@@ -44,6 +45,8 @@ class RedisFixedWindowCountersIT {
         RedissonClients.create(
             RedisSettings.builder().address(server.url()).timeout(Duration.ofSeconds(2)).build());
     pool = Executors.newFixedThreadPool(CALLERS);
+    // the client connects lazily: connect now, not inside a paused server or a short timeout
+    client.getBucket("w:warm-up").get();
   }
 
   @AfterEach
@@ -110,8 +113,8 @@ class RedisFixedWindowCountersIT {
         new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofMillis(300));
     List<Hit> hit = List.of(new Hit("edge_paused_0", 1, TTL));
     assertThat(counters.add(hit).values()).containsExactly(1);
-    // Redis takes the first pipeline but answers only after 1.5 s; the others queue behind it
-    assertThat(server.command("CLIENT", "PAUSE", "1500", "ALL")).isEqualTo("+OK");
+    // Redis takes the next pipeline but does not answer; the others queue behind it
+    assertThat(server.command("CLIENT", "PAUSE", "30000", "WRITE")).isEqualTo("+OK");
     List<Future<?>> calls = new ArrayList<>();
     for (int c = 0; c < 10; c++) {
       calls.add(pool.submit(() -> counters.add(hit)));
@@ -122,10 +125,14 @@ class RedisFixedWindowCountersIT {
           .isInstanceOf(LimitBackendException.class)
           .hasMessageStartingWith("redis rate limit counters timed out after PT0.3S");
     }
+    assertThat(counters.pipelines()).isEqualTo(2);
+    assertThat(server.command("CLIENT", "UNPAUSE")).isEqualTo("+OK");
 
     // the pipeline in flight lands after the pause; the nine queued behind it were given up
     // by their callers and are dropped, not counted
-    assertThat(server.command("GET", "w:rls:edge_paused_0")).isEqualTo("2");
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> server.command("GET", "w:rls:edge_paused_0").equals("2"));
     assertThat(counters.add(hit).values()).containsExactly(3);
     assertThat(counters.pipelines()).isEqualTo(3);
   }
@@ -133,18 +140,20 @@ class RedisFixedWindowCountersIT {
   @Test
   void aCounterOfAnotherType_failsAlone_theRequestsSharingItsPipelineAreCounted() throws Exception {
     RedisFixedWindowCounters counters =
-        new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofSeconds(10));
+        new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofSeconds(20));
     assertThat(server.command("HSET", "w:rls:edge_hash_0", "f", "v")).isEqualTo("1");
     // hold the one pipeline slot so that the next three requests queue and share a pipeline
-    assertThat(server.command("CLIENT", "PAUSE", "700", "ALL")).isEqualTo("+OK");
+    assertThat(server.command("CLIENT", "PAUSE", "30000", "WRITE")).isEqualTo("+OK");
     Future<Totals> first = pool.submit(() -> counters.add(List.of(new Hit("edge_a_0", 1, TTL))));
-    Thread.sleep(100);
+    await().atMost(Duration.ofSeconds(10)).until(() -> counters.pipelines() == 1);
     Future<Totals> bad =
         pool.submit(
             () ->
                 counters.add(List.of(new Hit("edge_b_0", 1, TTL), new Hit("edge_hash_0", 1, TTL))));
     Future<Totals> good1 = pool.submit(() -> counters.add(List.of(new Hit("edge_a_0", 1, TTL))));
     Future<Totals> good2 = pool.submit(() -> counters.add(List.of(new Hit("edge_c_0", 5, TTL))));
+    await().atMost(Duration.ofSeconds(10)).until(() -> counters.queued() == 3);
+    assertThat(server.command("CLIENT", "UNPAUSE")).isEqualTo("+OK");
 
     assertThat(first.get(10, TimeUnit.SECONDS).values()).containsExactly(1);
     assertThatThrownBy(() -> bad.get(10, TimeUnit.SECONDS))
