@@ -9,7 +9,8 @@ import org.jspecify.annotations.Nullable;
  * step the rate up by {@code growth} until a run fails (or down until one passes), then bisect
  * between the last passing and the first failing rate {@code bisections} times. Bounded: at most
  * {@code maxSteps} steps plus the bisections, never below 100/s. A run that fails narrowly (it
- * still answered at least half the offered rate) is repeated once before it counts as failed.
+ * still answered at least half the offered rate) is repeated once before it counts as failed,
+ * unless the search is {@link #withoutRepeats()}.
  */
 final class CapacitySearch {
   /** Runs one measurement at a rate. */
@@ -60,6 +61,18 @@ final class CapacitySearch {
     this.maxSteps = maxSteps;
   }
 
+  private boolean repeatFailures = true;
+
+  /**
+   * This search without the repeat of a narrowly failed run: coarser on a shared machine, but each
+   * failing step costs one run (the quick suite).
+   */
+  CapacitySearch withoutRepeats() {
+    CapacitySearch s = new CapacitySearch(percentile, boundMs, start, growth, bisections, maxSteps);
+    s.repeatFailures = false;
+    return s;
+  }
+
   Result search(Probe raw, java.util.function.Consumer<RunResult> log) throws Exception {
     List<RunResult> steps = new ArrayList<>();
     // a failing run is repeated once and the better of the two counts: on a shared machine one
@@ -67,7 +80,7 @@ final class CapacitySearch {
     Probe probe =
         rate -> {
           RunResult r = raw.run(rate);
-          if (r.meets(percentile, boundMs) || r.achievedRate() < 0.5 * rate) {
+          if (!repeatFailures || r.meets(percentile, boundMs) || r.achievedRate() < 0.5 * rate) {
             return r;
           }
           System.out.println("  (failed; repeating once)");

@@ -42,6 +42,25 @@ class CapacitySearchTest {
     assertThat(r.capacity()).isNotNull();
   }
 
+  /** A server that fails one run in two at every rate, as a shared machine can. */
+  private static CapacitySearch.Probe flaky(List<Double> asked) {
+    return rate -> {
+      asked.add(rate);
+      return asked.size() % 2 == 0 ? run(rate, 1_000_000) : run(rate, 0);
+    };
+  }
+
+  @Test
+  void search_repeatsANarrowlyFailedRunOnce_butNotWithoutRepeats() throws Exception {
+    List<Double> asked = new ArrayList<>();
+    new CapacitySearch(5, 2000, 2.0, 1, 3).search(flaky(asked), x -> {});
+    assertThat(asked).startsWith(2000.0, 2000.0);
+
+    List<Double> once = new ArrayList<>();
+    new CapacitySearch(5, 2000, 2.0, 1, 3).withoutRepeats().search(flaky(once), x -> {});
+    assertThat(once).doesNotHaveDuplicates();
+  }
+
   @Test
   void meets_failsOnErrorsEvenWithLowLatency() {
     Histogram h = new Histogram(60_000_000L, 3);
