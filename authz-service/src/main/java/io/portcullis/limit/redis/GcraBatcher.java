@@ -8,11 +8,9 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.redisson.api.RScript;
 import org.redisson.api.RedissonClient;
 
@@ -22,13 +20,13 @@ import org.redisson.api.RedissonClient;
  *
  * <h2>Design note</h2>
  *
- * <p>Automatic batching (the "smart batching" of Martin Thompson's Mechanical Sympathy blog, the
- * batching effect of the LMAX Disruptor): decisions are grouped in <em>lanes</em>, one per hash tag
- * (so that every call stays within one cluster slot). A lane has at most {@code maxInFlight} calls
- * in flight. A decision that finds a free slot goes out at once, alone. One that arrives while
- * every slot is busy joins the lane's queue; when a call returns, everything queued (at most {@code
- * maxBatch} decisions) goes out as <em>one</em> {@code EVALSHA}, whose script decides them one
- * after another in arrival order. So:
+ * <p>Automatic batching ({@link CallSlots}: the "smart batching" of Martin Thompson's Mechanical
+ * Sympathy blog, the batching effect of the LMAX Disruptor): decisions are grouped in
+ * <em>lanes</em>, one per hash tag (so that every call stays within one cluster slot). A lane has
+ * at most {@code maxInFlight} calls in flight. A decision that finds a free slot goes out at once,
+ * alone. One that arrives while every slot is busy joins the lane's queue; when a call returns,
+ * everything queued (at most {@code maxBatch} decisions) goes out as <em>one</em> {@code EVALSHA},
+ * whose script decides them one after another in arrival order. So:
  *
  * <ul>
  *   <li>At low load nothing changes: a lone decision is one call, sent immediately.
@@ -54,7 +52,7 @@ final class GcraBatcher {
   private final int maxInFlight;
   private final int maxBatch;
   private final long timeoutNanos;
-  private final ConcurrentHashMap<String, Lane> lanes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, CallSlots<Decision>> lanes = new ConcurrentHashMap<>();
 
   GcraBatcher(
       RedissonClient redis, LuaScript script, int maxInFlight, int maxBatch, Duration timeout) {
@@ -80,12 +78,6 @@ final class GcraBatcher {
     }
   }
 
-  /** The decisions of one hash tag: those waiting to be sent and the number of calls in flight. */
-  private static final class Lane {
-    final ConcurrentLinkedQueue<Decision> queue = new ConcurrentLinkedQueue<>();
-    final AtomicInteger inFlight = new AtomicInteger();
-  }
-
   /**
    * Queues {@code d} in the lane of {@code hashTag}, sends it as soon as a call slot is free, and
    * waits for its answer.
@@ -94,12 +86,14 @@ final class GcraBatcher {
    *     timeout (queueing included), or the script fails for this request
    */
   GcraReply decide(String hashTag, Decision d) {
-    Lane lane = lanes.get(hashTag);
+    CallSlots<Decision> lane = lanes.get(hashTag);
     if (lane == null) {
-      lane = lanes.computeIfAbsent(hashTag, t -> new Lane());
+      lane =
+          lanes.computeIfAbsent(
+              hashTag,
+              t -> new CallSlots<>(maxInFlight, maxBatch, x -> x.reply().isDone(), this::send));
     }
-    lane.queue.add(d);
-    dispatch(lane);
+    lane.submit(d);
     try {
       return d.reply().get(timeoutNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
@@ -121,39 +115,8 @@ final class GcraBatcher {
     }
   }
 
-  /** Sends what the lane has queued while it has free call slots. */
-  private void dispatch(Lane lane) {
-    while (!lane.queue.isEmpty()) {
-      int n = lane.inFlight.get();
-      if (n >= maxInFlight) {
-        return; // the call in flight dispatches again when it returns
-      }
-      if (!lane.inFlight.compareAndSet(n, n + 1)) {
-        continue;
-      }
-      List<Decision> batch = take(lane.queue);
-      if (batch.isEmpty()) {
-        lane.inFlight.decrementAndGet();
-        continue;
-      }
-      send(lane, batch);
-    }
-  }
-
-  /** Up to {@link #maxBatch} queued decisions whose callers still wait, in arrival order. */
-  private List<Decision> take(ConcurrentLinkedQueue<Decision> queue) {
-    List<Decision> batch = new ArrayList<>(Math.min(maxBatch, 16));
-    Decision d;
-    while (batch.size() < maxBatch && (d = queue.poll()) != null) {
-      if (!d.reply().isDone()) {
-        batch.add(d);
-      }
-    }
-    return batch;
-  }
-
   @SuppressWarnings("unchecked") // the keys are strings; the client takes them as objects
-  private void send(Lane lane, List<Decision> batch) {
+  private void send(List<Decision> batch, Runnable done) {
     List<Object> keys;
     Object[] args;
     if (batch.size() == 1) {
@@ -183,9 +146,8 @@ final class GcraBatcher {
     }
     call.whenComplete(
         (reply, error) -> {
-          lane.inFlight.decrementAndGet();
           try {
-            dispatch(lane); // first keep Redis busy, then wake this batch's callers
+            done.run(); // first keep Redis busy, then wake this batch's callers
           } finally {
             if (error != null) {
               fail(batch, LuaScript.unwrap(error));

@@ -8,11 +8,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.redisson.api.BatchOptions;
@@ -28,14 +26,14 @@ import org.redisson.api.RedissonClient;
  * multi-key atomicity (and no hash tag) is needed. Keys are {@code
  * <prefix>:rls:<domain>_<key>_<value>_..._<window start>}.
  *
- * <p>Concurrent requests share pipelines, as {@link GcraBatcher} shares script calls: at most
- * {@code maxInFlight} pipelines are in flight; a request that finds a free slot goes out at once,
- * alone; requests that arrive while every slot is busy go out together (at most {@code maxBatch}
- * requests) when a pipeline returns. One pipeline per request, as this class sent before, let a
- * flood of virtual threads put thousands of pipelines on the client at once: at 5,000 requests/s
- * the client fell behind ("Command still hasn't been written into connection"), its calls timed
- * out, and the service answered from each instance's local counters (loadtest/RESULTS.md, finding
- * 9).
+ * <p>Concurrent requests share pipelines ({@link CallSlots}, as {@link GcraBatcher} shares script
+ * calls): at most {@code maxInFlight} pipelines are in flight; a request that finds a free slot
+ * goes out at once, alone; requests that arrive while every slot is busy go out together (at most
+ * {@code maxBatch} requests) when a pipeline returns. One pipeline per request, as this class sent
+ * before, let a flood of virtual threads put thousands of pipelines on the client at once: at 5,000
+ * requests/s the client fell behind ("Command still hasn't been written into connection"), its
+ * calls timed out, and the service answered from each instance's local counters
+ * (loadtest/RESULTS.md, finding 9).
  *
  * <p>Thread-safe. Throws {@link LimitBackendException} when Redis fails or does not answer within
  * the timeout (queueing included); use it behind {@link
@@ -50,11 +48,8 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
 
   private final RedissonClient redis;
   private final String keyPrefix;
-  private final int maxInFlight;
-  private final int maxBatch;
   private final long timeoutNanos;
-  private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger inFlight = new AtomicInteger();
+  private final CallSlots<Pending> slots;
   private final AtomicLong pipelines = new AtomicLong();
 
   /**
@@ -69,12 +64,8 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
       RedissonClient redis, String keyPrefix, int maxInFlight, int maxBatch, Duration timeout) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.keyPrefix = Objects.requireNonNull(keyPrefix, "keyPrefix");
-    if (maxInFlight < 1 || maxBatch < 1) {
-      throw new IllegalArgumentException("maxInFlight and maxBatch must be at least 1");
-    }
-    this.maxInFlight = maxInFlight;
-    this.maxBatch = maxBatch;
     this.timeoutNanos = timeout.toNanos();
+    this.slots = new CallSlots<>(maxInFlight, maxBatch, p -> p.totals().isDone(), this::send);
   }
 
   /** One request's hits and the totals its caller waits for. */
@@ -83,8 +74,7 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
   @Override
   public Totals add(List<Hit> hits) {
     Pending p = new Pending(hits, new CompletableFuture<>());
-    queue.add(p);
-    dispatch();
+    slots.submit(p);
     try {
       return new Totals(p.totals().get(timeoutNanos, TimeUnit.NANOSECONDS), null);
     } catch (TimeoutException e) {
@@ -103,38 +93,7 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
     }
   }
 
-  /** Sends what is queued while there are free pipeline slots. */
-  private void dispatch() {
-    while (!queue.isEmpty()) {
-      int n = inFlight.get();
-      if (n >= maxInFlight) {
-        return; // the pipeline in flight dispatches again when it returns
-      }
-      if (!inFlight.compareAndSet(n, n + 1)) {
-        continue;
-      }
-      List<Pending> batch = take();
-      if (batch.isEmpty()) {
-        inFlight.decrementAndGet();
-        continue;
-      }
-      send(batch);
-    }
-  }
-
-  /** Up to {@link #maxBatch} queued requests whose callers still wait, in arrival order. */
-  private List<Pending> take() {
-    List<Pending> batch = new ArrayList<>(Math.min(maxBatch, 16));
-    Pending p;
-    while (batch.size() < maxBatch && (p = queue.poll()) != null) {
-      if (!p.totals().isDone()) {
-        batch.add(p);
-      }
-    }
-    return batch;
-  }
-
-  private void send(List<Pending> batch) {
+  private void send(List<Pending> batch, Runnable done) {
     List<List<RFuture<Long>>> values = new ArrayList<>(batch.size());
     CompletionStage<?> call;
     try {
@@ -155,9 +114,8 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
     }
     call.whenComplete(
         (result, error) -> {
-          inFlight.decrementAndGet();
           try {
-            dispatch(); // first keep Redis busy, then wake this pipeline's callers
+            done.run(); // first keep Redis busy, then wake this pipeline's callers
           } finally {
             deliver(batch, values, error);
           }
@@ -201,7 +159,7 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
 
   /** Requests waiting for a pipeline slot (tests). */
   int queued() {
-    return queue.size();
+    return slots.queued();
   }
 
   /** Pipelines sent so far (tests: how requests were shared). */

@@ -1,0 +1,95 @@
+package io.portcullis.limit.redis;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+
+/**
+ * Automatic batching without a timer (the "smart batching" of Martin Thompson's Mechanical Sympathy
+ * blog, the batching effect of the LMAX Disruptor), shared by the GCRA script calls ({@link
+ * GcraBatcher}) and the Envoy RLS pipelines ({@link RedisFixedWindowCounters}).
+ *
+ * <p>At most {@code maxInFlight} calls are in flight. An item that finds a free slot goes out at
+ * once, alone. Items that arrive while every slot is busy wait in the queue, and when a call
+ * returns everything queued (at most {@code maxBatch} items) goes out as <em>one</em> call. An item
+ * whose caller gave up while it was queued ({@code abandoned}) is dropped, not sent. So at low load
+ * nothing waits, and under load the calls per second are bounded by {@code maxInFlight} per round
+ * trip, whatever the number of callers (virtual threads).
+ *
+ * <p>Thread-safe and lock-free.
+ *
+ * @param <T> what one caller sends
+ */
+final class CallSlots<T> {
+  /** Sends one batch; must call {@code done} exactly once, when the call has ended either way. */
+  interface Sender<T> {
+    void send(List<T> batch, Runnable done);
+  }
+
+  private final int maxInFlight;
+  private final int maxBatch;
+  private final Predicate<T> abandoned;
+  private final Sender<T> sender;
+  private final ConcurrentLinkedQueue<T> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger inFlight = new AtomicInteger();
+
+  CallSlots(int maxInFlight, int maxBatch, Predicate<T> abandoned, Sender<T> sender) {
+    if (maxInFlight < 1 || maxBatch < 1) {
+      throw new IllegalArgumentException("maxInFlight and maxBatch must be at least 1");
+    }
+    this.maxInFlight = maxInFlight;
+    this.maxBatch = maxBatch;
+    this.abandoned = abandoned;
+    this.sender = sender;
+  }
+
+  /** Queues {@code item} and sends it, with whatever else is queued, as soon as a slot is free. */
+  void submit(T item) {
+    queue.add(item);
+    dispatch();
+  }
+
+  /** Items waiting for a slot (tests). */
+  int queued() {
+    return queue.size();
+  }
+
+  /** Sends what is queued while there are free slots. */
+  private void dispatch() {
+    while (!queue.isEmpty()) {
+      int n = inFlight.get();
+      if (n >= maxInFlight) {
+        return; // the call in flight dispatches again when it returns
+      }
+      if (!inFlight.compareAndSet(n, n + 1)) {
+        continue;
+      }
+      List<T> batch = take();
+      if (batch.isEmpty()) {
+        inFlight.decrementAndGet();
+        continue;
+      }
+      sender.send(batch, this::done);
+    }
+  }
+
+  /** A call ended: free its slot, then keep Redis busy with what queued meanwhile. */
+  private void done() {
+    inFlight.decrementAndGet();
+    dispatch();
+  }
+
+  /** Up to {@link #maxBatch} queued items whose callers still wait, in arrival order. */
+  private List<T> take() {
+    List<T> batch = new ArrayList<>(Math.min(maxBatch, 16));
+    T item;
+    while (batch.size() < maxBatch && (item = queue.poll()) != null) {
+      if (!abandoned.test(item)) {
+        batch.add(item);
+      }
+    }
+    return batch;
+  }
+}

@@ -1,0 +1,90 @@
+package io.portcullis.limit.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class CallSlotsTest {
+  /** Records every batch sent and keeps each call open until the test ends it. */
+  private final List<List<String>> sent = new ArrayList<>();
+
+  private final List<Runnable> open = new ArrayList<>();
+
+  private CallSlots<String> slots(int maxInFlight, int maxBatch, Set<String> abandoned) {
+    return new CallSlots<>(
+        maxInFlight,
+        maxBatch,
+        abandoned::contains,
+        (batch, done) -> {
+          sent.add(batch);
+          open.add(done);
+        });
+  }
+
+  private void endCall(int i) {
+    open.get(i).run();
+  }
+
+  @Test
+  void loneItems_goOutAtOnce_eachInACallOfItsOwn() {
+    CallSlots<String> slots = slots(2, 128, Set.of());
+    slots.submit("a");
+    endCall(0);
+    slots.submit("b");
+
+    assertThat(sent).containsExactly(List.of("a"), List.of("b"));
+  }
+
+  @Test
+  void itemsArrivingWhileEverySlotIsBusy_goOutTogetherWhenACallEnds() {
+    CallSlots<String> slots = slots(2, 128, Set.of());
+    slots.submit("a");
+    slots.submit("b");
+    slots.submit("c");
+    slots.submit("d");
+    assertThat(sent).containsExactly(List.of("a"), List.of("b"));
+    assertThat(slots.queued()).isEqualTo(2);
+
+    endCall(0);
+
+    assertThat(sent).containsExactly(List.of("a"), List.of("b"), List.of("c", "d"));
+    assertThat(slots.queued()).isZero();
+  }
+
+  @Test
+  void aBatch_holdsAtMostMaxBatchItems_theRestWaitForTheNextSlot() {
+    CallSlots<String> slots = slots(1, 2, Set.of());
+    for (String s : List.of("a", "b", "c", "d", "e")) {
+      slots.submit(s);
+    }
+    endCall(0);
+    endCall(1);
+
+    assertThat(sent).containsExactly(List.of("a"), List.of("b", "c"), List.of("d", "e"));
+  }
+
+  @Test
+  void itemsWhoseCallersGaveUp_areDroppedUnsent() {
+    CallSlots<String> slots = slots(1, 128, Set.of("gone-1", "gone-2"));
+    slots.submit("a");
+    slots.submit("gone-1");
+    slots.submit("b");
+    slots.submit("gone-2");
+    endCall(0);
+    endCall(1);
+    slots.submit("gone-1");
+
+    assertThat(sent).containsExactly(List.of("a"), List.of("b"));
+    assertThat(slots.queued()).isZero();
+  }
+
+  @Test
+  void slotsAndBatches_mustBeAtLeastOne() {
+    assertThatThrownBy(() -> slots(0, 1, Set.of())).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> slots(1, 0, Set.of())).isInstanceOf(IllegalArgumentException.class);
+  }
+}
