@@ -2,9 +2,14 @@ package io.portcullis.limit.redis;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Automatic batching without a timer (the "smart batching" of Martin Thompson's Mechanical Sympathy
@@ -43,6 +48,31 @@ final class CallSlots<T> {
     this.maxBatch = maxBatch;
     this.abandoned = abandoned;
     this.sender = sender;
+  }
+
+  /**
+   * Starts a batch's call and, when it ends, runs {@code done} (the slot is free and what queued
+   * meanwhile goes out: Redis stays busy) before {@code then} wakes the batch's callers. A call
+   * that cannot even start (the client is shutting down) ends at once with that error.
+   */
+  static <R> void call(
+      Supplier<? extends CompletionStage<R>> start,
+      Runnable done,
+      BiConsumer<? super @Nullable R, ? super @Nullable Throwable> then) {
+    CompletionStage<R> call;
+    try {
+      call = start.get();
+    } catch (RuntimeException e) {
+      call = CompletableFuture.failedFuture(e);
+    }
+    call.whenComplete(
+        (result, error) -> {
+          try {
+            done.run();
+          } finally {
+            then.accept(result, error);
+          }
+        });
   }
 
   /** Queues {@code item} and sends it, with whatever else is queued, as soon as a slot is free. */

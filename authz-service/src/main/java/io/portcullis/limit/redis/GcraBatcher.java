@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -138,22 +137,14 @@ final class GcraBatcher {
         a += d.args().length;
       }
     }
-    CompletionStage<String> call;
-    try {
-      call = script.runAsync(redis, RScript.ReturnType.VALUE, keys, args);
-    } catch (RuntimeException e) { // e.g. the client is shutting down
-      call = CompletableFuture.failedFuture(e);
-    }
-    call.whenComplete(
+    CallSlots.<String>call(
+        () -> script.runAsync(redis, RScript.ReturnType.VALUE, keys, args),
+        done,
         (reply, error) -> {
-          try {
-            done.run(); // first keep Redis busy, then wake this batch's callers
-          } finally {
-            if (error != null) {
-              fail(batch, LuaScript.unwrap(error));
-            } else {
-              deliver(batch, reply);
-            }
+          if (error != null) {
+            fail(batch, LuaScript.unwrap(error));
+          } else {
+            deliver(batch, reply);
           }
         });
   }

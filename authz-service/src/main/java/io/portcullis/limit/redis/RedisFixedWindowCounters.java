@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -95,31 +94,23 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
 
   private void send(List<Pending> batch, Runnable done) {
     List<List<RFuture<Long>>> values = new ArrayList<>(batch.size());
-    CompletionStage<?> call;
-    try {
-      RBatch pipeline = redis.createBatch(BatchOptions.defaults());
-      for (Pending p : batch) {
-        List<RFuture<Long>> own = new ArrayList<>(p.hits().size());
-        for (Hit h : p.hits()) {
-          RAtomicLongAsync counter = pipeline.getAtomicLong(key(h.key()));
-          own.add(counter.addAndGetAsync(h.amount()));
-          counter.expireAsync(h.ttl());
-        }
-        values.add(own);
-      }
-      call = pipeline.executeAsync();
-      pipelines.incrementAndGet();
-    } catch (RuntimeException e) { // e.g. the client is shutting down
-      call = CompletableFuture.failedFuture(e);
-    }
-    call.whenComplete(
-        (result, error) -> {
-          try {
-            done.run(); // first keep Redis busy, then wake this pipeline's callers
-          } finally {
-            deliver(batch, values, error);
+    CallSlots.call(
+        () -> {
+          RBatch pipeline = redis.createBatch(BatchOptions.defaults());
+          for (Pending p : batch) {
+            List<RFuture<Long>> own = new ArrayList<>(p.hits().size());
+            for (Hit h : p.hits()) {
+              RAtomicLongAsync counter = pipeline.getAtomicLong(key(h.key()));
+              own.add(counter.addAndGetAsync(h.amount()));
+              counter.expireAsync(h.ttl());
+            }
+            values.add(own);
           }
-        });
+          pipelines.incrementAndGet();
+          return pipeline.executeAsync();
+        },
+        done,
+        (result, error) -> deliver(batch, values, error));
   }
 
   /**

@@ -83,6 +83,26 @@ class CallSlotsTest {
   }
 
   @Test
+  void call_freesTheSlotBeforeWakingTheCallers_alsoWhenTheCallCannotStart() {
+    List<String> order = new ArrayList<>();
+    java.util.concurrent.CompletableFuture<String> reply =
+        new java.util.concurrent.CompletableFuture<>();
+    CallSlots.call(
+        () -> reply, () -> order.add("done"), (r, e) -> order.add("then " + r + " " + e));
+    assertThat(order).isEmpty();
+    reply.complete("ok");
+
+    CallSlots.<String>call(
+        () -> {
+          throw new IllegalStateException("shut down");
+        },
+        () -> order.add("done"),
+        (r, e) -> order.add("then " + r + " " + e.getMessage()));
+
+    assertThat(order).containsExactly("done", "then ok null", "done", "then null shut down");
+  }
+
+  @Test
   void slotsAndBatches_mustBeAtLeastOne() {
     assertThatThrownBy(() -> slots(0, 1, Set.of())).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> slots(1, 0, Set.of())).isInstanceOf(IllegalArgumentException.class);
