@@ -77,14 +77,23 @@ public final class CredentialChain implements IdentityResolver {
             Reason.INVALID_TOKEN, "several credentials in Authorization headers");
       }
       int sp = schemeEnd(authorization);
-      String scheme = authorization.substring(0, sp);
-      String value = authorization.substring(sp).trim();
-      if (scheme.equalsIgnoreCase(BEARER)) {
+      // One copy of the credential, not three (scheme, rest, trimmed rest): a token is ~1 KB and
+      // this runs for every request. Bounds trimmed as String.trim does (every char <= ' ').
+      int start = sp;
+      int end = authorization.length();
+      while (start < end && authorization.charAt(start) <= ' ') {
+        start++;
+      }
+      while (end > start && authorization.charAt(end - 1) <= ' ') {
+        end--;
+      }
+      String value = authorization.substring(start, end);
+      if (isScheme(authorization, sp, BEARER)) {
         if (value.isEmpty()) {
           return Verification.rejected(Reason.INVALID_TOKEN, "empty bearer token");
         }
         bearer = value;
-      } else if (scheme.equalsIgnoreCase(API_KEY)) {
+      } else if (isScheme(authorization, sp, API_KEY)) {
         if (apiKeys == null) {
           return Verification.rejected(
               Reason.INVALID_TOKEN, "API keys are not accepted by this policy");
@@ -160,6 +169,12 @@ public final class CredentialChain implements IdentityResolver {
       comma = authorization.indexOf(',', comma + 1);
     }
     return false;
+  }
+
+  /** Whether {@code authorization}'s first {@code schemeEnd} chars are {@code scheme}, any case. */
+  private static boolean isScheme(String authorization, int schemeEnd, String scheme) {
+    return schemeEnd == scheme.length()
+        && authorization.regionMatches(true, 0, scheme, 0, schemeEnd);
   }
 
   /**

@@ -94,29 +94,44 @@ public final class Headers {
 
   /** Collects headers; not thread-safe. */
   public static final class Builder {
-    private final Map<String, String> values = new LinkedHashMap<>();
+    private Map<String, String> values = new LinkedHashMap<>();
+    // build() hands its map to the Headers without copying (once per request); a later change to
+    // this builder then copies it first, so built Headers never change.
+    private boolean built;
 
     private Builder() {}
 
     /** Adds a header; a repeated name is joined to the earlier value with {@code ","}. */
     public Builder add(String name, String value) {
-      values.merge(name.toLowerCase(Locale.ROOT), value, (a, b) -> a + "," + b);
+      writable().merge(name.toLowerCase(Locale.ROOT), value, (a, b) -> a + "," + b);
       return this;
     }
 
     /** Sets a header, replacing any earlier value of that name. */
     public Builder set(String name, String value) {
-      values.put(name.toLowerCase(Locale.ROOT), value);
+      writable().put(name.toLowerCase(Locale.ROOT), value);
       return this;
     }
 
     public Builder remove(String name) {
-      values.remove(name.toLowerCase(Locale.ROOT));
+      writable().remove(name.toLowerCase(Locale.ROOT));
       return this;
     }
 
     public Headers build() {
-      return values.isEmpty() ? EMPTY : new Headers(new LinkedHashMap<>(values));
+      if (values.isEmpty()) {
+        return EMPTY;
+      }
+      built = true;
+      return new Headers(values);
+    }
+
+    private Map<String, String> writable() {
+      if (built) {
+        values = new LinkedHashMap<>(values);
+        built = false;
+      }
+      return values;
     }
   }
 }

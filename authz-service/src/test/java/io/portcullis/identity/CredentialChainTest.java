@@ -158,6 +158,33 @@ class CredentialChainTest {
   }
 
   @Test
+  void resolve_schemeAnyCaseAndCredentialTrimmed_verifiesTheBareToken() {
+    for (String value :
+        List.of(
+            "Bearer " + GOOD_JWT,
+            "bearer " + GOOD_JWT,
+            "BEARER\t" + GOOD_JWT,
+            "Bearer  " + GOOD_JWT + " \t ",
+            "  Bearer " + GOOD_JWT)) {
+      Verification v = chain.resolve(request(Map.of("authorization", value)));
+      if (value.startsWith(" ")) {
+        // The scheme must start the value: a leading space is no Bearer scheme, so no credential.
+        assertThat(verified(v)).as(value).isEqualTo(Identity.anonymous());
+      } else {
+        assertThat(verified(v).principal()).as(value).isEqualTo("alice");
+      }
+    }
+    // Schemes that merely start with "Bearer" or "ApiKey" are other schemes, not credentials.
+    assertThat(verified(chain.resolve(request(Map.of("authorization", "Bearers " + GOOD_JWT)))))
+        .isEqualTo(Identity.anonymous());
+    assertThat(
+            verified(chain.resolve(request(Map.of("authorization", "apikey " + KEY)))).principal())
+        .isEqualTo("key_" + KEY);
+    assertThat(verified(chain.resolve(request(Map.of("authorization", "ApiKeys " + KEY)))))
+        .isEqualTo(Identity.anonymous());
+  }
+
+  @Test
   void resolve_bearerNoVerifierHandles_isInvalidToken() {
     CredentialChain jwtOnly = CredentialChain.builder().bearer(jwt).build();
     CredentialChain none = CredentialChain.builder().build();
