@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import java.util.function.Predicate;
@@ -53,16 +54,21 @@ final class CallSlots<T> {
   /**
    * Starts a batch's call and, when it ends, runs {@code done} (the slot is free and what queued
    * meanwhile goes out: Redis stays busy) before {@code then} wakes the batch's callers. A call
-   * that cannot even start (the client is shutting down) ends at once with that error.
+   * that cannot even start (the client is shutting down, or an Error while building it) ends at
+   * once with that error, so its slot is freed and its callers woken; an Error is thrown on after.
    */
   static <R> void call(
       Supplier<? extends CompletionStage<R>> start,
       Runnable done,
       BiConsumer<? super @Nullable R, ? super @Nullable Throwable> then) {
     CompletionStage<R> call;
+    Error fatal = null;
     try {
       call = start.get();
     } catch (RuntimeException e) {
+      call = CompletableFuture.failedFuture(e);
+    } catch (Error e) {
+      fatal = e;
       call = CompletableFuture.failedFuture(e);
     }
     call.whenComplete(
@@ -73,6 +79,9 @@ final class CallSlots<T> {
             then.accept(result, error);
           }
         });
+    if (fatal != null) {
+      throw fatal;
+    }
   }
 
   /** Queues {@code item} and sends it, with whatever else is queued, as soon as a slot is free. */
@@ -101,7 +110,30 @@ final class CallSlots<T> {
         inFlight.decrementAndGet();
         continue;
       }
-      sender.send(batch, this::done);
+      send(batch);
+    }
+  }
+
+  /**
+   * Hands {@code batch} to the sender. A sender that throws instead of calling {@code done} (a bug,
+   * or an Error) still frees its slot: a slot lost per such batch would, after {@code maxInFlight}
+   * of them, leave every later item queued forever.
+   */
+  private void send(List<T> batch) {
+    AtomicBoolean ended = new AtomicBoolean();
+    Runnable once =
+        () -> {
+          if (ended.compareAndSet(false, true)) {
+            done();
+          }
+        };
+    try {
+      sender.send(batch, once);
+    } catch (RuntimeException | Error e) {
+      if (ended.compareAndSet(false, true)) {
+        inFlight.decrementAndGet(); // not done(): no dispatch from inside a failing dispatch
+      }
+      throw e;
     }
   }
 

@@ -103,6 +103,52 @@ class CallSlotsTest {
   }
 
   @Test
+  void call_thatFailsWithAnError_stillFreesItsSlotAndWakesItsCallers_thenThrowsIt() {
+    List<String> order = new ArrayList<>();
+
+    assertThatThrownBy(
+            () ->
+                CallSlots.<String>call(
+                    () -> {
+                      throw new NoClassDefFoundError("codec");
+                    },
+                    () -> order.add("done"),
+                    (r, e) -> order.add("then " + e.getMessage())))
+        .isInstanceOf(NoClassDefFoundError.class);
+
+    assertThat(order).containsExactly("done", "then codec");
+  }
+
+  @Test
+  void aSenderThatThrows_doesNotKeepItsSlot() {
+    List<List<String>> tried = new ArrayList<>();
+    CallSlots<String> slots =
+        new CallSlots<>(
+            1,
+            8,
+            item -> false,
+            (batch, done) -> {
+              tried.add(batch);
+              if (batch.contains("poison")) {
+                throw new AssertionError("sender bug");
+              }
+              open.add(done);
+            });
+
+    assertThatThrownBy(() -> slots.submit("poison")).isInstanceOf(AssertionError.class);
+    slots.submit("a"); // the only slot is free again: "a" goes out at once
+    assertThat(tried).containsExactly(List.of("poison"), List.of("a"));
+
+    slots.submit("b"); // the slot is "a"'s now
+    assertThat(slots.queued()).isEqualTo(1);
+    open.get(0).run();
+    open.get(0).run(); // a second done from the same call frees nothing more
+    assertThat(tried).containsExactly(List.of("poison"), List.of("a"), List.of("b"));
+    slots.submit("c");
+    assertThat(slots.queued()).isEqualTo(1);
+  }
+
+  @Test
   void slotsAndBatches_mustBeAtLeastOne() {
     assertThatThrownBy(() -> slots(0, 1, Set.of())).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> slots(1, 0, Set.of())).isInstanceOf(IllegalArgumentException.class);
