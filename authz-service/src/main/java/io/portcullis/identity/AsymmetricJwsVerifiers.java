@@ -1,5 +1,7 @@
 package io.portcullis.identity;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
@@ -25,6 +27,7 @@ import java.security.interfaces.EdECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.LinkedHashSet;
+import java.util.Optional;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -89,10 +92,23 @@ final class AsymmetricJwsVerifiers implements JWSVerifierFactory {
   }
 
   /**
+   * Public keys by JWK instance (identity, weakly held): a JWK is immutable, and building its key
+   * (big-integer or curve-point decoding, a KeyFactory) on every signature check was 4% of a
+   * forged-token flood's CPU. A refreshed JWK set brings new instances, and the old ones' entries
+   * go with them.
+   */
+  private static final Cache<JWK, Optional<PublicKey>> PUBLIC_KEYS =
+      Caffeine.newBuilder().weakKeys().maximumSize(4_096).build();
+
+  /**
    * The public key of an issuer's JWK, or {@code null} if the JWK is not a usable asymmetric
    * signing key (unsupported curve, malformed).
    */
   static @Nullable PublicKey publicKey(JWK jwk) {
+    return PUBLIC_KEYS.get(jwk, k -> Optional.ofNullable(buildPublicKey(k))).orElse(null);
+  }
+
+  private static @Nullable PublicKey buildPublicKey(JWK jwk) {
     try {
       if (jwk instanceof RSAKey rsa) {
         return rsa.toRSAPublicKey();
