@@ -23,6 +23,7 @@ interface ServerStats {
    *     Portcullis's allow decisions), for checking an external client's results
    * @param allocatedBytes heap bytes allocated by all the server's threads so far (virtual threads
    *     count on their carriers): per request, a figure the neighbours' load does not change
+   * @param threads CPU time so far of the audit log's, the JIT's and the GC's threads
    */
   record Snapshot(
       long nanoTime,
@@ -33,7 +34,8 @@ interface ServerStats {
       long heapCommitted,
       long maxHeapAfterGc,
       long okAnswers,
-      long allocatedBytes) {
+      long allocatedBytes,
+      ThreadGroupsCpu.Times threads) {
 
     String encode() {
       return "STATS "
@@ -53,12 +55,18 @@ interface ServerStats {
           + " "
           + okAnswers
           + " "
-          + allocatedBytes;
+          + allocatedBytes
+          + " "
+          + threads.auditNanos()
+          + " "
+          + threads.jitNanos()
+          + " "
+          + threads.gcNanos();
     }
 
     static Snapshot decode(String line) {
       String[] p = line.trim().split(" ");
-      if (p.length != 10 || !p[0].equals("STATS")) {
+      if (p.length != 13 || !p[0].equals("STATS")) {
         throw new IllegalArgumentException("not a stats line: " + line);
       }
       return new Snapshot(
@@ -70,7 +78,9 @@ interface ServerStats {
           Long.parseLong(p[6]),
           Long.parseLong(p[7]),
           Long.parseLong(p[8]),
-          Long.parseLong(p[9]));
+          Long.parseLong(p[9]),
+          new ThreadGroupsCpu.Times(
+              Long.parseLong(p[10]), Long.parseLong(p[11]), Long.parseLong(p[12])));
     }
   }
 
@@ -83,7 +93,8 @@ interface ServerStats {
       long heapCommitted,
       long maxHeapAfterGc,
       long okAnswers,
-      long allocatedBytes) {
+      long allocatedBytes,
+      ThreadGroupsCpu.Times threads) {
 
     /** Server CPU microseconds per answer at {@code rate} answers per second. */
     double cpuMicrosPerRequest(double rate) {
@@ -100,12 +111,20 @@ interface ServerStats {
       return cpuNanos / 1e9 / seconds;
     }
 
+    /** Microseconds per answer of {@code nanos} CPU time at {@code rate} answers per second. */
+    double microsPerRequest(long nanos, double rate) {
+      return rate <= 0 ? 0 : nanos / 1000.0 / (rate * seconds);
+    }
+
     String describe(double rate) {
       return String.format(
-          "server %.2f cores, %.1f µs CPU/req, %.1f KB allocated/req, %d GCs (%d ms), heap after GC"
-              + " max %.0f MB of %.0f MB",
+          "server %.2f cores, %.1f µs CPU/req (audit %.1f, JIT %.1f, GC %.1f), %.1f KB"
+              + " allocated/req, %d GCs (%d ms), heap after GC max %.0f MB of %.0f MB",
           cores(),
           cpuMicrosPerRequest(rate),
+          microsPerRequest(threads.auditNanos(), rate),
+          microsPerRequest(threads.jitNanos(), rate),
+          microsPerRequest(threads.gcNanos(), rate),
           allocatedBytesPerRequest(rate) / 1024.0,
           gcCount,
           gcMillis,
@@ -126,6 +145,10 @@ interface ServerStats {
         b.heapCommitted(),
         b.maxHeapAfterGc(),
         b.okAnswers() - a.okAnswers(),
-        b.allocatedBytes() - a.allocatedBytes());
+        b.allocatedBytes() - a.allocatedBytes(),
+        new ThreadGroupsCpu.Times(
+            b.threads().auditNanos() - a.threads().auditNanos(),
+            b.threads().jitNanos() - a.threads().jitNanos(),
+            b.threads().gcNanos() - a.threads().gcNanos()));
   }
 }

@@ -188,7 +188,8 @@ final class TargetServer implements Callable<Integer> {
         maxAfterGc.get(),
         ok,
         ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean())
-            .getTotalThreadAllocatedBytes());
+            .getTotalThreadAllocatedBytes(),
+        ThreadGroupsCpu.self());
   }
 
   /** Tracks the largest heap occupancy right after any collection (G1 young, mixed or full). */
