@@ -28,6 +28,9 @@ import java.util.concurrent.locks.LockSupport;
  *     io.portcullis.loadtest.AuditWriterThroughput --rate 50000 --seconds 30
  * </pre>
  *
+ * <p>{@code --flush-interval-ms N} sets {@code audit.flush_interval} (default 50): how the batch
+ * pacing changes the cost per record at a given rate (RESULTS finding 11).
+ *
  * <p>{@code --url jdbc:postgresql://...} writes into that store instead of a fresh SQLite file
  * (give it an empty database of its own: the run leaves its records there).
  */
@@ -40,6 +43,7 @@ public final class AuditWriterThroughput {
     int maxBatch = AuditSettings.defaults().maxBatch();
     Path dir = null;
     String url = null;
+    Duration flushInterval = AuditSettings.defaults().flushInterval();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rate" -> rate = Integer.parseInt(args[++i]);
@@ -47,6 +51,7 @@ public final class AuditWriterThroughput {
         case "--dir" -> dir = Path.of(args[++i]);
         case "--max-batch" -> maxBatch = Integer.parseInt(args[++i]);
         case "--url" -> url = args[++i];
+        case "--flush-interval-ms" -> flushInterval = Duration.ofMillis(Long.parseLong(args[++i]));
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -66,6 +71,7 @@ public final class AuditWriterThroughput {
                   AuditSettings.defaults().toBuilder()
                       .journalDirectory(dir)
                       .maxBatch(maxBatch)
+                      .flushInterval(flushInterval)
                       .build())
               .meterRegistry(new SimpleMeterRegistry())
               .build()

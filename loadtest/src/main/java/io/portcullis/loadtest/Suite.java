@@ -72,9 +72,21 @@ final class Suite implements Callable<Integer> {
               + " limiters.")
   @Nullable List<String> only;
 
-  private int primeSeconds = 20;
+  @Option(
+      names = "--prime",
+      description =
+          "How long each new server is run at up to 2,000/s before it is measured (JIT, caches);"
+              + " default 20s, 4s with --quick.")
+  @Nullable String prime;
 
   private long startedNanos = System.nanoTime();
+
+  /**
+   * How long each new server runs before it is measured: {@code --prime}, else 20 s (quick 4 s).
+   */
+  Duration primeTime() {
+    return prime != null ? LoadGenerator.parse(prime) : Duration.ofSeconds(quick ? 4 : 20);
+  }
 
   /** Whether to run part {@code name}; logs when it starts, so a slow part shows in the log. */
   private boolean part(String name) {
@@ -92,12 +104,11 @@ final class Suite implements Callable<Integer> {
       common.warmup = "1s";
       common.duration = "2s";
     }
-    primeSeconds = quick ? 4 : 20;
     startedNanos = System.nanoTime();
     Files.createDirectories(common.out);
     double waited = MachineInfo.waitForQuiet(maxLoad, LoadGenerator.parse(waitQuiet));
     try (Session s = Session.open(common)) {
-      s.primeTime = Duration.ofSeconds(primeSeconds);
+      s.primeTime = primeTime();
       Report report = s.report();
       Instant started = Instant.now();
       report.header.add("## Portcullis load suite" + (quick ? " (quick)" : ""));
