@@ -435,10 +435,10 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    * first takes the chain head from the written records.
    */
   private List<LinkedRecord> link(List<Decision> decisions) {
-    List<DecisionRecord> records = new ArrayList<>(decisions.size());
+    List<DecisionRecord.Builder> records = new ArrayList<>(decisions.size());
     for (Decision d : decisions) {
       try {
-        records.add(DecisionRecords.of(d, instance));
+        records.add(DecisionRecords.builderOf(d, instance));
       } catch (RuntimeException e) {
         log.error("Cannot make an audit record of decision {}", d.context().decisionId(), e);
         dropped.increment();
@@ -462,7 +462,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     }
     List<LinkedRecord> linked = new ArrayList<>(records.size());
     ChainHead at = linkHead;
-    for (DecisionRecord r : records) {
+    for (DecisionRecord.Builder r : records) {
       LinkedRecord l = RecordChain.linked(r, at);
       linked.add(l);
       at = l.head();

@@ -24,6 +24,14 @@ public final class DecisionRecords {
 
   /** The record of {@code decision}, made by {@code instance}, without chain fields. */
   public static DecisionRecord of(Decision decision, String instance) {
+    return builderOf(decision, instance).build();
+  }
+
+  /**
+   * As {@link #of}, unbuilt: the audit writer adds the chain fields and builds once ({@link
+   * RecordChain#linked(DecisionRecord.Builder, ChainHead)}), not twice.
+   */
+  static DecisionRecord.Builder builderOf(Decision decision, String instance) {
     DecisionContext c = decision.context();
     DecisionRecord.Builder r =
         DecisionRecord.newBuilder()
@@ -61,7 +69,7 @@ public final class DecisionRecords {
       }
       case Decision.Deny d -> r.setReason(d.reason().code()).setDetail(d.detail());
     }
-    return r.build();
+    return r;
   }
 
   /** {@code time} truncated to the microsecond, as a protobuf timestamp. */

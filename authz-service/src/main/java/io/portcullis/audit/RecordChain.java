@@ -101,11 +101,19 @@ public final class RecordChain {
    * encode and hash the record again ({@link AuditStore#appendLinked}).
    */
   public static LinkedRecord linked(DecisionRecord record, ChainHead head) {
-    DecisionRecord.Builder b = record.toBuilder().setSeq(head.seq() + 1);
+    return linked(record.toBuilder(), head);
+  }
+
+  /**
+   * As {@link #linked(DecisionRecord, ChainHead)}, for a record not built yet: one build instead of
+   * a build and a rebuild. {@code record} is changed (its chain fields) and must not be used after.
+   */
+  static LinkedRecord linked(DecisionRecord.Builder record, ChainHead head) {
+    record.setSeq(head.seq() + 1);
     if (!record.getPrevHash().isEmpty() || !record.getHash().isEmpty()) {
-      b.clearPrevHash().clearHash();
+      record.clearPrevHash().clearHash();
     }
-    DecisionRecord placed = b.build();
+    DecisionRecord placed = record.build();
     byte[] canonical = canonical(placed);
     return new LinkedRecord(placed, head.hash(), hash(head.hash(), canonical), canonical);
   }

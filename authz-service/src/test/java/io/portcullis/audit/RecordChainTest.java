@@ -55,6 +55,21 @@ class RecordChainTest {
   }
 
   @Test
+  void linked_ofAnUnbuiltRecord_isTheSameAsOfTheBuiltOne() {
+    ChainHead head = RecordChain.linked(R, ChainHead.GENESIS).head();
+    DecisionRecord withStaleChain = R.toBuilder().setPrevHash("ab").setHash("cd").setSeq(9).build();
+
+    LinkedRecord built = RecordChain.linked(withStaleChain, head);
+    LinkedRecord unbuilt = RecordChain.linked(withStaleChain.toBuilder(), head);
+
+    assertThat(unbuilt.record()).isEqualTo(built.record());
+    assertThat(unbuilt.record().getSeq()).isEqualTo(2);
+    assertThat(unbuilt.head()).isEqualTo(built.head());
+    assertThat(unbuilt.canonical()).isEqualTo(built.canonical());
+    assertThat(RecordChain.continues(unbuilt.record(), head)).isTrue();
+  }
+
+  @Test
   void canonical_excludesTheHashFields_andIsIndependentOfBuildOrder() {
     DecisionRecord linked = RecordChain.link(R, ChainHead.GENESIS);
     DecisionRecord sameOtherOrder =
