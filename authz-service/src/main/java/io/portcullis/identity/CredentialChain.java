@@ -76,7 +76,13 @@ public final class CredentialChain implements IdentityResolver {
         return Verification.rejected(
             Reason.INVALID_TOKEN, "several credentials in Authorization headers");
       }
-      int sp = schemeEnd(authorization);
+      // Leading whitespace is skipped, as isPortcullisCredential does: "  Bearer x" must not pass
+      // to the upstream as an anonymous request carrying a token Portcullis never verified.
+      int from = 0;
+      while (from < authorization.length() && authorization.charAt(from) <= ' ') {
+        from++;
+      }
+      int sp = schemeEnd(authorization, from);
       // One copy of the credential, not three (scheme, rest, trimmed rest): a token is ~1 KB and
       // this runs for every request. Bounds trimmed as String.trim does (every char <= ' ').
       int start = sp;
@@ -88,12 +94,12 @@ public final class CredentialChain implements IdentityResolver {
         end--;
       }
       String value = authorization.substring(start, end);
-      if (isScheme(authorization, sp, BEARER)) {
+      if (isScheme(authorization, from, sp, BEARER)) {
         if (value.isEmpty()) {
           return Verification.rejected(Reason.INVALID_TOKEN, "empty bearer token");
         }
         bearer = value;
-      } else if (isScheme(authorization, sp, API_KEY)) {
+      } else if (isScheme(authorization, from, sp, API_KEY)) {
         if (apiKeys == null) {
           return Verification.rejected(
               Reason.INVALID_TOKEN, "API keys are not accepted by this policy");
@@ -171,10 +177,13 @@ public final class CredentialChain implements IdentityResolver {
     return false;
   }
 
-  /** Whether {@code authorization}'s first {@code schemeEnd} chars are {@code scheme}, any case. */
-  private static boolean isScheme(String authorization, int schemeEnd, String scheme) {
-    return schemeEnd == scheme.length()
-        && authorization.regionMatches(true, 0, scheme, 0, schemeEnd);
+  /**
+   * Whether {@code authorization}'s chars from {@code from} to {@code schemeEnd} are {@code
+   * scheme}, any case.
+   */
+  private static boolean isScheme(String authorization, int from, int schemeEnd, String scheme) {
+    return schemeEnd - from == scheme.length()
+        && authorization.regionMatches(true, from, scheme, 0, scheme.length());
   }
 
   /**
@@ -183,7 +192,12 @@ public final class CredentialChain implements IdentityResolver {
    * otherwise accept a {@code Bearer<TAB>token} that Portcullis never verified).
    */
   private static int schemeEnd(String authorization) {
-    for (int i = 0; i < authorization.length(); i++) {
+    return schemeEnd(authorization, 0);
+  }
+
+  /** As {@link #schemeEnd(String)}, for a scheme that starts at {@code from}. */
+  private static int schemeEnd(String authorization, int from) {
+    for (int i = from; i < authorization.length(); i++) {
       char c = authorization.charAt(i);
       if (c == ' ' || c == '\t') {
         return i;

@@ -34,7 +34,21 @@ class AsymmetricJwsVerifiersTest {
 
     assertThat(refreshed).isNotSameAs(rsa);
     assertThat(AsymmetricJwsVerifiers.publicKey(refreshed))
-        .isEqualTo(AsymmetricJwsVerifiers.publicKey(rsa));
+        .isEqualTo(AsymmetricJwsVerifiers.publicKey(rsa))
+        // looked up by JWK instance, not by kid or equals: a rotated key under the same kid (next
+        // test) can never be answered with an earlier key
+        .isNotSameAs(AsymmetricJwsVerifiers.publicKey(rsa));
+  }
+
+  @Test
+  void publicKey_ofANewKeyUnderAnOldKid_isTheNewKey() throws Exception {
+    RSAKey old = new RSAKeyGenerator(2048).keyID("same").generate().toPublicJWK();
+    RSAKey rotated = new RSAKeyGenerator(2048).keyID("same").generate().toPublicJWK();
+
+    assertThat(AsymmetricJwsVerifiers.publicKey(old)).isEqualTo(old.toRSAPublicKey());
+    assertThat(AsymmetricJwsVerifiers.publicKey(rotated))
+        .isEqualTo(rotated.toRSAPublicKey())
+        .isNotEqualTo(old.toRSAPublicKey());
   }
 
   @Test

@@ -10,8 +10,9 @@ import java.nio.file.Path;
  * the audit log's threads, the JIT compilers and the garbage collector. Process CPU alone cannot
  * say whether an expensive run paid for its decisions, for writing their audit records, or for JIT
  * warm-up; these three can (RESULTS finding 11). Reading them costs a few hundred file reads, which
- * is why it is only done around a measurement. Threads that ended in between lose their time; the
- * groups counted here live as long as the server. Elsewhere than Linux every figure is 0.
+ * is why it is only done around a measurement. A thread that ended in between takes its time with
+ * it, so the server JVM keeps its JIT compiler threads ({@code -XX:-ReduceNumberOfCompilerThreads},
+ * {@link ServiceProcess}); G1 keeps its workers. Elsewhere than Linux every figure is 0.
  */
 final class ThreadGroupsCpu {
   /** Clock ticks per second of the stat file's utime and stime (USER_HZ, 100 on Linux). */
@@ -49,7 +50,7 @@ final class ThreadGroupsCpu {
         }
         int open = stat.indexOf('(');
         int close = stat.lastIndexOf(')');
-        if (open < 0 || close < open) {
+        if (open < 0 || close < open || close + 2 >= stat.length()) {
           continue;
         }
         String name = stat.substring(open + 1, close);
@@ -59,7 +60,12 @@ final class ThreadGroupsCpu {
         if (f.length < 13) {
           continue;
         }
-        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        long ticks;
+        try {
+          ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        } catch (NumberFormatException e) {
+          continue;
+        }
         switch (group(name)) {
           case AUDIT -> audit += ticks;
           case JIT -> jit += ticks;

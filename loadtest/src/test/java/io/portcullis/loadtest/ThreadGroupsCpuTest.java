@@ -1,6 +1,7 @@
 package io.portcullis.loadtest;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +37,9 @@ class ThreadGroupsCpuTest {
     task(16, "G1 Conc#0", 4, 0);
     task(17, "grpc-default-wo", 500, 100); // transport: in no group
     task(18, "weird ) name (x", 1000, 1000); // a ')' in a thread name: parsed from the last one
+    Files.writeString( // a garbled line: skipped, the others still count
+        Files.createDirectories(tasks.resolve("19")).resolve("stat"),
+        "19 (GC Thread#1) S 1 1 1 0 -1 4194368 100 0 0 0 x 7 0 0 20 0 40 0");
 
     ThreadGroupsCpu.Times t = ThreadGroupsCpu.of(tasks);
 
@@ -61,9 +65,9 @@ class ThreadGroupsCpuTest {
 
   @Test
   void self_onLinux_findsThisJvmsJitThreads() {
-    if (!Files.isDirectory(Path.of("/proc/self/task"))) {
-      throw new IllegalStateException("this test needs Linux's /proc");
-    }
+    assumeTrue(
+        Files.isDirectory(Path.of("/proc/self/task")),
+        "skipped: this test reads Linux's /proc/self/task, which this system does not have");
     // a JVM that has run these tests has compiled something
     assertThat(ThreadGroupsCpu.self().jitNanos()).isPositive();
   }

@@ -95,8 +95,14 @@ final class CallSlots<T> {
     return queue.size();
   }
 
-  /** Sends what is queued while there are free slots. */
+  /**
+   * Sends what is queued while there are free slots. A sender that throws has its slot back and the
+   * rest of the queue still goes out (an item queued behind it would otherwise wait for the next
+   * submit); the first such failure is thrown on afterwards.
+   */
   private void dispatch() {
+    RuntimeException failedWith = null;
+    Error fatal = null;
     while (!queue.isEmpty()) {
       int n = inFlight.get();
       if (n >= maxInFlight) {
@@ -110,7 +116,19 @@ final class CallSlots<T> {
         inFlight.decrementAndGet();
         continue;
       }
-      send(batch);
+      try {
+        send(batch);
+      } catch (RuntimeException e) {
+        failedWith = failedWith == null ? e : failedWith;
+      } catch (Error e) {
+        fatal = fatal == null ? e : fatal;
+      }
+    }
+    if (fatal != null) {
+      throw fatal;
+    }
+    if (failedWith != null) {
+      throw failedWith;
     }
   }
 
@@ -131,7 +149,7 @@ final class CallSlots<T> {
       sender.send(batch, once);
     } catch (RuntimeException | Error e) {
       if (ended.compareAndSet(false, true)) {
-        inFlight.decrementAndGet(); // not done(): no dispatch from inside a failing dispatch
+        inFlight.decrementAndGet(); // dispatch() goes on with the queue: no recursion here
       }
       throw e;
     }

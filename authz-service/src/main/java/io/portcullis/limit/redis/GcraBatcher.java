@@ -114,8 +114,26 @@ final class GcraBatcher {
     }
   }
 
-  @SuppressWarnings("unchecked") // the keys are strings; the client takes them as objects
   private void send(List<Decision> batch, Runnable done) {
+    CallSlots.<String>call(
+        () -> start(batch),
+        done,
+        (reply, error) -> {
+          if (error != null) {
+            fail(batch, LuaScript.unwrap(error));
+          } else {
+            deliver(batch, reply);
+          }
+        });
+  }
+
+  /**
+   * Starts the script call of {@code batch}: its keys and arguments assembled inside {@link
+   * CallSlots#call}, so that a failure while assembling them fails this batch's callers at once and
+   * frees its slot.
+   */
+  @SuppressWarnings("unchecked") // the keys are strings; the client takes them as objects
+  private java.util.concurrent.CompletionStage<String> start(List<Decision> batch) {
     List<Object> keys;
     Object[] args;
     if (batch.size() == 1) {
@@ -137,16 +155,7 @@ final class GcraBatcher {
         a += d.args().length;
       }
     }
-    CallSlots.<String>call(
-        () -> script.runAsync(redis, RScript.ReturnType.VALUE, keys, args),
-        done,
-        (reply, error) -> {
-          if (error != null) {
-            fail(batch, LuaScript.unwrap(error));
-          } else {
-            deliver(batch, reply);
-          }
-        });
+    return script.runAsync(redis, RScript.ReturnType.VALUE, keys, args);
   }
 
   /** Hands every request its line of the reply, or its own error. */

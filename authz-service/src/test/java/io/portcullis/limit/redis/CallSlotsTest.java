@@ -149,6 +149,33 @@ class CallSlotsTest {
   }
 
   @Test
+  void itemsQueuedBehindASenderThatThrows_stillGoOut() {
+    List<List<String>> tried = new ArrayList<>();
+    CallSlots<String> slots =
+        new CallSlots<>(
+            1,
+            1,
+            item -> false,
+            (batch, done) -> {
+              tried.add(batch);
+              if (batch.contains("poison")) {
+                throw new IllegalStateException("cannot encode");
+              }
+              open.add(done);
+            });
+    slots.submit("a"); // holds the only slot
+    slots.submit("poison");
+    slots.submit("b");
+    assertThat(slots.queued()).isEqualTo(2);
+
+    // "a" ends: "poison" goes out and fails; "b", queued behind it, must not wait for a submit
+    assertThatThrownBy(() -> open.get(0).run()).isInstanceOf(IllegalStateException.class);
+
+    assertThat(tried).containsExactly(List.of("a"), List.of("poison"), List.of("b"));
+    assertThat(slots.queued()).isZero();
+  }
+
+  @Test
   void slotsAndBatches_mustBeAtLeastOne() {
     assertThatThrownBy(() -> slots(0, 1, Set.of())).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> slots(1, 0, Set.of())).isInstanceOf(IllegalArgumentException.class);
