@@ -56,9 +56,9 @@ final class ServiceProcess implements ServerStats, AutoCloseable {
     cmd.add("-XX:+UseG1GC");
     cmd.add("-Xlog:gc:file=" + logDir.resolve(name + "-gc.log") + "::filecount=0");
     cmd.add("--enable-native-access=ALL-UNNAMED");
-    // Idle JIT compiler threads would otherwise end, and their CPU time with them: the JIT figure
-    // of a run (ThreadGroupsCpu) must only ever grow.
-    cmd.add("-XX:-ReduceNumberOfCompilerThreads");
+    // All JIT compiler threads start at once and none ends: a thread that ended would take its CPU
+    // time with it, and the JIT figure of a run (ThreadGroupsCpu) must only ever grow.
+    cmd.add("-XX:-UseDynamicNumberOfCompilerThreads");
     if (jfr != null) {
       cmd.add("-XX:StartFlightRecording=filename=" + jfr + ",settings=profile");
     }

@@ -11,8 +11,9 @@ import java.nio.file.Path;
  * say whether an expensive run paid for its decisions, for writing their audit records, or for JIT
  * warm-up; these three can (RESULTS finding 11). Reading them costs a few hundred file reads, which
  * is why it is only done around a measurement. A thread that ended in between takes its time with
- * it, so the server JVM keeps its JIT compiler threads ({@code -XX:-ReduceNumberOfCompilerThreads},
- * {@link ServiceProcess}); G1 keeps its workers. Elsewhere than Linux every figure is 0.
+ * it, so the server JVM keeps its JIT compiler threads ({@code
+ * -XX:-UseDynamicNumberOfCompilerThreads}, {@link ServiceProcess}); G1 keeps its workers. Elsewhere
+ * than Linux every figure is 0.
  */
 final class ThreadGroupsCpu {
   /** Clock ticks per second of the stat file's utime and stime (USER_HZ, 100 on Linux). */
