@@ -33,6 +33,12 @@ final class CapacitySearch {
   private final double percentile;
   private final double boundMs;
   private final double start;
+
+  /** The first rate tried. */
+  double start() {
+    return start;
+  }
+
   private final double growth;
   private final int bisections;
   private final int maxSteps;
