@@ -6,10 +6,12 @@ import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
 import java.net.URI;
 import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.IntStream;
@@ -128,6 +130,54 @@ final class Scenarios {
                       })
                   .toList();
           return GrpcTarget.check("cold-jwt", server.grpcPort(), CONNECTIONS, Mix.unique(probes))
+              .connect();
+        });
+  }
+
+  /**
+   * Forged tokens that cost a signature check: each request carries a real RS256 token of the bench
+   * issuer with one more claim ({@code jti}, unique per request) and the original signature, so the
+   * signature fails and no cache ever answers. From 100,000 addresses, under a policy without
+   * {@code protect}: the cost of refusing a credential-stuffing flood that gets past per-source
+   * blocking (RESULTS finding 10).
+   */
+  Scenario forgedJwt() {
+    return new Scenario(
+        "forged-jwt",
+        "Forged JWTs: a real token with a unique jti added and its old signature; every request a"
+            + " failed RS256 signature check",
+        dir -> portcullis(fixtures.writePolicy(dir, SEGMENTS, RULES_PER_SEGMENT), dir),
+        (server, rate, total) -> {
+          String real = fixtures.token(JWSAlgorithm.RS256, "forged", List.of("team-0"), null);
+          String[] parts = real.split("\\.");
+          String claims =
+              new String(Base64.getUrlDecoder().decode(parts[1]), StandardCharsets.UTF_8);
+          int n = (int) Math.ceil(rate * total.toNanos() / 1e9 * 1.05) + 100;
+          List<Mix.Probe<CheckRequest>> probes = new ArrayList<>(n);
+          for (int i = 0; i < n; i++) {
+            String payload =
+                Base64.getUrlEncoder()
+                    .withoutPadding()
+                    .encodeToString(
+                        ("{\"jti\":\"forged-"
+                                + runId
+                                + "-"
+                                + rate
+                                + "-"
+                                + i
+                                + "\","
+                                + claims.substring(1))
+                            .getBytes(StandardCharsets.UTF_8));
+            probes.add(
+                new Mix.Probe<>(
+                    "invalid_token",
+                    Checks.get("/v1/svc-0/items/" + i)
+                        .source("10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255))
+                        .bearer(parts[0] + "." + payload + "." + parts[2])
+                        .build(),
+                    Set.of("invalid_token")));
+          }
+          return GrpcTarget.check("forged-jwt", server.grpcPort(), CONNECTIONS, Mix.unique(probes))
               .connect();
         });
   }

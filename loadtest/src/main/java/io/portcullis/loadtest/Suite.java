@@ -322,6 +322,7 @@ final class Suite implements Callable<Integer> {
         case "rls" -> scenarios.rls();
         case "rls-redis" -> scenarios.rlsRedis(common.redis);
         case "auth-flood" -> scenarios.authFlood(common.redis);
+        case "forged-jwt" -> scenarios.forgedJwt();
         default ->
             throw new CommandLine.ParameterException(
                 new CommandLine(new LoadGenerator()), "unknown scenario " + name);
