@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 class CallSlotsTest {
@@ -119,21 +120,30 @@ class CallSlotsTest {
     assertThat(order).containsExactly("done", "then codec");
   }
 
+  /** Every batch tried, in order, by a sender that throws {@code failure} on a "poison" batch. */
+  private final List<List<String>> tried = new ArrayList<>();
+
+  private CallSlots<String> poisonedBy(int maxBatch, Supplier<Throwable> failure) {
+    return new CallSlots<>(
+        1,
+        maxBatch,
+        item -> false,
+        (batch, done) -> {
+          tried.add(batch);
+          if (batch.contains("poison")) {
+            Throwable t = failure.get();
+            if (t instanceof Error e) {
+              throw e;
+            }
+            throw (RuntimeException) t;
+          }
+          open.add(done);
+        });
+  }
+
   @Test
   void aSenderThatThrows_doesNotKeepItsSlot() {
-    List<List<String>> tried = new ArrayList<>();
-    CallSlots<String> slots =
-        new CallSlots<>(
-            1,
-            8,
-            item -> false,
-            (batch, done) -> {
-              tried.add(batch);
-              if (batch.contains("poison")) {
-                throw new AssertionError("sender bug");
-              }
-              open.add(done);
-            });
+    CallSlots<String> slots = poisonedBy(8, () -> new AssertionError("sender bug"));
 
     assertThatThrownBy(() -> slots.submit("poison")).isInstanceOf(AssertionError.class);
     slots.submit("a"); // the only slot is free again: "a" goes out at once
@@ -150,19 +160,7 @@ class CallSlotsTest {
 
   @Test
   void itemsQueuedBehindASenderThatThrows_stillGoOut() {
-    List<List<String>> tried = new ArrayList<>();
-    CallSlots<String> slots =
-        new CallSlots<>(
-            1,
-            1,
-            item -> false,
-            (batch, done) -> {
-              tried.add(batch);
-              if (batch.contains("poison")) {
-                throw new IllegalStateException("cannot encode");
-              }
-              open.add(done);
-            });
+    CallSlots<String> slots = poisonedBy(1, () -> new IllegalStateException("cannot encode"));
     slots.submit("a"); // holds the only slot
     slots.submit("poison");
     slots.submit("b");
