@@ -78,10 +78,7 @@ public final class CredentialChain implements IdentityResolver {
       }
       // Leading whitespace is skipped, as isPortcullisCredential does: "  Bearer x" must not pass
       // to the upstream as an anonymous request carrying a token Portcullis never verified.
-      int from = 0;
-      while (from < authorization.length() && authorization.charAt(from) <= ' ') {
-        from++;
-      }
+      int from = schemeStart(authorization);
       int sp = schemeEnd(authorization, from);
       // One copy of the credential, not three (scheme, rest, trimmed rest): a token is ~1 KB and
       // this runs for every request. Bounds trimmed as String.trim does (every char <= ' ').
@@ -212,8 +209,20 @@ public final class CredentialChain implements IdentityResolver {
    * strip_credentials}; other schemes pass through.
    */
   public static boolean isPortcullisCredential(String authorization) {
-    String scheme = authorization.trim().substring(0, schemeEnd(authorization.trim()));
-    return scheme.equalsIgnoreCase(BEARER) || scheme.equalsIgnoreCase(API_KEY);
+    // the same parse as resolve's, without copying the (often 1 KB) value: this runs on every allow
+    int from = schemeStart(authorization);
+    int end = schemeEnd(authorization, from);
+    return isScheme(authorization, from, end, BEARER)
+        || isScheme(authorization, from, end, API_KEY);
+  }
+
+  /** Where the auth-scheme starts: after any leading whitespace (every char <= ' '). */
+  private static int schemeStart(String authorization) {
+    int from = 0;
+    while (from < authorization.length() && authorization.charAt(from) <= ' ') {
+      from++;
+    }
+    return from;
   }
 
   private Verification verifyBearer(String token) {

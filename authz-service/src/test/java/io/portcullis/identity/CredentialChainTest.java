@@ -184,6 +184,19 @@ class CredentialChainTest {
   }
 
   @Test
+  void isPortcullisCredential_recognisesWhatResolveVerifies_andNothingElse() {
+    for (String ours :
+        List.of("Bearer x.y.z", "  bearer\tx.y.z ", "APIKEY pk_live_1", "Bearer", "Bearer   ")) {
+      assertThat(CredentialChain.isPortcullisCredential(ours)).as(ours).isTrue();
+    }
+    for (String theirs :
+        List.of(
+            "Basic YWxpY2U6cHc=", "Bearers x.y.z", "ApiKeys k", "Digest realm=\"a\"", "", "  ")) {
+      assertThat(CredentialChain.isPortcullisCredential(theirs)).as(theirs).isFalse();
+    }
+  }
+
+  @Test
   void resolve_bearerNoVerifierHandles_isInvalidToken() {
     CredentialChain jwtOnly = CredentialChain.builder().bearer(jwt).build();
     CredentialChain none = CredentialChain.builder().build();
