@@ -59,9 +59,11 @@ public record Guards(
               + networkDeny
               + ": source "
               + source
-              + (networkDeny.contains(s.request().sourceIp())
-                  ? " is in it: ip_denied"
-                  : " is not in it: passes"));
+              + (s.request().sourceIp() == null
+                  ? ": an unknown source fails a deny list: ip_denied"
+                  : networkDeny.contains(s.request().sourceIp())
+                      ? " is in it: ip_denied"
+                      : " is not in it: passes"));
     }
     if (!networkAllow.isEmpty()) {
       out.add(

@@ -51,6 +51,24 @@ class ExplainServiceTest {
   }
 
   @Test
+  void unknownSource_explainedAsFailingTheDenyList_asTheDecisionDoes() {
+    Explanation e =
+        explain.explain(
+            RequestAttributes.builder().method("GET").path("/v1/orders/1").tls(true).build(),
+            SamplePolicy.ACME_KEY,
+            null);
+
+    assertThat(e.reason()).isEqualTo(Reason.IP_DENIED);
+    assertThat(e.step(Phase.GUARDS).notes())
+        .containsExactly(
+            "require_tls: the request is https: passes",
+            "network.deny [198.51.100.0/24]: source unknown: an unknown source fails a deny list:"
+                + " ip_denied",
+            "geo.deny [IR, KP]: country unknown is not in it: passes",
+            "deny ip_denied (segment guard)");
+  }
+
+  @Test
   void dryRunSegment_explainsTheWaivedDeny() {
     Identity bob = Identity.builder(CredentialType.JWT, "bob").roles(Set.of("viewer")).build();
     Explanation e =
