@@ -224,31 +224,54 @@ public final class DecisionPipeline {
                       + d.waivedReason.code()
                       + ")"));
     }
-    String waiver =
-        segmentDryRun ? segment.name() : rule.mode() == Mode.DRY_RUN ? rule.name() : null;
+    boolean ruleDryRun = !segmentDryRun && rule.mode() == Mode.DRY_RUN;
 
-    // phase 7: body — matches the allowing rule's schema
+    // phase 7: body — matches the allowing rule's schema. A dry-run segment's deny ends the
+    // decision (everything later is the segment's too); a dry-run rule's deny is waived and the
+    // request goes on to the segment's enforced limits, which every allowed request must pass.
+    boolean bodyWaived = false;
     BodySchema schema = rule.bodySchema();
     if (schema == null && trace.enabled()) {
       trace.note(Phase.BODY, "rule '" + rule.name() + "' has no body_schema: body not checked");
     }
     if (schema != null) {
+      Reason bodyReason = null;
+      String problem = null;
       if (request.body().partial()) {
+        bodyReason = Reason.BODY_TOO_LARGE;
+        problem = "body truncated by the proxy";
+      } else {
+        problem = schema.validate(request.body(), request.header(HeaderNames.CONTENT_TYPE));
+        bodyReason = problem == null ? null : Reason.INVALID_BODY;
+      }
+      if (bodyReason != null && !ruleDryRun) {
         return finish(
-            d.denyOrWaive(Reason.BODY_TOO_LARGE, "body truncated by the proxy", waiver),
-            Phase.BODY);
+            d.denyOrWaive(bodyReason, problem, segmentDryRun ? segment.name() : null), Phase.BODY);
       }
-      String problem = schema.validate(request.body(), request.header(HeaderNames.CONTENT_TYPE));
-      if (problem != null) {
-        return finish(d.denyOrWaive(Reason.INVALID_BODY, problem, waiver), Phase.BODY);
-      }
-      if (trace.enabled()) {
+      if (bodyReason != null) {
+        d.waive(bodyReason, rule.name());
+        bodyWaived = true;
+        if (trace.enabled()) {
+          trace.note(
+              Phase.BODY,
+              "would deny "
+                  + bodyReason.code()
+                  + " (dry-run rule '"
+                  + rule.name()
+                  + "'): "
+                  + problem
+                  + "; the segment's limits still apply");
+        }
+      } else if (trace.enabled()) {
         trace.note(Phase.BODY, "body matches " + schema.source());
       }
     }
 
-    // phase 8: limits — every limit of the segment and the rule has room; a deny consumes nothing
-    List<LimitRequest> buckets = buckets(segment, rule, subject);
+    // phase 8: limits — every limit of the segment and the rule has room; a deny consumes nothing.
+    // After a waived body deny the rule's own limits are skipped: enforced, that request would
+    // have been denied and would have consumed nothing from them.
+    List<LimitRequest> buckets =
+        buckets(segment, rule, bodyWaived ? List.of() : rule.limits(), subject);
     if (trace.enabled()) {
       traceLimits(trace, segment, rule, subject, buckets);
     }
@@ -257,19 +280,35 @@ public final class DecisionPipeline {
       d.limit = lo.tightest();
       d.degraded = lo.degraded();
       if (!lo.admitted()) {
-        d.retryAfter = lo.retryAfter();
         LimitDefinition exceeded = lo.exceeded();
-        String limitWaiver =
-            segmentDryRun
-                ? segment.name()
-                : exceeded != null
-                        && rule.limits().contains(exceeded)
-                        && rule.mode() == Mode.DRY_RUN
-                    ? rule.name()
-                    : null;
         Reason reason = Objects.requireNonNullElse(lo.reason(), Reason.RATE_LIMITED);
         String detail = "limit '" + (exceeded == null ? "?" : exceeded.name()) + "' exhausted";
-        return finish(d.denyOrWaive(reason, detail, limitWaiver), Phase.LIMITS);
+        if (ruleDryRun && exceeded != null && rule.limits().contains(exceeded)) {
+          // The dry-run rule's own limit refused. Its deny is waived, but the refusal the limiter
+          // reports is only the longest of those it found: the segment's enforced limits are
+          // asked on their own, and a refusal there denies.
+          List<LimitRequest> enforced = buckets(segment, rule, List.of(), subject);
+          LimitOutcome eo =
+              enforced.isEmpty() ? null : limiter.acquire(enforced, options.consumeLimits());
+          if (eo != null) {
+            d.limit = eo.tightest();
+            d.degraded = eo.degraded();
+          }
+          if (eo != null && !eo.admitted()) {
+            d.retryAfter = eo.retryAfter();
+            LimitDefinition e = eo.exceeded();
+            return finish(
+                d.deny(
+                    Objects.requireNonNullElse(eo.reason(), Reason.RATE_LIMITED),
+                    "limit '" + (e == null ? "?" : e.name()) + "' exhausted"),
+                Phase.LIMITS);
+          }
+          d.waive(reason, rule.name());
+          return finish(d.allow(), Phase.LIMITS);
+        }
+        d.retryAfter = lo.retryAfter();
+        return finish(
+            d.denyOrWaive(reason, detail, segmentDryRun ? segment.name() : null), Phase.LIMITS);
       }
     }
 
@@ -370,13 +409,14 @@ public final class DecisionPipeline {
   }
 
   /** The buckets of the segment's and the rule's limits whose key attributes the request has. */
-  private static List<LimitRequest> buckets(Segment segment, Rule rule, Subject subject) {
-    if (segment.limits().isEmpty() && rule.limits().isEmpty()) {
+  private static List<LimitRequest> buckets(
+      Segment segment, Rule rule, List<LimitDefinition> ruleLimits, Subject subject) {
+    if (segment.limits().isEmpty() && ruleLimits.isEmpty()) {
       return List.of();
     }
-    List<LimitRequest> out = new ArrayList<>(segment.limits().size() + rule.limits().size());
+    List<LimitRequest> out = new ArrayList<>(segment.limits().size() + ruleLimits.size());
     addBuckets(out, segment.limits(), subject, segment.name(), rule.name());
-    addBuckets(out, rule.limits(), subject, segment.name(), rule.name());
+    addBuckets(out, ruleLimits, subject, segment.name(), rule.name());
     return out;
   }
 

@@ -1,0 +1,154 @@
+package io.portcullis.decision;
+
+import static io.portcullis.testing.TestPolicies.allow;
+import static io.portcullis.testing.TestPolicies.segment;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.identity.CredentialChain;
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.identity.Verification;
+import io.portcullis.limit.InMemoryGcraLimiter;
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitKey;
+import io.portcullis.limit.LimitKind;
+import io.portcullis.limit.QuotaWindow;
+import io.portcullis.payload.BodySchema;
+import io.portcullis.policy.Policy;
+import io.portcullis.request.Body;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.TestPolicies;
+import java.time.Duration;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A dry-run rule waives its own denies (body, its own limits) but never the segment's enforced
+ * limits: every request that goes upstream passes them (policy.md step 8, "an enforced deny always
+ * wins").
+ */
+class DryRunRuleLimitsTest {
+  static final Identity ACME =
+      Identity.builder(CredentialType.JWT, "svc-acme").client("acme").build();
+
+  final FakeClock clock = FakeClock.at("2026-11-22T00:30:00Z");
+  final InMemoryGcraLimiter limiter = InMemoryGcraLimiter.builder().clock(clock).build();
+
+  /** The segment's enforced limit: one request per hour per client. */
+  final LimitDefinition perClient =
+      new LimitDefinition(
+          "per-client",
+          "segment/partners",
+          List.of(LimitKey.Attribute.CLIENT),
+          new LimitKind.Rate(1, Duration.ofHours(1), 1));
+
+  /** The dry-run rule's own limit: one request per day per client. */
+  final LimitDefinition daily =
+      new LimitDefinition(
+          "daily",
+          "rule/partners/create",
+          List.of(LimitKey.Attribute.CLIENT),
+          new LimitKind.Quota(1, QuotaWindow.DAY, ZoneOffset.UTC));
+
+  static final BodySchema NEEDS_OK =
+      new BodySchema() {
+        @Override
+        public @Nullable String validate(Body body, @Nullable String contentType) {
+          return body.equals(Body.of("ok", false)) ? null : "not ok";
+        }
+
+        @Override
+        public String source() {
+          return "schemas/ok.json";
+        }
+      };
+
+  DecisionPipeline pipeline(Policy policy) {
+    return DecisionPipeline.builder()
+        .policy(() -> policy)
+        .limiter(limiter::acquire)
+        .clock(clock)
+        .nanoTime(clock::nanoTime)
+        .build();
+  }
+
+  static Policy policy(TestPolicies.SegmentBuilder segment) {
+    CredentialChain chain =
+        CredentialChain.builder().bearer(token -> Verification.verified(ACME)).build();
+    return TestPolicies.policy(chain, segment.build());
+  }
+
+  static RequestAttributes post(String body) {
+    return RequestAttributes.builder()
+        .method("POST")
+        .path("/v1/orders")
+        .sourceIp("203.0.113.7")
+        .header("authorization", "Bearer t")
+        .body(Body.of(body, false))
+        .build();
+  }
+
+  @Test
+  void invalidBodyUnderADryRunRule_isWaived_butStillPassesTheSegmentsEnforcedLimit() {
+    DecisionPipeline p =
+        pipeline(
+            policy(
+                segment("partners")
+                    .limit(perClient)
+                    .rule(allow("create", "/v1/orders").bodySchema(NEEDS_OK).dryRun())));
+
+    Decision first = p.decide(post("garbage"));
+    Decision second = p.decide(post("garbage"));
+
+    assertThat(first)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class, a -> assertThat(a.dryRunReason()).isEqualTo(Reason.INVALID_BODY));
+    assertThat(first.context().dryRunRule()).isEqualTo("create");
+    assertThat(second)
+        .isInstanceOfSatisfying(
+            Decision.Deny.class, x -> assertThat(x.reason()).isEqualTo(Reason.RATE_LIMITED));
+  }
+
+  @Test
+  void dryRunRulesOwnQuotaExhausted_isWaived_butTheSegmentsEnforcedLimitStillDenies() {
+    DecisionPipeline p =
+        pipeline(
+            policy(
+                segment("partners")
+                    .limit(perClient)
+                    .rule(allow("create", "/v1/orders").limit(daily).dryRun())));
+
+    Decision first = p.decide(post("ok"));
+    clock.advance(Duration.ofMinutes(61)); // the hourly bucket has room again; the daily quota not
+    Decision second = p.decide(post("ok"));
+    Decision third = p.decide(post("ok")); // both exhausted: the quota's wait is the longer one
+
+    assertThat(first).isInstanceOf(Decision.Allow.class);
+    assertThat(((Decision.Allow) first).dryRunReason()).isNull();
+    assertThat(second)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class,
+            a -> assertThat(a.dryRunReason()).isEqualTo(Reason.QUOTA_EXCEEDED));
+    assertThat(third)
+        .isInstanceOfSatisfying(
+            Decision.Deny.class, x -> assertThat(x.reason()).isEqualTo(Reason.RATE_LIMITED));
+  }
+
+  @Test
+  void dryRunSegment_stillWaivesItsOwnLimits() {
+    DecisionPipeline p =
+        pipeline(
+            policy(
+                segment("partners").dryRun().limit(perClient).rule(allow("create", "/v1/orders"))));
+
+    p.decide(post("ok"));
+    Decision second = p.decide(post("ok"));
+
+    assertThat(second)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class, a -> assertThat(a.dryRunReason()).isEqualTo(Reason.RATE_LIMITED));
+  }
+}
