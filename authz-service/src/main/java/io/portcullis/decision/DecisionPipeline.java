@@ -273,7 +273,7 @@ public final class DecisionPipeline {
     List<LimitRequest> buckets =
         buckets(segment, rule, bodyWaived ? List.of() : rule.limits(), subject);
     if (trace.enabled()) {
-      traceLimits(trace, segment, rule, subject, buckets);
+      traceLimits(trace, segment, rule, bodyWaived, buckets);
     }
     if (!buckets.isEmpty()) {
       LimitOutcome lo = limiter.acquire(buckets, options.consumeLimits());
@@ -362,7 +362,7 @@ public final class DecisionPipeline {
    * bucket's state as the limiter reports it without consuming (one look per bucket).
    */
   private void traceLimits(
-      Trace trace, Segment segment, Rule rule, Subject subject, List<LimitRequest> buckets) {
+      Trace trace, Segment segment, Rule rule, boolean bodyWaived, List<LimitRequest> buckets) {
     if (segment.limits().isEmpty() && rule.limits().isEmpty()) {
       trace.note(
           Phase.LIMITS,
@@ -378,6 +378,12 @@ public final class DecisionPipeline {
         if (b.limit() == limit) {
           bucket = b;
         }
+      }
+      if (bucket == null && bodyWaived && rule.limits().contains(limit)) {
+        trace.note(
+            Phase.LIMITS,
+            name + "): not counted, its dry-run rule would have denied the request at step 7");
+        continue;
       }
       if (bucket == null) {
         trace.note(Phase.LIMITS, name + "): does not apply, the request lacks a key attribute");

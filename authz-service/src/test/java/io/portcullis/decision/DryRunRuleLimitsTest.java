@@ -138,6 +138,31 @@ class DryRunRuleLimitsTest {
   }
 
   @Test
+  void explain_saysTheBodyDenyIsWaived_andTheRulesLimitIsNotCounted() {
+    DecisionPipeline p =
+        pipeline(
+            policy(
+                segment("partners")
+                    .limit(perClient)
+                    .rule(
+                        allow("create", "/v1/orders").bodySchema(NEEDS_OK).limit(daily).dryRun())));
+
+    Explanation e = new ExplainService(p).explain(post("garbage"), ACME, null);
+
+    assertThat(e.outcome()).isEqualTo("allow");
+    assertThat(e.dryRunReason()).isEqualTo(Reason.INVALID_BODY);
+    assertThat(e.step(Phase.BODY).notes())
+        .containsExactly(
+            "would deny invalid_body (dry-run rule 'create'): not ok; the segment's limits still"
+                + " apply");
+    assertThat(e.step(Phase.LIMITS).notes())
+        .anySatisfy(n -> assertThat(n).startsWith("limit 'per-client' (segment/partners"))
+        .contains(
+            "limit 'daily' (rule/partners/create, key [client]): not counted, its dry-run rule"
+                + " would have denied the request at step 7");
+  }
+
+  @Test
   void dryRunSegment_stillWaivesItsOwnLimits() {
     DecisionPipeline p =
         pipeline(
