@@ -247,11 +247,9 @@ public final class Portcullis implements AutoCloseable {
               .build()
               .withToken(adminToken));
     }
-    if (config.rlsConfigDir() != null) {
-      DescriptorLimiter rls = rateLimitService(config.rlsConfigDir(), limits, clock);
-      this.rls = rls;
-      gb.service(new EnvoyRateLimitService(rls));
-    }
+    DescriptorLimiter rls = rateLimitService(config.rls(), limits, clock);
+    this.rls = rls;
+    gb.service(new EnvoyRateLimitService(rls));
     GrpcServer g = gb.build().start();
     for (String reason : GrpcServer.REJECTION_REASONS) {
       FunctionCounter.builder(MetricNames.GRPC_REJECTED, g, s -> s.rejectedCalls(reason))
@@ -314,7 +312,24 @@ public final class Portcullis implements AutoCloseable {
   }
 
   private static DescriptorLimiter rateLimitService(
-      Path configDir, LimitBackends limits, InstantSource clock) throws StartupException {
+      RuntimeConfig.Rls settings, LimitBackends limits, InstantSource clock)
+      throws StartupException {
+    Path configDir = settings.configDir();
+    if (!Files.isDirectory(configDir)) {
+      if (settings.required()) {
+        throw new StartupException(
+            "rls.config_dir " + configDir + " is not a directory (the rate limit service's files)",
+            null);
+      }
+      log.info(
+          "rate limit service: no configuration directory {}; every descriptor is answered OK",
+          configDir);
+      try {
+        return DescriptorLimiter.builder().counters(limits.rlsCounters()).clock(clock).build();
+      } catch (RlsConfigException | IOException e) {
+        throw new AssertionError("an empty configuration cannot fail", e);
+      }
+    }
     try {
       DescriptorLimiter rls =
           DescriptorLimiter.builder()

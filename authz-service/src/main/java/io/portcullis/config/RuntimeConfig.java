@@ -25,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  * @param policy the policy file and whether to watch it
  * @param storeUrl JDBC URL of the key and audit store
  * @param ratelimit the limit backend ({@code ratelimit:})
- * @param rlsConfigDir envoyproxy/ratelimit-format YAML files for the RLS API, or {@code null}
+ * @param rls where the RLS API's envoyproxy/ratelimit-format YAML files are
  * @param audit audit log settings
  * @param geoip country sources
  * @param requestLimits header size limits
@@ -39,7 +39,7 @@ public record RuntimeConfig(
     PolicySettings policy,
     String storeUrl,
     RateLimitSettings ratelimit,
-    @Nullable Path rlsConfigDir,
+    Rls rls,
     AuditSettings audit,
     GeoIp geoip,
     HeaderLimits requestLimits,
@@ -53,6 +53,7 @@ public record RuntimeConfig(
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(storeUrl, "storeUrl");
     Objects.requireNonNull(ratelimit, "ratelimit");
+    Objects.requireNonNull(rls, "rls");
     Objects.requireNonNull(audit, "audit");
     Objects.requireNonNull(geoip, "geoip");
     Objects.requireNonNull(requestLimits, "requestLimits");
@@ -104,6 +105,18 @@ public record RuntimeConfig(
   /** {@code policy}. */
   public record PolicySettings(Path file, boolean watch) {}
 
+  /**
+   * {@code rls}: the directory of the rate limit service's configuration files. The RLS API is
+   * always served; a directory that is not there is an error only when it was configured ({@code
+   * required}): the default {@code ratelimit/} may be absent, and then every descriptor is answered
+   * {@code OK}, as envoyproxy/ratelimit answers for a domain it has no configuration for.
+   */
+  public record Rls(Path configDir, boolean required) {
+    public Rls {
+      Objects.requireNonNull(configDir, "configDir");
+    }
+  }
+
   /** {@code geoip}: a trusted header and/or a MaxMind database. */
   public record GeoIp(@Nullable String header, @Nullable Path database) {}
 
@@ -118,7 +131,7 @@ public record RuntimeConfig(
         new PolicySettings(policyFile, true),
         "jdbc:sqlite:" + data.resolve("portcullis.db"),
         RateLimitSettings.defaults(),
-        null,
+        new Rls(Path.of("ratelimit"), false),
         AuditSettings.builder().journalDirectory(data.resolve("audit-journal")).build(),
         new GeoIp("x-geo-country", null),
         HeaderLimits.DEFAULT,

@@ -196,10 +196,13 @@ public final class RuntimeConfigLoader extends YamlReader {
 
     RateLimitSettings rl = ratelimit(f, def.ratelimit());
 
-    Path rlsDir = def.rlsConfigDir();
+    RuntimeConfig.Rls rlsSettings = def.rls();
     YamlNode.Mapping rls = optMapping(f, "rls");
     if (rls != null) {
-      rlsDir = optPath(new Fields(rls, "rls", RLS), "config_dir", null);
+      Path dir = optPath(new Fields(rls, "rls", RLS), "config_dir", null);
+      if (dir != null) {
+        rlsSettings = new RuntimeConfig.Rls(dir, true);
+      }
     }
 
     AuditSettings audit =
@@ -247,7 +250,18 @@ public final class RuntimeConfigLoader extends YamlReader {
       return null;
     }
     return new RuntimeConfig(
-        instance, grpc, http, admin, policy, storeUrl, rl, rlsDir, audit, geo, limits, dataDir);
+        instance,
+        grpc,
+        http,
+        admin,
+        policy,
+        storeUrl,
+        rl,
+        rlsSettings,
+        audit,
+        geo,
+        limits,
+        dataDir);
   }
 
   private RateLimitSettings ratelimit(Fields f, RateLimitSettings def) {

@@ -75,7 +75,7 @@ class RuntimeConfigLoaderTest {
     assertThat(c.ratelimit().redis().mode()).isEqualTo(RedisSettings.Mode.CLUSTER);
     assertThat(c.ratelimit().redis().timeout()).isEqualTo(Duration.ofMillis(20));
     assertThat(c.ratelimit().onBackendFailure()).isEqualTo(BackendFailurePolicy.DENY);
-    assertThat(c.rlsConfigDir()).isEqualTo(dir.resolve("ratelimit"));
+    assertThat(c.rls()).isEqualTo(new RuntimeConfig.Rls(dir.resolve("ratelimit"), true));
     assertThat(c.audit().retention()).isEqualTo(Duration.ofDays(7));
     assertThat(c.audit().queueCapacity()).isEqualTo(5000);
     assertThat(c.geoip().header()).isEqualTo("cf-ipcountry");
@@ -92,6 +92,7 @@ class RuntimeConfigLoaderTest {
     assertThat(c.admin().address()).isEqualTo(d.admin().address());
     assertThat(c.storeUrl()).isEqualTo(d.storeUrl());
     assertThat(c.ratelimit()).isEqualTo(d.ratelimit());
+    assertThat(c.rls()).isEqualTo(new RuntimeConfig.Rls(Path.of("ratelimit"), false));
   }
 
   @Test

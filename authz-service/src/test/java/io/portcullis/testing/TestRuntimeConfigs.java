@@ -35,7 +35,7 @@ public final class TestRuntimeConfigs {
         d.policy(),
         "jdbc:sqlite:" + dir.resolve("portcullis.db"),
         d.ratelimit(),
-        null,
+        new RuntimeConfig.Rls(dir.resolve("ratelimit"), false),
         d.audit(),
         d.geoip(),
         d.requestLimits(),
@@ -55,7 +55,7 @@ public final class TestRuntimeConfigs {
         config.policy(),
         storeUrl,
         config.ratelimit(),
-        config.rlsConfigDir(),
+        config.rls(),
         config.audit().toBuilder()
             .journalDirectory(config.dataDir().resolve("audit-journal"))
             .build(),
