@@ -20,7 +20,11 @@ import java.util.Arrays;
  *       {@code %252e} stays {@code %252E} and is never decoded twice. Invalid encodings, {@code
  *       %2F}, {@code %5C} and {@code %00} are refused.
  *   <li>Repeated {@code /} are merged first (as nginx does), then {@code .} and {@code ..} segments
- *       are resolved (RFC 3986 §5.2.4). A {@code ..} above the root is refused.
+ *       are resolved (RFC 3986 §5.2.4). A {@code ..} above the root is refused, and so is a {@code
+ *       ..} right after an empty segment ({@code /v1/admin//../users}, {@code .} segments between
+ *       them aside): merging first makes it {@code /v1/users}, but an upstream that resolves dot
+ *       segments as RFC 3986 writes it (keeping the empty segment: Kestrel, WHATWG URL parsers)
+ *       makes it {@code /v1/admin/users}.
  *   <li>Every raw {@code ;} is refused: Tomcat, Jetty and Spring strip {@code ;params} from
  *       <em>every</em> segment, so {@code /..;/admin} or {@code /v1/admin;x/users} would escape a
  *       deny rule on {@code /v1/admin/**} and still reach the admin endpoint. ({@code %3B} stays
@@ -60,6 +64,11 @@ public final class PathNormalizer {
     String[] segments = new String[8];
     int count = 0;
     StringBuilder seg = new StringBuilder(32);
+    // Whether an empty segment ('//') lies right before the current position, '.' segments aside,
+    // and (allocated at the first '//' only) before each kept segment: a '..' that would remove an
+    // empty segment under RFC 3986 but a real one once '//' is merged is ambiguous.
+    boolean pendingEmpty = false;
+    boolean[] emptyBefore = null;
     int i = 1;
     while (true) {
       seg.setLength(0);
@@ -108,6 +117,7 @@ public final class PathNormalizer {
         if (last && count > 0) {
           segments = push(segments, count++, "");
         }
+        pendingEmpty = !last;
       } else if (isDot(seg)) {
         if (last && count > 0) {
           segments = push(segments, count++, "");
@@ -116,7 +126,11 @@ public final class PathNormalizer {
         if (count == 0) {
           return new Malformed("path escapes the root");
         }
+        if (pendingEmpty) {
+          return new Malformed("'..' after '//' (ambiguous)");
+        }
         count--;
+        pendingEmpty = emptyBefore != null && emptyBefore[count];
         if (last && count > 0) {
           segments = push(segments, count++, "");
         }
@@ -124,6 +138,13 @@ public final class PathNormalizer {
         if (count >= MAX_SEGMENTS) {
           return new Malformed("too many path segments");
         }
+        if (pendingEmpty && emptyBefore == null) {
+          emptyBefore = new boolean[MAX_SEGMENTS];
+        }
+        if (emptyBefore != null) {
+          emptyBefore[count] = pendingEmpty;
+        }
+        pendingEmpty = false;
         segments = push(segments, count++, seg.toString());
       }
       if (last) {
