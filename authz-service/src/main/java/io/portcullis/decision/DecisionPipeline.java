@@ -90,6 +90,9 @@ public final class DecisionPipeline {
     Trace trace = options.trace();
 
     // phase 1: normalize — method known, headers within limits, path normalizable
+    if (request.refusal() != null) {
+      return finish(d.deny(Reason.MALFORMED_REQUEST, request.refusal()), Phase.NORMALIZE);
+    }
     HttpMethod method = HttpMethod.parse(request.method());
     if (method == null) {
       return finish(d.deny(Reason.MALFORMED_REQUEST, "unknown method"), Phase.NORMALIZE);

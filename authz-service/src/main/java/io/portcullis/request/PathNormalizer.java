@@ -12,7 +12,9 @@ import java.util.Arrays;
  * {@code malformed_request} instead of guessing:
  *
  * <ol>
- *   <li>The query ({@code ?...}) and a fragment ({@code #...}) are dropped.
+ *   <li>The query ({@code ?...}) is dropped. A raw {@code #} before it is refused: a request target
+ *       never carries a fragment (Envoy rejects one), and a proxy that decoded {@code %23} before
+ *       forwarding the path would otherwise have the rest of it ignored here.
  *   <li>The path must start with {@code /}; raw control characters, space, non-ASCII and {@code \}
  *       are refused.
  *   <li>Percent-encodings are decoded once (RFC 3986 §2.3: only unreserved characters {@code A-Z
@@ -53,9 +55,12 @@ public final class PathNormalizer {
     int end = raw.length();
     for (int i = 0; i < end; i++) {
       char c = raw.charAt(i);
-      if (c == '?' || c == '#') {
+      if (c == '?') {
         end = i;
         break;
+      }
+      if (c == '#') {
+        return new Malformed("'#' in path");
       }
     }
     if (end == 0 || raw.charAt(0) != '/') {

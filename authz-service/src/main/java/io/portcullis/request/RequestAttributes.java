@@ -29,6 +29,9 @@ import org.jspecify.annotations.Nullable;
  * @param context Envoy {@code context_extensions} (per listener/route values such as {@code
  *     environment})
  * @param requestId the proxy's request id ({@code x-request-id}), or {@code null}
+ * @param refusal why the adapter found the request malformed before the pipeline could see it
+ *     (forward-auth: forwarded headers from an untrusted peer, two header dialects at once), or
+ *     {@code null}; the pipeline denies such a request with {@code malformed_request} and audits it
  */
 public record RequestAttributes(
     String method,
@@ -41,7 +44,8 @@ public record RequestAttributes(
     @Nullable InetAddress sourceIp,
     String sourcePrincipal,
     Map<String, String> context,
-    @Nullable String requestId) {
+    @Nullable String requestId,
+    @Nullable String refusal) {
 
   public RequestAttributes {
     Objects.requireNonNull(method, "method");
@@ -82,6 +86,12 @@ public record RequestAttributes(
     if (t.startsWith("[") && t.endsWith("]")) {
       t = t.substring(1, t.length() - 1);
     }
+    int zone = t.indexOf('%');
+    if (zone > 0 && t.indexOf(':') >= 0) {
+      // An IPv6 zone names an interface of the host that wrote it: meaningless here, and an unknown
+      // one makes forString throw.
+      t = t.substring(0, zone);
+    }
     if (!InetAddresses.isInetAddress(t)) {
       return null;
     }
@@ -105,6 +115,7 @@ public record RequestAttributes(
     private String sourcePrincipal = "";
     private final Map<String, String> context = new LinkedHashMap<>();
     private @Nullable String requestId;
+    private @Nullable String refusal;
 
     private Builder() {}
 
@@ -193,7 +204,14 @@ public record RequestAttributes(
           sourceIp,
           sourcePrincipal,
           context,
-          requestId);
+          requestId,
+          refusal);
+    }
+
+    /** Marks the request malformed for {@code why} (see {@link RequestAttributes#refusal}). */
+    public Builder refusal(String why) {
+      this.refusal = why;
+      return this;
     }
   }
 }

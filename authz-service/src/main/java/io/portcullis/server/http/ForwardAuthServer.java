@@ -122,12 +122,12 @@ public final class ForwardAuthServer implements AutoCloseable {
         partial = true;
       }
       InetAddress peer = RequestAttributes.parseIp(Request.getRemoteAddr(request));
-      RequestAttributes attrs =
-          forwarded.original(
-              request.getMethod(), pathAndQuery, headers, peer, Body.of(bytes, partial));
       ResponsePlan plan;
       boolean allowed;
       try {
+        RequestAttributes attrs =
+            forwarded.original(
+                request.getMethod(), pathAndQuery, headers, peer, Body.of(bytes, partial));
         Decision decision = pipeline.decide(attrs);
         plan = decision.response();
         allowed = decision instanceof Decision.Allow;

@@ -77,14 +77,71 @@ class ForwardAuthServerTest {
   }
 
   @Test
-  void forwardedHeaders_fromUntrustedPeer_areIgnored() throws Exception {
+  void forwardedHeaders_fromUntrustedPeer_areRefused_notDecidedAsGetSlash() throws Exception {
     start("10.0.0.0/8");
+    // A proxy missing from trusted_proxies: deciding the call as itself would authorize every
+    // request it forwards as GET /.
     HttpResponse<String> r =
-        send("/check", "X-Forwarded-Uri", "/v1/status", "X-Forwarded-For", "10.1.2.3");
-    // Decided as itself: GET / from 127.0.0.1, which no public rule allows.
-    assertThat(r.statusCode()).isEqualTo(403);
-    assertThat(audited.getLast().context().path()).isEqualTo("/");
+        send("/check", "X-Forwarded-Method", "DELETE", "X-Forwarded-Uri", "/v1/admin/users");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).contains("malformed_request");
+    assertThat(audited.getLast())
+        .isInstanceOfSatisfying(
+            Decision.Deny.class, d -> assertThat(d.detail()).contains("trusted_proxies"));
     assertThat(audited.getLast().context().sourceIp()).isEqualTo("127.0.0.1");
+  }
+
+  @Test
+  void untrustedPeer_isDecidedAsItselfUnderThePrefix_andCannotChooseTheDecisionId()
+      throws Exception {
+    start("10.0.0.0/8");
+    HttpResponse<String> r = send("/check/v1/status", "X-Request-Id", "chosen-by-the-client");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(audited.getLast().context().path()).isEqualTo("/v1/status");
+    assertThat(audited.getLast().context().decisionId()).isNotEqualTo("chosen-by-the-client");
+  }
+
+  @Test
+  void trustedProxy_requestIdBecomesTheDecisionId() throws Exception {
+    start("127.0.0.1/32");
+    send("/check", "X-Forwarded-Uri", "/v1/status", "X-Request-Id", "nginx-1234");
+    assertThat(audited.getLast().context().decisionId()).isEqualTo("nginx-1234");
+  }
+
+  @Test
+  void bareCheck_withoutAnOriginalRequest_isMalformed() throws Exception {
+    start("127.0.0.1/32");
+    assertThat(send("/check").statusCode()).isEqualTo(400);
+    assertThat(send("/check?x=1").statusCode()).isEqualTo(400);
+    assertThat(audited).hasSize(2).allSatisfy(d -> assertThat(d).isInstanceOf(Decision.Deny.class));
+  }
+
+  @Test
+  void forwardedProto_countsTheRightMostValue_theOneTheNearestProxyAdded() throws Exception {
+    start("127.0.0.1/32");
+    // The client sent "https" over plain http; the proxy appended what it saw.
+    HttpResponse<String> r =
+        send(
+            "/check",
+            "X-Forwarded-Uri",
+            "/v1/orders",
+            "X-Forwarded-Proto",
+            "https, http",
+            "X-Forwarded-For",
+            "203.0.113.7",
+            "X-Api-Key",
+            "pk_acme");
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).contains("tls_required");
+  }
+
+  @Test
+  void ipv6ZoneInForwardedFor_isDecidedAndAudited_notA500() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r =
+        send("/check", "X-Forwarded-Uri", "/v1/status", "X-Forwarded-For", "fe80::1%bogus");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(audited.getLast().context().sourceIp()).isEqualTo("fe80::1");
   }
 
   @Test
