@@ -76,8 +76,13 @@ import org.slf4j.LoggerFactory;
 public final class Portcullis implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Portcullis.class);
 
-  /** Largest request body forward-auth reads (Envoy HTTP mode can forward bodies). */
-  private static final int MAX_FORWARD_AUTH_BODY = 1024 * 1024;
+  /**
+   * Largest request body forward-auth reads (Envoy HTTP mode can forward bodies): Envoy's {@code
+   * max_request_bytes} in envoy/*.yaml. Every call from any peer reads up to this much on one of
+   * Jetty's threads, so it stays small; a larger body counts as truncated ({@code body_too_large}
+   * where a rule validates bodies).
+   */
+  static final int MAX_FORWARD_AUTH_BODY = 64 * 1024;
 
   /** How long start-up waits for the issuers' signing keys before it reports SERVING anyway. */
   private static final java.time.Duration JWKS_PREFETCH_TIMEOUT = java.time.Duration.ofSeconds(5);
