@@ -48,11 +48,9 @@ public final class ServeCommand implements Callable<Integer> {
           return 2;
         }
       }
-    } else if (policy != null) {
-      runtime = RuntimeConfig.defaults(policy);
     } else {
-      err.println("give --policy FILE (embedded defaults) or --config FILE");
-      return 2;
+      // interfaces.md: both flags are optional; the policy defaults to ./policy.yaml
+      runtime = RuntimeConfig.defaults(policy != null ? policy : Path.of("policy.yaml"));
     }
     Portcullis service;
     try {

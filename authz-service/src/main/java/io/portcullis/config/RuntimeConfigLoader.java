@@ -180,7 +180,9 @@ public final class RuntimeConfigLoader extends YamlReader {
       Path file = policyOverride != null ? policyOverride : optPath(pf, "file", policy.file());
       policy = new RuntimeConfig.PolicySettings(file, optBool(pf, "watch", policy.watch()));
     } else if (policyOverride == null) {
-      d.error(m, "policy.file", "is required (or pass --policy)");
+      // interfaces.md's default, policy: { file: policy.yaml }, beside the configuration file as
+      // an explicit relative file would be
+      policy = new RuntimeConfig.PolicySettings(base.resolve("policy.yaml"), policy.watch());
     }
 
     String storeUrl = def.storeUrl();

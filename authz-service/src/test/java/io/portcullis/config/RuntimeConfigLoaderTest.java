@@ -96,6 +96,15 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void noPolicySection_takesPolicyYamlBesideTheConfiguration_asInterfacesMdDefaults()
+      throws IOException {
+    RuntimeConfigLoader.Result r = load("store: { url: \"jdbc:sqlite:x.db\" }\n", Map.of());
+    RuntimeConfig c = ((RuntimeConfigLoader.Loaded) r).config();
+    assertThat(c.policy().file()).isEqualTo(dir.resolve("policy.yaml"));
+    assertThat(c.policy().watch()).isTrue();
+  }
+
+  @Test
   void everyProblemIsReportedWithPosition() throws IOException {
     List<PolicyError> errors =
         errors(
@@ -146,15 +155,13 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
-  void policyFlagOverridesAndSatisfiesPolicyFile() throws IOException {
+  void policyFlagOverridesPolicyFile() throws IOException {
     Path file = dir.resolve("portcullis.yaml");
     Files.writeString(file, "store: { url: \"jdbc:sqlite:x.db\" }\n");
     RuntimeConfigLoader.Result r =
         RuntimeConfigLoader.load(file, Path.of("/etc/p.yaml"), k -> null);
     assertThat(((RuntimeConfigLoader.Loaded) r).config().policy().file())
         .isEqualTo(Path.of("/etc/p.yaml"));
-    assertThat(RuntimeConfigLoader.load(file, null, k -> null))
-        .isInstanceOf(RuntimeConfigLoader.Invalid.class);
   }
 
   @Test
