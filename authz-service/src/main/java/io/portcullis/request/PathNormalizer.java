@@ -20,7 +20,9 @@ import java.util.Arrays;
  *   <li>Percent-encodings are decoded once (RFC 3986 §2.3: only unreserved characters {@code A-Z
  *       a-z 0-9 - . _ ~}); every other encoding stays encoded with upper-case hex (§6.2.2.1), so
  *       {@code %252e} stays {@code %252E} and is never decoded twice. Invalid encodings, {@code
- *       %2F}, {@code %5C} and {@code %00} are refused.
+ *       %2F}, {@code %5C} and {@code %00} are refused, and so is a {@code .} or {@code ..} segment
+ *       spelled with {@code %2E}: upstreams differ on whether it is one, and a proxy that forwards
+ *       an already decoded path (APISIX) turns a client's {@code %252e} into it.
  *   <li>Repeated {@code /} are merged first (as nginx does), then {@code .} and {@code ..} segments
  *       are resolved (RFC 3986 §5.2.4). A {@code ..} above the root is refused, and so is a {@code
  *       ..} right after an empty segment ({@code /v1/admin//../users}, {@code .} segments between
@@ -77,6 +79,7 @@ public final class PathNormalizer {
     int i = 1;
     while (true) {
       seg.setLength(0);
+      boolean encodedDot = false;
       while (i < end && raw.charAt(i) != '/') {
         char c = raw.charAt(i);
         if (c == '%') {
@@ -97,6 +100,7 @@ public final class PathNormalizer {
           }
           if (isUnreserved(v)) {
             seg.append((char) v);
+            encodedDot |= v == '.';
           } else {
             seg.append('%').append(HEX[hi]).append(HEX[lo]);
           }
@@ -123,6 +127,10 @@ public final class PathNormalizer {
           segments = push(segments, count++, "");
         }
         pendingEmpty = !last;
+      } else if (encodedDot && (isDot(seg) || isDotDot(seg))) {
+        // Some upstreams resolve '%2e%2e' as '..', others route it as a name, and a proxy that
+        // decoded the path once already (APISIX) turns a client's '%252e' into it: ambiguous.
+        return new Malformed("percent-encoded dot segment");
       } else if (isDot(seg)) {
         if (last && count > 0) {
           segments = push(segments, count++, "");

@@ -96,8 +96,8 @@ class DecisionPipelineTest {
   void encodedDotDotAndDoubleSlash_cannotReachAdminThroughOrders() {
     assertDeny(
         pipeline.decide(partner("GET", "/v1/orders/%2e%2e/admin/x").build()),
-        Reason.DENIED_BY_RULE,
-        403);
+        Reason.MALFORMED_REQUEST,
+        400);
     assertDeny(
         pipeline.decide(partner("GET", "/v1//admin//x").build()), Reason.DENIED_BY_RULE, 403);
     assertDeny(

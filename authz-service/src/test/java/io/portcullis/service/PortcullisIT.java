@@ -284,12 +284,13 @@ class PortcullisIT {
   @Test
   void pathTricks_neverReachAnAllowedRule() {
     String staff = issuer.token("main").claim("roles", List.of("staff")).sign();
-    for (String path :
-        List.of("/v1/orders/../admin/x", "/v1/orders/%2e%2e/admin/x", "//v1//admin/x")) {
+    for (String path : List.of("/v1/orders/../admin/x", "//v1//admin/x")) {
       assertThat(reasonOf(bearer(path, staff))).as(path).isEqualTo("denied_by_rule");
     }
     for (String path :
-        List.of("/v1/orders%2F..%2Fadmin", "/v1/orders/..\\admin", "/../v1/orders")) {
+        List.of(
+            "/v1/orders%2F..%2Fadmin",
+            "/v1/orders/..\\admin", "/../v1/orders", "/v1/orders/%2e%2e/admin/x")) {
       CheckResponse r = bearer(path, staff);
       assertThat(r.getDeniedResponse().getStatus().getCodeValue()).as(path).isEqualTo(400);
       assertThat(reasonOf(r)).isEqualTo("malformed_request");

@@ -190,12 +190,14 @@ class EnvoyAuthorizationServiceTest {
 
   @Test
   void check_pathTricks_neverReachAdmin() {
-    for (String path :
-        List.of("/v1/orders/../admin/x", "/v1/orders/%2e%2e/admin/x", "/v1//admin/x")) {
+    for (String path : List.of("/v1/orders/../admin/x", "/v1//admin/x")) {
       CheckResponse r = stub.check(EnvoyChecks.get(path).header("x-api-key", "pk_acme").build());
       assertThat(r.getDeniedResponse().getBody()).as(path).contains("denied_by_rule");
     }
-    for (String path : List.of("/v1/orders%2F..%2Fadmin", "/v1/orders\\..\\admin", "/../v1")) {
+    for (String path :
+        List.of(
+            "/v1/orders%2F..%2Fadmin",
+            "/v1/orders\\..\\admin", "/../v1", "/v1/orders/%2e%2e/admin/x")) {
       CheckResponse r = stub.check(EnvoyChecks.get(path).header("x-api-key", "pk_acme").build());
       assertThat(r.getDeniedResponse().getStatus().getCodeValue()).as(path).isEqualTo(400);
     }
