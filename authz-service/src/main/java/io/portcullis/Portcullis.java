@@ -26,6 +26,7 @@ import io.portcullis.limit.LimitBackends;
 import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.limit.redis.RedisLimitBackends;
 import io.portcullis.limit.rls.DescriptorLimiter;
+import io.portcullis.limit.rls.RlsConfig;
 import io.portcullis.limit.rls.RlsConfigException;
 import io.portcullis.metrics.DecisionMetrics;
 import io.portcullis.metrics.MetricNames;
@@ -186,7 +187,13 @@ public final class Portcullis implements AutoCloseable {
       resources.push(watcher);
       reload = watcher::requestReload;
     }
-    ReloadSignal.install(reload).ifPresent(resources::push);
+    Runnable policyReload = reload;
+    ReloadSignal.install(
+            () -> {
+              policyReload.run();
+              reloadRateLimitService();
+            })
+        .ifPresent(resources::push);
 
     // Limits and protection: in memory or shared through Redis.
     LimitBackends limits =
@@ -355,6 +362,35 @@ public final class Portcullis implements AutoCloseable {
       throw new StartupException(sb.toString(), e);
     } catch (IOException e) {
       throw new StartupException("cannot read the rate limit service configuration: " + e, e);
+    }
+  }
+
+  /**
+   * Re-reads the rate limit service's directory (on SIGHUP, with the policy); a bad configuration
+   * is logged and the running one stays. A service started without the directory (the default
+   * {@code ratelimit/} absent) has nothing to re-read: creating it takes a restart.
+   */
+  void reloadRateLimitService() {
+    DescriptorLimiter r = rls;
+    if (r == null || r.configDirectory() == null) {
+      return;
+    }
+    try {
+      RlsConfig c = r.reload();
+      log.info(
+          "rate limit service reloaded {} domain(s) from {}",
+          c.domains().size(),
+          r.configDirectory());
+    } catch (RlsConfigException e) {
+      StringBuilder sb =
+          new StringBuilder("rate limit service reload failed; the running configuration stays:");
+      for (RlsConfigException.Problem p : e.problems()) {
+        sb.append(System.lineSeparator()).append("  ").append(p);
+      }
+      log.error(sb.toString());
+    } catch (IOException e) {
+      log.error(
+          "rate limit service reload failed; the running configuration stays: {}", e.toString());
     }
   }
 

@@ -16,8 +16,10 @@ import io.portcullis.config.RuntimeConfig;
 import io.portcullis.testing.TestRuntimeConfigs;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import sun.misc.Signal;
 
 /**
  * The whole service serves Envoy's rate limit service on its gRPC port, as interfaces.md lists it:
@@ -107,6 +109,30 @@ class RateLimitServiceIT {
       assertThat(first.getOverallCode()).isEqualTo(Code.OK);
       assertThat(first.getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(1);
       assertThat(first.getStatuses(0).getLimitRemaining()).isZero();
+    }
+  }
+
+  @Test
+  void sighup_reloadsTheDirectory_andABadFileKeepsTheRunningConfiguration() throws Exception {
+    Path rls = Files.createDirectories(dir.resolve("rls"));
+    Path edge = Files.writeString(rls.resolve("edge.yaml"), EDGE);
+    RuntimeConfig config = config(new RuntimeConfig.Rls(rls, true));
+    try (Portcullis service = Portcullis.start(config, name -> null)) {
+      assertThat(ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(1);
+
+      Files.writeString(edge, EDGE.replace("requests_per_unit: 1", "requests_per_unit: 7"));
+      Signal.raise(new Signal("HUP"));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit() != 7
+          && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertThat(ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(7);
+
+      Files.writeString(edge, "domain: edge\ndescriptors: 7\n");
+      Signal.raise(new Signal("HUP"));
+      Thread.sleep(500);
+      assertThat(ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(7);
     }
   }
 

@@ -59,6 +59,11 @@ public final class DescriptorLimiter {
     return config;
   }
 
+  /** The directory {@link #reload()} reads, or {@code null} if built from a fixed configuration. */
+  public @Nullable Path configDirectory() {
+    return configDirectory;
+  }
+
   /**
    * Re-reads the configuration directory and swaps it in. On any problem the current configuration
    * stays and the problems are thrown.
