@@ -10,7 +10,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * The policy's {@code protect.failed_auth}: block a source for {@code blockFor} once it has failed
  * authentication {@code threshold} times within {@code window}. The key is read before identity is
- * known, so it is the source IP or a request header.
+ * known, so it is the source IP or a request header. A header's value is keyed as in a {@code
+ * header:} limit key ({@link LimitKey.Header}): a credential header or a long value by its SHA-256
+ * digest.
  *
  * @param key {@code ip} or {@code header:<name>}
  */
@@ -34,8 +36,11 @@ public record FailedAuthRule(String key, int threshold, Duration window, Duratio
     if (key.equals("ip")) {
       return "ip:" + SourceKeys.of(request.sourceIp());
     }
+    // keyed like a header: limit key, so a credential header (failed_auth on header:x-api-key) is
+    // counted, stored in Redis, announced and listed under its digest, never the secret, and a
+    // client-chosen 16 KiB value cannot make a 16 KiB key
     String h = key.substring("header:".length()).toLowerCase(Locale.ROOT);
-    String v = request.header(h);
-    return v == null || v.isEmpty() ? null : key + ":" + v;
+    String v = new LimitKey.Header(h).value(request);
+    return v == null ? null : key + ":" + v;
   }
 }

@@ -4,6 +4,7 @@ import io.portcullis.digest.Sha256;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Subject;
 import io.portcullis.net.SourceKeys;
+import io.portcullis.request.RequestAttributes;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -81,9 +82,15 @@ public sealed interface LimitKey {
    * {@code auth}, {@code token}, {@code key}, {@code secret}, {@code session}, {@code cookie} or
    * {@code password} in it) is keyed by {@code sha256:} and the first 32 hex digits of the SHA-256
    * of its value, so a per-token limit never puts the token itself into memory dumps, Redis keys or
-   * the admin API's usage and block listings.
+   * the admin API's usage and block listings. Any other header's value longer than {@value
+   * #MAX_PLAIN_VALUE} characters is keyed by the same digest: header values come from the client
+   * and may be kilobytes long, and a bucket key must stay small (the in-memory limiter's bound of
+   * buckets assumes about 120 bytes each; Redis keys should be short).
    */
   record Header(String header, boolean hashed) implements LimitKey {
+    /** The longest value of a non-credential header that is counted under the value itself. */
+    public static final int MAX_PLAIN_VALUE = 64;
+
     private static final List<String> SECRET_HINTS =
         List.of("auth", "token", "key", "secret", "session", "cookie", "password");
 
@@ -108,11 +115,20 @@ public sealed interface LimitKey {
 
     @Override
     public @Nullable String value(Subject s, String segment, @Nullable String route) {
-      String v = s.request().header(header);
+      return value(s.request());
+    }
+
+    /**
+     * The key value of this header in {@code request}: its digest if the header carries credentials
+     * or the value is longer than {@value #MAX_PLAIN_VALUE} characters, otherwise the value itself;
+     * {@code null} if the header is absent or empty.
+     */
+    public @Nullable String value(RequestAttributes request) {
+      String v = request.header(header);
       if (v == null || v.isEmpty()) {
         return null;
       }
-      return hashed ? digest(v) : v;
+      return hashed || v.length() > MAX_PLAIN_VALUE ? digest(v) : v;
     }
 
     /** The key value a credential-bearing header's value {@code v} is counted under. */

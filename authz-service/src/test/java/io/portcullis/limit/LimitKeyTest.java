@@ -63,6 +63,15 @@ class LimitKeyTest {
   }
 
   @Test
+  void longPlainHeaderValue_isCountedUnderADigest_soKeysStaySmall() {
+    String huge = "t".repeat(16 * 1024);
+    String v = value("header:x-tenant", Map.of("x-tenant", huge));
+    assertThat(v).isEqualTo(LimitKey.Header.digest(huge)).hasSize("sha256:".length() + 32);
+    String atBound = "t".repeat(LimitKey.Header.MAX_PLAIN_VALUE);
+    assertThat(value("header:x-tenant", Map.of("x-tenant", atBound))).isEqualTo(atBound);
+  }
+
+  @Test
   void absentOrEmptyHeader_hasNoValue_soTheLimitDoesNotApply() {
     assertThat(value("header:authorization", Map.of())).isNull();
     assertThat(value("header:x-tenant", Map.of("x-tenant", ""))).isNull();
