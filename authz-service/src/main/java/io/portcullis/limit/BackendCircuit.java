@@ -47,8 +47,16 @@ public final class BackendCircuit {
 
   /** Whether to ask the backend now; when false the caller must call {@link #skipped()}. */
   public boolean allowsAttempt() {
-    long open = openUntilNanos;
-    return open == Long.MIN_VALUE || EpochNanos.of(clock.instant()) >= open;
+    return elapsed(openUntilNanos, EpochNanos.of(clock.instant()));
+  }
+
+  /**
+   * Whether a circuit open until {@code open} lets callers try at {@code now}: it is closed, its
+   * interval has passed, or it ends further ahead than one retry interval, which only a backwards
+   * step of the clock can cause (otherwise the circuit would stay open for the whole step).
+   */
+  private boolean elapsed(long open, long now) {
+    return open == Long.MIN_VALUE || now >= open || open - now > retryNanos;
   }
 
   /** The backend answered: close the circuit. */
@@ -69,7 +77,7 @@ public final class BackendCircuit {
     long now = EpochNanos.of(clock.instant());
     long open = openUntilNanos;
     openUntilNanos = now + retryNanos;
-    return open == Long.MIN_VALUE || now >= open;
+    return elapsed(open, now);
   }
 
   /** The backend was not asked because the circuit is open: count it. */

@@ -21,6 +21,12 @@ package io.portcullis.limit;
  *       into a full bucket); reset (time until full again): {@code newTat − now}.
  *   <li>Retry-After of a refused request: {@code newTat − T·B − now}, the time until c units are
  *       available (for c = 1, until one unit is).
+ *   <li>A stored TAT later than {@code now + T·B} is taken as {@code now + T·B} (an empty bucket):
+ *       admits never move the TAT further ahead, so only a backwards step of the clock (NTP, a VM
+ *       restored, Redis failing over to a host whose clock is behind) can leave one there. Taken at
+ *       face value, a step back of 60 s would refuse every recently active client for about 60 s;
+ *       clamped, it costs them at most one bucket's capacity. Callers store the clamped TAT ({@link
+ *       #clampTat}) so the bucket then refills as time passes.
  * </ul>
  *
  * Because the state is one number that only moves forward, an admit is one compare-and-set in
@@ -51,11 +57,12 @@ public final class Gcra {
    * Asks a bucket for {@code cost} units at {@code now}.
    *
    * @param storedTat the bucket's TAT; anything at or before {@code now} (e.g. 0 for a new bucket)
-   *     means full
+   *     means full, anything after {@code now + T·B} means empty ({@link #clampTat})
    * @param interval the emission interval T (positive)
    * @param burst the burst B (positive)
    */
   public static Result check(long storedTat, long now, long cost, long interval, long burst) {
+    storedTat = clampTat(storedTat, now, interval, burst);
     long tat0 = Math.max(storedTat, now);
     long capacity = saturatedMultiply(interval, burst);
     long newTat = saturatedAdd(tat0, saturatedMultiply(cost, interval));
@@ -65,6 +72,16 @@ public final class Gcra {
     }
     long available = Math.max(0, (capacity - (tat0 - now)) / interval);
     return new Result(false, storedTat, available, tat0 - now, ahead - capacity);
+  }
+
+  /**
+   * {@code storedTat}, or {@code now + T·B} (an empty bucket) if it is later than that, which only
+   * a backwards step of the clock can cause. A caller that finds its stored TAT clamped stores the
+   * clamped value, so the bucket refills from then on instead of staying empty until the clock has
+   * caught up.
+   */
+  public static long clampTat(long storedTat, long now, long interval, long burst) {
+    return Math.min(storedTat, saturatedAdd(now, saturatedMultiply(interval, burst)));
   }
 
   /** Units available in a bucket at {@code now} without taking any (0 to {@code burst}). */

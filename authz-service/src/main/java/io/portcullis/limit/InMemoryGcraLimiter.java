@@ -137,7 +137,11 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     return switch (limit.kind()) {
       case LimitKind.Rate rate -> {
         AtomicLong cell = rates.of(limit).find(bucket);
-        long tat = cell == null ? 0 : Math.max(0, cell.get());
+        long tat =
+            cell == null
+                ? 0
+                : Math.max(
+                    0, Gcra.clampTat(cell.get(), now, rate.emissionIntervalNanos(), rate.burst()));
         long available = Gcra.available(tat, now, rate.emissionIntervalNanos(), rate.burst());
         Instant full = nowInstant.plusNanos(Math.max(0, tat - now));
         yield new LimitUsage(
@@ -242,7 +246,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     @Override
     public BucketResult check(long now, Instant nowInstant) {
       tat = buckets.find(request.bucket());
-      long current = tat == null ? 0 : tat.get(); // a missing or swept (DEAD) bucket is full
+      long current = tat == null ? 0 : clamped(tat, tat.get(), now); // missing or DEAD: full
       return result(
           Gcra.check(current, now, request.cost(), rate.emissionIntervalNanos(), rate.burst()));
     }
@@ -275,6 +279,9 @@ public final class InMemoryGcraLimiter implements RateLimiter {
           tat = null;
           continue;
         }
+        if (clamped(cell, current, now) != current) {
+          continue; // stored as just emptied (or someone else wrote): read it again
+        }
         Gcra.Result r =
             Gcra.check(current, now, request.cost(), rate.emissionIntervalNanos(), rate.burst());
         if (!r.admitted() || cell.compareAndSet(current, r.tat())) {
@@ -283,6 +290,19 @@ public final class InMemoryGcraLimiter implements RateLimiter {
           return result(r);
         }
       }
+    }
+
+    /**
+     * {@code current}, the TAT read from {@code cell}, clamped to an empty bucket if a backwards
+     * clock step left it further ahead ({@link Gcra#clampTat}); a clamped value is stored, so the
+     * bucket refills from now on (also when this request only looks or is refused).
+     */
+    private long clamped(AtomicLong cell, long current, long now) {
+      long clamped = Gcra.clampTat(current, now, rate.emissionIntervalNanos(), rate.burst());
+      if (clamped != current) {
+        cell.compareAndSet(current, clamped); // lost to a concurrent writer: its value is as good
+      }
+      return clamped;
     }
 
     @Override

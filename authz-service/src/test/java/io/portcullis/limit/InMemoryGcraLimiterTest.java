@@ -45,6 +45,35 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
   }
 
   @Test
+  void clockSteppedBack_recentlyActiveBucket_isAtMostEmpty_notRefusedForTheWholeStep() {
+    LimitDefinition l = rate("step", 5, Duration.ofSeconds(1), 10); // T = 200 ms, capacity 2 s
+    assertThat(limiter.acquire(req(l), true).admitted()).isTrue();
+
+    clock.advance(Duration.ofSeconds(-60));
+
+    LimitOutcome next = limiter.acquire(req(l), true);
+    assertThat(next.admitted()).as("stored TAT clamped to an empty bucket").isFalse();
+    assertThat(next.retryAfter()).as("one interval, not ~60 s").isEqualTo(Duration.ofMillis(200));
+    clock.advance(Duration.ofMillis(200));
+    assertThat(limiter.acquire(req(l), true).admitted()).as("refills from the step on").isTrue();
+    clock.advance(Duration.ofSeconds(2));
+    assertThat(limiter.usage(l, "acme").remaining()).as("full after the capacity").isEqualTo(10);
+  }
+
+  @Test
+  void clockSteppedBack_aLookOrAMultiBucketRefusal_alsoStoresTheClampedTat() {
+    LimitDefinition l = rate("step-peek", 5, Duration.ofSeconds(1), 10);
+    LimitDefinition q = quota("step-q", 1, QuotaWindow.DAY, "UTC");
+    limiter.acquire(req(l), true);
+    clock.advance(Duration.ofSeconds(-60));
+
+    assertThat(limiter.acquire(req(l, q), true).admitted()).isFalse(); // checks, takes nothing
+    clock.advance(Duration.ofMillis(200));
+
+    assertThat(limiter.acquire(req(l), true).admitted()).isTrue();
+  }
+
+  @Test
   void usage_ofRate_resetsWhenTheBucketIsFullAgain() {
     LimitDefinition l = rate("reset", 10, Duration.ofSeconds(1), 5);
     limiter.acquire(req(l), true);

@@ -19,7 +19,8 @@
 --     all comma-separated decimal integers ('%d': exact up to 2^63, no exponent notation)
 --   or 'E' and an error message (newlines replaced), when that request failed (a key of another
 --     type, say): it alone fails, the others in the batch are decided
---   state = the bucket's stored TAT in microseconds (rate, 0 if none) or count (quota)
+--   state = the bucket's stored TAT in microseconds (rate, 0 if none, at most now + T*B) or count
+--     (quota)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
@@ -34,8 +35,15 @@ local function decide(consume, k, o, n)
     local admitted, remaining, reset, retry, state
     if kind == 'r' then
       state = tonumber(stored or '0')
-      local tat = math.max(state, now)
       local capacity = a * b
+      if state > now + capacity then
+        -- only a backwards step of TIME leaves a TAT beyond a full bucket's capacity: store it as
+        -- just emptied (Gcra.clampTat), so it refills from now instead of refusing for the step
+        state = now + capacity
+        redis.call('SET', KEYS[k + i], string.format('%.0f', state), 'PX',
+          math.floor(capacity / 1000) + 1)
+      end
+      local tat = math.max(state, now)
       local new_tat = tat + cost * a
       local ahead = new_tat - now
       if ahead <= capacity then

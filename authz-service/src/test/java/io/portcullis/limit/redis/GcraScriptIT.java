@@ -137,6 +137,26 @@ class GcraScriptIT {
   }
 
   @Test
+  void storedTatBeyondCapacity_fromABackwardsClockStep_isClampedToAnEmptyBucket_andStored() {
+    // T = 200 ms, burst 10: capacity 2 s. A TAT 60 s ahead of TIME only comes from a clock step.
+    long redisNow = run(List.of(rateKey), "0", "r", "1", "200000", "10").get(0);
+    long farAhead = redisNow + 60_000_000L;
+    redis.getBucket(rateKey, StringCodec.INSTANCE).set(Long.toString(farAhead));
+
+    List<Long> r = run(List.of(rateKey), "1", "r", "1", "200000", "10");
+
+    long now = r.get(0);
+    assertThat(r.get(1)).as("an empty bucket refuses").isZero();
+    assertThat(r.get(5)).as("retry after, µs: one interval, not ~60 s").isEqualTo(200_000L);
+    assertThat(r.get(4)).as("reset, µs: the capacity").isEqualTo(2_000_000L);
+    assertThat(r.get(6)).as("state reported clamped").isEqualTo(now + 2_000_000L);
+    assertThat(redis.getBucket(rateKey, StringCodec.INSTANCE).get())
+        .as("clamped TAT stored, so the bucket refills from now on")
+        .isEqualTo(Long.toString(now + 2_000_000L));
+    assertThat(redis.getBucket(rateKey).remainTimeToLive()).isBetween(1_900L, 2_001L);
+  }
+
+  @Test
   void storedTatInThePast_meansAFullBucket() {
     redis.getBucket(rateKey, StringCodec.INSTANCE).set("1000");
 
