@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * In-memory counters that disappear at an instant fixed when they are created (the end of the
@@ -13,19 +14,25 @@ import java.util.concurrent.atomic.AtomicLong;
  * in-memory Envoy rate limit service counters both use it.
  *
  * <p>Thread-safe and lock-free per counter (an {@link AtomicLong}). Expiry follows the injected
- * clock. When more than {@code maximumSize} counters are live, Caffeine evicts the least valuable
- * ones (TinyLFU), which forgets their counts: size it above the number of buckets one window sees.
+ * clock. At most about {@code maximumSize} counters are held (concurrent creations may pass it by a
+ * few): when that many are live, {@link #counter} creates none and answers {@code null}, and the
+ * caller refuses the request that needed it. A live counter is never evicted, since one that came
+ * back at zero would hand its client a fresh quota, so a flood of new keys could reset everyone's.
  */
 public final class ExpiringCounters {
   private final Cache<String, Counter> counters;
+  private final long maximumSize;
 
   /** One counter and the epoch-nanosecond instant it expires at. */
   private record Counter(AtomicLong value, long expiresAtNanos) {}
 
   public ExpiringCounters(InstantSource clock, long maximumSize) {
+    if (maximumSize <= 0) {
+      throw new IllegalArgumentException("maximumSize must be positive");
+    }
+    this.maximumSize = maximumSize;
     this.counters =
         Caffeine.newBuilder()
-            .maximumSize(maximumSize)
             .ticker(EpochNanos.ticker(clock))
             .executor(Runnable::run)
             .expireAfter(
@@ -52,11 +59,28 @@ public final class ExpiringCounters {
 
   /**
    * The live counter for {@code key}, created at zero (expiring at {@code expiresAt}) if absent or
-   * expired. Callers update the returned value atomically.
+   * expired; {@code null} if it would have to be created and {@code maximumSize} counters are live.
+   * Callers update the returned value atomically.
    */
-  public AtomicLong counter(String key, Instant expiresAt) {
+  public @Nullable AtomicLong counter(String key, Instant expiresAt) {
+    AtomicLong live = find(key);
+    if (live != null) {
+      return live;
+    }
+    if (counters.estimatedSize() >= maximumSize) {
+      counters.cleanUp(); // drop the expired ones first: only live counters make it full
+      if (counters.estimatedSize() >= maximumSize) {
+        return null;
+      }
+    }
     long expires = EpochNanos.of(expiresAt);
     return counters.get(key, k -> new Counter(new AtomicLong(), expires)).value();
+  }
+
+  /** The live counter for {@code key}, or {@code null}; creates none. */
+  public @Nullable AtomicLong find(String key) {
+    Counter c = counters.getIfPresent(key);
+    return c == null ? null : c.value();
   }
 
   /** The value of {@code key}'s live counter, or 0. */

@@ -35,8 +35,11 @@ import org.jspecify.annotations.Nullable;
  *       request that needs a new bucket is refused ({@code rate_limited}, with {@link
  *       LimitOutcome#degraded()} {@value #FULL_LABEL} so the audit record says why) and takes
  *       nothing; requests to existing buckets are answered exactly as before. No live bucket is
- *       evicted, as that would give its client a fresh burst. {@link #refusedWhenFull()} counts
- *       such refusals.
+ *       evicted, as that would give its client a fresh burst. Quota counters work the same way:
+ *       when {@code maximumBuckets} of them are live, a request that needs a new one is refused
+ *       ({@code quota_exceeded}, same label, Retry-After 1 s) instead of evicting a live count,
+ *       which would hand its client its quota back. {@link #refusedWhenFull()} counts such
+ *       refusals.
  *   <li><b>All-or-nothing.</b> {@link #acquire} first checks every bucket without writing; if any
  *       refuses, nothing was taken (a request with one bucket skips the check: taking from one
  *       bucket already refuses without writing). Otherwise it takes from each bucket in order with
@@ -169,7 +172,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     return rates.live(EpochNanos.of(clock.instant())) + quotas.size();
   }
 
-  /** Requests refused because every rate bucket was live and a new one was needed. */
+  /** Requests refused because every rate bucket (or quota counter) was live and one was needed. */
   public long refusedWhenFull() {
     return refusedWhenFull.sum();
   }
@@ -195,7 +198,8 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     FunctionCounter.builder(
             MetricNames.RATELIMIT_MEMORY_FULL_REFUSALS, this, InMemoryGcraLimiter::refusedWhenFull)
         .tag("role", role)
-        .description("requests refused because every in-memory rate bucket was live")
+        .description(
+            "requests refused because every in-memory rate bucket or quota counter was live")
         .register(registry);
     return this;
   }
@@ -207,7 +211,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
         Instant start = quota.windowStart(now);
         Instant end = quota.windowEnd(now);
         String id = r.limit().bucketId(r.bucket());
-        yield new QuotaSlot(r, quota, quotas.counter(quotaKey(id, start), end), start, end);
+        yield new QuotaSlot(r, quota, quotaKey(id, start), start, end);
       }
     };
   }
@@ -337,36 +341,52 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     }
   }
 
-  private static final class QuotaSlot implements Slot {
+  private final class QuotaSlot implements Slot {
     private final LimitRequest request;
     private final LimitKind.Quota quota;
-    private final AtomicLong count;
+    private final String key;
     private final Instant start;
     private final Instant end;
+    private @Nullable AtomicLong count; // the window's counter: found by check, or created by take
+    private boolean noRoom;
 
-    QuotaSlot(
-        LimitRequest request, LimitKind.Quota quota, AtomicLong count, Instant start, Instant end) {
+    QuotaSlot(LimitRequest request, LimitKind.Quota quota, String key, Instant start, Instant end) {
       this.request = request;
       this.quota = quota;
-      this.count = count;
+      this.key = key;
       this.start = start;
       this.end = end;
     }
 
     @Override
     public BucketResult check(long now, Instant nowInstant) {
-      long used = count.get();
+      count = quotas.find(key);
+      long used = count == null ? 0 : count.get(); // a missing counter has used nothing
       return result(used + request.cost() <= quota.permits(), used, nowInstant);
     }
 
     @Override
     public BucketResult take(long now, Instant nowInstant) {
+      AtomicLong cell = count;
+      if (cell == null) {
+        if (request.cost() > quota.permits()) {
+          return result(false, 0, nowInstant); // more than the quota: no counter needed to say no
+        }
+        cell = quotas.counter(key, end);
+        if (cell == null) { // every counter live: refuse rather than evict one (a reset quota)
+          noRoom = true;
+          BucketResult none = result(false, quota.permits(), nowInstant); // nothing left
+          return new BucketResult(
+              request, false, none.status(), Duration.ofNanos(MIN_FULL_RETRY_NANOS));
+        }
+        count = cell;
+      }
       while (true) {
-        long used = count.get();
+        long used = cell.get();
         if (used + request.cost() > quota.permits()) {
           return result(false, used, nowInstant);
         }
-        if (count.compareAndSet(used, used + request.cost())) {
+        if (cell.compareAndSet(used, used + request.cost())) {
           return result(true, used, nowInstant);
         }
       }
@@ -374,12 +394,12 @@ public final class InMemoryGcraLimiter implements RateLimiter {
 
     @Override
     public void giveBack() {
-      count.addAndGet(-request.cost());
+      Objects.requireNonNull(count, "giveBack before take").addAndGet(-request.cost());
     }
 
     @Override
     public boolean noRoom() {
-      return false;
+      return noRoom;
     }
 
     private BucketResult result(boolean admitted, long usedBefore, Instant now) {
@@ -407,7 +427,8 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     /**
      * The most rate buckets, and separately the most quota counters, kept at once (default
      * 1,000,000). A rate bucket costs about 120 bytes (its key string included); when all of them
-     * are live, requests that need a new one are refused (see the class's design note).
+     * (or all quota counters) are live, requests that need a new one are refused (see the class's
+     * design note).
      */
     public Builder maximumBuckets(long maximumBuckets) {
       if (maximumBuckets <= 0) {

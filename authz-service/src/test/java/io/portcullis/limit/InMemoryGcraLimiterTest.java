@@ -127,6 +127,40 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
   }
 
   @Test
+  void fullOfLiveQuotaCounters_refusesNewKeys_andAFloodNeverGivesTheVictimItsQuotaBack() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(100).build();
+    LimitDefinition daily = quota("daily", 1, QuotaWindow.DAY, "UTC");
+    LimitDefinition other = quota("other", 5, QuotaWindow.DAY, "UTC");
+    assertThat(small.acquire(bucket("victim", daily), true).admitted()).isTrue();
+    assertThat(small.acquire(bucket("victim", daily), true).admitted()).isFalse();
+
+    int refused = 0;
+    for (int i = 0; i < 1_000; i++) {
+      LimitOutcome o = small.acquire(bucket("flood-" + i, other), true);
+      if (!o.admitted()) {
+        refused++;
+        assertThat(o.degraded()).isEqualTo(InMemoryGcraLimiter.FULL_LABEL);
+        assertThat(o.retryAfter()).isEqualTo(Duration.ofSeconds(1));
+      }
+    }
+
+    assertThat(refused).as("new keys beyond the 100 counters").isGreaterThanOrEqualTo(900);
+    assertThat(small.refusedWhenFull()).isEqualTo(refused);
+    assertThat(small.acquire(bucket("victim", daily), true).admitted())
+        .as("the victim's spent quota is still counted")
+        .isFalse();
+    assertThat(small.usage(daily, "victim").used()).isEqualTo(1);
+    assertThat(small.acquire(bucket("flood-0", other), true).admitted())
+        .as("existing counters still count")
+        .isTrue();
+    clock.advance(Duration.ofDays(1));
+    assertThat(small.acquire(bucket("newcomer", other), true).admitted())
+        .as("expired counters make room")
+        .isTrue();
+  }
+
+  @Test
   void fullOfLiveBuckets_refusesNewKeys_andKeepsTheLiveBucketsExact() {
     InMemoryGcraLimiter small =
         InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(50).build();

@@ -220,6 +220,34 @@ class DescriptorLimiterTest {
   }
 
   @Test
+  void fullOfLiveCounters_newDescriptorValuesAreOverLimit_andNoLiveCounterIsReset(@TempDir Path dir)
+      throws Exception {
+    Files.writeString(
+        dir.resolve("api.yaml"),
+        "domain: api\ndescriptors:\n  - key: k\n    rate_limit: {unit: day, requests_per_unit: 1}\n");
+    DescriptorLimiter l =
+        DescriptorLimiter.builder()
+            .configDirectory(dir)
+            .counters(new InMemoryFixedWindowCounters(clock, 100))
+            .clock(clock)
+            .build();
+    RlsRequest victim = new RlsRequest("api", List.of(descriptor("k", "victim")), 0);
+    assertThat(l.shouldRateLimit(victim).overallCode()).isEqualTo(Code.OK);
+    assertThat(l.shouldRateLimit(victim).overallCode()).isEqualTo(Code.OVER_LIMIT);
+
+    RlsResponse last = null;
+    for (int i = 0; i < 1_000; i++) {
+      last = l.shouldRateLimit(new RlsRequest("api", List.of(descriptor("k", "flood-" + i)), 0));
+    }
+
+    assertThat(last.overallCode()).as("no room for a new counter").isEqualTo(Code.OVER_LIMIT);
+    assertThat(last.degraded()).isEqualTo(io.portcullis.limit.InMemoryGcraLimiter.FULL_LABEL);
+    assertThat(l.shouldRateLimit(victim).overallCode())
+        .as("the victim's counter was not evicted and reset")
+        .isEqualTo(Code.OVER_LIMIT);
+  }
+
+  @Test
   void reload_swapsInTheNewConfiguration_andABadOneLeavesTheOldInPlace(@TempDir Path dir)
       throws Exception {
     Path file = dir.resolve("api.yaml");
