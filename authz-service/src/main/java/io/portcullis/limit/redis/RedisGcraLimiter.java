@@ -12,6 +12,7 @@ import io.portcullis.limit.RateLimiter;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -135,7 +136,7 @@ public final class RedisGcraLimiter implements RateLimiter {
     return switch (limit.kind()) {
       case LimitKind.Rate rate -> {
         long available = Gcra.available(state, redisNow, intervalMicros(rate), rate.burst());
-        Instant full = Instant.EPOCH.plusNanos(Math.max(state, redisNow) * 1000);
+        Instant full = Instant.EPOCH.plus(Math.max(state, redisNow), ChronoUnit.MICROS);
         yield new LimitUsage(
             limit, bucket, rate.burst() - available, rate.burst(), available, full);
       }
@@ -176,16 +177,21 @@ public final class RedisGcraLimiter implements RateLimiter {
     return switch (r.limit().kind()) {
       case LimitKind.Rate rate ->
           BucketResult.rate(
-              r,
-              rate,
-              admitted,
-              remaining,
-              Duration.ofNanos(values[o + 2] * 1000),
-              Duration.ofNanos(values[o + 3] * 1000));
+              r, rate, admitted, remaining, micros(values[o + 2]), micros(values[o + 3]));
       case LimitKind.Quota quota ->
           BucketResult.quota(
               r, quota, admitted, remaining, quota.windowStart(now), quota.windowEnd(now), now);
     };
+  }
+
+  /**
+   * A non-negative duration the script answered in microseconds, saturated at {@link
+   * Long#MAX_VALUE} nanoseconds (292 years) as the in-memory limiter's are: a plain {@code × 1000}
+   * overflowed to a negative reset once a bucket's capacity passed that (say a long period with a
+   * large burst).
+   */
+  static Duration micros(long micros) {
+    return Duration.ofNanos(micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000);
   }
 
   /** The Redis key of one bucket at {@code now} (quota keys carry the window's start). */

@@ -71,6 +71,20 @@ class RedisGcraLimiterIT extends RateLimiterContract {
   }
 
   @Test
+  void hugeCapacity_resetBeyondLongNanos_saturates_insteadOfOverflowingNegative() {
+    // 1/h, burst 3,000,000: taking 2,600,000 leaves a reset of 2.6e6 h (9.36e15 µs), past 2^63 ns
+    LimitDefinition l = rate("huge", 1, Duration.ofHours(1), 3_000_000);
+
+    LimitOutcome o = limiter.acquire(List.of(new LimitRequest(l, "acme", 2_600_000)), true);
+
+    assertThat(o.admitted()).isTrue();
+    assertThat(o.tightest().remaining()).isEqualTo(400_000);
+    assertThat(o.tightest().reset())
+        .as("saturated at Long.MAX_VALUE ns, not negative")
+        .isEqualTo(Duration.ofNanos(Long.MAX_VALUE));
+  }
+
+  @Test
   void keys_shareTheSegmentHashTag_andCarryTheQuotaWindowStart() {
     LimitDefinition segmentLimit = rate("per-key", 1, Duration.ofSeconds(1), 1);
     LimitDefinition ruleLimit =
