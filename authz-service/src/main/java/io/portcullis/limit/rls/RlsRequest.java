@@ -56,9 +56,22 @@ public record RlsRequest(String domain, List<Descriptor> descriptors, long hitsA
     }
   }
 
-  /** How much {@code d} counts in this request: its own addend, else the request's, at least 1. */
+  /**
+   * The most one descriptor counts per request, {@value}: more than any {@code requests_per_unit}
+   * (a uint32), so a capped hit is over every limit as the uncapped one would be, and a counter
+   * cannot overflow (in memory two hits of {@code Long.MAX_VALUE} wrapped it to −2, {@code OK} for
+   * the rest of the window; Redis {@code INCRBY} failed and tripped the backend circuit).
+   */
+  public static final long MAX_HITS = 1L << 32;
+
+  /**
+   * How much {@code d} counts in this request: its own addend, else the request's, at least 1; at
+   * most {@link #MAX_HITS}. A descriptor's addend is a uint64 on the wire, so one past 2⁶³ arrives
+   * as a negative long: it counts {@link #MAX_HITS} too.
+   */
   public long hitsFor(Descriptor d) {
     Long own = d.hitsAddend();
-    return own != null ? own : Math.max(1, hitsAddend);
+    long hits = own != null ? own : Math.max(1, hitsAddend);
+    return hits < 0 || hits > MAX_HITS ? MAX_HITS : hits;
   }
 }

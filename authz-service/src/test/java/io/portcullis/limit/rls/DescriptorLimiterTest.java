@@ -247,6 +247,34 @@ class DescriptorLimiterTest {
         .isEqualTo(Code.OVER_LIMIT);
   }
 
+  private static RlsRequest.Descriptor users(long hitsAddend) {
+    return new RlsRequest.Descriptor(
+        List.of(new RlsRequest.Entry("database", "users")), null, hitsAddend);
+  }
+
+  @Test
+  void hugeHitsAddend_isCapped_soTheCounterCannotWrapBackUnderTheLimit() {
+    RlsResponse first = ask("mongo_cps", users(Long.MAX_VALUE));
+    RlsResponse second = ask("mongo_cps", users(Long.MAX_VALUE));
+    RlsResponse afterwards = ask("mongo_cps", descriptor("database", "users"));
+
+    assertThat(first.overallCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(second.overallCode())
+        .as("Long.MAX_VALUE twice wrapped the counter to -2")
+        .isEqualTo(Code.OVER_LIMIT);
+    assertThat(afterwards.overallCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(afterwards.statuses().get(0).limitRemaining()).isZero();
+  }
+
+  @Test
+  void hitsAddendPast2To63_arrivingNegative_countsAsTheCap() {
+    assertThat(ask("mongo_cps", users(-1L)).overallCode())
+        .as("uint64 max arrives as -1")
+        .isEqualTo(Code.OVER_LIMIT);
+    assertThat(ask("mongo_cps", descriptor("database", "users")).overallCode())
+        .isEqualTo(Code.OVER_LIMIT);
+  }
+
   @Test
   void reload_swapsInTheNewConfiguration_andABadOneLeavesTheOldInPlace(@TempDir Path dir)
       throws Exception {
