@@ -437,32 +437,15 @@ public final class DecisionPipeline {
       String route) {
     next:
     for (LimitDefinition limit : limits) {
-      StringBuilder key = new StringBuilder(32);
+      List<String> values = new ArrayList<>(limit.key().size());
       for (LimitKey part : limit.key()) {
         String v = part.value(subject, segment, route);
         if (v == null) {
           continue next; // the request lacks this attribute: the limit does not apply
         }
-        if (!key.isEmpty()) {
-          key.append(',');
-        }
-        appendEscaped(key, v);
+        values.add(v);
       }
-      out.add(new LimitRequest(limit, key.toString(), 1));
-    }
-  }
-
-  /** Bucket key values are joined with ','; '%' and ',' in values are percent-encoded. */
-  private static void appendEscaped(StringBuilder b, String v) {
-    for (int i = 0; i < v.length(); i++) {
-      char c = v.charAt(i);
-      if (c == '%') {
-        b.append("%25");
-      } else if (c == ',') {
-        b.append("%2C");
-      } else {
-        b.append(c);
-      }
+      out.add(new LimitRequest(limit, LimitKey.bucket(values), 1));
     }
   }
 

@@ -139,4 +139,29 @@ public sealed interface LimitKey {
 
   /** The part's name as written in the policy ({@code client}, {@code header:x-tenant}, ...). */
   String keyName();
+
+  /**
+   * The bucket that a limit's key values name, in the order of the limit's {@code key}: the values
+   * joined with {@code ','}, each with {@code '%'} and {@code ','} percent-encoded, so different
+   * value lists never share a bucket (a client named {@code a,b} is not the pair {@code a}, {@code
+   * b}). The decision pipeline counts under it and the admin API looks buckets up with it.
+   */
+  static String bucket(List<String> values) {
+    StringBuilder b = new StringBuilder(32);
+    for (int i = 0; i < values.size(); i++) {
+      if (i > 0) {
+        b.append(',');
+      }
+      String v = values.get(i);
+      for (int j = 0; j < v.length(); j++) {
+        char c = v.charAt(j);
+        switch (c) {
+          case '%' -> b.append("%25");
+          case ',' -> b.append("%2C");
+          default -> b.append(c);
+        }
+      }
+    }
+    return b.toString();
+  }
 }

@@ -3,6 +3,7 @@ package io.portcullis.server.http;
 import io.portcullis.authz.Rule;
 import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitKey;
 import io.portcullis.limit.LimitUsage;
 import io.portcullis.limit.RateLimiter;
 import io.portcullis.limit.SourceProtection;
@@ -20,8 +21,11 @@ import java.util.function.Supplier;
  *
  * <p>{@code limit} names a limit of the running policy as {@code <segment>/<limit>} or {@code
  * <segment>/<rule>/<limit>}, or by its bare name when that is unique in the policy. {@code key} is
- * the bucket's key values in the order of the limit's {@code key}, joined with {@code ","} (e.g.
- * {@code acme} for {@code key: [client]}).
+ * the bucket's key values in the order of the limit's {@code key}, as they are (the service escapes
+ * them as the decision pipeline does, {@link LimitKey#bucket}): one {@code key} parameter per value
+ * ({@code ?key=acme&key=eu}), or, for a limit whose {@code key} has several parts, one {@code key}
+ * with the values joined by {@code ","} ({@code ?key=acme,eu}). A one-part key's value is taken
+ * whole, so {@code ?key=a,b} reads the bucket of a client named {@code a,b}.
  */
 public final class LimitAdminRoutes {
   private final Supplier<Policy> policy;
@@ -44,8 +48,8 @@ public final class LimitAdminRoutes {
 
   AdminResponse usage(AdminRequest request) {
     String name = request.param("limit");
-    String key = request.param("key");
-    if (name == null || name.isBlank() || key == null) {
+    List<String> key = request.query().getOrDefault("key", List.of());
+    if (name == null || name.isBlank() || key.isEmpty()) {
       return AdminResponse.problem(
           400, "bad_request", "limit and key are required", "e.g. ?limit=partners/daily&key=acme");
     }
@@ -60,9 +64,22 @@ public final class LimitAdminRoutes {
           "Several limits have this name",
           "qualify it as <segment>/<limit> or <segment>/<rule>/<limit>");
     }
+    LimitDefinition limit = found.getFirst();
+    int parts = limit.key().size();
+    List<String> values =
+        key.size() == 1 && parts > 1 ? List.of(key.getFirst().split(",", -1)) : key;
+    if (values.size() != parts) {
+      return AdminResponse.problem(
+          400,
+          "bad_request",
+          "key does not match the limit's key",
+          "the limit is keyed by "
+              + limit.key().stream().map(LimitKey::keyName).toList()
+              + ": give one key value per part");
+    }
     LimitUsage u;
     try {
-      u = limiter.usage(found.getFirst(), key);
+      u = limiter.usage(limit, LimitKey.bucket(values));
     } catch (LimitBackendException e) {
       return AdminResponse.problem(503, "backend_unavailable", "Limit backend unavailable", "");
     }

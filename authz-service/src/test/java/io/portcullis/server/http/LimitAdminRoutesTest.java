@@ -1,0 +1,134 @@
+package io.portcullis.server.http;
+
+import static io.portcullis.testing.TestPolicies.allow;
+import static io.portcullis.testing.TestPolicies.segment;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.identity.CredentialChain;
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.identity.Verification;
+import io.portcullis.limit.InMemoryGcraLimiter;
+import io.portcullis.limit.InMemorySourceProtection;
+import io.portcullis.limit.LimitDefinition;
+import io.portcullis.limit.LimitKey;
+import io.portcullis.limit.LimitKind;
+import io.portcullis.limit.QuotaWindow;
+import io.portcullis.policy.Policy;
+import io.portcullis.request.Headers;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.TestPolicies;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code GET /admin/usage} reads the bucket the decision pipeline counts under, whatever the key
+ * values contain.
+ */
+class LimitAdminRoutesTest {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
+  private final InMemoryGcraLimiter limiter = InMemoryGcraLimiter.builder().clock(clock).build();
+
+  private final LimitDefinition perClient =
+      new LimitDefinition(
+          "per-client",
+          "segment/partners",
+          List.of(LimitKey.Attribute.CLIENT),
+          new LimitKind.Quota(100, QuotaWindow.DAY, ZoneOffset.UTC));
+  private final LimitDefinition perRegion =
+      new LimitDefinition(
+          "per-region",
+          "segment/partners",
+          List.of(LimitKey.Attribute.CLIENT, LimitKey.parse("header:x-region")),
+          new LimitKind.Quota(100, QuotaWindow.DAY, ZoneOffset.UTC));
+
+  /** The bearer token is the caller's client name. */
+  private final Policy policy =
+      TestPolicies.policy(
+          CredentialChain.builder()
+              .bearer(
+                  token ->
+                      Verification.verified(
+                          Identity.builder(CredentialType.JWT, "svc-" + token)
+                              .client(token)
+                              .build()))
+              .build(),
+          segment("partners")
+              .limit(perClient)
+              .limit(perRegion)
+              .rule(allow("read", "/v1/orders"))
+              .build());
+
+  private final DecisionPipeline pipeline =
+      DecisionPipeline.builder()
+          .policy(() -> policy)
+          .limiter(limiter::acquire)
+          .clock(clock)
+          .nanoTime(clock::nanoTime)
+          .build();
+
+  private final LimitAdminRoutes routes =
+      new LimitAdminRoutes(
+          () -> policy, limiter, InMemorySourceProtection.builder().clock(clock).build());
+
+  private void call(String client, String region) {
+    pipeline.decide(
+        RequestAttributes.builder()
+            .method("GET")
+            .path("/v1/orders")
+            .sourceIp("203.0.113.7")
+            .header("authorization", "Bearer " + client)
+            .header("x-region", region)
+            .build());
+  }
+
+  private AdminResponse usage(String limit, String... keys) {
+    return routes.usage(
+        new AdminRequest(
+            "GET",
+            "/admin/usage",
+            Map.of("limit", List.of(limit), "key", List.of(keys)),
+            Map.of(),
+            Headers.empty(),
+            new byte[0]));
+  }
+
+  private long used(String limit, String... keys) {
+    AdminResponse r = usage(limit, keys);
+    assertThat(r.status()).as(r.bodyText()).isEqualTo(200);
+    JsonNode json = JSON.readTree(r.bodyText());
+    return json.get("used").asLong();
+  }
+
+  @Test
+  void keyValuesWithPercentOrComma_readTheBucketThePipelineCounts() {
+    call("50%off", "eu");
+    call("50%off", "eu");
+    call("a,b", "eu");
+
+    assertThat(used("partners/per-client", "50%off")).isEqualTo(2);
+    assertThat(used("partners/per-client", "a,b")).as("one client named a,b").isEqualTo(1);
+    assertThat(used("partners/per-client", "a")).isZero();
+  }
+
+  @Test
+  void severalKeyParts_asRepeatedParameters_orJoinedWithCommas() {
+    call("acme", "eu");
+    call("a,b", "us%1");
+
+    assertThat(used("partners/per-region", "acme,eu")).isEqualTo(1);
+    assertThat(used("partners/per-region", "acme", "eu")).isEqualTo(1);
+    assertThat(used("partners/per-region", "a,b", "us%1")).isEqualTo(1);
+    assertThat(usage("partners/per-region", "acme").status())
+        .as("one value for a two-part key")
+        .isEqualTo(400);
+  }
+}
