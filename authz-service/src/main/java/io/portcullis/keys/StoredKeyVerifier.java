@@ -72,7 +72,8 @@ import org.slf4j.LoggerFactory;
  * revocation; the holder needs the new secret). A secret older than the previous one is {@code
  * unknown_key}: only the last replaced secret is remembered. The store being unreachable on a cache
  * miss is {@code identity_unavailable} (fail closed); cached keys keep verifying until their
- * entries age out ({@code knownMaxAge}).
+ * entries age out ({@code knownMaxAge}), also after a wrong secret whose re-read failed (the cached
+ * state answers it, and the entry stays).
  *
  * <p>Rejection details name the key id (public) and never the presented key. Thread-safe; {@link
  * #verify} never throws.
@@ -238,10 +239,15 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     unknown.invalidate(id);
   }
 
-  /** Reads {@code id} afresh after a secret mismatch; the new entry may not refresh for a while. */
+  /**
+   * Reads {@code id} afresh after a secret mismatch; the new entry may not refresh for a while. The
+   * cached entry is replaced only by what the store answers: if the store cannot be read, the entry
+   * stays, so that one wrong secret during an outage does not lock the real holder out.
+   *
+   * @throws StoreException if the store cannot be read (the cache is left as it was)
+   */
   private @Nullable CachedKey reload(String id) {
-    invalidate(id);
-    CachedKey fresh = lookup(id);
+    CachedKey fresh = read(id);
     if (fresh != null) {
       fresh.holdRefresh(ticker.getAsLong());
     }
@@ -257,6 +263,16 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     if (unknown.getIfPresent(id) != null) {
       return null;
     }
+    return read(id);
+  }
+
+  /**
+   * Reads {@code id} from the store (concurrent reads of one id share one query) and caches the
+   * answer in place of what was cached; {@code null} if the store has no such key.
+   *
+   * @throws StoreException if the store cannot be read; the caches are then left as they were
+   */
+  private @Nullable CachedKey read(String id) {
     CompletableFuture<@Nullable CachedKey> mine = new CompletableFuture<>();
     CompletableFuture<@Nullable CachedKey> running = inflight.putIfAbsent(id, mine);
     if (running != null) {
@@ -273,6 +289,7 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
       StoredKey row = store.find(id);
       CachedKey result = row == null ? null : new CachedKey(row, mismatchRefreshNanos);
       if (result == null) {
+        known.invalidate(id);
         unknown.put(id, Boolean.TRUE);
       } else {
         known.put(id, result);

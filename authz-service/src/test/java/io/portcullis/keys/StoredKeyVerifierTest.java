@@ -11,6 +11,7 @@ import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
 import io.portcullis.identity.Verification;
 import io.portcullis.store.Database;
+import io.portcullis.store.StoreException;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.FakeClock;
 import java.nio.file.Path;
@@ -26,6 +27,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -225,6 +227,37 @@ class StoredKeyVerifierTest {
     closed.close();
 
     assertThat(reason(v.verify(KeyFormat.generate(RANDOM)))).isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+    v.close();
+  }
+
+  @Test
+  void wrongSecretDuringAStoreOutage_isUnknownKey_andTheCachedKeyKeepsVerifying() {
+    IssuedKey k = issue("");
+    AtomicBoolean down = new AtomicBoolean();
+    KeyStore flaky =
+        new CountingKeyStore(KeyStore.of(db)) {
+          @Override
+          public @Nullable StoredKey find(String id) {
+            if (down.get()) {
+              throw new StoreException("store down");
+            }
+            return super.find(id);
+          }
+        };
+    StoredKeyVerifier v = verifier(flaky, 10);
+    assertThat(v.verify(k.key().reveal())).isInstanceOf(Verification.Verified.class);
+
+    down.set(true);
+
+    assertThat(reason(v.verify(oneCharacterOff(k.key().reveal()))))
+        .as("the cached state answers the wrong secret")
+        .isEqualTo(Reason.UNKNOWN_KEY);
+    assertThat(v.verify(k.key().reveal()))
+        .as("the real holder is not locked out by someone else's wrong secret")
+        .isInstanceOf(Verification.Verified.class);
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(reason(v.verify(oneCharacterOff(k.key().reveal())))).isEqualTo(Reason.UNKNOWN_KEY);
+    assertThat(v.verify(k.key().reveal())).isInstanceOf(Verification.Verified.class);
     v.close();
   }
 
