@@ -8,6 +8,14 @@ package io.portcullis.identity;
 public interface ApiKeyVerifier {
 
   /**
+   * The prefix of every Portcullis API key ({@code io.portcullis.keys.KeyFormat} defines the rest).
+   * A bearer token that starts with it is an API key sent under the wrong scheme: {@link
+   * CredentialChain} rejects it and never passes it to a token verifier, so the secret never
+   * reaches an introspection endpoint.
+   */
+  String KEY_PREFIX = "pck_";
+
+  /**
    * Verifies a presented key.
    *
    * @param presentedKey the key from an API-key header or {@code Authorization: ApiKey}; never

@@ -16,7 +16,9 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>{@code Authorization: Bearer <token>}: a JWT (tried first, when JWT issuers are configured)
  *       or an opaque token (introspection). A bearer token no verifier handles is {@code
- *       invalid_token}.
+ *       invalid_token}; so is a bearer token that starts like a Portcullis API key ({@link
+ *       ApiKeyVerifier#KEY_PREFIX}): an API key sent with the wrong scheme is never passed to a
+ *       token verifier, so that its secret never reaches an introspection endpoint.
  *   <li>{@code Authorization: ApiKey <key>} or one of the policy's API-key headers: an API key.
  *       Several different keys in one request (also a repeated header) are {@code invalid_token};
  *       so is {@code Authorization: ApiKey} under a policy without API keys, like a bearer token
@@ -37,6 +39,9 @@ public final class CredentialChain implements IdentityResolver {
   public static final String AUTHORIZATION = "authorization";
   private static final String BEARER = "Bearer";
   private static final String API_KEY = "ApiKey";
+  private static final Verification API_KEY_AS_BEARER =
+      Verification.rejected(
+          Reason.INVALID_TOKEN, "an API key sent as a bearer token; send it as 'ApiKey <key>'");
 
   private final List<BearerTokenVerifier> bearerVerifiers;
   private final @Nullable ApiKeyVerifier apiKeys;
@@ -226,6 +231,9 @@ public final class CredentialChain implements IdentityResolver {
   }
 
   private Verification verifyBearer(String token) {
+    if (token.startsWith(ApiKeyVerifier.KEY_PREFIX)) {
+      return API_KEY_AS_BEARER;
+    }
     for (BearerTokenVerifier verifier : bearerVerifiers) {
       Verification v = verifier.verify(token);
       if (v != null) {

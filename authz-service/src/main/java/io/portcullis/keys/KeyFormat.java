@@ -1,5 +1,6 @@
 package io.portcullis.keys;
 
+import io.portcullis.identity.ApiKeyVerifier;
 import java.security.SecureRandom;
 import java.util.zip.CRC32;
 import org.jspecify.annotations.Nullable;
@@ -32,7 +33,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class KeyFormat {
   /** The fixed prefix of every key. */
-  public static final String PREFIX = "pck_";
+  public static final String PREFIX = ApiKeyVerifier.KEY_PREFIX;
 
   /** Characters of the public id. */
   public static final int ID_LENGTH = 12;

@@ -3,7 +3,9 @@ package io.portcullis.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.decision.Reason;
+import io.portcullis.keys.KeyFormat;
 import io.portcullis.request.RequestAttributes;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -206,6 +208,22 @@ class CredentialChainTest {
         Reason.INVALID_TOKEN);
     assertRejected(
         none.resolve(request(Map.of("authorization", "Bearer " + GOOD_JWT))), Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void resolve_apiKeySentAsBearer_isInvalidToken_andNeverReachesIntrospection() {
+    String key = KeyFormat.generate(new SecureRandom());
+    CredentialChain withoutApiKeys =
+        CredentialChain.builder().bearer(jwt).bearer(introspection).build();
+
+    for (CredentialChain c : List.of(chain, withoutApiKeys)) {
+      Verification v = c.resolve(request(Map.of("authorization", "Bearer " + key)));
+
+      assertRejected(v, Reason.INVALID_TOKEN);
+      assertThat(((Verification.Rejected) v).detail()).contains("ApiKey").doesNotContain(key);
+    }
+    assertThat(bearerCalls).as("the key is given to no token verifier").isEmpty();
+    assertThat(keyCalls).isEmpty();
   }
 
   @Test
