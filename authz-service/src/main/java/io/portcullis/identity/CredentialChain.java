@@ -15,7 +15,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <ul>
  *   <li>{@code Authorization: Bearer <token>}: a JWT (tried first, when JWT issuers are configured)
- *       or an opaque token (introspection). A bearer token no verifier handles is {@code
+ *       or an opaque token (introspection: each endpoint in policy order until one vouches for it;
+ *       without a voucher, {@code identity_unavailable} if an endpoint could not answer, else the
+ *       last endpoint's {@code inactive_token}). A bearer token no verifier handles is {@code
  *       invalid_token}; so is a bearer token that starts like a Portcullis API key ({@link
  *       ApiKeyVerifier#KEY_PREFIX}): an API key sent with the wrong scheme is never passed to a
  *       token verifier, so that its secret never reaches an introspection endpoint.
@@ -44,6 +46,7 @@ public final class CredentialChain implements IdentityResolver {
           Reason.INVALID_TOKEN, "an API key sent as a bearer token; send it as 'ApiKey <key>'");
 
   private final List<BearerTokenVerifier> bearerVerifiers;
+  private final List<BearerTokenVerifier> introspection;
   private final @Nullable ApiKeyVerifier apiKeys;
   private final List<String> apiKeyHeaders;
   private final @Nullable PeerVerifier peers;
@@ -51,6 +54,7 @@ public final class CredentialChain implements IdentityResolver {
 
   private CredentialChain(Builder b) {
     this.bearerVerifiers = List.copyOf(b.bearerVerifiers);
+    this.introspection = List.copyOf(b.introspection);
     this.apiKeys = b.apiKeys;
     this.apiKeyHeaders = b.apiKeys == null ? List.of() : List.copyOf(b.apiKeyHeaders);
     this.peers = b.peers;
@@ -240,9 +244,39 @@ public final class CredentialChain implements IdentityResolver {
         return v;
       }
     }
+    // Every introspection endpoint in policy order until one vouches for the token: a token
+    // inactive at one endpoint may be another's. Without a voucher, an endpoint that could not
+    // answer makes it identity_unavailable (the token may be that endpoint's), else the last
+    // endpoint's inactive_token decides. Any other answer (an active token without a subject, a
+    // token too large) is final.
+    Verification.Rejected unavailable = null;
+    Verification.Rejected inactive = null;
+    for (BearerTokenVerifier endpoint : introspection) {
+      switch (endpoint.verify(token)) {
+        case null -> {}
+        case Verification.Verified v -> {
+          return v;
+        }
+        case Verification.Rejected r when r.reason() == Reason.INACTIVE_TOKEN -> inactive = r;
+        case Verification.Rejected r when r.reason() == Reason.IDENTITY_UNAVAILABLE -> {
+          if (unavailable == null) {
+            unavailable = r;
+          }
+        }
+        case Verification.Rejected r -> {
+          return r;
+        }
+      }
+    }
+    if (unavailable != null) {
+      return unavailable;
+    }
+    if (inactive != null) {
+      return inactive;
+    }
     return Verification.rejected(
         Reason.INVALID_TOKEN,
-        bearerVerifiers.isEmpty()
+        bearerVerifiers.isEmpty() && introspection.isEmpty()
             ? "bearer tokens are not accepted by this policy"
             : "token not issued by a trusted issuer");
   }
@@ -251,6 +285,8 @@ public final class CredentialChain implements IdentityResolver {
   public String toString() {
     return "CredentialChain[bearer="
         + bearerVerifiers.size()
+        + ", introspection="
+        + introspection.size()
         + ", apiKeys="
         + (apiKeys != null)
         + ", mtls="
@@ -261,15 +297,29 @@ public final class CredentialChain implements IdentityResolver {
   /** Builds a {@link CredentialChain}; not thread-safe. */
   public static final class Builder {
     private final List<BearerTokenVerifier> bearerVerifiers = new java.util.ArrayList<>();
+    private final List<BearerTokenVerifier> introspection = new java.util.ArrayList<>();
     private @Nullable ApiKeyVerifier apiKeys;
     private final List<String> apiKeyHeaders = new java.util.ArrayList<>();
     private @Nullable PeerVerifier peers;
 
     private Builder() {}
 
-    /** Adds a bearer verifier; JWT verifiers go before introspection. */
+    /**
+     * Adds a bearer verifier that decides every token it does not pass on ({@code null}): the JWT
+     * verifier. Bearer verifiers are asked before the introspection endpoints, in the order added.
+     */
     public Builder bearer(BearerTokenVerifier verifier) {
       bearerVerifiers.add(verifier);
+      return this;
+    }
+
+    /**
+     * Adds an introspection endpoint's verifier. Endpoints are asked in the order added, after the
+     * bearer verifiers, until one vouches for the token ({@code inactive_token} and {@code
+     * identity_unavailable} move on to the next).
+     */
+    public Builder introspection(BearerTokenVerifier endpoint) {
+      introspection.add(endpoint);
       return this;
     }
 

@@ -51,10 +51,10 @@ import tools.jackson.databind.json.JsonMapper;
  *       endpoint starts failing and once when it recovers.
  * </ul>
  *
- * <p>Concurrent requests with one uncached token share one call (single flight). Introspection is
- * the last bearer verifier, so every token reaching it is its own ({@link #verify} never returns
- * {@code null}). Neither the token nor the client secret is ever logged or put in a detail.
- * Thread-safe.
+ * <p>Concurrent requests with one uncached token share one call (single flight). {@link #verify}
+ * never returns {@code null}: it answers for this endpoint only, and {@link CredentialChain} asks
+ * the policy's next endpoint after an {@code inactive_token} or {@code identity_unavailable}.
+ * Neither the token nor the client secret is ever logged or put in a detail. Thread-safe.
  */
 public final class IntrospectionVerifier implements BearerTokenVerifier {
   private static final Logger log = LoggerFactory.getLogger(IntrospectionVerifier.class);

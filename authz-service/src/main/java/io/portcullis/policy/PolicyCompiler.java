@@ -63,7 +63,7 @@ final class PolicyCompiler {
       chain.bearer(services.jwt(id.jwt()));
     }
     for (IntrospectionConfig endpoint : id.introspection()) {
-      chain.bearer(services.introspection(endpoint));
+      chain.introspection(services.introspection(endpoint));
     }
     if (id.apiKeyHeaders() != null) {
       chain.apiKeys(services.apiKeys(), id.apiKeyHeaders());

@@ -61,7 +61,7 @@ class CredentialChainTest {
   private final CredentialChain chain =
       CredentialChain.builder()
           .bearer(jwt)
-          .bearer(introspection)
+          .introspection(introspection)
           .apiKeys(apiKeys, List.of("X-Api-Key"))
           .peers(new SpiffePeerVerifier(Set.of("prod.example.com")))
           .build();
@@ -214,7 +214,7 @@ class CredentialChainTest {
   void resolve_apiKeySentAsBearer_isInvalidToken_andNeverReachesIntrospection() {
     String key = KeyFormat.generate(new SecureRandom());
     CredentialChain withoutApiKeys =
-        CredentialChain.builder().bearer(jwt).bearer(introspection).build();
+        CredentialChain.builder().bearer(jwt).introspection(introspection).build();
 
     for (CredentialChain c : List.of(chain, withoutApiKeys)) {
       Verification v = c.resolve(request(Map.of("authorization", "Bearer " + key)));
@@ -224,6 +224,49 @@ class CredentialChainTest {
     }
     assertThat(bearerCalls).as("the key is given to no token verifier").isEmpty();
     assertThat(keyCalls).isEmpty();
+  }
+
+  @Test
+  void resolve_introspectionEndpoints_askedInOrderUntilOneVouches() {
+    List<String> asked = new ArrayList<>();
+    BearerTokenVerifier down =
+        endpoint(asked, "down", Verification.rejected(Reason.IDENTITY_UNAVAILABLE, "down"));
+    BearerTokenVerifier a =
+        endpoint(asked, "a", Verification.rejected(Reason.INACTIVE_TOKEN, "inactive at a"));
+    BearerTokenVerifier b =
+        endpoint(
+            asked,
+            "b",
+            Verification.verified(Identity.builder(CredentialType.INTROSPECTION, "bob").build()));
+    BearerTokenVerifier c =
+        endpoint(asked, "c", Verification.rejected(Reason.INACTIVE_TOKEN, "inactive at c"));
+    RequestAttributes opaque = request(Map.of("authorization", "Bearer " + OPAQUE));
+
+    assertThat(verified(chainOf(down, a, b, c).resolve(opaque)).principal()).isEqualTo("bob");
+    assertThat(asked).as("a voucher ends the search").containsExactly("down", "a", "b");
+
+    Verification none = chainOf(a, c).resolve(opaque);
+    assertRejected(none, Reason.INACTIVE_TOKEN);
+    assertThat(((Verification.Rejected) none).detail())
+        .as("the last endpoint's answer decides")
+        .isEqualTo("inactive at c");
+    assertRejected(chainOf(a, down, c).resolve(opaque), Reason.IDENTITY_UNAVAILABLE);
+  }
+
+  private static BearerTokenVerifier endpoint(
+      List<String> asked, String name, Verification answer) {
+    return token -> {
+      asked.add(name);
+      return answer;
+    };
+  }
+
+  private CredentialChain chainOf(BearerTokenVerifier... endpoints) {
+    CredentialChain.Builder b = CredentialChain.builder().bearer(jwt);
+    for (BearerTokenVerifier e : endpoints) {
+      b.introspection(e);
+    }
+    return b.build();
   }
 
   @Test

@@ -8,6 +8,7 @@ import ch.qos.logback.core.read.ListAppender;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.decision.Reason;
 import io.portcullis.metrics.MetricNames;
+import io.portcullis.request.RequestAttributes;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.TestIssuer;
 import java.net.InetAddress;
@@ -225,6 +226,38 @@ class IntrospectionVerifierIT {
         verifiers.forEndpoint(
             config(endpoint(), new ClaimMapping("preferred_username", "azp", null, "scope", null)));
     assertThat(reason(v.verify(token(Duration.ofHours(1))))).isEqualTo(Reason.INVALID_TOKEN);
+  }
+
+  @Test
+  void twoEndpoints_aTokenInactiveAtTheFirst_isVerifiedByTheSecond() {
+    CredentialChain chain =
+        CredentialChain.builder()
+            .introspection(
+                verifiers.forEndpoint(named("a", URI.create(issuer.issuer("a") + "/introspect"))))
+            .introspection(
+                verifiers.forEndpoint(named("b", URI.create(issuer.issuer("b") + "/introspect"))))
+            .build();
+    String token =
+        issuer
+            .token("b")
+            .claim("sub", "bob")
+            .expiresAt(Instant.now().plus(Duration.ofHours(1)))
+            .sign();
+
+    Verification v =
+        chain.resolve(
+            RequestAttributes.builder().header("Authorization", "Bearer " + token).build());
+
+    assertThat(v).isInstanceOf(Verification.Verified.class);
+    assertThat(((Verification.Verified) v).identity().principal()).isEqualTo("bob");
+    assertThat(requests())
+        .extracting(RecordedRequest::getPath)
+        .containsExactly("/a/introspect", "/b/introspect");
+  }
+
+  static IntrospectionConfig named(String name, URI endpoint) {
+    return new IntrospectionConfig(
+        name, endpoint, "portcullis", Secret.of(SECRET), Duration.ofSeconds(60), CLAIMS);
   }
 
   @Test
