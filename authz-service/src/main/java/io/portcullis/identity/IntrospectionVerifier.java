@@ -164,7 +164,9 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
       settings.inactive().put(key, expired);
       return expired;
     }
-    Identity identity = config.claims().identity(CredentialType.INTROSPECTION, response, exp);
+    // The endpoint's policy name is the identity's issuer, so that segments can match on it.
+    Identity identity =
+        config.claims().identity(CredentialType.INTROSPECTION, response, exp, config.name());
     if (identity == null) {
       Verification.Rejected noSubject =
           new Verification.Rejected(

@@ -166,6 +166,16 @@ class IntrospectionVerifierIT {
   }
 
   @Test
+  void activeToken_identityCarriesTheEndpointsPolicyNameAsIssuer() {
+    Verification v = verifier().verify(token(Duration.ofHours(1)));
+
+    assertThat(v).isInstanceOf(Verification.Verified.class);
+    assertThat(((Verification.Verified) v).identity().issuer())
+        .as("segments match introspected callers by match.issuer")
+        .isEqualTo("legacy");
+  }
+
+  @Test
   void activeResult_isCachedUntilCacheTtl() {
     BearerTokenVerifier v = verifier();
     String token = token(Duration.ofHours(1));
