@@ -45,23 +45,16 @@ public record ClaimMapping(
    * @param credential how the claims were verified
    * @param claims JSON claims: strings, numbers, booleans, lists and nested maps
    * @param expiresAt the credential's expiry, or {@code null}
+   * @param issuer the policy name of the JWT issuer or introspection endpoint that vouched for the
+   *     claims: segments match on it ({@code match.issuer})
    * @return the identity, or {@code null} if the claims name no subject (absent, not a string, or
    *     blank): such a credential must be rejected, never made anonymous
-   */
-  public @Nullable Identity identity(
-      CredentialType credential, Map<String, ?> claims, @Nullable Instant expiresAt) {
-    return identity(credential, claims, expiresAt, null);
-  }
-
-  /**
-   * As {@link #identity(CredentialType, Map, Instant)}, recording which issuer (its name in the
-   * policy) vouched for the claims.
    */
   public @Nullable Identity identity(
       CredentialType credential,
       Map<String, ?> claims,
       @Nullable Instant expiresAt,
-      @Nullable String issuer) {
+      String issuer) {
     String principal = text(resolve(claims, subject));
     if (principal == null) {
       return null;

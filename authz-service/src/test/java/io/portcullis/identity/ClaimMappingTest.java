@@ -23,7 +23,8 @@ class ClaimMappingTest {
                 "client_type", "partner",
                 "realm_access", Map.of("roles", List.of("a", "b")),
                 "scope", " openid  orders:read "),
-            EXP);
+            EXP,
+            "corp");
 
     assertThat(id).isNotNull();
     assertThat(id.principal()).isEqualTo("alice");
@@ -32,6 +33,7 @@ class ClaimMappingTest {
     assertThat(id.roles()).containsExactlyInAnyOrder("a", "b");
     assertThat(id.scopes()).containsExactlyInAnyOrder("openid", "orders:read");
     assertThat(id.expiresAt()).isEqualTo(EXP);
+    assertThat(id.issuer()).isEqualTo("corp");
   }
 
   @Test
@@ -42,7 +44,8 @@ class ClaimMappingTest {
         m.identity(
             CredentialType.JWT,
             Map.of("sub", "s", "roles", "x y", "scp", List.of("r", 7, "w", "")),
-            null);
+            null,
+            "corp");
 
     assertThat(id.roles()).containsExactlyInAnyOrder("x", "y");
     assertThat(id.scopes()).containsExactlyInAnyOrder("r", "w");
@@ -53,7 +56,7 @@ class ClaimMappingTest {
   void identity_clientFallsBackToClientId() {
     Identity id =
         ClaimMapping.DEFAULT.identity(
-            CredentialType.INTROSPECTION, Map.of("sub", "s", "client_id", "batch"), null);
+            CredentialType.INTROSPECTION, Map.of("sub", "s", "client_id", "batch"), null, "legacy");
 
     assertThat(id.client()).isEqualTo("batch");
     assertThat(id.credential()).isEqualTo(CredentialType.INTROSPECTION);
@@ -61,11 +64,12 @@ class ClaimMappingTest {
 
   @Test
   void identity_missingBlankOrNonStringSubject_isNull() {
-    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("azp", "x"), null))
+    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("azp", "x"), null, "corp"))
         .isNull();
-    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("sub", " "), null))
+    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("sub", " "), null, "corp"))
         .isNull();
-    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("sub", 42), null)).isNull();
+    assertThat(ClaimMapping.DEFAULT.identity(CredentialType.JWT, Map.of("sub", 42), null, "corp"))
+        .isNull();
   }
 
   @Test
