@@ -46,18 +46,22 @@ import org.jspecify.annotations.Nullable;
  * contains an accepted audience, {@code exp} present and {@code now < exp + skew}, {@code nbf} and
  * {@code iat} not after {@code now + skew}.
  *
- * <p>Tokens that shape like a JOSE object (three or five dot-separated parts) are this verifier's;
- * anything else (an opaque token) is "not mine". JWE (five parts) is refused: Portcullis accepts
- * signed access tokens only.
+ * <p>Only a token that parses as a JWS naming a trusted issuer is this verifier's. Anything else is
+ * "not mine" and left to introspection (or, without it, {@code invalid_token} from {@link
+ * CredentialChain}): an opaque token without dots, an opaque token that happens to have two or four
+ * dots, and a JWE (Portcullis verifies signed access tokens only; an introspection endpoint may
+ * know an encrypted one). A token that must not be passed on is refused instead: one whose payload
+ * names a trusted issuer but is not a valid claims set, and an unsecured ({@code alg: none}) JWT.
  *
  * <p>Caches, keyed by SHA-256 of the token (the token itself is never stored): verified tokens
  * until {@code min(exp + skew, now + maxAge)}, re-checked against the clock on every hit, so a hit
  * costs one hash and one map lookup — no parsing, no signature check. {@code maxAge} bounds how
  * long a token signed with a key the issuer has since withdrawn can still be served. Rejections
  * that no later time or key refresh can change (bad signature, disallowed algorithm, wrong
- * audience, expired, malformed) go to a small negative cache with a short TTL, so a flood of one
- * bad token costs one signature check per TTL; rejections that may change (unknown key, issuer
- * down, not yet valid) are never cached.
+ * audience, expired, malformed claims) go to a small negative cache with a short TTL, so a flood of
+ * one bad token costs one signature check per TTL (a token that does not parse as a JWS is
+ * remembered there too, as "not mine"); rejections that may change (unknown key, issuer down, not
+ * yet valid) are never cached.
  *
  * <p>Rejection details name the issuer by its policy name and never contain the token or any value
  * read from it. Thread-safe; {@link #verify} never throws.
@@ -69,6 +73,13 @@ public final class JwtVerifier implements BearerTokenVerifier {
 
   /** With no {@code kid}, at most this many of the issuer's matching keys are tried. */
   static final int MAX_CANDIDATE_KEYS = 4;
+
+  /**
+   * Kept in the negative cache for a token that does not parse as a JWS: "not mine" again on a hit
+   * (compared by identity, never answered).
+   */
+  private static final Verification.Rejected UNPARSEABLE =
+      new Verification.Rejected(Reason.INVALID_TOKEN, "not a signed JWT");
 
   private final int scope;
   private final Map<String, TrustedIssuer> byIssuer;
@@ -122,6 +133,9 @@ public final class JwtVerifier implements BearerTokenVerifier {
       // older than the cache's max age but not expired: verify afresh below
     }
     Verification.Rejected known = rejected.getIfPresent(key);
+    if (known == UNPARSEABLE) {
+      return null;
+    }
     if (known != null) {
       return known;
     }
@@ -135,7 +149,13 @@ public final class JwtVerifier implements BearerTokenVerifier {
           new Refused(new Verification.Rejected(Reason.INVALID_TOKEN, "malformed token"), false);
     }
     return switch (outcome) {
-      case NotMine n -> null;
+      case NotMine n -> {
+        if (n == NotMine.UNPARSEABLE) {
+          // parsed once per TTL, like a refusal: a flood of one such token costs no exception each
+          rejected.put(key, UNPARSEABLE);
+        }
+        yield null;
+      }
       case Accepted a -> {
         verified.put(key, a.token());
         yield a.token().verification();
@@ -150,26 +170,30 @@ public final class JwtVerifier implements BearerTokenVerifier {
   }
 
   private Outcome check(String token) {
-    int dots = countDots(token);
-    if (dots == 4) {
-      return refuse("encrypted tokens (JWE) are not accepted");
+    if (countDots(token) == 4) {
+      return NotMine.UNPARSEABLE; // a JWE: not a signed token of ours; perhaps introspection's
     }
     SignedJWT jwt;
-    JWTClaimsSet claims;
     try {
       jwt = SignedJWT.parse(token);
+    } catch (ParseException | IllegalArgumentException e) {
+      // An unsecured JWT is made to look like one of ours: refused, never passed on.
+      return unsecured(token)
+          ? refuse("unsecured tokens (alg none) are not accepted")
+          : NotMine.UNPARSEABLE;
+    }
+    JWTClaimsSet claims;
+    try {
       claims = jwt.getJWTClaimsSet();
     } catch (ParseException | IllegalArgumentException e) {
-      return refuse(
-          unsecured(token) ? "unsecured tokens (alg none) are not accepted" : "malformed token");
+      TrustedIssuer named = trusted(rawIssuer(jwt));
+      return named == null
+          ? NotMine.UNPARSEABLE
+          : refuse("malformed token of issuer '" + named.config().name() + "'");
     }
-    // No iss is no issuer of ours. Checked before the lookup: the immutable map throws on a null
-    // key, and an exception per request made a flood of iss-less tokens cost several times a
-    // verified token's work (loadtest/RESULTS.md, finding 10).
-    String iss = claims.getIssuer();
-    TrustedIssuer issuer = iss == null ? null : byIssuer.get(iss);
+    TrustedIssuer issuer = trusted(claims.getIssuer());
     if (issuer == null) {
-      return NotMine.INSTANCE;
+      return NotMine.FOREIGN;
     }
     String name = issuer.config().name();
     JWSHeader header = jwt.getHeader();
@@ -302,6 +326,22 @@ public final class JwtVerifier implements BearerTokenVerifier {
     return b.build();
   }
 
+  /**
+   * The trusted issuer named {@code iss}, or {@code null}. No iss is no issuer of ours; checked
+   * before the lookup: the immutable map throws on a null key, and an exception per request made a
+   * flood of iss-less tokens cost several times a verified token's work (loadtest/RESULTS.md,
+   * finding 10).
+   */
+  private @Nullable TrustedIssuer trusted(@Nullable String iss) {
+    return iss == null ? null : byIssuer.get(iss);
+  }
+
+  /** The payload's {@code iss} if it is a JSON object with a string {@code iss}, else null. */
+  private static @Nullable String rawIssuer(SignedJWT jwt) {
+    Map<String, Object> payload = jwt.getPayload().toJSONObject();
+    return payload != null && payload.get("iss") instanceof String iss ? iss : null;
+  }
+
   private static Refused refuse(String detail) {
     return new Refused(new Verification.Rejected(Reason.INVALID_TOKEN, detail), true);
   }
@@ -374,7 +414,10 @@ public final class JwtVerifier implements BearerTokenVerifier {
   private sealed interface Outcome permits NotMine, Accepted, Refused {}
 
   private enum NotMine implements Outcome {
-    INSTANCE
+    /** A JWS of an issuer the policy does not trust, or of none. */
+    FOREIGN,
+    /** Not a JWS at all (or a JWE): the same token never parses, so the answer is cached. */
+    UNPARSEABLE
   }
 
   private record Accepted(VerifiedToken token) implements Outcome {}

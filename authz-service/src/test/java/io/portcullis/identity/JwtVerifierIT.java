@@ -9,7 +9,9 @@ import com.nimbusds.jose.JWEAlgorithm;
 import com.nimbusds.jose.JWEHeader;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSObject;
 import com.nimbusds.jose.JWSVerifier;
+import com.nimbusds.jose.Payload;
 import com.nimbusds.jose.crypto.ECDSASigner;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.RSAEncrypter;
@@ -29,6 +31,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.decision.Reason;
 import io.portcullis.metrics.MetricNames;
+import io.portcullis.request.RequestAttributes;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.TestIssuer;
 import java.net.URI;
@@ -545,11 +548,59 @@ class JwtVerifierIT {
   }
 
   @Test
-  void verify_garbageShapedLikeJws_isInvalid() {
+  void verify_garbageShapedLikeJws_isLeftToOtherVerifiers_andInvalidWithoutThem() {
     JwtVerifier verifier = verifier();
+    CredentialChain jwtOnly = CredentialChain.builder().bearer(verifier).build();
     for (String garbage : List.of("abc.def.ghi", "..", "eyJhbGciOiJSUzI1NiJ9..", "a.b.c")) {
-      assertRejected(verifier.verify(garbage), Reason.INVALID_TOKEN);
+      assertThat(verifier.verify(garbage)).as(garbage).isNull();
+      assertThat(verifier.verify(garbage)).as("cached: " + garbage).isNull();
+      assertRejected(jwtOnly.resolve(bearer(garbage)), Reason.INVALID_TOKEN);
     }
+  }
+
+  @Test
+  void opaqueTokensWithDots_reachIntrospection_butTokensOfATrustedIssuerNever()
+      throws JOSEException {
+    List<String> introspected = new ArrayList<>();
+    CredentialChain chain =
+        CredentialChain.builder()
+            .bearer(verifier())
+            .introspection(
+                token -> {
+                  introspected.add(token);
+                  return Verification.verified(
+                      Identity.builder(CredentialType.INTROSPECTION, "bob").build());
+                })
+            .build();
+
+    for (String opaque : List.of("abc.def.ghi", "a1b2.c3d4.e5f6.g7h8.i9j0")) {
+      assertThat(identity(chain.resolve(bearer(opaque))).principal()).as(opaque).isEqualTo("bob");
+    }
+    assertThat(introspected).containsExactly("abc.def.ghi", "a1b2.c3d4.e5f6.g7h8.i9j0");
+
+    introspected.clear();
+    String badSignature = flipSignature(idp.token(ID).sign());
+    String unsecured = new PlainJWT(idp.token(ID).claims()).serialize();
+    String malformedClaims = signedPayload("{\"iss\":\"" + idp.issuer(ID) + "\",\"exp\":\"soon\"}");
+    for (String ours : List.of(badSignature, unsecured, malformedClaims)) {
+      assertRejected(chain.resolve(bearer(ours)), Reason.INVALID_TOKEN);
+    }
+    assertThat(introspected).as("a trusted issuer's tokens are decided here").isEmpty();
+  }
+
+  /** A JWS of {@code payload} as is, signed with the issuer's key (for claims no builder makes). */
+  private String signedPayload(String payload) throws JOSEException {
+    RSAKey key = idp.rsaKey(ID);
+    JWSObject jws =
+        new JWSObject(
+            new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID()).build(),
+            new Payload(payload));
+    jws.sign(new RSASSASigner(key));
+    return jws.serialize();
+  }
+
+  private static RequestAttributes bearer(String token) {
+    return RequestAttributes.builder().header("Authorization", "Bearer " + token).build();
   }
 
   @Test
@@ -561,21 +612,25 @@ class JwtVerifierIT {
     CredentialChain chain = CredentialChain.builder().bearer(verifier).build();
     assertRejected(
         chain.resolve(
-            io.portcullis.request.RequestAttributes.builder()
+            RequestAttributes.builder()
                 .header("Authorization", "Bearer 2YotnFZFEjr1zCsicMWpAA")
                 .build()),
         Reason.INVALID_TOKEN);
   }
 
   @Test
-  void verify_encryptedJwe_isInvalid() throws Exception {
+  void verify_encryptedJwe_isLeftToOtherVerifiers_andInvalidWithoutThem() throws Exception {
     EncryptedJWT jwe =
         new EncryptedJWT(
             new JWEHeader(JWEAlgorithm.RSA_OAEP_256, EncryptionMethod.A256GCM),
             idp.token(ID).claims());
     jwe.encrypt(new RSAEncrypter(idp.rsaKey(ID).toRSAPublicKey()));
 
-    assertRejected(verifier().verify(jwe.serialize()), Reason.INVALID_TOKEN);
+    JwtVerifier verifier = verifier();
+    assertThat(verifier.verify(jwe.serialize())).isNull();
+    assertRejected(
+        CredentialChain.builder().bearer(verifier).build().resolve(bearer(jwe.serialize())),
+        Reason.INVALID_TOKEN);
   }
 
   @Test
