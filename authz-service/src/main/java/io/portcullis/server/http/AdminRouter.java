@@ -20,7 +20,11 @@ public final class AdminRouter {
 
   private final List<Entry> entries = new ArrayList<>();
 
-  /** Adds a route; templates use {@code {name}} for one path segment. */
+  /**
+   * Adds a route; templates use {@code {name}} for one path segment, and may end with {@code
+   * {name...}} for the rest of the path, slashes included (a block key such as {@code
+   * ip:2001:db8::/64}).
+   */
   public AdminRouter add(String method, String template, AdminRoute route) {
     entries.add(new Entry(method, split(template), route));
     return this;
@@ -59,12 +63,22 @@ public final class AdminRouter {
   }
 
   private static @Nullable Map<String, String> match(String[] template, String[] path) {
-    if (template.length != path.length) {
+    int n = template.length;
+    boolean rest = n > 0 && template[n - 1].endsWith("...}");
+    if (rest ? path.length < n : template.length != path.length) {
       return null;
     }
     Map<String, String> params = new HashMap<>();
     for (int i = 0; i < template.length; i++) {
       String t = template[i];
+      if (rest && i == n - 1) {
+        String value = String.join("/", java.util.Arrays.copyOfRange(path, i, path.length));
+        if (value.isEmpty()) {
+          return null;
+        }
+        params.put(t.substring(1, t.length() - 4), value);
+        break;
+      }
       if (t.startsWith("{") && t.endsWith("}")) {
         if (path[i].isEmpty()) {
           return null;

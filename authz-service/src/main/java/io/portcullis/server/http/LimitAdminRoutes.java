@@ -9,8 +9,6 @@ import io.portcullis.limit.RateLimiter;
 import io.portcullis.limit.SourceProtection;
 import io.portcullis.policy.Policy;
 import io.portcullis.segment.Segment;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -43,7 +41,7 @@ public final class LimitAdminRoutes {
     return router
         .add("GET", "/admin/usage", this::usage)
         .add("GET", "/admin/blocks", this::blocks)
-        .add("DELETE", "/admin/blocks/{key}", this::unblock);
+        .add("DELETE", "/admin/blocks/{key...}", this::unblock);
   }
 
   AdminResponse usage(AdminRequest request) {
@@ -131,7 +129,8 @@ public final class LimitAdminRoutes {
   }
 
   AdminResponse unblock(AdminRequest request) {
-    String key = URLDecoder.decode(request.pathParam("key"), StandardCharsets.UTF_8);
+    // The listener has decoded the path once already; an IPv6 block's key holds a '/'.
+    String key = request.pathParam("key");
     boolean removed;
     try {
       removed = protection.unblock(key);

@@ -75,9 +75,9 @@ class LimitAdminRoutesTest {
           .nanoTime(clock::nanoTime)
           .build();
 
-  private final LimitAdminRoutes routes =
-      new LimitAdminRoutes(
-          () -> policy, limiter, InMemorySourceProtection.builder().clock(clock).build());
+  private final InMemorySourceProtection protection =
+      InMemorySourceProtection.builder().clock(clock).build();
+  private final LimitAdminRoutes routes = new LimitAdminRoutes(() -> policy, limiter, protection);
 
   private void call(String client, String region) {
     pipeline.decide(
@@ -117,6 +117,39 @@ class LimitAdminRoutesTest {
     assertThat(used("partners/per-client", "50%off")).isEqualTo(2);
     assertThat(used("partners/per-client", "a,b")).as("one client named a,b").isEqualTo(1);
     assertThat(used("partners/per-client", "a")).isZero();
+  }
+
+  @Test
+  void deleteBlock_ofAnIpv6Slash64_orAHeaderValueWithPlusAndSlash_unblocksIt() {
+    AdminRouter router = routes.register(new AdminRouter());
+    for (String key : List.of("ip:2001:db8:1:2::/64", "header:x-client-id:a+b/c")) {
+      protection.recordFailure(
+          key, 1, java.time.Duration.ofMinutes(1), java.time.Duration.ofHours(1));
+      assertThat(protection.blockedUntil(key)).as(key).isNotNull();
+
+      AdminResponse r =
+          router.dispatch(
+              new AdminRequest(
+                  "DELETE",
+                  "/admin/blocks/" + key,
+                  Map.of(),
+                  Map.of(),
+                  Headers.empty(),
+                  new byte[0]));
+
+      assertThat(r.status()).as(key + ": " + r.bodyText()).isEqualTo(204);
+      assertThat(protection.blockedUntil(key)).as(key).isNull();
+    }
+    AdminResponse unknown =
+        router.dispatch(
+            new AdminRequest(
+                "DELETE",
+                "/admin/blocks/ip:203.0.113.9",
+                Map.of(),
+                Map.of(),
+                Headers.empty(),
+                new byte[0]));
+    assertThat(unknown.status()).isEqualTo(404);
   }
 
   @Test
