@@ -411,20 +411,21 @@ public final class Portcullis implements AutoCloseable {
    * into {@code data/admin-token} with owner-only permissions. Its value is never logged.
    */
   private static @Nullable Secret adminToken(
-      RuntimeConfig config, Function<String, @Nullable String> env) throws IOException {
+      RuntimeConfig config, Function<String, @Nullable String> env)
+      throws IOException, StartupException {
     if (config.admin().token() != null) {
       return config.admin().token();
     }
     String fromEnv = env.apply("PORTCULLIS_ADMIN_TOKEN");
     if (fromEnv != null && !fromEnv.isBlank()) {
-      return Secret.of(fromEnv.trim());
+      return longEnough(fromEnv.trim(), "PORTCULLIS_ADMIN_TOKEN");
     }
     if (!config.admin().address().getAddress().isLoopbackAddress()) {
       return null; // AdminHttpServer refuses to start: a token is required off loopback
     }
     Path file = config.dataDir().resolve("admin-token");
     if (Files.isReadable(file)) {
-      return Secret.of(Files.readString(file).trim());
+      return longEnough(Files.readString(file).trim(), file.toString());
     }
     Files.createDirectories(config.dataDir());
     byte[] bytes = new byte[32];
@@ -436,6 +437,29 @@ public final class Portcullis implements AutoCloseable {
     log.info("generated an admin token into {} (set PORTCULLIS_ADMIN_TOKEN to choose one)", file);
     return Secret.of(token);
   }
+
+  /**
+   * The admin token from {@code source}, refused below the 16 characters configuration.md asks of
+   * {@code server.admin.token}: the admin gRPC service listens on the gRPC port, which is not
+   * loopback-only, so a short token could be guessed over the network.
+   */
+  private static Secret longEnough(String token, String source) throws StartupException {
+    if (token.length() < MIN_ADMIN_TOKEN) {
+      throw new StartupException(
+          "the admin token from "
+              + source
+              + " must be at least "
+              + MIN_ADMIN_TOKEN
+              + " characters (it has "
+              + token.length()
+              + ")",
+          null);
+    }
+    return Secret.of(token);
+  }
+
+  /** The shortest admin token accepted, wherever it comes from. */
+  static final int MIN_ADMIN_TOKEN = 16;
 
   public LivePolicy policy() {
     return java.util.Objects.requireNonNull(policy, "not started");
