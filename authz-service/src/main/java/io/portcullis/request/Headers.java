@@ -1,6 +1,7 @@
 package io.portcullis.request;
 
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -98,27 +99,52 @@ public final class Headers {
     // build() hands its map to the Headers without copying (once per request); a later change to
     // this builder then copies it first, so built Headers never change.
     private boolean built;
+    // Repeated names being joined: appended to in place, so n repeats cost O(total length), not
+    // O(n x length) as concatenating the joined value again for each repeat would (a CheckRequest
+    // may carry a million entries of one name).
+    private @Nullable Map<String, StringBuilder> joining;
 
     private Builder() {}
 
     /** Adds a header; a repeated name is joined to the earlier value with {@code ","}. */
     public Builder add(String name, String value) {
-      writable().merge(name.toLowerCase(Locale.ROOT), value, (a, b) -> a + "," + b);
+      String key = name.toLowerCase(Locale.ROOT);
+      String earlier = writable().putIfAbsent(key, value);
+      if (earlier != null) {
+        if (joining == null) {
+          joining = new HashMap<>();
+        }
+        joining.computeIfAbsent(key, k -> new StringBuilder(earlier)).append(',').append(value);
+      }
       return this;
     }
 
     /** Sets a header, replacing any earlier value of that name. */
     public Builder set(String name, String value) {
-      writable().put(name.toLowerCase(Locale.ROOT), value);
+      String key = name.toLowerCase(Locale.ROOT);
+      if (joining != null) {
+        joining.remove(key);
+      }
+      writable().put(key, value);
       return this;
     }
 
     public Builder remove(String name) {
-      writable().remove(name.toLowerCase(Locale.ROOT));
+      String key = name.toLowerCase(Locale.ROOT);
+      if (joining != null) {
+        joining.remove(key);
+      }
+      writable().remove(key);
       return this;
     }
 
     public Headers build() {
+      if (joining != null) {
+        for (Map.Entry<String, StringBuilder> e : joining.entrySet()) {
+          values.put(e.getKey(), e.getValue().toString());
+        }
+        joining = null;
+      }
       if (values.isEmpty()) {
         return EMPTY;
       }

@@ -37,6 +37,30 @@ class HeadersTest {
   }
 
   @Test
+  void manyRepeatsOfOneName_joinInLinearTime() {
+    Headers h =
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+            java.time.Duration.ofSeconds(2),
+            () -> {
+              Headers.Builder b = Headers.builder();
+              for (int i = 0; i < 200_000; i++) {
+                b.add("a", "xy");
+              }
+              return b.build();
+            });
+
+    assertThat(h.get("a")).hasSize(200_000 * 3 - 1).startsWith("xy,xy,").endsWith(",xy");
+  }
+
+  @Test
+  void repeatsJoined_thenSetOrRemoved_keepTheLastWord() {
+    Headers h = Headers.builder().add("a", "1").add("a", "2").set("a", "3").add("a", "4").build();
+    assertThat(h.get("a")).isEqualTo("3,4");
+    Headers g = Headers.builder().add("b", "1").add("b", "2").remove("b").add("b", "5").build();
+    assertThat(g.get("b")).isEqualTo("5");
+  }
+
+  @Test
   void build_ofNothing_isEmpty() {
     assertThat(Headers.builder().build().size()).isZero();
     assertThat(Headers.builder().add("a", "1").remove("A").build().size()).isZero();

@@ -29,6 +29,14 @@ import java.util.Map;
  * </ul>
  */
 public final class CheckRequests {
+  /**
+   * The most header entries read from one CheckRequest; more is {@code malformed_request} without
+   * reading them. Far above any proxy's own limit (Envoy's {@code max_headers_count} defaults to
+   * 100) and the pipeline's {@code max_header_count}, so it only stops hand-made messages: an 8 MiB
+   * message holds 1.6 million tiny entries.
+   */
+  static final int MAX_HEADER_ENTRIES = 10_000;
+
   private CheckRequests() {}
 
   public static RequestAttributes toAttributes(CheckRequest check) {
@@ -45,6 +53,11 @@ public final class CheckRequests {
             .sourcePrincipal(attrs.getSource().getPrincipal())
             .context(attrs.getContextExtensionsMap())
             .requestId(http.getId().isEmpty() ? null : http.getId());
+    int entries =
+        http.hasHeaderMap() ? http.getHeaderMap().getHeadersCount() : http.getHeadersCount();
+    if (entries > MAX_HEADER_ENTRIES) {
+      return b.refusal("more than " + MAX_HEADER_ENTRIES + " header entries").build();
+    }
     if (http.hasHeaderMap()) {
       for (HeaderValue h : http.getHeaderMap().getHeadersList()) {
         String value =

@@ -177,6 +177,35 @@ class EnvoyAuthorizationServiceTest {
   }
 
   @Test
+  void check_aMillionTinyHeaderEntries_isMalformedWithoutReadingThem() {
+    CheckRequest base = EnvoyChecks.get("/v1/status").build();
+    io.envoyproxy.envoy.config.core.v3.HeaderMap.Builder map =
+        io.envoyproxy.envoy.config.core.v3.HeaderMap.newBuilder();
+    HeaderValue tiny = HeaderValue.newBuilder().setKey("a").setValue("x").build();
+    for (int i = 0; i < 200_000; i++) {
+      map.addHeaders(tiny);
+    }
+    AttributeContext.HttpRequest http =
+        base.getAttributes().getRequest().getHttp().toBuilder()
+            .clearHeaders()
+            .setHeaderMap(map)
+            .build();
+    CheckRequest many =
+        base.toBuilder()
+            .setAttributes(
+                base.getAttributes().toBuilder()
+                    .setRequest(base.getAttributes().getRequest().toBuilder().setHttp(http)))
+            .build();
+
+    CheckResponse r =
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+            java.time.Duration.ofSeconds(5), () -> stub.check(many));
+
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("malformed_request");
+  }
+
+  @Test
   void check_partialBodyHeader_givesBodyTooLarge413() {
     CheckResponse r =
         stub.check(
