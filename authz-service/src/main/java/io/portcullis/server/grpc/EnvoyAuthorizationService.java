@@ -33,7 +33,9 @@ public final class EnvoyAuthorizationService extends AuthorizationGrpc.Authoriza
     try {
       response =
           CheckResponses.toCheckResponse(pipeline.decide(CheckRequests.toAttributes(request)));
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | StackOverflowError e) {
+      // A StackOverflowError (a pathological body or schema) leaves the JVM usable: it must end
+      // as the fail-closed deny too, not as a gRPC UNKNOWN that a failure_mode_allow proxy allows.
       String id = ids.mint();
       log.error("decision {} failed unexpectedly; denied with 500", id, e);
       response = CheckResponses.internalError(id);

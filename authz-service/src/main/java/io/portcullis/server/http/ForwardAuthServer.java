@@ -131,7 +131,7 @@ public final class ForwardAuthServer implements AutoCloseable {
         Decision decision = pipeline.decide(attrs);
         plan = decision.response();
         allowed = decision instanceof Decision.Allow;
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | StackOverflowError e) {
         String id = ids.mint();
         log.error("decision {} failed unexpectedly; denied with 500", id, e);
         plan = Responses.internalError(id);

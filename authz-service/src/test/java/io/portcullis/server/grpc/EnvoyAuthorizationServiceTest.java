@@ -177,6 +177,41 @@ class EnvoyAuthorizationServiceTest {
   }
 
   @Test
+  void check_stackOverflowInTheDecision_isTheFailClosed500_notAGrpcError() {
+    DecisionPipeline broken =
+        DecisionPipeline.builder()
+            .policy(
+                () -> {
+                  throw new StackOverflowError("a pathological schema");
+                })
+            .build();
+    List<CheckResponse> answers = new java.util.ArrayList<>();
+    List<Throwable> errors = new java.util.ArrayList<>();
+    new EnvoyAuthorizationService(broken, FakeClock.at("2026-11-22T10:00:00Z"))
+        .check(
+            EnvoyChecks.get("/v1/status").build(),
+            new io.grpc.stub.StreamObserver<>() {
+              @Override
+              public void onNext(CheckResponse value) {
+                answers.add(value);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                errors.add(t);
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+
+    assertThat(errors).isEmpty();
+    assertThat(answers).singleElement();
+    assertThat(answers.get(0).getDeniedResponse().getStatus().getCodeValue()).isEqualTo(500);
+    assertThat(answers.get(0).getDeniedResponse().getBody()).contains("internal_error");
+  }
+
+  @Test
   void check_aMillionTinyHeaderEntries_isMalformedWithoutReadingThem() {
     CheckRequest base = EnvoyChecks.get("/v1/status").build();
     io.envoyproxy.envoy.config.core.v3.HeaderMap.Builder map =
