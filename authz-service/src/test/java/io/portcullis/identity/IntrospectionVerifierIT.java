@@ -66,8 +66,10 @@ class IntrospectionVerifierIT {
         IntrospectionVerifiers.builder(meters)
             .clock(clock)
             .ticker(clock::nanoTime)
-            .connectTimeout(Duration.ofMillis(500))
-            .requestTimeout(Duration.ofSeconds(3))
+            // Generous: the first call of a run warms the in-process issuer up, which took over
+            // 3 s on a loaded 2-core machine; the timeout tests use their own short settings.
+            .connectTimeout(Duration.ofSeconds(2))
+            .requestTimeout(Duration.ofSeconds(15))
             .inactiveTtl(Duration.ofSeconds(10))
             .maxResponseBytes(16 * 1024)
             .build();
