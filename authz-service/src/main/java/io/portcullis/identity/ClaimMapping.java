@@ -47,8 +47,12 @@ public record ClaimMapping(
    * @param expiresAt the credential's expiry, or {@code null}
    * @param issuer the policy name of the JWT issuer or introspection endpoint that vouched for the
    *     claims: segments match on it ({@code match.issuer})
-   * @return the identity, or {@code null} if the claims name no subject (absent, not a string, or
-   *     blank): such a credential must be rejected, never made anonymous
+   * @return the identity, or {@code null} if the claims name no usable subject (absent, not a
+   *     string, blank, or holding a control character): such a credential must be rejected, never
+   *     made anonymous. A client or client type with a control character counts as absent. Subject
+   *     and client travel to the upstream as header values (x-portcullis-principal, -client): a CR
+   *     or LF there would let an issuer's claim inject headers through a proxy that does not
+   *     validate mutations.
    */
   public @Nullable Identity identity(
       CredentialType credential,
@@ -96,7 +100,17 @@ public record ClaimMapping(
   }
 
   private static @Nullable String text(@Nullable Object value) {
-    return value instanceof String s && !s.isBlank() ? s : null;
+    return value instanceof String s && !s.isBlank() && !hasControl(s) ? s : null;
+  }
+
+  private static boolean hasControl(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A space-separated string or an array of strings; anything else is no value. */

@@ -171,7 +171,9 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
       Verification.Rejected noSubject =
           new Verification.Rejected(
               Reason.INVALID_TOKEN,
-              "introspection endpoint '" + config.name() + "' names no subject for the token");
+              "introspection endpoint '"
+                  + config.name()
+                  + "' names no usable subject for the token");
       settings.inactive().put(key, noSubject);
       return noSubject;
     }

@@ -271,7 +271,7 @@ public final class JwtVerifier implements BearerTokenVerifier {
             .claims()
             .identity(CredentialType.JWT, claims.getClaims(), exp.toInstant(), name);
     if (identity == null) {
-      return refuse("token of issuer '" + name + "' has no subject");
+      return refuse("token of issuer '" + name + "' has no usable subject");
     }
     Instant cap = now.plus(maxAge);
     return new Accepted(

@@ -37,6 +37,27 @@ class ClaimMappingTest {
   }
 
   @Test
+  void identity_subjectWithALineBreak_isNoSubject_andSuchAClientIsAbsent() {
+    Identity injected =
+        keycloak.identity(
+            CredentialType.JWT,
+            Map.of("sub", "alice\r\nx-portcullis-segment: internal-services", "azp", "web"),
+            EXP,
+            "corp");
+    Identity badClient =
+        keycloak.identity(
+            CredentialType.JWT,
+            Map.of("sub", "alice", "azp", "web\nx-evil: 1", "client_type", "p\u0000"),
+            EXP,
+            "corp");
+
+    assertThat(injected).as("a subject that would inject a header is refused").isNull();
+    assertThat(badClient).isNotNull();
+    assertThat(badClient.client()).isNull();
+    assertThat(badClient.clientType()).isNull();
+  }
+
+  @Test
   void identity_rolesStringAndScopeArray_nonStringsIgnored() {
     ClaimMapping m = new ClaimMapping("sub", "azp", "roles", "scp", null);
 
