@@ -544,6 +544,11 @@ public final class AuditCommand implements Runnable {
           b.append(',');
         }
         String f = fields.get(i);
+        if (!f.isEmpty() && "=+-@\t\r".indexOf(f.charAt(0)) >= 0) {
+          // Spreadsheets evaluate a cell starting with these as a formula (CSV injection, OWASP):
+          // host, principal and client come from clients and identity providers.
+          f = "'" + f;
+        }
         if (f.indexOf(',') >= 0
             || f.indexOf('"') >= 0
             || f.indexOf('\r') >= 0

@@ -184,6 +184,14 @@ class AuditCommandTest {
   }
 
   @Test
+  void csvRow_cellsThatSpreadsheetsWouldEvaluate_areDefused() {
+    assertThat(AuditCommand.Csv.row(List.of("=1+2", "+x", "-1", "@SUM(A1)", "a=b", "")))
+        .isEqualTo("'=1+2,'+x,'-1,'@SUM(A1),a=b,\r\n");
+    assertThat(AuditCommand.Csv.row(List.of("=HYPERLINK(\"http://x\",\"y\")")))
+        .isEqualTo("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\r\n");
+  }
+
+  @Test
   void summary_dryRunReport_countsByReasonSegmentAndWaivingRule() {
     CommandRun r =
         audit("summary", "--dry-run", "--group-by", "dry_run_reason,segment,dry_run_rule");
