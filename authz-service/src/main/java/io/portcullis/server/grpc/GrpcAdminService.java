@@ -254,7 +254,14 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
                         + " <segment>/<rule>/<limit>")
                 .asException();
           }
-          LimitUsage u = limiter.usage(found.getFirst(), request.getKey());
+          String bucket = LimitAdminRoutes.bucketOf(found.getFirst(), List.of(request.getKey()));
+          if (bucket == null) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription(
+                    "the limit has a several-part key: give its values joined with ','")
+                .asException();
+          }
+          LimitUsage u = limiter.usage(found.getFirst(), bucket);
           if (u == null) {
             throw Status.NOT_FOUND
                 .withDescription("this service keeps no limit state")

@@ -12,6 +12,7 @@ import io.portcullis.segment.Segment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code GET /admin/usage?limit=&key=}, {@code GET /admin/blocks} and {@code DELETE
@@ -53,7 +54,7 @@ public final class LimitAdminRoutes {
     }
     List<LimitDefinition> found = find(policy.get(), name);
     if (found.isEmpty()) {
-      return AdminResponse.problem(404, "not_found", "No such limit", "no limit named " + name);
+      return AdminResponse.problem(404, "not_found", "No such limit", "no limit of that name");
     }
     if (found.size() > 1) {
       return AdminResponse.problem(
@@ -63,10 +64,8 @@ public final class LimitAdminRoutes {
           "qualify it as <segment>/<limit> or <segment>/<rule>/<limit>");
     }
     LimitDefinition limit = found.getFirst();
-    int parts = limit.key().size();
-    List<String> values =
-        key.size() == 1 && parts > 1 ? List.of(key.getFirst().split(",", -1)) : key;
-    if (values.size() != parts) {
+    String bucket = bucketOf(limit, key);
+    if (bucket == null) {
       return AdminResponse.problem(
           400,
           "bad_request",
@@ -77,7 +76,7 @@ public final class LimitAdminRoutes {
     }
     LimitUsage u;
     try {
-      u = limiter.usage(limit, LimitKey.bucket(values));
+      u = limiter.usage(limit, bucket);
     } catch (LimitBackendException e) {
       return AdminResponse.problem(503, "backend_unavailable", "Limit backend unavailable", "");
     }
@@ -140,6 +139,19 @@ public final class LimitAdminRoutes {
     return removed
         ? AdminResponse.noContent()
         : AdminResponse.problem(404, "not_found", "Not blocked", "");
+  }
+
+  /**
+   * The bucket the decision pipeline counts {@code key} under for {@code limit} ({@link
+   * LimitKey#bucket}): one value per key part, or the values of a several-part key joined with
+   * {@code ,} in one string; {@code null} when the number of values does not match. Shared with the
+   * admin gRPC service, so both read the bucket the pipeline counts.
+   */
+  public static @Nullable String bucketOf(LimitDefinition limit, List<String> key) {
+    int parts = limit.key().size();
+    List<String> values =
+        key.size() == 1 && parts > 1 ? List.of(key.getFirst().split(",", -1)) : key;
+    return values.size() == parts ? LimitKey.bucket(values) : null;
   }
 
   /**

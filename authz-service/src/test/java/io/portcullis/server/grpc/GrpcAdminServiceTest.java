@@ -304,6 +304,13 @@ class GrpcAdminServiceTest {
     assertThat(u.getLimit()).isEqualTo("public/per-ip");
     assertThat(u.getMax()).isEqualTo(5);
     assertThat(u.getRemaining()).isEqualTo(5);
+    // The key is escaped as the decision pipeline escapes bucket values (LimitKey.bucket).
+    assertThat(
+            admin()
+                .getUsage(
+                    UsageRequest.newBuilder().setLimit("public/per-ip").setKey("50%off").build())
+                .getKey())
+        .endsWith("50%25off");
     assertThat(
             codeOf(
                 () ->
