@@ -205,6 +205,12 @@ public final class JwtVerifier implements BearerTokenVerifier {
     if (crit != null && !crit.isEmpty()) {
       return refuse("unsupported critical header parameter in a token of issuer '" + name + "'");
     }
+    if (header.getType() != null && NOT_ACCESS_TOKENS.contains(mediaType(header.getType()))) {
+      // A token the issuer typed as something else (RFC 8725 §3.11: explicit typing prevents
+      // one kind of JWT from being used as another): a logout token or a security event signed
+      // with the same key must not pass as an access token. ID tokens carry no type of their own.
+      return refuse("token of issuer '" + name + "' is typed as another kind of JWT");
+    }
 
     // Signature, with a key from the issuer's JWKS only (never from the token's header).
     List<JWK> candidates;
@@ -280,6 +286,15 @@ public final class JwtVerifier implements BearerTokenVerifier {
             validUntil,
             validUntil.isBefore(cap) ? validUntil : cap,
             name));
+  }
+
+  /** {@code typ} values of JWTs that are not access tokens (lower case, no "application/"). */
+  private static final Set<String> NOT_ACCESS_TOKENS =
+      Set.of("logout+jwt", "secevent+jwt", "dpop+jwt", "id_token+jwt", "jwk-set+jwt");
+
+  private static String mediaType(com.nimbusds.jose.JOSEObjectType type) {
+    String t = type.getType().toLowerCase(java.util.Locale.ROOT);
+    return t.startsWith("application/") ? t.substring("application/".length()) : t;
   }
 
   private boolean signatureVerifies(SignedJWT jwt, List<JWK> candidates) {

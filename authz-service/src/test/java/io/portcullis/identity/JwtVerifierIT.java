@@ -170,7 +170,7 @@ class JwtVerifierIT {
     JwtVerifier verifier = registry.forIssuers(List.of(config(ID, idp.jwksUri(ID))));
     assertThat(idp.jwksRequests(ID)).as("key sources are lazy until prefetched").isZero();
 
-    assertThat(registry.prefetchKeys(Duration.ofSeconds(5))).isEqualTo(1);
+    assertThat(registry.prefetchKeys(Duration.ofSeconds(30))).isEqualTo(1); // returns when done
     assertThat(idp.jwksRequests(ID)).isEqualTo(1);
 
     assertThat(identity(verifier.verify(idp.token(ID).sign())).principal()).isEqualTo("alice");
@@ -545,6 +545,22 @@ class JwtVerifierIT {
 
     assertRejected(v, Reason.INVALID_TOKEN);
     assertThat(((Verification.Rejected) v).detail()).contains("critical");
+  }
+
+  @Test
+  void verify_tokenTypedAsAnotherKindOfJwt_isInvalid_butAtJwtAndUntypedAreAccepted() {
+    for (String typ : List.of("logout+jwt", "application/secevent+jwt", "DPoP+JWT")) {
+      String token = idp.token(ID).header("typ", typ).sign();
+
+      Verification v = verifier().verify(token);
+
+      assertRejected(v, Reason.INVALID_TOKEN);
+      assertThat(((Verification.Rejected) v).detail()).as(typ).contains("another kind of JWT");
+    }
+    assertThat(verifier().verify(idp.token(ID).header("typ", "at+jwt").sign()))
+        .isInstanceOf(Verification.Verified.class);
+    assertThat(verifier().verify(idp.token(ID).header("typ", "JWT").sign()))
+        .isInstanceOf(Verification.Verified.class);
   }
 
   @Test

@@ -287,6 +287,8 @@ public final class TestIssuer implements AutoCloseable {
               @SuppressWarnings("unchecked")
               Set<String> crit = (Set<String>) value;
               h.criticalParams(crit);
+            } else if (name.equals("typ")) {
+              h.type(new JOSEObjectType((String) value));
             } else {
               h.customParam(name, value);
             }
