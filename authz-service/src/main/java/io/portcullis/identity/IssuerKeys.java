@@ -127,6 +127,40 @@ final class IssuerKeys implements Closeable {
   }
 
   /**
+   * Refreshes the key set (rate-limited and coalesced like a miss in {@link #find}) for a token
+   * without {@code kid} that none of {@code tried} verified: a key the issuer rotated in since the
+   * last fetch is found only this way, since every current key matches a kid-less token.
+   *
+   * @return the matching keys that are not in {@code tried} (empty: the refreshed set has none), or
+   *     {@code null} when no refresh could be made (rate-limited, issuer down)
+   */
+  @Nullable List<JWK> refreshedBeyond(JWKMatcher matcher, List<JWK> tried) {
+    long now = clock.millis();
+    JWKSet current = lastSeen;
+    if (current == null) {
+      return null;
+    }
+    JWKSet refreshed;
+    try {
+      refreshed =
+          source.getJWKSet(JWKSetCacheRefreshEvaluator.referenceComparison(current), now, null);
+    } catch (KeySourceException e) {
+      return null;
+    }
+    if (refreshed == current) {
+      return null; // another thread's refresh, or none: nothing new to know
+    }
+    lastSeen = refreshed;
+    List<JWK> fresh = new java.util.ArrayList<>();
+    for (JWK k : new JWKSelector(matcher).select(refreshed)) {
+      if (!tried.contains(k)) {
+        fresh.add(k);
+      }
+    }
+    return fresh;
+  }
+
+  /**
    * Fetches the keys now unless they are cached (start-up), so that the first tokens find them.
    * Never throws; blocks for at most the HTTP timeouts.
    *

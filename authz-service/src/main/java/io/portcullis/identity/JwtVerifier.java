@@ -230,7 +230,23 @@ public final class JwtVerifier implements BearerTokenVerifier {
       }
     }
     if (!signatureVerifies(jwt, candidates)) {
-      return refuse("signature does not verify with the keys of issuer '" + name + "'");
+      if (header.getKeyID() != null) {
+        return refuse("signature does not verify with the keys of issuer '" + name + "'");
+      }
+      // Without a kid every current key was a candidate, so a miss never refreshed the key set:
+      // the signer may be a key rotated in since. Refresh once (rate-limited) and try the new
+      // keys; cache the refusal only when the refreshed set had nothing new to try.
+      List<JWK> fresh = issuer.keys().refreshedBeyond(matcher(alg, null), candidates);
+      if (fresh == null) {
+        return new Refused(
+            new Verification.Rejected(
+                Reason.INVALID_TOKEN,
+                "signature does not verify with the keys of issuer '" + name + "'"),
+            false);
+      }
+      if (!signatureVerifies(jwt, fresh)) {
+        return refuse("signature does not verify with the keys of issuer '" + name + "'");
+      }
     }
 
     // Claims, with the injected clock.

@@ -693,6 +693,29 @@ class JwtVerifierIT {
   }
 
   @Test
+  void verify_rotationWithoutKid_aTokenOfTheNewKeyRefreshesTheKeysOnce_andVerifies() {
+    JwtVerifier verifier = verifier();
+    assertThat(identity(verifier.verify(idp.token(ID).withoutKeyId().sign())).principal())
+        .isEqualTo("alice");
+    assertThat(idp.jwksRequests(ID)).isEqualTo(1);
+
+    idp.publish(ID, "corp-next");
+    clock.advance(Duration.ofSeconds(10)); // a fresh refresh window
+    String next = idp.token(ID).signedWith("corp-next").withoutKeyId().claim("sub", "bob").sign();
+
+    assertThat(identity(verifier.verify(next)).principal()).isEqualTo("bob");
+    assertThat(idp.jwksRequests(ID)).isEqualTo(2);
+
+    // a forged kid-less token: refused after one refresh, then from the cache without another
+    String forged = idp.token(ID).withoutKeyId().claim("sub", "mallory").sign();
+    String tampered = forged.substring(0, forged.lastIndexOf('.') + 1) + "AAAA";
+    clock.advance(Duration.ofSeconds(10));
+    assertRejected(verifier.verify(tampered), Reason.INVALID_TOKEN);
+    assertRejected(verifier.verify(tampered), Reason.INVALID_TOKEN);
+    assertThat(idp.jwksRequests(ID)).isEqualTo(3);
+  }
+
+  @Test
   void verify_concurrentMissesOnNewKey_coalesceIntoOneFetch() throws Exception {
     JwtVerifier verifier = verifier();
     verifier.verify(idp.token(ID).sign());

@@ -227,6 +227,7 @@ public final class TestIssuer implements AutoCloseable {
   public final class TokenBuilder {
     private final Map<String, Object> claims = new LinkedHashMap<>();
     private String keyId;
+    private boolean namesKey = true;
     private final Map<String, Object> header = new LinkedHashMap<>();
 
     private TokenBuilder(String id) {
@@ -265,6 +266,12 @@ public final class TestIssuer implements AutoCloseable {
       return this;
     }
 
+    /** Leaves {@code kid} out of the header (some identity providers do). */
+    public TokenBuilder withoutKeyId() {
+      this.namesKey = false;
+      return this;
+    }
+
     /** Adds a header parameter (e.g. {@code crit}, {@code jku}); it is signed like the rest. */
     public TokenBuilder header(String name, Object value) {
       header.put(name, value);
@@ -280,7 +287,9 @@ public final class TestIssuer implements AutoCloseable {
     public String sign() {
       RSAKey key = rsaKey(keyId);
       JWSHeader.Builder h =
-          new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID()).type(JOSEObjectType.JWT);
+          new JWSHeader.Builder(JWSAlgorithm.RS256)
+              .keyID(namesKey ? key.getKeyID() : null)
+              .type(JOSEObjectType.JWT);
       header.forEach(
           (name, value) -> {
             if (name.equals("crit")) {
