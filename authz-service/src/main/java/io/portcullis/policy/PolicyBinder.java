@@ -63,6 +63,7 @@ final class PolicyBinder extends YamlReader {
   static final List<String> DEFAULT_ALGORITHMS = List.of("RS256", "ES256");
   static final List<String> DEFAULT_API_KEY_HEADERS = List.of("x-api-key");
   static final int MAX_NAME_LENGTH = 64;
+  static final int QUOTED_MAX = 64;
 
   static final Set<String> ALGORITHMS =
       new LinkedHashSet<>(
@@ -315,18 +316,17 @@ final class PolicyBinder extends YamlReader {
         d.error(
             items.get(i),
             p,
-            "'"
-                + alg
-                + "' is not accepted: HMAC algorithms use a shared secret, and with a public"
+            quoted(alg)
+                + " is not accepted: HMAC algorithms use a shared secret, and with a public"
                 + " JWKS they open key-confusion attacks (a token MACed with the public key);"
                 + " use an asymmetric algorithm such as RS256, ES256 or EdDSA");
       } else if (!ALGORITHMS.contains(alg)) {
         d.error(
             items.get(i),
             p,
-            "unknown algorithm '"
-                + alg
-                + "'; expected one of "
+            "unknown algorithm "
+                + quoted(alg)
+                + "; expected one of "
                 + String.join(", ", ALGORITHMS)
                 + Suggestions.hint(alg, ALGORITHMS));
       } else {
@@ -437,7 +437,7 @@ final class PolicyBinder extends YamlReader {
       }
       String lower = h.toLowerCase(Locale.ROOT);
       if (!isHeaderName(h)) {
-        d.error(items.get(i), p, "'" + h + "' is not a valid header name");
+        d.error(items.get(i), p, quoted(h) + " is not a valid header name");
       } else if (lower.equals("authorization")) {
         d.error(
             items.get(i),
@@ -478,7 +478,7 @@ final class PolicyBinder extends YamlReader {
       }
       String why = dnsNameProblem(s);
       if (why != null) {
-        d.error(items.get(i), p, "'" + s + "' is not a valid trust domain: " + why);
+        d.error(items.get(i), p, quoted(s) + " is not a valid trust domain: " + why);
       } else {
         out.add(s);
       }
@@ -591,7 +591,7 @@ final class PolicyBinder extends YamlReader {
           "segment has no rules: every request in it is denied with no_matching_rule");
     } else {
       Map<String, Pos> ruleNames = new HashMap<>();
-      String where = name == null ? "" : " in segment '" + name + "'";
+      String where = name == null ? "" : " in segment " + quoted(name);
       forEachItem(
           rulesNode,
           f.path("rules"),
@@ -623,9 +623,9 @@ final class PolicyBinder extends YamlReader {
   static String unknownCredential(String value) {
     List<String> known =
         Arrays.stream(CredentialType.values()).map(CredentialType::wireName).toList();
-    return "unknown credential type '"
-        + value
-        + "'; expected one of "
+    return "unknown credential type "
+        + quoted(value)
+        + "; expected one of "
         + String.join(", ", known)
         + Suggestions.hint(value, known);
   }
@@ -701,9 +701,8 @@ final class PolicyBinder extends YamlReader {
           d.error(
               it.node,
               it.path,
-              "'"
-                  + it.value
-                  + "' is not the name of an identity.jwt issuer or identity.introspection"
+              quoted(it.value)
+                  + " is not the name of an identity.jwt issuer or identity.introspection"
                   + " endpoint"
                   + (issuerNames.isEmpty() ? "" : "; expected one of " + issuerNames));
         }
@@ -743,9 +742,8 @@ final class PolicyBinder extends YamlReader {
         d.error(
             effectNode,
             f.path("effect"),
-            "expected allow or deny, got '"
-                + e
-                + "'"
+            "expected allow or deny, got "
+                + quoted(e)
                 + Suggestions.hint(e, List.of("allow", "deny")));
       }
     }
@@ -775,9 +773,8 @@ final class PolicyBinder extends YamlReader {
           d.error(
               key,
               f.path(k),
-              "'"
-                  + k
-                  + "' has no effect on a deny rule: a deny rule applies to every caller whose"
+              quoted(k)
+                  + " has no effect on a deny rule: a deny rule applies to every caller whose"
                   + " method and path match");
         }
       }
@@ -848,11 +845,10 @@ final class PolicyBinder extends YamlReader {
         d.error(
             items.get(i),
             p,
-            "unknown method '"
-                + s
-                + "'"
+            "unknown method "
+                + quoted(s)
                 + (HttpMethod.parse(upper) != null
-                    ? "; methods are case-sensitive: did you mean '" + upper + "'?"
+                    ? "; methods are case-sensitive: did you mean " + quoted(upper) + "?"
                     : "; expected one of " + String.join(", ", known) + " or \"*\""));
       } else {
         out.add(method);
@@ -898,7 +894,7 @@ final class PolicyBinder extends YamlReader {
       for (Item it : nonEmptyStrings(f, "key")) {
         LimitKey k = limitKey(it);
         if (k != null && !seen.add(k.keyName())) {
-          d.error(it.node, it.path, "'" + it.value + "' appears twice");
+          d.error(it.node, it.path, quoted(it.value) + " appears twice");
         } else if (k != null) {
           key.add(k);
         }
@@ -938,7 +934,7 @@ final class PolicyBinder extends YamlReader {
     if (it.value.startsWith("header:")) {
       String h = it.value.substring("header:".length());
       if (!isHeaderName(h)) {
-        d.error(it.node, it.path, "'" + h + "' is not a valid header name");
+        d.error(it.node, it.path, quoted(h) + " is not a valid header name");
         return null;
       }
     }
@@ -947,9 +943,9 @@ final class PolicyBinder extends YamlReader {
       d.error(
           it.node,
           it.path,
-          "unknown key attribute '"
-              + it.value
-              + "'; expected one of "
+          "unknown key attribute "
+              + quoted(it.value)
+              + "; expected one of "
               + String.join(", ", known)
               + ", header:<name>"
               + Suggestions.hint(it.value, known));
@@ -977,7 +973,8 @@ final class PolicyBinder extends YamlReader {
       d.error(
           node,
           path,
-          "expected a rate N/s, N/m or N/h with N a positive integer (e.g. 10/s), got '" + s + "'");
+          "expected a rate N/s, N/m or N/h with N a positive integer (e.g. 10/s), got "
+              + quoted(s));
       return null;
     }
     long burst = n;
@@ -1014,9 +1011,8 @@ final class PolicyBinder extends YamlReader {
           node,
           path,
           "expected a quota N/minute, N/hour, N/day or N/month with N a positive integer"
-              + " (e.g. 100000/day), got '"
-              + s
-              + "'");
+              + " (e.g. 100000/day), got "
+              + quoted(s));
       return null;
     }
     ZoneId zone = ZoneOffset.UTC;
@@ -1030,9 +1026,9 @@ final class PolicyBinder extends YamlReader {
         d.error(
             tzNode,
             f.path("timezone"),
-            "unknown time zone '"
-                + tz
-                + "'; expected an IANA zone id such as Europe/Berlin or UTC"
+            "unknown time zone "
+                + quoted(tz)
+                + "; expected an IANA zone id such as Europe/Berlin or UTC"
                 + Suggestions.hint(tz, ZoneId.getAvailableZoneIds()));
         return null;
       }
@@ -1074,9 +1070,8 @@ final class PolicyBinder extends YamlReader {
               keyNode,
               ff.path("key"),
               "expected ip or header:<name> (identity is not known yet when a source is"
-                  + " blocked), got '"
-                  + k
-                  + "'");
+                  + " blocked), got "
+                  + quoted(k));
         }
       }
     }
@@ -1132,9 +1127,8 @@ final class PolicyBinder extends YamlReader {
     d.error(
         node,
         path,
-        "expected enforce or dry-run, got '"
-            + s
-            + "'"
+        "expected enforce or dry-run, got "
+            + quoted(s)
             + Suggestions.hint(s, List.of("enforce", "dry-run")));
     return Mode.ENFORCE;
   }
@@ -1178,9 +1172,9 @@ final class PolicyBinder extends YamlReader {
     }
     String upper = value.toUpperCase(Locale.ROOT);
     if (COUNTRIES.contains(upper)) {
-      return "country codes are upper-case ISO 3166-1 alpha-2: did you mean '" + upper + "'?";
+      return "country codes are upper-case ISO 3166-1 alpha-2: did you mean " + quoted(upper) + "?";
     }
-    return "'" + value + "' is not an ISO 3166-1 alpha-2 country code (e.g. DE, US, KP)";
+    return quoted(value) + " is not an ISO 3166-1 alpha-2 country code (e.g. DE, US, KP)";
   }
 
   private Set<String> stringSet(Fields f, String key) {
@@ -1258,9 +1252,8 @@ final class PolicyBinder extends YamlReader {
       d.error(
           n,
           f.path(key),
-          "'"
-              + s
-              + "' is not a valid name: use letters, digits, '.', '_' and '-' (starting with a"
+          quoted(s)
+              + " is not a valid name: use letters, digits, '.', '_' and '-' (starting with a"
               + " letter or digit), at most "
               + MAX_NAME_LENGTH
               + " characters");
@@ -1279,9 +1272,8 @@ final class PolicyBinder extends YamlReader {
           path,
           "duplicate "
               + what
-              + " '"
-              + value
-              + "'"
+              + " "
+              + quoted(value)
               + where
               + " (first defined at line "
               + first.line()
@@ -1358,11 +1350,11 @@ final class PolicyBinder extends YamlReader {
     try {
       u = new URI(s);
     } catch (URISyntaxException e) {
-      d.error(node, path, "'" + s + "' is not a valid URL: " + e.getReason());
+      d.error(node, path, quoted(s) + " is not a valid URL: " + e.getReason());
       return null;
     }
     if (!u.isAbsolute() || u.getHost() == null || u.isOpaque()) {
-      d.error(node, path, "'" + s + "' must be an absolute https:// URL with a host");
+      d.error(node, path, quoted(s) + " must be an absolute https:// URL with a host");
       return null;
     }
     String scheme = u.getScheme().toLowerCase(Locale.ROOT);
@@ -1371,7 +1363,7 @@ final class PolicyBinder extends YamlReader {
       return null;
     }
     if (u.getRawFragment() != null) {
-      d.error(node, path, "'" + s + "' must not have a fragment");
+      d.error(node, path, quoted(s) + " must not have a fragment");
       return null;
     }
     if (scheme.equals("https")) {
@@ -1383,9 +1375,8 @@ final class PolicyBinder extends YamlReader {
     d.error(
         node,
         path,
-        "'"
-            + s
-            + "' must be an https:// URL (http:// is allowed only on loopback: 127.0.0.0/8, ::1,"
+        quoted(s)
+            + " must be an https:// URL (http:// is allowed only on loopback: 127.0.0.0/8, ::1,"
             + " localhost)");
     return null;
   }
@@ -1406,5 +1397,17 @@ final class PolicyBinder extends YamlReader {
 
   private int errorCount() {
     return d.errorCount();
+  }
+
+  /**
+   * A user's value for an error message, in single quotes and cut to {@value #QUOTED_MAX}
+   * characters: a value can be a megabyte long, and a file can hold thousands of errors.
+   */
+  private static String quoted(String value) {
+    if (value.length() <= QUOTED_MAX) {
+      return "'" + value + "'";
+    }
+    int end = Character.isHighSurrogate(value.charAt(QUOTED_MAX - 1)) ? QUOTED_MAX - 1 : QUOTED_MAX;
+    return "'" + value.substring(0, end) + "...'";
   }
 }

@@ -5,25 +5,37 @@ import org.jspecify.annotations.Nullable;
 
 /** "did you mean ...?" for misspelt keys and names: the closest candidate by edit distance. */
 final class Suggestions {
+  static final int MAX_WORD = 64;
+
   private Suggestions() {}
 
   /**
    * The candidate closest to {@code word} (optimal string alignment distance: insertions,
    * deletions, substitutions and adjacent transpositions; case-insensitive), if it is close enough
-   * to be a likely typo: one edit for words of up to five characters, two for longer ones.
+   * to be a likely typo: one edit for words of up to five characters, two for longer ones. Words
+   * longer than {@value #MAX_WORD} characters get no suggestion, and candidates whose length is too
+   * far off are skipped unmeasured: the distance costs length times length, and a policy value can
+   * be a megabyte long.
    */
   static @Nullable String closest(String word, Collection<String> candidates) {
+    if (word.length() > MAX_WORD) {
+      return null;
+    }
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     String w = word.toLowerCase(java.util.Locale.ROOT);
+    int allowed = word.length() <= 5 ? 1 : 2;
     for (String c : candidates) {
-      int d = distance(w, c.toLowerCase(java.util.Locale.ROOT));
+      String lower = c.toLowerCase(java.util.Locale.ROOT);
+      if (Math.abs(lower.length() - w.length()) > allowed) {
+        continue; // the distance is at least the difference in length
+      }
+      int d = distance(w, lower);
       if (d < bestDistance) {
         best = c;
         bestDistance = d;
       }
     }
-    int allowed = word.length() <= 5 ? 1 : 2;
     if (best == null || bestDistance > allowed || bestDistance >= word.length()) {
       return null;
     }

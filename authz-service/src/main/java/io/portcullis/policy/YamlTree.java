@@ -48,7 +48,12 @@ import org.snakeyaml.engine.v2.schema.CoreSchema;
  *   <li>nesting depth at most {@value #MAX_DEPTH}, checked on the event stream <em>before</em>
  *       composing, so that a deeply nested file cannot exhaust the stack;
  *   <li>at most {@value #MAX_ALIASES} aliases to collections (snakeyaml-engine's own check);
- *   <li>at most {@value #MAX_NODES} nodes after expanding aliases, and no recursive alias.
+ *   <li>at most {@value #MAX_NODES} nodes after expanding aliases, and no recursive alias;
+ *   <li>at most four times the document's length (but at least {@value #MIN_TEXT_BUDGET})
+ *       characters of scalar text after expanding aliases and substituting variables. The alias
+ *       limit counts only aliases to collections, so without this a 1 MiB file of one long string
+ *       and a hundred thousand aliases to it read as tens of gigabytes (and as many errors quoting
+ *       it).
  * </ul>
  *
  * <p>A YAML syntax error ends reading (nothing after it can be trusted); every other problem is
@@ -58,18 +63,23 @@ public final class YamlTree {
   static final int MAX_DEPTH = 64;
   static final int MAX_ALIASES = 50;
   static final int MAX_NODES = 100_000;
+  static final int MIN_TEXT_BUDGET = 1 << 20;
 
   private static final ScalarResolver CORE = new CoreSchema().getScalarResolver();
 
   private final Diagnostics diagnostics;
   private final @Nullable Function<String, @Nullable String> env;
   private final Map<Node, Boolean> inProgress = new IdentityHashMap<>();
+  private final long textBudget;
   private int nodes;
+  private long textChars;
   private boolean tooMany;
 
-  private YamlTree(Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env) {
+  private YamlTree(
+      Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env, long textBudget) {
     this.diagnostics = diagnostics;
     this.env = env;
+    this.textBudget = textBudget;
   }
 
   /**
@@ -164,7 +174,7 @@ public final class YamlTree {
             1, 1, "", env == null ? "the document is empty" : "the policy file is empty");
         return null;
       }
-      YamlTree tree = new YamlTree(diagnostics, env);
+      YamlTree tree = new YamlTree(diagnostics, env, Math.max(4L * text.length(), MIN_TEXT_BUDGET));
       YamlNode node = tree.convert(root.get(), "");
       return tree.tooMany ? null : node;
     } catch (MarkedYamlEngineException e) {
@@ -296,6 +306,17 @@ public final class YamlTree {
       broken = true;
     }
     String value = sub.value;
+    textChars += value.length();
+    if (textChars > textBudget && !tooMany) {
+      tooMany = true;
+      diagnostics.error(
+          line(s),
+          column(s),
+          path,
+          "more than "
+              + textBudget
+              + " characters of text (aliases expanded): at most four times the document's size");
+    }
     if (s.getScalarStyle() == ScalarStyle.PLAIN
         && (tag.equals(Tag.ENV_TAG) || (!value.equals(raw) && isCoreTag(tag)))) {
       // A plain scalar's type follows its text: resolve again after substitution. The core

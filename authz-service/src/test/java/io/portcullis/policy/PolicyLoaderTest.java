@@ -1,6 +1,7 @@
 package io.portcullis.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.portcullis.authz.Conditions;
 import io.portcullis.authz.Effect;
@@ -716,6 +717,66 @@ class PolicyLoaderTest {
         .singleElement()
         .satisfies(
             e -> assertThat(e.message()).isEqualTo("more than 100000 nodes (aliases expanded)"));
+  }
+
+  @Test
+  void yaml_aliasesToALongString_stopAtTheTextBudget_fastAndWithOneError() throws IOException {
+    // One 50 KB string and 30,000 aliases to it: the alias limit counts only aliases to
+    // collections, so this read as 1.5 GB of method names, each quoted in its own error (at the
+    // 1 MiB file cap, 600 KB and 99,000 aliases: tens of gigabytes, an OutOfMemoryError).
+    String methods = "[&m \"" + "x".repeat(50_000) + "\"" + ", *m".repeat(30_000) + "]";
+    String yaml = MINIMAL.replace("{ name: status,", "{ name: status, methods: " + methods + ",");
+    List<PolicyError> errors = assertTimeoutPreemptively(Duration.ofSeconds(2), () -> errors(yaml));
+    assertThat(errors)
+        .singleElement()
+        .satisfies(
+            e -> {
+              // 21 copies of the string exceed the budget of max(4 x 170 KB, 1 MiB) characters.
+              assertThat(e.field()).isEqualTo("segments[0].rules[0].methods[20]");
+              assertThat(e.message())
+                  .isEqualTo(
+                      "more than "
+                          + YamlTree.MIN_TEXT_BUDGET
+                          + " characters of text (aliases expanded): at most four times the"
+                          + " document's size");
+            });
+  }
+
+  @Test
+  void limits_longTimezone_isReportedFastWithTheValueCut() throws IOException {
+    // The "did you mean" distance to each of ~600 zone ids cost length x length (a 1 MB value:
+    // tens of seconds); a long value gets no suggestion, and the error quotes 64 characters.
+    String yaml =
+        MINIMAL.replace(
+            "{ name: status, paths: [\"/v1/status\"] }",
+            "{ name: status, paths: [\"/v1/status\"], limits: [{ name: daily, key: [client],"
+                + " quota: 100/day, timezone: \""
+                + "x".repeat(100_000)
+                + "\" }] }");
+    List<PolicyError> errors = assertTimeoutPreemptively(Duration.ofSeconds(2), () -> errors(yaml));
+    assertThat(errors)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("segments[0].rules[0].limits[0].timezone");
+              assertThat(e.message())
+                  .isEqualTo(
+                      "unknown time zone '"
+                          + "x".repeat(64)
+                          + "...'; expected an IANA zone id such as Europe/Berlin or UTC");
+            });
+  }
+
+  @Test
+  void limits_misspeltTimezone_stillGetsASuggestion() throws IOException {
+    String yaml =
+        MINIMAL.replace(
+            "{ name: status, paths: [\"/v1/status\"] }",
+            "{ name: status, paths: [\"/v1/status\"], limits: [{ name: daily, key: [client],"
+                + " quota: 100/day, timezone: Europe/Berln }] }");
+    assertThat(errors(yaml))
+        .singleElement()
+        .satisfies(e -> assertThat(e.message()).endsWith("; did you mean 'Europe/Berlin'?"));
   }
 
   @Test
