@@ -190,28 +190,33 @@ public final class PathPattern {
    * itself); a glob is compared with another glob only for equality.
    */
   public boolean subsumes(PathPattern other) {
-    return covers(0, other, 0);
-  }
-
-  private boolean covers(int i, PathPattern q, int j) {
-    if (i == kinds.length) {
-      return j == q.kinds.length;
-    }
-    if (kinds[i] == ANY) {
-      if (i == kinds.length - 1) {
-        return true;
-      }
-      for (int k = j; k <= q.kinds.length; k++) {
-        if (covers(i + 1, q, k)) {
-          return true;
+    // covers[i][j]: segments i.. of this pattern cover segments j.. of other. Filled from the end,
+    // one row at a time: O(this x other) steps. The recursive search this replaces tried every
+    // split at each "**" again, exponential in their number ("/**/x/**/x/.../y" against a long
+    // literal path: ~10^11 steps, hanging start-up, reload and "policy check").
+    int m = other.kinds.length;
+    boolean[] next = new boolean[m + 1];
+    boolean[] row = new boolean[m + 1];
+    next[m] = true; // past the end of this pattern: only the end of the other is covered
+    for (int i = kinds.length - 1; i >= 0; i--) {
+      if (kinds[i] == ANY) {
+        // "**" covers any run of the other's segments: covers[i][j] = OR of covers[i + 1][j..m].
+        boolean any = false;
+        for (int j = m; j >= 0; j--) {
+          any |= next[j];
+          row[j] = any;
+        }
+      } else {
+        row[m] = false;
+        for (int j = 0; j < m; j++) {
+          row[j] = next[j + 1] && other.kinds[j] != ANY && segmentCovers(i, other, j);
         }
       }
-      return false;
+      boolean[] done = next;
+      next = row;
+      row = done;
     }
-    if (j == q.kinds.length || q.kinds[j] == ANY || !segmentCovers(i, q, j)) {
-      return false;
-    }
-    return covers(i + 1, q, j + 1);
+    return next[0];
   }
 
   /** Whether segment {@code i} of this pattern matches whatever segment {@code j} of q matches. */

@@ -2,9 +2,11 @@ package io.portcullis.authz;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.portcullis.request.NormalizedPath;
 import io.portcullis.request.PathNormalizer;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -151,9 +153,33 @@ class PathPatternTest {
     "/v1/**/items, /v1/a/b/items, true",
     "/v1/**/items, /v1/a/b/other, false",
     "/v1/orders, /v1/orders, true",
+    "/**/x/**/y, /x/x/y, true",
+    "/**/x/**/y, /a/x/b/c/y, true",
+    "/**/x/**/y, /x/y/x, false",
+    "/a/**/**/b, /a/b, true",
+    "/**/b, /**/b, true",
+    "/**/b, /**, false",
+    "/a/**, /, false",
+    "/**, /, true",
   })
   void subsumes_isConservativeAndSound(String a, String b, boolean expected) {
     assertThat(PathPattern.compile(a).subsumes(PathPattern.compile(b))).isEqualTo(expected);
+  }
+
+  @Test
+  void subsumes_manyDoubleStarsAgainstALongPath_isPolynomial() {
+    // 20 "/**/x" then "/y" against 40 literal x then "/z": the recursive search tried every way
+    // of splitting the 40 segments among the 20 "**" (~10^11 steps).
+    PathPattern a = PathPattern.compile("/**/x".repeat(20) + "/y");
+    PathPattern b = PathPattern.compile("/x".repeat(40) + "/z");
+    PathPattern c = PathPattern.compile("/x".repeat(40) + "/y");
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(1),
+        () -> {
+          assertThat(a.subsumes(b)).isFalse();
+          assertThat(a.subsumes(c)).isTrue();
+          assertThat(b.subsumes(a)).isFalse();
+        });
   }
 
   @Test

@@ -1,12 +1,14 @@
 package io.portcullis.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.portcullis.identity.IdentityServices;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
@@ -203,6 +205,31 @@ class PolicyLintTest {
         .asString()
         .contains("rule 'validated' overlaps rule 'exact' (line 6) for POST /v1/orders")
         .contains("body schema (schemas/order.json vs none)");
+  }
+
+  @Test
+  void overlap_manyDoubleStarsAgainstALongPath_isCheckedFast() throws IOException {
+    String manyStars = "/**/x".repeat(20) + "/y";
+    String longPath = "/x".repeat(40);
+    String yaml =
+        """
+        version: 1
+        segments:
+          - name: partners
+            match: { credential: [api_key] }
+            rules:
+              - { name: a, methods: [GET], paths: ["%s"] }
+              - { name: b, methods: [GET], paths: ["%s/z"] }
+              - { name: c, methods: [GET], paths: ["%s/y"], limits: [{ name: w, key: [client], rate: 1/s }] }
+        """
+            .formatted(manyStars, longPath, longPath);
+    lint("version: 1\nsegments: [{ name: s, rules: [{ name: r, paths: [/v1/status] }] }]\n");
+    // a against b took ~10^11 steps: every split of b's 40 segments among a's 20 "**".
+    List<String> warnings = assertTimeoutPreemptively(Duration.ofSeconds(1), () -> lint(yaml));
+    assertThat(warnings)
+        .singleElement()
+        .asString()
+        .startsWith("rule 'c' overlaps rule 'a' (line 6) for GET " + longPath + "/y");
   }
 
   @Test
