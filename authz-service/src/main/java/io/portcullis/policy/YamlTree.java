@@ -365,8 +365,10 @@ public final class YamlTree {
    * Replaces each <code>${NAME}</code> (NAME: letters, digits, {@code _}, not starting with a
    * digit) with its environment value, and <code>${NAME:-default}</code> with the value or, when
    * the variable is unset or empty, the default (as in POSIX shells and docker compose); <code>$${
-   * </code> stands for a literal <code>${</code>. Substituted text is not scanned again. (In YAML
-   * flow collections a plain <code>${X}</code> clashes with the braces: quote it there.)
+   * </code> stands for a literal <code>${</code>. Substituted text is not scanned again. A default
+   * holding <code>${</code> is an error: the reference ends at the first <code>}</code>, so <code>
+   * ${A:-${B}}</code> would silently read as A's value or the literal text <code>${B}</code>. (In
+   * YAML flow collections a plain <code>${X}</code> clashes with the braces: quote it there.)
    */
   private Substitution substitute(String raw) {
     if (env == null || raw.indexOf('$') < 0) {
@@ -391,6 +393,14 @@ public final class YamlTree {
           error =
               "invalid variable reference: expected ${NAME} with NAME of letters, digits and '_'"
                   + " (write $${ for a literal ${)";
+          out.append(raw, i, raw.length());
+          break;
+        }
+        if (fallback != null && fallback.contains("${")) {
+          // The reference ends at the first '}': ${A:-${B}} would read as A or the literal ${B.
+          error =
+              "nested ${...} in a default is not supported: write the default literally, or set"
+                  + " the variable";
           out.append(raw, i, raw.length());
           break;
         }

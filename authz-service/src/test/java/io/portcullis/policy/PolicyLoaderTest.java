@@ -644,6 +644,31 @@ class PolicyLoaderTest {
         .allSatisfy(e -> assertThat(e.message()).contains("invalid variable reference"));
   }
 
+  @Test
+  void env_nestedReferenceInADefault_isAnErrorAtTheScalar_setOrNot() throws IOException {
+    // It read as the literal text "${DEV_SECRET}" (A unset) or as A's value and a "}" (A set).
+    env = Map.of("DEV_SECRET", "dev", "SET", "from-env");
+    List<PolicyError> errors =
+        errors(
+            """
+            version: 1
+            segments:
+              - name: public
+                match: { context: { a: "${SECRET:-${DEV_SECRET}}", b: "${SET:-${DEV_SECRET}}" } }
+                rules:
+                  - { name: status, paths: ["/v1/status"] }
+            """);
+    assertThat(where(errors))
+        .containsExactly("4:28 segments[0].match.context.a", "4:59 segments[0].match.context.b");
+    assertThat(errors)
+        .allSatisfy(
+            e ->
+                assertThat(e.message())
+                    .isEqualTo(
+                        "nested ${...} in a default is not supported: write the default"
+                            + " literally, or set the variable"));
+  }
+
   // ------------------------------------------------------------------ YAML
 
   @Test
