@@ -6,6 +6,7 @@ import com.networknt.schema.Schema;
 import com.networknt.schema.SchemaException;
 import com.networknt.schema.SchemaLocation;
 import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SchemaRegistryConfig;
 import com.networknt.schema.SpecificationVersion;
 import com.networknt.schema.ValidationLimitExceededException;
 import com.networknt.schema.path.NodePath;
@@ -56,6 +57,11 @@ import tools.jackson.databind.json.JsonMapper;
  * #MAX_EVALUATION_STEPS} schema evaluation steps. Duplicate object keys and trailing content are
  * invalid, so that Portcullis and the upstream cannot read one body two ways.
  *
+ * <p>Regular expressions ({@code pattern}, {@code patternProperties}) are compiled at load with
+ * RE2/J ({@link Re2jRegularExpressionFactory}) and match in time linear in the value; a pattern RE2
+ * cannot run (lookaround, backreferences) is refused at load, naming the file and the JSON pointer
+ * where it is written.
+ *
  * <p>Immutable and thread-safe; {@link #validate} does no I/O and compiles nothing.
  */
 public final class JsonBodySchema implements BodySchema {
@@ -71,6 +77,12 @@ public final class JsonBodySchema implements BodySchema {
   static final int MAX_SCHEMA_BYTES = 1 << 20;
 
   private static final String DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema";
+
+  /** Every schema's regular expressions run on RE2/J (linear time), never on java.util.regex. */
+  private static final SchemaRegistryConfig REGISTRY_CONFIG =
+      SchemaRegistryConfig.builder()
+          .regularExpressionFactory(Re2jRegularExpressionFactory.INSTANCE)
+          .build();
 
   private static final JsonMapper BODY_MAPPER = strictMapper(MAX_BODY_BYTES);
   private static final JsonMapper SCHEMA_MAPPER = strictMapper(MAX_SCHEMA_BYTES);
@@ -186,18 +198,28 @@ public final class JsonBodySchema implements BodySchema {
             .build();
     SchemaRegistry registry =
         SchemaRegistry.withDefaultDialect(
-            SpecificationVersion.DRAFT_2020_12, b -> b.schemaLoader(schemaLoader));
+            SpecificationVersion.DRAFT_2020_12,
+            b -> b.schemaLoader(schemaLoader).schemaRegistryConfig(REGISTRY_CONFIG));
     Schema schema;
     try {
+      // Builds every keyword validator now, so every pattern is compiled at load, not per request.
       schema = registry.getSchema(SchemaLocation.of(file.toUri().toString()), node);
       schema.initializeValidators();
     } catch (RuntimeException e) {
+      Re2jRegularExpressionFactory.UnsupportedPattern unsupported = unsupportedPattern(e);
       // The confined loader's own reason (outside the directory, missing file) is clearer than
       // the validator's wrapping of it.
       String problem =
-          loader.failure != null
-              ? loader.failure
-              : e instanceof SchemaException se ? schemaProblem(se, root) : e.getMessage();
+          unsupported != null
+              ? "pattern '"
+                  + unsupported.pattern()
+                  + "'"
+                  + locate(unsupported.pattern(), relativePath, node, loader)
+                  + " is not supported: "
+                  + unsupported.reason()
+              : loader.failure != null
+                  ? loader.failure
+                  : e instanceof SchemaException se ? schemaProblem(se, root) : e.getMessage();
       return new Outcome.Failed("schema file '" + relativePath + "' does not compile: " + problem);
     }
     if (loader.failure != null) {
@@ -330,7 +352,8 @@ public final class JsonBodySchema implements BodySchema {
 
   private static final class MetaSchemaHolder {
     static final Schema META =
-        SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12)
+        SchemaRegistry.withDefaultDialect(
+                SpecificationVersion.DRAFT_2020_12, b -> b.schemaRegistryConfig(REGISTRY_CONFIG))
             .getSchema(SchemaLocation.of(DRAFT_2020_12));
   }
 
@@ -343,6 +366,67 @@ public final class JsonBodySchema implements BodySchema {
     Error e = errors.get(0);
     NodePath at = e.getInstanceLocation();
     return (at == null ? "$" : at.toString()) + ": " + e.getMessage();
+  }
+
+  private static Re2jRegularExpressionFactory.@Nullable UnsupportedPattern unsupportedPattern(
+      Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof Re2jRegularExpressionFactory.UnsupportedPattern u) {
+        return u;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * {@code " at order.json#/properties/code/pattern"}: where a refused pattern is written, as the
+   * file (relative to the policy directory) and the JSON pointer of the {@code pattern} keyword or
+   * {@code patternProperties} member; empty if it cannot be found. The validator does not say which
+   * keyword it was compiling, so the schema documents are searched for the pattern's text.
+   */
+  private static String locate(String pattern, String relativePath, JsonNode node, Confined read) {
+    String pointer = pointerTo(pattern, node, "");
+    if (pointer != null) {
+      return " at " + relativePath + "#" + pointer;
+    }
+    for (Map.Entry<Path, byte[]> f : read.files.entrySet()) {
+      try {
+        pointer = pointerTo(pattern, SCHEMA_MAPPER.readTree(f.getValue()), "");
+      } catch (JacksonException e) {
+        continue; // compiled by the validator, so it parsed there
+      }
+      if (pointer != null) {
+        return " at " + read.root.relativize(f.getKey()) + "#" + pointer;
+      }
+    }
+    return "";
+  }
+
+  private static @Nullable String pointerTo(String pattern, JsonNode n, String at) {
+    if (n.isObject()) {
+      for (Map.Entry<String, JsonNode> e : n.properties()) {
+        String here = at + "/" + e.getKey().replace("~", "~0").replace("/", "~1");
+        JsonNode v = e.getValue();
+        if (e.getKey().equals("pattern") && v.isString() && v.asString().equals(pattern)) {
+          return here;
+        }
+        if (e.getKey().equals("patternProperties") && v.isObject() && v.has(pattern)) {
+          return here + "/" + pattern.replace("~", "~0").replace("/", "~1");
+        }
+        String inside = pointerTo(pattern, v, here);
+        if (inside != null) {
+          return inside;
+        }
+      }
+    } else if (n.isArray()) {
+      for (int i = 0; i < n.size(); i++) {
+        String inside = pointerTo(pattern, n.get(i), at + "/" + i);
+        if (inside != null) {
+          return inside;
+        }
+      }
+    }
+    return null;
   }
 
   private static String schemaProblem(SchemaException e, Path root) {

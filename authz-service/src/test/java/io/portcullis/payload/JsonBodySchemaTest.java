@@ -1,11 +1,13 @@
 package io.portcullis.payload;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.portcullis.request.Body;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -242,5 +244,102 @@ class JsonBodySchemaTest {
     assertThat(
             ((JsonBodySchema.Outcome.Failed) JsonBodySchema.compile(inner, "link.json")).problem())
         .contains("outside the policy directory");
+  }
+
+  // Patterns run on RE2/J, in time linear in the input: a pattern that backtracks exponentially on
+  // the JDK engine, or recurses once per repetition, costs a request nothing special.
+
+  private static final Duration FAST = Duration.ofSeconds(5);
+
+  private JsonBodySchema patternSchema(String jsonPattern) throws IOException {
+    Files.writeString(
+        dir.resolve("ref.json"),
+        "{ \"type\": \"object\", \"properties\": { \"ref\": { \"type\": \"string\", \"pattern\": \""
+            + jsonPattern
+            + "\" } } }");
+    return compiled("ref.json");
+  }
+
+  // The JDK engine memoizes the starred form, but not the counted one: 2^32 steps there.
+  @ParameterizedTest
+  @ValueSource(strings = {"^([a-zA-Z0-9]+\\\\s?)*$", "^([a-zA-Z0-9]+\\\\s?){1,100}$"})
+  void validate_catastrophicBacktrackingPattern_isJudgedInLinearTime(String jsonPattern)
+      throws IOException {
+    JsonBodySchema refs = patternSchema(jsonPattern);
+    String evil = "{\"ref\":\"" + "a".repeat(32) + "!\"}";
+    String good = "{\"ref\":\"" + "ab cd ".repeat(6) + "e\"}";
+    assertTimeoutPreemptively(
+        FAST,
+        () -> {
+          assertThat(refs.validate(Body.of(evil, false), "application/json"))
+              .isEqualTo("$.ref: pattern");
+          assertThat(refs.validate(Body.of(good, false), "application/json")).isNull();
+        });
+  }
+
+  @Test
+  void validate_longRepetitionOnLargeValue_neitherOverflowsTheStackNorStalls() throws IOException {
+    JsonBodySchema refs = patternSchema("^(ab|cd)*$");
+    String value = "abcd".repeat(15_000); // 60 KB
+    assertTimeoutPreemptively(
+        FAST,
+        () -> {
+          assertThat(
+                  refs.validate(Body.of("{\"ref\":\"" + value + "\"}", false), "application/json"))
+              .isNull();
+          assertThat(
+                  refs.validate(Body.of("{\"ref\":\"" + value + "x\"}", false), "application/json"))
+              .isEqualTo("$.ref: pattern");
+        });
+  }
+
+  @Test
+  void validate_patternIsASearchNotAFullMatch() throws IOException {
+    JsonBodySchema refs = patternSchema("b+");
+    assertThat(refs.validate(Body.of("{\"ref\":\"abbbc\"}", false), "application/json")).isNull();
+    assertThat(refs.validate(Body.of("{\"ref\":\"ac\"}", false), "application/json"))
+        .isEqualTo("$.ref: pattern");
+  }
+
+  @Test
+  void validate_patternPropertiesRunOnTheLinearEngine() throws IOException {
+    Files.writeString(
+        dir.resolve("tags.json"),
+        "{ \"type\": \"object\", \"additionalProperties\": false,"
+            + " \"patternProperties\": { \"^([a-z]+-?){1,100}$\": { \"type\": \"integer\" } } }");
+    JsonBodySchema tags = compiled("tags.json");
+    String evil = "{\"" + "a".repeat(32) + "!\":1}";
+    assertTimeoutPreemptively(
+        FAST,
+        () -> {
+          assertThat(tags.validate(Body.of(evil, false), "application/json"))
+              .isEqualTo("$: additionalProperties");
+          assertThat(tags.validate(Body.of("{\"ab-cd\":1}", false), "application/json")).isNull();
+        });
+  }
+
+  @Test
+  void compile_lookaheadPattern_isRefusedNamingFileAndPointer() throws IOException {
+    Files.writeString(
+        dir.resolve("code.json"),
+        "{ \"properties\": { \"code\": { \"type\": \"string\","
+            + " \"pattern\": \"^(?=.*[0-9])[a-z0-9]+$\" } } }");
+    assertThat(failure("code.json"))
+        .startsWith("schema file 'code.json' does not compile: ")
+        .contains("pattern '^(?=.*[0-9])[a-z0-9]+$' at code.json#/properties/code/pattern")
+        .contains("lookaround");
+  }
+
+  @Test
+  void compile_backreferenceInReferencedPatternProperties_isRefusedNamingThatFile()
+      throws IOException {
+    Files.writeString(
+        dir.resolve("pairs.json"),
+        "{ \"patternProperties\": { \"^(a)\\\\1$\": { \"type\": \"string\" } } }");
+    Files.writeString(
+        dir.resolve("outer.json"), "{ \"properties\": { \"p\": { \"$ref\": \"pairs.json\" } } }");
+    assertThat(failure("outer.json"))
+        .startsWith("schema file 'outer.json' does not compile: ")
+        .contains("at pairs.json#/patternProperties/^(a)\\1$");
   }
 }

@@ -117,6 +117,13 @@ class PolicyLoaderErrorsTest {
             "segments[0].rules[0].body_schema",
             "schema file 'schemas/invalid.json' is not a valid JSON Schema 2020-12: /properties/quantity/minimum"),
         Arguments.of(
+            "lookaround_schema.yaml",
+            8,
+            22,
+            "segments[0].rules[0].body_schema",
+            "schema file 'schemas/lookaround.json' does not compile: pattern '^(?=.*[0-9]).{8,}$'"
+                + " at schemas/lookaround.json#/properties/password/pattern is not supported"),
+        Arguments.of(
             "not_json_schema.yaml",
             7,
             22,
