@@ -15,6 +15,7 @@ import com.networknt.schema.resource.SchemaLoader;
 import io.portcullis.request.Body;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -444,6 +445,9 @@ public final class JsonBodySchema implements BodySchema {
     if (e instanceof java.nio.file.NoSuchFileException) {
       return "schema file '" + relativePath + "' does not exist";
     }
+    if (e instanceof Unreadable) {
+      return "schema file '" + relativePath + "' " + e.getMessage();
+    }
     return "cannot read schema file '" + relativePath + "': " + e.getClass().getSimpleName();
   }
 
@@ -496,6 +500,15 @@ public final class JsonBodySchema implements BodySchema {
         .build();
   }
 
+  /** A schema file that exists but cannot be used as one; the message says why. */
+  private static final class Unreadable extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    Unreadable(String why) {
+      super(why);
+    }
+  }
+
   /**
    * Reads files only inside {@code root} (after resolving symbolic links), remembering what it
    * read. Used by the schema loader for relative {@code $ref}s.
@@ -509,7 +522,11 @@ public final class JsonBodySchema implements BodySchema {
       this.root = root;
     }
 
-    /** The file's bytes, or {@code null} if it lies outside the root. */
+    /**
+     * The file's bytes, or {@code null} if it lies outside the root.
+     *
+     * @throws Unreadable if it is not a regular file or is too large
+     */
     byte @Nullable [] read(Path file) throws IOException {
       Path normalized = file.toAbsolutePath().normalize();
       if (!normalized.startsWith(root)) {
@@ -519,10 +536,19 @@ public final class JsonBodySchema implements BodySchema {
       if (!real.startsWith(root)) {
         return null;
       }
-      if (Files.size(real) > MAX_SCHEMA_BYTES) {
-        throw new IOException("larger than " + MAX_SCHEMA_BYTES + " bytes");
+      // A named pipe would block the reload until something writes to it, and a device's size
+      // says nothing about what reading it returns (/dev/zero never ends): read regular files
+      // only, and never more than the cap, whatever the size claims.
+      if (!Files.isRegularFile(real)) {
+        throw new Unreadable("is not a regular file");
       }
-      byte[] bytes = Files.readAllBytes(real);
+      byte[] bytes;
+      try (InputStream in = Files.newInputStream(real)) {
+        bytes = in.readNBytes(MAX_SCHEMA_BYTES + 1);
+      }
+      if (bytes.length > MAX_SCHEMA_BYTES) {
+        throw new Unreadable("is larger than " + MAX_SCHEMA_BYTES + " bytes");
+      }
       files.put(normalized, bytes);
       return bytes;
     }
@@ -552,7 +578,9 @@ public final class JsonBodySchema implements BodySchema {
         failure =
             e instanceof java.nio.file.NoSuchFileException
                 ? "referenced schema '" + shown + "' does not exist"
-                : "cannot read referenced schema '" + shown + "'";
+                : e instanceof Unreadable
+                    ? "referenced schema '" + shown + "' " + e.getMessage()
+                    : "cannot read referenced schema '" + shown + "'";
         return null;
       }
     }

@@ -3,6 +3,7 @@ package io.portcullis.policy;
 import io.portcullis.digest.Sha256;
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.payload.JsonBodySchema;
+import java.io.IOException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -106,7 +107,7 @@ public final class PolicyLoader {
 
   /**
    * Compiles each referenced schema once per load and collects the files read (for the version) and
-   * the files named (for a watcher: a missing schema may appear later).
+   * the files named inside the policy directory (for a watcher: a missing schema may appear later).
    */
   private static final class SchemaFiles {
     private final Path directory;
@@ -122,10 +123,9 @@ public final class PolicyLoader {
       return compiled.computeIfAbsent(
           relativePath,
           rel -> {
-            try {
-              named.add(directory.resolve(rel).toAbsolutePath().normalize());
-            } catch (InvalidPathException e) {
-              // Reported by the compiler below; there is nothing to watch.
+            Path inside = insideDirectory(rel);
+            if (inside != null) {
+              named.add(inside);
             }
             JsonBodySchema.Outcome o = JsonBodySchema.compile(directory, rel);
             if (o instanceof JsonBodySchema.Outcome.Compiled c) {
@@ -133,6 +133,33 @@ public final class PolicyLoader {
             }
             return o;
           });
+    }
+
+    /**
+     * The file {@code rel} names, if it lies inside the policy directory (and, when it exists, so
+     * does its real path); else {@code null}. Only such a file is worth watching: the compiler
+     * refuses every other, and a watcher must never read {@code /dev/zero} or a named pipe outside
+     * the directory just because a rejected policy named it.
+     */
+    private @Nullable Path insideDirectory(String rel) {
+      try {
+        Path relative = Path.of(rel);
+        if (rel.isEmpty() || relative.isAbsolute()) {
+          return null;
+        }
+        Path base = directory.toAbsolutePath().normalize();
+        Path named = base.resolve(relative).normalize();
+        if (!named.startsWith(base)) {
+          return null;
+        }
+        try {
+          return named.toRealPath().startsWith(base.toRealPath()) ? named : null;
+        } catch (IOException e) {
+          return named; // missing for now: it may appear, and the watcher notices
+        }
+      } catch (InvalidPathException e) {
+        return null; // reported by the compiler; there is nothing to watch
+      }
     }
 
     /** Every schema file read or named so far. */

@@ -1,10 +1,12 @@
 package io.portcullis.policy;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static java.nio.file.StandardWatchEventKinds.ENTRY_CREATE;
 import static java.nio.file.StandardWatchEventKinds.ENTRY_DELETE;
 import static java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -141,7 +143,7 @@ public final class PolicyWatcher implements AutoCloseable {
         () -> {
           try {
             reload();
-          } catch (RuntimeException e) {
+          } catch (Throwable e) {
             log.error("policy reload failed unexpectedly", e);
           }
         });
@@ -196,12 +198,17 @@ public final class PolicyWatcher implements AutoCloseable {
 
   // ---------------------------------------------------------------- checks (policy-reload thread)
 
+  /**
+   * The periodic task. Catches everything, errors included: anything escaping would cancel every
+   * later poll ({@link ScheduledExecutorService#scheduleWithFixedDelay}) and the watcher would
+   * silently stop.
+   */
   private void poll() {
     try {
       register();
       check();
-    } catch (RuntimeException e) {
-      log.error("policy poll failed unexpectedly", e);
+    } catch (Throwable e) {
+      log.error("policy poll failed unexpectedly; polling goes on", e);
     }
   }
 
@@ -217,7 +224,7 @@ public final class PolicyWatcher implements AutoCloseable {
         return;
       }
       reload();
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       log.error("policy check failed unexpectedly", e);
     }
   }
@@ -293,18 +300,30 @@ public final class PolicyWatcher implements AutoCloseable {
     return PolicyLoader.version(policy, schemas);
   }
 
+  /**
+   * The file's bytes; for what cannot be loaded anyway, a short stand-in. Reads regular files only
+   * (a named pipe would block this thread, and with it every later check, until someone writes; a
+   * device such as {@code /dev/zero} reports size 0 and never ends), and never more than the cap,
+   * whatever the size claims.
+   */
   private static byte[] read(Path file) {
     try {
-      if (Files.size(file) > PolicyLoader.MAX_FILE_BYTES) {
-        // Too large to load anyway; the size stands in for the content.
-        return ("too large: " + Files.size(file)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      if (!Files.isRegularFile(file)) {
+        return Files.exists(file) ? "not a regular file".getBytes(UTF_8) : new byte[0];
       }
-      return Files.readAllBytes(file);
+      byte[] bytes;
+      try (InputStream in = Files.newInputStream(file)) {
+        bytes = in.readNBytes(PolicyLoader.MAX_FILE_BYTES + 1);
+      }
+      if (bytes.length > PolicyLoader.MAX_FILE_BYTES) {
+        // Too large to load anyway; the size stands in for the content.
+        return ("too large: " + Files.size(file)).getBytes(UTF_8);
+      }
+      return bytes;
     } catch (NoSuchFileException e) {
       return new byte[0];
     } catch (IOException e) {
-      return ("unreadable: " + e.getClass().getSimpleName())
-          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      return ("unreadable: " + e.getClass().getSimpleName()).getBytes(UTF_8);
     }
   }
 

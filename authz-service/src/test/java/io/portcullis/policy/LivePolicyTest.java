@@ -1,6 +1,7 @@
 package io.portcullis.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.portcullis.identity.IdentityServices;
 import java.io.IOException;
@@ -83,5 +84,71 @@ class LivePolicyTest {
     assertThat(live.status().lastErrors())
         .singleElement()
         .satisfies(e -> assertThat(e.message()).contains("does not exist"));
+  }
+
+  /** A policy whose rule {@code /a} validates its body against {@code schema}. */
+  private static String withSchema(String schema) {
+    return GOOD.replace(
+        "- { name: status, paths: [\"/v1/status\"] }",
+        "- { name: status, paths: [\"/v1/status\"] }\n"
+            + "      - { name: a, methods: [POST], paths: [\"/a\"], body_schema: \""
+            + schema
+            + "\" }");
+  }
+
+  /** Makes a named pipe: reading it blocks until someone writes. */
+  static Path fifo(Path path) throws IOException {
+    try {
+      int exit = new ProcessBuilder("mkfifo", path.toString()).inheritIO().start().waitFor();
+      assertThat(exit).as("mkfifo %s", path).isZero();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
+    return path;
+  }
+
+  @Test
+  void reload_schemaOutsideThePolicyDirectory_isNeverADependency() throws IOException {
+    Path policyDir = Files.createDirectory(dir.resolve("policy"));
+    Files.writeString(dir.resolve("outside.json"), "{}");
+    Path file = Files.writeString(policyDir.resolve("policy.yaml"), GOOD);
+    PolicyLoader loader = PolicyLoader.create(IdentityServices.offline(), clock, n -> null);
+    LivePolicy live = LivePolicy.start(loader, file, (LoadResult.Loaded) loader.load(file));
+
+    for (String outside : new String[] {"/dev/zero", "../outside.json", "schemas/../../x.json"}) {
+      Files.writeString(file, withSchema(outside));
+
+      assertThat(live.reload()).as(outside).isInstanceOf(LoadResult.Invalid.class);
+      assertThat(live.status().lastErrors())
+          .extracting(PolicyError::message)
+          .anyMatch(m -> m.contains(outside));
+      assertThat(live.dependencies())
+          .as("dependencies after body_schema: %s", outside)
+          .allMatch(p -> p.toAbsolutePath().normalize().startsWith(policyDir.toAbsolutePath()));
+    }
+  }
+
+  @Test
+  void reload_namedPipeAsSchema_isRefusedNotWaitedFor() throws IOException {
+    Path file = Files.writeString(dir.resolve("policy.yaml"), GOOD);
+    PolicyLoader loader = PolicyLoader.create(IdentityServices.offline(), clock, n -> null);
+    LivePolicy live = LivePolicy.start(loader, file, (LoadResult.Loaded) loader.load(file));
+    Policy running = live.get();
+    fifo(Files.createDirectory(dir.resolve("schemas")).resolve("pipe.json"));
+    Files.writeString(file, withSchema("schemas/pipe.json"));
+
+    LoadResult r = assertTimeoutPreemptively(Duration.ofSeconds(5), live::reload);
+
+    assertThat(r).isInstanceOf(LoadResult.Invalid.class);
+    assertThat(live.get()).isSameAs(running);
+    assertThat(live.status().lastErrors())
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("segments[0].rules[1].body_schema");
+              assertThat(e.message())
+                  .isEqualTo("schema file 'schemas/pipe.json' is not a regular file");
+            });
   }
 }

@@ -251,4 +251,39 @@ class PolicyWatcherTest {
     await().atMost(WAIT).until(() -> reloads("success") >= 1.0);
     assertThat(live.status().lastReloadOk()).isTrue();
   }
+
+  @Test
+  void namedPipesNamedAsSchemas_neitherBlockNorStopTheWatcher() throws IOException {
+    Path policyDir = Files.createDirectory(dir.resolve("policy"));
+    Path policy = writePolicyFiles(policyDir, "/v1/orders", "sku");
+    LivePolicy live = live(policy);
+    String v1 = live.get().version();
+    watch(live);
+    // One pipe outside the policy directory, one inside: reading either would block the
+    // watcher's only thread (and so every later reload) until something writes to it.
+    LivePolicyTest.fifo(dir.resolve("x.fifo"));
+    LivePolicyTest.fifo(policyDir.resolve("schemas/pipe.json"));
+
+    Files.writeString(
+        policy,
+        POLICY.formatted("/v1/orders")
+            + "      - { name: up, methods: [POST], paths: [\"/up\"], body_schema: ../x.fifo }\n"
+            + "      - { name: in, methods: [POST], paths: [\"/in\"],"
+            + " body_schema: schemas/pipe.json }\n");
+
+    await().atMost(WAIT).until(() -> reloads("error") >= 1.0);
+    assertThat(live.status().lastErrors())
+        .extracting(PolicyError::message)
+        .contains(
+            "schema file '../x.fifo' is outside the policy directory",
+            "schema file 'schemas/pipe.json' is not a regular file");
+    assertThat(live.dependencies()).doesNotContain(dir.resolve("x.fifo").toAbsolutePath());
+
+    Files.writeString(policy, POLICY.formatted("/v2/orders"));
+
+    await().atMost(WAIT).until(() -> !live.get().version().equals(v1));
+    assertThat(live.get().segments().get(0).rules().get(0).paths())
+        .extracting(Object::toString)
+        .containsExactly("/v2/orders");
+  }
 }
