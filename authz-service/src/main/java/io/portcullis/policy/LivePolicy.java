@@ -8,9 +8,11 @@ import java.time.Instant;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -146,8 +148,34 @@ public final class LivePolicy implements Supplier<Policy> {
    * @return what the load produced (errors are also kept for {@link #status()})
    */
   public synchronized LoadResult reload() {
+    return reload(loaded -> true).orElseThrow();
+  }
+
+  /**
+   * Like {@link #reload()}, but a valid policy is swapped in only if {@code expected} accepts it
+   * (the {@link PolicyWatcher} checks that the load read exactly the bytes it saw settle). A valid
+   * policy it refuses changes nothing the service reports — not the running policy, not {@link
+   * #status()}, no count — except that {@link #dependencies()} gains the schema files that load
+   * read, so that their changes are watched too.
+   *
+   * @return what the load produced, or empty when {@code expected} refused it
+   */
+  synchronized Optional<LoadResult> reload(Predicate<LoadResult.Loaded> expected) {
     LoadResult result = loader.load(file);
     State current = state.get();
+    if (result instanceof LoadResult.Loaded loaded && !expected.test(loaded)) {
+      SortedSet<Path> attempted = new TreeSet<>(current.lastAttempt());
+      attempted.addAll(loaded.schemaFiles());
+      state.set(
+          new State(
+              current.policy(),
+              current.schemaFiles(),
+              current.lastErrors(),
+              current.lastReloadOk(),
+              attempted));
+      log.info("policy files under {} changed while being loaded; not swapped", file);
+      return Optional.empty();
+    }
     switch (result) {
       case LoadResult.Loaded loaded -> {
         state.set(
@@ -196,7 +224,7 @@ public final class LivePolicy implements Supplier<Policy> {
         }
       }
     }
-    return result;
+    return Optional.of(result);
   }
 
   /** The running policy's version and the outcome of the last reload. */

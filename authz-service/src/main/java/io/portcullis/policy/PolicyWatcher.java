@@ -19,6 +19,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -56,6 +57,14 @@ import org.slf4j.LoggerFactory;
  *       touch without a change, never reload, and an invalid edit is tried once, not on every poll.
  *       Right after a successful reload the fingerprint is the new version, so a change made while
  *       the reload was reading is noticed by the next check.
+ *   <li><b>Only settled content loads.</b> A file written in place can be read half-written, and a
+ *       prefix of a policy often still parses (everything but a final deny rule). So new content is
+ *       loaded only once two checks, at least {@code min(debounce, pollInterval)} apart, have read
+ *       the same fingerprint; a check that sees new content checks again that much later. And the
+ *       load must have read exactly those bytes: its version is compared with the one the settled
+ *       bytes give, and if the files moved during the load nothing is swapped and the watcher waits
+ *       for them to settle again. A writer that pauses longer than that mid-write can still be
+ *       caught; replacing the file by an atomic rename is the safe way to update.
  * </ul>
  *
  * <p>Reloads run on the watcher's own single thread, never on a request thread; {@link
@@ -78,6 +87,7 @@ public final class PolicyWatcher implements AutoCloseable {
   private final LivePolicy live;
   private final long debounceNanos;
   private final long maxDelayNanos;
+  private final long settleNanos;
   private final Duration pollInterval;
   private final LongSupplier nanoTime;
   private final WatchService watchService;
@@ -92,10 +102,17 @@ public final class PolicyWatcher implements AutoCloseable {
   // Set before the executor starts, then confined to the executor thread.
   private @Nullable String lastFingerprint;
 
+  // Confined to the executor thread: content that differs from what was last loaded or tried,
+  // seen first at candidateSince, and the check that will look again once it may have settled.
+  private @Nullable Snapshot candidate;
+  private long candidateSince;
+  private @Nullable ScheduledFuture<?> settleCheck;
+
   private PolicyWatcher(Builder b) throws IOException {
     this.live = b.live;
     this.debounceNanos = b.debounce.toNanos();
     this.maxDelayNanos = 5 * debounceNanos;
+    this.settleNanos = Math.min(debounceNanos, b.pollInterval.toNanos());
     this.pollInterval = b.pollInterval;
     this.nanoTime = b.nanoTime;
     Path dir = b.live.file().toAbsolutePath().getParent();
@@ -214,26 +231,66 @@ public final class PolicyWatcher implements AutoCloseable {
 
   private void check() {
     try {
-      String now = fingerprint(live.dependencies());
-      if (now.equals(lastFingerprint)) {
+      Snapshot now = Snapshot.read(live.dependencies());
+      if (now.fingerprint().equals(lastFingerprint)) {
+        candidate = null;
         return;
       }
       LivePolicy.Status s = live.status();
-      if (s.lastReloadOk() && now.equals(s.version())) {
-        lastFingerprint = now; // someone else (admin, SIGHUP) already reloaded this content
+      if (s.lastReloadOk() && now.fingerprint().equals(s.version())) {
+        lastFingerprint = now.fingerprint(); // someone (admin, SIGHUP) already reloaded this
+        candidate = null;
         return;
       }
-      reload();
+      long t = nanoTime.getAsLong();
+      if (candidate == null || !candidate.fingerprint().equals(now.fingerprint())) {
+        candidate = now; // new content: it may still be being written
+        candidateSince = t;
+        checkAgainWhenSettled();
+        return;
+      }
+      if (t - candidateSince < settleNanos) {
+        checkAgainWhenSettled();
+        return;
+      }
+      candidate = null;
+      reloadSettled(now);
     } catch (Throwable e) {
       log.error("policy check failed unexpectedly", e);
     }
   }
 
+  /** Loads content that has settled, and swaps it in only if the load read exactly that. */
+  private void reloadSettled(Snapshot settled) {
+    Optional<LoadResult> r =
+        live.reload(loaded -> loaded.policy().version().equals(settled.version(loaded)));
+    if (r.isEmpty()) {
+      checkAgainWhenSettled(); // it moved during the load: wait for it to settle again
+      return;
+    }
+    loaded(r.get());
+  }
+
   private void reload() {
-    LoadResult r = live.reload();
+    candidate = null;
+    loaded(live.reload());
+  }
+
+  private void loaded(LoadResult r) {
     lastFingerprint =
         r instanceof LoadResult.Loaded l ? l.policy().version() : fingerprint(live.dependencies());
     register();
+  }
+
+  private void checkAgainWhenSettled() {
+    if (settleCheck != null && !settleCheck.isDone()) {
+      return;
+    }
+    try {
+      settleCheck = executor.schedule(this::check, settleNanos, TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed
+    }
   }
 
   /** Watches the directories of the current dependencies, and only those. */
@@ -289,15 +346,44 @@ public final class PolicyWatcher implements AutoCloseable {
    * appearance or disappearance changes the fingerprint).
    */
   static String fingerprint(List<Path> dependencies) {
-    byte[] policy = read(dependencies.getFirst());
-    SortedMap<Path, byte[]> schemas = new TreeMap<>();
-    for (Path p : dependencies.subList(1, dependencies.size())) {
-      byte[] b = read(p);
-      if (b.length > 0 || Files.exists(p)) {
-        schemas.put(p, b);
+    return Snapshot.read(dependencies).fingerprint();
+  }
+
+  /**
+   * The dependencies' content as one check read it.
+   *
+   * @param policy the policy file's bytes
+   * @param schemas each existing schema file's bytes, in path order
+   * @param fingerprint {@link #fingerprint} of the above
+   */
+  private record Snapshot(byte[] policy, SortedMap<Path, byte[]> schemas, String fingerprint) {
+    static Snapshot read(List<Path> dependencies) {
+      byte[] policy = PolicyWatcher.read(dependencies.getFirst());
+      SortedMap<Path, byte[]> schemas = new TreeMap<>();
+      for (Path p : dependencies.subList(1, dependencies.size())) {
+        byte[] b = PolicyWatcher.read(p);
+        if (b.length > 0 || Files.exists(p)) {
+          schemas.put(p, b);
+        }
       }
+      return new Snapshot(policy, schemas, PolicyLoader.version(policy, schemas));
     }
-    return PolicyLoader.version(policy, schemas);
+
+    /**
+     * The version {@code loaded} has if it was compiled from exactly these bytes; {@code null} if
+     * it read a schema file this snapshot did not.
+     */
+    @Nullable String version(LoadResult.Loaded loaded) {
+      SortedMap<Path, byte[]> used = new TreeMap<>();
+      for (Path p : loaded.schemaFiles()) {
+        byte[] b = schemas.get(p);
+        if (b == null) {
+          return null;
+        }
+        used.put(p, b);
+      }
+      return PolicyLoader.version(policy, used);
+    }
   }
 
   /**

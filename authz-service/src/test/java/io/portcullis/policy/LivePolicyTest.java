@@ -138,7 +138,7 @@ class LivePolicyTest {
     fifo(Files.createDirectory(dir.resolve("schemas")).resolve("pipe.json"));
     Files.writeString(file, withSchema("schemas/pipe.json"));
 
-    LoadResult r = assertTimeoutPreemptively(Duration.ofSeconds(5), live::reload);
+    LoadResult r = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> live.reload());
 
     assertThat(r).isInstanceOf(LoadResult.Invalid.class);
     assertThat(live.get()).isSameAs(running);

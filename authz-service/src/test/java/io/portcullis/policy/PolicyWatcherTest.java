@@ -10,9 +10,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -285,5 +287,53 @@ class PolicyWatcherTest {
     assertThat(live.get().segments().get(0).rules().get(0).paths())
         .extracting(Object::toString)
         .containsExactly("/v2/orders");
+  }
+
+  @Test
+  void anInPlaceWriteCaughtHalfDone_neverBecomesTheRunningPolicy() throws IOException {
+    String allow =
+        """
+        version: 1
+        segments:
+          - name: partners
+            match: { credential: [api_key] }
+            rules:
+              - { name: read, methods: [GET], paths: ["%s/**"] }
+        """;
+    String deny = "      - { name: no-admin, effect: deny, paths: [\"/v1/orders/admin/**\"] }\n";
+    Path policy = Files.writeString(dir.resolve("policy.yaml"), allow.formatted("/v0") + deny);
+    LivePolicy live = live(policy);
+    Policy running = live.get();
+    AtomicLong nanos = new AtomicLong();
+    watcher =
+        PolicyWatcher.builder(live)
+            .debounce(Duration.ofMillis(50))
+            .pollInterval(Duration.ofMillis(20))
+            .nanoTime(nanos::get)
+            .start();
+
+    // The writer has written everything but the deny rule, and the file still parses: a valid
+    // but weaker policy. While the watcher's clock stands still it has not settled, whatever
+    // the polls and events see meanwhile.
+    Files.writeString(policy, allow.formatted("/v1/orders"));
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(WAIT)
+        .until(() -> live.get() == running && reloads("success") == 0.0);
+
+    Files.writeString(policy, deny, StandardOpenOption.APPEND);
+    await()
+        .atMost(WAIT)
+        .until(
+            () -> {
+              nanos.addAndGet(Duration.ofSeconds(1).toNanos());
+              return live.get() != running;
+            });
+
+    assertThat(live.get().segments().get(0).rules())
+        .extracting(r -> r.name())
+        .containsExactly("read", "no-admin");
+    assertThat(reloads("success")).isEqualTo(1.0);
+    assertThat(reloads("error")).isZero();
   }
 }
