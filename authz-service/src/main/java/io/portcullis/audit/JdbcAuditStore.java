@@ -847,7 +847,56 @@ abstract sealed class JdbcAuditStore implements AuditStore
       return broken(
           checked, instance, lastSeq, lastDecisionId, "hash differs from the recorded chain head");
     }
-    return new ChainVerification.Intact(checked);
+    ChainVerification.Broken outside = recordOutsideChain(c, instance, checked);
+    return outside != null ? outside : new ChainVerification.Intact(checked);
+  }
+
+  /**
+   * The first record of {@code instance} outside its chain, {@code anchor_seq < seq <= head_seq},
+   * or {@code null} if there is none. The walk reads only the chain, so without this a row inserted
+   * by hand before the anchor or after the head would never be checked, yet queries, summaries and
+   * the web page show it. Neither can be there legitimately: retention deletes records and moves
+   * the anchor in one transaction, an append inserts records and moves the head in one. Each query
+   * reads the chain row in the same statement (one snapshot, so a concurrent append or retention
+   * cannot make a genuine record look outside) and seeks the {@code (instance, seq)} index: two
+   * empty range reads on an intact log.
+   */
+  private static ChainVerification.@Nullable Broken recordOutsideChain(
+      Connection c, String instance, long checked) throws SQLException {
+    String[][] sides = {
+      {"r.seq <= h.anchor_seq", "h.anchor_seq", "at or before the chain anchor"},
+      {"r.seq > h.head_seq", "h.head_seq", "after the chain head"},
+    };
+    for (String[] side : sides) {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT r.seq, r.decision_id, "
+                  + side[1]
+                  + " FROM audit_chain h JOIN audit_record r ON r.instance = h.instance"
+                  + " WHERE h.instance = ? AND "
+                  + side[0]
+                  + " ORDER BY r.seq LIMIT 1")) {
+        ps.setString(1, instance);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (rs.next()) {
+            long seq = rs.getLong(1);
+            return broken(
+                checked,
+                instance,
+                seq,
+                rs.getString(2),
+                "record seq "
+                    + seq
+                    + " lies "
+                    + side[2]
+                    + " (seq "
+                    + rs.getLong(3)
+                    + "), outside the chain (inserted, or the chain row was moved)");
+          }
+        }
+      }
+    }
+    return null;
   }
 
   private static ChainVerification.Broken firstRecordWithoutChain(

@@ -811,6 +811,52 @@ abstract class AuditStoreContract {
     assertThat(b.detail()).contains("chain head row is gone");
   }
 
+  /**
+   * Inserts with plain SQL a copy of the row at {@code copiedSeq} as record {@code seq} with
+   * decision id {@code decisionId}: a forged row, as someone with write access to the database
+   * would add it.
+   */
+  void insertForgedRow(long copiedSeq, long seq, String decisionId) throws SQLException {
+    sql(
+        "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
+            + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
+            + " prev_hash, hash, record) SELECT instance, ?, ?, time_us, decision, reason,"
+            + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
+            + " prev_hash, hash, record FROM audit_record WHERE instance = ? AND seq = ?",
+        seq,
+        decisionId,
+        A,
+        copiedSeq);
+  }
+
+  @Test
+  void verify_rowInsertedAfterTheChainHead_isReported() throws SQLException {
+    appendOk(linked(A, 3, ChainHead.GENESIS));
+    insertForgedRow(3, 9, "forged");
+    assertThat(store.query(AuditQuery.all()).records()).hasSize(4); // readers are shown it
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.seq()).isEqualTo(9);
+    assertThat(b.decisionId()).isEqualTo("forged");
+    assertThat(b.checked()).isEqualTo(3);
+    assertThat(b.detail()).contains("record seq 9 lies after the chain head (seq 3)");
+  }
+
+  @Test
+  void verify_rowInsertedAtOrBeforeTheAnchor_isReported() throws SQLException {
+    appendOk(linked(A, 6, ChainHead.GENESIS));
+    store.deleteBefore(T0.plus(Duration.ofMinutes(2)), 10); // anchor at seq 2
+    insertForgedRow(4, 1, "forged-old");
+    insertForgedRow(4, -5, "forged-negative");
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+
+    assertThat(b.seq()).isEqualTo(-5);
+    assertThat(b.decisionId()).isEqualTo("forged-negative");
+    assertThat(b.detail()).contains("record seq -5 lies at or before the chain anchor (seq 2)");
+  }
+
   // ---- retention ------------------------------------------------------------------------------
 
   @Test
