@@ -79,7 +79,10 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Chain head.</b> On start the head is the journal's last record, else the store's head;
  *       if the store is unreachable then, the writer starts from genesis, and the store's {@link
  *       AppendResult.Diverged} answer makes it re-link records after the true head (records never
- *       stored may be re-linked freely: their hash is a commitment made when they are stored).
+ *       stored may be re-linked freely: their hash is a commitment made when they are stored). A
+ *       divergence whose head is behind what this writer itself committed means records at the end
+ *       of the chain were deleted and the head moved back, which {@code verify} cannot see: it is
+ *       logged and counted ({@code portcullis_audit_chain_rewound_total}), then handled alike.
  *   <li><b>Shutdown.</b> {@link #close()} returns only after the queue is empty: everything
  *       accepted is stored, or journaled if the store is down. Call it from the service's shutdown
  *       hook (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is
@@ -105,6 +108,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final Counter written;
   private final Counter dropped;
   private final Counter journaled;
+  private final Counter chainRewound;
   private final DistributionSummary batchRecords;
   private final Path journalFile;
 
@@ -151,6 +155,12 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   /** Linker thread only: the last record it linked. */
   private ChainHead linkHead = ChainHead.GENESIS;
 
+  /**
+   * The chain head after this writer's last committed append, {@code null} before the first. Set by
+   * the store thread or the replay thread, which never append at the same time.
+   */
+  private volatile @Nullable ChainHead committed;
+
   private volatile boolean spilling;
   private long replayPosition;
   private boolean journalFullLogged;
@@ -172,6 +182,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     this.journaled =
         Counter.builder(MetricNames.AUDIT_JOURNALED)
             .description("Audit records spilled to the local journal while the store was down")
+            .register(registry);
+    this.chainRewound =
+        Counter.builder(MetricNames.AUDIT_CHAIN_REWOUND)
+            .description(
+                "Times the audit store's chain head was found behind records this writer committed")
             .register(registry);
     this.batchRecords =
         DistributionSummary.builder(MetricNames.AUDIT_BATCH_RECORDS)
@@ -623,9 +638,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       switch (append.apply(batch)) {
         case AppendResult.Appended a -> {
           written.increment(a.inserted());
+          committed = a.head();
           return a.head();
         }
         case AppendResult.Diverged d -> {
+          noticeRewind(d.head());
           if (attempt >= MAX_RELINKS) {
             throw new StoreException(
                 "audit chain of instance '" + instance + "' keeps moving under this writer");
@@ -634,6 +651,34 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * Warns and counts when the store's head is behind what this writer committed: records at the end
+   * of the chain were deleted and the head moved back (or the record at the head replaced). Neither
+   * retention (it moves the anchor, never the head) nor another writer of the instance (it only
+   * moves the head forward) does that, and {@code verify} cannot see it, as the remaining chain is
+   * intact. The writer goes on after the store's head, as for any divergence.
+   */
+  private void noticeRewind(ChainHead storeHead) {
+    ChainHead mine = committed;
+    if (mine == null
+        || storeHead.seq() > mine.seq()
+        || (storeHead.seq() == mine.seq() && storeHead.hash().equals(mine.hash()))) {
+      return;
+    }
+    chainRewound.increment();
+    log.warn(
+        "Audit chain of instance '{}' was moved back: the store's head is seq {} although this"
+            + " writer committed records up to seq {}; records seq {}..{} were deleted or replaced"
+            + " in the store (not by retention). Writing continues after seq {}.",
+        instance,
+        storeHead.seq(),
+        mine.seq(),
+        Math.min(storeHead.seq() + 1, mine.seq()),
+        mine.seq(),
+        storeHead.seq());
+    committed = storeHead;
   }
 
   /** {@code records} with those from {@code from} on linked one after another after {@code h}. */
@@ -771,7 +816,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       return this;
     }
 
-    /** Where the queue depth, written, dropped and journaled meters go. */
+    /** Where the queue depth, written, dropped, journaled and chain-rewound meters go. */
     public Builder meterRegistry(MeterRegistry registry) {
       this.registry = registry;
       return this;

@@ -72,6 +72,13 @@ public final class MetricNames {
   public static final String AUDIT_JOURNALED = "portcullis.audit.journaled";
 
   /**
+   * {@code portcullis_audit_chain_rewound_total}: times the audit store answered this writer with a
+   * chain head behind records the writer itself had committed: records at the end of its chain were
+   * deleted and the head moved back, which {@code audit verify} cannot see from the database alone.
+   */
+  public static final String AUDIT_CHAIN_REWOUND = "portcullis.audit.chain.rewound";
+
+  /**
    * Records per batch the audit writer's store thread wrote (one transaction, or one journal
    * write): about {@code rate * flush_interval} while the writer keeps up, up to {@code max_batch}
    * under load. Its count is the number of batches.

@@ -413,6 +413,33 @@ class AuditWriterTest {
   }
 
   @Test
+  void chainHeadMovedBackUnderTheWriter_isCounted_andTheChainContinuesFromIt() throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w = writer(settings, registry).start();
+    IntStream.range(0, 5).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 5);
+    // Someone with write access deletes the last two records and moves the head back: no hashing
+    // needed, and what is left verifies.
+    try (Connection c = db.connection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate("DELETE FROM audit_record WHERE seq > 3");
+      s.executeUpdate(
+          "UPDATE audit_chain SET head_seq = 3, head_hash ="
+              + " (SELECT hash FROM audit_record WHERE seq = 3)");
+    }
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(3));
+    assertThat(registry.scrape()).contains("portcullis_audit_chain_rewound_total 0.0");
+
+    IntStream.range(5, 8).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 8);
+    w.close();
+
+    assertThat(registry.scrape()).contains("portcullis_audit_chain_rewound_total 1.0");
+    assertThat(storedIdsInChainOrder()).containsExactly("o-0", "o-1", "o-2", "o-5", "o-6", "o-7");
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(6));
+  }
+
+  @Test
   void restart_continuesTheSameChain() throws SQLException {
     AuditWriter first = started();
     IntStream.range(0, 10).forEach(i -> first.append(decision(i)));
