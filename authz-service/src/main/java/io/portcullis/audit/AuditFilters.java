@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>{@code since}, {@code until}: an RFC 3339 instant ({@code 2026-11-22T10:00:00Z}, {@code
  *       2026-11-22T11:00:00+01:00}) or a duration before now ({@code 90s}, {@code 30m}, {@code 1h},
- *       {@code 7d}); {@code until} must not be before {@code since}.
+ *       {@code 7d}), in the years 1970 to 9999; {@code until} must not be before {@code since}.
  *   <li>{@code decision}: {@code allow} or {@code deny}; {@code reason}: a reason code of the
  *       decision order (policy.md).
  *   <li>{@code segment}, {@code principal}, {@code client}: exact values.
@@ -126,7 +126,8 @@ public final class AuditFilters {
   }
 
   /**
-   * An RFC 3339 instant or a duration before {@code now}; {@code null} for null or empty text.
+   * An RFC 3339 instant or a duration before {@code now}, in the years 1970 to 9999 (a time the
+   * store can hold and do arithmetic on); {@code null} for null or empty text.
    *
    * @throws InvalidParameter naming {@code parameter}
    */
@@ -136,17 +137,20 @@ public final class AuditFilters {
     }
     String t = text.trim();
     Duration ago = YamlReader.parseDuration(t);
-    if (ago != null) {
-      return now.minus(ago);
-    }
+    Instant time;
     try {
-      return OffsetDateTime.parse(t.toUpperCase(Locale.ROOT)).toInstant();
-    } catch (DateTimeException e) {
+      time =
+          ago != null
+              ? now.minus(ago)
+              : OffsetDateTime.parse(t.toUpperCase(Locale.ROOT)).toInstant();
+    } catch (DateTimeException | ArithmeticException e) {
       throw new InvalidParameter(
           parameter,
           "is neither an RFC 3339 time (2026-11-22T10:00:00Z) nor a duration before now"
               + " (30m, 1h, 7d)");
     }
+    AuditQuery.checkTime(parameter, time);
+    return time;
   }
 
   private static @Nullable String sourceIp(@Nullable String text) {

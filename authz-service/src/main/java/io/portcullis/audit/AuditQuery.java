@@ -1,5 +1,6 @@
 package io.portcullis.audit;
 
+import com.google.protobuf.Timestamp;
 import java.time.Instant;
 import org.jspecify.annotations.Nullable;
 
@@ -7,8 +8,8 @@ import org.jspecify.annotations.Nullable;
  * A search of the audit log: every set filter must match (AND); results come newest first, at most
  * {@link #limit()} per page, continuing after {@link #cursor()}.
  *
- * @param since records at or after this time, or {@code null}
- * @param until records strictly before this time, or {@code null}
+ * @param since records at or after this time, or {@code null}; in the years 1970 to 9999
+ * @param until records strictly before this time, or {@code null}; in the years 1970 to 9999
  * @param decision {@code allow} or {@code deny}, or {@code null}
  * @param reason a deny reason code, or {@code null}
  * @param segment a segment name, or {@code null}
@@ -37,7 +38,19 @@ public record AuditQuery(
   public static final int MAX_LIMIT = 1000;
   public static final int DEFAULT_LIMIT = 100;
 
+  /** The earliest time a filter may name. */
+  public static final Instant EARLIEST_TIME = Instant.EPOCH;
+
+  /**
+   * The first time past those a filter may name: the year 10000. The store keeps times as epoch
+   * microseconds, which overflow around the year 294,000; a bound this far inside that leaves room
+   * for any arithmetic on a range (bucket widths, alignment) and refuses only nonsense.
+   */
+  public static final Instant END_OF_TIMES = Instant.parse("+10000-01-01T00:00:00Z");
+
   public AuditQuery {
+    checkTime("since", since);
+    checkTime("until", until);
     if (limit < 1 || limit > MAX_LIMIT) {
       throw new IllegalArgumentException("limit must be between 1 and " + MAX_LIMIT);
     }
@@ -51,6 +64,35 @@ public record AuditQuery(
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * Refuses a filter time outside the years 1970 to 9999.
+   *
+   * @throws AuditFilters.InvalidParameter naming {@code parameter}
+   */
+  static void checkTime(String parameter, @Nullable Instant time) {
+    if (time != null && (time.isBefore(EARLIEST_TIME) || !time.isBefore(END_OF_TIMES))) {
+      throw new AuditFilters.InvalidParameter(
+          parameter, "must be a time in the years 1970 to 9999");
+    }
+  }
+
+  /**
+   * A filter time given as a protobuf timestamp (the admin gRPC API).
+   *
+   * @throws AuditFilters.InvalidParameter naming {@code parameter} if it is outside the years 1970
+   *     to 9999 (including seconds too large for an {@link Instant})
+   */
+  public static Instant time(String parameter, Timestamp t) {
+    if (t.getSeconds() < EARLIEST_TIME.getEpochSecond()
+        || t.getSeconds() >= END_OF_TIMES.getEpochSecond()) {
+      throw new AuditFilters.InvalidParameter(
+          parameter, "must be a time in the years 1970 to 9999");
+    }
+    Instant time = Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+    checkTime(parameter, time);
+    return time;
   }
 
   /** The first page of everything, {@value #DEFAULT_LIMIT} records. */
@@ -80,15 +122,15 @@ public record AuditQuery(
    * {@value #DEFAULT_LIMIT}.
    *
    * @throws IllegalArgumentException if the limit is above {@value #MAX_LIMIT}, the decision is not
-   *     allow/deny, or the cursor is invalid
+   *     allow/deny, a time is outside the years 1970 to 9999, or the cursor is invalid
    */
   public static AuditQuery fromProto(io.portcullis.proto.v1.AuditQuery q) {
     Builder b = builder();
     if (q.hasSince()) {
-      b.since(Instant.ofEpochSecond(q.getSince().getSeconds(), q.getSince().getNanos()));
+      b.since(time("since", q.getSince()));
     }
     if (q.hasUntil()) {
-      b.until(Instant.ofEpochSecond(q.getUntil().getSeconds(), q.getUntil().getNanos()));
+      b.until(time("until", q.getUntil()));
     }
     b.decision(q.getDecision())
         .reason(q.getReason())
@@ -202,7 +244,7 @@ public record AuditQuery(
 
     /**
      * @throws IllegalArgumentException if the limit is out of range, the decision is not
-     *     allow/deny, or until is before since
+     *     allow/deny, a time is outside the years 1970 to 9999, or until is before since
      */
     public AuditQuery build() {
       return new AuditQuery(

@@ -187,8 +187,8 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
         () -> {
           List<SummaryDimension> groupBy =
               SummaryDimension.parseList(String.join(",", request.getGroupByList()));
-          Instant since = request.hasSince() ? instant(request.getSince()) : null;
-          Instant until = request.hasUntil() ? instant(request.getUntil()) : null;
+          Instant since = request.hasSince() ? AuditQuery.time("since", request.getSince()) : null;
+          Instant until = request.hasUntil() ? AuditQuery.time("until", request.getUntil()) : null;
           if (since != null && until != null && until.isBefore(since)) {
             throw new IllegalArgumentException("until must not be before since");
           }
@@ -343,10 +343,6 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
 
   private static Timestamp timestamp(Instant t) {
     return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
-  }
-
-  private static Instant instant(Timestamp t) {
-    return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
   }
 
   /** Builds a {@link GrpcAdminService}; not thread-safe. Every part is required. */

@@ -149,7 +149,11 @@ public final class AuditAdminRoutes {
     }
     AuditQuery given = b.build();
     Instant until = given.until() == null ? now : given.until();
-    Instant since = given.since() == null ? until.minus(DEFAULT_TIMELINE_RANGE) : given.since();
+    Instant since = given.since();
+    if (since == null) {
+      Instant dayBefore = until.minus(DEFAULT_TIMELINE_RANGE);
+      since = dayBefore.isBefore(AuditQuery.EARLIEST_TIME) ? AuditQuery.EARLIEST_TIME : dayBefore;
+    }
     if (!since.isBefore(until)) {
       return invalid(new AuditFilters.InvalidParameter("until", "must be after since"));
     }

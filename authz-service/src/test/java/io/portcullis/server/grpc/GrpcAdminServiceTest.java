@@ -2,7 +2,9 @@ package io.portcullis.server.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import com.google.protobuf.Timestamp;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -279,6 +281,30 @@ class GrpcAdminServiceTest {
                         .summarizeAudit(
                             AuditSummaryRequest.newBuilder().addGroupBy("colour").build())))
         .isEqualTo(Status.Code.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void audit_timesOutsideTheYears1970To9999_areInvalidArgumentNamingTheField() {
+    // Seconds beyond what an Instant holds, beyond what epoch microseconds hold, before 1970.
+    for (long seconds : new long[] {Long.MAX_VALUE, 9_000_000_000_000L, 253_402_300_800L, -1}) {
+      Timestamp t = Timestamp.newBuilder().setSeconds(seconds).build();
+      StatusRuntimeException query =
+          catchThrowableOfType(
+              StatusRuntimeException.class,
+              () -> admin().queryAudit(AuditQuery.newBuilder().setSince(t).build()));
+      assertThat(query.getStatus().getCode())
+          .as("%d", seconds)
+          .isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(query.getStatus().getDescription()).startsWith("since: ");
+      StatusRuntimeException summary =
+          catchThrowableOfType(
+              StatusRuntimeException.class,
+              () -> admin().summarizeAudit(AuditSummaryRequest.newBuilder().setUntil(t).build()));
+      assertThat(summary.getStatus().getCode())
+          .as("%d", seconds)
+          .isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(summary.getStatus().getDescription()).startsWith("until: ");
+    }
   }
 
   @Test
