@@ -205,7 +205,7 @@ public final class Portcullis implements AutoCloseable {
     // Audit log: every decision is queued here and written off the request path.
     AuditStore auditStore = AuditStore.of(database);
     this.auditStore = auditStore;
-    resources.push(AuditRetention.schedule(auditStore, config.audit(), clock));
+    resources.push(AuditRetention.schedule(auditStore, config.audit(), clock, meters));
     AuditWriter audit =
         AuditWriter.builder(auditStore)
             .instance(config.instance())

@@ -98,7 +98,8 @@ public interface AuditStore {
 
   /**
    * Walks every instance's chain from its retention anchor to its head and reports the first record
-   * that was edited (content or column copies), deleted (a gap, or a shortened tail) or moved.
+   * that was edited (content or column copies), deleted (a gap, or a shortened tail) or moved, or
+   * that lies outside its chain (at or before the anchor, or after the head: inserted by hand).
    * Reads in chunks, so it can run beside the writer; records appended after the walk started are
    * left for the next run.
    */
@@ -113,4 +114,15 @@ public interface AuditStore {
    * @return how many records were deleted
    */
   long deleteBefore(Instant cutoff, int batchSize);
+
+  /**
+   * Whether {@link #deleteBefore} is kept from deleting records older than {@code cutoff}: the
+   * instance of the oldest such record, if its chain's oldest remaining record is at or after the
+   * cutoff. Two index seeks and a look at one chain, so it can follow every retention run; when
+   * several chains are stalled, the one holding the oldest expired record is named.
+   *
+   * @return the stall, or {@code null} if no record older than the cutoff is stuck behind a newer
+   *     one
+   */
+  @Nullable RetentionStall retentionStall(Instant cutoff);
 }

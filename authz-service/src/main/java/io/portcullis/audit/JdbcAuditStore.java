@@ -10,6 +10,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -1030,6 +1031,52 @@ abstract sealed class JdbcAuditStore implements AuditStore
       } while (n == batchSize);
     }
     return deleted;
+  }
+
+  @Override
+  public @Nullable RetentionStall retentionStall(Instant cutoff) {
+    long cutoffUs = DecisionRecords.micros(cutoff);
+    try (Connection c = db.connection()) {
+      String instance;
+      long expiredSeq;
+      // The oldest expired record, through the time index: nothing to read after a run that could
+      // delete everything expired.
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT instance, seq FROM audit_record WHERE time_us < ? ORDER BY time_us LIMIT 1")) {
+        ps.setLong(1, cutoffUs);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return null;
+          }
+          instance = rs.getString(1);
+          expiredSeq = rs.getLong(2);
+        }
+      }
+      ChainRow chain = readChain(c, instance, "");
+      if (chain == null) {
+        return null; // records without a chain: verify reports them
+      }
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT seq, time_us FROM audit_record WHERE instance = ? AND seq > ?"
+                  + " ORDER BY seq LIMIT 1")) {
+        ps.setString(1, instance);
+        ps.setLong(2, chain.anchorSeq());
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next() || rs.getLong(2) < cutoffUs || rs.getLong(1) >= expiredSeq) {
+            return null; // not blocked: the next run deletes it
+          }
+          return new RetentionStall(
+              instance,
+              rs.getLong(1),
+              Instant.EPOCH.plus(rs.getLong(2), ChronoUnit.MICROS),
+              expiredSeq);
+        }
+      }
+    } catch (SQLException e) {
+      throw failure("looking for stalled audit retention", e);
+    }
   }
 
   /**

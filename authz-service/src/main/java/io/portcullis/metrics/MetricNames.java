@@ -79,6 +79,13 @@ public final class MetricNames {
   public static final String AUDIT_CHAIN_REWOUND = "portcullis.audit.chain.rewound";
 
   /**
+   * {@code portcullis_audit_retention_stalled}: 1 if the last audit retention run found records
+   * older than the retention it could not delete, because a record before them in their chain is
+   * stamped after the cutoff (a clock stepped ahead); 0 otherwise.
+   */
+  public static final String AUDIT_RETENTION_STALLED = "portcullis.audit.retention.stalled";
+
+  /**
    * Records per batch the audit writer's store thread wrote (one transaction, or one journal
    * write): about {@code rate * flush_interval} while the writer keeps up, up to {@code max_batch}
    * under load. Its count is the number of batches.

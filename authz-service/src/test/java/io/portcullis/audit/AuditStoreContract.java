@@ -894,6 +894,38 @@ abstract class AuditStoreContract {
   }
 
   @Test
+  void retentionStall_expiredRecordsBehindOneStampedAfterTheCutoff_isReportedUntilItsTimePasses() {
+    Instant future = T0.plus(Duration.ofDays(3 * 365)); // written while the clock was years ahead
+    List<DecisionRecord> rs = new ArrayList<>();
+    rs.add(record(A, "old-1", T0));
+    rs.add(record(A, "future", future));
+    rs.add(record(A, "old-2", T0.plusSeconds(1)));
+    rs.add(record(A, "old-3", T0.plusSeconds(2)));
+    appendOk(link(rs, ChainHead.GENESIS));
+    appendOk(linked(B, 3, ChainHead.GENESIS)); // T0 + 0..2 min: expired, and deleted
+    Instant cutoff = T0.plus(Duration.ofHours(1));
+    assertThat(store.retentionStall(cutoff)).as("before a run, nothing is blocked yet").isNull();
+
+    assertThat(store.deleteBefore(cutoff, 100)).isEqualTo(1 + 3);
+
+    assertThat(store.retentionStall(cutoff)).isEqualTo(new RetentionStall(A, 2, future, 3));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(3));
+    Instant later = future.plusSeconds(1);
+    assertThat(store.deleteBefore(later, 100)).isEqualTo(3);
+    assertThat(store.retentionStall(later)).isNull();
+  }
+
+  @Test
+  void retentionStall_afterARunThatDeletedEverythingExpired_isNull() {
+    appendOk(linked(A, 10, ChainHead.GENESIS));
+    Instant cutoff = T0.plus(Duration.ofMinutes(5));
+
+    store.deleteBefore(cutoff, 3);
+
+    assertThat(store.retentionStall(cutoff)).isNull();
+  }
+
+  @Test
   void deleteBefore_thenDeletingARowBehindTheAnchor_isStillDetected() throws SQLException {
     appendOk(linked(A, 6, ChainHead.GENESIS));
     store.deleteBefore(T0.plus(Duration.ofMinutes(2)), 10);
