@@ -13,7 +13,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
@@ -26,9 +28,16 @@ import org.jspecify.annotations.Nullable;
  * with its chain fields]}. A batch is written with one positional write and made durable with one
  * {@code fdatasync} ({@link FileChannel#force force(false)}), so after a crash the file holds every
  * batch that {@link #append} returned for, and possibly a torn last entry. {@link #open} scans the
- * file and cuts it at the first entry that is incomplete, fails its CRC or does not parse; what
- * comes before is intact by construction. The file is locked while open, so two processes never
- * share a journal. The same framing as LevelDB's log and Kafka's record batches, without blocks.
+ * file; an entry that is incomplete, fails its CRC or does not parse is a torn tail only if no
+ * valid entry follows it, and the file is cut there. If valid entries do follow (the file was
+ * damaged, not torn), the scan resynchronises instead of dropping them: first at the end the bad
+ * entry's own length gives (a damaged payload), else at the next offset where a complete entry
+ * passes its CRC and parses (a damaged length; a false match needs a 32-bit CRC collision on a
+ * parsable record). The bad bytes stay in the file and are stepped over by {@link #read}; {@link
+ * #damage()} says where they are and how many records they held, from the {@code seq} gap around
+ * them (the journal is one chain), so the writer can count them as dropped. The file is locked
+ * while open, so two processes never share a journal. The same framing as LevelDB's log and Kafka's
+ * record batches, without blocks.
  *
  * <p>Not thread-safe: only the audit writer's thread uses it.
  */
@@ -46,13 +55,32 @@ public final class AuditJournal implements AutoCloseable {
   private long entries;
   private @Nullable DecisionRecord last;
   private final long recoveredBytes;
+  private final List<Damage> damage;
 
-  private AuditJournal(Path file, FileChannel channel, FileLock lock, long cutBytes) {
+  /** Where {@link #read} steps over damaged bytes: the offset of each bad region to its end. */
+  private final Map<Long, Long> skips = new HashMap<>();
+
+  private AuditJournal(
+      Path file, FileChannel channel, FileLock lock, long cutBytes, List<Damage> damage) {
     this.file = file;
     this.channel = channel;
     this.lock = lock;
     this.recoveredBytes = cutBytes;
+    this.damage = List.copyOf(damage);
+    for (Damage d : damage) {
+      skips.put(d.offset(), d.offset() + d.bytes());
+    }
   }
+
+  /**
+   * Damaged bytes found by {@link #open} between valid entries, stepped over when reading.
+   *
+   * @param offset where the first bad entry starts
+   * @param bytes how many bytes up to the next valid entry
+   * @param lostRecords how many records those bytes held, from the {@code seq} gap around them (at
+   *     least 1)
+   */
+  public record Damage(long offset, long bytes, long lostRecords) {}
 
   /**
    * Opens (creating if needed) the journal at {@code file}, locks it, and cuts a torn tail.
@@ -97,7 +125,7 @@ public final class AuditJournal implements AutoCloseable {
         ch.truncate(scan.validEnd());
         ch.force(true);
       }
-      AuditJournal j = new AuditJournal(file, ch, lock, cut);
+      AuditJournal j = new AuditJournal(file, ch, lock, cut, scan.damage());
       j.size = scan.validEnd();
       j.entries = scan.entries();
       j.last = scan.last();
@@ -108,21 +136,68 @@ public final class AuditJournal implements AutoCloseable {
     }
   }
 
-  private record Scan(long validEnd, long entries, @Nullable DecisionRecord last) {}
+  private record Scan(
+      long validEnd, long entries, @Nullable DecisionRecord last, List<Damage> damage) {}
 
   private static Scan scan(FileChannel ch, long length) throws IOException {
     long pos = MAGIC.length;
     long count = 0;
     DecisionRecord last = null;
+    List<Damage> damage = new ArrayList<>();
     while (true) {
       Entry e = readEntry(ch, pos, length);
       if (e == null) {
-        return new Scan(pos, count, last);
+        long next = pos < length ? resync(ch, pos, length) : -1;
+        if (next < 0) {
+          return new Scan(pos, count, last, damage); // the end, or a torn tail to cut
+        }
+        e = readEntry(ch, next, length);
+        if (e == null) {
+          throw new IllegalStateException("resync found no entry at " + next);
+        }
+        long gap = last == null ? 0 : e.record().getSeq() - last.getSeq() - 1;
+        damage.add(new Damage(pos, next - pos, Math.max(1, gap)));
       }
       last = e.record();
       count++;
       pos = e.next();
     }
+  }
+
+  /**
+   * Where the next valid entry after the bad one at {@code pos} starts, or -1 if none does (a torn
+   * tail). Tries the end the bad entry's length gives, then every later offset.
+   */
+  private static long resync(FileChannel ch, long pos, long length) throws IOException {
+    ByteBuffer header = ByteBuffer.allocate(ENTRY_HEADER);
+    if (length - pos >= ENTRY_HEADER && readFully(ch, header, pos) == ENTRY_HEADER) {
+      int n = header.getInt(0);
+      if (n > 0 && n <= MAX_ENTRY && length - pos - ENTRY_HEADER - n > 0) {
+        long framed = pos + ENTRY_HEADER + n;
+        if (readEntry(ch, framed, length) != null) {
+          return framed;
+        }
+      }
+    }
+    long from = pos + 1;
+    long span = Math.min(length - from, Integer.MAX_VALUE);
+    if (span < ENTRY_HEADER) {
+      return -1;
+    }
+    ByteBuffer rest = ch.map(FileChannel.MapMode.READ_ONLY, from, span);
+    CRC32C crc = new CRC32C();
+    for (int i = 0; i + ENTRY_HEADER < span; i++) {
+      int n = rest.getInt(i);
+      if (n <= 0 || n > MAX_ENTRY || span - i - ENTRY_HEADER < n) {
+        continue;
+      }
+      crc.reset();
+      crc.update(rest.slice(i + ENTRY_HEADER, n));
+      if ((int) crc.getValue() == rest.getInt(i + 4) && readEntry(ch, from + i, length) != null) {
+        return from + i;
+      }
+    }
+    return -1;
   }
 
   private record Entry(DecisionRecord record, long next) {}
@@ -139,7 +214,8 @@ public final class AuditJournal implements AutoCloseable {
     }
     int n = header.getInt(0);
     int crc = header.getInt(4);
-    if (n < 0 || n > MAX_ENTRY || length - pos - ENTRY_HEADER < n) {
+    // No record serializes to nothing, and zeros are what an unwritten extent of a file reads as.
+    if (n <= 0 || n > MAX_ENTRY || length - pos - ENTRY_HEADER < n) {
       return null;
     }
     ByteBuffer payload = ByteBuffer.allocate(n);
@@ -215,7 +291,12 @@ public final class AuditJournal implements AutoCloseable {
     while (out.size() < max) {
       Entry e = readEntry(channel, pos, size);
       if (e == null) {
-        break;
+        Long skip = skips.get(pos);
+        if (skip == null) {
+          break;
+        }
+        pos = skip;
+        continue;
       }
       out.add(e.record());
       pos = e.next();
@@ -243,6 +324,7 @@ public final class AuditJournal implements AutoCloseable {
     size = MAGIC.length;
     entries = 0;
     last = null;
+    skips.clear();
   }
 
   public boolean isEmpty() {
@@ -267,6 +349,15 @@ public final class AuditJournal implements AutoCloseable {
   /** Bytes of a torn or corrupt tail that {@link #open} cut off. */
   public long recoveredBytes() {
     return recoveredBytes;
+  }
+
+  /**
+   * Damaged regions {@link #open} found with valid entries after them, in file order; empty for a
+   * file that was only torn at its end. Not updated by {@link #clear()}: it describes the file as
+   * opened.
+   */
+  public List<Damage> damage() {
+    return damage;
   }
 
   public Path file() {

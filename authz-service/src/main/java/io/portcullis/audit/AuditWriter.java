@@ -221,8 +221,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   }
 
   /**
-   * Opens the journal (cutting a torn tail), finds the chain head and starts the writer and replay
-   * threads. A non-empty journal is replayed first.
+   * Opens the journal (cutting a torn tail, counting records lost to damage inside it as dropped),
+   * finds the chain head and starts the writer and replay threads. A non-empty journal is replayed
+   * first.
    *
    * @throws UncheckedIOException if the journal cannot be opened (e.g. another process holds it)
    */
@@ -241,6 +242,17 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
           "Audit journal {}: cut a torn tail of {} bytes (the last write before a crash)",
           journalFile,
           j.recoveredBytes());
+    }
+    for (AuditJournal.Damage d : j.damage()) {
+      // Not a torn write: valid entries follow, and are replayed. What the bad bytes held is lost.
+      log.warn(
+          "Audit journal {}: skipped a damaged entry at offset {} ({} bytes); records lost: {};"
+              + " the entries after it were recovered and are replayed",
+          journalFile,
+          d.offset(),
+          d.bytes(),
+          d.lostRecords());
+      dropped.increment(d.lostRecords());
     }
     ChainHead h;
     DecisionRecord last = j.last();

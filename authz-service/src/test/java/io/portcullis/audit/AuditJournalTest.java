@@ -85,6 +85,81 @@ class AuditJournalTest {
     }
   }
 
+  /** The offset of entry {@code index} in a journal holding {@code rs} from its start. */
+  private static int offsetOf(List<DecisionRecord> rs, int index) {
+    int pos = 8;
+    for (DecisionRecord r : rs.subList(0, index)) {
+      pos += 8 + r.getSerializedSize();
+    }
+    return pos;
+  }
+
+  @Test
+  void open_damagedPayloadOfTheFirstEntry_skipsItAndRecoversTheEntriesAfterIt() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    List<DecisionRecord> rs = records(3);
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(rs, Long.MAX_VALUE);
+    }
+    byte[] bytes = Files.readAllBytes(file);
+    long size = bytes.length;
+    bytes[offsetOf(rs, 1) - 3] ^= 0x55; // inside the first payload: its CRC no longer matches
+    Files.write(file, bytes);
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.recoveredBytes()).isZero();
+      assertThat(j.damage()).containsExactly(new AuditJournal.Damage(8, offsetOf(rs, 1) - 8, 1));
+      assertThat(j.entries()).isEqualTo(2);
+      assertThat(j.last()).isEqualTo(rs.get(2));
+      AuditJournal.Chunk chunk = j.read(j.start(), 10);
+      assertThat(chunk.records()).containsExactlyElementsOf(rs.subList(1, 3));
+      assertThat(chunk.next()).isEqualTo(size);
+    }
+  }
+
+  @Test
+  void open_damagedLengthOfAnEntry_resynchronisesOnTheNextValidEntry() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    List<DecisionRecord> rs = records(4);
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(rs, Long.MAX_VALUE);
+    }
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[offsetOf(rs, 1)] = 0x7f; // entry 2's length now points far past the end of the file
+    Files.write(file, bytes);
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.damage())
+          .containsExactly(
+              new AuditJournal.Damage(offsetOf(rs, 1), offsetOf(rs, 2) - offsetOf(rs, 1), 1));
+      assertThat(j.read(j.start(), 10).records()).containsExactly(rs.get(0), rs.get(2), rs.get(3));
+      // Appends after the damage are read as well.
+      List<DecisionRecord> more =
+          AuditStoreContract.linked("pc-1", 1, new ChainHead(4, rs.get(3).getHash()));
+      j.append(more, Long.MAX_VALUE);
+      assertThat(j.read(j.start(), 10).records()).hasSize(4).endsWith(more.get(0));
+    }
+  }
+
+  @Test
+  void open_zeroedTail_isCutAsTorn_notReadAsEmptyRecords() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    List<DecisionRecord> rs = records(2);
+    long intactSize;
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(rs, Long.MAX_VALUE);
+      intactSize = j.sizeBytes();
+    }
+    Files.write(file, new byte[64], StandardOpenOption.APPEND); // an extent never written
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.recoveredBytes()).isEqualTo(64);
+      assertThat(j.damage()).isEmpty();
+      assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs);
+    }
+    assertThat(Files.size(file)).isEqualTo(intactSize);
+  }
+
   @Test
   void append_beyondMaxBytes_writesOnlyTheRecordsThatFit() throws IOException {
     try (AuditJournal j = AuditJournal.open(dir.resolve("pc-1.journal"))) {

@@ -345,6 +345,34 @@ class AuditWriterTest {
   }
 
   @Test
+  void start_withAJournalWhoseFirstEntryIsDamaged_replaysTheRest_andCountsTheLostRecordAsDropped()
+      throws Exception {
+    List<DecisionRecord> journaled =
+        AuditStoreContract.link(
+            List.of(
+                DecisionRecords.of(decision(0), INSTANCE),
+                DecisionRecords.of(decision(1), INSTANCE),
+                DecisionRecords.of(decision(2), INSTANCE)),
+            ChainHead.GENESIS);
+    Path file = settings.journalDirectory().resolve(INSTANCE + ".journal");
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(journaled, Long.MAX_VALUE);
+    }
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[8 + 8 + 4] ^= 0x55; // inside entry 1 of 3: its CRC no longer matches
+    Files.write(file, bytes);
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    AuditWriter w = writer(settings, registry).start();
+    await().atMost(patience()).until(() -> w.written() == 2 && !w.spilling());
+    w.close();
+
+    assertThat(storedIdsInChainOrder()).containsExactly("o-1", "o-2");
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(2));
+    assertThat(registry.scrape()).contains("portcullis_audit_dropped_total 1.0");
+  }
+
+  @Test
   void pipeline_smallBatchesThroughAnOutage_storeEveryDecisionInAppendOrder() throws Exception {
     // Batches of 7: many batches are linked ahead of the store thread when it switches to the
     // journal and back.
