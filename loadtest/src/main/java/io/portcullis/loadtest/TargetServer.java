@@ -151,7 +151,9 @@ final class TargetServer implements Callable<Integer> {
         new RuntimeConfig.PolicySettings(policy, false),
         "jdbc:sqlite:" + dataDir.resolve("portcullis.db"),
         limits,
-        rlsDir,
+        rlsDir == null
+            ? new RuntimeConfig.Rls(dataDir.resolve("ratelimit"), false)
+            : new RuntimeConfig.Rls(rlsDir, true),
         d.audit(),
         d.geoip(),
         d.requestLimits(),
