@@ -100,11 +100,14 @@ public final class YamlTree {
       Path file, String what, int maxBytes, Diagnostics diagnostics) {
     byte[] bytes;
     try {
-      if (Files.size(file) > maxBytes) {
-        diagnostics.error(0, 0, "", what + " is larger than " + (maxBytes >> 20) + " MiB");
+      if (Files.exists(file) && !Files.isRegularFile(file)) {
+        // a FIFO would block the reader (and every later reload) forever; a device never ends
+        diagnostics.error(0, 0, "", what + " is not a regular file");
         return null;
       }
-      bytes = Files.readAllBytes(file);
+      try (java.io.InputStream in = Files.newInputStream(file)) {
+        bytes = in.readNBytes(maxBytes + 1); // never trust Files.size: /proc files report 0
+      }
     } catch (NoSuchFileException e) {
       diagnostics.error(0, 0, "", what + " does not exist");
       return null;

@@ -833,6 +833,22 @@ class PolicyLoaderTest {
   }
 
   @Test
+  void file_aNamedPipeOrADirectory_isRefusedNotWaitedFor() throws IOException {
+    PolicyLoader l = loader(IdentityServices.offline());
+    Path pipe = LivePolicyTest.fifo(dir.resolve("policy-pipe.yaml"));
+    Path folder = java.nio.file.Files.createDirectories(dir.resolve("policy-dir.yaml"));
+
+    for (Path p : List.of(pipe, folder)) {
+      LoadResult r =
+          org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+              java.time.Duration.ofSeconds(5), () -> l.load(p));
+      assertThat(((LoadResult.Invalid) r).errors().get(0).message())
+          .as(p.toString())
+          .contains("not a regular file");
+    }
+  }
+
+  @Test
   void file_missingEmptyOrNotUtf8_isInvalid() throws IOException {
     PolicyLoader l = loader(IdentityServices.offline());
     assertThat(((LoadResult.Invalid) l.load(dir.resolve("nope.yaml"))).errors().get(0).message())
