@@ -499,6 +499,26 @@ class EnvoyConfigTest {
   }
 
   @Test
+  void production_stagingHost_neverSharesAClusterWithTheProductionHosts() {
+    // The staging segment runs in dry-run: on a shared pool, Host: staging.example.com on the
+    // production listener would reach production backends with nothing enforced.
+    Set<String> staging = new java.util.HashSet<>();
+    Set<String> other = new java.util.HashSet<>();
+    for (Hcm hcm : production().authorizing()) {
+      for (VirtualHost vhost : hcm.virtualHosts()) {
+        boolean isStaging = vhost.getDomainsList().stream().anyMatch(d -> d.startsWith("staging."));
+        for (Route route : vhost.getRoutesList()) {
+          if (route.hasRoute() && !route.getRoute().getCluster().isEmpty()) {
+            (isStaging ? staging : other).add(route.getRoute().getCluster());
+          }
+        }
+      }
+    }
+    assertThat(staging).containsExactly("staging-upstream");
+    assertThat(other).isNotEmpty().doesNotContainAnyElementsOf(staging);
+  }
+
+  @Test
   void production_adminInterface_listensOnLoopbackOnly() {
     SocketAddress admin = production().bootstrap().getAdmin().getAddress().getSocketAddress();
     assertThat(admin.getAddress()).isIn("127.0.0.1", "::1");
