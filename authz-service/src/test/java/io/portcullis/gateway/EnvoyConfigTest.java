@@ -341,6 +341,13 @@ class EnvoyConfigTest {
             .as("%s: exact bytes for the schema", route.getName())
             .isTrue();
         assertThat(body.getMaxRequestBytes()).isBetween(1, 1024 * 1024);
+        // The stream buffer (defaulting to the connection's limit) must hold what ext_authz
+        // buffers, or Envoy answers 413 itself before Portcullis sees the body (unaudited).
+        assertThat(hcm.listener().getPerConnectionBufferLimitBytes().getValue())
+            .as(
+                "%s: per_connection_buffer_limit_bytes of %s",
+                route.getName(), hcm.listener().getName())
+            .isGreaterThan(body.getMaxRequestBytes());
         assertThat(route.getMatch().getHeadersList())
             .as("%s buffers only for the method whose rule has a body_schema", route.getName())
             .anyMatch(h -> h.getName().equals(":method"));
