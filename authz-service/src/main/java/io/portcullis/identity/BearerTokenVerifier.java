@@ -20,4 +20,13 @@ public interface BearerTokenVerifier {
    *     example a JWT whose issuer it does not trust), so that the next verifier may try
    */
   @Nullable Verification verify(String token);
+
+  /**
+   * The verified identity this verifier has cached for {@code token}, without any I/O; {@code null}
+   * when it has none. The credential chain asks every introspection endpoint's cache before it
+   * calls any endpoint, so one endpoint's outage does not hold up tokens another has vouched for.
+   */
+  default Verification.@Nullable Verified cachedVerified(String token) {
+    return null;
+  }
 }

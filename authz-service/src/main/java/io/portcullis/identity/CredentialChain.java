@@ -244,12 +244,19 @@ public final class CredentialChain implements IdentityResolver {
         return v;
       }
     }
-    // Every introspection endpoint in policy order until one vouches for the token: a token
-    // inactive at one endpoint may be another's. Without a voucher, an endpoint that could not
-    // answer makes it identity_unavailable (the token may be that endpoint's), else the last
-    // endpoint's inactive_token decides. Any other answer (an active token without a subject, a
-    // token too large) is final.
-    Verification.Rejected unavailable = null;
+    // First every endpoint's cache (no I/O): a token one endpoint vouched for is not held up by
+    // another's outage. Then the endpoints in policy order until one vouches: a token inactive
+    // at one endpoint may be another's. An endpoint that cannot answer ends the search with
+    // identity_unavailable: the token may be that endpoint's, and a live token of an endpoint
+    // that is down must not be sent on to the next one. Without a voucher the last endpoint's
+    // inactive_token decides. Any other answer (an active token without a subject, a token too
+    // large) is final.
+    for (BearerTokenVerifier endpoint : introspection) {
+      Verification.Verified cached = endpoint.cachedVerified(token);
+      if (cached != null) {
+        return cached;
+      }
+    }
     Verification.Rejected inactive = null;
     for (BearerTokenVerifier endpoint : introspection) {
       switch (endpoint.verify(token)) {
@@ -258,18 +265,10 @@ public final class CredentialChain implements IdentityResolver {
           return v;
         }
         case Verification.Rejected r when r.reason() == Reason.INACTIVE_TOKEN -> inactive = r;
-        case Verification.Rejected r when r.reason() == Reason.IDENTITY_UNAVAILABLE -> {
-          if (unavailable == null) {
-            unavailable = r;
-          }
-        }
         case Verification.Rejected r -> {
           return r;
         }
       }
-    }
-    if (unavailable != null) {
-      return unavailable;
     }
     if (inactive != null) {
       return inactive;

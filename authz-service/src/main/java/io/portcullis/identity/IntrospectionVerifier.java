@@ -100,6 +100,20 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
   }
 
   @Override
+  public Verification.@Nullable Verified cachedVerified(String token) {
+    if (token.length() > JwtVerifier.MAX_TOKEN_CHARS) {
+      return null;
+    }
+    Active hit = settings.active().getIfPresent(JwtVerifier.TokenKey.of(endpoint.scope(), token));
+    if (hit == null) {
+      return null;
+    }
+    Instant now = settings.clock().instant();
+    boolean live = now.isBefore(hit.cacheUntil()) && (hit.exp() == null || now.isBefore(hit.exp()));
+    return live && hit.verification() instanceof Verification.Verified v ? v : null;
+  }
+
+  @Override
   public Verification verify(String token) {
     if (token.length() > JwtVerifier.MAX_TOKEN_CHARS) {
       return new Verification.Rejected(Reason.INVALID_TOKEN, "token too large");

@@ -242,15 +242,47 @@ class CredentialChainTest {
         endpoint(asked, "c", Verification.rejected(Reason.INACTIVE_TOKEN, "inactive at c"));
     RequestAttributes opaque = request(Map.of("authorization", "Bearer " + OPAQUE));
 
-    assertThat(verified(chainOf(down, a, b, c).resolve(opaque)).principal()).isEqualTo("bob");
-    assertThat(asked).as("a voucher ends the search").containsExactly("down", "a", "b");
+    assertThat(verified(chainOf(a, b, c).resolve(opaque)).principal()).isEqualTo("bob");
+    assertThat(asked).as("a voucher ends the search").containsExactly("a", "b");
 
     Verification none = chainOf(a, c).resolve(opaque);
     assertRejected(none, Reason.INACTIVE_TOKEN);
     assertThat(((Verification.Rejected) none).detail())
         .as("the last endpoint's answer decides")
         .isEqualTo("inactive at c");
-    assertRejected(chainOf(a, down, c).resolve(opaque), Reason.IDENTITY_UNAVAILABLE);
+
+    asked.clear();
+    assertRejected(chainOf(a, down, b).resolve(opaque), Reason.IDENTITY_UNAVAILABLE);
+    assertThat(asked)
+        .as("a live token of an endpoint that is down is not sent on to the next one")
+        .containsExactly("a", "down");
+  }
+
+  @Test
+  void resolve_aTokenCachedAsVerifiedByALaterEndpoint_isNotHeldUpByAnEarlierOneThatIsDown() {
+    List<String> asked = new ArrayList<>();
+    BearerTokenVerifier down =
+        endpoint(asked, "down", Verification.rejected(Reason.IDENTITY_UNAVAILABLE, "down"));
+    Verification.Verified bob =
+        (Verification.Verified)
+            Verification.verified(Identity.builder(CredentialType.INTROSPECTION, "bob").build());
+    BearerTokenVerifier cachedAtB =
+        new BearerTokenVerifier() {
+          @Override
+          public Verification verify(String token) {
+            asked.add("b");
+            return bob;
+          }
+
+          @Override
+          public Verification.Verified cachedVerified(String token) {
+            return bob;
+          }
+        };
+    RequestAttributes opaque = request(Map.of("authorization", "Bearer " + OPAQUE));
+
+    assertThat(verified(chainOf(down, cachedAtB).resolve(opaque)).principal()).isEqualTo("bob");
+    assertThat(asked).as("answered from b's cache: no endpoint called").isEmpty();
   }
 
   private static BearerTokenVerifier endpoint(
