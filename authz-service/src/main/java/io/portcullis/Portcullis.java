@@ -335,7 +335,7 @@ public final class Portcullis implements AutoCloseable {
       }
       log.info(
           "rate limit service: no configuration directory {}; every descriptor is answered OK",
-          configDir);
+          configDir.toAbsolutePath());
       try {
         return DescriptorLimiter.builder().counters(limits.rlsCounters()).clock(clock).build();
       } catch (RlsConfigException | IOException e) {

@@ -198,7 +198,9 @@ public final class RuntimeConfigLoader extends YamlReader {
 
     RateLimitSettings rl = ratelimit(f, def.ratelimit());
 
-    RuntimeConfig.Rls rlsSettings = def.rls();
+    // The default directory sits beside the configuration file, as a relative config_dir would.
+    RuntimeConfig.Rls rlsSettings =
+        new RuntimeConfig.Rls(base.resolve(def.rls().configDir()).normalize(), false);
     YamlNode.Mapping rls = optMapping(f, "rls");
     if (rls != null) {
       Path dir = optPath(new Fields(rls, "rls", RLS), "config_dir", null);

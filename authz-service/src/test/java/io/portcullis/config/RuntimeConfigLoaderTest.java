@@ -92,7 +92,9 @@ class RuntimeConfigLoaderTest {
     assertThat(c.admin().address()).isEqualTo(d.admin().address());
     assertThat(c.storeUrl()).isEqualTo(d.storeUrl());
     assertThat(c.ratelimit()).isEqualTo(d.ratelimit());
-    assertThat(c.rls()).isEqualTo(new RuntimeConfig.Rls(Path.of("ratelimit"), false));
+    assertThat(c.rls())
+        .as("the default directory beside the configuration file, not in the working directory")
+        .isEqualTo(new RuntimeConfig.Rls(dir.resolve("ratelimit"), false));
   }
 
   @Test
