@@ -268,6 +268,14 @@ public final class PolicyWatcher implements AutoCloseable {
       checkAgainWhenSettled(); // it moved during the load: wait for it to settle again
       return;
     }
+    if (r.get() instanceof LoadResult.Invalid) {
+      // Remember the bytes that settled, not a re-read: if the files changed while the load ran,
+      // the next check sees a new fingerprint and loads again instead of taking the new content
+      // for the one that failed.
+      lastFingerprint = settled.fingerprint();
+      register();
+      return;
+    }
     loaded(r.get());
   }
 
@@ -282,12 +290,18 @@ public final class PolicyWatcher implements AutoCloseable {
     register();
   }
 
+  /** The scheduled re-check: no longer pending once it runs, so it can schedule the next one. */
+  private void runSettleCheck() {
+    settleCheck = null;
+    check();
+  }
+
   private void checkAgainWhenSettled() {
     if (settleCheck != null && !settleCheck.isDone()) {
       return;
     }
     try {
-      settleCheck = executor.schedule(this::check, settleNanos, TimeUnit.NANOSECONDS);
+      settleCheck = executor.schedule(this::runSettleCheck, settleNanos, TimeUnit.NANOSECONDS);
     } catch (java.util.concurrent.RejectedExecutionException e) {
       // closed
     }
