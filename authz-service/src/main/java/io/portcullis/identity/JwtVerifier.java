@@ -235,16 +235,11 @@ public final class JwtVerifier implements BearerTokenVerifier {
       }
       // Without a kid every current key was a candidate, so a miss never refreshed the key set:
       // the signer may be a key rotated in since. Refresh once (rate-limited) and try the new
-      // keys; cache the refusal only when the refreshed set had nothing new to try.
+      // keys. The refusal is cached either way: a flood of one forged kid-less token must cost a
+      // cache lookup, not a refresh attempt and signature checks each; a genuine token of a key
+      // rotated in during a rate-limited window is tried again when the refusal expires.
       List<JWK> fresh = issuer.keys().refreshedBeyond(matcher(alg, null), candidates);
-      if (fresh == null) {
-        return new Refused(
-            new Verification.Rejected(
-                Reason.INVALID_TOKEN,
-                "signature does not verify with the keys of issuer '" + name + "'"),
-            false);
-      }
-      if (!signatureVerifies(jwt, fresh)) {
+      if (fresh == null || !signatureVerifies(jwt, fresh)) {
         return refuse("signature does not verify with the keys of issuer '" + name + "'");
       }
     }
