@@ -39,8 +39,18 @@ public record FailedAuthRule(String key, int threshold, Duration window, Duratio
     // keyed like a header: limit key, so a credential header (failed_auth on header:x-api-key) is
     // counted, stored in Redis, announced and listed under its digest, never the secret, and a
     // client-chosen 16 KiB value cannot make a 16 KiB key
-    String h = key.substring("header:".length()).toLowerCase(Locale.ROOT);
-    String v = new LimitKey.Header(h).value(request);
+    String v = HEADERS.computeIfAbsent(key, FailedAuthRule::header).value(request);
     return v == null ? null : key + ":" + v;
+  }
+
+  /**
+   * The header key part of each {@code header:<name>} rule key, built once: keyOf runs on every
+   * request when {@code protect} is configured.
+   */
+  private static final java.util.concurrent.ConcurrentHashMap<String, LimitKey.Header> HEADERS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static LimitKey.Header header(String key) {
+    return new LimitKey.Header(key.substring("header:".length()).toLowerCase(Locale.ROOT));
   }
 }
