@@ -22,6 +22,13 @@ import org.jspecify.annotations.Nullable;
 public final class ExpiringCounters {
   private final Cache<String, Counter> counters;
   private final long maximumSize;
+  private final com.github.benmanes.caffeine.cache.Ticker ticker;
+
+  /** Clean-ups of a full table happen at most this often (on the cache's own clock). */
+  private static final long CLEAN_UP_EVERY_NANOS = 100_000_000L;
+
+  private final java.util.concurrent.atomic.AtomicLong lastCleanUp =
+      new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
 
   /** One counter and the epoch-nanosecond instant it expires at. */
   private record Counter(AtomicLong value, long expiresAtNanos) {}
@@ -31,9 +38,10 @@ public final class ExpiringCounters {
       throw new IllegalArgumentException("maximumSize must be positive");
     }
     this.maximumSize = maximumSize;
+    this.ticker = EpochNanos.ticker(clock);
     this.counters =
         Caffeine.newBuilder()
-            .ticker(EpochNanos.ticker(clock))
+            .ticker(ticker)
             .executor(Runnable::run)
             .expireAfter(
                 new Expiry<String, Counter>() {
@@ -68,7 +76,14 @@ public final class ExpiringCounters {
       return live;
     }
     if (counters.estimatedSize() >= maximumSize) {
-      counters.cleanUp(); // drop the expired ones first: only live counters make it full
+      // Drop the expired ones first (only live counters make it full), but at most every 100 ms:
+      // under a flood of new keys every miss would otherwise take Caffeine's maintenance lock.
+      long now = ticker.read();
+      long last = lastCleanUp.get();
+      if ((last == Long.MIN_VALUE || now - last >= CLEAN_UP_EVERY_NANOS)
+          && lastCleanUp.compareAndSet(last, now)) {
+        counters.cleanUp();
+      }
       if (counters.estimatedSize() >= maximumSize) {
         return null;
       }
