@@ -71,10 +71,51 @@ final class Re2jRegularExpressionFactory implements RegularExpressionFactory {
   public RegularExpression getRegularExpression(String regex) {
     Pattern compiled;
     try {
-      compiled = Pattern.compile(RegularExpressions.replaceLongformCharacterProperties(regex));
+      compiled =
+          Pattern.compile(
+              unicodeEscapes(RegularExpressions.replaceLongformCharacterProperties(regex)));
     } catch (PatternSyntaxException e) {
       throw new UnsupportedPattern(regex, e);
     }
     return value -> compiled.matcher(value).find();
+  }
+
+  /**
+   * ECMA-262's backslash-u escape of four hex digits (valid in JSON Schema patterns, refused by
+   * RE2) as RE2's backslash-x-brace form; an escaped backslash before the u is left alone.
+   */
+  static String unicodeEscapes(String regex) {
+    if (regex.indexOf("\\u") < 0) {
+      return regex;
+    }
+    StringBuilder out = new StringBuilder(regex.length());
+    for (int i = 0; i < regex.length(); i++) {
+      char c = regex.charAt(i);
+      if (c != '\\' || i + 1 >= regex.length()) {
+        out.append(c);
+        continue;
+      }
+      char next = regex.charAt(i + 1);
+      if (next == 'u' && isHex4(regex, i + 2)) {
+        out.append("\\x{").append(regex, i + 2, i + 6).append('}');
+        i += 5;
+      } else {
+        out.append(c).append(next); // any other escape, an escaped backslash included, as is
+        i++;
+      }
+    }
+    return out.toString();
+  }
+
+  private static boolean isHex4(String s, int from) {
+    if (from + 4 > s.length()) {
+      return false;
+    }
+    for (int i = from; i < from + 4; i++) {
+      if (Character.digit(s.charAt(i), 16) < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 }

@@ -302,6 +302,19 @@ class JsonBodySchemaTest {
   }
 
   @Test
+  void validate_ecmaUnicodeEscapeInAPattern_loadsAndMatches_asBeforeRe2() throws IOException {
+    // The pattern is ^caf, backslash-u00e9, $: an ECMA-262 escape RE2 does not know.
+    JsonBodySchema cafe = patternSchema("^caf\\\\u00e9$");
+    assertThat(cafe.validate(Body.of("{\"ref\":\"caf\u00e9\"}", false), "application/json"))
+        .isNull();
+    assertThat(cafe.validate(Body.of("{\"ref\":\"cafe\"}", false), "application/json"))
+        .isEqualTo("$.ref: pattern");
+    assertThat(Re2jRegularExpressionFactory.unicodeEscapes("a\\\\u0041\\u0042"))
+        .as("an escaped backslash before u is not an escape")
+        .isEqualTo("a\\\\u0041\\x{0042}");
+  }
+
+  @Test
   void validate_patternPropertiesRunOnTheLinearEngine() throws IOException {
     Files.writeString(
         dir.resolve("tags.json"),
