@@ -131,6 +131,19 @@ public sealed interface LimitKey {
       return hashed || v.length() > MAX_PLAIN_VALUE ? digest(v) : v;
     }
 
+    /**
+     * For the admin API: the key value a header value {@code v} given by an operator is counted
+     * under (as {@link #value(RequestAttributes)} counts a request's), or {@code v} itself when it
+     * is already a digest as the admin API lists it ({@code sha256:} and 32 hex digits). Never used
+     * for request values: a client could send a digest-looking credential.
+     */
+    public String keyValue(String v) {
+      if (v.length() == 39 && v.startsWith("sha256:") && v.substring(7).matches("[0-9a-f]{32}")) {
+        return v;
+      }
+      return hashed || v.length() > MAX_PLAIN_VALUE ? digest(v) : v;
+    }
+
     /** The key value a credential-bearing header's value {@code v} is counted under. */
     public static String digest(String v) {
       return "sha256:" + HexFormat.of().formatHex(Sha256.of(v), 0, 16);

@@ -151,7 +151,19 @@ public final class LimitAdminRoutes {
     int parts = limit.key().size();
     List<String> values =
         key.size() == 1 && parts > 1 ? List.of(key.getFirst().split(",", -1)) : key;
-    return values.size() == parts ? LimitKey.bucket(values) : null;
+    if (values.size() != parts) {
+      return null;
+    }
+    // A header part is counted under its digest when it carries credentials or is long: do the
+    // same, so the caller can give the value as the client sent it.
+    List<String> keyed = new java.util.ArrayList<>(parts);
+    for (int i = 0; i < parts; i++) {
+      keyed.add(
+          limit.key().get(i) instanceof LimitKey.Header h
+              ? h.keyValue(values.get(i))
+              : values.get(i));
+    }
+    return LimitKey.bucket(keyed);
   }
 
   /**

@@ -153,6 +153,17 @@ class LimitAdminRoutesTest {
   }
 
   @Test
+  void aLongHeaderValue_readsTheBucketThePipelineCountsUnderItsDigest() {
+    String region = "r".repeat(LimitKey.Header.MAX_PLAIN_VALUE + 1);
+    call("acme", region);
+
+    assertThat(used("partners/per-region", "acme", region)).isEqualTo(1);
+    assertThat(used("partners/per-region", "acme", LimitKey.Header.digest(region)))
+        .as("or given as the digest the admin API lists")
+        .isEqualTo(1);
+  }
+
+  @Test
   void severalKeyParts_asRepeatedParameters_orJoinedWithCommas() {
     call("acme", "eu");
     call("a,b", "us%1");
