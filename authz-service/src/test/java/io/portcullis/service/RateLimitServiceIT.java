@@ -16,7 +16,6 @@ import io.portcullis.config.RuntimeConfig;
 import io.portcullis.testing.TestRuntimeConfigs;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import sun.misc.Signal;
@@ -122,17 +121,17 @@ class RateLimitServiceIT {
 
       Files.writeString(edge, EDGE.replace("requests_per_unit: 1", "requests_per_unit: 7"));
       Signal.raise(new Signal("HUP"));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit() != 7
-          && System.nanoTime() < deadline) {
-        Thread.sleep(50);
-      }
-      assertThat(ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(7);
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit() == 7);
 
       Files.writeString(edge, "domain: edge\ndescriptors: 7\n");
       Signal.raise(new Signal("HUP"));
-      Thread.sleep(500);
-      assertThat(ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit()).isEqualTo(7);
+      // the bad file is refused: the limit stays 7 throughout, not only at one instant
+      org.awaitility.Awaitility.await()
+          .during(java.time.Duration.ofMillis(500))
+          .atMost(java.time.Duration.ofSeconds(2))
+          .until(() -> ask(service).getStatuses(0).getCurrentLimit().getRequestsPerUnit() == 7);
     }
   }
 
