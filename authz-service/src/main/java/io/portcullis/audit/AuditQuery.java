@@ -125,30 +125,36 @@ public record AuditQuery(
    *     allow/deny, a time is outside the years 1970 to 9999, or the cursor is invalid
    */
   public static AuditQuery fromProto(io.portcullis.proto.v1.AuditQuery q) {
-    Builder b = builder();
-    if (q.hasSince()) {
-      b.since(time("since", q.getSince()));
-    }
-    if (q.hasUntil()) {
-      b.until(time("until", q.getUntil()));
-    }
-    b.decision(q.getDecision())
-        .reason(q.getReason())
-        .segment(q.getSegment())
-        .principal(q.getPrincipal())
-        .client(q.getClient())
-        .sourceIp(q.getSourceIp())
-        .pathPrefix(q.getPathPrefix());
+    // The same parser as GET /admin/audit, so both APIs accept, refuse and canonicalise alike
+    // (a reason code is checked, a path prefix must start with /, ::ffff:10.0.0.1 is 10.0.0.1).
+    java.util.Map<String, String> params = new java.util.HashMap<>();
+    put(params, "decision", q.getDecision());
+    put(params, "reason", q.getReason());
+    put(params, "segment", q.getSegment());
+    put(params, "principal", q.getPrincipal());
+    put(params, "client", q.getClient());
+    put(params, "source_ip", q.getSourceIp());
+    put(params, "path_prefix", q.getPathPrefix());
+    put(params, "cursor", q.getCursor());
     if (q.getDryRun()) {
-      b.dryRunOnly();
+      params.put("dry_run", "true");
     }
     if (q.getLimit() > 0) {
-      b.limit((int) Math.min(q.getLimit(), Integer.MAX_VALUE));
+      params.put("limit", Long.toString(q.getLimit()));
     }
-    if (!q.getCursor().isEmpty()) {
-      b.cursor(q.getCursor());
+    Builder b = AuditFilters.parse(params::get, Instant.EPOCH);
+    Instant since = q.hasSince() ? time("since", q.getSince()) : null;
+    Instant until = q.hasUntil() ? time("until", q.getUntil()) : null;
+    if (since != null && until != null && until.isBefore(since)) {
+      throw new AuditFilters.InvalidParameter("until", "must not be before since (" + since + ")");
     }
-    return b.build();
+    return b.since(since).until(until).build();
+  }
+
+  private static void put(java.util.Map<String, String> params, String name, String value) {
+    if (!value.isEmpty()) {
+      params.put(name, value);
+    }
   }
 
   /**

@@ -284,6 +284,42 @@ class GrpcAdminServiceTest {
   }
 
   @Test
+  void audit_query_parsesItsFiltersAsGetAdminAuditDoes() {
+    audit.append(
+        List.of(
+            RecordChain.link(
+                DecisionRecords.of(
+                    DecisionFixtures.from(
+                            RequestAttributes.builder()
+                                .path("/v1/status")
+                                .sourceIp("10.0.0.1")
+                                .build())
+                        .decisionId("mapped")
+                        .time(clock.instant())
+                        .segment("public")
+                        .allow(),
+                    "it-1"),
+                ChainHead.GENESIS)));
+
+    assertThat(
+            admin()
+                .queryAudit(AuditQuery.newBuilder().setSourceIp("::ffff:10.0.0.1").build())
+                .getRecordsList())
+        .as("an IPv4-mapped address finds the IPv4 records, as over HTTP")
+        .extracting(r -> r.getDecisionId())
+        .containsExactly("mapped");
+    for (AuditQuery bad :
+        List.of(
+            AuditQuery.newBuilder().setReason("no_such_reason").build(),
+            AuditQuery.newBuilder().setPathPrefix("v1").build(),
+            AuditQuery.newBuilder().setSourceIp("not-an-ip").build())) {
+      assertThat(codeOf(() -> admin().queryAudit(bad)))
+          .as(bad.toString())
+          .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+  }
+
+  @Test
   void audit_timesOutsideTheYears1970To9999_areInvalidArgumentNamingTheField() {
     // Seconds beyond what an Instant holds, beyond what epoch microseconds hold, before 1970.
     for (long seconds : new long[] {Long.MAX_VALUE, 9_000_000_000_000L, 253_402_300_800L, -1}) {
