@@ -129,7 +129,7 @@ public final class DecisionPipeline {
     // phase 3: identify — every presented credential verifies; none at all is anonymous
     Identity identity = options.identity();
     if (identity == null) {
-      switch (d.policy.identity().resolve(request)) {
+      switch (d.policy.identity().resolve(request, options.consumeLimits())) {
         case Verification.Rejected r -> {
           // Only failures the client caused count (the 401s): an unreachable issuer or key store
           // (identity_unavailable, 503) must not get every caller blocked.

@@ -22,4 +22,12 @@ public interface ApiKeyVerifier {
    *     logged
    */
   Verification verify(String presentedKey);
+
+  /**
+   * As {@link #verify(String)}; with {@code countUse} false a verified key is not recorded as used
+   * ({@code last_used_at}): explain looks at a request without acting on it.
+   */
+  default Verification verify(String presentedKey, boolean countUse) {
+    return verify(presentedKey);
+  }
 }

@@ -75,6 +75,11 @@ public final class CredentialChain implements IdentityResolver {
 
   @Override
   public Verification resolve(RequestAttributes request) {
+    return resolve(request, true);
+  }
+
+  @Override
+  public Verification resolve(RequestAttributes request, boolean countUse) {
     String bearer = null;
     String apiKey = null;
     String authorization = request.header(AUTHORIZATION);
@@ -146,7 +151,7 @@ public final class CredentialChain implements IdentityResolver {
       first = ((Verification.Verified) v).identity();
     }
     if (apiKey != null) {
-      Verification v = Objects.requireNonNull(apiKeys).verify(apiKey);
+      Verification v = Objects.requireNonNull(apiKeys).verify(apiKey, countUse);
       if (v instanceof Verification.Rejected) {
         return v;
       }

@@ -14,6 +14,14 @@ public interface IdentityResolver {
   Verification resolve(RequestAttributes request);
 
   /**
+   * As {@link #resolve(RequestAttributes)}; with {@code countUse} false (explain) a verified API
+   * key is not recorded as used ({@code last_used_at}).
+   */
+  default Verification resolve(RequestAttributes request, boolean countUse) {
+    return resolve(request);
+  }
+
+  /**
    * The lower-case names of the headers that carry credentials under this policy ({@code
    * authorization} and the API-key headers): removed before the upstream when {@code
    * strip_credentials} is on.

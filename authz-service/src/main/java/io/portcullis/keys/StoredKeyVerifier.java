@@ -176,6 +176,11 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
 
   @Override
   public Verification verify(String presentedKey) {
+    return verify(presentedKey, true);
+  }
+
+  @Override
+  public Verification verify(String presentedKey, boolean countUse) {
     String id = KeyFormat.idOf(presentedKey);
     if (id == null) {
       return MALFORMED;
@@ -221,10 +226,12 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     if (previous && !now.isBefore(Objects.requireNonNull(key.previousValidUntil))) {
       return key.rotatedOut;
     }
-    key.lastUse = now;
-    if (!key.queued) {
-      key.queued = true;
-      used.add(key);
+    if (countUse) {
+      key.lastUse = now;
+      if (!key.queued) {
+        key.queued = true;
+        used.add(key);
+      }
     }
     return key.verified;
   }

@@ -69,6 +69,41 @@ class ExplainServiceTest {
   }
 
   @Test
+  void explainVerifiesCredentialsWithoutCountingUse_aDecisionCountsIt() {
+    List<Boolean> countUse = new ArrayList<>();
+    io.portcullis.identity.IdentityResolver recording =
+        new io.portcullis.identity.IdentityResolver() {
+          @Override
+          public io.portcullis.identity.Verification resolve(RequestAttributes request) {
+            return resolve(request, true);
+          }
+
+          @Override
+          public io.portcullis.identity.Verification resolve(
+              RequestAttributes request, boolean count) {
+            countUse.add(count);
+            return io.portcullis.identity.Verification.verified(SamplePolicy.ACME_KEY);
+          }
+
+          @Override
+          public Set<String> credentialHeaders() {
+            return Set.of("authorization");
+          }
+        };
+    DecisionPipeline p =
+        DecisionPipeline.builder()
+            .policy(() -> io.portcullis.testing.TestPolicies.policy(recording))
+            .audit(audited::add)
+            .clock(FakeClock.at("2026-11-22T10:00:00Z"))
+            .build();
+
+    new ExplainService(p).explain(get("/v1/orders/1").build(), null, null);
+    p.decide(get("/v1/orders/1").build());
+
+    assertThat(countUse).containsExactly(false, true);
+  }
+
+  @Test
   void dryRunSegment_explainsTheWaivedDeny() {
     Identity bob = Identity.builder(CredentialType.JWT, "bob").roles(Set.of("viewer")).build();
     Explanation e =

@@ -434,6 +434,17 @@ class StoredKeyVerifierTest {
   }
 
   @Test
+  void verificationsThatDoNotCountUse_explain_verifyButLeaveLastUsedAlone() {
+    IssuedKey k = issue("");
+
+    assertThat(verifier.verify(k.key().reveal(), false)).isInstanceOf(Verification.Verified.class);
+    verifier.flushUses();
+
+    assertThat(store.recordUses.get()).isZero();
+    assertThat(store.find(k.id()).metadata().lastUsedAt()).isNull();
+  }
+
+  @Test
   void failedVerifications_doNotCountAsUse() {
     IssuedKey k = issue("");
     verifier.verify(oneCharacterOff(k.key().reveal()));
