@@ -225,12 +225,7 @@ class DescriptorLimiterTest {
     Files.writeString(
         dir.resolve("api.yaml"),
         "domain: api\ndescriptors:\n  - key: k\n    rate_limit: {unit: day, requests_per_unit: 1}\n");
-    DescriptorLimiter l =
-        DescriptorLimiter.builder()
-            .configDirectory(dir)
-            .counters(new InMemoryFixedWindowCounters(clock, 100))
-            .clock(clock)
-            .build();
+    DescriptorLimiter l = fromDirectory(dir);
     RlsRequest victim = new RlsRequest("api", List.of(descriptor("k", "victim")), 0);
     assertThat(l.shouldRateLimit(victim).overallCode()).isEqualTo(Code.OK);
     assertThat(l.shouldRateLimit(victim).overallCode()).isEqualTo(Code.OVER_LIMIT);
@@ -282,12 +277,7 @@ class DescriptorLimiterTest {
     Files.writeString(
         file,
         "domain: api\ndescriptors:\n  - key: k\n    rate_limit: {unit: minute, requests_per_unit: 1}\n");
-    DescriptorLimiter l =
-        DescriptorLimiter.builder()
-            .configDirectory(dir)
-            .counters(new InMemoryFixedWindowCounters(clock, 100))
-            .clock(clock)
-            .build();
+    DescriptorLimiter l = fromDirectory(dir);
     assertThat(
             l.shouldRateLimit(new RlsRequest("api", List.of(descriptor("k", "v")), 0))
                 .statuses()
@@ -353,5 +343,14 @@ class DescriptorLimiterTest {
                 .counter()
                 .count())
         .isEqualTo(1);
+  }
+
+  /** A limiter reading {@code dir}, counting in memory with room for 100 live counters. */
+  private DescriptorLimiter fromDirectory(Path dir) throws Exception {
+    return DescriptorLimiter.builder()
+        .configDirectory(dir)
+        .counters(new InMemoryFixedWindowCounters(clock, 100))
+        .clock(clock)
+        .build();
   }
 }
