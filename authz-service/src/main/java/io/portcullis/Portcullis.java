@@ -355,11 +355,8 @@ public final class Portcullis implements AutoCloseable {
           configDir);
       return rls;
     } catch (RlsConfigException e) {
-      StringBuilder sb = new StringBuilder("the rate limit service configuration is invalid:");
-      for (RlsConfigException.Problem p : e.problems()) {
-        sb.append(System.lineSeparator()).append("  ").append(p);
-      }
-      throw new StartupException(sb.toString(), e);
+      throw new StartupException(
+          problems("the rate limit service configuration is invalid:", e), e);
     } catch (IOException e) {
       throw new StartupException("cannot read the rate limit service configuration: " + e, e);
     }
@@ -382,16 +379,20 @@ public final class Portcullis implements AutoCloseable {
           c.domains().size(),
           r.configDirectory());
     } catch (RlsConfigException e) {
-      StringBuilder sb =
-          new StringBuilder("rate limit service reload failed; the running configuration stays:");
-      for (RlsConfigException.Problem p : e.problems()) {
-        sb.append(System.lineSeparator()).append("  ").append(p);
-      }
-      log.error(sb.toString());
+      log.error(problems("rate limit service reload failed; the running configuration stays:", e));
     } catch (IOException e) {
       log.error(
           "rate limit service reload failed; the running configuration stays: {}", e.toString());
     }
+  }
+
+  /** {@code heading} and each problem of {@code e} on a line of its own. */
+  private static String problems(String heading, RlsConfigException e) {
+    StringBuilder sb = new StringBuilder(heading);
+    for (RlsConfigException.Problem p : e.problems()) {
+      sb.append(System.lineSeparator()).append("  ").append(p);
+    }
+    return sb.toString();
   }
 
   private CountryResolver countries(RuntimeConfig.GeoIp geo) throws IOException {
