@@ -211,6 +211,7 @@ public final class Portcullis implements AutoCloseable {
             .instance(config.instance())
             .settings(config.audit())
             .meterRegistry(meters)
+            .clock(clock)
             .build()
             .start();
     resources.push(audit);

@@ -1,7 +1,8 @@
 package io.portcullis.audit;
 
 /** What {@link AuditStore#append} did with a batch. */
-public sealed interface AppendResult permits AppendResult.Appended, AppendResult.Diverged {
+public sealed interface AppendResult
+    permits AppendResult.Appended, AppendResult.Diverged, AppendResult.Blocked {
 
   /**
    * The batch was committed.
@@ -22,4 +23,17 @@ public sealed interface AppendResult permits AppendResult.Appended, AppendResult
    * @param head what that record must follow
    */
   record Diverged(int index, ChainHead head) implements AppendResult {}
+
+  /**
+   * Nothing was written: the store holds a row of this chain at {@code seq}, after its head, that
+   * no append wrote (a row inserted by hand, or by a process writing under this instance id without
+   * the chain's lock). Every record continuing the chain would run into it, whatever it is linked
+   * after, so re-linking cannot help; the store neither overwrites nor skips the row. {@link
+   * AuditStore#verify} reports it ("lies after the chain head"). Appends succeed again once the row
+   * is deleted.
+   *
+   * @param seq the first such row's {@code seq}
+   * @param head the chain's head, which does not cover that row
+   */
+  record Blocked(long seq, ChainHead head) implements AppendResult {}
 }

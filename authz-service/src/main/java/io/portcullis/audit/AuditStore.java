@@ -38,7 +38,9 @@ public interface AuditStore {
    * be an exact copy of a stored record (same content apart from the chain fields), which is
    * skipped: replaying a journal whose commit outcome was unknown writes nothing twice. Otherwise
    * nothing is written and {@link AppendResult.Diverged} says where the batch left the chain. The
-   * check runs under the chain's lock, so two writers using one instance id cannot fork it.
+   * check runs under the chain's lock, so two writers using one instance id cannot fork it. A row
+   * of the chain stored after its head (not written by an append) blocks every append that would
+   * write a record: nothing is written, and {@link AppendResult.Blocked} names the row.
    *
    * @param records at least one record, all of the same instance, chain fields set
    * @throws IllegalArgumentException if {@code records} is empty or mixes instances

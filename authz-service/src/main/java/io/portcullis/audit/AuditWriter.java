@@ -12,6 +12,9 @@ import io.portcullis.store.StoreException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -20,6 +23,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -83,6 +87,13 @@ import org.slf4j.LoggerFactory;
  *       divergence whose head is behind what this writer itself committed means records at the end
  *       of the chain were deleted and the head moved back, which {@code verify} cannot see: it is
  *       logged and counted ({@code portcullis_audit_chain_rewound_total}), then handled alike.
+ *   <li><b>Blocked chain.</b> A row after the chain's head that no append wrote (inserted by hand,
+ *       or by a second process using this instance id without the chain's lock) would make every
+ *       append fail on the chain's unique {@code seq}, however it is re-linked. The store answers
+ *       {@link AppendResult.Blocked} instead, and the writer spills to the journal as in an outage,
+ *       keeps the row as it is (it may be evidence), says why in an ERROR at most once a minute and
+ *       sets {@code portcullis_audit_chain_blocked}; the replay thread keeps trying, so once an
+ *       operator has removed the row the journal is stored and the gauge goes back to 0.
  *   <li><b>Shutdown.</b> {@link #close()} returns only after the queue is empty: everything
  *       accepted is stored, or journaled if the store is down. Call it from the service's shutdown
  *       hook (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is
@@ -92,8 +103,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Time: a record's time is its decision's ({@link
  * io.portcullis.decision.DecisionContext#time()}, from the pipeline's injected clock); the writer
- * itself reads only the monotonic clock, to pace its batches. Thread-safe: {@link #append} from any
- * thread; {@link #start} and {@link #close} once each.
+ * reads the monotonic clock to pace its batches, and the injected clock ({@link Builder#clock}) to
+ * pace its repeated ERRORs. Thread-safe: {@link #append} from any thread; {@link #start} and {@link
+ * #close} once each.
  */
 public final class AuditWriter implements AuditSink, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AuditWriter.class);
@@ -109,6 +121,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final Counter dropped;
   private final Counter journaled;
   private final Counter chainRewound;
+  private final AtomicInteger chainBlocked = new AtomicInteger();
+  private final InstantSource clock;
   private final DistributionSummary batchRecords;
   private final Path journalFile;
 
@@ -162,6 +176,10 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private volatile @Nullable ChainHead committed;
 
   private volatile boolean spilling;
+
+  /** When the ERROR about a blocked chain was last logged; {@code null} while not blocked. */
+  private volatile @Nullable Instant blockedLoggedAt;
+
   private long replayPosition;
   private boolean journalFullLogged;
 
@@ -169,6 +187,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     this.store = Objects.requireNonNull(b.store, "store");
     this.instance = Objects.requireNonNull(b.instance, "instance");
     this.settings = b.settings;
+    this.clock = b.clock;
     this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
     MeterRegistry registry = b.registry;
     this.written =
@@ -192,6 +211,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         DistributionSummary.builder(MetricNames.AUDIT_BATCH_RECORDS)
             .description("Records per batch the audit writer wrote")
             .register(registry);
+    Gauge.builder(MetricNames.AUDIT_CHAIN_BLOCKED, chainBlocked, AtomicInteger::get)
+        .description(
+            "1 while the audit store holds a row after this instance's chain head that the writer"
+                + " did not write, so records stay in the journal")
+        .register(registry);
     Gauge.builder(MetricNames.AUDIT_QUEUE_DEPTH, queue, ArrayBlockingQueue::size)
         .description("Decisions waiting for the audit writer")
         .register(registry);
@@ -577,30 +601,30 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       lock.unlock();
     }
     // Only this thread writes to the store while not spilling, so the head cannot move meanwhile.
+    ChainHead stored;
     try {
-      ChainHead stored = store(linked);
-      lock.lock();
-      try {
+      stored = store(linked); // null: the chain is blocked, which store() has reported
+    } catch (RuntimeException e) { // StoreException, or a driver's unchecked failure
+      log.warn(
+          "Audit store unavailable; journaling records to {} until it is back: {}",
+          journalFile,
+          e.getMessage());
+      stored = null;
+    }
+    lock.lock();
+    try {
+      if (stored != null) {
         head = stored;
         if (!stored.equals(linkedTail)) {
           linkerStale = true;
         }
-      } finally {
-        lock.unlock();
-      }
-    } catch (RuntimeException e) { // StoreException, or a driver's unchecked failure
-      lock.lock();
-      try {
+      } else {
         spilling = true;
-        log.warn(
-            "Audit store unavailable; journaling records to {} until it is back: {}",
-            journalFile,
-            e.getMessage());
         spillLocked(linked);
         linkerStale |= !head.equals(linkedTail);
-      } finally {
-        lock.unlock();
       }
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -608,10 +632,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    * Appends records this writer linked, re-linking after the store's head when it says they
    * diverge.
    *
-   * @return the chain head after them
+   * @return the chain head after them, or {@code null} if the chain is blocked ({@link
+   *     #noticeBlocked}): nothing was written
    * @throws StoreException if the store fails
    */
-  private ChainHead store(List<LinkedRecord> linked) {
+  private @Nullable ChainHead store(List<LinkedRecord> linked) {
     return appendRelinking(
         linked, store::appendLinked, (batch, d) -> relink(batch, d.index(), d.head()));
   }
@@ -621,10 +646,10 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    * file. Records it refuses (not continuing its chain, not already stored) are re-linked after its
    * head: they were never stored, so nothing committed to their old hashes.
    *
-   * @return the chain head after them
+   * @return the chain head after them, or {@code null} if the chain is blocked: nothing was written
    * @throws StoreException if the store fails
    */
-  private ChainHead storeJournaled(List<DecisionRecord> journaled) {
+  private @Nullable ChainHead storeJournaled(List<DecisionRecord> journaled) {
     return appendRelinking(
         journaled,
         store::append,
@@ -640,8 +665,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         });
   }
 
-  /** Appends {@code records}, re-linking them with {@code relink} while the store diverges. */
-  private <R> ChainHead appendRelinking(
+  /**
+   * Appends {@code records}, re-linking them with {@code relink} while the store diverges; {@code
+   * null} if the chain is blocked.
+   */
+  private <R> @Nullable ChainHead appendRelinking(
       List<R> records,
       Function<List<R>, AppendResult> append,
       BiFunction<List<R>, AppendResult.Diverged, List<R>> relink) {
@@ -651,7 +679,12 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         case AppendResult.Appended a -> {
           written.increment(a.inserted());
           committed = a.head();
+          noticeUnblocked();
           return a.head();
+        }
+        case AppendResult.Blocked b -> {
+          noticeBlocked(b);
+          return null;
         }
         case AppendResult.Diverged d -> {
           noticeRewind(d.head());
@@ -691,6 +724,43 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         mine.seq(),
         storeHead.seq());
     committed = storeHead;
+  }
+
+  /** How often the ERROR about a blocked chain is repeated while it stays blocked. */
+  private static final Duration BLOCKED_LOG_INTERVAL = Duration.ofMinutes(1);
+
+  /**
+   * Says, at most once per {@link #BLOCKED_LOG_INTERVAL}, why records keep going to the journal: a
+   * row after the chain head that no append wrote. The writer does not delete or skip it (it may be
+   * evidence, or another process's record); the replay thread keeps trying, so writing resumes on
+   * its own once an operator has removed the row.
+   */
+  private void noticeBlocked(AppendResult.Blocked b) {
+    chainBlocked.set(1);
+    Instant now = clock.instant();
+    Instant last = blockedLoggedAt;
+    if (last != null && now.isBefore(last.plus(BLOCKED_LOG_INTERVAL))) {
+      return;
+    }
+    blockedLoggedAt = now;
+    log.error(
+        "Audit chain of instance '{}' is blocked: the store holds a row at seq {} after the"
+            + " chain's head (seq {}) that this writer did not write: inserted by hand, or by a"
+            + " second process using the same instance id. Nothing is written to the store until"
+            + " it is dealt with; decisions are kept in the journal {}. Run `portcullis audit"
+            + " verify` to see the row, look for another Portcullis configured with the same"
+            + " instance id, and see docs/operations.md, \"A blocked audit chain\".",
+        instance,
+        b.seq(),
+        b.head().seq(),
+        journalFile);
+  }
+
+  private void noticeUnblocked() {
+    if (chainBlocked.getAndSet(0) == 1) {
+      blockedLoggedAt = null;
+      log.info("Audit chain of instance '{}' is no longer blocked; writing to the store", instance);
+    }
   }
 
   /** {@code records} with those from {@code from} on linked one after another after {@code h}. */
@@ -771,7 +841,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         } finally {
           lock.unlock();
         }
-        stored = storeJournaled(chunk.records());
+        ChainHead after = storeJournaled(chunk.records());
+        if (after == null) { // blocked: the next attempt starts at this chunk again
+          return;
+        }
+        stored = after;
         lock.lock();
         try {
           replayPosition = chunk.next();
@@ -809,6 +883,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     private @Nullable String instance;
     private AuditSettings settings = AuditSettings.defaults();
     private MeterRegistry registry = new SimpleMeterRegistry();
+    private InstantSource clock = InstantSource.system();
 
     private Builder(AuditStore store) {
       this.store = store;
@@ -828,9 +903,20 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       return this;
     }
 
-    /** Where the queue depth, written, dropped, journaled and chain-rewound meters go. */
+    /**
+     * Where the queue depth, written, dropped, journaled, chain-rewound and chain-blocked meters
+     * go.
+     */
     public Builder meterRegistry(MeterRegistry registry) {
       this.registry = registry;
+      return this;
+    }
+
+    /**
+     * What paces the writer's repeated ERRORs (at most one a minute); the system clock by default.
+     */
+    public Builder clock(InstantSource clock) {
+      this.clock = clock;
       return this;
     }
 

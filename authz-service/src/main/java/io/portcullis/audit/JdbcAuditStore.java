@@ -223,6 +223,12 @@ abstract sealed class JdbcAuditStore implements AuditStore
         if (r.hashMatches()
             && r.record().getSeq() == head.seq() + 1
             && r.prevHash().equals(head.hash())) {
+          if (inserted + pending == 0) {
+            Long foreign = firstRowAfter(c, instance, head.seq());
+            if (foreign != null) {
+              return new AppendResult.Blocked(foreign, head);
+            }
+          }
           bindInsert(insert, r);
           if (nextId > 0) {
             insert.setLong(18, nextId++);
@@ -259,6 +265,25 @@ abstract sealed class JdbcAuditStore implements AuditStore
       }
     }
     return new AppendResult.Appended(inserted, duplicates, head);
+  }
+
+  /**
+   * The {@code seq} of the first row of {@code instance} after {@code seq}, or {@code null}. Asked
+   * under the chain's lock before a transaction's first insert (one seek of the chain's unique
+   * index): with the head at {@code seq}, no append wrote such a row, and the insert at {@code seq
+   * + 1} or a later one would fail on it however often the batch were re-linked.
+   */
+  private static @Nullable Long firstRowAfter(Connection c, String instance, long seq)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT seq FROM audit_record WHERE instance = ? AND seq > ? ORDER BY seq LIMIT 1")) {
+      ps.setString(1, instance);
+      ps.setLong(2, seq);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? rs.getLong(1) : null;
+      }
+    }
   }
 
   private static void bindInsert(PreparedStatement ps, Candidate candidate) throws SQLException {

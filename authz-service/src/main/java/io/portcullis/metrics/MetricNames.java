@@ -79,6 +79,13 @@ public final class MetricNames {
   public static final String AUDIT_CHAIN_REWOUND = "portcullis.audit.chain.rewound";
 
   /**
+   * {@code portcullis_audit_chain_blocked}: 1 while the audit store holds a row after this
+   * instance's chain head that the writer did not write (inserted by hand, or by a second process
+   * with the same instance id), so every record goes to the journal; 0 once an append succeeds.
+   */
+  public static final String AUDIT_CHAIN_BLOCKED = "portcullis.audit.chain.blocked";
+
+  /**
    * {@code portcullis_audit_retention_stalled}: 1 if the last audit retention run found records
    * older than the retention it could not delete, because a record before them in their chain is
    * stamped after the cutoff (a clock stepped ahead); 0 otherwise.

@@ -251,6 +251,42 @@ abstract class AuditStoreContract {
     assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(3));
   }
 
+  @Test
+  void append_afterARowInsertedByHandAfterTheHead_isBlocked_writesNothing_andKeepsTheRow()
+      throws SQLException {
+    List<DecisionRecord> first = linked(A, 2, ChainHead.GENESIS);
+    appendOk(first);
+    appendOk(linked(B, 1, ChainHead.GENESIS));
+    ChainHead head = store.head(A);
+    // Without moving the head, as a hand-written INSERT or a process bypassing the chain's lock
+    // would: before, every later append failed on the (instance, seq) constraint, re-linked or not.
+    insertForgedRow(2, 3, "forged");
+    List<DecisionRecord> next = linked(A, 2, head);
+
+    assertThat(store.append(next)).isEqualTo(new AppendResult.Blocked(3, head));
+    assertThat(store.appendLinked(List.of(RecordChain.linked(record(A, "n", T0), head))))
+        .isEqualTo(new AppendResult.Blocked(3, head));
+    assertThat(store.head(A)).isEqualTo(head);
+    assertThat(store.query(AuditQuery.all()).records()).hasSize(4); // the row is kept
+    // What is already stored is still recognised; other chains are not held up.
+    assertThat(store.append(first)).isEqualTo(new AppendResult.Appended(0, 2, head));
+    appendOk(linked(B, 1, store.head(B)));
+
+    sql("DELETE FROM audit_record WHERE instance = ? AND seq > ?", A, head.seq());
+
+    assertThat(appendOk(next).inserted()).isEqualTo(2);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(6));
+  }
+
+  @Test
+  void append_aRowInsertedFarAfterTheHead_blocksTheNextRecordAlready() throws SQLException {
+    appendOk(linked(A, 2, ChainHead.GENESIS));
+    ChainHead head = store.head(A);
+    insertForgedRow(2, 9, "forged");
+
+    assertThat(store.append(linked(A, 1, head))).isEqualTo(new AppendResult.Blocked(9, head));
+  }
+
   // ---- query ----------------------------------------------------------------------------------
 
   /** Six varied decisions at T0+0..5 s. */

@@ -3,6 +3,8 @@ package io.portcullis.audit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.portcullis.decision.Decision;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
@@ -180,6 +182,87 @@ class AuditWriterIT {
       assertThat(w.dropped()).isZero();
       assertThat(Files.size(journalFile("pc-a"))).isEqualTo(8);
     }
+  }
+
+  /** The decision ids of {@code instance}'s records in chain order. */
+  List<String> idsOf(String instance) throws SQLException {
+    List<String> out = new ArrayList<>();
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT decision_id FROM audit_record WHERE instance = ? ORDER BY seq")) {
+      ps.setString(1, instance);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void rowInsertedByHandAtTheNextSeq_keepsTheJournal_whileANewInstanceIdWrites_untilItIsRemoved()
+      throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w =
+        AuditWriter.builder(store)
+            .instance("pc-e")
+            .settings(settings())
+            .meterRegistry(registry)
+            .build()
+            .start();
+    IntStream.range(0, 10).forEach(i -> w.append(decision(i)));
+    await().atMost(Duration.ofSeconds(30)).until(() -> w.written() == 10);
+    try (Connection c = db.connection();
+        Statement s = c.createStatement()) {
+      // A row at head + 1 that moves no head: before, every later append failed on the chain's
+      // unique constraint (journaled for ever, one WARN calling the store "unavailable").
+      s.executeUpdate(
+          "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
+              + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip, path,"
+              + " prev_hash, hash, record) SELECT instance, 11, 'by-hand', time_us, decision,"
+              + " reason, dry_run_reason, dry_run_rule, segment, rule, principal, client,"
+              + " source_ip, path, prev_hash, hash, record FROM audit_record"
+              + " WHERE instance = 'pc-e' AND seq = 10");
+    }
+
+    IntStream.range(10, 20).forEach(i -> w.append(decision(i)));
+    await().atMost(Duration.ofSeconds(30)).until(() -> w.journaled() == 10);
+    assertThat(registry.scrape()).contains("portcullis_audit_chain_blocked 1.0");
+    w.close(); // stopped while blocked: the records stay in its journal
+    assertThat(w.written()).isEqualTo(10);
+    assertThat(w.dropped()).isZero();
+    long journalBytes = Files.size(journalFile("pc-e"));
+    assertThat(journalBytes).isGreaterThan(10L * 50);
+
+    // Restarted under a new instance id: a chain and a journal of its own, stored at once. It
+    // does not read the old id's journal, which waits untouched.
+    try (AuditWriter renamed =
+        AuditWriter.builder(store).instance("pc-e2").settings(settings()).build().start()) {
+      IntStream.range(100, 105).forEach(i -> renamed.append(decision(i)));
+    }
+    assertThat(idsOf("pc-e2")).containsExactlyElementsOf(ids(100, 105));
+    assertThat(Files.size(journalFile("pc-e"))).isEqualTo(journalBytes);
+
+    // The row examined and deleted, a writer of the old id (the renamed one may keep running)
+    // stores its journal after the chain's head.
+    try (Connection c = db.connection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate("DELETE FROM audit_record WHERE instance = 'pc-e' AND seq > 10");
+    }
+    AuditWriter old = AuditWriter.builder(store).instance("pc-e").settings(settings()).build();
+    old.start();
+    await().atMost(Duration.ofSeconds(30)).until(() -> old.written() == 10 && !old.spilling());
+    old.close();
+
+    assertThat(idsOf("pc-e")).containsExactlyElementsOf(ids(0, 20));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(25));
+    assertThat(Files.size(journalFile("pc-e"))).isEqualTo(8);
+  }
+
+  static List<String> ids(int from, int to) {
+    return AuditWriterTest.ids(from, to);
   }
 
   @Test

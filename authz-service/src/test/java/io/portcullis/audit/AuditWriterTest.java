@@ -12,10 +12,13 @@ import io.portcullis.request.RequestAttributes;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.DecisionFixtures;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.LogCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -465,6 +468,94 @@ class AuditWriterTest {
     assertThat(registry.scrape()).contains("portcullis_audit_chain_rewound_total 1.0");
     assertThat(storedIdsInChainOrder()).containsExactly("o-0", "o-1", "o-2", "o-5", "o-6", "o-7");
     assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(6));
+  }
+
+  /**
+   * Inserts with plain SQL a copy of the stored record {@code copiedSeq} as record {@code seq} of
+   * {@link #INSTANCE}, without moving the chain head: what someone with write access to the
+   * database, or a process writing under this instance id without the chain's lock, would leave.
+   */
+  void insertRowByHand(long copiedSeq, long seq) throws SQLException {
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO audit_record (instance, seq, decision_id, time_us, decision, reason,"
+                    + " dry_run_reason, dry_run_rule, segment, rule, principal, client, source_ip,"
+                    + " path, prev_hash, hash, record) SELECT instance, ?, 'by-hand', time_us,"
+                    + " decision, reason, dry_run_reason, dry_run_rule, segment, rule, principal,"
+                    + " client, source_ip, path, prev_hash, hash, record FROM audit_record"
+                    + " WHERE instance = ? AND seq = ?")) {
+      ps.setLong(1, seq);
+      ps.setString(2, INSTANCE);
+      ps.setLong(3, copiedSeq);
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+  }
+
+  /** What an operator does once the row is examined: deletes the rows after the chain head. */
+  void deleteRowsAfterTheHead() throws SQLException {
+    try (Connection c = db.connection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate(
+          "DELETE FROM audit_record WHERE seq > (SELECT head_seq FROM audit_chain"
+              + " WHERE audit_chain.instance = audit_record.instance)");
+    }
+  }
+
+  @Test
+  void rowInsertedByHandAtTheNextSeq_keepsDecisionsInTheJournal_saysWhyOnce_andResumesOnceRemoved()
+      throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    FakeClock clock = FakeClock.at(T0);
+    AuditWriter w =
+        AuditWriter.builder(store)
+            .instance(INSTANCE)
+            .settings(settings)
+            .meterRegistry(registry)
+            .clock(clock)
+            .build();
+    writers.add(w);
+    w.start();
+    IntStream.range(0, 5).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 5);
+    insertRowByHand(5, 6);
+
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      IntStream.range(5, 10).forEach(i -> w.append(decision(i)));
+      await().atMost(patience()).until(() -> w.journaled() == 5);
+      // The replay thread retries every 50 ms: the reason is given once, not on every attempt.
+      await().during(Duration.ofMillis(300)).atMost(patience()).until(() -> w.written() == 5);
+
+      assertThat(w.spilling()).isTrue();
+      assertThat(w.dropped()).isZero();
+      assertThat(registry.scrape()).contains("portcullis_audit_chain_blocked 1.0");
+      assertThat(logs.errors())
+          .singleElement()
+          .asString()
+          .contains("instance '" + INSTANCE + "'")
+          .contains("seq 6")
+          .contains("portcullis audit verify")
+          .contains("same instance id")
+          .contains("docs/operations.md");
+
+      // A minute later, still blocked: said again, once.
+      clock.advance(Duration.ofSeconds(61));
+      await().atMost(patience()).until(() -> logs.errors().size() == 2);
+      IntStream.range(10, 12).forEach(i -> w.append(decision(i)));
+      await().atMost(patience()).until(() -> w.journaled() == 7);
+      assertThat(logs.errors()).hasSize(2);
+    }
+    // The forged row was neither overwritten nor skipped: verify reports it.
+    assertThat(((ChainVerification.Broken) store.verify()).seq()).isEqualTo(6);
+
+    deleteRowsAfterTheHead();
+
+    await().atMost(patience()).until(() -> w.written() == 12 && !w.spilling());
+    assertThat(registry.scrape()).contains("portcullis_audit_chain_blocked 0.0");
+    w.close();
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, 12));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(12));
+    assertThat(w.dropped()).isZero();
   }
 
   @Test

@@ -1,0 +1,45 @@
+package io.portcullis.testing;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.util.List;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Collects what one class logs while open: {@code try (LogCapture logs =
+ * LogCapture.of(AuditWriter.class)) { ... logs.errors() ... }}. Thread-safe: the logging threads
+ * append while the test reads.
+ */
+public final class LogCapture implements AutoCloseable {
+  private final Logger logger;
+  private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+
+  private LogCapture(Logger logger) {
+    this.logger = logger;
+    appender.start();
+    logger.addAppender(appender);
+  }
+
+  /** Starts collecting the events of {@code type}'s logger. */
+  public static LogCapture of(Class<?> type) {
+    return new LogCapture((Logger) LoggerFactory.getLogger(type));
+  }
+
+  /** The formatted messages logged at ERROR so far, oldest first. */
+  public List<String> errors() {
+    synchronized (appender) { // AppenderBase.doAppend holds this lock while it appends
+      return appender.list.stream()
+          .filter(e -> e.getLevel() == Level.ERROR)
+          .map(ILoggingEvent::getFormattedMessage)
+          .toList();
+    }
+  }
+
+  @Override
+  public void close() {
+    logger.detachAppender(appender);
+    appender.stop();
+  }
+}
