@@ -1,7 +1,12 @@
 package io.portcullis.audit;
 
+import com.google.protobuf.Descriptors;
+import com.google.protobuf.Message;
 import com.google.protobuf.Timestamp;
+import io.portcullis.proto.v1.AuditSummaryRequest;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -121,40 +126,58 @@ public record AuditQuery(
    * The query an admin gRPC {@code AuditQuery} asks for; empty fields mean "any", limit 0 means
    * {@value #DEFAULT_LIMIT}.
    *
-   * @throws IllegalArgumentException if the limit is above {@value #MAX_LIMIT}, the decision is not
-   *     allow/deny, a time is outside the years 1970 to 9999, or the cursor is invalid
+   * @throws AuditFilters.InvalidParameter naming the first field whose value {@code GET
+   *     /admin/audit} would refuse
    */
   public static AuditQuery fromProto(io.portcullis.proto.v1.AuditQuery q) {
-    // The same parser as GET /admin/audit, so both APIs accept, refuse and canonicalise alike
-    // (a reason code is checked, a path prefix must start with /, ::ffff:10.0.0.1 is 10.0.0.1).
-    java.util.Map<String, String> params = new java.util.HashMap<>();
-    put(params, "decision", q.getDecision());
-    put(params, "reason", q.getReason());
-    put(params, "segment", q.getSegment());
-    put(params, "principal", q.getPrincipal());
-    put(params, "client", q.getClient());
-    put(params, "source_ip", q.getSourceIp());
-    put(params, "path_prefix", q.getPathPrefix());
-    put(params, "cursor", q.getCursor());
-    if (q.getDryRun()) {
-      params.put("dry_run", "true");
-    }
-    if (q.getLimit() > 0) {
-      params.put("limit", Long.toString(q.getLimit()));
+    return fromRequest(q);
+  }
+
+  /**
+   * The filters and limit of an admin gRPC {@code AuditSummaryRequest} (its {@code group_by}
+   * aside), as {@code GET /admin/audit/summary} takes them.
+   *
+   * @throws AuditFilters.InvalidParameter naming the first field whose value that endpoint would
+   *     refuse
+   */
+  public static AuditQuery fromProto(AuditSummaryRequest r) {
+    return fromRequest(r);
+  }
+
+  /**
+   * The filters of a gRPC request whose fields are named as {@link AuditFilters#NAMES}, parsed by
+   * {@link AuditFilters} as the admin HTTP API parses its parameters, so both APIs accept, refuse
+   * and canonicalise alike (a reason code is checked, a path prefix must start with /,
+   * ::ffff:10.0.0.1 is 10.0.0.1). Times are timestamps rather than text; an unset field, an empty
+   * string, {@code false} and 0 mean "not given". A parameter the message lacks (a summary's
+   * cursor) is not given.
+   */
+  private static AuditQuery fromRequest(Message request) {
+    Descriptors.Descriptor type = request.getDescriptorForType();
+    Map<String, String> params = new HashMap<>();
+    Map<String, Instant> times = new HashMap<>();
+    for (String name : AuditFilters.NAMES) {
+      Descriptors.FieldDescriptor f = type.findFieldByName(name);
+      if (f == null) {
+        continue;
+      }
+      Object value = request.getField(f);
+      switch (value) {
+        case Timestamp t when request.hasField(f) -> times.put(name, time(name, t));
+        case Timestamp t -> {}
+        case String text when !text.isEmpty() -> params.put(name, text);
+        case Boolean flag when flag -> params.put(name, "true");
+        case Integer n when n != 0 -> params.put(name, Integer.toUnsignedString(n)); // uint32
+        default -> {}
+      }
     }
     Builder b = AuditFilters.parse(params::get, Instant.EPOCH);
-    Instant since = q.hasSince() ? time("since", q.getSince()) : null;
-    Instant until = q.hasUntil() ? time("until", q.getUntil()) : null;
+    Instant since = times.get("since");
+    Instant until = times.get("until");
     if (since != null && until != null && until.isBefore(since)) {
       throw new AuditFilters.InvalidParameter("until", "must not be before since (" + since + ")");
     }
     return b.since(since).until(until).build();
-  }
-
-  private static void put(java.util.Map<String, String> params, String name, String value) {
-    if (!value.isEmpty()) {
-      params.put(name, value);
-    }
   }
 
   /**

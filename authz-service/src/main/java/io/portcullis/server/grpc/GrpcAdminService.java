@@ -180,19 +180,16 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
     answer(r, () -> audit.query(AuditQuery.fromProto(request)).toProto());
   }
 
+  /** As {@code GET /admin/audit/summary}: the same filters, limit and checks. */
   @Override
   public void summarizeAudit(AuditSummaryRequest request, StreamObserver<AuditSummary> response) {
     answer(
         response,
         () -> {
+          AuditQuery filter = AuditQuery.fromProto(request);
           List<SummaryDimension> groupBy =
               SummaryDimension.parseList(String.join(",", request.getGroupByList()));
-          Instant since = request.hasSince() ? AuditQuery.time("since", request.getSince()) : null;
-          Instant until = request.hasUntil() ? AuditQuery.time("until", request.getUntil()) : null;
-          if (since != null && until != null && until.isBefore(since)) {
-            throw new IllegalArgumentException("until must not be before since");
-          }
-          return SummaryRow.toProto(audit.summary(since, until, groupBy));
+          return SummaryRow.toProto(audit.summary(filter, groupBy));
         });
   }
 

@@ -46,19 +46,31 @@ import io.portcullis.proto.v1.Usage;
 import io.portcullis.proto.v1.UsageRequest;
 import io.portcullis.proto.v1.VerifyAuditRequest;
 import io.portcullis.request.RequestAttributes;
+import io.portcullis.server.http.AdminResponse;
+import io.portcullis.server.http.AdminRouter;
+import io.portcullis.server.http.AuditAdminRoutes;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
+import io.portcullis.testing.AdminRequests;
+import io.portcullis.testing.AuditSamples;
 import io.portcullis.testing.DecisionFixtures;
 import io.portcullis.testing.FakeClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The admin gRPC service in-process (direct executor) behind its token interceptor, over real
@@ -66,6 +78,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GrpcAdminServiceTest {
   static final String TOKEN = "grpc-admin-token-0123456789";
+  static final JsonMapper JSON = JsonMapper.builder().build();
   static final String POLICY =
       """
       version: 1
@@ -316,6 +329,146 @@ class GrpcAdminServiceTest {
       assertThat(codeOf(() -> admin().queryAudit(bad)))
           .as(bad.toString())
           .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+  }
+
+  /** A summary's groups and counts, as either API answers them. */
+  record Group(Map<String, String> group, long count) {}
+
+  List<Group> summarizeOverHttp(Map<String, String> params) {
+    AdminResponse r =
+        new AuditAdminRoutes(audit, clock)
+            .register(new AdminRouter())
+            .dispatch(AdminRequests.get("/admin/audit/summary", params));
+    assertThat(r.status()).as("%s: %s", params, r.bodyText()).isEqualTo(200);
+    List<Group> out = new ArrayList<>();
+    for (JsonNode row : JSON.readTree(r.bodyText()).get("rows")) {
+      Map<String, String> group = new HashMap<>();
+      row.get("group").properties().forEach(e -> group.put(e.getKey(), e.getValue().asString()));
+      out.add(new Group(group, row.get("count").asLong()));
+    }
+    return out;
+  }
+
+  List<Group> summarizeOverGrpc(AuditSummaryRequest request) {
+    return admin().summarizeAudit(request).getRowsList().stream()
+        .map(row -> new Group(row.getGroupMap(), row.getCount()))
+        .toList();
+  }
+
+  static Timestamp timestamp(Instant t) {
+    return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+  }
+
+  @Test
+  void audit_summarize_takesTheFiltersAndLimitOfGetAdminAuditSummary_andCountsAlike() {
+    AuditSamples.store(audit, clock.instant());
+    Instant hourAgo = clock.instant().minus(Duration.ofHours(1));
+    Map<Map<String, String>, AuditSummaryRequest> cases = new LinkedHashMap<>();
+    cases.put(
+        Map.of("since", hourAgo.toString(), "group_by", "decision,reason"),
+        AuditSummaryRequest.newBuilder()
+            .setSince(timestamp(hourAgo))
+            .addGroupBy("decision")
+            .addGroupBy("reason")
+            .build());
+    cases.put(
+        Map.of("until", hourAgo.toString(), "group_by", "reason"),
+        AuditSummaryRequest.newBuilder().setUntil(timestamp(hourAgo)).addGroupBy("reason").build());
+    cases.put(
+        Map.of("decision", "deny", "group_by", "reason"),
+        AuditSummaryRequest.newBuilder().setDecision("deny").addGroupBy("reason").build());
+    cases.put(
+        Map.of("reason", "invalid_token", "group_by", "source_ip"),
+        AuditSummaryRequest.newBuilder()
+            .setReason("invalid_token")
+            .addGroupBy("source_ip")
+            .build());
+    cases.put(
+        Map.of("segment", "partners", "principal", "alice", "client", "acme", "group_by", "rule"),
+        AuditSummaryRequest.newBuilder()
+            .setSegment("partners")
+            .setPrincipal("alice")
+            .setClient("acme")
+            .addGroupBy("rule")
+            .build());
+    cases.put(
+        Map.of("source_ip", "::ffff:10.0.0.2", "group_by", "principal"),
+        AuditSummaryRequest.newBuilder()
+            .setSourceIp("::ffff:10.0.0.2")
+            .addGroupBy("principal")
+            .build());
+    cases.put(
+        Map.of("path_prefix", "/v1", "group_by", "decision"),
+        AuditSummaryRequest.newBuilder().setPathPrefix("/v1").addGroupBy("decision").build());
+    cases.put(
+        Map.of("dry_run", "true", "group_by", "dry_run_reason,segment,dry_run_rule"),
+        AuditSummaryRequest.newBuilder()
+            .setDryRun(true)
+            .addGroupBy("dry_run_reason")
+            .addGroupBy("segment")
+            .addGroupBy("dry_run_rule")
+            .build());
+    cases.put(
+        Map.of("limit", "2", "group_by", "segment"),
+        AuditSummaryRequest.newBuilder().setLimit(2).addGroupBy("segment").build());
+
+    for (var c : cases.entrySet()) {
+      List<Group> http = summarizeOverHttp(c.getKey());
+      Map<String, String> unfiltered = Map.of("group_by", c.getKey().get("group_by"));
+      assertThat(http).as("%s narrows the summary", c.getKey()).isNotEmpty();
+      assertThat(http)
+          .as("%s narrows the summary", c.getKey())
+          .isNotEqualTo(summarizeOverHttp(unfiltered));
+      assertThat(summarizeOverGrpc(c.getValue())).as(c.getKey().toString()).isEqualTo(http);
+    }
+    assertThat(summarizeOverGrpc(AuditSummaryRequest.getDefaultInstance()))
+        .containsExactly(new Group(Map.of(), AuditSamples.COUNT))
+        .isEqualTo(summarizeOverHttp(Map.of()));
+  }
+
+  @Test
+  void audit_summarize_refusesWhatGetAdminAuditSummaryRefuses_withItsMessage() {
+    Instant now = clock.instant();
+    Map<Map<String, String>, AuditSummaryRequest> bad = new LinkedHashMap<>();
+    bad.put(
+        Map.of("decision", "maybe"), AuditSummaryRequest.newBuilder().setDecision("maybe").build());
+    bad.put(
+        Map.of("reason", "no_such_reason"),
+        AuditSummaryRequest.newBuilder().setReason("no_such_reason").build());
+    bad.put(
+        Map.of("source_ip", "10.0.0.300"),
+        AuditSummaryRequest.newBuilder().setSourceIp("10.0.0.300").build());
+    bad.put(
+        Map.of("path_prefix", "v1/orders"),
+        AuditSummaryRequest.newBuilder().setPathPrefix("v1/orders").build());
+    bad.put(Map.of("limit", "1001"), AuditSummaryRequest.newBuilder().setLimit(1001).build());
+    bad.put(
+        Map.of("limit", "4294967295"),
+        AuditSummaryRequest.newBuilder().setLimit(-1).build()); // uint32 4294967295
+    bad.put(
+        Map.of("since", now.toString(), "until", now.minusSeconds(60).toString()),
+        AuditSummaryRequest.newBuilder()
+            .setSince(timestamp(now))
+            .setUntil(timestamp(now.minusSeconds(60)))
+            .build());
+    bad.put(
+        Map.of("group_by", "colour"),
+        AuditSummaryRequest.newBuilder().addGroupBy("colour").build());
+
+    AdminRouter router = new AuditAdminRoutes(audit, clock).register(new AdminRouter());
+    for (var c : bad.entrySet()) {
+      AdminResponse http = router.dispatch(AdminRequests.get("/admin/audit/summary", c.getKey()));
+      assertThat(http.status()).as(c.getKey().toString()).isEqualTo(400);
+      StatusRuntimeException grpc =
+          catchThrowableOfType(
+              StatusRuntimeException.class, () -> admin().summarizeAudit(c.getValue()));
+      assertThat(grpc.getStatus().getCode())
+          .as(c.getKey().toString())
+          .isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(grpc.getStatus().getDescription())
+          .as(c.getKey().toString())
+          .isEqualTo(JSON.readTree(http.bodyText()).get("detail").asString());
     }
   }
 
