@@ -428,6 +428,53 @@ class PortcullisIT {
             HttpResponse.BodyHandlers.ofString());
   }
 
+  // protobuf refuses bytes that are not UTF-8 in string fields; Envoy sends them (a body when it
+  // ignores per-route pack_as_bytes, obs-text header values). Such a request must be decided,
+  // audited and counted, never a gRPC error that Envoy answers on its own.
+  @Test
+  void checkRequestsWithBytesThatAreNotUtf8_areDecidedAuditedAndCounted() throws Exception {
+    CheckResponse header =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.get("/v1/status")
+                .requestId("it-utf8-header")
+                .headerBytes("x-note", new byte[] {'c', 'a', 'f', (byte) 0xE9})
+                .build());
+    CheckResponse path =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.get("/")
+                .requestId("it-utf8-path")
+                .pathBytes(new byte[] {'/', 'v', '1', '/', (byte) 0xFF})
+                .build());
+
+    assertThat(header.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(path.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(reasonOf(path)).isEqualTo("malformed_request");
+    AuditStore store = service.auditStore();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                store
+                    .query(AuditQuery.builder().reason("malformed_request").limit(1000).build())
+                    .records()
+                    .stream()
+                    .anyMatch(r -> r.getDecisionId().equals("it-utf8-path")));
+    assertThat(store.query(AuditQuery.builder().limit(1000).build()).records())
+        .anyMatch(
+            r -> r.getDecisionId().equals("it-utf8-header") && r.getDecision().equals("allow"));
+    String metrics =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + service.adminPort() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(metrics).contains("reason=\"malformed_request\"");
+  }
+
   @Test
   void everyDecisionIsAudited_chainedAndWithoutSecrets() {
     String token = issuer.token("main").sign();

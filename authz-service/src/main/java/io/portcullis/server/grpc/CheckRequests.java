@@ -9,6 +9,7 @@ import io.portcullis.request.Body;
 import io.portcullis.request.RequestAttributes;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Translates Envoy's {@code CheckRequest} into the wire-neutral {@link RequestAttributes}. Total:
@@ -39,7 +40,11 @@ public final class CheckRequests {
 
   private CheckRequests() {}
 
-  public static RequestAttributes toAttributes(CheckRequest check) {
+  /**
+   * The attributes of {@code check}, marked malformed for {@code refusal} when it is not {@code
+   * null} (what {@link CheckRequestMarshaller} could not read of the message).
+   */
+  public static RequestAttributes toAttributes(CheckRequest check, @Nullable String refusal) {
     AttributeContext attrs = check.getAttributes();
     AttributeContext.HttpRequest http = attrs.getRequest().getHttp();
     RequestAttributes.Builder b =
@@ -53,6 +58,9 @@ public final class CheckRequests {
             .sourcePrincipal(attrs.getSource().getPrincipal())
             .context(attrs.getContextExtensionsMap())
             .requestId(http.getId().isEmpty() ? null : http.getId());
+    if (refusal != null) {
+      b.refusal(refusal);
+    }
     int entries =
         http.hasHeaderMap() ? http.getHeaderMap().getHeadersCount() : http.getHeadersCount();
     if (entries > MAX_HEADER_ENTRIES) {

@@ -3,10 +3,18 @@ package io.portcullis.server.grpc;
 import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
 import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
 import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
+import io.grpc.protobuf.ProtoUtils;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.portcullis.decision.DecisionIds;
 import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.request.RequestAttributes;
 import java.time.InstantSource;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,8 +23,14 @@ import org.slf4j.LoggerFactory;
  * answers with a {@code CheckResponse}, never a gRPC error: a malformed request is a {@code
  * malformed_request} deny, and an unexpected failure inside the pipeline (a bug) is a fail-closed
  * 500 deny that is logged with the decision id.
+ *
+ * <p>That includes a request protobuf cannot parse: {@link #bindService()} registers {@code Check}
+ * with {@link CheckRequestMarshaller}, which reads a body or header values that are not UTF-8 as
+ * bytes and makes an unreadable message a {@code malformed_request} deny, decided and audited here,
+ * instead of the gRPC error grpc-java's own marshaller would end the call with.
  */
-public final class EnvoyAuthorizationService extends AuthorizationGrpc.AuthorizationImplBase {
+public final class EnvoyAuthorizationService
+    implements BindableService, AuthorizationGrpc.AsyncService {
   private static final Logger log = LoggerFactory.getLogger(EnvoyAuthorizationService.class);
 
   private final DecisionPipeline pipeline;
@@ -27,12 +41,41 @@ public final class EnvoyAuthorizationService extends AuthorizationGrpc.Authoriza
     this.ids = new DecisionIds(clock);
   }
 
+  /**
+   * The Authorization service with {@code Check}'s request parsed by {@link
+   * CheckRequestMarshaller}; the same name, schema and wire format as the generated binding.
+   */
+  @Override
+  public ServerServiceDefinition bindService() {
+    MethodDescriptor<CheckRequestMarshaller.Inbound, CheckResponse> check =
+        AuthorizationGrpc.getCheckMethod().toBuilder(
+                CheckRequestMarshaller.INSTANCE,
+                ProtoUtils.marshaller(CheckResponse.getDefaultInstance()))
+            .build();
+    ServiceDescriptor service =
+        ServiceDescriptor.newBuilder(AuthorizationGrpc.SERVICE_NAME)
+            .setSchemaDescriptor(AuthorizationGrpc.getServiceDescriptor().getSchemaDescriptor())
+            .addMethod(check)
+            .build();
+    return ServerServiceDefinition.builder(service)
+        .addMethod(
+            check,
+            ServerCalls.asyncUnaryCall(
+                (inbound, responses) -> check(inbound.request(), inbound.refusal(), responses)))
+        .build();
+  }
+
   @Override
   public void check(CheckRequest request, StreamObserver<CheckResponse> responses) {
+    check(request, null, responses);
+  }
+
+  private void check(
+      CheckRequest request, @Nullable String refusal, StreamObserver<CheckResponse> responses) {
     CheckResponse response;
     try {
-      response =
-          CheckResponses.toCheckResponse(pipeline.decide(CheckRequests.toAttributes(request)));
+      RequestAttributes attributes = CheckRequests.toAttributes(request, refusal);
+      response = CheckResponses.toCheckResponse(pipeline.decide(attributes));
     } catch (RuntimeException | StackOverflowError e) {
       // A StackOverflowError (a pathological body or schema) leaves the JVM usable: it must end
       // as the fail-closed deny too, not as a gRPC UNKNOWN that a failure_mode_allow proxy allows.

@@ -13,10 +13,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.SamplePolicy;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -26,6 +30,7 @@ import org.junit.jupiter.api.Test;
 
 class EnvoyAuthorizationServiceTest {
   final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
+  final List<Decision> audited = new ArrayList<>();
   Server server;
   ManagedChannel channel;
   AuthorizationGrpc.AuthorizationBlockingStub stub;
@@ -33,7 +38,11 @@ class EnvoyAuthorizationServiceTest {
   @BeforeEach
   void start() throws Exception {
     DecisionPipeline pipeline =
-        DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).clock(clock).build();
+        DecisionPipeline.builder()
+            .policy(() -> SamplePolicy.POLICY)
+            .clock(clock)
+            .audit(audited::add)
+            .build();
     String name = InProcessServerBuilder.generateName();
     server =
         InProcessServerBuilder.forName(name)
@@ -265,6 +274,126 @@ class EnvoyAuthorizationServiceTest {
       CheckResponse r = stub.check(EnvoyChecks.get(path).header("x-api-key", "pk_acme").build());
       assertThat(r.getDeniedResponse().getStatus().getCodeValue()).as(path).isEqualTo(400);
     }
+  }
+
+  // Envoy ignores pack_as_bytes per route (envoyproxy/envoy#35623), so on POST /v1/orders a binary
+  // body arrives in the string field body: protobuf would refuse to parse it.
+  @Test
+  void check_binaryBodyInTheStringField_isValidatedAsBytes_notAGrpcError() {
+    CheckResponse r =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.request("POST", "/v1/orders")
+                .header("x-api-key", "pk_acme")
+                .unpackedBody(new byte[] {(byte) 0x89, 'P', 'N', 'G', (byte) 0xFF, 0, 1})
+                .build());
+
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:invalid_body");
+    assertThat(audited)
+        .singleElement()
+        .satisfies(d -> assertThat(denyReason(d)).isEqualTo("invalid_body"));
+  }
+
+  @Test
+  void check_bodyWithNonUtf8BytesInTheStringField_reachesTheSchema() {
+    byte[] body = "{\"qty\":1,\"note\":\"caf\u00e9\"}".getBytes(StandardCharsets.ISO_8859_1);
+
+    CheckResponse r =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.request("POST", "/v1/orders")
+                .header("x-api-key", "pk_acme")
+                .unpackedBody(body)
+                .build());
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(audited).singleElement().isInstanceOf(Decision.Allow.class);
+  }
+
+  // Without encode_raw_headers, Envoy forwards obs-text header bytes (0x80-0xFF) in the headers map
+  // of strings.
+  @Test
+  void check_headerValueWithObsTextBytes_isDecidedWithEveryHeader() {
+    CheckResponse r =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.get("/v1/orders/42")
+                .header("x-api-key", "pk_acme")
+                .headerBytes("x-note", new byte[] {'c', 'a', 'f', (byte) 0xE9, (byte) 0xFF})
+                .build());
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(headers(r.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-segment", "partners");
+    assertThat(audited).singleElement().isInstanceOf(Decision.Allow.class);
+  }
+
+  @Test
+  void check_credentialWithObsTextBytes_isReadAsItsBytes_andDoesNotMatch() {
+    CheckResponse r =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.get("/v1/orders/42")
+                .headerBytes(
+                    "x-api-key", new byte[] {'p', 'k', '_', 'a', 'c', 'm', 'e', (byte) 0xFF})
+                .build());
+
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(401);
+    assertThat(audited).singleElement().isInstanceOf(Decision.Deny.class);
+  }
+
+  @Test
+  void check_pathNotUtf8_isAnAuditedMalformedRequest() {
+    CheckResponse r =
+        EnvoyChecks.send(
+            channel,
+            EnvoyChecks.get("/")
+                .requestId("req-7")
+                .source("203.0.113.9")
+                .pathBytes(new byte[] {'/', 'v', '1', '/', (byte) 0xC3, '(', 'x'})
+                .build());
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.PERMISSION_DENIED_VALUE);
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("malformed_request");
+    assertThat(audited)
+        .singleElement()
+        .satisfies(
+            d -> {
+              assertThat(denyReason(d)).isEqualTo("malformed_request");
+              assertThat(((Decision.Deny) d).detail()).isEqualTo("not UTF-8: path");
+              assertThat(d.context().decisionId()).isEqualTo("req-7");
+              assertThat(d.context().sourceIp()).isEqualTo("203.0.113.9");
+            });
+  }
+
+  @Test
+  void check_truncatedOrGarbageMessage_isAnAuditedMalformedRequest_notAGrpcError() {
+    byte[] whole =
+        EnvoyChecks.get("/v1/status").header("x-api-key", "pk_acme").build().toByteArray();
+    List<byte[]> unreadable =
+        List.of(
+            Arrays.copyOf(whole, whole.length - 3),
+            new byte[] {(byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x0F},
+            "not protobuf at all".getBytes(StandardCharsets.UTF_8));
+
+    for (byte[] bytes : unreadable) {
+      CheckResponse r = EnvoyChecks.send(channel, bytes);
+      assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+      assertThat(r.getDeniedResponse().getBody()).contains("malformed_request");
+    }
+    assertThat(audited)
+        .hasSize(unreadable.size())
+        .allSatisfy(
+            d -> {
+              assertThat(denyReason(d)).isEqualTo("malformed_request");
+              assertThat(((Decision.Deny) d).detail()).startsWith("unreadable CheckRequest");
+            });
+  }
+
+  private static String denyReason(Decision d) {
+    return d instanceof Decision.Deny deny ? deny.reason().code() : "allowed";
   }
 
   private static Map<String, String> headers(List<HeaderValueOption> options) {

@@ -151,6 +151,38 @@ class GrpcServerTest {
   }
 
   @Test
+  void check_bodyAndHeaderThatAreNotUtf8_areDecidedOverTheListener() throws Exception {
+    GrpcServer server = start(null);
+    byte[] binary = {(byte) 0x89, 'P', 'N', 'G', (byte) 0xFF, 0};
+
+    CheckResponse r =
+        EnvoyChecks.send(
+            plaintext(server),
+            EnvoyChecks.request("POST", "/upload")
+                .headerBytes("x-note", new byte[] {'c', 'a', 'f', (byte) 0xE9})
+                .unpackedBody(binary)
+                .build());
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+  }
+
+  @Test
+  void check_largerThanMaxInboundMessageBytes_isStillRefusedBeforeParsing() throws Exception {
+    GrpcServer server = start(null, 10_000, b -> b.maxInboundMessageBytes(1024));
+    byte[] binary = new byte[2048];
+    binary[0] = (byte) 0xFF;
+
+    assertThatThrownBy(
+            () ->
+                EnvoyChecks.send(
+                    plaintext(server),
+                    EnvoyChecks.request("POST", "/upload").unpackedBody(binary).build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+  }
+
+  @Test
   void shutdown_drainsInFlightCalls_andRefusesNewOnes() throws Exception {
     GrpcServer server = start(null);
     server.markServing();
