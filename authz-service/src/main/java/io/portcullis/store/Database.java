@@ -103,6 +103,10 @@ public final class Database implements AutoCloseable {
         config.addDataSourceProperty(
             "connectTimeout", Long.toString(Math.max(1, settings.connectTimeout().toSeconds())));
         config.addDataSourceProperty("socketTimeout", "120");
+        // Without this, a failed batch's message quotes the statement with its parameters (an
+        // audit record's principal, path and bytes; an API key's hash) and the server's DETAIL
+        // quotes the violating key: every such failure is logged.
+        config.addDataSourceProperty("logServerErrorDetail", "false");
       }
     }
     HikariDataSource pool;

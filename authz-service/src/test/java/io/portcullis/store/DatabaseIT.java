@@ -2,11 +2,14 @@ package io.portcullis.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.portcullis.testing.FreshPostgresDatabase;
 import java.net.ServerSocket;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
@@ -43,6 +46,32 @@ class DatabaseIT {
     }
     try (Database again = Database.open(StoreSettings.of(pg.url()))) {
       assertThat(again.appliedMigrations()).isZero();
+    }
+  }
+
+  @Test
+  void aFailedBatch_doesNotQuoteItsParametersOrTheViolatingKey() throws Exception {
+    String marker = "principal-that-must-not-be-logged";
+    try (Database db = Database.open(StoreSettings.of(pg.url()));
+        Connection c = db.connection()) {
+      try (Statement s = c.createStatement()) {
+        s.execute("CREATE TEMPORARY TABLE t (k TEXT PRIMARY KEY)");
+      }
+      SQLException failure;
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO t (k) VALUES (?)")) {
+        for (int i = 0; i < 2; i++) {
+          ps.setString(1, marker);
+          ps.addBatch();
+        }
+        failure = catchThrowableOfType(SQLException.class, ps::executeBatch);
+      }
+
+      assertThat((Object) failure).as("the duplicate key fails the batch").isNotNull();
+      StoreException reported = db.failure("inserting", failure);
+      assertThat(reported.getMessage()).contains("duplicate key").doesNotContain(marker);
+      for (SQLException e = failure; e != null; e = e.getNextException()) {
+        assertThat(e.getMessage()).doesNotContain(marker);
+      }
     }
   }
 
