@@ -19,7 +19,8 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
   }
 
   @Override
-  protected LimitOutcome acquireWhenDue(List<LimitRequest> requests, Duration due) {
+  protected LimitOutcome acquireWhenDue(
+      List<LimitRequest> requests, Duration due, long askedNanos) {
     clock.advance(due.minusNanos(1));
     assertThat(limiter.acquire(requests, true).admitted())
         .as("one nanosecond before Retry-After")

@@ -38,9 +38,12 @@ public abstract class RateLimiterContract {
 
   /**
    * Lets {@code due} pass (for this backend's rate clock) and returns the first admitted outcome of
-   * {@code requests}; fails if it is not admitted in reasonable time after {@code due}.
+   * {@code requests}; fails if it is not admitted in reasonable time after {@code due}, or if it is
+   * admitted before. {@code askedNanos} is {@link System#nanoTime} just before the call that
+   * answered {@code due}: a backend on a real clock counts from there, as time passed since.
    */
-  protected abstract LimitOutcome acquireWhenDue(List<LimitRequest> requests, Duration due);
+  protected abstract LimitOutcome acquireWhenDue(
+      List<LimitRequest> requests, Duration due, long askedNanos);
 
   /** Releases what {@link #newLimiter} created. */
   protected void release() throws Exception {}
@@ -114,10 +117,11 @@ public abstract class RateLimiterContract {
     LimitDefinition l = rate("refill", 10, Duration.ofSeconds(1), 2);
     take(req(l));
     take(req(l));
+    long asked = System.nanoTime();
     LimitOutcome refused = take(req(l));
     assertThat(refused.admitted()).isFalse();
 
-    LimitOutcome later = acquireWhenDue(req(l), refused.retryAfter());
+    LimitOutcome later = acquireWhenDue(req(l), refused.retryAfter(), asked);
     LimitOutcome right = take(req(l));
 
     assertThat(later.admitted()).isTrue();

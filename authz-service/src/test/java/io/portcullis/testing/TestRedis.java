@@ -1,5 +1,6 @@
 package io.portcullis.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import io.portcullis.limit.RedisSettings;
@@ -10,6 +11,7 @@ import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.redisson.api.RedissonClient;
 
 /**
@@ -62,5 +64,23 @@ public final class TestRedis {
   /** Deletes every key under {@code prefix} (never the whole database). */
   public static void deleteKeys(RedissonClient redis, String prefix) {
     redis.getKeys().deleteByPattern(prefix + ":*");
+  }
+
+  /**
+   * Asserts that {@code key} was given an expiry of {@code setMillis} by a call made after {@code
+   * calledNanos} ({@link System#nanoTime}): what is left is {@code setMillis} less at most the time
+   * since then, however slow the machine is. A key without an expiry (-1) always fails; a key
+   * already gone (-2) passes only once {@code setMillis} has elapsed.
+   */
+  public static void assertExpiry(
+      RedissonClient redis, String key, long setMillis, long calledNanos) {
+    long pttl = redis.getBucket(key).remainTimeToLive();
+    long elapsed = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - calledNanos) + 1;
+    if (pttl == -2 && elapsed >= setMillis) {
+      return;
+    }
+    assertThat(pttl)
+        .as("PTTL of %s, at most %d ms after it was set to %d ms", key, elapsed, setMillis)
+        .isBetween(Math.max(0, setMillis - elapsed), setMillis);
   }
 }

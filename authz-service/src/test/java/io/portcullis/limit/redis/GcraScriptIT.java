@@ -74,20 +74,23 @@ class GcraScriptIT {
 
   @Test
   void admit_writesTatOfNowPlusT_andCounterPlusCost_withExpiries() {
-    // rate: T = 250 ms, burst 4; quota: 10 permits, window ends in 60 s
+    // rate: T = 30 s, burst 4; quota: 10 permits, window ends in 60 s
+    long called = System.nanoTime();
     List<Long> r =
-        run(List.of(rateKey, quotaKey), "1", "r", "1", "250000", "4", "q", "2", "10", "60000");
+        run(List.of(rateKey, quotaKey), "1", "r", "1", "30000000", "4", "q", "2", "10", "60000");
 
     long now = r.get(0);
     assertThat(now)
         .isCloseTo(
             System.currentTimeMillis() * 1000, org.assertj.core.data.Offset.offset(5_000_000L));
-    assertThat(r.subList(1, 12)).containsExactly(1L, 1L, 3L, 250_000L, 0L, 0L, 1L, 8L, 0L, 0L, 0L);
+    assertThat(r.subList(1, 12))
+        .containsExactly(1L, 1L, 3L, 30_000_000L, 0L, 0L, 1L, 8L, 0L, 0L, 0L);
     assertThat(redis.getBucket(rateKey, StringCodec.INSTANCE).get())
-        .isEqualTo(Long.toString(now + 250_000));
-    assertThat(redis.getBucket(rateKey).remainTimeToLive()).isBetween(200L, 251L);
+        .isEqualTo(Long.toString(now + 30_000_000));
+    // the rate key lives until the bucket is full again, rounded up to the next ms
+    TestRedis.assertExpiry(redis, rateKey, 30_001, called);
     assertThat(redis.getBucket(quotaKey, StringCodec.INSTANCE).get()).isEqualTo("2");
-    assertThat(redis.getBucket(quotaKey).remainTimeToLive()).isBetween(59_000L, 60_000L);
+    TestRedis.assertExpiry(redis, quotaKey, 60_000, called);
   }
 
   @Test
@@ -107,14 +110,19 @@ class GcraScriptIT {
 
   @Test
   void refusedRate_returnsRetryAfterUntilOneUnit_andRemainingZero() {
-    run(List.of(rateKey), "1", "r", "1", "1000000", "1"); // T = 1 s, burst 1
+    // T = 30 s, burst 1: the second call is refused however long the machine takes between them
+    long first = run(List.of(rateKey), "1", "r", "1", "30000000", "1").get(0);
 
-    List<Long> r = run(List.of(rateKey), "1", "r", "1", "1000000", "1");
+    List<Long> r = run(List.of(rateKey), "1", "r", "1", "30000000", "1");
 
+    long between = r.get(0) - first; // in Redis time, as the script sees it
     assertThat(r.get(1)).isZero();
     assertThat(r.get(3)).as("remaining").isZero();
-    assertThat(r.get(5)).as("retry after, µs").isBetween(990_000L, 1_000_000L);
+    assertThat(r.get(5))
+        .as("retry after, µs: one T less the time between the calls")
+        .isEqualTo(30_000_000L - between);
     assertThat(r.get(4)).as("reset, µs").isEqualTo(r.get(5));
+    assertThat(r.get(6)).as("state: the first call's TAT").isEqualTo(first + 30_000_000L);
   }
 
   @Test
@@ -143,6 +151,7 @@ class GcraScriptIT {
     long farAhead = redisNow + 60_000_000L;
     redis.getBucket(rateKey, StringCodec.INSTANCE).set(Long.toString(farAhead));
 
+    long called = System.nanoTime();
     List<Long> r = run(List.of(rateKey), "1", "r", "1", "200000", "10");
 
     long now = r.get(0);
@@ -153,7 +162,7 @@ class GcraScriptIT {
     assertThat(redis.getBucket(rateKey, StringCodec.INSTANCE).get())
         .as("clamped TAT stored, so the bucket refills from now on")
         .isEqualTo(Long.toString(now + 2_000_000L));
-    assertThat(redis.getBucket(rateKey).remainTimeToLive()).isBetween(1_900L, 2_001L);
+    TestRedis.assertExpiry(redis, rateKey, 2_001, called);
   }
 
   @Test
