@@ -22,11 +22,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.redisson.api.BatchOptions;
 import org.redisson.api.RBatch;
@@ -54,7 +56,9 @@ import org.slf4j.LoggerFactory;
  *       subscription is (re)established and every {@code blockSyncInterval}, which repairs anything
  *       pub/sub lost (it delivers at most once, and not while disconnected). Another instance's
  *       block therefore applies here within one pub/sub delivery, typically well under a
- *       millisecond, and at worst after one sync interval.
+ *       millisecond, and at worst after one sync interval. A re-read does not undo what (1) and (2)
+ *       changed while it ran: its {@code SCAN} can miss a block set meanwhile, or return one lifted
+ *       meanwhile, so those sources keep the newer state ({@link #sync}).
  *   <li><b>One round trip per failed request.</b> {@link #recordFailure} (only after a 401) runs
  *       {@code protect.lua} once: {@code INCR} of the source's counter with the window as expiry on
  *       the first failure, and at the threshold {@code SET} of the block key with {@code PX
@@ -92,6 +96,15 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile @Nullable Integer messageListener;
   private volatile @Nullable Integer statusListener;
+
+  // While a sync reads Redis, every change the mirror gets from this instance or an event is
+  // numbered here, so that the sync leaves those sources as they are (see sync()).
+  private volatile boolean syncing;
+  private final AtomicLong changes = new AtomicLong();
+  private final Map<String, Long> changedDuringSync = new ConcurrentHashMap<>();
+
+  /** Runs in {@link #sync} between reading Redis and applying what it read (tests: a change). */
+  volatile Runnable afterScan = () -> {};
 
   private RedisSourceProtection(Builder b) {
     this.redis = b.redis;
@@ -232,30 +245,72 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
   @Override
   public boolean unblock(String key) {
     boolean wasLocal = local.unblock(key);
-    boolean wasMirrored = mirror.asMap().remove(key) != null;
     RBatch batch = redis.createBatch(BatchOptions.defaults());
     RFuture<Long> deleted = batch.getKeys().deleteAsync(blockKey(key), failuresKey(key));
     batch.getTopic(topic.getChannelNames().get(0), StringCodec.INSTANCE).publishAsync("U:" + key);
+    long deletedKeys;
     try {
       batch.execute();
-      return deleted.get() > 0 || wasLocal || wasMirrored;
+      deletedKeys = deleted.get();
     } catch (RuntimeException | ExecutionException e) {
+      forget(key);
       throw new LimitBackendException("redis unblock failed: " + e.getMessage(), e);
     } catch (InterruptedException e) {
+      forget(key);
       Thread.currentThread().interrupt();
       throw new LimitBackendException("interrupted while unblocking", e);
     }
+    // Forgotten after the delete, not before: a sync that read the block before the delete
+    // cannot bring it back (see sync()).
+    boolean wasMirrored = forget(key);
+    return deletedKeys > 0 || wasLocal || wasMirrored;
   }
 
-  /** Re-reads every block from Redis into the local mirror (also runs on a timer). */
-  public void sync() {
-    List<BlockedSource> current = readAll();
-    Set<String> seen = new HashSet<>();
-    for (BlockedSource b : current) {
-      seen.add(b.key());
-      remember(b);
+  /**
+   * Re-reads every block from Redis into the local mirror (also runs on a timer).
+   *
+   * <p>The read ({@code SCAN}, then {@code GET}) takes a while, and blocks keep arriving and being
+   * lifted meanwhile, by pub/sub and by this instance. The read is older than those changes: a
+   * block set during the scan may be missing from it, and one lifted during the scan may be in it.
+   * So a source whose mirror entry changed after the read began is left as that change made it;
+   * every other source is set to what Redis held. Each source is decided atomically with respect to
+   * those changes (both go through the mirror's per-key {@code compute}).
+   */
+  public synchronized void sync() {
+    long since = changes.get();
+    syncing = true;
+    try {
+      List<BlockedSource> current = readAll();
+      afterScan.run();
+      Set<String> seen = new HashSet<>();
+      Instant now = clock.instant();
+      for (BlockedSource b : current) {
+        seen.add(b.key());
+        if (b.blockedUntil().isAfter(now)) {
+          mirror.asMap().compute(b.key(), (k, old) -> changedSince(k, since) ? old : b);
+        }
+      }
+      for (String k : List.copyOf(mirror.asMap().keySet())) {
+        if (!seen.contains(k)) {
+          mirror.asMap().computeIfPresent(k, (key, old) -> changedSince(key, since) ? old : null);
+        }
+      }
+    } finally {
+      syncing = false;
+      changedDuringSync.clear();
     }
-    mirror.asMap().keySet().removeIf(k -> !seen.contains(k));
+  }
+
+  private boolean changedSince(String key, long since) {
+    Long at = changedDuringSync.get(key);
+    return at != null && at > since;
+  }
+
+  /** Called inside the mirror's compute of {@code key}: a sync in progress must keep it. */
+  private void changed(String key) {
+    if (syncing) {
+      changedDuringSync.put(key, changes.incrementAndGet());
+    }
   }
 
   @Override
@@ -298,10 +353,33 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
     return keyPrefix + ":protect:{" + escape(source) + "}:fails";
   }
 
+  /** A block this instance set, or an event announced: newer than any sync's read in progress. */
   private void remember(BlockedSource b) {
     if (b.blockedUntil().isAfter(clock.instant())) {
-      mirror.put(b.key(), b);
+      mirror
+          .asMap()
+          .compute(
+              b.key(),
+              (k, old) -> {
+                changed(k);
+                return b;
+              });
     }
+  }
+
+  /** A lifted block: gone from the mirror, and a sync in progress does not bring it back. */
+  private boolean forget(String key) {
+    boolean[] was = {false};
+    mirror
+        .asMap()
+        .compute(
+            key,
+            (k, old) -> {
+              changed(k);
+              was[0] = old != null;
+              return null;
+            });
+    return was[0];
   }
 
   private void subscribeAndSync() {
@@ -346,8 +424,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
                 Instant.ofEpochMilli(Long.parseLong(p[2])),
                 Long.parseLong(p[3])));
       } else if (message.startsWith("U:")) {
-        String key = message.substring(2);
-        mirror.invalidate(key);
+        forget(message.substring(2));
       }
     } catch (RuntimeException e) {
       log.warn("ignoring malformed block event");

@@ -127,6 +127,77 @@ class RedisSourceProtectionIT {
     assertThat(b.blockedUntil("ip:203.0.113.7")).isNull();
   }
 
+  /** Runs {@code change} inside b's next {@link RedisSourceProtection#sync} on this thread. */
+  private void duringBsNextScan(Runnable change) {
+    Thread syncing = Thread.currentThread(); // not b's own sync thread (subscription, timer)
+    b.afterScan =
+        () -> {
+          if (Thread.currentThread() == syncing) {
+            b.afterScan = () -> {};
+            change.run();
+          }
+        };
+  }
+
+  @Test
+  void sync_keepsABlockPublishedWhileItsScanRan() {
+    duringBsNextScan(
+        () -> {
+          for (int i = 0; i < 3; i++) {
+            a.recordFailure("ip:203.0.113.7", 3, WINDOW, BLOCK);
+          }
+          await()
+              .atMost(Duration.ofSeconds(2))
+              .until(() -> b.blockedUntil("ip:203.0.113.7") != null);
+        });
+
+    b.sync();
+
+    assertThat(b.blockedUntil("ip:203.0.113.7"))
+        .as("the block the scan missed stays, not dropped until the next sync")
+        .isNotNull();
+  }
+
+  @Test
+  void sync_keepsABlockThisInstanceSetWhileItsScanRan() {
+    duringBsNextScan(() -> b.recordFailure("ip:203.0.113.7", 1, WINDOW, BLOCK));
+
+    b.sync();
+
+    assertThat(b.blockedUntil("ip:203.0.113.7")).isNotNull();
+  }
+
+  @Test
+  void sync_doesNotResurrectABlockLiftedWhileItsScanRan() {
+    for (int i = 0; i < 3; i++) {
+      a.recordFailure("ip:203.0.113.7", 3, WINDOW, BLOCK);
+    }
+    await().atMost(Duration.ofSeconds(2)).until(() -> b.blockedUntil("ip:203.0.113.7") != null);
+    duringBsNextScan(
+        () -> {
+          assertThat(a.unblock("ip:203.0.113.7")).isTrue();
+          await()
+              .atMost(Duration.ofSeconds(2))
+              .until(() -> b.blockedUntil("ip:203.0.113.7") == null);
+        });
+
+    b.sync();
+
+    assertThat(b.blockedUntil("ip:203.0.113.7"))
+        .as("the scan read the block before it was lifted; it must not bring it back")
+        .isNull();
+  }
+
+  @Test
+  void sync_doesNotResurrectABlockThisInstanceLiftedWhileItsScanRan() {
+    b.recordFailure("ip:203.0.113.7", 1, WINDOW, BLOCK);
+    duringBsNextScan(() -> assertThat(b.unblock("ip:203.0.113.7")).isTrue());
+
+    b.sync();
+
+    assertThat(b.blockedUntil("ip:203.0.113.7")).isNull();
+  }
+
   @Test
   void sourceKeysWithBracesAndGlobCharacters_roundTripThroughTheKeys() {
     String odd = "header:x-tenant:{a*b}?[c]%";
