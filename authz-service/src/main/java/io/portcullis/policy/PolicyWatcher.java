@@ -108,6 +108,12 @@ public final class PolicyWatcher implements AutoCloseable {
   private long candidateSince;
   private @Nullable ScheduledFuture<?> settleCheck;
 
+  /** Runs when a settled load returns, before its outcome is looked at (tests: a write). */
+  volatile Runnable afterSettledLoad = () -> {};
+
+  /** Runs after each scheduled settle re-check (tests: time passing before the next). */
+  volatile Runnable afterSettleCheck = () -> {};
+
   private PolicyWatcher(Builder b) throws IOException {
     this.live = b.live;
     this.debounceNanos = b.debounce.toNanos();
@@ -264,6 +270,7 @@ public final class PolicyWatcher implements AutoCloseable {
   private void reloadSettled(Snapshot settled) {
     Optional<LoadResult> r =
         live.reload(loaded -> loaded.policy().version().equals(settled.version(loaded)));
+    afterSettledLoad.run();
     if (r.isEmpty()) {
       checkAgainWhenSettled(); // it moved during the load: wait for it to settle again
       return;
@@ -294,6 +301,7 @@ public final class PolicyWatcher implements AutoCloseable {
   private void runSettleCheck() {
     settleCheck = null;
     check();
+    afterSettleCheck.run();
   }
 
   private void checkAgainWhenSettled() {
