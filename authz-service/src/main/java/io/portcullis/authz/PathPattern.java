@@ -115,8 +115,16 @@ public final class PathPattern {
 
   /** Whether the normalized path matches. */
   public boolean matches(NormalizedPath path) {
+    return matches(path, path.segmentCount());
+  }
+
+  /**
+   * Whether the path made of the first {@code count} segments of {@code path} matches (a deny rule
+   * tries the path without its trailing {@code /} this way, without building it).
+   */
+  boolean matches(NormalizedPath path, int count) {
     if (!hasAny) {
-      if (path.segmentCount() != kinds.length) {
+      if (count != kinds.length) {
         return false;
       }
       for (int i = 0; i < kinds.length; i++) {
@@ -126,7 +134,7 @@ public final class PathPattern {
       }
       return true;
     }
-    return matchWithWildcards(path);
+    return matchWithWildcards(path, count);
   }
 
   /**
@@ -135,8 +143,7 @@ public final class PathPattern {
    * **} can only move forward, so the cost is O(pattern × path) in the worst case instead of the
    * exponential (pattern^k) of naive recursion — a long path cannot be used to burn CPU.
    */
-  private boolean matchWithWildcards(NormalizedPath path) {
-    int n = path.segmentCount();
+  private boolean matchWithWildcards(NormalizedPath path, int n) {
     int pi = 0;
     int si = 0;
     int starPi = -1;

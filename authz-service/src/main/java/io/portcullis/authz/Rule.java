@@ -44,14 +44,31 @@ public record Rule(
 
   /** Whether the rule applies to this method and normalized path. */
   public boolean applies(HttpMethod method, NormalizedPath path) {
-    if ((methodBits & method.bit()) == 0) {
-      return false;
-    }
+    return (methodBits & method.bit()) != 0 && matchingPattern(path) != null;
+  }
+
+  /**
+   * The first of the rule's patterns that matches {@code path}, or {@code null}. A deny rule also
+   * matches a path with one trailing {@code /} more than a pattern matches: a trailing {@code /} is
+   * significant here, but many upstreams route {@code /v1/export/} to the handler of {@code
+   * /v1/export} (Spring MVC before 6, Express without strict routing), so a deny carved out of a
+   * wider allow ({@code allow /v1/**}, {@code deny /v1/export}) could otherwise be walked around
+   * with a {@code /}. Allow rules stay exact: a missing match there denies.
+   */
+  public @Nullable PathPattern matchingPattern(NormalizedPath path) {
     for (PathPattern p : paths) {
       if (p.matches(path)) {
-        return true;
+        return p;
       }
     }
-    return false;
+    int n = path.segmentCount();
+    if (effect == Effect.DENY && n > 1 && path.segment(n - 1).isEmpty()) {
+      for (PathPattern p : paths) {
+        if (p.matches(path, n - 1)) {
+          return p;
+        }
+      }
+    }
+    return null;
   }
 }

@@ -53,13 +53,7 @@ public final class RuleEvaluator {
           .append(methods)
           .toString();
     }
-    PathPattern matched = null;
-    for (PathPattern p : rule.paths()) {
-      if (p.matches(subject.path())) {
-        matched = p;
-        break;
-      }
-    }
+    PathPattern matched = rule.matchingPattern(subject.path());
     if (matched == null) {
       return b.append("does not apply: path ")
           .append(subject.path().value())
