@@ -13,6 +13,9 @@ import java.util.Objects;
  * @param clientSecret its secret (client_secret_basic); never logged ({@link Secret})
  * @param cacheTtl how long an active result is cached at most (also never past the token's exp)
  * @param claims where the identity attributes are in the introspection response
+ * @param maxConcurrentRequests how many introspection calls may be outstanding at this endpoint at
+ *     once; a token that would need one more is answered {@code identity_unavailable} without a
+ *     call ({@code max_concurrent_requests}, an extension of policy.md)
  */
 public record IntrospectionConfig(
     String name,
@@ -20,7 +23,8 @@ public record IntrospectionConfig(
     String clientId,
     Secret clientSecret,
     Duration cacheTtl,
-    ClaimMapping claims) {
+    ClaimMapping claims,
+    int maxConcurrentRequests) {
 
   public IntrospectionConfig {
     Objects.requireNonNull(name, "name");

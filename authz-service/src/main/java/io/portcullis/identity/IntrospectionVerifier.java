@@ -47,18 +47,30 @@ import tools.jackson.databind.json.JsonMapper;
  *   <li>Anything else — unreachable, timeout, a status other than 200, a body that is not a JSON
  *       object with a boolean {@code active}, too large — fails closed: {@code
  *       identity_unavailable} (503, never cached, so the next request tries again), counted in
- *       {@code portcullis_introspection_errors_total{issuer=<endpoint name>}}, logged once when the
- *       endpoint starts failing and once when it recovers.
+ *       {@code portcullis_introspection_errors_total{issuer=<endpoint name>,reason="call_failed"}},
+ *       logged once when the endpoint starts failing and once when it recovers.
  * </ul>
  *
- * <p>Concurrent requests with one uncached token share one call (single flight). {@link #verify}
- * never returns {@code null}: it answers for this endpoint only, and {@link CredentialChain} asks
- * the policy's next endpoint after an {@code inactive_token} or {@code identity_unavailable}.
- * Neither the token nor the client secret is ever logged or put in a detail. Thread-safe.
+ * <p>Concurrent requests with one uncached token share one call (single flight). Distinct tokens
+ * are bounded per endpoint: at most {@code max_concurrent_requests} calls are outstanding, so a
+ * flood of random opaque tokens cannot turn into as many calls (and connections) to the
+ * authorization server. A token that would need one more call is answered as an endpoint that
+ * cannot answer, {@code identity_unavailable}, without a call; it is counted in {@code
+ * portcullis_introspection_errors_total{issuer=<endpoint name>,reason="concurrency_limit"}} and
+ * logged at most once a minute. Cached tokens (active or inactive) and tokens already being
+ * introspected (they join the running call) never need a permit. The calling thread holds the
+ * permit for the whole call and gives it back however the call ends (answer, failure, timeout,
+ * interrupt).
+ *
+ * <p>{@link #verify} never returns {@code null}: it answers for this endpoint only, and {@link
+ * CredentialChain} asks the policy's next endpoint after an {@code inactive_token}; an {@code
+ * identity_unavailable} ends the search. Neither the token nor the client secret is ever logged or
+ * put in a detail. Thread-safe.
  */
 public final class IntrospectionVerifier implements BearerTokenVerifier {
   private static final Logger log = LoggerFactory.getLogger(IntrospectionVerifier.class);
   private static final JsonMapper MAPPER = JsonMapper.builder().build();
+  private static final long BUSY_WARNING_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
 
   /**
    * A cached active result: it verifies until {@code min(exp, cacheUntil)}; from {@code exp} to
@@ -72,6 +84,7 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
   private final IntrospectionVerifiers.Settings settings;
   private final String authorization;
   private final Verification.Rejected unavailable;
+  private final Verification.Rejected busy;
   private final Verification.Rejected inactive;
   private final Verification.Rejected expired;
   private final Map<JwtVerifier.TokenKey, CompletableFuture<Verification>> inflight =
@@ -95,6 +108,13 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
     String name = "introspection endpoint '" + config.name() + "'";
     this.unavailable =
         new Verification.Rejected(Reason.IDENTITY_UNAVAILABLE, name + " unavailable");
+    this.busy =
+        new Verification.Rejected(
+            Reason.IDENTITY_UNAVAILABLE,
+            name
+                + " unavailable: max_concurrent_requests ("
+                + config.maxConcurrentRequests()
+                + ") calls outstanding");
     this.inactive = new Verification.Rejected(Reason.INACTIVE_TOKEN, "token inactive at " + name);
     this.expired = new Verification.Rejected(Reason.INACTIVE_TOKEN, "token expired at " + name);
   }
@@ -119,6 +139,37 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
       return new Verification.Rejected(Reason.INVALID_TOKEN, "token too large");
     }
     JwtVerifier.TokenKey key = JwtVerifier.TokenKey.of(endpoint.scope(), token);
+    Verification known = cached(key);
+    if (known != null) {
+      return known;
+    }
+    CompletableFuture<Verification> running = inflight.get(key);
+    if (running == null) {
+      // Only a token not yet in flight needs a permit: joiners add no call.
+      if (!endpoint.calls().tryAcquire()) {
+        // The call that held this token may have ended between the lookups: it caches first.
+        Verification late = cached(key);
+        return late != null ? late : refuse();
+      }
+      CompletableFuture<Verification> mine = new CompletableFuture<>();
+      running = inflight.putIfAbsent(key, mine);
+      if (running == null) {
+        return lead(key, token, mine);
+      }
+      endpoint.calls().release(); // another request started this token's call meanwhile
+    }
+    try {
+      return running.get(settings.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return unavailable;
+    } catch (ExecutionException | TimeoutException e) {
+      return unavailable;
+    }
+  }
+
+  /** The cached answer for {@code key}, or {@code null} if a call is needed. */
+  private @Nullable Verification cached(JwtVerifier.TokenKey key) {
     Active hit = settings.active().getIfPresent(key);
     if (hit != null) {
       Instant now = settings.clock().instant();
@@ -128,30 +179,39 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
       }
       settings.active().invalidate(key);
     }
-    Verification.Rejected known = settings.inactive().getIfPresent(key);
-    if (known != null) {
-      return known;
-    }
-    CompletableFuture<Verification> mine = new CompletableFuture<>();
-    CompletableFuture<Verification> running = inflight.putIfAbsent(key, mine);
-    if (running != null) {
-      try {
-        return running.get(settings.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return unavailable;
-      } catch (ExecutionException | TimeoutException e) {
-        return unavailable;
-      }
-    }
+    return settings.inactive().getIfPresent(key);
+  }
+
+  /** Makes the call for {@code key} with the permit the caller took, and gives the permit back. */
+  private Verification lead(
+      JwtVerifier.TokenKey key, String token, CompletableFuture<Verification> mine) {
     Verification result = unavailable;
     try {
       result = introspect(key, token);
     } finally {
+      endpoint.calls().release();
       mine.complete(result);
       inflight.remove(key, mine);
     }
     return result;
+  }
+
+  /** A token not sent because the endpoint's calls are all taken: counted, logged once a minute. */
+  private Verification refuse() {
+    endpoint.refused().increment();
+    long now = settings.ticker().getAsLong();
+    long next = endpoint.nextBusyWarning().get();
+    if (now - next >= 0
+        && endpoint.nextBusyWarning().compareAndSet(next, now + BUSY_WARNING_EVERY_NANOS)) {
+      log.warn(
+          "introspection endpoint '{}' has max_concurrent_requests ({}) calls outstanding: tokens"
+              + " neither cached nor being introspected are answered identity_unavailable without"
+              + " a call. A flood of distinct tokens, or an endpoint slower than the request rate"
+              + " allows. (Logged at most once a minute.)",
+          config.name(),
+          config.maxConcurrentRequests());
+    }
+    return busy;
   }
 
   private Verification introspect(JwtVerifier.TokenKey key, String token) {

@@ -14,14 +14,17 @@ import java.time.InstantSource;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
  * The service's introspection state that outlives policy reloads: one HTTP client, the caches of
- * active and inactive results, and one error counter per endpoint. {@link #forEndpoint} makes the
- * {@link IntrospectionVerifier} of a policy's {@code identity.introspection[]} entry; {@code
+ * active and inactive results, and per endpoint its error counters and its bound on concurrent
+ * calls ({@code max_concurrent_requests}). {@link #forEndpoint} makes the {@link
+ * IntrospectionVerifier} of a policy's {@code identity.introspection[]} entry; {@code
  * SharedIdentityServices.builder(jwt).introspection(verifiers::forEndpoint)} wires it in.
  *
  * <p>Cache entries are keyed by the SHA-256 of the token (never the token) and by the endpoint's
@@ -35,14 +38,40 @@ public final class IntrospectionVerifiers implements AutoCloseable {
   /** Settings the verifiers share. */
   record Settings(
       InstantSource clock,
+      LongSupplier ticker,
       Duration requestTimeout,
       Duration inactiveTtl,
       int maxResponseBytes,
       Cache<JwtVerifier.TokenKey, IntrospectionVerifier.Active> active,
       Cache<JwtVerifier.TokenKey, Verification.Rejected> inactive) {}
 
-  /** What one endpoint configuration keeps across reloads. */
-  record Endpoint(int scope, Counter errors, AtomicBoolean failing) {}
+  /**
+   * What one endpoint configuration keeps across reloads.
+   *
+   * @param scope the endpoint's part of the cache keys
+   * @param errors failed calls ({@code reason=call_failed})
+   * @param refused tokens answered without a call because {@code calls} had no permit left ({@code
+   *     reason=concurrency_limit})
+   * @param failing whether the last call failed (logged on each change)
+   * @param calls one permit per outstanding call, {@code max_concurrent_requests} in all
+   * @param nextBusyWarning the ticker's time from which the next refusal may be logged
+   */
+  record Endpoint(
+      int scope,
+      Counter errors,
+      Counter refused,
+      AtomicBoolean failing,
+      Semaphore calls,
+      AtomicLong nextBusyWarning) {}
+
+  /** {@link MetricNames#INTROSPECTION_ERRORS}'s {@code reason}: the call failed. */
+  private static final String CALL_FAILED = "call_failed";
+
+  /**
+   * {@link MetricNames#INTROSPECTION_ERRORS}'s {@code reason}: not called, {@code
+   * max_concurrent_requests} calls were outstanding.
+   */
+  private static final String CONCURRENCY_LIMIT = "concurrency_limit";
 
   private final MeterRegistry meters;
   private final HttpClient http;
@@ -61,6 +90,7 @@ public final class IntrospectionVerifiers implements AutoCloseable {
     this.settings =
         new Settings(
             b.clock,
+            b.ticker,
             b.requestTimeout,
             b.inactiveTtl,
             b.maxResponseBytes,
@@ -76,7 +106,7 @@ public final class IntrospectionVerifiers implements AutoCloseable {
    * The verifier of one introspection endpoint.
    *
    * @throws IllegalArgumentException if the endpoint is not {@code https} (plain HTTP only on
-   *     loopback) or its cache TTL is not positive
+   *     loopback), or its cache TTL or {@code max_concurrent_requests} is not positive
    */
   public IntrospectionVerifier forEndpoint(IntrospectionConfig config) {
     if (!JwksFetcher.allowedEndpoint(config.endpoint())) {
@@ -89,18 +119,34 @@ public final class IntrospectionVerifiers implements AutoCloseable {
       throw new IllegalArgumentException(
           "introspection endpoint '" + config.name() + "' needs a positive cache_ttl");
     }
+    if (config.maxConcurrentRequests() <= 0) {
+      throw new IllegalArgumentException(
+          "introspection endpoint '"
+              + config.name()
+              + "' needs a positive max_concurrent_requests");
+    }
     Endpoint endpoint =
         endpoints.computeIfAbsent(
             config,
             c ->
                 new Endpoint(
                     scopes.incrementAndGet(),
-                    Counter.builder(MetricNames.INTROSPECTION_ERRORS)
-                        .description("Failed introspection calls per endpoint")
-                        .tag(MetricNames.TAG_ISSUER, c.name())
-                        .register(meters),
-                    new AtomicBoolean()));
+                    errors(c, CALL_FAILED),
+                    errors(c, CONCURRENCY_LIMIT),
+                    new AtomicBoolean(),
+                    new Semaphore(c.maxConcurrentRequests()),
+                    new AtomicLong(settings.ticker().getAsLong())));
     return new IntrospectionVerifier(config, endpoint, http, settings);
+  }
+
+  private Counter errors(IntrospectionConfig config, String reason) {
+    return Counter.builder(MetricNames.INTROSPECTION_ERRORS)
+        .description(
+            "Tokens answered identity_unavailable per endpoint: failed calls, and tokens not"
+                + " sent because max_concurrent_requests calls were outstanding")
+        .tag(MetricNames.TAG_ISSUER, config.name())
+        .tag(MetricNames.TAG_REASON, reason)
+        .register(meters);
   }
 
   private static Cache<JwtVerifier.TokenKey, IntrospectionVerifier.Active> activeCache(Builder b) {
@@ -170,7 +216,10 @@ public final class IntrospectionVerifiers implements AutoCloseable {
       return this;
     }
 
-    /** Monotonic nanoseconds for the caches (default {@code System::nanoTime}). */
+    /**
+     * Monotonic nanoseconds for the caches and for rate-limiting warnings (default {@code
+     * System::nanoTime}).
+     */
     public Builder ticker(LongSupplier ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
       return this;

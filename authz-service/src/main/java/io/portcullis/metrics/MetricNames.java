@@ -50,9 +50,11 @@ public final class MetricNames {
   public static final String CACHE_INTROSPECTION_INACTIVE = "portcullis.introspection.inactive";
 
   /**
-   * {@code portcullis_introspection_errors_total{issuer}}: introspection calls that failed
-   * (unreachable, timeout, non-200, unreadable answer); {@code issuer} is the endpoint's name in
-   * the policy.
+   * {@code portcullis_introspection_errors_total{issuer,reason}}: tokens an introspection endpoint
+   * answered {@code identity_unavailable} for; {@code issuer} is the endpoint's name in the policy.
+   * {@code reason="call_failed"}: the call failed (unreachable, timeout, non-200, unreadable
+   * answer); {@code reason="concurrency_limit"}: no call was made, the endpoint's {@code
+   * max_concurrent_requests} calls were outstanding.
    */
   public static final String INTROSPECTION_ERRORS = "portcullis.introspection.errors";
 

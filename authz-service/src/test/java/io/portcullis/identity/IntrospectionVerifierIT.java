@@ -1,17 +1,23 @@
 package io.portcullis.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.decision.Reason;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.request.RequestAttributes;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.TestIssuer;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLDecoder;
@@ -22,7 +28,12 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.mockwebserver.RecordedRequest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -87,7 +98,7 @@ class IntrospectionVerifierIT {
 
   static IntrospectionConfig config(URI endpoint, ClaimMapping claims) {
     return new IntrospectionConfig(
-        "legacy", endpoint, "portcullis", Secret.of(SECRET), Duration.ofSeconds(60), claims);
+        "legacy", endpoint, "portcullis", Secret.of(SECRET), Duration.ofSeconds(60), claims, 64);
   }
 
   static final ClaimMapping CLAIMS =
@@ -125,10 +136,21 @@ class IntrospectionVerifierIT {
     return ((Verification.Rejected) v).reason();
   }
 
+  /** Failed calls to the endpoint named legacy. */
   double errors() {
+    return errors("call_failed");
+  }
+
+  /** Tokens the endpoint named legacy did not send because its calls were all taken. */
+  double refusals() {
+    return errors("concurrency_limit");
+  }
+
+  double errors(String reason) {
     return meters
         .get(MetricNames.INTROSPECTION_ERRORS)
         .tag(MetricNames.TAG_ISSUER, "legacy")
+        .tag(MetricNames.TAG_REASON, reason)
         .counter()
         .count();
   }
@@ -269,7 +291,7 @@ class IntrospectionVerifierIT {
 
   static IntrospectionConfig named(String name, URI endpoint) {
     return new IntrospectionConfig(
-        name, endpoint, "portcullis", Secret.of(SECRET), Duration.ofSeconds(60), CLAIMS);
+        name, endpoint, "portcullis", Secret.of(SECRET), Duration.ofSeconds(60), CLAIMS, 64);
   }
 
   @Test
@@ -378,5 +400,270 @@ class IntrospectionVerifierIT {
     } finally {
       root.detachAppender(logs);
     }
+  }
+
+  // ------------------------------------------------------------------ max_concurrent_requests
+
+  /**
+   * A real introspection endpoint (the JDK's HTTP server, a virtual thread per request) that
+   * answers {@code active: true} with the token as subject, and {@code active: false} for tokens
+   * starting with {@code dead-}. While {@link #hold()} is in force every request waits at the
+   * server until {@link #release()}: an authorization server that has stopped keeping up.
+   */
+  static final class HoldingEndpoint implements AutoCloseable {
+    private final HttpServer server;
+    private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+    private final AtomicInteger received = new AtomicInteger();
+    private volatile CountDownLatch gate = new CountDownLatch(0);
+
+    HoldingEndpoint() throws IOException {
+      server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+      server.createContext("/introspect", this::handle);
+      server.setExecutor(threads);
+      server.start();
+    }
+
+    URI uri() {
+      return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/introspect");
+    }
+
+    /** Requests that reached the server so far (counted before they are held). */
+    int received() {
+      return received.get();
+    }
+
+    void hold() {
+      gate = new CountDownLatch(1);
+    }
+
+    void release() {
+      gate.countDown();
+    }
+
+    private void handle(HttpExchange exchange) throws IOException {
+      String form = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+      CountDownLatch held = gate;
+      received.incrementAndGet();
+      try {
+        held.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      String token =
+          URLDecoder.decode(
+              form.substring("token=".length(), form.indexOf('&')), StandardCharsets.UTF_8);
+      String json =
+          token.startsWith("dead-")
+              ? "{\"active\":false}"
+              : "{\"active\":true,\"sub\":\"" + token + "\"}";
+      byte[] body = json.getBytes(StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().set("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, body.length);
+      try (var out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    }
+
+    @Override
+    public void close() {
+      release();
+      server.stop(0);
+      threads.shutdownNow();
+    }
+  }
+
+  static IntrospectionConfig bounded(URI endpoint, int maxConcurrentRequests) {
+    return new IntrospectionConfig(
+        "legacy",
+        endpoint,
+        "portcullis",
+        Secret.of(SECRET),
+        Duration.ofSeconds(60),
+        CLAIMS,
+        maxConcurrentRequests);
+  }
+
+  /** Verifies {@code token} on a thread of its own; the result completes when it returns. */
+  static CompletableFuture<Verification> verifyOnAThread(BearerTokenVerifier v, String token) {
+    CompletableFuture<Verification> result = new CompletableFuture<>();
+    Thread.ofPlatform().start(() -> result.complete(v.verify(token)));
+    return result;
+  }
+
+  static String principal(Verification v) {
+    assertThat(v).isInstanceOf(Verification.Verified.class);
+    return ((Verification.Verified) v).identity().principal();
+  }
+
+  @Test
+  void concurrencyLimit_aFurtherDistinctToken_isIdentityUnavailableWithoutACall() throws Exception {
+    try (HoldingEndpoint idp = new HoldingEndpoint()) {
+      BearerTokenVerifier v = verifiers.forEndpoint(bounded(idp.uri(), 3));
+      assertThat(principal(v.verify("opaque-cached"))).isEqualTo("opaque-cached");
+      assertThat(reason(v.verify("dead-cached"))).isEqualTo(Reason.INACTIVE_TOKEN);
+      idp.hold();
+      List<CompletableFuture<Verification>> held = new ArrayList<>();
+      for (int i = 1; i <= 3; i++) {
+        held.add(verifyOnAThread(v, "opaque-" + i));
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> idp.received() == 2 + 3);
+
+      assertThat(reason(v.verify("opaque-4")))
+          .as("a fourth distinct token while three calls are outstanding")
+          .isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+      assertThat(idp.received()).as("the fourth token was not sent").isEqualTo(5);
+      assertThat(refusals()).isEqualTo(1.0);
+      assertThat(errors()).as("no call failed").isZero();
+
+      // While the bound is reached: cached tokens answer from the cache, and a token already in
+      // flight joins its call.
+      assertThat(principal(v.verify("opaque-cached"))).isEqualTo("opaque-cached");
+      assertThat(reason(v.verify("dead-cached"))).isEqualTo(Reason.INACTIVE_TOKEN);
+      CompletableFuture<Verification> joiner = new CompletableFuture<>();
+      Thread joining = Thread.ofPlatform().start(() -> joiner.complete(v.verify("opaque-1")));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> joining.getState() == Thread.State.TIMED_WAITING);
+      assertThat(joiner).as("the joiner waits for the running call").isNotDone();
+      assertThat(refusals()).isEqualTo(1.0);
+
+      idp.release();
+      for (int i = 0; i < 3; i++) {
+        assertThat(principal(held.get(i).get(10, TimeUnit.SECONDS))).isEqualTo("opaque-" + (i + 1));
+      }
+      assertThat(principal(joiner.get(10, TimeUnit.SECONDS))).isEqualTo("opaque-1");
+      assertThat(idp.received()).as("the joiner made no call of its own").isEqualTo(5);
+
+      assertThat(principal(v.verify("opaque-5")))
+          .as("the slots are free again once the held calls completed")
+          .isEqualTo("opaque-5");
+      assertThat(idp.received()).isEqualTo(6);
+      assertThat(refusals()).isEqualTo(1.0);
+    }
+  }
+
+  @Test
+  void concurrencyLimit_aRefusedToken_endsTheSearch_theNextEndpointIsNotAsked() throws Exception {
+    try (HoldingEndpoint idp = new HoldingEndpoint()) {
+      CredentialChain chain =
+          CredentialChain.builder()
+              .introspection(verifiers.forEndpoint(bounded(idp.uri(), 1)))
+              .introspection(
+                  verifiers.forEndpoint(named("b", URI.create(issuer.issuer("b") + "/introspect"))))
+              .build();
+      idp.hold();
+      CompletableFuture<Verification> held =
+          CompletableFuture.supplyAsync(
+              () ->
+                  chain.resolve(
+                      RequestAttributes.builder()
+                          .header("Authorization", "Bearer opaque-held")
+                          .build()));
+      await().atMost(Duration.ofSeconds(10)).until(() -> idp.received() == 1);
+
+      Verification refused =
+          chain.resolve(
+              RequestAttributes.builder().header("Authorization", "Bearer opaque-other").build());
+
+      assertThat(reason(refused)).isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+      assertThat(requests()).as("the token was not passed on to endpoint b").isEmpty();
+      idp.release();
+      assertThat(principal(held.get(10, TimeUnit.SECONDS))).isEqualTo("opaque-held");
+    }
+  }
+
+  @Test
+  void concurrencyLimit_aTimedOutCall_freesItsSlot() throws Exception {
+    try (HoldingEndpoint idp = new HoldingEndpoint();
+        IntrospectionVerifiers quick =
+            IntrospectionVerifiers.builder(meters)
+                .clock(clock)
+                .ticker(clock::nanoTime)
+                .requestTimeout(Duration.ofMillis(300))
+                .build()) {
+      BearerTokenVerifier v = quick.forEndpoint(bounded(idp.uri(), 1));
+      idp.hold();
+
+      assertThat(reason(v.verify("opaque-slow"))).isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+      assertThat(errors()).as("timed out").isEqualTo(1.0);
+
+      idp.release();
+      assertThat(principal(v.verify("opaque-next")))
+          .as("the timed-out call gave its slot back")
+          .isEqualTo("opaque-next");
+      assertThat(refusals()).isZero();
+    }
+  }
+
+  @Test
+  void concurrencyLimit_anInterruptedCall_freesItsSlot() throws Exception {
+    try (HoldingEndpoint idp = new HoldingEndpoint()) {
+      BearerTokenVerifier v = verifiers.forEndpoint(bounded(idp.uri(), 1));
+      idp.hold();
+      CompletableFuture<Verification> interrupted = new CompletableFuture<>();
+      Thread caller =
+          Thread.ofPlatform().start(() -> interrupted.complete(v.verify("opaque-abandoned")));
+      await().atMost(Duration.ofSeconds(10)).until(() -> idp.received() == 1);
+
+      caller.interrupt();
+
+      assertThat(reason(interrupted.get(10, TimeUnit.SECONDS)))
+          .isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+      idp.release();
+      assertThat(principal(v.verify("opaque-next")))
+          .as("the interrupted call gave its slot back")
+          .isEqualTo("opaque-next");
+      assertThat(refusals()).isZero();
+    }
+  }
+
+  @Test
+  void concurrencyLimit_refusalsAreLoggedAtMostOnceAMinute_withoutTheToken() throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger(IntrospectionVerifier.class);
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    logger.addAppender(logs);
+    try (HoldingEndpoint idp = new HoldingEndpoint()) {
+      BearerTokenVerifier v = verifiers.forEndpoint(bounded(idp.uri(), 1));
+      idp.hold();
+      CompletableFuture<Verification> held = verifyOnAThread(v, "opaque-held");
+      await().atMost(Duration.ofSeconds(10)).until(() -> idp.received() == 1);
+
+      for (int i = 0; i < 20; i++) {
+        assertThat(reason(v.verify("opaque-flood-" + i))).isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+      }
+      assertThat(busyWarnings(logs)).hasSize(1);
+      clock.advance(Duration.ofSeconds(61));
+      assertThat(reason(v.verify("opaque-flood-late"))).isEqualTo(Reason.IDENTITY_UNAVAILABLE);
+
+      assertThat(busyWarnings(logs)).as("again after a minute").hasSize(2);
+      assertThat(refusals()).isEqualTo(21.0);
+      assertThat(idp.received()).isEqualTo(1);
+      for (ILoggingEvent e : busyWarnings(logs)) {
+        assertThat(e.getFormattedMessage())
+            .contains("'legacy'")
+            .doesNotContain("opaque-flood")
+            .doesNotContain(SECRET);
+      }
+      idp.release();
+      assertThat(principal(held.get(10, TimeUnit.SECONDS))).isEqualTo("opaque-held");
+    } finally {
+      logger.detachAppender(logs);
+    }
+  }
+
+  static List<ILoggingEvent> busyWarnings(ListAppender<ILoggingEvent> logs) {
+    return logs.list.stream()
+        .filter(e -> e.getLevel() == Level.WARN)
+        .filter(e -> e.getFormattedMessage().contains("max_concurrent_requests"))
+        .toList();
+  }
+
+  @Test
+  void concurrencyLimit_mustBePositive() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> verifiers.forEndpoint(bounded(endpoint(), 0)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("max_concurrent_requests");
   }
 }

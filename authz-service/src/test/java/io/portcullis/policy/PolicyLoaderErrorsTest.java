@@ -204,6 +204,12 @@ class PolicyLoaderErrorsTest {
         Arguments.of(
             "clock_skew_too_large.yaml", 7, 19, "identity.jwt[0].clock_skew", "must be at most 5m"),
         Arguments.of(
+            "bad_max_concurrent_requests.yaml",
+            8,
+            32,
+            "identity.introspection[0].max_concurrent_requests",
+            "expected a positive integer, got 0"),
+        Arguments.of(
             "authorization_api_key_header.yaml",
             4,
             26,

@@ -384,6 +384,7 @@ class PolicyLoaderTest {
                           client_id: portcullis
                           client_secret: ${B_SECRET}
                           cache_ttl: 500ms
+                          max_concurrent_requests: 8
                       api_keys:
                         headers: [X-API-Key, x-partner-key]
                       mtls:
@@ -425,6 +426,8 @@ class PolicyLoaderTest {
     assertThat(legacy.cacheTtl()).isEqualTo(Duration.ofSeconds(60));
     assertThat(legacy.toString()).doesNotContain("s3cr3t-a");
     assertThat(services.introspectionCalls.get(1).cacheTtl()).isEqualTo(Duration.ofMillis(500));
+    assertThat(legacy.maxConcurrentRequests()).as("default").isEqualTo(64);
+    assertThat(services.introspectionCalls.get(1).maxConcurrentRequests()).isEqualTo(8);
 
     assertThat(services.apiKeyCalls).isEqualTo(1);
     assertThat(p.identity().credentialHeaders())
