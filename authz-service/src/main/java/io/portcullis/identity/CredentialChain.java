@@ -319,8 +319,9 @@ public final class CredentialChain implements IdentityResolver {
 
     /**
      * Adds an introspection endpoint's verifier. Endpoints are asked in the order added, after the
-     * bearer verifiers, until one vouches for the token ({@code inactive_token} and {@code
-     * identity_unavailable} move on to the next).
+     * bearer verifiers, until one vouches for the token: {@code inactive_token} moves on to the
+     * next; {@code identity_unavailable} (an endpoint that cannot answer, or has all its calls
+     * taken) ends the search.
      */
     public Builder introspection(BearerTokenVerifier endpoint) {
       introspection.add(endpoint);
