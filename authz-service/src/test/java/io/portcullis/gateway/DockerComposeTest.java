@@ -128,6 +128,12 @@ class DockerComposeTest {
           .as("make-dev-certs.sh writes %s", tls.getFileName())
           .isRegularFile();
     }
+    assertThat(volumes)
+        .as("Portcullis gets its own key only, not Envoy's client key or the workloads'")
+        .noneMatch(v -> v.startsWith("./envoy/certs:"))
+        .filteredOn(v -> v.contains(".key:"))
+        .containsExactly(
+            "./envoy/certs/portcullis-server.key:/etc/portcullis-tls/portcullis-server.key:ro");
     assertThat(Files.readString(ROOT.resolve("deploy/policy.yaml")))
         .as("the body schema the policy names ships in deploy/")
         .contains("body_schema: schemas/order.json");
