@@ -503,7 +503,7 @@ final class PolicyBinder extends YamlReader {
       if (s == null) {
         continue;
       }
-      String why = dnsNameProblem(s);
+      String why = trustDomainProblem(s);
       if (why != null) {
         d.error(items.get(i), p, quoted(s) + " is not a valid trust domain: " + why);
       } else {
@@ -1339,26 +1339,26 @@ final class PolicyBinder extends YamlReader {
     return true;
   }
 
-  /** Why {@code s} is not a lower-case DNS name, or {@code null} if it is one. */
-  static @Nullable String dnsNameProblem(String s) {
-    if (s.isEmpty() || s.length() > 253) {
-      return "a DNS name has 1 to 253 characters";
+  /**
+   * Why {@code s} is not a SPIFFE trust domain name (SPIFFE-ID §2.1: lower-case letters, digits,
+   * {@code .}, {@code -} and {@code _}, at most 255 bytes; no scheme, port or path), or {@code
+   * null} if it is one. Not a DNS check: the standard says a trust domain must not be treated
+   * differently for being a valid DNS name or not, and the verifier accepts exactly these names.
+   */
+  static @Nullable String trustDomainProblem(String s) {
+    if (s.isEmpty() || s.length() > 255) {
+      return "a trust domain has 1 to 255 characters";
+    }
+    if (s.startsWith("spiffe:")) {
+      return "give the trust domain alone, without 'spiffe://'";
     }
     if (!s.equals(s.toLowerCase(Locale.ROOT))) {
       return "SPIFFE trust domains are lower-case";
     }
-    for (String label : s.split("\\.", -1)) {
-      if (label.isEmpty() || label.length() > 63) {
-        return "each dot-separated label has 1 to 63 characters";
-      }
-      if (label.startsWith("-") || label.endsWith("-")) {
-        return "a label must not start or end with '-'";
-      }
-      for (int i = 0; i < label.length(); i++) {
-        char c = label.charAt(i);
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-          return "only letters, digits, '-' and '.' are allowed";
-        }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) {
+        return "only lower-case letters, digits, '.', '-' and '_' are allowed";
       }
     }
     return null;

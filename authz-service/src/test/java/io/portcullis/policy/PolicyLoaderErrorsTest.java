@@ -220,7 +220,7 @@ class PolicyLoaderErrorsTest {
             4,
             39,
             "identity.mtls.trust_domains[1]",
-            "'-bad.example.com' is not a valid trust domain"),
+            "'bad.example.com:8443' is not a valid trust domain: only lower-case letters, digits,"),
         Arguments.of(
             "deny_rule_with_conditions.yaml",
             8,

@@ -456,6 +456,24 @@ class PolicyLoaderTest {
   }
 
   @Test
+  void trustDomains_acceptEveryNameTheSpiffeStandardAllows_notOnlyDnsNames() throws IOException {
+    // SPIFFE-ID 2.1: [a-z0-9.-_]; an underscore or a leading '-' is not a DNS label, but a valid
+    // trust domain, and the verifier accepts it.
+    Policy p =
+        loaded(
+            MINIMAL
+                + "identity: { mtls: { trust_domains: [prod_eu.example.com, -edge.local] } }\n");
+
+    for (String id : List.of("spiffe://prod_eu.example.com/ns/a", "spiffe://-edge.local/sa/b")) {
+      Verification v =
+          p.identity()
+              .resolve(
+                  RequestAttributes.builder().method("GET").path("/").sourcePrincipal(id).build());
+      assertThat(v).as(id).isInstanceOf(Verification.Verified.class);
+    }
+  }
+
+  @Test
   void compile_apiKeysWithoutHeaders_defaultsToXApiKey() throws IOException {
     Policy p = loaded(MINIMAL + "identity: { api_keys: {} }\n");
     assertThat(p.identity().credentialHeaders())
