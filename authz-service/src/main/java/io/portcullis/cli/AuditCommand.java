@@ -48,7 +48,7 @@ public final class AuditCommand implements Runnable {
   public static final int OK = 0;
   public static final int BROKEN = 1;
   public static final int USAGE = 2;
-  public static final int STORE_FAILED = 3;
+  public static final int STORE_FAILED = StoreOptions.STORE_FAILED;
 
   @Spec CommandSpec spec;
 

@@ -31,7 +31,8 @@ import picocli.CommandLine.Parameters;
  * <p>{@code issue} and {@code rotate} print the secret exactly once, on standard output (a note on
  * standard error says it cannot be shown again); {@code list} never prints a secret. {@code
  * --format json} prints the admin API's JSON ({@link KeyJson}). Exit status: 0 done, 1 refused (no
- * such key, revoked, expired) or store unreachable, 2 invalid arguments.
+ * such key, revoked, expired), 2 invalid arguments, 3 the store cannot be opened, read or written
+ * (as for {@code audit}; a missing SQLite file is not created).
  */
 @Command(
     name = "keys",
@@ -83,7 +84,7 @@ public final class KeysCommand implements Runnable {
         return run(new KeyLifecycle(KeyStore.of(db), InstantSource.system()), out, err);
       } catch (StoreException e) {
         err.println("cannot use the key store: " + e.getMessage());
-        return REFUSED;
+        return StoreOptions.STORE_FAILED;
       } catch (IllegalArgumentException e) {
         err.println(e.getMessage());
         return INVALID;

@@ -15,9 +15,12 @@ import picocli.CommandLine.Option;
  * or the {@code store.url} of {@code --config FILE}, or the embedded default ({@code
  * jdbc:sqlite:data/portcullis.db}, the same file {@code serve} uses without a configuration). The
  * CLI opens the store directly, so it works with the service stopped; a running service sees key
- * changes within a second (it polls the store).
+ * changes within a second (it polls the store). Only {@code serve} creates or migrates a store.
  */
 public final class StoreOptions {
+  /** The exit status of every command whose store cannot be opened, read or written. */
+  public static final int STORE_FAILED = 3;
+
   @Option(
       names = "--config",
       paramLabel = "FILE",
@@ -57,8 +60,15 @@ public final class StoreOptions {
         .orElseGet(StoreSettings::defaults);
   }
 
-  /** Opens (and migrates) the store. The caller closes it. */
+  /**
+   * Opens the existing store, which must exist and have this build's schema ({@link
+   * Database#openExisting}): the CLI creates and migrates nothing, so a mistyped URL or the wrong
+   * working directory fails (exit {@link #STORE_FAILED}) instead of working on a new, empty store.
+   * The caller closes it.
+   *
+   * @throws io.portcullis.store.StoreException if there is no such store or it cannot be opened
+   */
   Database open(PrintWriter err) {
-    return Database.open(settings(err));
+    return Database.openExisting(settings(err));
   }
 }

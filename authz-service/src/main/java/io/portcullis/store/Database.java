@@ -12,10 +12,13 @@ import java.util.function.Predicate;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.MigrationInfoService;
 import org.flywaydb.core.api.output.MigrateResult;
 import org.jspecify.annotations.Nullable;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
+import org.sqlite.SQLiteOpenMode;
 
 /**
  * An open, migrated database: a HikariCP pool over SQLite or PostgreSQL whose schema is at the
@@ -28,11 +31,14 @@ import org.sqlite.SQLiteDataSource;
  * ({@link SqliteCheckpointer}) with the writers' own every 40,000 pages as the backstop,
  * memory-mapped reads (256 MiB), and {@code BEGIN IMMEDIATE} transactions (a read-then-write
  * transaction takes the write lock up front, so two writers never deadlock upgrading their locks).
- * The parent directory of the database file is created.
+ * {@link #open} creates the parent directory of the database file; {@link #openExisting} creates
+ * nothing.
  *
  * <p>Migrations are Flyway versioned scripts, one folder per database kind ({@link
  * DatabaseKind#migrationLocation()}), sharing one version sequence: {@code V1__audit.sql}, then the
- * key store's, and so on. Both folders must carry the same versions.
+ * key store's, and so on. Both folders must carry the same versions. Only {@link #open} (the
+ * service) migrates; {@link #openExisting} (the command line) refuses a schema older than its own
+ * rather than changing a store that a running service of the older version may be using.
  *
  * <p>Thread-safe.
  */
@@ -65,13 +71,41 @@ public final class Database implements AutoCloseable {
     this.checkpointer = checkpointer;
   }
 
+  /** What opening may do to the store. */
+  private enum Access {
+    /** Create a missing SQLite file (and its directory) and migrate the schema: the service. */
+    CREATE_AND_MIGRATE,
+    /** Use the store as it is, whose schema must be current: the command line. */
+    EXISTING
+  }
+
   /**
-   * Opens the pool and migrates the schema to the latest version.
+   * Opens the pool and migrates the schema to the latest version; a SQLite file that does not exist
+   * is created, with its parent directory.
    *
    * @throws StoreException if the database cannot be reached or a migration fails; the message
    *     names the (password-redacted) URL
    */
   public static Database open(StoreSettings settings) {
+    return open(settings, Access.CREATE_AND_MIGRATE);
+  }
+
+  /**
+   * Opens a store that already exists, for the command line: nothing is created (no SQLite file, no
+   * directory, no table) and the schema is not migrated. A mistyped {@code --store} or a command
+   * run from the wrong directory so fails instead of reporting on a new, empty store; and a newer
+   * CLI does not change the schema under a running service of an older version, whose statements
+   * may then fail.
+   *
+   * @throws StoreException if the SQLite file does not exist ({@code no store at <path>}), the
+   *     database cannot be reached, holds no Portcullis schema, or its schema is older than this
+   *     build's (the message says which and names the password-redacted URL)
+   */
+  public static Database openExisting(StoreSettings settings) {
+    return open(settings, Access.EXISTING);
+  }
+
+  private static Database open(StoreSettings settings, Access access) {
     DatabaseKind kind = settings.kind();
     HikariConfig config = new HikariConfig();
     config.setPoolName("portcullis-store");
@@ -84,9 +118,12 @@ public final class Database implements AutoCloseable {
     switch (kind) {
       case SQLITE -> {
         Optional<Path> file = sqliteFile(settings.url());
-        file.ifPresent(Database::createParentDirectory);
-        int pageSize = file.isPresent() ? pageSize(settings) : 4096;
-        sqliteSource = sqliteDataSource(settings, pageSize);
+        switch (access) {
+          case CREATE_AND_MIGRATE -> file.ifPresent(Database::createParentDirectory);
+          case EXISTING -> file.ifPresent(Database::requireExisting);
+        }
+        int pageSize = file.isPresent() ? pageSize(settings, access) : 4096;
+        sqliteSource = sqliteDataSource(settings, pageSize, access);
         config.setDataSource(sqliteSource);
         if (isInMemory(settings.url())) {
           // Every connection to :memory: is a separate database: keep exactly one.
@@ -116,7 +153,14 @@ public final class Database implements AutoCloseable {
       throw new StoreException("cannot open store " + settings.redactedUrl() + ": " + e, e);
     }
     try {
-      int applied = migrate(pool, kind);
+      int applied =
+          switch (access) {
+            case CREATE_AND_MIGRATE -> migrate(pool, kind);
+            case EXISTING -> {
+              requireCurrentSchema(pool, kind, settings.redactedUrl());
+              yield 0;
+            }
+          };
       SqliteCheckpointer checkpointer =
           sqliteSource != null && !isInMemory(settings.url())
               ? new SqliteCheckpointer(sqliteSource, SqliteCheckpointer.INTERVAL)
@@ -124,38 +168,99 @@ public final class Database implements AutoCloseable {
       return new Database(kind, pool, settings.redactedUrl(), applied, checkpointer);
     } catch (FlywayException e) {
       pool.close();
-      throw new StoreException(
-          "schema migration of " + settings.redactedUrl() + " failed: " + e.getMessage(), e);
+      String what = access == Access.EXISTING ? "reading the schema of " : "schema migration of ";
+      throw new StoreException(what + settings.redactedUrl() + " failed: " + e.getMessage(), e);
     } catch (RuntimeException e) {
       pool.close();
       throw e;
     }
   }
 
+  private static Flyway flyway(DataSource dataSource, DatabaseKind kind) {
+    return Flyway.configure(Database.class.getClassLoader())
+        .dataSource(dataSource)
+        .locations(kind.migrationLocation())
+        .failOnMissingLocations(true)
+        .load();
+  }
+
   private static int migrate(DataSource dataSource, DatabaseKind kind) {
-    MigrateResult result =
-        Flyway.configure(Database.class.getClassLoader())
-            .dataSource(dataSource)
-            .locations(kind.migrationLocation())
-            .failOnMissingLocations(true)
-            .load()
-            .migrate();
+    MigrateResult result = flyway(dataSource, kind).migrate();
     return result.migrationsExecuted;
   }
 
   /**
-   * The page size of the SQLite file of {@code settings}, which this first creates with {@link
-   * #SQLITE_PAGE_SIZE} and in WAL mode if it is new or empty (a WAL database keeps the page size it
-   * was created with, and the driver applies its journal mode before its page size).
+   * Checks, without changing anything, that the store holds the schema this build expects: a schema
+   * newer than this build's is accepted (as the service accepts it: Flyway ignores future
+   * migrations), an older one or none is refused.
    */
-  private static int pageSize(StoreSettings settings) {
+  private static void requireCurrentSchema(
+      DataSource dataSource, DatabaseKind kind, String redactedUrl) {
+    MigrationInfoService info = flyway(dataSource, kind).info();
+    MigrationInfo current = info.current();
+    if (current == null) {
+      throw noSchema(redactedUrl);
+    }
+    MigrationInfo[] pending = info.pending();
+    if (pending.length > 0) {
+      throw new StoreException(
+          "the schema of "
+              + redactedUrl
+              + " is at version "
+              + current.getVersion()
+              + ", older than this portcullis's "
+              + pending[pending.length - 1].getVersion()
+              + ": the command line does not migrate a store that a running service may be"
+              + " using; start the service of this version once (it migrates the store), or use"
+              + " the command line of the service's version");
+    }
+  }
+
+  private static StoreException noSchema(String redactedUrl) {
+    return new StoreException(
+        redactedUrl
+            + " holds no Portcullis store (no schema): the service creates it on its first start");
+  }
+
+  /** Refuses a SQLite file that does not exist, before anything could create it. */
+  private static void requireExisting(Path file) {
+    if (!Files.exists(file)) {
+      throw new StoreException(
+          "no store at "
+              + file.toAbsolutePath()
+              + " (the service creates it on its first start; check --store, --config or the"
+              + " working directory)");
+    }
+  }
+
+  /**
+   * The page size of the SQLite file of {@code settings}. When creating, this first gives a new or
+   * empty file {@link #SQLITE_PAGE_SIZE} and WAL mode (a WAL database keeps the page size it was
+   * created with, and the driver applies its journal mode before its page size). An existing store
+   * is only read: the driver may not create the file, and a file without Flyway's history table is
+   * refused here, before the pool's first transaction (even an empty one) writes a header into an
+   * empty file or the pool's WAL mode changes someone else's database.
+   */
+  private static int pageSize(StoreSettings settings, Access access) {
     SQLiteConfig config = new SQLiteConfig();
     config.setBusyTimeout((int) Math.min(Integer.MAX_VALUE, settings.busyTimeout().toMillis()));
+    if (access == Access.EXISTING) {
+      config.resetOpenMode(SQLiteOpenMode.CREATE);
+    }
     try (Connection c =
             java.sql.DriverManager.getConnection(settings.url(), config.toProperties());
         java.sql.Statement s = c.createStatement()) {
+      if (access == Access.EXISTING) {
+        try (java.sql.ResultSet rs =
+            s.executeQuery(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'flyway_schema_history'")) {
+          if (!rs.next() || rs.getInt(1) == 0) {
+            throw noSchema(settings.redactedUrl());
+          }
+        }
+      }
       try (java.sql.ResultSet rs = s.executeQuery("PRAGMA page_count")) {
-        if (rs.next() && rs.getLong(1) == 0) {
+        if (access == Access.CREATE_AND_MIGRATE && rs.next() && rs.getLong(1) == 0) {
           s.execute("PRAGMA page_size = " + SQLITE_PAGE_SIZE);
           s.execute("PRAGMA journal_mode = WAL");
         }
@@ -169,10 +274,20 @@ public final class Database implements AutoCloseable {
     }
   }
 
-  private static SQLiteDataSource sqliteDataSource(StoreSettings settings, int pageSize) {
+  private static SQLiteDataSource sqliteDataSource(
+      StoreSettings settings, int pageSize, Access access) {
     SQLiteConfig sqlite = new SQLiteConfig();
-    if (!isInMemory(settings.url())) {
-      sqlite.setJournalMode(SQLiteConfig.JournalMode.WAL);
+    switch (access) {
+      case CREATE_AND_MIGRATE -> {
+        if (!isInMemory(settings.url())) {
+          sqlite.setJournalMode(SQLiteConfig.JournalMode.WAL);
+        }
+      }
+      case EXISTING -> {
+        // A store keeps the WAL mode it was created with; setting it would write to a file that
+        // turns out to be no store, and the driver must not create a file deleted meanwhile.
+        sqlite.resetOpenMode(SQLiteOpenMode.CREATE);
+      }
     }
     sqlite.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
     // A page cache that holds the audit indexes' hot pages. Checkpoints: SqliteCheckpointer's own

@@ -246,6 +246,33 @@ class AuditCommandTest {
   }
 
   @Test
+  void missingSqliteStore_exits3NamingIt_andCreatesNothing() {
+    Path typo = dir.resolve("typo/portcullis.db");
+    for (String command : List.of("verify", "query", "summary")) {
+      CommandRun r =
+          CommandRun.of(
+              new PortcullisCommand(), "audit", command, "--store", "jdbc:sqlite:" + typo);
+
+      assertThat(r.exit()).as(command).isEqualTo(AuditCommand.STORE_FAILED);
+      assertThat(r.err())
+          .as(command)
+          .startsWith("cannot open the store: no store at " + typo.toAbsolutePath())
+          .contains("the service creates it on its first start");
+      assertThat(r.out()).as(command).isEmpty();
+      assertThat(typo.getParent()).as(command).doesNotExist();
+    }
+    CommandRun sibling =
+        CommandRun.of(
+            new PortcullisCommand(),
+            "audit",
+            "verify",
+            "--store",
+            "jdbc:sqlite:" + dir.resolve("x.db"));
+    assertThat(sibling.exit()).isEqualTo(AuditCommand.STORE_FAILED);
+    assertThat(dir.resolve("x.db")).doesNotExist();
+  }
+
+  @Test
   void unreachableStore_exits3() {
     CommandRun r =
         CommandRun.of(

@@ -3,9 +3,18 @@ package io.portcullis.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.keys.KeyFormat;
+import io.portcullis.store.Database;
+import io.portcullis.store.DatabaseKind;
+import io.portcullis.store.StoreSettings;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +31,7 @@ class KeysCommandTest {
   @BeforeEach
   void setUp() {
     store = "jdbc:sqlite:" + dir.resolve("portcullis.db");
+    Database.open(StoreSettings.of(store)).close(); // as serve creates it: the CLI creates none
   }
 
   CommandRun keys(String... args) {
@@ -136,5 +146,50 @@ class KeysCommandTest {
     assertThat(keys("revoke", "AAAAAAAAAAAA").exit()).isEqualTo(1);
     assertThat(keys("rotate", "AAAAAAAAAAAA", "--grace", "1h").exit()).isEqualTo(1);
     assertThat(keys("list").out().lines().count()).as("nothing was issued").isEqualTo(1);
+  }
+
+  @Test
+  void missingSqliteStore_exits3_issuesNoKey_andCreatesNothing() {
+    Path typo = dir.resolve("typo/portcullis.db");
+    store = "jdbc:sqlite:" + typo;
+    for (String[] command :
+        List.of(
+            new String[] {"issue", "--client", "acme"},
+            new String[] {"list"},
+            new String[] {"revoke", "AAAAAAAAAAAA"},
+            new String[] {"rotate", "AAAAAAAAAAAA"})) {
+      CommandRun r = keys(command);
+
+      assertThat(r.exit()).as(command[0]).isEqualTo(StoreOptions.STORE_FAILED);
+      assertThat(r.err())
+          .as(command[0])
+          .startsWith("cannot use the key store: no store at " + typo.toAbsolutePath())
+          .contains("the service creates it on its first start");
+      assertThat(KEY.matcher(r.out() + r.err()).find()).as(command[0]).isFalse();
+      assertThat(typo.getParent()).as(command[0]).doesNotExist();
+    }
+  }
+
+  @Test
+  void olderSchema_exits3_andIsNotMigrated() throws Exception {
+    Path old = dir.resolve("old.db");
+    store = "jdbc:sqlite:" + old;
+    Flyway.configure()
+        .dataSource(store, null, null)
+        .locations(DatabaseKind.SQLITE.migrationLocation())
+        .target("2")
+        .load()
+        .migrate();
+
+    CommandRun r = keys("list");
+
+    assertThat(r.exit()).isEqualTo(StoreOptions.STORE_FAILED);
+    assertThat(r.err()).contains("is at version 2, older than").contains("start the service");
+    try (Connection c = DriverManager.getConnection(store);
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM flyway_schema_history")) {
+      rs.next();
+      assertThat(rs.getInt(1)).as("V1, V1_1, V2: nothing migrated").isEqualTo(3);
+    }
   }
 }

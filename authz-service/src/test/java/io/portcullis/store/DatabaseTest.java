@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -77,6 +78,62 @@ class DatabaseTest {
     try (Database again = Database.open(StoreSettings.of(url))) {
       assertThat(again.appliedMigrations()).isZero();
     }
+  }
+
+  @Test
+  void openExisting_missingSqliteFile_failsNamingIt_andCreatesNothing() throws Exception {
+    Path file = dir.resolve("typo/portcullis.db");
+
+    assertThatThrownBy(() -> Database.openExisting(StoreSettings.of("jdbc:sqlite:" + file)))
+        .isInstanceOf(StoreException.class)
+        .hasMessageStartingWith("no store at " + file.toAbsolutePath())
+        .hasMessageContaining("the service creates it on its first start");
+    assertThat(dir).isEmptyDirectory();
+  }
+
+  @Test
+  void openExisting_currentStore_opensWithoutMigrating() throws SQLException {
+    String url = "jdbc:sqlite:" + dir.resolve("p.db");
+    Database.open(StoreSettings.of(url)).close();
+
+    try (Database db = Database.openExisting(StoreSettings.of(url))) {
+      assertThat(db.appliedMigrations()).isZero();
+      assertThat(pragma(db, "journal_mode")).isEqualToIgnoringCase("wal");
+      assertThat(pragma(db, "page_size")).isEqualTo(Integer.toString(Database.SQLITE_PAGE_SIZE));
+    }
+  }
+
+  @Test
+  void openExisting_olderSchema_isRefusedAndLeftAsItWas() throws SQLException {
+    String url = "jdbc:sqlite:" + dir.resolve("old.db");
+    Flyway.configure()
+        .dataSource(url, null, null)
+        .locations(DatabaseKind.SQLITE.migrationLocation())
+        .target("2")
+        .load()
+        .migrate();
+
+    assertThatThrownBy(() -> Database.openExisting(StoreSettings.of(url)))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("is at version 2, older than")
+        .hasMessageContaining("does not migrate");
+    try (Connection c = java.sql.DriverManager.getConnection(url);
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT max(installed_rank) FROM flyway_schema_history")) {
+      rs.next();
+      assertThat(rs.getInt(1)).as("V1, V1_1, V2 only").isEqualTo(3);
+    }
+  }
+
+  @Test
+  void openExisting_sqliteFileWithoutSchema_isRefusedAndNotWritten() throws Exception {
+    Path file = Files.createFile(dir.resolve("empty.db"));
+
+    assertThatThrownBy(() -> Database.openExisting(StoreSettings.of("jdbc:sqlite:" + file)))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("holds no Portcullis store");
+    assertThat(file).isEmptyFile();
+    assertThat(dir.resolve("empty.db-wal")).doesNotExist();
   }
 
   @Test
