@@ -3,11 +3,16 @@ package io.portcullis.store;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Predicate;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
@@ -31,8 +36,8 @@ import org.sqlite.SQLiteOpenMode;
  * ({@link SqliteCheckpointer}) with the writers' own every 40,000 pages as the backstop,
  * memory-mapped reads (256 MiB), and {@code BEGIN IMMEDIATE} transactions (a read-then-write
  * transaction takes the write lock up front, so two writers never deadlock upgrading their locks).
- * {@link #open} creates the parent directory of the database file; {@link #openExisting} creates
- * nothing.
+ * {@link #open} creates a missing database file owner-only, in an owner-only directory if that is
+ * missing too; {@link #openExisting} creates nothing.
  *
  * <p>Migrations are Flyway versioned scripts, one folder per database kind ({@link
  * DatabaseKind#migrationLocation()}), sharing one version sequence: {@code V1__audit.sql}, then the
@@ -48,6 +53,11 @@ public final class Database implements AutoCloseable {
 
   /** The writers' own checkpoint, a backstop behind {@link SqliteCheckpointer}: every 160 MiB. */
   static final long WAL_RESTART_BYTES = 160L << 20;
+
+  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY_DIRECTORY =
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY_FILE =
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
   /** The page size of a new SQLite file. */
   static final int SQLITE_PAGE_SIZE = 16_384;
@@ -119,7 +129,7 @@ public final class Database implements AutoCloseable {
       case SQLITE -> {
         Optional<Path> file = sqliteFile(settings.url());
         switch (access) {
-          case CREATE_AND_MIGRATE -> file.ifPresent(Database::createParentDirectory);
+          case CREATE_AND_MIGRATE -> file.ifPresent(Database::createStoreFile);
           case EXISTING -> file.ifPresent(Database::requireExisting);
         }
         int pageSize = file.isPresent() ? pageSize(settings, access) : 4096;
@@ -337,15 +347,43 @@ public final class Database implements AutoCloseable {
     return DatabaseKind.of(url) == DatabaseKind.SQLITE && sqliteFile(url).isEmpty();
   }
 
-  private static void createParentDirectory(Path file) {
-    Path parent = file.toAbsolutePath().getParent();
-    if (parent == null) {
+  /**
+   * Creates the directory of a new SQLite store owner-only ({@code rwx------}) and its database
+   * file owner-only ({@code rw-------}) before SQLite opens it. SQLite gives the {@code -wal} and
+   * {@code -shm} files the database file's permissions, so none of the three can be read by other
+   * users: the audit log holds principals, client addresses and paths, the key table key ids, roles
+   * and hashes (the admin token beside them is created {@code rw-------} too). A directory or file
+   * that exists keeps its permissions: they are the operator's. On a file system without POSIX
+   * permissions both are created with its defaults.
+   */
+  private static void createStoreFile(Path file) {
+    Path absolute = file.toAbsolutePath();
+    boolean posix = absolute.getFileSystem().supportedFileAttributeViews().contains("posix");
+    Path parent = absolute.getParent();
+    if (parent != null && !Files.isDirectory(parent)) {
+      try {
+        if (posix) {
+          Files.createDirectories(parent, OWNER_ONLY_DIRECTORY);
+        } else {
+          Files.createDirectories(parent);
+        }
+      } catch (IOException e) {
+        throw new StoreException("cannot create directory " + parent + " for the store: " + e, e);
+      }
+    }
+    if (Files.exists(absolute)) {
       return;
     }
     try {
-      Files.createDirectories(parent);
+      if (posix) {
+        Files.createFile(absolute, OWNER_ONLY_FILE);
+      } else {
+        Files.createFile(absolute);
+      }
+    } catch (FileAlreadyExistsException e) {
+      // created meanwhile (another instance starting): its permissions are its creator's
     } catch (IOException e) {
-      throw new StoreException("cannot create directory " + parent + " for the store: " + e, e);
+      throw new StoreException("cannot create the store " + absolute + ": " + e, e);
     }
   }
 

@@ -3,8 +3,10 @@ package io.portcullis.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -41,6 +43,41 @@ class DatabaseTest {
       assertThat(pragma(db, "page_size")).isEqualTo(Integer.toString(Database.SQLITE_PAGE_SIZE));
       assertThat(pragma(db, "mmap_size")).isEqualTo(Long.toString(256L << 20));
     }
+  }
+
+  private static String permissions(Path path) throws IOException {
+    return PosixFilePermissions.toString(Files.getPosixFilePermissions(path));
+  }
+
+  @Test
+  void open_sqlite_newStore_isOwnerOnly_directoriesDatabaseWalAndShm() throws Exception {
+    Path data = dir.resolve("data");
+    Path file = data.resolve("nested/portcullis.db");
+
+    try (Database db = Database.open(StoreSettings.of("jdbc:sqlite:" + file))) {
+      assertThat(db.url()).endsWith("portcullis.db");
+      assertThat(permissions(data)).isEqualTo("rwx------");
+      assertThat(permissions(file.getParent())).isEqualTo("rwx------");
+      assertThat(permissions(file)).isEqualTo("rw-------");
+      // the pool keeps a connection open: the WAL and shared-memory files are there
+      assertThat(permissions(dir.resolve("data/nested/portcullis.db-wal"))).isEqualTo("rw-------");
+      assertThat(permissions(dir.resolve("data/nested/portcullis.db-shm"))).isEqualTo("rw-------");
+    }
+  }
+
+  @Test
+  void open_sqlite_existingDirectoryAndFile_keepTheirPermissions() throws Exception {
+    Path shared = Files.createDirectory(dir.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxr-x---"));
+    Path existing = Files.createFile(shared.resolve("existing.db"));
+    Files.setPosixFilePermissions(existing, PosixFilePermissions.fromString("rw-r-----"));
+
+    Database.open(StoreSettings.of("jdbc:sqlite:" + shared.resolve("new.db"))).close();
+    Database.open(StoreSettings.of("jdbc:sqlite:" + existing)).close();
+
+    assertThat(permissions(shared)).isEqualTo("rwxr-x---");
+    assertThat(permissions(shared.resolve("new.db"))).isEqualTo("rw-------");
+    assertThat(permissions(existing)).isEqualTo("rw-r-----");
   }
 
   @Test
