@@ -36,16 +36,24 @@ public interface CountryResolver {
     };
   }
 
-  /** An upper-case two-letter code, or {@code null} for anything else. */
+  /**
+   * An upper-case two-letter code, or {@code null} for anything else. Only ASCII letters count:
+   * {@link Character#toUpperCase(char)} would fold other letters into ASCII ({@code U+017F 'ſ'} to
+   * {@code S}, dotless {@code 'ı'} to {@code I}), turning a value that is no country code into one.
+   */
   static @Nullable String normalize(@Nullable String value) {
     if (value == null || value.length() != 2) {
       return null;
     }
-    char a = Character.toUpperCase(value.charAt(0));
-    char b = Character.toUpperCase(value.charAt(1));
+    char a = asciiUpper(value.charAt(0));
+    char b = asciiUpper(value.charAt(1));
     if (a < 'A' || a > 'Z' || b < 'A' || b > 'Z') {
       return null;
     }
     return "" + a + b;
+  }
+
+  private static char asciiUpper(char c) {
+    return c >= 'a' && c <= 'z' ? (char) (c - ('a' - 'A')) : c;
   }
 }
