@@ -396,13 +396,19 @@ public final class Portcullis implements AutoCloseable {
     return sb.toString();
   }
 
-  private CountryResolver countries(RuntimeConfig.GeoIp geo) throws IOException {
+  private CountryResolver countries(RuntimeConfig.GeoIp geo) throws StartupException {
     CountryResolver header =
         geo.header() == null ? CountryResolver.none() : CountryResolver.header(geo.header());
     if (geo.database() == null) {
       return header;
     }
-    MaxMindCountryResolver db = MaxMindCountryResolver.open(geo.database());
+    MaxMindCountryResolver db;
+    try {
+      db = MaxMindCountryResolver.open(geo.database());
+    } catch (IOException e) {
+      // A database without countries would open and then fail every lookup: refuse it here.
+      throw new StartupException("geoip.database: " + e.getMessage(), e);
+    }
     resources.push(db);
     // The database is authoritative; the header only answers what the database does not know.
     return CountryResolver.firstOf(db, header);

@@ -27,11 +27,41 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
   /**
    * Opens a database.
    *
-   * @throws IOException if the file cannot be read or is not a MaxMind database
+   * @throws IOException if the file cannot be read, is not a MaxMind database, or is a database
+   *     without countries (ASN, ISP, Domain, Connection-Type, Anonymous-IP: MaxMind's reader opens
+   *     them and then refuses every country lookup); the message names the file
    */
   public static MaxMindCountryResolver open(Path database) throws IOException {
-    return new MaxMindCountryResolver(
-        new DatabaseReader.Builder(database.toFile()).withCache(new CHMCache()).build());
+    DatabaseReader reader;
+    try {
+      reader = new DatabaseReader.Builder(database.toFile()).withCache(new CHMCache()).build();
+    } catch (IOException e) {
+      throw new IOException(
+          "cannot open the GeoIP database " + database + ": " + e.getMessage(), e);
+    }
+    String type = reader.getMetadata().databaseType();
+    if (!holdsCountries(type)) {
+      reader.close();
+      throw new IOException(
+          "the GeoIP database "
+              + database
+              + " is a "
+              + type
+              + " database, which has no countries: use a Country, City or Enterprise database"
+              + " (GeoLite2-Country, GeoIP2-Country, GeoLite2-City, GeoIP2-City, GeoIP2-Enterprise)");
+    }
+    return new MaxMindCountryResolver(reader);
+  }
+
+  /**
+   * Whether MaxMind's reader answers country lookups on a database of this type: it does for types
+   * naming Country, City or Enterprise (its own test of {@code database_type}), and throws {@link
+   * UnsupportedOperationException} on every lookup otherwise.
+   */
+  static boolean holdsCountries(String databaseType) {
+    return databaseType.contains("Country")
+        || databaseType.contains("City")
+        || databaseType.contains("Enterprise");
   }
 
   @Override

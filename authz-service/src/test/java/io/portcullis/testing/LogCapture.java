@@ -37,6 +37,16 @@ public final class LogCapture implements AutoCloseable {
     }
   }
 
+  /** The formatted messages logged at WARN so far, oldest first. */
+  public List<String> warnings() {
+    synchronized (appender) {
+      return appender.list.stream()
+          .filter(e -> e.getLevel() == Level.WARN)
+          .map(ILoggingEvent::getFormattedMessage)
+          .toList();
+    }
+  }
+
   @Override
   public void close() {
     logger.detachAppender(appender);
