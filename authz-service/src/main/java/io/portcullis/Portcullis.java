@@ -1,6 +1,7 @@
 package io.portcullis;
 
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -223,7 +224,7 @@ public final class Portcullis implements AutoCloseable {
             .limiter(limits.limiter())
             .protection(limits.protection())
             .headerLimits(config.requestLimits())
-            .countries(countries(config.geoip()))
+            .countries(countries(config.geoip(), meters, clock))
             .metrics(new DecisionMetrics(meters))
             .clock(clock)
             .build();
@@ -396,7 +397,8 @@ public final class Portcullis implements AutoCloseable {
     return sb.toString();
   }
 
-  private CountryResolver countries(RuntimeConfig.GeoIp geo) throws StartupException {
+  private CountryResolver countries(
+      RuntimeConfig.GeoIp geo, MeterRegistry meters, InstantSource clock) throws StartupException {
     CountryResolver header =
         geo.header() == null ? CountryResolver.none() : CountryResolver.header(geo.header());
     if (geo.database() == null) {
@@ -404,7 +406,7 @@ public final class Portcullis implements AutoCloseable {
     }
     MaxMindCountryResolver db;
     try {
-      db = MaxMindCountryResolver.open(geo.database());
+      db = MaxMindCountryResolver.builder(geo.database()).meterRegistry(meters).clock(clock).open();
     } catch (IOException e) {
       // A database without countries would open and then fail every lookup: refuse it here.
       throw new StartupException("geoip.database: " + e.getMessage(), e);

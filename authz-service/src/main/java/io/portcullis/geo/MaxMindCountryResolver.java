@@ -3,35 +3,90 @@ package io.portcullis.geo;
 import com.maxmind.db.CHMCache;
 import com.maxmind.geoip2.DatabaseReader;
 import com.maxmind.geoip2.exception.GeoIp2Exception;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.metrics.MetricNames;
 import io.portcullis.request.RequestAttributes;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Country from a MaxMind GeoIP2/GeoLite2 Country or City database, memory-mapped and read with
  * MaxMind's reader and its node cache. Lookups do no I/O beyond page faults of the mapped file.
+ *
+ * <p>A lookup never throws: whatever goes wrong in it means "country unknown" (spec policy.md: an
+ * unknown country passes a geo deny list and fails an allow list), counted in {@code
+ * portcullis_geoip_lookup_errors_total{cause}} and logged at WARN at most once a minute per cause.
+ * The causes are a file MaxMind's reader finds corrupt ({@code invalid_database}), a record of the
+ * wrong shape ({@code bad_record}: MaxMind's {@code DeserializationException}, a {@link
+ * RuntimeException}), and the mapped file changed under the reader ({@code changed_in_place}: a
+ * file truncated or overwritten in place, by {@code cp} say, makes the next access to the mapping
+ * fault with SIGBUS, which the JVM raises as {@link InternalError}). Thread-safe.
  */
 public final class MaxMindCountryResolver implements CountryResolver, Closeable {
-  private final DatabaseReader reader;
-  private final String databaseType;
+  private static final Logger log = LoggerFactory.getLogger(MaxMindCountryResolver.class);
 
-  private MaxMindCountryResolver(DatabaseReader reader) {
-    this.reader = reader;
-    this.databaseType = reader.getMetadata().databaseType();
+  /** How often the WARN of each cause of failed lookups is repeated while lookups keep failing. */
+  private static final Duration WARN_INTERVAL = Duration.ofMinutes(1);
+
+  /** Why a lookup answered "unknown" instead of a country; {@link #tag} is the metric's cause. */
+  enum Failure {
+    INVALID_DATABASE("invalid_database"),
+    BAD_RECORD("bad_record"),
+    CHANGED_IN_PLACE("changed_in_place");
+
+    final String tag;
+
+    Failure(String tag) {
+      this.tag = tag;
+    }
   }
 
-  /**
-   * Opens a database.
-   *
-   * @throws IOException if the file cannot be read, is not a MaxMind database, or is a database
-   *     without countries (ASN, ISP, Domain, Connection-Type, Anonymous-IP: MaxMind's reader opens
-   *     them and then refuses every country lookup); the message names the file
-   */
-  public static MaxMindCountryResolver open(Path database) throws IOException {
+  private final Path file;
+  private final InstantSource clock;
+  private final Map<Failure, Counter> failures = new EnumMap<>(Failure.class);
+  private final Map<Failure, AtomicReference<@Nullable Instant>> warnedAt =
+      new EnumMap<>(Failure.class);
+  private final DatabaseReader reader;
+  private final boolean city;
+
+  private MaxMindCountryResolver(Builder b, DatabaseReader reader) {
+    this.file = b.database;
+    this.clock = b.clock;
+    this.reader = reader;
+    this.city = reader.getMetadata().databaseType().contains("City");
+    for (Failure f : Failure.values()) {
+      failures.put(
+          f,
+          Counter.builder(MetricNames.GEOIP_LOOKUP_ERRORS)
+              .description("GeoIP lookups that failed, answering the country as unknown")
+              .tag(MetricNames.TAG_CAUSE, f.tag)
+              .register(b.registry));
+      warnedAt.put(f, new AtomicReference<>());
+    }
+  }
+
+  /** A resolver of the database in {@code database}; {@link Builder#open()} opens it. */
+  public static Builder builder(Path database) {
+    return new Builder(database);
+  }
+
+  /** Opens {@code database}: see {@link Builder#open()}. */
+  private static DatabaseReader openReader(Path database) throws IOException {
     DatabaseReader reader;
     try {
       reader = new DatabaseReader.Builder(database.toFile()).withCache(new CHMCache()).build();
@@ -50,7 +105,7 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
               + " database, which has no countries: use a Country, City or Enterprise database"
               + " (GeoLite2-Country, GeoIP2-Country, GeoLite2-City, GeoIP2-City, GeoIP2-Enterprise)");
     }
-    return new MaxMindCountryResolver(reader);
+    return reader;
   }
 
   /**
@@ -69,24 +124,97 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     return lookup(request.sourceIp());
   }
 
-  /** The country of an address, or {@code null} if the database does not know it. */
+  /**
+   * The country of an address, or {@code null} if the database does not know it or the lookup
+   * failed (counted and logged, see the class comment). Never throws.
+   */
   public @Nullable String lookup(@Nullable InetAddress address) {
     if (address == null) {
       return null;
     }
     try {
       Optional<String> iso =
-          databaseType.contains("City")
+          city
               ? reader.tryCity(address).map(c -> c.country().isoCode())
               : reader.tryCountry(address).map(c -> c.country().isoCode());
       return CountryResolver.normalize(iso.orElse(null));
     } catch (IOException | GeoIp2Exception e) {
-      return null;
+      failed(Failure.INVALID_DATABASE, e);
+    } catch (RuntimeException e) {
+      failed(Failure.BAD_RECORD, e);
+    } catch (InternalError e) {
+      // SIGBUS on the mapping: the file was truncated or rewritten under it
+      failed(Failure.CHANGED_IN_PLACE, e);
     }
+    return null;
+  }
+
+  private void failed(Failure failure, Throwable e) {
+    failures.get(failure).increment();
+    AtomicReference<@Nullable Instant> last = warnedAt.get(failure);
+    Instant now = clock.instant();
+    Instant before = last.get();
+    if ((before != null && now.isBefore(before.plus(WARN_INTERVAL)))
+        || !last.compareAndSet(before, now)) {
+      return;
+    }
+    String what =
+        switch (failure) {
+          case INVALID_DATABASE ->
+              "MaxMind's reader finds the file damaged (or it is being overwritten in place)";
+          case BAD_RECORD -> "a record in it does not have the shape of a Country or City record";
+          case CHANGED_IN_PLACE ->
+              "the file was changed in place (truncated or overwritten, by cp say) while it is"
+                  + " memory-mapped; replace it by an atomic rename instead (geoipupdate does;"
+                  + " or copy the new file beside it and mv it over), then restart";
+        };
+    log.warn(
+        "GeoIP lookup in {} failed ({}): {}. The country of such requests is unknown. (Logged at"
+            + " most once a minute; counted in portcullis_geoip_lookup_errors_total{cause=\"{}\"}.)",
+        file,
+        e.toString(),
+        what,
+        failure.tag);
   }
 
   @Override
   public void close() throws IOException {
     reader.close();
+  }
+
+  /** Settings of a {@link MaxMindCountryResolver}. */
+  public static final class Builder {
+    private final Path database;
+    private MeterRegistry registry = new SimpleMeterRegistry();
+    private InstantSource clock = InstantSource.system();
+
+    private Builder(Path database) {
+      this.database = Objects.requireNonNull(database, "database");
+    }
+
+    /** Where the lookup error counter goes. */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.registry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /**
+     * What paces the repeated WARNs (at most one a minute per cause); the system clock by default.
+     */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Opens the database.
+     *
+     * @throws IOException if the file cannot be read, is not a MaxMind database, or is a database
+     *     without countries (ASN, ISP, Domain, Connection-Type, Anonymous-IP: MaxMind's reader
+     *     opens them and then refuses every country lookup); the message names the file
+     */
+    public MaxMindCountryResolver open() throws IOException {
+      return new MaxMindCountryResolver(this, openReader(database));
+    }
   }
 }

@@ -110,9 +110,17 @@ public final class MetricNames {
   /** {@code portcullis_grpc_rejected_calls_total}: calls refused because too many were running. */
   public static final String GRPC_REJECTED = "portcullis.grpc.rejected.calls";
 
+  /**
+   * {@code portcullis_geoip_lookup_errors_total{cause}}: GeoIP database lookups that failed and
+   * answered the country as unknown; {@code cause} is {@code invalid_database}, {@code bad_record}
+   * or {@code changed_in_place} (the file was overwritten in place while mapped).
+   */
+  public static final String GEOIP_LOOKUP_ERRORS = "portcullis.geoip.lookup.errors";
+
   public static final String TAG_SEGMENT = "segment";
   public static final String TAG_DECISION = "decision";
   public static final String TAG_REASON = "reason";
   public static final String TAG_RESULT = "result";
   public static final String TAG_ISSUER = "issuer";
+  public static final String TAG_CAUSE = "cause";
 }

@@ -2,12 +2,21 @@ package io.portcullis.geo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.metrics.MetricNames;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.LogCapture;
 import io.portcullis.testing.MmdbFiles;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URISyntaxException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,12 +39,25 @@ class MaxMindCountryResolverTest {
     return InetAddress.getByName(address);
   }
 
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  private final FakeClock clock = FakeClock.at("2026-12-07T10:00:00Z");
+
+  private MaxMindCountryResolver open(Path database) throws IOException {
+    return MaxMindCountryResolver.builder(database).meterRegistry(meters).clock(clock).open();
+  }
+
+  private double lookupErrors(String cause) {
+    return meters
+        .get(MetricNames.GEOIP_LOOKUP_ERRORS)
+        .tag(MetricNames.TAG_CAUSE, cause)
+        .counter()
+        .count();
+  }
+
   @Test
   void countryAndCityDatabases_answerTheCountry() throws IOException {
-    try (MaxMindCountryResolver country =
-            MaxMindCountryResolver.open(testDatabase("GeoIP2-Country-Test.mmdb"));
-        MaxMindCountryResolver city =
-            MaxMindCountryResolver.open(testDatabase("GeoIP2-City-Test.mmdb"))) {
+    try (MaxMindCountryResolver country = open(testDatabase("GeoIP2-Country-Test.mmdb"));
+        MaxMindCountryResolver city = open(testDatabase("GeoIP2-City-Test.mmdb"))) {
       assertThat(country.lookup(ip("89.160.20.112"))).isEqualTo("SE");
       assertThat(country.lookup(ip("81.2.69.160"))).isEqualTo("GB");
       assertThat(country.lookup(ip("10.0.0.1"))).isNull();
@@ -51,7 +73,7 @@ class MaxMindCountryResolverTest {
             "GeoIP2-Enterprise",
             Map.of("country", Map.of("iso_code", "SE")));
 
-    try (MaxMindCountryResolver r = MaxMindCountryResolver.open(db)) {
+    try (MaxMindCountryResolver r = open(db)) {
       assertThat(r.lookup(ip("192.0.2.1"))).isEqualTo("SE");
     }
   }
@@ -71,7 +93,7 @@ class MaxMindCountryResolverTest {
         MmdbFiles.write(
             dir.resolve(type + ".mmdb"), type, Map.of("autonomous_system_number", 64500));
 
-    assertThatThrownBy(() -> MaxMindCountryResolver.open(db).close())
+    assertThatThrownBy(() -> open(db).close())
         .isInstanceOf(IOException.class)
         .hasMessageContaining(db.toString())
         .hasMessageContaining("is a " + type + " database")
@@ -80,10 +102,68 @@ class MaxMindCountryResolverTest {
 
   @Test
   void fileThatIsNoMaxMindDatabase_isRefusedAtOpen_namingTheFile() throws IOException {
-    Path db = java.nio.file.Files.writeString(dir.resolve("countries.mmdb"), "SE,GB\n");
+    Path db = Files.writeString(dir.resolve("countries.mmdb"), "SE,GB\n");
 
-    assertThatThrownBy(() -> MaxMindCountryResolver.open(db).close())
+    assertThatThrownBy(() -> open(db).close())
         .isInstanceOf(IOException.class)
         .hasMessageContaining(db.toString());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"string", "number"})
+  void recordOfTheWrongShape_isUnknownCountry_countedAndWarnedAtMostOnceAMinute(String shape)
+      throws IOException {
+    // a Country database whose record has "country" as a string, or an iso_code that is a number:
+    // MaxMind's reader throws DeserializationException, a RuntimeException
+    Map<String, ?> record =
+        shape.equals("string")
+            ? Map.of("country", "SE")
+            : Map.of("country", Map.of("iso_code", 752));
+    Path db = MmdbFiles.write(dir.resolve("bad.mmdb"), "GeoLite2-Country", record);
+
+    try (MaxMindCountryResolver r = open(db);
+        LogCapture logs = LogCapture.of(MaxMindCountryResolver.class)) {
+      assertThat(r.lookup(ip("192.0.2.1"))).isNull();
+      assertThat(r.lookup(ip("192.0.2.2"))).isNull();
+      clock.advance(Duration.ofSeconds(59));
+      assertThat(r.lookup(ip("192.0.2.3"))).isNull();
+
+      assertThat(lookupErrors("bad_record")).isEqualTo(3);
+      assertThat(logs.warnings())
+          .singleElement(STRING)
+          .contains(db.toString())
+          .contains("shape")
+          .contains("unknown");
+
+      clock.advance(Duration.ofSeconds(1));
+      assertThat(r.lookup(ip("192.0.2.4"))).isNull();
+      assertThat(logs.warnings()).hasSize(2);
+    }
+  }
+
+  @Test
+  void fileOverwrittenInPlace_isUnknownCountry_warningToReplaceItByRename() throws IOException {
+    Path db =
+        Files.copy(testDatabase("GeoIP2-Country-Test.mmdb"), dir.resolve("GeoLite2-Country.mmdb"));
+
+    try (MaxMindCountryResolver r = open(db);
+        LogCapture logs = LogCapture.of(MaxMindCountryResolver.class)) {
+      assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("SE");
+
+      // what `cp new.mmdb GeoLite2-Country.mmdb` does first: truncate the mapped file (then
+      // write into it), so the mapping's pages are past the end of the file
+      try (FileChannel ch = FileChannel.open(db, StandardOpenOption.WRITE)) {
+        ch.truncate(0);
+      }
+
+      assertThat(r.lookup(ip("89.160.20.112"))).isNull();
+      assertThat(r.lookup(ip("81.2.69.160"))).isNull();
+      assertThat(lookupErrors("changed_in_place")).isEqualTo(2);
+      assertThat(logs.warnings())
+          .singleElement(STRING)
+          .contains(db.toString())
+          .contains("changed in place")
+          .contains("atomic rename");
+    }
   }
 }
