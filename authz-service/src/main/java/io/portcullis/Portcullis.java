@@ -86,6 +86,12 @@ public final class Portcullis implements AutoCloseable {
    */
   static final int MAX_FORWARD_AUTH_BODY = 64 * 1024;
 
+  /**
+   * How often the GeoIP database file is checked for a new one (a rename over it by geoipupdate):
+   * one stat of the file.
+   */
+  static final java.time.Duration GEOIP_CHECK_INTERVAL = java.time.Duration.ofSeconds(5);
+
   /** How long start-up waits for the issuers' signing keys before it reports SERVING anyway. */
   private static final java.time.Duration JWKS_PREFETCH_TIMEOUT = java.time.Duration.ofSeconds(5);
 
@@ -99,6 +105,7 @@ public final class Portcullis implements AutoCloseable {
   private @Nullable PrometheusMeterRegistry registry;
   private @Nullable DescriptorLimiter rls;
   private @Nullable AuditStore auditStore;
+  private @Nullable MaxMindCountryResolver geoDatabase;
 
   private Portcullis() {}
 
@@ -193,6 +200,7 @@ public final class Portcullis implements AutoCloseable {
             () -> {
               policyReload.run();
               reloadRateLimitService();
+              reloadGeoDatabase();
             })
         .ifPresent(resources::push);
 
@@ -388,6 +396,18 @@ public final class Portcullis implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens the GeoIP database again (on SIGHUP, with the policy); one that cannot be used is logged
+   * and the running one stays. A replaced file is also picked up on its own within {@link
+   * #GEOIP_CHECK_INTERVAL}.
+   */
+  void reloadGeoDatabase() {
+    MaxMindCountryResolver db = geoDatabase;
+    if (db != null) {
+      db.reload();
+    }
+  }
+
   /** {@code heading} and each problem of {@code e} on a line of its own. */
   private static String problems(String heading, RlsConfigException e) {
     StringBuilder sb = new StringBuilder(heading);
@@ -406,12 +426,18 @@ public final class Portcullis implements AutoCloseable {
     }
     MaxMindCountryResolver db;
     try {
-      db = MaxMindCountryResolver.builder(geo.database()).meterRegistry(meters).clock(clock).open();
+      db =
+          MaxMindCountryResolver.builder(geo.database())
+              .meterRegistry(meters)
+              .clock(clock)
+              .checkEvery(GEOIP_CHECK_INTERVAL)
+              .open();
     } catch (IOException e) {
       // A database without countries would open and then fail every lookup: refuse it here.
       throw new StartupException("geoip.database: " + e.getMessage(), e);
     }
     resources.push(db);
+    this.geoDatabase = db;
     // The database is authoritative; the header only answers what the database does not know.
     return CountryResolver.firstOf(db, header);
   }

@@ -11,7 +11,10 @@ import io.portcullis.request.RequestAttributes;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -19,6 +22,9 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -35,7 +41,17 @@ import org.slf4j.LoggerFactory;
  * wrong shape ({@code bad_record}: MaxMind's {@code DeserializationException}, a {@link
  * RuntimeException}), and the mapped file changed under the reader ({@code changed_in_place}: a
  * file truncated or overwritten in place, by {@code cp} say, makes the next access to the mapping
- * fault with SIGBUS, which the JVM raises as {@link InternalError}). Thread-safe.
+ * fault with SIGBUS, which the JVM raises as {@link InternalError}).
+ *
+ * <p>Reloads. {@link #reload()} opens the file again (the service calls it on SIGHUP); {@link
+ * #reloadIfChanged()} does so only when the path now names another file, or the file's size or
+ * modification time changed, and runs every {@link Builder#checkEvery} on a thread of its own. A
+ * file replaced by a rename (geoipupdate, {@code mv}) is thus picked up on its own, and so is a
+ * file rewritten in place once the writer is done. A database that fails to open (half-written, of
+ * a type without countries, unreadable) is logged and the running one stays; the same file is not
+ * tried again until it changes. The replaced reader is not closed: lookups running on other threads
+ * may still be using it, and closing it would only fail them; its mapping goes with it when it is
+ * collected. Thread-safe.
  */
 public final class MaxMindCountryResolver implements CountryResolver, Closeable {
   private static final Logger log = LoggerFactory.getLogger(MaxMindCountryResolver.class);
@@ -61,14 +77,43 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
   private final Map<Failure, Counter> failures = new EnumMap<>(Failure.class);
   private final Map<Failure, AtomicReference<@Nullable Instant>> warnedAt =
       new EnumMap<>(Failure.class);
-  private final DatabaseReader reader;
-  private final boolean city;
+  private final Counter reloaded;
+  private final Counter reloadFailed;
+  private volatile Opened current;
+  private @Nullable FileVersion lastTried; // guarded by this
+  private @Nullable ScheduledExecutorService watcher; // guarded by this
+  private boolean closed; // guarded by this
 
-  private MaxMindCountryResolver(Builder b, DatabaseReader reader) {
+  /** An open database and the version of the file it was opened from. */
+  private record Opened(DatabaseReader reader, boolean city, @Nullable FileVersion version) {
+    /** Opens {@code file}, whose version was read before (a change while opening is seen). */
+    static Opened of(Path file, @Nullable FileVersion version) throws IOException {
+      DatabaseReader reader = openReader(file);
+      return new Opened(reader, reader.getMetadata().databaseType().contains("City"), version);
+    }
+  }
+
+  /**
+   * What tells one file at a path from another: a rename over the path gives a new file key (the
+   * inode), a rewrite in place a new size or modification time.
+   */
+  private record FileVersion(@Nullable Object fileKey, long size, FileTime modified) {
+    static @Nullable FileVersion of(Path file) {
+      try {
+        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+        return new FileVersion(a.fileKey(), a.size(), a.lastModifiedTime());
+      } catch (IOException e) {
+        return null; // gone or unreadable: opening it says why
+      }
+    }
+  }
+
+  private MaxMindCountryResolver(Builder b, Opened opened) {
     this.file = b.database;
     this.clock = b.clock;
-    this.reader = reader;
-    this.city = reader.getMetadata().databaseType().contains("City");
+    this.current = opened;
+    this.reloaded = reloads(b.registry, "success");
+    this.reloadFailed = reloads(b.registry, "error");
     for (Failure f : Failure.values()) {
       failures.put(
           f,
@@ -78,6 +123,13 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
               .register(b.registry));
       warnedAt.put(f, new AtomicReference<>());
     }
+  }
+
+  private static Counter reloads(MeterRegistry registry, String result) {
+    return Counter.builder(MetricNames.GEOIP_RELOADS)
+        .description("GeoIP database reloads by result")
+        .tag(MetricNames.TAG_RESULT, result)
+        .register(registry);
   }
 
   /** A resolver of the database in {@code database}; {@link Builder#open()} opens it. */
@@ -132,11 +184,12 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     if (address == null) {
       return null;
     }
+    Opened db = current;
     try {
       Optional<String> iso =
-          city
-              ? reader.tryCity(address).map(c -> c.country().isoCode())
-              : reader.tryCountry(address).map(c -> c.country().isoCode());
+          db.city()
+              ? db.reader().tryCity(address).map(c -> c.country().isoCode())
+              : db.reader().tryCountry(address).map(c -> c.country().isoCode());
       return CountryResolver.normalize(iso.orElse(null));
     } catch (IOException | GeoIp2Exception e) {
       failed(Failure.INVALID_DATABASE, e);
@@ -166,7 +219,8 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
           case CHANGED_IN_PLACE ->
               "the file was changed in place (truncated or overwritten, by cp say) while it is"
                   + " memory-mapped; replace it by an atomic rename instead (geoipupdate does;"
-                  + " or copy the new file beside it and mv it over), then restart";
+                  + " or copy the new file beside it and mv it over); it is opened again once it"
+                  + " changes no more, or on SIGHUP";
         };
     log.warn(
         "GeoIP lookup in {} failed ({}): {}. The country of such requests is unknown. (Logged at"
@@ -177,9 +231,81 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
         failure.tag);
   }
 
+  /**
+   * Opens the file again and, if that works, looks countries up in it from now on (SIGHUP).
+   *
+   * @return whether the new database is in use; if not, the running one stays and the reason was
+   *     logged
+   */
+  public synchronized boolean reload() {
+    if (closed) {
+      return false;
+    }
+    FileVersion version = FileVersion.of(file);
+    lastTried = version;
+    Opened next;
+    try {
+      next = Opened.of(file, version);
+    } catch (IOException e) {
+      reloadFailed.increment();
+      log.error("GeoIP database not reloaded, the running one stays: {}", e.getMessage());
+      return false;
+    }
+    current = next;
+    reloaded.increment();
+    log.info(
+        "GeoIP database {} reloaded ({}, built {})",
+        file,
+        next.reader().getMetadata().databaseType(),
+        next.reader().getMetadata().buildTime());
+    return true;
+  }
+
+  /**
+   * {@link #reload()} if the path names another file than the running database was opened from, or
+   * the file's size or modification time changed, and that version was not tried already.
+   *
+   * @return whether a new database is in use
+   */
+  public synchronized boolean reloadIfChanged() {
+    FileVersion now = FileVersion.of(file);
+    if (now == null || now.equals(current.version()) || now.equals(lastTried)) {
+      return false;
+    }
+    return reload();
+  }
+
+  /** Stops the checks for a new file and closes the database; later reloads do nothing. */
   @Override
-  public void close() throws IOException {
-    reader.close();
+  public synchronized void close() throws IOException {
+    closed = true;
+    if (watcher != null) {
+      watcher.shutdownNow();
+      watcher = null;
+    }
+    current.reader().close();
+  }
+
+  private synchronized void watch(Duration every) {
+    ScheduledExecutorService w =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "portcullis-geoip-watcher");
+              t.setDaemon(true);
+              return t;
+            });
+    w.scheduleWithFixedDelay(
+        () -> {
+          try {
+            reloadIfChanged();
+          } catch (RuntimeException e) {
+            log.error("checking the GeoIP database {} for a new file failed", file, e);
+          }
+        },
+        every.toNanos(),
+        every.toNanos(),
+        TimeUnit.NANOSECONDS);
+    this.watcher = w;
   }
 
   /** Settings of a {@link MaxMindCountryResolver}. */
@@ -187,6 +313,7 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     private final Path database;
     private MeterRegistry registry = new SimpleMeterRegistry();
     private InstantSource clock = InstantSource.system();
+    private @Nullable Duration checkEvery;
 
     private Builder(Path database) {
       this.database = Objects.requireNonNull(database, "database");
@@ -207,6 +334,18 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     }
 
     /**
+     * Checks the file this often for a new one ({@link #reloadIfChanged()}), on a thread of its
+     * own; not at all by default.
+     */
+    public Builder checkEvery(Duration interval) {
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("checkEvery must be positive: " + interval);
+      }
+      this.checkEvery = interval;
+      return this;
+    }
+
+    /**
      * Opens the database.
      *
      * @throws IOException if the file cannot be read, is not a MaxMind database, or is a database
@@ -214,7 +353,12 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
      *     opens them and then refuses every country lookup); the message names the file
      */
     public MaxMindCountryResolver open() throws IOException {
-      return new MaxMindCountryResolver(this, openReader(database));
+      MaxMindCountryResolver r =
+          new MaxMindCountryResolver(this, Opened.of(database, FileVersion.of(database)));
+      if (checkEvery != null) {
+        r.watch(checkEvery);
+      }
+      return r;
     }
   }
 }

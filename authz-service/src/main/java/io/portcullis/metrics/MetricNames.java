@@ -117,6 +117,13 @@ public final class MetricNames {
    */
   public static final String GEOIP_LOOKUP_ERRORS = "portcullis.geoip.lookup.errors";
 
+  /**
+   * {@code portcullis_geoip_reloads_total{result}}: GeoIP database re-opens (on SIGHUP, or when the
+   * file was replaced); {@code error} means the new file could not be used and the running database
+   * stays.
+   */
+  public static final String GEOIP_RELOADS = "portcullis.geoip.reloads";
+
   public static final String TAG_SEGMENT = "segment";
   public static final String TAG_DECISION = "decision";
   public static final String TAG_REASON = "reason";

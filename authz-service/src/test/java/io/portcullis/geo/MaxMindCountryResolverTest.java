@@ -3,6 +3,7 @@ package io.portcullis.geo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
+import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.metrics.MetricNames;
@@ -15,6 +16,7 @@ import java.net.URISyntaxException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Map;
@@ -164,6 +166,97 @@ class MaxMindCountryResolverTest {
           .contains(db.toString())
           .contains("changed in place")
           .contains("atomic rename");
+    }
+  }
+
+  /** A Country database in which every IPv4 address is in {@code iso}. */
+  private Path countryDatabase(String name, String iso) throws IOException {
+    return MmdbFiles.write(
+        dir.resolve(name), "GeoLite2-Country", Map.of("country", Map.of("iso_code", iso)));
+  }
+
+  private double reloads(String result) {
+    return meters
+        .get(MetricNames.GEOIP_RELOADS)
+        .tag(MetricNames.TAG_RESULT, result)
+        .counter()
+        .count();
+  }
+
+  @Test
+  void fileReplacedByRename_isOpenedByTheNextCheck_onceOnly() throws IOException {
+    Path db = Files.copy(testDatabase("GeoIP2-Country-Test.mmdb"), dir.resolve("country.mmdb"));
+    try (MaxMindCountryResolver r = open(db)) {
+      assertThat(r.reloadIfChanged()).as("nothing changed").isFalse();
+      assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("SE");
+
+      // what geoipupdate does: write the new file beside, then rename it over the old one
+      Files.move(countryDatabase("country.mmdb.new", "NO"), db, StandardCopyOption.ATOMIC_MOVE);
+
+      assertThat(r.reloadIfChanged()).isTrue();
+      assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("NO");
+      assertThat(r.reloadIfChanged()).as("already running").isFalse();
+      assertThat(reloads("success")).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void fileOverwrittenInPlace_isOpenedAgainOnceRewritten() throws IOException {
+    Path db = Files.copy(testDatabase("GeoIP2-Country-Test.mmdb"), dir.resolve("country.mmdb"));
+    byte[] next = Files.readAllBytes(countryDatabase("next.mmdb", "NO"));
+    try (MaxMindCountryResolver r = open(db)) {
+      try (FileChannel ch = FileChannel.open(db, StandardOpenOption.WRITE)) {
+        ch.truncate(0);
+      }
+      assertThat(r.lookup(ip("89.160.20.112"))).isNull();
+
+      Files.write(db, next); // the rest of `cp`: the whole new file
+
+      assertThat(r.reloadIfChanged()).isTrue();
+      assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("NO");
+    }
+  }
+
+  @Test
+  void replacementThatCannotBeUsed_keepsTheRunningDatabase_loggedAndTriedOnce() throws IOException {
+    Path db = Files.copy(testDatabase("GeoIP2-Country-Test.mmdb"), dir.resolve("country.mmdb"));
+    try (MaxMindCountryResolver r = open(db);
+        LogCapture logs = LogCapture.of(MaxMindCountryResolver.class)) {
+      Path asn =
+          MmdbFiles.write(
+              dir.resolve("asn.mmdb"), "GeoLite2-ASN", Map.of("autonomous_system_number", 64500));
+      Files.move(asn, db, StandardCopyOption.ATOMIC_MOVE);
+
+      assertThat(r.reloadIfChanged()).isFalse();
+      assertThat(r.reloadIfChanged()).as("the same file is not tried again").isFalse();
+      assertThat(r.lookup(ip("89.160.20.112"))).as("the running database").isEqualTo("SE");
+      assertThat(reloads("error")).isEqualTo(1);
+      assertThat(logs.errors())
+          .singleElement(STRING)
+          .contains("running one stays")
+          .contains(db.toString())
+          .contains("GeoLite2-ASN");
+
+      // a good file renamed over it later is picked up; so is anything on SIGHUP (reload)
+      Files.move(countryDatabase("good.mmdb", "NO"), db, StandardCopyOption.ATOMIC_MOVE);
+      assertThat(r.reloadIfChanged()).isTrue();
+      assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("NO");
+      Files.move(countryDatabase("again.mmdb", "DK"), db, StandardCopyOption.ATOMIC_MOVE);
+      assertThat(r.reload()).isTrue();
+      assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("DK");
+    }
+  }
+
+  @Test
+  void checkEvery_picksUpARenamedFileOnItsOwn() throws IOException {
+    Path db = Files.copy(testDatabase("GeoIP2-Country-Test.mmdb"), dir.resolve("country.mmdb"));
+    try (MaxMindCountryResolver r =
+        MaxMindCountryResolver.builder(db).checkEvery(Duration.ofMillis(20)).open()) {
+      Files.move(countryDatabase("new.mmdb", "NO"), db, StandardCopyOption.ATOMIC_MOVE);
+
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> "NO".equals(r.lookup(ip("89.160.20.112"))));
     }
   }
 }

@@ -63,4 +63,21 @@ public final class TestRuntimeConfigs {
         config.requestLimits(),
         config.dataDir());
   }
+
+  /** {@code config} with these country sources. */
+  public static RuntimeConfig withGeoIp(RuntimeConfig config, RuntimeConfig.GeoIp geoip) {
+    return new RuntimeConfig(
+        config.instance(),
+        config.grpc(),
+        config.http(),
+        config.admin(),
+        config.policy(),
+        config.storeUrl(),
+        config.ratelimit(),
+        config.rls(),
+        config.audit(),
+        geoip,
+        config.requestLimits(),
+        config.dataDir());
+  }
 }
