@@ -163,6 +163,6 @@ public class DecisionBenchmark {
   /** The worst case including Envoy CheckRequest → attributes and decision → CheckResponse. */
   @Benchmark
   public CheckResponse checkRequestToResponse() {
-    return CheckResponses.toCheckResponse(pipeline.decide(CheckRequests.toAttributes(check)));
+    return CheckResponses.toCheckResponse(pipeline.decide(CheckRequests.toAttributes(check, null)));
   }
 }
