@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One Jetty server with one connector: what the admin and forward-auth listeners share. No server
- * version or date headers; HTTP/1.1, plus h2c when asked for.
+ * version or date headers; HTTP/1.1, plus h2c when asked for. What Jetty refuses itself is answered
+ * by {@link ProblemErrorHandler}, never with Jetty's error page.
  */
 final class JettyListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JettyListener.class);
@@ -61,6 +62,8 @@ final class JettyListener implements AutoCloseable {
     connector.setPort(address.getPort());
     server.addConnector(connector);
     server.setHandler(handler);
+    // Jetty's default error page quotes the request URI (query string and its tokens included).
+    server.setErrorHandler(new ProblemErrorHandler());
   }
 
   void start() throws Exception {
