@@ -563,6 +563,14 @@ public final class DecisionPipeline {
     }
   }
 
+  /**
+   * The header limits this pipeline decides by (spec step 1), so a listener can admit every request
+   * they would refuse and let the pipeline refuse it: decided, audited, with a decision id.
+   */
+  public HeaderLimits headerLimits() {
+    return headerLimits;
+  }
+
   /** Builds a {@link DecisionPipeline}; not thread-safe. */
   public static final class Builder {
     private @Nullable Supplier<Policy> policy;

@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
-import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -32,9 +31,7 @@ public final class AdminHttpServer implements AutoCloseable {
               + b.address
               + " without an admin token: set server.admin.token or bind it to 127.0.0.1");
     }
-    this.listener =
-        new JettyListener(
-            "admin-http", b.address, 16, false, UriCompliance.DEFAULT, new AdminHandler(b));
+    this.listener = JettyListener.builder("admin-http", b.address, new AdminHandler(b)).build();
   }
 
   public static Builder builder(InetSocketAddress address) {

@@ -9,6 +9,7 @@ import io.portcullis.decision.ResponsePlan;
 import io.portcullis.decision.Responses;
 import io.portcullis.net.CidrSet;
 import io.portcullis.request.Body;
+import io.portcullis.request.HeaderLimits;
 import io.portcullis.request.Headers;
 import io.portcullis.request.RequestAttributes;
 import java.io.InputStream;
@@ -38,6 +39,13 @@ import org.slf4j.LoggerFactory;
  * truncated (a rule with a body schema answers 413).
  */
 public final class ForwardAuthServer implements AutoCloseable {
+  /**
+   * Room for what the pipeline's header limits do not count: the request line (Envoy's HTTP mode
+   * puts the original path there) and HTTP/2's pseudo-headers, and a request whose headers are over
+   * {@code max_headers_bytes} by up to this much, so that it is still decided rather than refused
+   * by Jetty.
+   */
+  static final int REQUEST_LINE_HEADROOM = 32 * 1024;
 
   private final JettyListener listener;
 
@@ -47,15 +55,32 @@ public final class ForwardAuthServer implements AutoCloseable {
       CidrSet trustedProxies,
       int maxBodyBytes) {
     // UriCompliance.UNSAFE: let the pipeline's normalizer judge every path (and audit the
-    // refusal) instead of Jetty rejecting ambiguous ones with a bare 400 first.
+    // refusal) instead of Jetty rejecting ambiguous ones with a bare 400 first. Likewise headers:
+    // Jetty admits what request_limits refuse, so the pipeline refuses it.
     this.listener =
-        new JettyListener(
-            "forward-auth",
-            address,
-            200,
-            true,
-            UriCompliance.UNSAFE,
-            new CheckHandler(pipeline, new ForwardedRequests(trustedProxies), maxBodyBytes));
+        JettyListener.builder(
+                "forward-auth",
+                address,
+                new CheckHandler(pipeline, new ForwardedRequests(trustedProxies), maxBodyBytes))
+            .maxThreads(200)
+            .h2c()
+            .uriCompliance(UriCompliance.UNSAFE)
+            .requestHeaderBytes(requestHeaderBytes(pipeline.headerLimits()))
+            .build();
+  }
+
+  /**
+   * Jetty's own header limit for {@code limits}: their total, plus framing for {@code
+   * max_header_count} fields (RFC 9113 §6.5.2 counts 32 bytes per field in a header list; HTTP/1.1
+   * spends 4 on {@code ": "} and CRLF), plus {@link #REQUEST_LINE_HEADROOM}. Jetty refuses a
+   * request over its limit before any handler sees it (431 over HTTP/1.1, with no audit record and
+   * no decision id; the whole connection over h2c); within it, the pipeline judges the headers and
+   * a request over {@code request_limits} is {@code malformed_request}, decided and audited as over
+   * gRPC.
+   */
+  static int requestHeaderBytes(HeaderLimits limits) {
+    long bytes = (long) limits.maxTotalBytes() + 32L * limits.maxCount() + REQUEST_LINE_HEADROOM;
+    return (int) Math.min(Integer.MAX_VALUE - 8, bytes);
   }
 
   public static ForwardAuthServer create(

@@ -25,45 +25,43 @@ final class JettyListener implements AutoCloseable {
   private final Server server;
   private final ServerConnector connector;
 
-  /**
-   * @param name thread and log name
-   * @param maxThreads the thread pool's size
-   * @param h2c also speak HTTP/2 over cleartext
-   * @param uriCompliance how strictly Jetty itself judges request URIs
-   */
-  JettyListener(
-      String name,
-      InetSocketAddress address,
-      int maxThreads,
-      boolean h2c,
-      UriCompliance uriCompliance,
-      Handler handler) {
-    this.name = name;
-    QueuedThreadPool threads = new QueuedThreadPool(maxThreads, Math.min(8, maxThreads));
+  private JettyListener(Builder b) {
+    this.name = b.name;
+    QueuedThreadPool threads = new QueuedThreadPool(b.maxThreads, Math.min(8, b.maxThreads));
     threads.setName(name);
     this.server = new Server(threads);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
     http.setSendDateHeader(false);
-    http.setUriCompliance(uriCompliance);
+    http.setUriCompliance(b.uriCompliance);
+    // Jetty 12.1 applies this to the HTTP/1.1 request line and headers, and to HTTP/2's header
+    // list (the HPACK decoder's limit and the SETTINGS_MAX_HEADER_LIST_SIZE it advertises).
+    http.setRequestHeaderSize(b.requestHeaderBytes);
     // No per-connection header cache: our headers (bearer tokens, forwarded URIs) rarely repeat,
     // and each HTTP/1.1 connection's cache grew to ~100 KB; with the ~2,000 keep-alive
     // connections a proxy opens under load that filled a 256 MB heap (load suite, forward-auth
     // at 10k/s: 211 MB of char[] in 2,145 connections' caches, then OutOfMemoryError).
     http.setHeaderCacheSize(0);
     ConnectionFactory[] factories =
-        h2c
+        b.h2c
             ? new ConnectionFactory[] {
               new HttpConnectionFactory(http), new HTTP2CServerConnectionFactory(http)
             }
             : new ConnectionFactory[] {new HttpConnectionFactory(http)};
     this.connector = new ServerConnector(server, factories);
-    connector.setHost(address.getHostString());
-    connector.setPort(address.getPort());
+    connector.setHost(b.address.getHostString());
+    connector.setPort(b.address.getPort());
     server.addConnector(connector);
-    server.setHandler(handler);
+    server.setHandler(b.handler);
     // Jetty's default error page quotes the request URI (query string and its tokens included).
     server.setErrorHandler(new ProblemErrorHandler());
+  }
+
+  /**
+   * @param name thread and log name
+   */
+  static Builder builder(String name, InetSocketAddress address, Handler handler) {
+    return new Builder(name, address, handler);
   }
 
   void start() throws Exception {
@@ -78,5 +76,54 @@ final class JettyListener implements AutoCloseable {
   @Override
   public void close() throws Exception {
     server.stop();
+  }
+
+  /** Builds a {@link JettyListener}; not thread-safe. */
+  static final class Builder {
+    private final String name;
+    private final InetSocketAddress address;
+    private final Handler handler;
+    private int maxThreads = 16;
+    private boolean h2c;
+    private UriCompliance uriCompliance = UriCompliance.DEFAULT;
+    private int requestHeaderBytes = new HttpConfiguration().getRequestHeaderSize();
+
+    private Builder(String name, InetSocketAddress address, Handler handler) {
+      this.name = name;
+      this.address = address;
+      this.handler = handler;
+    }
+
+    /** The thread pool's size (default 16). */
+    Builder maxThreads(int maxThreads) {
+      this.maxThreads = maxThreads;
+      return this;
+    }
+
+    /** Also speak HTTP/2 over cleartext (default HTTP/1.1 only). */
+    Builder h2c() {
+      this.h2c = true;
+      return this;
+    }
+
+    /** How strictly Jetty itself judges request URIs (default {@link UriCompliance#DEFAULT}). */
+    Builder uriCompliance(UriCompliance uriCompliance) {
+      this.uriCompliance = uriCompliance;
+      return this;
+    }
+
+    /**
+     * The most bytes of request line and headers (HTTP/1.1) or of header list (HTTP/2) Jetty reads
+     * before refusing a request itself (Jetty's default 8 KiB): 431 over HTTP/1.1, the whole
+     * connection over HTTP/2.
+     */
+    Builder requestHeaderBytes(int requestHeaderBytes) {
+      this.requestHeaderBytes = requestHeaderBytes;
+      return this;
+    }
+
+    JettyListener build() {
+      return new JettyListener(this);
+    }
   }
 }

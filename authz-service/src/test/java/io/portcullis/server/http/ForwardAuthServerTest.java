@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.decision.Reason;
 import io.portcullis.net.CidrSet;
+import io.portcullis.testing.H2cConnection;
 import io.portcullis.testing.SamplePolicy;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -241,6 +243,69 @@ class ForwardAuthServerTest {
     assertThat(r.statusCode()).isEqualTo(403);
     assertThat(r.body()).contains("ip_denied");
     assertThat(audited.getLast().context().sourceIp()).isEmpty();
+  }
+
+  // request_limits defaults: 16 KiB per header, 64 KiB in all. Jetty's own limit was 8 KiB.
+  static final String COOKIE_10K = "s=" + "a".repeat(10_000);
+  static final String COOKIE_20K = "s=" + "a".repeat(20_000);
+
+  static void assertMalformedAndAudited(Decision d, String detail) {
+    assertThat(d)
+        .isInstanceOfSatisfying(
+            Decision.Deny.class,
+            deny -> {
+              assertThat(deny.reason()).isEqualTo(Reason.MALFORMED_REQUEST);
+              assertThat(deny.detail()).contains(detail);
+            });
+  }
+
+  @Test
+  void http1_headersWithinRequestLimits_areDecided_notRefusedByJetty() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r = send("/check/v1/status", "Cookie", COOKIE_10K);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(audited).hasSize(1);
+  }
+
+  @Test
+  void http1_headersOverRequestLimits_areMalformedRequest_auditedWithADecisionId()
+      throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> one = send("/check/v1/status", "Cookie", COOKIE_20K);
+    assertThat(one.statusCode()).isEqualTo(400);
+    assertThat(one.body()).contains("urn:portcullis:error:malformed_request");
+    assertThat(one.headers().firstValue("x-portcullis-decision-id"))
+        .hasValue(audited.getLast().context().decisionId());
+    assertMalformedAndAudited(audited.getLast(), "header 'cookie' larger than 16384 bytes");
+
+    String[] many = new String[10];
+    for (int i = 0; i < many.length; i += 2) {
+      many[i] = "X-Big-" + i;
+      many[i + 1] = "b".repeat(15_000);
+    }
+    HttpResponse<String> total = send("/check/v1/status", many);
+    assertThat(total.statusCode()).isEqualTo(400);
+    assertMalformedAndAudited(audited.getLast(), "headers larger than 65536 bytes in total");
+  }
+
+  @Test
+  void h2c_headersOverRequestLimits_areDecided_andOtherStreamsOnTheConnectionAreUnaffected()
+      throws Exception {
+    start("127.0.0.1/32");
+    try (H2cConnection h2 = H2cConnection.open(server.port())) {
+      int big = h2.send("GET", "/check/v1/status", "cookie", COOKIE_20K);
+      int normal = h2.send("GET", "/check/v1/status");
+      int within = h2.send("GET", "/check/v1/status", "cookie", COOKIE_10K);
+
+      H2cConnection.Response refused = h2.await(big);
+      assertThat(refused.status()).isEqualTo(400);
+      assertThat(refused.body()).contains("urn:portcullis:error:malformed_request");
+      assertThat(refused.headers().get("x-portcullis-decision-id")).isNotBlank();
+      assertThat(h2.await(normal).status()).isEqualTo(200);
+      assertThat(h2.await(within).status()).isEqualTo(200);
+    }
+    assertThat(audited).hasSize(3);
+    assertMalformedAndAudited(audited.getFirst(), "header 'cookie' larger than 16384 bytes");
   }
 
   @Test
