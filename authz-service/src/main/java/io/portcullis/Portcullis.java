@@ -294,11 +294,10 @@ public final class Portcullis implements AutoCloseable {
     resources.push(g);
 
     ForwardAuthServer fa =
-        ForwardAuthServer.create(
-                config.http().address(),
-                pipeline,
-                CidrSet.parse(config.http().trustedProxies()),
-                MAX_FORWARD_AUTH_BODY)
+        ForwardAuthServer.builder(config.http().address(), pipeline)
+            .trustedProxies(CidrSet.parse(config.http().trustedProxies()))
+            .maxBodyBytes(MAX_FORWARD_AUTH_BODY)
+            .build()
             .start();
     this.forwardAuth = fa;
     resources.push(fa);

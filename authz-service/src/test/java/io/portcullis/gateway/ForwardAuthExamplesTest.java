@@ -93,11 +93,9 @@ class ForwardAuthExamplesTest {
     DecisionPipeline pipeline =
         DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).limiter(limiter).build();
     server =
-        ForwardAuthServer.create(
-                new InetSocketAddress("127.0.0.1", 0),
-                pipeline,
-                CidrSet.parse(List.of("127.0.0.1/32")),
-                64 * 1024)
+        ForwardAuthServer.builder(new InetSocketAddress("127.0.0.1", 0), pipeline)
+            .trustedProxies(CidrSet.parse(List.of("127.0.0.1/32")))
+            .build()
             .start();
   }
 

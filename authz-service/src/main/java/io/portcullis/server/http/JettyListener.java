@@ -1,12 +1,14 @@
 package io.portcullis.server.http;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -20,6 +22,9 @@ import org.slf4j.LoggerFactory;
  */
 final class JettyListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JettyListener.class);
+
+  /** The idle timeout of every connection while {@code maxConnections} are open (else 30 s). */
+  static final Duration AT_LIMIT_IDLE_TIMEOUT = Duration.ofSeconds(5);
 
   private final String name;
   private final Server server;
@@ -52,6 +57,12 @@ final class JettyListener implements AutoCloseable {
     connector.setHost(b.address.getHostString());
     connector.setPort(b.address.getPort());
     server.addConnector(connector);
+    if (b.maxConnections > 0) {
+      NetworkConnectionLimit limit = new NetworkConnectionLimit(b.maxConnections, connector);
+      // At the limit, idle connections (kept alive, or a stalled client's) are closed sooner.
+      limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_TIMEOUT.toMillis());
+      server.addBean(limit);
+    }
     server.setHandler(b.handler);
     // Jetty's default error page quotes the request URI (query string and its tokens included).
     server.setErrorHandler(new ProblemErrorHandler());
@@ -87,6 +98,7 @@ final class JettyListener implements AutoCloseable {
     private boolean h2c;
     private UriCompliance uriCompliance = UriCompliance.DEFAULT;
     private int requestHeaderBytes = new HttpConfiguration().getRequestHeaderSize();
+    private int maxConnections;
 
     private Builder(String name, InetSocketAddress address, Handler handler) {
       this.name = name;
@@ -119,6 +131,15 @@ final class JettyListener implements AutoCloseable {
      */
     Builder requestHeaderBytes(int requestHeaderBytes) {
       this.requestHeaderBytes = requestHeaderBytes;
+      return this;
+    }
+
+    /**
+     * The most open connections (default unlimited): past it Jetty accepts no more until one
+     * closes, and the open ones' idle timeout drops to {@link #AT_LIMIT_IDLE_TIMEOUT}.
+     */
+    Builder maxConnections(int maxConnections) {
+      this.maxConnections = maxConnections;
       return this;
     }
 

@@ -7,12 +7,17 @@ import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.decision.Reason;
 import io.portcullis.net.CidrSet;
 import io.portcullis.testing.H2cConnection;
+import io.portcullis.testing.RawHttp;
 import io.portcullis.testing.SamplePolicy;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -27,11 +32,9 @@ class ForwardAuthServerTest {
     DecisionPipeline pipeline =
         DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).audit(audited::add).build();
     server =
-        ForwardAuthServer.create(
-                new InetSocketAddress("127.0.0.1", 0),
-                pipeline,
-                CidrSet.parse(List.of(trusted)),
-                64 * 1024)
+        ForwardAuthServer.builder(new InetSocketAddress("127.0.0.1", 0), pipeline)
+            .trustedProxies(CidrSet.parse(List.of(trusted)))
+            .build()
             .start();
     return server;
   }
@@ -306,6 +309,94 @@ class ForwardAuthServerTest {
     }
     assertThat(audited).hasSize(3);
     assertMalformedAndAudited(audited.getFirst(), "header 'cookie' larger than 16384 bytes");
+  }
+
+  @Test
+  void slowBodies_holdNoThreads_soOtherChecksAreAnsweredPromptly_andTheyExpireUndecided()
+      throws Exception {
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).audit(audited::add).build();
+    // 200 threads and 220 slow connections in production; the same attack at a smaller scale.
+    server =
+        ForwardAuthServer.builder(new InetSocketAddress("127.0.0.1", 0), pipeline)
+            .maxThreads(12)
+            .bodyDeadline(Duration.ofSeconds(2))
+            .build()
+            .start();
+    List<Socket> slow = new ArrayList<>();
+    try {
+      for (int i = 0; i < 30; i++) {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), server.port());
+        s.setSoTimeout(10_000);
+        s.getOutputStream()
+            .write(
+                ("POST /check/v1/status HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nx")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+        slow.add(s);
+      }
+      for (int i = 0; i < 3; i++) {
+        HttpResponse<String> r =
+            client.send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.port() + "/check/v1/status"))
+                    .timeout(Duration.ofSeconds(1))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+      }
+      assertThat(audited).hasSize(3);
+      for (Socket s : slow) {
+        RawHttp.Reply r = RawHttp.read(s.getInputStream());
+        assertThat(r.status()).isEqualTo(408);
+        assertThat(r.header("content-type")).isEqualTo("application/problem+json");
+        assertThat(s.getInputStream().read()).as("connection closed").isEqualTo(-1);
+      }
+      assertThat(audited).as("a body that never arrived is not a decision").hasSize(3);
+    } finally {
+      for (Socket s : slow) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
+  void atTheConnectionLimit_idleConnectionsAreClosedSooner_andNewOnesServed() throws Exception {
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).audit(audited::add).build();
+    server =
+        ForwardAuthServer.builder(new InetSocketAddress("127.0.0.1", 0), pipeline)
+            .maxConnections(3)
+            .build()
+            .start();
+    List<Socket> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), server.port());
+        // Without the limit these stay open for the 30 s idle timeout and the read times out.
+        s.setSoTimeout(15_000);
+        idle.add(s);
+        if (i < 2) {
+          // A keep-alive connection, as a proxy leaves it.
+          s.getOutputStream()
+              .write(
+                  "GET /check/v1/status HTTP/1.1\r\nHost: a\r\n\r\n"
+                      .getBytes(StandardCharsets.ISO_8859_1));
+          assertThat(RawHttp.read(s.getInputStream()).status()).isEqualTo(200);
+        }
+      }
+      long start = System.nanoTime();
+      // The third reached the limit: the two open before it get the shorter idle timeout.
+      for (Socket s : idle.subList(0, 2)) {
+        assertThat(s.getInputStream().read()).as("closed by the server").isEqualTo(-1);
+      }
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isLessThan(JettyListener.AT_LIMIT_IDLE_TIMEOUT.plusSeconds(3));
+      assertThat(send("/check/v1/status").statusCode()).isEqualTo(200);
+    } finally {
+      for (Socket s : idle) {
+        s.close();
+      }
+    }
   }
 
   @Test

@@ -30,11 +30,9 @@ class JettyErrorPagesTest {
     DecisionPipeline pipeline =
         DecisionPipeline.builder().policy(() -> SamplePolicy.POLICY).audit(audited::add).build();
     forwardAuth =
-        ForwardAuthServer.create(
-                new InetSocketAddress("127.0.0.1", 0),
-                pipeline,
-                CidrSet.parse(List.of("127.0.0.1/32")),
-                64 * 1024)
+        ForwardAuthServer.builder(new InetSocketAddress("127.0.0.1", 0), pipeline)
+            .trustedProxies(CidrSet.parse(List.of("127.0.0.1/32")))
+            .build()
             .start();
     admin = AdminHttpServer.builder(new InetSocketAddress("127.0.0.1", 0)).build().start();
   }
