@@ -1,10 +1,13 @@
 package io.portcullis.server.http;
 
 import io.portcullis.identity.Secret;
+import io.portcullis.request.RequestAttributes;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -18,6 +21,14 @@ import org.jspecify.annotations.Nullable;
  * pages (the audit web page) are served by an optional handler for other paths.
  *
  * <p>Refuses to start on a non-loopback address without an admin token.
+ *
+ * <p>Bound to a loopback address (the default), it answers only requests whose {@code Host} names
+ * loopback: {@code localhost} or a loopback address literal ({@code 127.0.0.1}, {@code [::1]}), any
+ * port; anything else is 421 problem+json. Otherwise a web page in the operator's browser could
+ * DNS-rebind its own name to 127.0.0.1 and read {@code /metrics}, {@code /healthz} and the audit
+ * page as same-origin (the {@code /admin/*} API needs the token, which the page does not have).
+ * Bound to any other address, every {@code Host} is answered: the port is then reachable from the
+ * network by design, under names this process cannot know, and the admin token is required.
  */
 public final class AdminHttpServer implements AutoCloseable {
   private static final int MAX_BODY = 1024 * 1024;
@@ -58,8 +69,10 @@ public final class AdminHttpServer implements AutoCloseable {
     private final Supplier<String> metrics;
     private final BooleanSupplier ready;
     private final @Nullable StaticPages pages;
+    private final boolean loopbackOnly;
 
     AdminHandler(Builder b) {
+      this.loopbackOnly = b.address.getAddress().isLoopbackAddress();
       this.token = b.token;
       this.router = b.router;
       this.metrics = b.metrics;
@@ -71,7 +84,14 @@ public final class AdminHttpServer implements AutoCloseable {
     public boolean handle(Request request, Response response, Callback callback) throws Exception {
       String path = Request.getPathInContext(request);
       AdminResponse r;
-      if (path.equals("/healthz")) {
+      if (loopbackOnly && !namesLoopback(request)) {
+        r =
+            AdminResponse.problem(
+                421,
+                "misdirected_request",
+                "Misdirected request",
+                "the admin port answers only Host: localhost, 127.0.0.1 or [::1]");
+      } else if (path.equals("/healthz")) {
         r = AdminResponse.json(200, "{\"status\":\"ok\"}");
       } else if (path.equals("/readyz")) {
         r =
@@ -111,6 +131,47 @@ public final class AdminHttpServer implements AutoCloseable {
               JettyExchange.headers(request),
               body);
       return router.dispatch(ar);
+    }
+
+    /** Whether the request's {@code Host} (or absolute URI) names a loopback host. */
+    private static boolean namesLoopback(Request request) {
+      String host = request.getHeaders().get(HttpHeader.HOST);
+      if (host == null) {
+        // HTTP/1.0 without Host (no browser sends that), or HTTP/2's :authority.
+        host = request.getHttpURI().getAuthority();
+      }
+      return host == null || host.isEmpty() || isLoopbackHost(host);
+    }
+
+    /**
+     * {@code localhost} or a loopback address literal, with or without a port. Names are never
+     * resolved: a name other than {@code localhost} is what a rebinding attack would send.
+     */
+    static boolean isLoopbackHost(String hostAndPort) {
+      String host = hostAndPort.trim();
+      if (host.startsWith("[")) {
+        int end = host.indexOf(']');
+        if (end < 0 || !(end == host.length() - 1 || host.charAt(end + 1) == ':')) {
+          return false;
+        }
+        host = host.substring(1, end);
+      } else {
+        int colon = host.indexOf(':');
+        if (colon >= 0) {
+          if (host.indexOf(':', colon + 1) >= 0) {
+            return false; // an IPv6 literal must be bracketed in Host
+          }
+          host = host.substring(0, colon);
+        }
+        if (host.endsWith(".")) {
+          host = host.substring(0, host.length() - 1);
+        }
+        if (host.equalsIgnoreCase("localhost")) {
+          return true;
+        }
+      }
+      InetAddress literal = RequestAttributes.parseIp(host);
+      return literal != null && literal.isLoopbackAddress();
     }
 
     private boolean authorized(@Nullable String header) {
