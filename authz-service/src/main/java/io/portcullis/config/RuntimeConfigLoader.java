@@ -126,9 +126,9 @@ public final class RuntimeConfigLoader extends YamlReader {
         YamlNode.Mapping t = optMapping(gf, "tls");
         if (t != null) {
           Fields tf = new Fields(t, "server.grpc.tls", TLS);
-          Path cert = requiredPath(tf, "cert");
-          Path key = requiredPath(tf, "key");
-          Path ca = optPath(tf, "client_ca", null);
+          Path cert = tlsFile(tf, "cert", true);
+          Path key = tlsFile(tf, "key", true);
+          Path ca = tlsFile(tf, "client_ca", false);
           tls = cert == null || key == null ? null : new RuntimeConfig.Tls(cert, key, ca);
         }
         grpc =
@@ -413,14 +413,38 @@ public final class RuntimeConfigLoader extends YamlReader {
     return s == null || s.isEmpty() ? fallback : base.resolve(s).normalize();
   }
 
-  private @Nullable Path requiredPath(Fields f, String key) {
-    if (f.get(key) == null) {
-      f.missing(key, "is required");
+  /**
+   * A PEM file of {@code server.grpc.tls}, readable now. Given but empty or null (an unset {@code
+   * ${TLS_CA:-}}, a blank Helm value) is an error, not "unset": elsewhere an empty path takes the
+   * default, but here the default is less security (plaintext for {@code cert}/{@code key}, no
+   * client authentication for {@code client_ca}), and that must be asked for by leaving the key
+   * out, never by an empty variable.
+   */
+  private @Nullable Path tlsFile(Fields f, String key, boolean required) {
+    YamlNode n = f.get(key);
+    if (n == null) {
+      if (required) {
+        f.missing(key, "is required");
+      }
       return null;
     }
-    Path p = optPath(f, key, null);
-    if (p != null && !Files.isReadable(p)) {
-      d.error(f.get(key), f.path(key), "cannot read " + p);
+    if (isNull(n) || n instanceof YamlNode.Scalar s && s.value().isEmpty()) {
+      d.error(
+          n,
+          f.path(key),
+          "is empty: give the PEM file's path; an empty or unset variable must not turn "
+              + (key.equals("client_ca")
+                  ? "client authentication off (leave client_ca out for TLS without it)"
+                  : "TLS off (remove server.grpc.tls for plaintext)"));
+      return null;
+    }
+    String s = string(n, f.path(key));
+    if (s == null) {
+      return null;
+    }
+    Path p = base.resolve(s).normalize();
+    if (!Files.isReadable(p)) {
+      d.error(n, f.path(key), "cannot read " + p);
     }
     return p;
   }

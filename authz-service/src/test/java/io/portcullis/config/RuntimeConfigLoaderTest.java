@@ -6,6 +6,7 @@ import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.limit.RedisSettings;
 import io.portcullis.policy.PolicyError;
+import io.portcullis.testing.TestCertificates;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,6 +136,83 @@ class RuntimeConfigLoaderTest {
     assertThat(
             errors.stream().filter(e -> e.field().equals("server.htp")).findFirst().get().message())
         .contains("did you mean 'http'");
+  }
+
+  /** Valid PEM files for {@code server.grpc.tls}, in {@code dir/tls}. */
+  TestCertificates certs() throws Exception {
+    return TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+  }
+
+  /** A configuration whose {@code server.grpc.tls} has these lines, the first on line 5. */
+  String tlsConfig(String... tls) {
+    return "policy: { file: p.yaml }\nserver:\n  grpc:\n    tls:\n      "
+        + String.join("\n      ", tls)
+        + "\n";
+  }
+
+  /** The errors of {@link #tlsConfig}, as {@code line:field: message}. */
+  List<String> tlsErrors(Map<String, String> env, String... tls) throws IOException {
+    RuntimeConfigLoader.Result r = load(tlsConfig(tls), env);
+    assertThat(r).as("must not load").isInstanceOf(RuntimeConfigLoader.Invalid.class);
+    return ((RuntimeConfigLoader.Invalid) r)
+        .errors().stream().map(e -> e.line() + ":" + e.field() + ": " + e.message()).toList();
+  }
+
+  @Test
+  void emptyTlsCertOrKey_isAnError_neverPlaintext() throws Exception {
+    assertThat(tlsErrors(Map.of(), "cert: \"\"", "key: \"\""))
+        .hasSize(2)
+        .anySatisfy(e -> assertThat(e).startsWith("5:server.grpc.tls.cert: is empty"))
+        .anySatisfy(e -> assertThat(e).startsWith("6:server.grpc.tls.key: is empty"));
+    certs();
+    assertThat(tlsErrors(Map.of(), "cert: ${TLS_CERT:-}", "key: tls/server.key"))
+        .singleElement()
+        .satisfies(e -> assertThat(e).startsWith("5:server.grpc.tls.cert: is empty"));
+    assertThat(tlsErrors(Map.of(), "cert: tls/server.pem", "key:"))
+        .singleElement()
+        .satisfies(e -> assertThat(e).startsWith("6:server.grpc.tls.key: is empty"));
+  }
+
+  @Test
+  void emptyClientCa_isAnError_neverTlsWithoutClientAuthentication() throws Exception {
+    certs();
+    for (String ca : List.of("\"\"", "", "~", "${TLS_CA}", "${UNSET_CA:-}")) {
+      assertThat(
+              tlsErrors(
+                  Map.of("TLS_CA", ""),
+                  "cert: tls/server.pem",
+                  "key: tls/server.key",
+                  "client_ca: " + ca))
+          .as("client_ca: %s", ca)
+          .singleElement()
+          .satisfies(e -> assertThat(e).startsWith("7:server.grpc.tls.client_ca: is empty"));
+    }
+  }
+
+  @Test
+  void unreadableClientCa_isReportedAtLoad_likeCertAndKey() throws Exception {
+    certs();
+    assertThat(
+            tlsErrors(
+                Map.of(), "cert: tls/server.pem", "key: tls/server.key", "client_ca: nope.pem"))
+        .singleElement()
+        .satisfies(
+            e ->
+                assertThat(e)
+                    .startsWith("7:server.grpc.tls.client_ca: cannot read")
+                    .contains("nope.pem"));
+  }
+
+  @Test
+  void tlsWithClientCa_loads() throws Exception {
+    TestCertificates c = certs();
+    RuntimeConfigLoader.Result r =
+        load(
+            tlsConfig("cert: tls/server.pem", "key: tls/server.key", "client_ca: ${TLS_CA}"),
+            Map.of("TLS_CA", "tls/ca.pem"));
+    assertThat(r).as("%s", r).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    assertThat(((RuntimeConfigLoader.Loaded) r).config().grpc().tls())
+        .isEqualTo(new RuntimeConfig.Tls(c.serverCert(), c.serverKey(), c.caCert()));
   }
 
   @Test
