@@ -2,6 +2,7 @@ package io.portcullis;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -253,6 +254,7 @@ public final class Portcullis implements AutoCloseable {
         GrpcServer.builder(config.grpc().address())
             .service(new EnvoyAuthorizationService(pipeline, clock))
             .tls(tls)
+            .clock(clock)
             .drainGrace(config.grpc().drainGrace())
             .maxInFlight(config.grpc().maxInFlight())
             .maxQueueTime(config.grpc().maxQueueTime());
@@ -279,6 +281,19 @@ public final class Portcullis implements AutoCloseable {
               "gRPC calls refused before any work: queued too long, deadline passed, or too many"
                   + " in flight")
           .tag("reason", reason)
+          .register(meters);
+    }
+    if (tls != null) {
+      Gauge.builder(
+              MetricNames.TLS_CERTIFICATE_EXPIRY,
+              g,
+              s -> {
+                java.time.Instant notAfter = s.certificateNotAfter();
+                return notAfter == null ? Double.NaN : notAfter.getEpochSecond();
+              })
+          .description("when the gRPC listener's server certificate expires, in epoch seconds")
+          .baseUnit("seconds")
+          .tag(MetricNames.TAG_LISTENER, "grpc")
           .register(meters);
     }
     if (!config.grpc().address().getAddress().isLoopbackAddress()

@@ -12,10 +12,13 @@ import io.portcullis.policy.YamlNode;
 import io.portcullis.policy.YamlReader;
 import io.portcullis.policy.YamlTree;
 import io.portcullis.request.HeaderLimits;
+import io.portcullis.server.grpc.GrpcServer;
+import io.portcullis.server.grpc.TlsMaterial;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
@@ -69,10 +72,12 @@ public final class RuntimeConfigLoader extends YamlReader {
   public record Invalid(List<PolicyError> errors) implements Result {}
 
   private final Path base;
+  private final InstantSource clock;
 
-  private RuntimeConfigLoader(Diagnostics d, Path base) {
+  private RuntimeConfigLoader(Diagnostics d, Path base, InstantSource clock) {
     super(d);
     this.base = base;
+    this.clock = clock;
   }
 
   /**
@@ -85,6 +90,17 @@ public final class RuntimeConfigLoader extends YamlReader {
    */
   public static Result load(
       Path file, @Nullable Path policyOverride, Function<String, @Nullable String> env) {
+    return load(file, policyOverride, env, InstantSource.system());
+  }
+
+  /**
+   * As {@link #load(Path, Path, Function)}; the server certificate must be valid by {@code clock}.
+   */
+  static Result load(
+      Path file,
+      @Nullable Path policyOverride,
+      Function<String, @Nullable String> env,
+      InstantSource clock) {
     Diagnostics d = new Diagnostics(file.toString());
     YamlTree.Source source = YamlTree.readSource(file, "the configuration file", 1 << 20, d);
     if (source == null) {
@@ -93,7 +109,8 @@ public final class RuntimeConfigLoader extends YamlReader {
     String text = source.text();
     YamlNode root = YamlTree.read(text, d, env);
     Path dir = file.toAbsolutePath().getParent();
-    RuntimeConfigLoader loader = new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir);
+    RuntimeConfigLoader loader =
+        new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir, clock);
     RuntimeConfig config = root == null ? null : loader.root(root, policyOverride);
     if (d.hasErrors() || config == null) {
       return new Invalid(d.all());
@@ -126,10 +143,14 @@ public final class RuntimeConfigLoader extends YamlReader {
         YamlNode.Mapping t = optMapping(gf, "tls");
         if (t != null) {
           Fields tf = new Fields(t, "server.grpc.tls", TLS);
+          int before = d.errorCount();
           Path cert = tlsFile(tf, "cert", true);
           Path key = tlsFile(tf, "key", true);
           Path ca = tlsFile(tf, "client_ca", false);
           tls = cert == null || key == null ? null : new RuntimeConfig.Tls(cert, key, ca);
+          if (tls != null && d.errorCount() == before) {
+            checkTlsMaterial(tf, tls);
+          }
         }
         grpc =
             new RuntimeConfig.Grpc(
@@ -447,6 +468,27 @@ public final class RuntimeConfigLoader extends YamlReader {
       d.error(n, f.path(key), "cannot read " + p);
     }
     return p;
+  }
+
+  /**
+   * Parses the PEM files now, as the listener will at start: a key in a form it cannot read, a key
+   * that is not the certificate's, an expired or not yet valid certificate, a CA file with no
+   * certificate in it are reported at the field, not found by the first client's failed handshake.
+   */
+  private void checkTlsMaterial(Fields tf, RuntimeConfig.Tls tls) {
+    try {
+      TlsMaterial.read(new GrpcServer.Tls(tls.cert(), tls.key(), tls.clientCa()), clock.instant());
+    } catch (TlsMaterial.InvalidException e) {
+      for (TlsMaterial.Problem p : e.problems()) {
+        String key =
+            switch (p.part()) {
+              case CERT -> "cert";
+              case KEY -> "key";
+              case CLIENT_CA -> "client_ca";
+            };
+        d.error(tf.get(key), tf.path(key), p.message());
+      }
+    }
   }
 
   private InetSocketAddress optAddress(Fields f, String key, InetSocketAddress fallback) {

@@ -124,6 +124,16 @@ public final class MetricNames {
    */
   public static final String GEOIP_RELOADS = "portcullis.geoip.reloads";
 
+  /**
+   * {@code portcullis_tls_certificate_expiry_seconds{listener}}: when the listener's server
+   * certificate stops being valid, in seconds since the epoch ({@code listener="grpc"}); absent for
+   * a listener without TLS. Alert on {@code portcullis_tls_certificate_expiry_seconds - time()}
+   * falling below the renewal margin.
+   */
+  public static final String TLS_CERTIFICATE_EXPIRY = "portcullis.tls.certificate.expiry";
+
+  public static final String TAG_LISTENER = "listener";
+
   public static final String TAG_SEGMENT = "segment";
   public static final String TAG_DECISION = "decision";
   public static final String TAG_REASON = "reason";

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -32,9 +33,10 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
-  void fullConfiguration_bindsEverySection() throws IOException {
-    Files.writeString(dir.resolve("cert.pem"), "x");
-    Files.writeString(dir.resolve("key.pem"), "x");
+  void fullConfiguration_bindsEverySection() throws Exception {
+    TestCertificates certs = certs();
+    Files.copy(certs.serverCert(), dir.resolve("cert.pem"));
+    Files.copy(certs.serverKey(), dir.resolve("key.pem"));
     RuntimeConfigLoader.Result r =
         load(
             """
@@ -216,6 +218,50 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void tlsFilesThatCannotServe_areReportedAtTheirField_namingThePemFile() throws Exception {
+    TestCertificates c = certs();
+    Path sec1 = TestCertificates.traditional(c.serverKey(), dir.resolve("tls/sec1.key"));
+    assertThat(
+            tlsErrors(
+                Map.of(), "cert: tls/server.pem", "key: tls/sec1.key", "client_ca: tls/server.key"))
+        .containsExactlyInAnyOrder(
+            "6:server.grpc.tls.key: "
+                + sec1
+                + " is a SEC1 EC key (BEGIN EC PRIVATE KEY): the gRPC listener reads unencrypted"
+                + " PKCS#8 keys (BEGIN PRIVATE KEY) only; convert it with 'openssl pkcs8 -topk8"
+                + " -nocrypt -in "
+                + sec1
+                + " -out "
+                + sec1
+                + ".pk8'",
+            "7:server.grpc.tls.client_ca: "
+                + c.serverKey()
+                + " holds a private key, not a CA certificate");
+    assertThat(tlsErrors(Map.of(), "cert: tls/server.pem", "key: tls/client.key"))
+        .singleElement()
+        .satisfies(e -> assertThat(e).startsWith("6:server.grpc.tls.key: " + c.clientKey()));
+  }
+
+  @Test
+  void anExpiredServerCertificate_isAConfigurationError() throws Exception {
+    certs();
+    Path file = dir.resolve("portcullis.yaml");
+    Files.writeString(file, tlsConfig("cert: tls/server.pem", "key: tls/server.key"));
+    Instant later = Instant.now().plus(Duration.ofDays(3)); // the test certificates last 2 days
+    RuntimeConfigLoader.Result r = RuntimeConfigLoader.load(file, null, k -> null, () -> later);
+    assertThat(((RuntimeConfigLoader.Invalid) r).errors())
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.line() + ":" + e.field()).isEqualTo("5:server.grpc.tls.cert");
+              assertThat(e.message())
+                  .contains("server.pem: the certificate 'CN=localhost' expired at");
+            });
+    assertThat(RuntimeConfigLoader.load(file, null, k -> null))
+        .isInstanceOf(RuntimeConfigLoader.Loaded.class);
+  }
+
+  @Test
   void maxQueueTime_zeroTurnsTheBoundOff_andMoreThanAnHourIsRefused() throws IOException {
     RuntimeConfigLoader.Result off =
         load("policy: { file: p.yaml }\nserver: { grpc: { max_queue_time: 0s } }\n", Map.of());
@@ -254,12 +300,12 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
-  void deployConfiguration_forDockerCompose_isValid() throws IOException {
+  void deployConfiguration_forDockerCompose_isValid() throws Exception {
     Path repo = io.portcullis.testing.RepoRoot.path();
-    Path tls = Files.createDirectories(dir.resolve("tls"));
-    for (String f : List.of("portcullis-server.pem", "portcullis-server.key", "ca.pem")) {
-      Files.writeString(tls.resolve(f), "x");
-    }
+    TestCertificates certs = certs();
+    Path tls = dir.resolve("tls");
+    Files.copy(certs.serverCert(), tls.resolve("portcullis-server.pem"));
+    Files.copy(certs.serverKey(), tls.resolve("portcullis-server.key"));
     String yaml =
         Files.readString(repo.resolve("deploy/portcullis.yaml"))
             .replace("/etc/portcullis-tls/", tls + "/");

@@ -10,11 +10,16 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.util.AdvancedTlsX509KeyManager;
+import io.grpc.util.AdvancedTlsX509TrustManager;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -40,10 +45,10 @@ public final class GrpcServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
 
   /**
-   * TLS settings of the listener.
+   * TLS settings of the listener: the PEM files {@link TlsMaterial} reads and checks.
    *
-   * @param certChain PEM certificate chain
-   * @param privateKey PEM private key (PKCS#8)
+   * @param certChain PEM certificate chain, leaf first
+   * @param privateKey PEM private key (unencrypted PKCS#8)
    * @param clientCa PEM CA that client certificates must chain to; {@code null} for TLS without
    *     client authentication
    */
@@ -55,14 +60,16 @@ public final class GrpcServer implements AutoCloseable {
   private final ExecutorService executor;
   private final Duration drainGrace;
   private final CallAdmission admission;
+  private final @Nullable TlsMaterial tls;
 
-  private GrpcServer(Builder b) {
+  private GrpcServer(Builder b, @Nullable TlsMaterial tls) {
+    this.tls = tls;
     this.health = new HealthStatusManager();
     this.executor = Executors.newVirtualThreadPerTaskExecutor();
     this.drainGrace = b.drainGrace;
     this.admission = new CallAdmission(b.maxInFlight, b.maxQueueTime, b.nanoTime);
     NettyServerBuilder nb =
-        NettyServerBuilder.forAddress(b.address, credentials(b.tls))
+        NettyServerBuilder.forAddress(b.address, credentials(tls))
             .executor(executor)
             .maxInboundMessageSize(b.maxInboundMessageBytes)
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
@@ -87,21 +94,38 @@ public final class GrpcServer implements AutoCloseable {
     return new Builder(address);
   }
 
-  private static ServerCredentials credentials(@Nullable Tls tls) {
+  private static ServerCredentials credentials(@Nullable TlsMaterial tls) {
     if (tls == null) {
       return InsecureServerCredentials.create();
     }
-    try {
-      TlsServerCredentials.Builder t =
-          TlsServerCredentials.newBuilder()
-              .keyManager(tls.certChain().toFile(), tls.privateKey().toFile());
-      if (tls.clientCa() != null) {
-        t.trustManager(tls.clientCa().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+    // Key and trust managers from the material already checked, not grpc-java's own PEM reading
+    // of the files, so that what was validated is what is served.
+    AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
+    keys.updateIdentityCredentials(tls.chain().toArray(X509Certificate[]::new), tls.key());
+    TlsServerCredentials.Builder t = TlsServerCredentials.newBuilder().keyManager(keys);
+    if (!tls.clientCa().isEmpty()) {
+      try {
+        AdvancedTlsX509TrustManager trust =
+            AdvancedTlsX509TrustManager.newBuilder()
+                .setVerification(
+                    AdvancedTlsX509TrustManager.Verification.CERTIFICATE_ONLY_VERIFICATION)
+                .build();
+        trust.updateTrustCredentials(tls.clientCa().toArray(X509Certificate[]::new));
+        t.trustManager(trust).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+      } catch (IOException | GeneralSecurityException e) {
+        throw new IllegalStateException("cannot trust the client CA certificates", e);
       }
-      return t.build();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read TLS material for the gRPC listener", e);
     }
+    return t.build();
+  }
+
+  /**
+   * When the server certificate stops being valid ({@code
+   * portcullis_tls_certificate_expiry_seconds}), or {@code null} without TLS.
+   */
+  public @Nullable Instant certificateNotAfter() {
+    TlsMaterial m = tls;
+    return m == null ? null : m.leaf().getNotAfter().toInstant();
   }
 
   public GrpcServer start() throws IOException {
@@ -193,6 +217,7 @@ public final class GrpcServer implements AutoCloseable {
     private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
     private Duration maxQueueTime = DEFAULT_MAX_QUEUE_TIME;
     private LongSupplier nanoTime = System::nanoTime;
+    private InstantSource clock = InstantSource.system();
 
     private Builder(InetSocketAddress address) {
       this.address = address;
@@ -251,8 +276,20 @@ public final class GrpcServer implements AutoCloseable {
       return this;
     }
 
-    public GrpcServer build() {
-      return new GrpcServer(this);
+    /** The clock the server certificate must be valid by. */
+    public Builder clock(InstantSource clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /**
+     * Builds the server, unstarted.
+     *
+     * @throws TlsMaterial.InvalidException if the {@link #tls} files cannot serve (each problem
+     *     names its file)
+     */
+    public GrpcServer build() throws TlsMaterial.InvalidException {
+      return new GrpcServer(this, tls == null ? null : TlsMaterial.read(tls, clock.instant()));
     }
   }
 }

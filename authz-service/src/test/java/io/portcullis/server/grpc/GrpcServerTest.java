@@ -381,6 +381,31 @@ class GrpcServerTest {
         .isInstanceOf(StatusRuntimeException.class);
   }
 
+  @Test
+  void tlsMaterialThatCannotServe_stopsTheBuild_namingTheFiles() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, "spiffe://test/envoy");
+    assertThatThrownBy(
+            () -> start(new GrpcServer.Tls(certs.serverCert(), certs.clientKey(), certs.caCert())))
+        .isInstanceOf(TlsMaterial.InvalidException.class)
+        .hasMessageContaining(certs.clientKey() + ": the private key does not belong to")
+        .hasMessageContaining(certs.serverCert().toString());
+  }
+
+  @Test
+  void certificateNotAfter_isTheServerCertificates() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, "spiffe://test/envoy");
+    GrpcServer server = start(new GrpcServer.Tls(certs.serverCert(), certs.serverKey(), null));
+    assertThat(server.certificateNotAfter())
+        .isEqualTo(
+            TlsMaterial.read(
+                    new GrpcServer.Tls(certs.serverCert(), certs.serverKey(), null),
+                    java.time.Instant.now())
+                .leaf()
+                .getNotAfter()
+                .toInstant());
+    assertThat(start(null).certificateNotAfter()).isNull();
+  }
+
   private ManagedChannel tlsChannel(GrpcServer server, TestCertificates certs, Path cert, Path key)
       throws Exception {
     TlsChannelCredentials.Builder creds =

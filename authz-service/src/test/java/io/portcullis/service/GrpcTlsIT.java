@@ -1,0 +1,99 @@
+package io.portcullis.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.portcullis.Portcullis;
+import io.portcullis.config.RuntimeConfig;
+import io.portcullis.testing.TestCertificates;
+import io.portcullis.testing.TestRuntimeConfigs;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The whole service with TLS on the gRPC listener: its certificate's expiry is a metric. */
+class GrpcTlsIT {
+  @TempDir Path dir;
+
+  private RuntimeConfig config(RuntimeConfig.Tls tls) throws Exception {
+    Path policy =
+        Files.writeString(
+            dir.resolve("policy.yaml"),
+            """
+            version: 1
+            segments:
+              - name: public
+                rules: [{ name: status, methods: [GET], paths: ["/v1/status"] }]
+            """);
+    RuntimeConfig c = TestRuntimeConfigs.loopback(dir, policy);
+    return new RuntimeConfig(
+        c.instance(),
+        new RuntimeConfig.Grpc(new InetSocketAddress("127.0.0.1", 0), tls, Duration.ofSeconds(1)),
+        c.http(),
+        c.admin(),
+        c.policy(),
+        c.storeUrl(),
+        c.ratelimit(),
+        c.rls(),
+        c.audit(),
+        c.geoip(),
+        c.requestLimits(),
+        c.dataDir());
+  }
+
+  @Test
+  void serverCertificateExpiry_isExportedInEpochSeconds() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    Instant notAfter = Instant.parse("2099-01-02T03:04:05Z");
+    TestCertificates.Issued server =
+        certs.issue(
+            "server-2099",
+            "EC",
+            Instant.now().minus(Duration.ofHours(1)),
+            notAfter,
+            new GeneralName(GeneralName.dNSName, "localhost"));
+
+    try (Portcullis p =
+        Portcullis.start(
+            config(new RuntimeConfig.Tls(server.cert(), server.key(), certs.caCert())),
+            n -> null)) {
+      assertThat(p.meters().scrape())
+          .contains(
+              "portcullis_tls_certificate_expiry_seconds{listener=\"grpc\"} "
+                  + (double) notAfter.getEpochSecond());
+    }
+  }
+
+  @Test
+  void withoutTls_thereIsNoExpiryMetric() throws Exception {
+    try (Portcullis p = Portcullis.start(config(null), n -> null)) {
+      assertThat(p.meters().scrape()).doesNotContain("portcullis_tls_certificate_expiry_seconds");
+    }
+  }
+
+  @Test
+  void anExpiredServerCertificate_stopsTheStart_namingTheFileAndDates() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    TestCertificates.Issued expired =
+        certs.issue(
+            "expired",
+            "EC",
+            Instant.parse("2020-01-01T00:00:00Z"),
+            Instant.parse("2021-01-01T00:00:00Z"));
+
+    assertThatThrownBy(
+            () ->
+                Portcullis.start(
+                        config(new RuntimeConfig.Tls(expired.cert(), expired.key(), null)),
+                        n -> null)
+                    .close())
+        .isInstanceOf(Portcullis.StartupException.class)
+        .hasMessageContaining(
+            expired.cert() + ": the certificate 'CN=expired' expired at 2021-01-01");
+  }
+}
