@@ -506,6 +506,18 @@ public final class RuntimeConfigLoader extends YamlReader {
           n, f.path(key), "expected host:port (e.g. 0.0.0.0:9191 or [::1]:9193), got '" + s + "'");
       return fallback;
     }
+    if (a.isUnresolved()) {
+      // a listener cannot bind to it, and the start would fail far from here (a
+      // NullPointerException asking whether the missing address is loopback)
+      d.error(
+          n,
+          f.path(key),
+          "the host '"
+              + a.getHostString()
+              + "' does not resolve to an address to listen on (give an IP address such as"
+              + " 0.0.0.0, or a name this host resolves)");
+      return fallback;
+    }
     return a;
   }
 

@@ -291,6 +291,26 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void aListenerHostThatDoesNotResolve_isAnErrorAtItsLine() throws IOException {
+    List<PolicyError> errors =
+        errors(
+            """
+            policy: { file: p.yaml }
+            server:
+              grpc: { address: "nohost.invalid:9191" }
+              http: { address: "localhost:9192" }
+              admin: { address: "nohost.invalid:9193" }
+            """);
+    assertThat(errors)
+        .extracting(e -> e.line() + ":" + e.field() + ": " + e.message())
+        .containsExactly(
+            "3:server.grpc.address: the host 'nohost.invalid' does not resolve to an address to"
+                + " listen on (give an IP address such as 0.0.0.0, or a name this host resolves)",
+            "5:server.admin.address: the host 'nohost.invalid' does not resolve to an address to"
+                + " listen on (give an IP address such as 0.0.0.0, or a name this host resolves)");
+  }
+
+  @Test
   void addresses_parseIpv4Ipv6AndRejectGarbage() {
     assertThat(RuntimeConfigLoader.parseAddress("[::1]:9193").getPort()).isEqualTo(9193);
     assertThat(RuntimeConfigLoader.parseAddress("0.0.0.0:0").getPort()).isZero();
