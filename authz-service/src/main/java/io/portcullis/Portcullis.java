@@ -249,7 +249,8 @@ public final class Portcullis implements AutoCloseable {
             : new GrpcServer.Tls(
                 config.grpc().tls().cert(),
                 config.grpc().tls().key(),
-                config.grpc().tls().clientCa());
+                config.grpc().tls().clientCa(),
+                config.grpc().tls().allowedClientIds());
     GrpcServer.Builder gb =
         GrpcServer.builder(config.grpc().address())
             .service(new EnvoyAuthorizationService(pipeline, clock))
@@ -281,6 +282,13 @@ public final class Portcullis implements AutoCloseable {
               "gRPC calls refused before any work: queued too long, deadline passed, or too many"
                   + " in flight")
           .tag("reason", reason)
+          .register(meters);
+    }
+    if (tls != null && !tls.allowedClientIds().isEmpty()) {
+      FunctionCounter.builder(MetricNames.GRPC_CLIENT_REFUSED, g, GrpcServer::refusedClients)
+          .description(
+              "gRPC calls refused because the client certificate is not in"
+                  + " server.grpc.tls.allowed_client_ids")
           .register(meters);
     }
     if (tls != null) {

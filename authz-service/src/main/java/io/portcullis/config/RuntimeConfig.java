@@ -66,8 +66,18 @@ public record RuntimeConfig(
    * @param cert PEM certificate chain
    * @param key PEM private key
    * @param clientCa PEM CA for client certificates (mTLS), or {@code null}
+   * @param allowedClientIds URI/DNS SANs a client certificate must carry one of ({@code
+   *     allowed_client_ids}); empty for any certificate {@code clientCa} signed
    */
-  public record Tls(Path cert, Path key, @Nullable Path clientCa) {}
+  public record Tls(Path cert, Path key, @Nullable Path clientCa, List<String> allowedClientIds) {
+    public Tls {
+      allowedClientIds = List.copyOf(allowedClientIds);
+    }
+
+    public Tls(Path cert, Path key, @Nullable Path clientCa) {
+      this(cert, key, clientCa, List.of());
+    }
+  }
 
   /**
    * {@code server.grpc}.

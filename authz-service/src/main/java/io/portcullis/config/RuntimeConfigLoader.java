@@ -47,7 +47,7 @@ public final class RuntimeConfigLoader extends YamlReader {
   private static final List<String> SERVER = List.of("grpc", "http", "admin");
   private static final List<String> GRPC =
       List.of("address", "tls", "drain_grace", "max_in_flight", "max_queue_time");
-  private static final List<String> TLS = List.of("cert", "key", "client_ca");
+  private static final List<String> TLS = List.of("cert", "key", "client_ca", "allowed_client_ids");
   private static final List<String> HTTP = List.of("address", "trusted_proxies");
   private static final List<String> ADMIN = List.of("address", "token");
   private static final List<String> POLICY = List.of("file", "watch");
@@ -147,8 +147,11 @@ public final class RuntimeConfigLoader extends YamlReader {
           Path cert = tlsFile(tf, "cert", true);
           Path key = tlsFile(tf, "key", true);
           Path ca = tlsFile(tf, "client_ca", false);
-          tls = cert == null || key == null ? null : new RuntimeConfig.Tls(cert, key, ca);
-          if (tls != null && d.errorCount() == before) {
+          boolean filesReadable = d.errorCount() == before;
+          List<String> clientIds = allowedClientIds(tf);
+          tls =
+              cert == null || key == null ? null : new RuntimeConfig.Tls(cert, key, ca, clientIds);
+          if (tls != null && filesReadable) {
             checkTlsMaterial(tf, tls);
           }
         }
@@ -468,6 +471,33 @@ public final class RuntimeConfigLoader extends YamlReader {
       d.error(n, f.path(key), "cannot read " + p);
     }
     return p;
+  }
+
+  /**
+   * {@code server.grpc.tls.allowed_client_ids} (an extension of the contract): URI or DNS SANs, a
+   * URI may end in {@code /*}; only with {@code client_ca}, since without client certificates there
+   * is no identity to compare.
+   */
+  private List<String> allowedClientIds(Fields tf) {
+    YamlNode n = tf.get("allowed_client_ids");
+    if (n == null) {
+      return List.of();
+    }
+    String path = tf.path("allowed_client_ids");
+    List<String> ids = strings(n, path, true);
+    for (int i = 0; i < ids.size(); i++) {
+      String problem = GrpcServer.Tls.clientIdProblem(ids.get(i));
+      if (problem != null) {
+        d.error(n, path + "[" + i + "]", problem);
+      }
+    }
+    if (tf.get("client_ca") == null) {
+      d.error(
+          n,
+          path,
+          "needs client_ca: without client certificates there is no client identity to check");
+    }
+    return ids;
   }
 
   /**

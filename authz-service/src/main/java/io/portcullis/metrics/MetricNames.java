@@ -125,6 +125,12 @@ public final class MetricNames {
   public static final String GEOIP_RELOADS = "portcullis.geoip.reloads";
 
   /**
+   * {@code portcullis_grpc_client_refused_total}: gRPC calls refused before any work because the
+   * verified client certificate carries none of {@code server.grpc.tls.allowed_client_ids}.
+   */
+  public static final String GRPC_CLIENT_REFUSED = "portcullis.grpc.client.refused";
+
+  /**
    * {@code portcullis_tls_certificate_expiry_seconds{listener}}: when the listener's server
    * certificate stops being valid, in seconds since the epoch ({@code listener="grpc"}); absent for
    * a listener without TLS. Alert on {@code portcullis_tls_certificate_expiry_seconds - time()}

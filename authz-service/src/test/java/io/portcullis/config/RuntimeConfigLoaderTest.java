@@ -262,6 +262,58 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void allowedClientIds_areLoaded_andNeedClientCa_andTakeStarOnlyAsATrailingSlashStar()
+      throws Exception {
+    certs();
+    RuntimeConfigLoader.Result r =
+        load(
+            tlsConfig(
+                "cert: tls/server.pem",
+                "key: tls/server.key",
+                "client_ca: tls/ca.pem",
+                "allowed_client_ids: [\"spiffe://prod.example.com/ns/edge/sa/envoy\","
+                    + " \"spiffe://prod.example.com/ns/gw/*\", envoy.internal]"),
+            Map.of());
+    assertThat(((RuntimeConfigLoader.Loaded) r).config().grpc().tls().allowedClientIds())
+        .containsExactly(
+            "spiffe://prod.example.com/ns/edge/sa/envoy",
+            "spiffe://prod.example.com/ns/gw/*",
+            "envoy.internal");
+
+    assertThat(
+            tlsErrors(
+                Map.of(),
+                "cert: tls/server.pem",
+                "key: tls/server.key",
+                "allowed_client_ids: [\"spiffe://prod.example.com/ns/edge/sa/envoy\"]"))
+        .singleElement()
+        .satisfies(
+            e -> assertThat(e).startsWith("7:server.grpc.tls.allowed_client_ids: needs client_ca"));
+    assertThat(
+            tlsErrors(
+                Map.of(),
+                "cert: tls/server.pem",
+                "key: tls/server.key",
+                "client_ca: tls/ca.pem",
+                "allowed_client_ids: [\"spiffe://prod.example.com/*/sa/envoy\", \"\"]"))
+        .extracting(e -> e.substring(0, e.indexOf(':', e.indexOf(':') + 1)))
+        .containsExactlyInAnyOrder(
+            "8:server.grpc.tls.allowed_client_ids[0]", "8:server.grpc.tls.allowed_client_ids[1]");
+    assertThat(
+            tlsErrors(
+                Map.of(),
+                "cert: tls/server.pem",
+                "key: tls/server.key",
+                "client_ca: tls/ca.pem",
+                "allowed_client_ids: []"))
+        .singleElement()
+        .satisfies(
+            e ->
+                assertThat(e)
+                    .startsWith("8:server.grpc.tls.allowed_client_ids: must not be empty"));
+  }
+
+  @Test
   void maxQueueTime_zeroTurnsTheBoundOff_andMoreThanAnHourIsRefused() throws IOException {
     RuntimeConfigLoader.Result off =
         load("policy: { file: p.yaml }\nserver: { grpc: { max_queue_time: 0s } }\n", Map.of());
@@ -338,5 +390,7 @@ class RuntimeConfigLoaderTest {
     assertThat(c.ratelimit().backend()).isEqualTo(RateLimitSettings.Backend.REDIS);
     assertThat(c.geoip().database()).isNull();
     assertThat(c.storeUrl()).startsWith("jdbc:postgresql://postgres:5432/portcullis");
+    assertThat(c.grpc().tls().allowedClientIds())
+        .containsExactly("spiffe://prod.example.com/ns/edge/sa/envoy");
   }
 }

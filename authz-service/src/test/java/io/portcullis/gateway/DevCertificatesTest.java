@@ -9,9 +9,20 @@ import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsCont
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.TlsCertificate;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
+import io.portcullis.config.RuntimeConfig;
+import io.portcullis.config.RuntimeConfigLoader;
 import io.portcullis.gateway.EnvoyConfig.Hcm;
+import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.testing.RepoRoot;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyFactory;
@@ -22,6 +33,8 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -131,6 +144,59 @@ class DevCertificatesTest {
               .decode(pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", ""));
       assertThat(KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(der)))
           .isNotNull();
+    }
+  }
+
+  @Test
+  void deployConfiguration_admitsEnvoysClientCertificate_andRefusesTheBillingWorkloads()
+      throws Exception {
+    Path config =
+        Files.writeString(
+            certs.resolve("portcullis.yaml"),
+            Files.readString(RepoRoot.resolve("deploy/portcullis.yaml"))
+                .replace("/etc/portcullis-tls/", certs + "/"));
+    RuntimeConfigLoader.Result loaded =
+        RuntimeConfigLoader.load(
+            config,
+            null,
+            Map.of("PORTCULLIS_ADMIN_TOKEN", "0123456789abcdef0123", "POSTGRES_PASSWORD", "pw")
+                ::get);
+    assertThat(loaded).as("%s", loaded).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    RuntimeConfig.Tls tls = ((RuntimeConfigLoader.Loaded) loaded).config().grpc().tls();
+    assertThat(tls.allowedClientIds()).isNotEmpty();
+
+    try (GrpcServer server =
+        GrpcServer.builder(new InetSocketAddress("127.0.0.1", 0))
+            .tls(new GrpcServer.Tls(tls.cert(), tls.key(), tls.clientCa(), tls.allowedClientIds()))
+            .build()
+            .start()) {
+      assertThat(healthCall(server, "envoy-client")).isEqualTo(Status.Code.OK);
+      assertThat(healthCall(server, "billing")).isEqualTo(Status.Code.PERMISSION_DENIED);
+    }
+  }
+
+  /** A health check from the client certificate {@code name}.pem, as its status code. */
+  private static Status.Code healthCall(GrpcServer server, String name) throws Exception {
+    ManagedChannel ch =
+        Grpc.newChannelBuilderForAddress(
+                "localhost",
+                server.port(),
+                TlsChannelCredentials.newBuilder()
+                    .trustManager(certs.resolve("ca.pem").toFile())
+                    .keyManager(
+                        certs.resolve(name + ".pem").toFile(),
+                        certs.resolve(name + ".key").toFile())
+                    .build())
+            .build();
+    try {
+      HealthGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(5, TimeUnit.SECONDS)
+          .check(HealthCheckRequest.getDefaultInstance());
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    } finally {
+      ch.shutdownNow();
     }
   }
 

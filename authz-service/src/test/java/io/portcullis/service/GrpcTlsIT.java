@@ -3,6 +3,13 @@ package io.portcullis.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
 import io.portcullis.Portcullis;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.testing.TestCertificates;
@@ -12,11 +19,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The whole service with TLS on the gRPC listener: its certificate's expiry is a metric. */
+/**
+ * The whole service with TLS on the gRPC listener: its certificate's expiry and the calls refused
+ * for their client certificate are metrics.
+ */
 class GrpcTlsIT {
   @TempDir Path dir;
 
@@ -66,6 +78,52 @@ class GrpcTlsIT {
           .contains(
               "portcullis_tls_certificate_expiry_seconds{listener=\"grpc\"} "
                   + (double) notAfter.getEpochSecond());
+    }
+  }
+
+  @Test
+  void aClientNotInAllowedClientIds_isRefused_andCounted() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    Instant now = Instant.now();
+    TestCertificates.Issued workload =
+        certs.issue(
+            "workload",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(1)),
+            new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://test/workload"));
+    RuntimeConfig.Tls tls =
+        new RuntimeConfig.Tls(
+            certs.serverCert(), certs.serverKey(), certs.caCert(), List.of("spiffe://test/envoy"));
+
+    try (Portcullis p = Portcullis.start(config(tls), n -> null)) {
+      assertThat(health(p, certs, certs.clientCert(), certs.clientKey())).isEqualTo(Status.Code.OK);
+      assertThat(health(p, certs, workload.cert(), workload.key()))
+          .isEqualTo(Status.Code.PERMISSION_DENIED);
+      assertThat(p.meters().scrape()).contains("portcullis_grpc_client_refused_total 1.0");
+    }
+  }
+
+  private static Status.Code health(Portcullis p, TestCertificates certs, Path cert, Path key)
+      throws Exception {
+    ManagedChannel ch =
+        Grpc.newChannelBuilderForAddress(
+                "localhost",
+                p.grpcPort(),
+                TlsChannelCredentials.newBuilder()
+                    .trustManager(certs.caCert().toFile())
+                    .keyManager(cert.toFile(), key.toFile())
+                    .build())
+            .build();
+    try {
+      HealthGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(5, TimeUnit.SECONDS)
+          .check(HealthCheckRequest.getDefaultInstance());
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    } finally {
+      ch.shutdownNow();
     }
   }
 

@@ -51,8 +51,40 @@ public final class GrpcServer implements AutoCloseable {
    * @param privateKey PEM private key (unencrypted PKCS#8)
    * @param clientCa PEM CA that client certificates must chain to; {@code null} for TLS without
    *     client authentication
+   * @param allowedClientIds the URI or DNS SANs a client certificate must carry one of (an id
+   *     ending in {@code /*} allows the URIs below it); empty to admit any certificate {@code
+   *     clientCa} signed. Needs {@code clientCa}.
    */
-  public record Tls(Path certChain, Path privateKey, @Nullable Path clientCa) {}
+  public record Tls(
+      Path certChain, Path privateKey, @Nullable Path clientCa, List<String> allowedClientIds) {
+    public Tls {
+      allowedClientIds = List.copyOf(allowedClientIds);
+      if (!allowedClientIds.isEmpty() && clientCa == null) {
+        throw new IllegalArgumentException(
+            "allowed client ids need a client CA: without client certificates there is no"
+                + " client identity");
+      }
+      for (String id : allowedClientIds) {
+        String problem = ClientIdInterceptor.validate(id);
+        if (problem != null) {
+          throw new IllegalArgumentException(problem);
+        }
+      }
+    }
+
+    /**
+     * What is wrong with {@code id} as one of {@link #allowedClientIds}, or {@code null}: blank, or
+     * a {@code *} anywhere but in a trailing {@code /*} after a URI path.
+     */
+    public static @Nullable String clientIdProblem(String id) {
+      return ClientIdInterceptor.validate(id);
+    }
+
+    /** TLS admitting any client certificate {@code clientCa} signed (or none without one). */
+    public Tls(Path certChain, Path privateKey, @Nullable Path clientCa) {
+      this(certChain, privateKey, clientCa, List.of());
+    }
+  }
 
   private final Server server;
   private final HealthStatusManager health;
@@ -61,9 +93,14 @@ public final class GrpcServer implements AutoCloseable {
   private final Duration drainGrace;
   private final CallAdmission admission;
   private final @Nullable TlsMaterial tls;
+  private final @Nullable ClientIdInterceptor clientIds;
 
   private GrpcServer(Builder b, @Nullable TlsMaterial tls) {
     this.tls = tls;
+    this.clientIds =
+        b.tls == null || b.tls.allowedClientIds().isEmpty()
+            ? null
+            : new ClientIdInterceptor(b.tls.allowedClientIds(), b.clock);
     this.health = new HealthStatusManager();
     this.executor = Executors.newVirtualThreadPerTaskExecutor();
     this.drainGrace = b.drainGrace;
@@ -75,6 +112,10 @@ public final class GrpcServer implements AutoCloseable {
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true)
             .intercept(admission);
+    if (clientIds != null) {
+      // added last, so it runs first: a refused client takes no in-flight slot
+      nb.intercept(clientIds);
+    }
     if (!b.maxQueueTime.isZero()) { // no stamp to take when nothing reads it
       nb.addStreamTracerFactory(admission.arrivalStamp());
     }
@@ -164,6 +205,14 @@ public final class GrpcServer implements AutoCloseable {
       sum += admission.refused(r);
     }
     return sum;
+  }
+
+  /**
+   * Calls refused because the client certificate carries none of {@link Tls#allowedClientIds}
+   * ({@code portcullis_grpc_client_refused_total}); 0 when none are configured.
+   */
+  public long refusedClients() {
+    return clientIds == null ? 0 : clientIds.refused();
   }
 
   /** Reports SERVING: call once a policy is loaded. */

@@ -28,6 +28,8 @@ import io.portcullis.identity.Identity;
 import io.portcullis.identity.Verification;
 import io.portcullis.policy.Policy;
 import io.portcullis.testing.EnvoyChecks;
+import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.LogCapture;
 import io.portcullis.testing.TestCertificates;
 import io.portcullis.testing.TestPolicies;
 import java.net.InetSocketAddress;
@@ -39,6 +41,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.bouncycastle.asn1.x509.GeneralName;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -404,6 +407,145 @@ class GrpcServerTest {
                 .getNotAfter()
                 .toInstant());
     assertThat(start(null).certificateNotAfter()).isNull();
+  }
+
+  static final String ENVOY = "spiffe://prod.example.com/ns/edge/sa/envoy";
+
+  /** A client certificate from the test CA with these SANs. */
+  TestCertificates.Issued client(TestCertificates certs, String name, GeneralName... sans)
+      throws Exception {
+    java.time.Instant now = java.time.Instant.now();
+    return certs.issue(
+        name, "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), sans);
+  }
+
+  static GeneralName uri(String uri) {
+    return new GeneralName(GeneralName.uniformResourceIdentifier, uri);
+  }
+
+  static Status.Code code(ManagedChannel ch) {
+    try {
+      AuthorizationGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(5, TimeUnit.SECONDS)
+          .check(EnvoyChecks.get("/x").header("authorization", "Bearer slow").build());
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    }
+  }
+
+  @Test
+  void allowedClientIds_admitOnlyThoseIds_otherCertificatesOfTheCaAreRefusedBeforeAnyWork()
+      throws Exception {
+    releaseSlow.countDown(); // the slow credential answers at once; slowEntered tells it was asked
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    GrpcServer server =
+        start(
+            new GrpcServer.Tls(
+                certs.serverCert(), certs.serverKey(), certs.caCert(), List.of(ENVOY)));
+    server.markServing();
+    TestCertificates.Issued billing =
+        client(certs, "billing", uri("spiffe://prod.example.com/ns/default/sa/billing"));
+    ManagedChannel workload = tlsChannel(server, certs, billing.cert(), billing.key());
+
+    assertThatThrownBy(
+            () ->
+                AuthorizationGrpc.newBlockingStub(workload)
+                    .withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .check(EnvoyChecks.get("/x").header("authorization", "Bearer slow").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+              assertThat(e.getStatus().getDescription()).contains("allowed_client_ids");
+            });
+    assertThat(slowEntered.getCount()).as("the request was never looked at").isEqualTo(1);
+    assertThatThrownBy(
+            () ->
+                HealthGrpc.newBlockingStub(workload).check(HealthCheckRequest.getDefaultInstance()))
+        .as("every service on the listener, health included")
+        .isInstanceOf(StatusRuntimeException.class);
+    assertThat(server.refusedClients()).isEqualTo(2);
+
+    ManagedChannel envoy = tlsChannel(server, certs, certs.clientCert(), certs.clientKey());
+    assertThat(code(envoy)).isEqualTo(Status.Code.OK);
+    assertThat(server.refusedClients()).isEqualTo(2);
+  }
+
+  @Test
+  void allowedClientIds_trailingSlashStar_admitsTheUrisBelowIt_andDnsNamesMatchIgnoringCase()
+      throws Exception {
+    releaseSlow.countDown();
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    GrpcServer server =
+        start(
+            new GrpcServer.Tls(
+                certs.serverCert(),
+                certs.serverKey(),
+                certs.caCert(),
+                List.of("spiffe://prod.example.com/ns/edge/*", "Envoy.Internal")));
+    java.util.Map<String, Status.Code> expected = new java.util.LinkedHashMap<>();
+    expected.put(ENVOY, Status.Code.OK);
+    expected.put("spiffe://prod.example.com/ns/edge", Status.Code.PERMISSION_DENIED);
+    expected.put("spiffe://prod.example.com/ns/edge/", Status.Code.PERMISSION_DENIED);
+    expected.put("spiffe://prod.example.com/ns/edgeX/sa/envoy", Status.Code.PERMISSION_DENIED);
+    expected.put(
+        "spiffe://prod.example.com/ns/edge/../default/sa/billing", Status.Code.PERMISSION_DENIED);
+    expected.put("spiffe://prod.example.com/ns/edge//sa/x", Status.Code.PERMISSION_DENIED);
+    expected.put("spiffe://prod.example.com/ns/default/sa/billing", Status.Code.PERMISSION_DENIED);
+    int i = 0;
+    for (var e : expected.entrySet()) {
+      TestCertificates.Issued c = client(certs, "c" + i++, uri(e.getKey()));
+      assertThat(code(tlsChannel(server, certs, c.cert(), c.key())))
+          .as(e.getKey())
+          .isEqualTo(e.getValue());
+    }
+    TestCertificates.Issued dns =
+        client(certs, "dns", new GeneralName(GeneralName.dNSName, "envoy.internal"));
+    assertThat(code(tlsChannel(server, certs, dns.cert(), dns.key()))).isEqualTo(Status.Code.OK);
+    TestCertificates.Issued noSan = client(certs, "nosan");
+    assertThat(code(tlsChannel(server, certs, noSan.cert(), noSan.key())))
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+  }
+
+  @Test
+  void aRefusedClient_isLoggedOnceAMinute() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    FakeClock clock = FakeClock.atWallClock(); // the certificates are valid around now
+    GrpcServer server =
+        start(
+            new GrpcServer.Tls(
+                certs.serverCert(), certs.serverKey(), certs.caCert(), List.of("spiffe://other")),
+            10_000,
+            b -> b.clock(clock));
+    ManagedChannel envoy = tlsChannel(server, certs, certs.clientCert(), certs.clientKey());
+    try (LogCapture logs = LogCapture.of(ClientIdInterceptor.class)) {
+      code(envoy);
+      clock.advance(Duration.ofSeconds(59));
+      code(envoy);
+      assertThat(logs.warnings()).singleElement().asString().contains(ENVOY);
+      clock.advance(Duration.ofSeconds(1));
+      code(envoy);
+      assertThat(logs.warnings()).hasSize(2);
+    }
+    assertThat(server.refusedClients()).isEqualTo(3);
+  }
+
+  @Test
+  void allowedClientIds_withoutAClientCa_orWithAStarInside_areRefused() {
+    assertThatThrownBy(
+            () -> new GrpcServer.Tls(tmp.resolve("c"), tmp.resolve("k"), null, List.of(ENVOY)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("need a client CA");
+    assertThatThrownBy(
+            () ->
+                new GrpcServer.Tls(
+                    tmp.resolve("c"),
+                    tmp.resolve("k"),
+                    tmp.resolve("ca"),
+                    List.of("spiffe://x/*/sa")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("trailing '/*'");
   }
 
   private ManagedChannel tlsChannel(GrpcServer server, TestCertificates certs, Path cert, Path key)
