@@ -202,6 +202,7 @@ public final class Portcullis implements AutoCloseable {
               policyReload.run();
               reloadRateLimitService();
               reloadGeoDatabase();
+              reloadGrpcTls();
             })
         .ifPresent(resources::push);
 
@@ -427,6 +428,18 @@ public final class Portcullis implements AutoCloseable {
     MaxMindCountryResolver db = geoDatabase;
     if (db != null) {
       db.reload();
+    }
+  }
+
+  /**
+   * Re-reads the gRPC listener's certificate, key and client CA (on SIGHUP, with the policy): new
+   * connections get them, the listener is not restarted; files that cannot serve are logged and the
+   * running ones stay ({@link GrpcServer#reloadTls}).
+   */
+  void reloadGrpcTls() {
+    GrpcServer g = grpc;
+    if (g != null) {
+      g.reloadTls();
     }
   }
 

@@ -48,7 +48,7 @@ public final class ReloadSignal implements AutoCloseable {
           Signal.handle(
               hup,
               s -> {
-                log.info("SIGHUP received: reloading the policy");
+                log.info("SIGHUP received: reloading");
                 try {
                   reload.run();
                 } catch (RuntimeException e) {

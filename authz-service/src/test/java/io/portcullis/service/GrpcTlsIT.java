@@ -12,18 +12,22 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
 import io.portcullis.Portcullis;
 import io.portcullis.config.RuntimeConfig;
+import io.portcullis.policy.ReloadSignal;
 import io.portcullis.testing.TestCertificates;
 import io.portcullis.testing.TestRuntimeConfigs;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import sun.misc.Signal;
 
 /**
  * The whole service with TLS on the gRPC listener: its certificate's expiry and the calls refused
@@ -124,6 +128,40 @@ class GrpcTlsIT {
       return e.getStatus().getCode();
     } finally {
       ch.shutdownNow();
+    }
+  }
+
+  @Test
+  void sighup_reloadsTheServerCertificate_withoutRestartingTheListener() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
+    TestCertificates.Issued renewed =
+        certs.issue(
+            "renewed",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(90)),
+            localhost);
+    Path cert = Files.copy(certs.serverCert(), dir.resolve("live.pem"));
+    Path key = Files.copy(certs.serverKey(), dir.resolve("live.key"));
+
+    try (Portcullis p =
+        Portcullis.start(config(new RuntimeConfig.Tls(cert, key, certs.caCert())), n -> null)) {
+      int port = p.grpcPort();
+      Files.copy(renewed.cert(), cert, StandardCopyOption.REPLACE_EXISTING);
+      Files.copy(renewed.key(), key, StandardCopyOption.REPLACE_EXISTING);
+
+      Signal.raise(new Signal(ReloadSignal.SIGNAL));
+
+      String expiry =
+          "portcullis_tls_certificate_expiry_seconds{listener=\"grpc\"} "
+              + (double) now.plus(Duration.ofDays(90)).getEpochSecond();
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(() -> assertThat(p.meters().scrape()).contains(expiry));
+      assertThat(p.grpcPort()).isEqualTo(port);
+      assertThat(health(p, certs, certs.clientCert(), certs.clientKey())).isEqualTo(Status.Code.OK);
     }
   }
 

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,7 +34,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The gRPC listener (default 9191): Envoy ext_authz, the rate limit service, {@code
- * grpc.health.v1.Health} and server reflection, over h2c or TLS (mTLS when a client CA is set).
+ * grpc.health.v1.Health} and server reflection, over h2c or TLS (mTLS when a client CA is set,
+ * optionally narrowed to allowed client ids). The TLS files are checked before they are served
+ * ({@link TlsMaterial}) and can be re-read without a restart ({@link #reloadTls}).
  *
  * <p>Health is {@code NOT_SERVING} until {@link #markServing()} (the service calls it once a policy
  * is loaded) and again as soon as shutdown begins, so Envoy's health checks drain traffic away
@@ -92,11 +95,24 @@ public final class GrpcServer implements AutoCloseable {
   private final ExecutorService executor;
   private final Duration drainGrace;
   private final CallAdmission admission;
-  private final @Nullable TlsMaterial tls;
+  private final @Nullable Tls tlsFiles;
+  private final InstantSource clock;
+  private volatile @Nullable TlsMaterial tls;
+  private final @Nullable AdvancedTlsX509KeyManager keys;
+  private final @Nullable AdvancedTlsX509TrustManager trust;
   private final @Nullable ClientIdInterceptor clientIds;
 
   private GrpcServer(Builder b, @Nullable TlsMaterial tls) {
+    this.tlsFiles = b.tls;
+    this.clock = b.clock;
     this.tls = tls;
+    // Key and trust managers fed with the material already checked, not grpc-java's own PEM
+    // reading of the files: what was validated is what is served, and reloadTls() can swap it.
+    this.keys = tls == null ? null : new AdvancedTlsX509KeyManager();
+    this.trust = tls == null || tls.clientCa().isEmpty() ? null : trustManager();
+    if (tls != null) {
+      install(tls);
+    }
     this.clientIds =
         b.tls == null || b.tls.allowedClientIds().isEmpty()
             ? null
@@ -106,7 +122,7 @@ public final class GrpcServer implements AutoCloseable {
     this.drainGrace = b.drainGrace;
     this.admission = new CallAdmission(b.maxInFlight, b.maxQueueTime, b.nanoTime);
     NettyServerBuilder nb =
-        NettyServerBuilder.forAddress(b.address, credentials(tls))
+        NettyServerBuilder.forAddress(b.address, credentials())
             .executor(executor)
             .maxInboundMessageSize(b.maxInboundMessageBytes)
             .permitKeepAliveTime(10, TimeUnit.SECONDS)
@@ -135,29 +151,75 @@ public final class GrpcServer implements AutoCloseable {
     return new Builder(address);
   }
 
-  private static ServerCredentials credentials(@Nullable TlsMaterial tls) {
-    if (tls == null) {
+  private ServerCredentials credentials() {
+    if (keys == null) {
       return InsecureServerCredentials.create();
     }
-    // Key and trust managers from the material already checked, not grpc-java's own PEM reading
-    // of the files, so that what was validated is what is served.
-    AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
-    keys.updateIdentityCredentials(tls.chain().toArray(X509Certificate[]::new), tls.key());
     TlsServerCredentials.Builder t = TlsServerCredentials.newBuilder().keyManager(keys);
-    if (!tls.clientCa().isEmpty()) {
+    if (trust != null) {
+      t.trustManager(trust).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+    }
+    return t.build();
+  }
+
+  private static AdvancedTlsX509TrustManager trustManager() {
+    try {
+      return AdvancedTlsX509TrustManager.newBuilder()
+          .setVerification(AdvancedTlsX509TrustManager.Verification.CERTIFICATE_ONLY_VERIFICATION)
+          .build();
+    } catch (CertificateException e) {
+      throw new IllegalStateException("no X.509 trust manager in this JVM", e);
+    }
+  }
+
+  /** Serves {@code m} to connections set up from now on. */
+  private void install(TlsMaterial m) {
+    java.util.Objects.requireNonNull(keys)
+        .updateIdentityCredentials(m.chain().toArray(X509Certificate[]::new), m.key());
+    if (trust != null) {
       try {
-        AdvancedTlsX509TrustManager trust =
-            AdvancedTlsX509TrustManager.newBuilder()
-                .setVerification(
-                    AdvancedTlsX509TrustManager.Verification.CERTIFICATE_ONLY_VERIFICATION)
-                .build();
-        trust.updateTrustCredentials(tls.clientCa().toArray(X509Certificate[]::new));
-        t.trustManager(trust).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+        trust.updateTrustCredentials(m.clientCa().toArray(X509Certificate[]::new));
       } catch (IOException | GeneralSecurityException e) {
         throw new IllegalStateException("cannot trust the client CA certificates", e);
       }
     }
-    return t.build();
+    this.tls = m;
+  }
+
+  /**
+   * Re-reads the TLS files (on SIGHUP) and serves them to connections set up from now on, without
+   * restarting the listener; connections already open keep what they were set up with. Files that
+   * cannot serve (each problem is logged with its file) leave the running material in place, so a
+   * renewal caught half-written does no harm: reload again once both files are written.
+   *
+   * @return whether new material is now served; {@code false} without TLS or when the files are
+   *     invalid
+   */
+  public synchronized boolean reloadTls() {
+    Tls files = tlsFiles;
+    if (files == null) {
+      return false;
+    }
+    TlsMaterial m;
+    try {
+      m = TlsMaterial.read(files, clock.instant());
+    } catch (TlsMaterial.InvalidException e) {
+      log.error(
+          "gRPC TLS reload failed; the running certificate (valid until {}) stays: {}",
+          certificateNotAfter(),
+          e.getMessage());
+      return false;
+    }
+    if (m.clientCa().isEmpty() != (trust == null)) {
+      throw new AssertionError("the same files cannot gain or lose the client CA");
+    }
+    install(m);
+    log.info(
+        "gRPC TLS reloaded from {}: certificate {} valid until {}",
+        files.certChain(),
+        m.leaf().getSubjectX500Principal().getName(),
+        m.leaf().getNotAfter().toInstant());
+    return true;
   }
 
   /**

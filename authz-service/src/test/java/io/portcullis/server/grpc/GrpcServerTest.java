@@ -548,6 +548,102 @@ class GrpcServerTest {
         .hasMessageContaining("trailing '/*'");
   }
 
+  /** The notAfter of the certificate the server presents to a new connection. */
+  static java.time.Instant presentedNotAfter(GrpcServer server) throws Exception {
+    javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+    tls.init(
+        null,
+        new javax.net.ssl.TrustManager[] {
+          new javax.net.ssl.X509TrustManager() { // only looks at the certificate
+            @Override
+            public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {}
+
+            @Override
+            public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {}
+
+            @Override
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+              return new java.security.cert.X509Certificate[0];
+            }
+          }
+        },
+        null);
+    try (javax.net.ssl.SSLSocket socket =
+        (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket("127.0.0.1", server.port())) {
+      javax.net.ssl.SSLParameters params = socket.getSSLParameters();
+      params.setApplicationProtocols(new String[] {"h2"});
+      socket.setSSLParameters(params);
+      socket.startHandshake();
+      return ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0])
+          .getNotAfter()
+          .toInstant();
+    }
+  }
+
+  @Test
+  void reloadTls_servesRenewedFilesToNewConnections_andKeepsTheRunningOnesWhenTheyCannotServe()
+      throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    java.time.Instant now =
+        java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
+    TestCertificates.Issued first =
+        certs.issue(
+            "first", "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), localhost);
+    TestCertificates.Issued renewed =
+        certs.issue(
+            "renewed",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(30)),
+            localhost);
+    Path cert = java.nio.file.Files.copy(first.cert(), tmp.resolve("live.pem"));
+    Path key = java.nio.file.Files.copy(first.key(), tmp.resolve("live.key"));
+    GrpcServer server = start(new GrpcServer.Tls(cert, key, null));
+    assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(1)));
+
+    java.nio.file.Files.copy(
+        renewed.cert(), cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (LogCapture logs = LogCapture.of(GrpcServer.class)) {
+      assertThat(server.reloadTls()).as("the certificate alone: not the key's").isFalse();
+      assertThat(logs.errors())
+          .singleElement()
+          .asString()
+          .contains("the running certificate (valid until " + now.plus(Duration.ofDays(1)))
+          .contains(key + ": the private key does not belong to");
+    }
+    assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(1)));
+
+    java.nio.file.Files.copy(renewed.key(), key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertThat(server.reloadTls()).isTrue();
+    assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30)));
+    assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
+    assertThat(start(null).reloadTls()).as("nothing to reload without TLS").isFalse();
+  }
+
+  @Test
+  void reloadTls_swapsTheClientCa() throws Exception {
+    releaseSlow.countDown();
+    TestCertificates certs = TestCertificates.create(tmp.resolve("one"), ENVOY);
+    TestCertificates other = TestCertificates.create(tmp.resolve("two"), ENVOY);
+    Path ca = java.nio.file.Files.copy(certs.caCert(), tmp.resolve("client-ca.pem"));
+    GrpcServer server = start(new GrpcServer.Tls(certs.serverCert(), certs.serverKey(), ca));
+    // the client always trusts the server's CA; its own certificate comes from one CA or the other
+    ManagedChannel fromOne = tlsChannel(server, certs, certs.clientCert(), certs.clientKey());
+    assertThat(code(fromOne)).isEqualTo(Status.Code.OK);
+    assertThat(code(tlsChannel(server, certs, other.clientCert(), other.clientKey())))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+
+    java.nio.file.Files.copy(other.caCert(), ca, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertThat(server.reloadTls()).isTrue();
+
+    assertThat(code(tlsChannel(server, certs, other.clientCert(), other.clientKey())))
+        .isEqualTo(Status.Code.OK);
+    assertThat(code(tlsChannel(server, certs, certs.clientCert(), certs.clientKey())))
+        .as("a new connection with a certificate of the CA no longer trusted")
+        .isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
   private ManagedChannel tlsChannel(GrpcServer server, TestCertificates certs, Path cert, Path key)
       throws Exception {
     TlsChannelCredentials.Builder creds =
