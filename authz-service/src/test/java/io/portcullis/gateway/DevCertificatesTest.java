@@ -9,18 +9,13 @@ import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsCont
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.TlsCertificate;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
-import io.grpc.Grpc;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthGrpc;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.config.RuntimeConfigLoader;
 import io.portcullis.gateway.EnvoyConfig.Hcm;
 import io.portcullis.server.grpc.GrpcServer;
 import io.portcullis.testing.RepoRoot;
+import io.portcullis.testing.TlsHealthChecks;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -34,7 +29,6 @@ import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -177,27 +171,11 @@ class DevCertificatesTest {
 
   /** A health check from the client certificate {@code name}.pem, as its status code. */
   private static Status.Code healthCall(GrpcServer server, String name) throws Exception {
-    ManagedChannel ch =
-        Grpc.newChannelBuilderForAddress(
-                "localhost",
-                server.port(),
-                TlsChannelCredentials.newBuilder()
-                    .trustManager(certs.resolve("ca.pem").toFile())
-                    .keyManager(
-                        certs.resolve(name + ".pem").toFile(),
-                        certs.resolve(name + ".key").toFile())
-                    .build())
-            .build();
-    try {
-      HealthGrpc.newBlockingStub(ch)
-          .withDeadlineAfter(5, TimeUnit.SECONDS)
-          .check(HealthCheckRequest.getDefaultInstance());
-      return Status.Code.OK;
-    } catch (StatusRuntimeException e) {
-      return e.getStatus().getCode();
-    } finally {
-      ch.shutdownNow();
-    }
+    return TlsHealthChecks.code(
+        server.port(),
+        certs.resolve("ca.pem"),
+        certs.resolve(name + ".pem"),
+        certs.resolve(name + ".key"));
   }
 
   private static List<String> referencedFiles(EnvoyConfig config) {

@@ -3,18 +3,13 @@ package io.portcullis.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.grpc.Grpc;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthGrpc;
 import io.portcullis.Portcullis;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.policy.ReloadSignal;
 import io.portcullis.testing.TestCertificates;
 import io.portcullis.testing.TestRuntimeConfigs;
+import io.portcullis.testing.TlsHealthChecks;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +17,6 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.junit.jupiter.api.Test;
@@ -88,13 +82,9 @@ class GrpcTlsIT {
   @Test
   void aClientNotInAllowedClientIds_isRefused_andCounted() throws Exception {
     TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
-    Instant now = Instant.now();
     TestCertificates.Issued workload =
         certs.issue(
             "workload",
-            "EC",
-            now.minus(Duration.ofHours(1)),
-            now.plus(Duration.ofDays(1)),
             new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://test/workload"));
     RuntimeConfig.Tls tls =
         new RuntimeConfig.Tls(
@@ -110,25 +100,7 @@ class GrpcTlsIT {
 
   private static Status.Code health(Portcullis p, TestCertificates certs, Path cert, Path key)
       throws Exception {
-    ManagedChannel ch =
-        Grpc.newChannelBuilderForAddress(
-                "localhost",
-                p.grpcPort(),
-                TlsChannelCredentials.newBuilder()
-                    .trustManager(certs.caCert().toFile())
-                    .keyManager(cert.toFile(), key.toFile())
-                    .build())
-            .build();
-    try {
-      HealthGrpc.newBlockingStub(ch)
-          .withDeadlineAfter(5, TimeUnit.SECONDS)
-          .check(HealthCheckRequest.getDefaultInstance());
-      return Status.Code.OK;
-    } catch (StatusRuntimeException e) {
-      return e.getStatus().getCode();
-    } finally {
-      ch.shutdownNow();
-    }
+    return TlsHealthChecks.code(p.grpcPort(), certs.caCert(), cert, key);
   }
 
   @Test

@@ -109,6 +109,12 @@ public record TestCertificates(Path dir) {
     return issued;
   }
 
+  /** As {@link #issue(String, String, Instant, Instant, GeneralName...)}: EC, valid for a day. */
+  public Issued issue(String name, GeneralName... sans) throws Exception {
+    Instant now = Instant.now();
+    return issue(name, "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), sans);
+  }
+
   /**
    * {@code pkcs8Key} rewritten in OpenSSL's traditional form: PKCS#1 ({@code BEGIN RSA PRIVATE
    * KEY}) for RSA, SEC1 ({@code BEGIN EC PRIVATE KEY}) for EC; into {@code out}.

@@ -105,32 +105,26 @@ public record TlsMaterial(
             : certificates(files.clientCa(), Part.CLIENT_CA, problems);
     if (!chain.isEmpty()) {
       X509Certificate leaf = chain.getFirst();
-      String validity =
-          " (valid from "
-              + leaf.getNotBefore().toInstant()
-              + " to "
-              + leaf.getNotAfter().toInstant()
-              + ")";
-      if (now.isAfter(leaf.getNotAfter().toInstant())) {
+      Instant notBefore = leaf.getNotBefore().toInstant();
+      Instant notAfter = leaf.getNotAfter().toInstant();
+      String outside =
+          now.isAfter(notAfter)
+              ? "expired at " + notAfter
+              : now.isBefore(notBefore) ? "is not valid until " + notBefore : null;
+      if (outside != null) {
         problems.add(
             new Problem(
                 Part.CERT,
                 files.certChain()
                     + ": the certificate "
                     + subject(leaf)
-                    + " expired at "
-                    + leaf.getNotAfter().toInstant()
-                    + validity));
-      } else if (now.isBefore(leaf.getNotBefore().toInstant())) {
-        problems.add(
-            new Problem(
-                Part.CERT,
-                files.certChain()
-                    + ": the certificate "
-                    + subject(leaf)
-                    + " is not valid until "
-                    + leaf.getNotBefore().toInstant()
-                    + validity));
+                    + " "
+                    + outside
+                    + " (valid from "
+                    + notBefore
+                    + " to "
+                    + notAfter
+                    + ")"));
       }
       if (key != null && !belongTogether(key, leaf.getPublicKey())) {
         problems.add(

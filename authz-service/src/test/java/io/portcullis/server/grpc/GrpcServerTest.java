@@ -411,14 +411,6 @@ class GrpcServerTest {
 
   static final String ENVOY = "spiffe://prod.example.com/ns/edge/sa/envoy";
 
-  /** A client certificate from the test CA with these SANs. */
-  TestCertificates.Issued client(TestCertificates certs, String name, GeneralName... sans)
-      throws Exception {
-    java.time.Instant now = java.time.Instant.now();
-    return certs.issue(
-        name, "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), sans);
-  }
-
   static GeneralName uri(String uri) {
     return new GeneralName(GeneralName.uniformResourceIdentifier, uri);
   }
@@ -445,7 +437,7 @@ class GrpcServerTest {
                 certs.serverCert(), certs.serverKey(), certs.caCert(), List.of(ENVOY)));
     server.markServing();
     TestCertificates.Issued billing =
-        client(certs, "billing", uri("spiffe://prod.example.com/ns/default/sa/billing"));
+        certs.issue("billing", uri("spiffe://prod.example.com/ns/default/sa/billing"));
     ManagedChannel workload = tlsChannel(server, certs, billing.cert(), billing.key());
 
     assertThatThrownBy(
@@ -495,15 +487,15 @@ class GrpcServerTest {
     expected.put("spiffe://prod.example.com/ns/default/sa/billing", Status.Code.PERMISSION_DENIED);
     int i = 0;
     for (var e : expected.entrySet()) {
-      TestCertificates.Issued c = client(certs, "c" + i++, uri(e.getKey()));
+      TestCertificates.Issued c = certs.issue("c" + i++, uri(e.getKey()));
       assertThat(code(tlsChannel(server, certs, c.cert(), c.key())))
           .as(e.getKey())
           .isEqualTo(e.getValue());
     }
     TestCertificates.Issued dns =
-        client(certs, "dns", new GeneralName(GeneralName.dNSName, "envoy.internal"));
+        certs.issue("dns", new GeneralName(GeneralName.dNSName, "envoy.internal"));
     assertThat(code(tlsChannel(server, certs, dns.cert(), dns.key()))).isEqualTo(Status.Code.OK);
-    TestCertificates.Issued noSan = client(certs, "nosan");
+    TestCertificates.Issued noSan = certs.issue("nosan");
     assertThat(code(tlsChannel(server, certs, noSan.cert(), noSan.key())))
         .isEqualTo(Status.Code.PERMISSION_DENIED);
   }
