@@ -38,7 +38,7 @@ public final class StoreOptions {
     if (config == null) {
       return Optional.empty();
     }
-    return switch (RuntimeConfigLoader.load(
+    return switch (RuntimeConfigLoader.loadForCommands(
         config, Path.of("unused-policy.yaml"), System::getenv)) {
       case RuntimeConfigLoader.Loaded loaded -> Optional.of(loaded.config());
       case RuntimeConfigLoader.Invalid invalid -> {

@@ -72,9 +72,9 @@ public final class RuntimeConfigLoader extends YamlReader {
   public record Invalid(List<PolicyError> errors) implements Result {}
 
   private final Path base;
-  private final InstantSource clock;
+  private final @Nullable InstantSource clock;
 
-  private RuntimeConfigLoader(Diagnostics d, Path base, InstantSource clock) {
+  private RuntimeConfigLoader(Diagnostics d, Path base, @Nullable InstantSource clock) {
     super(d);
     this.base = base;
     this.clock = clock;
@@ -94,13 +94,25 @@ public final class RuntimeConfigLoader extends YamlReader {
   }
 
   /**
-   * As {@link #load(Path, Path, Function)}; the server certificate must be valid by {@code clock}.
+   * As {@link #load(Path, Path, Function)}, for commands that open no listener ({@code audit},
+   * {@code keys}): the TLS files are read and checked as for serving, but a server certificate
+   * outside its validity window is not an error, so an expired certificate does not keep an
+   * operator from querying or verifying the audit log.
+   */
+  public static Result loadForCommands(
+      Path file, @Nullable Path policyOverride, Function<String, @Nullable String> env) {
+    return load(file, policyOverride, env, null);
+  }
+
+  /**
+   * As {@link #load(Path, Path, Function)}; the server certificate must be valid by {@code clock}
+   * ({@code null}: its validity window is not checked).
    */
   static Result load(
       Path file,
       @Nullable Path policyOverride,
       Function<String, @Nullable String> env,
-      InstantSource clock) {
+      @Nullable InstantSource clock) {
     Diagnostics d = new Diagnostics(file.toString());
     YamlTree.Source source = YamlTree.readSource(file, "the configuration file", 1 << 20, d);
     if (source == null) {
@@ -507,7 +519,9 @@ public final class RuntimeConfigLoader extends YamlReader {
    */
   private void checkTlsMaterial(Fields tf, RuntimeConfig.Tls tls) {
     try {
-      TlsMaterial.read(new GrpcServer.Tls(tls.cert(), tls.key(), tls.clientCa()), clock.instant());
+      TlsMaterial.read(
+          new GrpcServer.Tls(tls.cert(), tls.key(), tls.clientCa()),
+          clock == null ? null : clock.instant());
     } catch (TlsMaterial.InvalidException e) {
       for (TlsMaterial.Problem p : e.problems()) {
         String key =

@@ -259,6 +259,9 @@ class RuntimeConfigLoaderTest {
             });
     assertThat(RuntimeConfigLoader.load(file, null, k -> null))
         .isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    assertThat(RuntimeConfigLoader.load(file, null, k -> null, null))
+        .as("audit and keys commands open no listener: an expired certificate must not stop them")
+        .isInstanceOf(RuntimeConfigLoader.Loaded.class);
   }
 
   @Test

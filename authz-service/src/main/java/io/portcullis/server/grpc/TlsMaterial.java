@@ -92,10 +92,12 @@ public record TlsMaterial(
   /**
    * Reads and checks the files.
    *
-   * @param now the instant the leaf certificate must be valid at
+   * @param now the instant the leaf certificate must be valid at, or {@code null} not to check its
+   *     validity window (commands that open no listener)
    * @throws InvalidException with every problem found
    */
-  public static TlsMaterial read(GrpcServer.Tls files, Instant now) throws InvalidException {
+  public static TlsMaterial read(GrpcServer.Tls files, @Nullable Instant now)
+      throws InvalidException {
     List<Problem> problems = new ArrayList<>();
     List<X509Certificate> chain = certificates(files.certChain(), Part.CERT, problems);
     PrivateKey key = privateKey(files.privateKey(), problems);
@@ -103,7 +105,7 @@ public record TlsMaterial(
         files.clientCa() == null
             ? List.of()
             : certificates(files.clientCa(), Part.CLIENT_CA, problems);
-    if (!chain.isEmpty()) {
+    if (!chain.isEmpty() && now != null) {
       X509Certificate leaf = chain.getFirst();
       Instant notBefore = leaf.getNotBefore().toInstant();
       Instant notAfter = leaf.getNotAfter().toInstant();
