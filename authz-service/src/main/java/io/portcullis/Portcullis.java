@@ -199,10 +199,20 @@ public final class Portcullis implements AutoCloseable {
     Runnable policyReload = reload;
     ReloadSignal.install(
             () -> {
-              policyReload.run();
-              reloadRateLimitService();
-              reloadGeoDatabase();
-              reloadGrpcTls();
+              // Each on its own: one that fails must not keep the others (a renewed certificate)
+              // from being read.
+              for (Runnable step :
+                  List.<Runnable>of(
+                      policyReload,
+                      this::reloadRateLimitService,
+                      this::reloadGeoDatabase,
+                      this::reloadGrpcTls)) {
+                try {
+                  step.run();
+                } catch (RuntimeException e) {
+                  log.error("a reload step on SIGHUP failed; the others ran", e);
+                }
+              }
             })
         .ifPresent(resources::push);
 

@@ -140,13 +140,16 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
   /** Opens {@code database}: see {@link Builder#open()}. */
   private static DatabaseReader openReader(Path database) throws IOException {
     DatabaseReader reader;
+    String type;
     try {
       reader = new DatabaseReader.Builder(database.toFile()).withCache(new CHMCache()).build();
-    } catch (IOException e) {
+      type = reader.getMetadata().databaseType();
+    } catch (IOException | RuntimeException | InternalError e) {
+      // Badly shaped metadata throws ClassCastException or DeserializationException, and a file
+      // truncated under the mapping while it is read InternalError: all mean "cannot be used".
       throw new IOException(
           "cannot open the GeoIP database " + database + ": " + e.getMessage(), e);
     }
-    String type = reader.getMetadata().databaseType();
     if (!holdsCountries(type)) {
       reader.close();
       throw new IOException(
@@ -298,7 +301,8 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
         () -> {
           try {
             reloadIfChanged();
-          } catch (RuntimeException e) {
+          } catch (RuntimeException | InternalError e) {
+            // Anything escaping here would cancel the periodic check for good, silently.
             log.error("checking the GeoIP database {} for a new file failed", file, e);
           }
         },

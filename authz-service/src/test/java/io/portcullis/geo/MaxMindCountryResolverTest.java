@@ -10,10 +10,12 @@ import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.LogCapture;
 import io.portcullis.testing.MmdbFiles;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URISyntaxException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -244,6 +246,30 @@ class MaxMindCountryResolverTest {
       Files.move(countryDatabase("again.mmdb", "DK"), db, StandardCopyOption.ATOMIC_MOVE);
       assertThat(r.reload()).isTrue();
       assertThat(r.lookup(ip("89.160.20.112"))).isEqualTo("DK");
+    }
+  }
+
+  @Test
+  void replacementWithBadlyShapedMetadata_isAFailedReload_notAnException() throws IOException {
+    Path db = Files.copy(testDatabase("GeoIP2-Country-Test.mmdb"), dir.resolve("country.mmdb"));
+    try (MaxMindCountryResolver r = open(db)) {
+      // The metadata marker followed by a string where the metadata map belongs: MaxMind's reader
+      // throws a RuntimeException (not an IOException) while opening it.
+      ByteArrayOutputStream bad = new ByteArrayOutputStream();
+      bad.write(new byte[] {(byte) 0xAB, (byte) 0xCD, (byte) 0xEF});
+      bad.write("MaxMind.com".getBytes(StandardCharsets.US_ASCII));
+      bad.write(0x43); // a UTF-8 string of 3 bytes
+      bad.write("abc".getBytes(StandardCharsets.US_ASCII));
+      Path next = Files.write(dir.resolve("bad.mmdb"), bad.toByteArray());
+      Files.move(next, db, StandardCopyOption.ATOMIC_MOVE);
+
+      assertThat(r.reload()).isFalse();
+      assertThat(reloads("error")).isEqualTo(1);
+      assertThat(r.lookup(ip("89.160.20.112"))).as("the running database").isEqualTo("SE");
+      assertThatThrownBy(() -> open(db).close())
+          .as("at start-up too: a start-up error naming the file, not a raw exception")
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining(db.toString());
     }
   }
 
