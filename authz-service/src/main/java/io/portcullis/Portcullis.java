@@ -54,11 +54,11 @@ import io.portcullis.server.http.LimitAdminRoutes;
 import io.portcullis.server.http.PolicyReloadRoute;
 import io.portcullis.server.http.PolicyStatusRoute;
 import io.portcullis.store.Database;
+import io.portcullis.store.OwnerOnly;
 import io.portcullis.store.StoreSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
@@ -508,12 +508,11 @@ public final class Portcullis implements AutoCloseable {
     if (Files.isReadable(file)) {
       return longEnough(Files.readString(file).trim(), file.toString());
     }
-    Files.createDirectories(config.dataDir());
+    OwnerOnly.createDirectories(config.dataDir());
     byte[] bytes = new byte[32];
     new SecureRandom().nextBytes(bytes);
     String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-    Files.createFile(
-        file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.createFile(file, OwnerOnly.fileAttributes(file));
     Files.writeString(file, token);
     log.info("generated an admin token into {} (set PORTCULLIS_ADMIN_TOKEN to choose one)", file);
     return Secret.of(token);

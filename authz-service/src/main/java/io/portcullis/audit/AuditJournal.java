@@ -2,13 +2,13 @@ package io.portcullis.audit;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.store.OwnerOnly;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
@@ -91,11 +92,13 @@ public final class AuditJournal implements AutoCloseable {
   public static AuditJournal open(Path file) throws IOException {
     Path parent = file.toAbsolutePath().getParent();
     if (parent != null) {
-      Files.createDirectories(parent);
+      OwnerOnly.createDirectories(parent); // journaled records hold principals, addresses, paths
     }
     FileChannel ch =
         FileChannel.open(
-            file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            file,
+            Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE),
+            OwnerOnly.fileAttributes(file.toAbsolutePath()));
     try {
       FileLock lock;
       try {

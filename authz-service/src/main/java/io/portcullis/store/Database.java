@@ -6,13 +6,9 @@ import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Predicate;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
@@ -53,11 +49,6 @@ public final class Database implements AutoCloseable {
 
   /** The writers' own checkpoint, a backstop behind {@link SqliteCheckpointer}: every 160 MiB. */
   static final long WAL_RESTART_BYTES = 160L << 20;
-
-  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY_DIRECTORY =
-      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
-  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY_FILE =
-      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
   /** The page size of a new SQLite file. */
   static final int SQLITE_PAGE_SIZE = 16_384;
@@ -358,15 +349,10 @@ public final class Database implements AutoCloseable {
    */
   private static void createStoreFile(Path file) {
     Path absolute = file.toAbsolutePath();
-    boolean posix = absolute.getFileSystem().supportedFileAttributeViews().contains("posix");
     Path parent = absolute.getParent();
-    if (parent != null && !Files.isDirectory(parent)) {
+    if (parent != null) {
       try {
-        if (posix) {
-          Files.createDirectories(parent, OWNER_ONLY_DIRECTORY);
-        } else {
-          Files.createDirectories(parent);
-        }
+        OwnerOnly.createDirectories(parent);
       } catch (IOException e) {
         throw new StoreException("cannot create directory " + parent + " for the store: " + e, e);
       }
@@ -375,11 +361,7 @@ public final class Database implements AutoCloseable {
       return;
     }
     try {
-      if (posix) {
-        Files.createFile(absolute, OWNER_ONLY_FILE);
-      } else {
-        Files.createFile(absolute);
-      }
+      Files.createFile(absolute, OwnerOnly.fileAttributes(absolute));
     } catch (FileAlreadyExistsException e) {
       // created meanwhile (another instance starting): its permissions are its creator's
     } catch (IOException e) {

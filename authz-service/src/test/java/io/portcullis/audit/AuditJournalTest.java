@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -39,6 +40,32 @@ class AuditJournalTest {
       assertThat(rest.records()).containsExactlyElementsOf(rs.subList(3, 5));
       assertThat(j.read(rest.next(), 10).records()).isEmpty();
     }
+  }
+
+  @Test
+  void open_newJournalAndItsDirectory_areOwnerOnly_anExistingDirectoryKeepsItsMode()
+      throws IOException {
+    // Journaled records hold principals, client addresses and paths, like the store.
+    Path file = dir.resolve("data/audit-journal/pc-1.journal");
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(records(1), Long.MAX_VALUE);
+    }
+
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+        .isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file.getParent())))
+        .isEqualTo("rwx------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("data"))))
+        .isEqualTo("rwx------");
+
+    Path shared = Files.createDirectories(dir.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxr-x---"));
+    try (AuditJournal j = AuditJournal.open(shared.resolve("pc-2.journal"))) {
+      j.append(records(1), Long.MAX_VALUE);
+    }
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(shared)))
+        .as("the operator's directory")
+        .isEqualTo("rwxr-x---");
   }
 
   @Test
