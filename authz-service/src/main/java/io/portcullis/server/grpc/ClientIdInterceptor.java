@@ -1,5 +1,7 @@
 package io.portcullis.server.grpc;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -59,6 +61,10 @@ final class ClientIdInterceptor implements ServerInterceptor {
   private final LongAdder refused = new LongAdder();
   private final Map<String, Instant> lastLogged = new ConcurrentHashMap<>();
 
+  /** Each live TLS session's verdict, by identity; a closed session's entry goes with it. */
+  private final Cache<SSLSession, Boolean> verdicts =
+      Caffeine.newBuilder().weakKeys().maximumSize(100_000).build();
+
   /**
    * @param allowed the allowed ids (not empty); see {@link #validate} for their form
    * @param clock when a refusal was last logged
@@ -111,12 +117,13 @@ final class ClientIdInterceptor implements ServerInterceptor {
   @Override
   public <Q, A> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
-    List<String> ids = peerIds(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
-    for (String id : ids) {
-      if (allowed(id)) {
-        return next.startCall(call, headers);
-      }
+    SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    // Every call of a connection has the same verdict: the certificate's SANs are read once per
+    // TLS session (Envoy keeps its connections), not parsed again on each call.
+    if (session != null && verdicts.get(session, s -> admits(peerIds(s)))) {
+      return next.startCall(call, headers);
     }
+    List<String> ids = peerIds(session);
     refused.increment();
     logRefusal(ids);
     call.close(
@@ -124,6 +131,15 @@ final class ClientIdInterceptor implements ServerInterceptor {
             "this client's certificate is not among server.grpc.tls.allowed_client_ids"),
         new Metadata());
     return new ServerCall.Listener<>() {};
+  }
+
+  private boolean admits(List<String> ids) {
+    for (String id : ids) {
+      if (allowed(id)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean allowed(String id) {
