@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -18,8 +19,11 @@ import org.jspecify.annotations.Nullable;
  * other check waited.
  *
  * <p>The body must arrive within a deadline; a client still sending after it gets {@link
- * Listener#expired()} and no decision. Exactly one of the listener's methods is called, once, on a
- * thread that may block (a pool thread or the scheduler's; never a selector).
+ * Listener#expired()} and no decision. What the reader buffers is reserved from a {@link
+ * BodyBudget} shared by every request, as it grows; a body that would take it past its capacity
+ * gets {@link Listener#overBudget()}, and all a reader reserved is returned once its listener has
+ * been called, whichever way the body ended. Exactly one of the listener's methods is called, once,
+ * on a thread that may block (a pool thread or the scheduler's; never a selector).
  */
 final class BodyReader implements Runnable {
 
@@ -34,6 +38,9 @@ final class BodyReader implements Runnable {
     /** The body did not arrive within the deadline. */
     void expired();
 
+    /** Buffering the body would take the server past its {@link BodyBudget}. */
+    void overBudget();
+
     /** Reading failed (the client went away, or the connection's idle timeout passed). */
     void failed(Throwable failure);
   }
@@ -41,27 +48,47 @@ final class BodyReader implements Runnable {
   private final Request request;
   private final int max;
   private final Duration deadline;
+  private final BodyBudget budget;
   private final Listener listener;
   private final AtomicBoolean finished = new AtomicBoolean();
+  // What this reader has reserved from the budget and not yet returned.
+  private final AtomicLong reserved = new AtomicLong();
   private byte[] bytes = new byte[0];
   private int size;
   private Scheduler.@Nullable Task timer;
 
-  private BodyReader(Request request, int max, Duration deadline, Listener listener) {
+  private BodyReader(
+      Request request, int max, Duration deadline, BodyBudget budget, Listener listener) {
     this.request = request;
     this.max = max;
     this.deadline = deadline;
+    this.budget = budget;
     this.listener = listener;
   }
 
-  /** Reads at most {@code max} bytes of {@code request}'s body (one more shows truncation). */
-  static void read(Request request, int max, Duration deadline, Listener listener) {
-    new BodyReader(request, max, deadline, listener).run();
+  /**
+   * Reads at most {@code max} bytes of {@code request}'s body (one more shows truncation), holding
+   * them in {@code budget}.
+   */
+  static void read(
+      Request request, int max, Duration deadline, BodyBudget budget, Listener listener) {
+    new BodyReader(request, max, deadline, budget, listener).run();
   }
 
   /** Copies what has arrived; called once at first, then by Jetty when more is there. */
   @Override
   public void run() {
+    try {
+      readAvailable();
+    } finally {
+      if (finished.get()) {
+        // The deadline may have passed while this thread reserved more: return that too.
+        releaseAll();
+      }
+    }
+  }
+
+  private void readAvailable() {
     while (!finished.get()) {
       Content.Chunk chunk = request.read();
       if (chunk == null) {
@@ -74,17 +101,19 @@ final class BodyReader implements Runnable {
       }
       try {
         if (Content.Chunk.isFailure(chunk)) {
-          if (finish()) {
-            listener.failed(chunk.getFailure());
-          }
+          Throwable failure = chunk.getFailure();
+          end(() -> listener.failed(failure));
           return;
         }
-        append(chunk.getByteBuffer());
+        if (!append(chunk.getByteBuffer())) {
+          end(listener::overBudget);
+          return;
+        }
         if (chunk.isLast() || size > max) {
-          if (finish()) {
-            boolean truncated = size > max;
-            listener.read(Arrays.copyOf(bytes, Math.min(size, max)), truncated);
-          }
+          boolean truncated = size > max;
+          int length = Math.min(size, max);
+          byte[] body = length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
+          end(() -> listener.read(body, truncated));
           return;
         }
       } finally {
@@ -93,29 +122,46 @@ final class BodyReader implements Runnable {
     }
   }
 
-  private void append(ByteBuffer buffer) {
+  /** Copies what fits under {@code max + 1}; false if the budget has no room for it. */
+  private boolean append(ByteBuffer buffer) {
     int n = Math.min(buffer.remaining(), max + 1 - size);
     if (size + n > bytes.length) {
-      bytes = Arrays.copyOf(bytes, Math.min(max + 1, Math.max(size + n, bytes.length * 2)));
+      int capacity = Math.min(max + 1, Math.max(size + n, bytes.length * 2));
+      if (!budget.tryReserve(capacity - bytes.length)) {
+        return false;
+      }
+      reserved.addAndGet(capacity - bytes.length);
+      bytes = Arrays.copyOf(bytes, capacity);
     }
     buffer.get(bytes, size, n);
     size += n;
+    return true;
   }
 
   private void expire() {
-    if (finished.compareAndSet(false, true)) {
-      listener.expired();
-    }
+    end(listener::expired);
   }
 
-  private boolean finish() {
+  /**
+   * Calls {@code outcome} if the body has not ended yet, then returns what was reserved for it (the
+   * decision reads the bytes, so they are counted until it is done).
+   */
+  private void end(Runnable outcome) {
     if (!finished.compareAndSet(false, true)) {
-      return false;
+      return;
     }
     Scheduler.Task t = timer;
     if (t != null) {
       t.cancel();
     }
-    return true;
+    try {
+      outcome.run();
+    } finally {
+      releaseAll();
+    }
+  }
+
+  private void releaseAll() {
+    budget.release(reserved.getAndSet(0));
   }
 }

@@ -39,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * truncated (a rule with a body schema answers 413).
  *
  * <p>A body is read without holding a thread while it arrives ({@link BodyReader}), and must arrive
- * within {@link #BODY_DEADLINE}; the listener holds at most {@link #MAX_CONNECTIONS} connections.
- * So slow or stalled bodies cost connections, not the threads that decide everyone else's checks.
+ * within {@link #BODY_DEADLINE}; the listener holds at most {@link #MAX_CONNECTIONS} connections,
+ * and all unfinished bodies together at most {@link #BODY_BUFFER_BYTES}. So slow or stalled bodies
+ * cost connections, not the threads that decide everyone else's checks, nor the heap.
  */
 public final class ForwardAuthServer implements AutoCloseable {
   /**
@@ -64,12 +65,27 @@ public final class ForwardAuthServer implements AutoCloseable {
   /** How long a request body may take to arrive, counted from the end of the headers. */
   static final Duration BODY_DEADLINE = Duration.ofSeconds(10);
 
+  /**
+   * The most bytes of request bodies held at once, over all connections and streams: 32 MiB, or an
+   * eighth of the heap if that is less (32 MiB at the load suite's {@code -Xmx256m}). 512 bodies of
+   * the full 64 KiB; a body that would go past it is answered 503 at once, undecided.
+   */
+  static final long BODY_BUFFER_BYTES = Math.min(32L << 20, Runtime.getRuntime().maxMemory() / 8);
+
+  /**
+   * The most concurrent streams on one h2c connection (Jetty's default is 128). Each may hold a
+   * body, and a proxy multiplexing its checks needs far fewer.
+   */
+  static final int MAX_CONCURRENT_STREAMS = 32;
+
   private final JettyListener listener;
+  private final BodyBudget bodyBudget;
 
   private ForwardAuthServer(Builder b) {
     // UriCompliance.UNSAFE: let the pipeline's normalizer judge every path (and audit the
     // refusal) instead of Jetty rejecting ambiguous ones with a bare 400 first. Likewise headers:
     // Jetty admits what request_limits refuse, so the pipeline refuses it.
+    this.bodyBudget = new BodyBudget(b.bodyBufferBytes);
     this.listener =
         JettyListener.builder(
                 "forward-auth",
@@ -78,10 +94,11 @@ public final class ForwardAuthServer implements AutoCloseable {
                     b.pipeline,
                     new ForwardedRequests(b.trustedProxies),
                     b.maxBodyBytes,
-                    b.bodyDeadline))
+                    b.bodyDeadline,
+                    bodyBudget))
             .maxThreads(b.maxThreads)
             .maxConnections(b.maxConnections)
-            .h2c()
+            .h2c(MAX_CONCURRENT_STREAMS)
             .uriCompliance(UriCompliance.UNSAFE)
             .requestHeaderBytes(requestHeaderBytes(b.pipeline.headerLimits()))
             .build();
@@ -114,6 +131,11 @@ public final class ForwardAuthServer implements AutoCloseable {
     return listener.port();
   }
 
+  /** The bytes of request bodies held now, out of {@link Builder#bodyBufferBytes}. */
+  long bufferedBodyBytes() {
+    return bodyBudget.held();
+  }
+
   @Override
   public void close() throws Exception {
     listener.close();
@@ -127,16 +149,19 @@ public final class ForwardAuthServer implements AutoCloseable {
     private final ForwardedRequests forwarded;
     private final int maxBodyBytes;
     private final Duration bodyDeadline;
+    private final BodyBudget bodyBudget;
 
     CheckHandler(
         DecisionPipeline pipeline,
         ForwardedRequests forwarded,
         int maxBodyBytes,
-        Duration bodyDeadline) {
+        Duration bodyDeadline,
+        BodyBudget bodyBudget) {
       this.pipeline = pipeline;
       this.forwarded = forwarded;
       this.maxBodyBytes = maxBodyBytes;
       this.bodyDeadline = bodyDeadline;
+      this.bodyBudget = bodyBudget;
     }
 
     @Override
@@ -153,6 +178,7 @@ public final class ForwardAuthServer implements AutoCloseable {
           request,
           maxBodyBytes,
           bodyDeadline,
+          bodyBudget,
           new BodyReader.Listener() {
             @Override
             public void read(byte[] bytes, boolean truncated) {
@@ -164,6 +190,13 @@ public final class ForwardAuthServer implements AutoCloseable {
               // Not a decision: the request never arrived whole. Jetty closes the connection, as
               // the rest of the body is unread.
               JettyExchange.write(response, callback, ProblemErrorHandler.problem(408));
+            }
+
+            @Override
+            public void overBudget() {
+              // Not a decision either: the server will not hold more unfinished bodies. A proxy
+              // applies its failure policy to the 503, as to any ext_authz error.
+              JettyExchange.write(response, callback, ProblemErrorHandler.problem(503));
             }
 
             @Override
@@ -226,6 +259,7 @@ public final class ForwardAuthServer implements AutoCloseable {
     private int maxThreads = MAX_THREADS;
     private int maxConnections = MAX_CONNECTIONS;
     private Duration bodyDeadline = BODY_DEADLINE;
+    private long bodyBufferBytes = BODY_BUFFER_BYTES;
 
     private Builder(InetSocketAddress address, DecisionPipeline pipeline) {
       this.address = address;
@@ -259,6 +293,15 @@ public final class ForwardAuthServer implements AutoCloseable {
     /** How long a request body may take to arrive (default 10 s); later is 408, undecided. */
     public Builder bodyDeadline(Duration bodyDeadline) {
       this.bodyDeadline = bodyDeadline;
+      return this;
+    }
+
+    /**
+     * The most bytes of request bodies held at once over all requests (default {@link
+     * #BODY_BUFFER_BYTES}); a body that would go past it is 503, undecided.
+     */
+    public Builder bodyBufferBytes(long bodyBufferBytes) {
+      this.bodyBufferBytes = bodyBufferBytes;
       return this;
     }
 

@@ -47,12 +47,14 @@ final class JettyListener implements AutoCloseable {
     // connections a proxy opens under load that filled a 256 MB heap (load suite, forward-auth
     // at 10k/s: 211 MB of char[] in 2,145 connections' caches, then OutOfMemoryError).
     http.setHeaderCacheSize(0);
-    ConnectionFactory[] factories =
-        b.h2c
-            ? new ConnectionFactory[] {
-              new HttpConnectionFactory(http), new HTTP2CServerConnectionFactory(http)
-            }
-            : new ConnectionFactory[] {new HttpConnectionFactory(http)};
+    ConnectionFactory[] factories;
+    if (b.h2cMaxConcurrentStreams > 0) {
+      HTTP2CServerConnectionFactory h2c = new HTTP2CServerConnectionFactory(http);
+      h2c.setMaxConcurrentStreams(b.h2cMaxConcurrentStreams);
+      factories = new ConnectionFactory[] {new HttpConnectionFactory(http), h2c};
+    } else {
+      factories = new ConnectionFactory[] {new HttpConnectionFactory(http)};
+    }
     this.connector = new ServerConnector(server, factories);
     connector.setHost(b.address.getHostString());
     connector.setPort(b.address.getPort());
@@ -95,7 +97,7 @@ final class JettyListener implements AutoCloseable {
     private final InetSocketAddress address;
     private final Handler handler;
     private int maxThreads = 16;
-    private boolean h2c;
+    private int h2cMaxConcurrentStreams;
     private UriCompliance uriCompliance = UriCompliance.DEFAULT;
     private int requestHeaderBytes = new HttpConfiguration().getRequestHeaderSize();
     private int maxConnections;
@@ -112,9 +114,13 @@ final class JettyListener implements AutoCloseable {
       return this;
     }
 
-    /** Also speak HTTP/2 over cleartext (default HTTP/1.1 only). */
-    Builder h2c() {
-      this.h2c = true;
+    /**
+     * Also speak HTTP/2 over cleartext (default HTTP/1.1 only), with at most {@code
+     * maxConcurrentStreams} streams open on a connection (advertised in SETTINGS; a client that
+     * opens more has them refused).
+     */
+    Builder h2c(int maxConcurrentStreams) {
+      this.h2cMaxConcurrentStreams = maxConcurrentStreams;
       return this;
     }
 

@@ -1,6 +1,7 @@
 package io.portcullis.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionPipeline;
@@ -322,6 +323,20 @@ class ForwardAuthServerTest {
         .satisfies(d -> assertMalformedAndAudited(d, "header 'cookie' larger than 16384 bytes"));
   }
 
+  /** A connection that sent the headers of a {@code length}-byte body and {@code sent} of it. */
+  Socket unfinishedBody(int length, int sent) throws Exception {
+    Socket s = new Socket(InetAddress.getLoopbackAddress(), server.port());
+    s.setSoTimeout(10_000);
+    s.getOutputStream()
+        .write(
+            ("POST /check/v1/status HTTP/1.1\r\nHost: a\r\nContent-Length: "
+                    + length
+                    + "\r\n\r\n"
+                    + "x".repeat(sent))
+                .getBytes(StandardCharsets.ISO_8859_1));
+    return s;
+  }
+
   @Test
   void slowBodies_holdNoThreads_soOtherChecksAreAnsweredPromptly_andTheyExpireUndecided()
       throws Exception {
@@ -330,13 +345,7 @@ class ForwardAuthServerTest {
     List<Socket> slow = new ArrayList<>();
     try {
       for (int i = 0; i < 30; i++) {
-        Socket s = new Socket(InetAddress.getLoopbackAddress(), server.port());
-        s.setSoTimeout(10_000);
-        s.getOutputStream()
-            .write(
-                ("POST /check/v1/status HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nx")
-                    .getBytes(StandardCharsets.ISO_8859_1));
-        slow.add(s);
+        slow.add(unfinishedBody(1_000, 1));
       }
       for (int i = 0; i < 3; i++) {
         HttpResponse<String> r =
@@ -358,6 +367,42 @@ class ForwardAuthServerTest {
       assertThat(audited).as("a body that never arrived is not a decision").hasSize(3);
     } finally {
       for (Socket s : slow) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
+  void unfinishedBodies_holdAtMostTheBodyBudget_pastItBodiesAre503_andGetsStillDecided()
+      throws Exception {
+    // 32 MiB in production; three stalled bodies of 1,000 bytes fill this one.
+    start(b -> b.bodyBufferBytes(3_000).bodyDeadline(Duration.ofSeconds(2)));
+    List<Socket> stalled = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        stalled.add(unfinishedBody(2_000, 1_000));
+      }
+      await().atMost(Duration.ofSeconds(5)).until(server::bufferedBodyBytes, n -> n == 3_000);
+
+      RawHttp.Reply refused =
+          RawHttp.exchange(
+              server.port(),
+              "POST /check/v1/status HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+      assertThat(refused.status()).isEqualTo(503);
+      assertThat(refused.header("content-type")).isEqualTo("application/problem+json");
+      assertThat(send("/check/v1/status").statusCode()).isEqualTo(200);
+      assertThat(audited).as("only the GET was decided").hasSize(1);
+
+      // A client that goes away returns what its body held, as does one that runs out of time.
+      stalled.removeFirst().close();
+      await().atMost(Duration.ofSeconds(5)).until(server::bufferedBodyBytes, n -> n == 2_000);
+      for (Socket s : stalled) {
+        assertThat(RawHttp.read(s.getInputStream()).status()).isEqualTo(408);
+      }
+      await().atMost(Duration.ofSeconds(5)).until(server::bufferedBodyBytes, n -> n == 0);
+      assertThat(audited).hasSize(1);
+    } finally {
+      for (Socket s : stalled) {
         s.close();
       }
     }
