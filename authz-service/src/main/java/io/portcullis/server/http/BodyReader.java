@@ -3,6 +3,7 @@ package io.portcullis.server.http;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.io.Content;
@@ -18,12 +19,13 @@ import org.jspecify.annotations.Nullable;
  * sent one byte of a 1,000-byte body held all 200 threads for the 30 s idle timeout, and every
  * other check waited.
  *
- * <p>The body must arrive within a deadline; a client still sending after it gets {@link
- * Listener#expired()} and no decision. What the reader buffers is reserved from a {@link
- * BodyBudget} shared by every request, as it grows; a body that would take it past its capacity
- * gets {@link Listener#overBudget()}, and all a reader reserved is returned once its listener has
- * been called, whichever way the body ended. Exactly one of the listener's methods is called, once,
- * on a thread that may block (a pool thread or the scheduler's; never a selector).
+ * <p>The body must arrive within a deadline; a client still sending after it, or silent for longer
+ * than the connection's idle timeout, gets {@link Listener#expired()} and no decision. What the
+ * reader buffers is reserved from a {@link BodyBudget} shared by every request, as it grows; a body
+ * that would take it past its capacity gets {@link Listener#overBudget()}, and all a reader
+ * reserved is returned once its listener has been called, whichever way the body ended. Exactly one
+ * of the listener's methods is called, once, on a thread that may block (a pool thread or the
+ * scheduler's; never a selector).
  */
 final class BodyReader implements Runnable {
 
@@ -35,13 +37,16 @@ final class BodyReader implements Runnable {
      */
     void read(byte[] bytes, boolean truncated);
 
-    /** The body did not arrive within the deadline. */
+    /**
+     * The body did not arrive within the deadline, or the connection's idle timeout passed before
+     * the deadline did.
+     */
     void expired();
 
     /** Buffering the body would take the server past its {@link BodyBudget}. */
     void overBudget();
 
-    /** Reading failed (the client went away, or the connection's idle timeout passed). */
+    /** Reading failed (the client went away, or the connection broke). */
     void failed(Throwable failure);
   }
 
@@ -102,7 +107,13 @@ final class BodyReader implements Runnable {
       try {
         if (Content.Chunk.isFailure(chunk)) {
           Throwable failure = chunk.getFailure();
-          end(() -> listener.failed(failure));
+          if (!chunk.isLast() && failure instanceof TimeoutException) {
+            // The connection's idle timeout, which Jetty reports as transient: at the connection
+            // limit it is 5 s, before the deadline. Failing the request there answered 500.
+            end(listener::expired);
+          } else {
+            end(() -> listener.failed(failure));
+          }
           return;
         }
         if (!append(chunk.getByteBuffer())) {

@@ -23,7 +23,10 @@ import org.slf4j.LoggerFactory;
 final class JettyListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JettyListener.class);
 
-  /** The idle timeout of every connection while {@code maxConnections} are open (else 30 s). */
+  /**
+   * The idle timeout of every connection while {@code maxConnections} are open (else 30 s). It may
+   * be shorter than a handler's own deadline for a request body, which then sees it first.
+   */
   static final Duration AT_LIMIT_IDLE_TIMEOUT = Duration.ofSeconds(5);
 
   private final String name;

@@ -443,6 +443,28 @@ class ForwardAuthServerTest {
   }
 
   @Test
+  void atTheConnectionLimit_aBodyStalledPastTheShorterIdleTimeout_is408LikeTheDeadline_not500()
+      throws Exception {
+    // The idle timeout at the limit (5 s) passes before the body deadline (10 s).
+    start(b -> b.maxConnections(2));
+    try (Socket stalled = unfinishedBody(1_000, 1)) {
+      // Its request is being read: the limit shortens the idle timeout of connections open by then.
+      await().atMost(Duration.ofSeconds(5)).until(server::bufferedBodyBytes, n -> n == 1);
+      try (Socket second = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
+        long start = System.nanoTime();
+        RawHttp.Reply r = RawHttp.read(stalled.getInputStream());
+        assertThat(Duration.ofNanos(System.nanoTime() - start))
+            .as("the idle timeout, not the deadline")
+            .isLessThan(ForwardAuthServer.BODY_DEADLINE.minusSeconds(2));
+        assertThat(r.status()).isEqualTo(408);
+        assertThat(r.body()).contains("unreadable_request");
+        assertThat(audited).isEmpty();
+        await().atMost(Duration.ofSeconds(5)).until(server::bufferedBodyBytes, n -> n == 0);
+      }
+    }
+  }
+
+  @Test
   void otherPaths_are404AndNotDecided() throws Exception {
     start("127.0.0.1/32");
     assertThat(send("/admin/keys").statusCode()).isEqualTo(404);
