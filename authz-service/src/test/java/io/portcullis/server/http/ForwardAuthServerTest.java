@@ -464,6 +464,61 @@ class ForwardAuthServerTest {
     }
   }
 
+  /**
+   * The head of a forwarded {@code POST /v1/orders} from a partner (its rule validates the body:
+   * only JSON with a {@code "qty"} passes) with a body of {@code length} bytes.
+   */
+  static String orderHead(int length) {
+    return "POST /check HTTP/1.1\r\nHost: a\r\nX-Forwarded-Method: POST\r\n"
+        + "X-Forwarded-Uri: /v1/orders\r\nX-Forwarded-Proto: https\r\n"
+        + "X-Forwarded-For: 203.0.113.7\r\nX-Api-Key: pk_acme\r\n"
+        + "Content-Type: application/json\r\nContent-Length: "
+        + length
+        + "\r\n\r\n";
+  }
+
+  @Test
+  void aBodyArrivingInPieces_isDecidedOnAllOfIt() throws Exception {
+    start("127.0.0.1/32");
+    // Only the second half has what the schema requires.
+    String first = "{\"note\":\"" + "n".repeat(500) + "\",";
+    String second = "\"qty\":1}";
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream()
+          .write(
+              (orderHead(first.length() + second.length()) + first)
+                  .getBytes(StandardCharsets.ISO_8859_1));
+      // The first half is read and held, waiting for the rest.
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> server.bufferedBodyBytes() > 0 || !audited.isEmpty());
+      assertThat(audited).as("decided on the first half").isEmpty();
+      s.getOutputStream().write(second.getBytes(StandardCharsets.ISO_8859_1));
+
+      RawHttp.Reply r = RawHttp.read(s.getInputStream());
+      assertThat(r.status()).as(r.body()).isEqualTo(200);
+      assertThat(r.header("x-portcullis-segment")).isEqualTo("partners");
+    }
+    assertThat(audited).singleElement().isInstanceOf(Decision.Allow.class);
+  }
+
+  @Test
+  void aBodyLargerThanMaxBodyBytes_isTruncated_so413BodyTooLarge_andAudited() throws Exception {
+    start("127.0.0.1/32");
+    // Valid JSON with the "qty" the schema wants, in the first 64 KiB: only truncation denies it.
+    String body = "{\"qty\":1,\"note\":\"" + "n".repeat(64 * 1024) + "\"}";
+    RawHttp.Reply r = RawHttp.exchange(server.port(), orderHead(body.length()) + body);
+    assertThat(r.status()).isEqualTo(413);
+    assertThat(r.body()).contains("body_too_large");
+    assertThat(audited)
+        .singleElement()
+        .isInstanceOfSatisfying(
+            Decision.Deny.class, d -> assertThat(d.reason()).isEqualTo(Reason.BODY_TOO_LARGE));
+    assertThat(r.header("x-portcullis-decision-id"))
+        .isEqualTo(audited.getLast().context().decisionId());
+  }
+
   @Test
   void otherPaths_are404AndNotDecided() throws Exception {
     start("127.0.0.1/32");
