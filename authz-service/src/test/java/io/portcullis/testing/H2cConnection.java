@@ -56,6 +56,7 @@ public final class H2cConnection implements AutoCloseable {
   private final HpackEncoder encoder = new HpackEncoder();
   private final HpackDecoder decoder = new HpackDecoder(1 << 20, System::nanoTime);
   private final Map<Integer, Partial> streams = new HashMap<>();
+  private final Map<Integer, Long> serverSettings = new HashMap<>();
   private final int port;
   private int nextStreamId = 1;
 
@@ -152,6 +153,10 @@ public final class H2cConnection implements AutoCloseable {
     switch (type) {
       case SETTINGS -> {
         if ((flags & ACK) == 0) {
+          ByteBuffer settings = ByteBuffer.wrap(payload);
+          while (settings.remaining() >= 6) {
+            serverSettings.put(settings.getShort() & 0xffff, settings.getInt() & 0xffffffffL);
+          }
           writeFrame(SETTINGS, ACK, 0, new byte[0]);
           out.flush();
         }
@@ -187,6 +192,15 @@ public final class H2cConnection implements AutoCloseable {
         // WINDOW_UPDATE, PRIORITY: nothing to do for a short exchange
       }
     }
+  }
+
+  /**
+   * The value of the server's setting {@code id} (RFC 9113 §6.5.2: 3 is {@code
+   * SETTINGS_MAX_CONCURRENT_STREAMS}) as read so far (the server sends its SETTINGS first, so after
+   * any {@link #await}), or null if it did not send one.
+   */
+  public @Nullable Long serverSetting(int id) {
+    return serverSettings.get(id);
   }
 
   private Partial streamOf(int stream) throws StreamFailed {

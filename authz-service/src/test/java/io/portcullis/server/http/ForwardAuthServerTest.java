@@ -338,6 +338,16 @@ class ForwardAuthServerTest {
   }
 
   @Test
+  void h2c_advertisesFewConcurrentStreams_eachOfWhichMayHoldABody() throws Exception {
+    start("127.0.0.1/32");
+    try (H2cConnection h2 = H2cConnection.open(server.port())) {
+      assertThat(h2.await(h2.send("GET", "/check/v1/status")).status()).isEqualTo(200);
+      // SETTINGS_MAX_CONCURRENT_STREAMS; Jetty's default is 128.
+      assertThat(h2.serverSetting(3)).isEqualTo((long) ForwardAuthServer.MAX_CONCURRENT_STREAMS);
+    }
+  }
+
+  @Test
   void slowBodies_holdNoThreads_soOtherChecksAreAnsweredPromptly_andTheyExpireUndecided()
       throws Exception {
     // 200 threads and 220 slow connections in production; the same attack at a smaller scale.
