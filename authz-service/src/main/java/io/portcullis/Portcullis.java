@@ -333,6 +333,14 @@ public final class Portcullis implements AutoCloseable {
             .maxBodyBytes(MAX_FORWARD_AUTH_BODY)
             .build()
             .start();
+    for (String reason : List.of(ForwardAuthServer.BODY_TIMEOUT, ForwardAuthServer.BODY_BUDGET)) {
+      FunctionCounter.builder(MetricNames.FORWARD_AUTH_UNDECIDED, fa, f -> f.undecided(reason))
+          .description(
+              "forward-auth requests answered without a decision: body too slow (408) or no room"
+                  + " for another unfinished body (503)")
+          .tag("reason", reason)
+          .register(meters);
+    }
     this.forwardAuth = fa;
     resources.push(fa);
 

@@ -111,6 +111,13 @@ public final class MetricNames {
   public static final String GRPC_REJECTED = "portcullis.grpc.rejected.calls";
 
   /**
+   * {@code portcullis_forward_auth_undecided_total{reason}}: forward-auth requests answered without
+   * a decision (not audited): {@code body_timeout} (408, the body did not arrive in time) or {@code
+   * body_budget} (503, the server held as many unfinished bodies as it may).
+   */
+  public static final String FORWARD_AUTH_UNDECIDED = "portcullis.forward.auth.undecided";
+
+  /**
    * {@code portcullis_geoip_lookup_errors_total{cause}}: GeoIP database lookups that failed and
    * answered the country as unknown; {@code cause} is {@code invalid_database}, {@code bad_record}
    * or {@code changed_in_place} (the file was overwritten in place while mapped).

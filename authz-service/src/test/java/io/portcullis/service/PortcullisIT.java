@@ -344,7 +344,9 @@ class PortcullisIT {
         .contains(
             "portcullis_decisions_total{decision=\"allow\",reason=\"none\",segment=\"public\"}")
         .contains("portcullis_check_duration_seconds_bucket")
-        .contains("portcullis_jwks_refresh_total");
+        .contains("portcullis_jwks_refresh_total")
+        .contains("portcullis_forward_auth_undecided_total{reason=\"body_timeout\"} 0.0")
+        .contains("portcullis_forward_auth_undecided_total{reason=\"body_budget\"} 0.0");
     assertThat(
             http.send(
                     HttpRequest.newBuilder(URI.create(base + "/admin/policy")).build(),

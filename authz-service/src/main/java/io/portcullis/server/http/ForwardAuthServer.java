@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.UriCompliance;
@@ -78,8 +79,15 @@ public final class ForwardAuthServer implements AutoCloseable {
    */
   static final int MAX_CONCURRENT_STREAMS = 32;
 
+  /** Why a request was answered without a decision; the {@code reason} of the metric. */
+  public static final String BODY_TIMEOUT = "body_timeout";
+
+  public static final String BODY_BUDGET = "body_budget";
+
   private final JettyListener listener;
   private final BodyBudget bodyBudget;
+  private final LongAdder bodyTimeouts = new LongAdder();
+  private final LongAdder overBudget = new LongAdder();
 
   private ForwardAuthServer(Builder b) {
     // UriCompliance.UNSAFE: let the pipeline's normalizer judge every path (and audit the
@@ -95,7 +103,9 @@ public final class ForwardAuthServer implements AutoCloseable {
                     new ForwardedRequests(b.trustedProxies),
                     b.maxBodyBytes,
                     b.bodyDeadline,
-                    bodyBudget))
+                    bodyBudget,
+                    bodyTimeouts,
+                    overBudget))
             .maxThreads(b.maxThreads)
             .maxConnections(b.maxConnections)
             .h2c(MAX_CONCURRENT_STREAMS)
@@ -131,6 +141,19 @@ public final class ForwardAuthServer implements AutoCloseable {
     return listener.port();
   }
 
+  /**
+   * Requests answered without a decision ({@code portcullis_forward_auth_undecided_total}): {@link
+   * #BODY_TIMEOUT} (408: the body did not arrive in time) or {@link #BODY_BUDGET} (503: the server
+   * holds as many unfinished bodies as it may).
+   */
+  public long undecided(String reason) {
+    return switch (reason) {
+      case BODY_TIMEOUT -> bodyTimeouts.sum();
+      case BODY_BUDGET -> overBudget.sum();
+      default -> throw new IllegalArgumentException("unknown reason " + reason);
+    };
+  }
+
   /** The bytes of request bodies held now, out of {@link Builder#bodyBufferBytes}. */
   long bufferedBodyBytes() {
     return bodyBudget.held();
@@ -150,18 +173,24 @@ public final class ForwardAuthServer implements AutoCloseable {
     private final int maxBodyBytes;
     private final Duration bodyDeadline;
     private final BodyBudget bodyBudget;
+    private final LongAdder bodyTimeouts;
+    private final LongAdder overBudget;
 
     CheckHandler(
         DecisionPipeline pipeline,
         ForwardedRequests forwarded,
         int maxBodyBytes,
         Duration bodyDeadline,
-        BodyBudget bodyBudget) {
+        BodyBudget bodyBudget,
+        LongAdder bodyTimeouts,
+        LongAdder overBudget) {
       this.pipeline = pipeline;
       this.forwarded = forwarded;
       this.maxBodyBytes = maxBodyBytes;
       this.bodyDeadline = bodyDeadline;
       this.bodyBudget = bodyBudget;
+      this.bodyTimeouts = bodyTimeouts;
+      this.overBudget = overBudget;
     }
 
     @Override
@@ -189,6 +218,7 @@ public final class ForwardAuthServer implements AutoCloseable {
             public void expired() {
               // Not a decision: the request never arrived whole. Jetty closes the connection, as
               // the rest of the body is unread.
+              bodyTimeouts.increment();
               JettyExchange.write(response, callback, ProblemErrorHandler.problem(408));
             }
 
@@ -196,6 +226,7 @@ public final class ForwardAuthServer implements AutoCloseable {
             public void overBudget() {
               // Not a decision either: the server will not hold more unfinished bodies. A proxy
               // applies its failure policy to the 503, as to any ext_authz error.
+              overBudget.increment();
               JettyExchange.write(response, callback, ProblemErrorHandler.problem(503));
             }
 

@@ -375,6 +375,8 @@ class ForwardAuthServerTest {
         assertThat(s.getInputStream().read()).as("connection closed").isEqualTo(-1);
       }
       assertThat(audited).as("a body that never arrived is not a decision").hasSize(3);
+      assertThat(server.undecided(ForwardAuthServer.BODY_TIMEOUT)).isEqualTo(30);
+      assertThat(server.undecided(ForwardAuthServer.BODY_BUDGET)).isZero();
     } finally {
       for (Socket s : slow) {
         s.close();
@@ -402,6 +404,7 @@ class ForwardAuthServerTest {
       assertThat(refused.header("content-type")).isEqualTo("application/problem+json");
       assertThat(send("/check/v1/status").statusCode()).isEqualTo(200);
       assertThat(audited).as("only the GET was decided").hasSize(1);
+      assertThat(server.undecided(ForwardAuthServer.BODY_BUDGET)).isEqualTo(1);
 
       // A client that goes away returns what its body held, as does one that runs out of time.
       stalled.removeFirst().close();
