@@ -323,6 +323,13 @@ public final class Portcullis implements AutoCloseable {
               + " decisions); require client certificates (server.grpc.tls.client_ca) or bind it"
               + " to a private interface",
           config.grpc().address());
+    } else if (!config.grpc().address().getAddress().isLoopbackAddress()
+        && tls.allowedClientIds().isEmpty()) {
+      log.warn(
+          "the gRPC API on {} admits every client certificate its client_ca signed: in a SPIFFE"
+              + " or shared-CA deployment any workload can send forged CheckRequests; list Envoy's"
+              + " identities in server.grpc.tls.allowed_client_ids",
+          config.grpc().address());
     }
     this.grpc = g;
     resources.push(g);

@@ -7,6 +7,7 @@ import io.grpc.Status;
 import io.portcullis.Portcullis;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.policy.ReloadSignal;
+import io.portcullis.testing.LogCapture;
 import io.portcullis.testing.TestCertificates;
 import io.portcullis.testing.TestRuntimeConfigs;
 import io.portcullis.testing.TlsHealthChecks;
@@ -31,6 +32,10 @@ class GrpcTlsIT {
   @TempDir Path dir;
 
   private RuntimeConfig config(RuntimeConfig.Tls tls) throws Exception {
+    return config(tls, "127.0.0.1");
+  }
+
+  private RuntimeConfig config(RuntimeConfig.Tls tls, String grpcHost) throws Exception {
     Path policy =
         Files.writeString(
             dir.resolve("policy.yaml"),
@@ -43,7 +48,7 @@ class GrpcTlsIT {
     RuntimeConfig c = TestRuntimeConfigs.loopback(dir, policy);
     return new RuntimeConfig(
         c.instance(),
-        new RuntimeConfig.Grpc(new InetSocketAddress("127.0.0.1", 0), tls, Duration.ofSeconds(1)),
+        new RuntimeConfig.Grpc(new InetSocketAddress(grpcHost, 0), tls, Duration.ofSeconds(1)),
         c.http(),
         c.admin(),
         c.policy(),
@@ -76,6 +81,34 @@ class GrpcTlsIT {
           .contains(
               "portcullis_tls_certificate_expiry_seconds{listener=\"grpc\"} "
                   + (double) notAfter.getEpochSecond());
+    }
+  }
+
+  @Test
+  void mtlsOffLoopbackWithoutAllowedClientIds_isWarnedAbout_butNotWithThem() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    TestCertificates.Issued server =
+        certs.issue(
+            "server",
+            "EC",
+            Instant.now().minus(Duration.ofHours(1)),
+            Instant.now().plus(Duration.ofDays(1)),
+            new GeneralName(GeneralName.dNSName, "localhost"));
+    RuntimeConfig.Tls anyClient =
+        new RuntimeConfig.Tls(server.cert(), server.key(), certs.caCert());
+    RuntimeConfig.Tls envoyOnly =
+        new RuntimeConfig.Tls(
+            server.cert(), server.key(), certs.caCert(), List.of("spiffe://test/envoy"));
+
+    try (LogCapture logs = LogCapture.of(Portcullis.class)) {
+      try (Portcullis p = Portcullis.start(config(envoyOnly, "0.0.0.0"), n -> null)) {
+        assertThat(logs.warnings()).noneMatch(w -> w.contains("allowed_client_ids"));
+      }
+      try (Portcullis p = Portcullis.start(config(anyClient, "0.0.0.0"), n -> null)) {
+        assertThat(logs.warnings())
+            .anyMatch(w -> w.contains("admits every client certificate"))
+            .anyMatch(w -> w.contains("server.grpc.tls.allowed_client_ids"));
+      }
     }
   }
 
