@@ -1,5 +1,7 @@
 package io.portcullis.decision;
 
+import java.util.List;
+
 /** Header names Portcullis reads or writes, defined once. All lower-case (HTTP/2 form). */
 public final class HeaderNames {
   private HeaderNames() {}
@@ -12,6 +14,10 @@ public final class HeaderNames {
   public static final String CLIENT = "x-portcullis-client";
   public static final String CREDENTIAL = "x-portcullis-credential";
   public static final String DECISION_ID = "x-portcullis-decision-id";
+
+  /** The headers Portcullis sets upstream on an allow; a client's copies never reach it. */
+  public static final List<String> UPSTREAM_IDENTITY =
+      List.of(PRINCIPAL, SEGMENT, CLIENT, CREDENTIAL, DECISION_ID);
 
   public static final String REQUEST_ID = "x-request-id";
   public static final String AUTHORIZATION = "authorization";

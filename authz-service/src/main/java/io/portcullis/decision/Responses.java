@@ -34,10 +34,10 @@ public final class Responses {
       @Nullable LimitStatus limit) {
     List<ResponseHeader> upstream = new ArrayList<>(5);
     if (options.upstreamHeaders() && identity != null) {
-      upstream.add(new ResponseHeader(HeaderNames.PRINCIPAL, identity.principal()));
+      upstream.add(new ResponseHeader(HeaderNames.PRINCIPAL, headerValue(identity.principal())));
       upstream.add(new ResponseHeader(HeaderNames.SEGMENT, segment));
       if (identity.client() != null) {
-        upstream.add(new ResponseHeader(HeaderNames.CLIENT, identity.client()));
+        upstream.add(new ResponseHeader(HeaderNames.CLIENT, headerValue(identity.client())));
       }
       upstream.add(new ResponseHeader(HeaderNames.CREDENTIAL, identity.credential().wireName()));
       upstream.add(new ResponseHeader(HeaderNames.DECISION_ID, decisionId));
@@ -45,6 +45,13 @@ public final class Responses {
     List<String> remove = new ArrayList<>(2);
     for (String name : requestHeaders.names()) {
       if (name.startsWith(HeaderNames.PORTCULLIS_PREFIX) && !isSet(upstream, name)) {
+        remove.add(name);
+      }
+    }
+    // Also the ones Portcullis did not see: a proxy that sends it only some headers (Envoy's
+    // allowed_headers) would otherwise pass a client's x-portcullis-client on an anonymous allow.
+    for (String name : HeaderNames.UPSTREAM_IDENTITY) {
+      if (!isSet(upstream, name) && !remove.contains(name)) {
         remove.add(name);
       }
     }
@@ -70,6 +77,40 @@ public final class Responses {
     }
     return new ResponsePlan(200, upstream, remove, client, "");
   }
+
+  /**
+   * {@code value} as an upstream header value that names exactly one identity: {@code %}, bytes
+   * outside printable ASCII (as UTF-8) and a space at either end are percent-encoded. A header
+   * carries no non-ASCII text (Jetty wrote such characters as spaces, HPACK refused them) and
+   * parsers strip surrounding whitespace (RFC 9110 5.5), so raw, {@code " admin"} and {@code
+   * "用户admin"} would both have reached the upstream as {@code admin}. ASCII values without {@code
+   * %} or edge spaces, nearly all, are returned as they are.
+   */
+  static String headerValue(String value) {
+    int n = value.length();
+    boolean plain = n == 0 || (value.charAt(0) != ' ' && value.charAt(n - 1) != ' ');
+    for (int i = 0; plain && i < n; i++) {
+      char c = value.charAt(i);
+      plain = c >= 0x20 && c < 0x7f && c != '%';
+    }
+    if (plain) {
+      return value;
+    }
+    byte[] utf8 = value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    StringBuilder b = new StringBuilder(utf8.length + 16);
+    for (int i = 0; i < utf8.length; i++) {
+      int c = utf8[i] & 0xff;
+      boolean edgeSpace = c == ' ' && (i == 0 || i == utf8.length - 1);
+      if (c < 0x20 || c >= 0x7f || c == '%' || edgeSpace) {
+        b.append('%').append(HEX[c >> 4]).append(HEX[c & 0xf]);
+      } else {
+        b.append((char) c);
+      }
+    }
+    return b.toString();
+  }
+
+  private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
   /** The plan of a deny. */
   public static ResponsePlan deny(
