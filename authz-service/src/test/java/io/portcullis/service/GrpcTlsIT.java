@@ -87,18 +87,11 @@ class GrpcTlsIT {
   @Test
   void mtlsOffLoopbackWithoutAllowedClientIds_isWarnedAbout_butNotWithThem() throws Exception {
     TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
-    TestCertificates.Issued server =
-        certs.issue(
-            "server",
-            "EC",
-            Instant.now().minus(Duration.ofHours(1)),
-            Instant.now().plus(Duration.ofDays(1)),
-            new GeneralName(GeneralName.dNSName, "localhost"));
     RuntimeConfig.Tls anyClient =
-        new RuntimeConfig.Tls(server.cert(), server.key(), certs.caCert());
+        new RuntimeConfig.Tls(certs.serverCert(), certs.serverKey(), certs.caCert());
     RuntimeConfig.Tls envoyOnly =
         new RuntimeConfig.Tls(
-            server.cert(), server.key(), certs.caCert(), List.of("spiffe://test/envoy"));
+            certs.serverCert(), certs.serverKey(), certs.caCert(), List.of("spiffe://test/envoy"));
 
     try (LogCapture logs = LogCapture.of(Portcullis.class)) {
       try (Portcullis p = Portcullis.start(config(envoyOnly, "0.0.0.0"), n -> null)) {
