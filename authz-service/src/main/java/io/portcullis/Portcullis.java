@@ -88,10 +88,11 @@ public final class Portcullis implements AutoCloseable {
   static final int MAX_FORWARD_AUTH_BODY = 64 * 1024;
 
   /**
-   * How often the GeoIP database file is checked for a new one (a rename over it by geoipupdate):
-   * one stat of the file.
+   * How often the files the service re-reads on their own are checked for new ones: the GeoIP
+   * database (a rename over it by geoipupdate) and the gRPC listener's certificate, key and client
+   * CA (renewed by cert-manager, a SPIFFE helper, a secret update): one stat of each file.
    */
-  static final java.time.Duration GEOIP_CHECK_INTERVAL = java.time.Duration.ofSeconds(5);
+  static final java.time.Duration FILE_CHECK_INTERVAL = java.time.Duration.ofSeconds(5);
 
   /** How long start-up waits for the issuers' signing keys before it reports SERVING anyway. */
   private static final java.time.Duration JWKS_PREFETCH_TIMEOUT = java.time.Duration.ofSeconds(5);
@@ -269,7 +270,8 @@ public final class Portcullis implements AutoCloseable {
             .clock(clock)
             .drainGrace(config.grpc().drainGrace())
             .maxInFlight(config.grpc().maxInFlight())
-            .maxQueueTime(config.grpc().maxQueueTime());
+            .maxQueueTime(config.grpc().maxQueueTime())
+            .checkTlsFilesEvery(FILE_CHECK_INTERVAL);
     if (adminToken != null) {
       // The admin gRPC service is served only behind the admin token; without a token (possible
       // only off loopback, where the admin HTTP API then refuses to start) it is not registered.
@@ -314,6 +316,16 @@ public final class Portcullis implements AutoCloseable {
           .baseUnit("seconds")
           .tag(MetricNames.TAG_LISTENER, "grpc")
           .register(meters);
+      for (boolean ok : new boolean[] {true, false}) {
+        FunctionCounter.builder(
+                MetricNames.TLS_RELOADS, g, s -> ok ? s.tlsReloads() : s.failedTlsReloads())
+            .description(
+                "gRPC listener TLS reloads (SIGHUP, or renewed files): error means the new files"
+                    + " could not serve and the running ones stay")
+            .tag(MetricNames.TAG_LISTENER, "grpc")
+            .tag(MetricNames.TAG_RESULT, ok ? "success" : "error")
+            .register(meters);
+      }
     }
     if (!config.grpc().address().getAddress().isLoopbackAddress()
         && (tls == null || tls.clientCa() == null)) {
@@ -447,7 +459,7 @@ public final class Portcullis implements AutoCloseable {
   /**
    * Opens the GeoIP database again (on SIGHUP, with the policy); one that cannot be used is logged
    * and the running one stays. A replaced file is also picked up on its own within {@link
-   * #GEOIP_CHECK_INTERVAL}.
+   * #FILE_CHECK_INTERVAL}.
    */
   void reloadGeoDatabase() {
     MaxMindCountryResolver db = geoDatabase;
@@ -459,7 +471,8 @@ public final class Portcullis implements AutoCloseable {
   /**
    * Re-reads the gRPC listener's certificate, key and client CA (on SIGHUP, with the policy): new
    * connections get them, the listener is not restarted; files that cannot serve are logged and the
-   * running ones stay ({@link GrpcServer#reloadTls}).
+   * running ones stay ({@link GrpcServer#reloadTls}). Changed files are also picked up on their own
+   * within {@link #FILE_CHECK_INTERVAL}.
    */
   void reloadGrpcTls() {
     GrpcServer g = grpc;
@@ -490,7 +503,7 @@ public final class Portcullis implements AutoCloseable {
           MaxMindCountryResolver.builder(geo.database())
               .meterRegistry(meters)
               .clock(clock)
-              .checkEvery(GEOIP_CHECK_INTERVAL)
+              .checkEvery(FILE_CHECK_INTERVAL)
               .open();
     } catch (IOException e) {
       // A database without countries would open and then fail every lookup: refuse it here.

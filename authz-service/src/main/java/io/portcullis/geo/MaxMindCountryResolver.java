@@ -6,15 +6,13 @@ import com.maxmind.geoip2.exception.GeoIp2Exception;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.config.FileVersion;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.request.RequestAttributes;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -90,21 +88,6 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     static Opened of(Path file, @Nullable FileVersion version) throws IOException {
       DatabaseReader reader = openReader(file);
       return new Opened(reader, reader.getMetadata().databaseType().contains("City"), version);
-    }
-  }
-
-  /**
-   * What tells one file at a path from another: a rename over the path gives a new file key (the
-   * inode), a rewrite in place a new size or modification time.
-   */
-  private record FileVersion(@Nullable Object fileKey, long size, FileTime modified) {
-    static @Nullable FileVersion of(Path file) {
-      try {
-        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
-        return new FileVersion(a.fileKey(), a.size(), a.lastModifiedTime());
-      } catch (IOException e) {
-        return null; // gone or unreadable: opening it says why
-      }
     }
   }
 

@@ -145,6 +145,13 @@ public final class MetricNames {
    */
   public static final String TLS_CERTIFICATE_EXPIRY = "portcullis.tls.certificate.expiry";
 
+  /**
+   * {@code portcullis_tls_reloads_total{listener,result}}: re-reads of a listener's TLS files (on
+   * SIGHUP, or when one of them changed); {@code error} means the new files could not serve
+   * (half-written, key not the certificate's, expired) and the running ones stay.
+   */
+  public static final String TLS_RELOADS = "portcullis.tls.reloads";
+
   public static final String TAG_LISTENER = "listener";
 
   public static final String TAG_SEGMENT = "segment";

@@ -144,6 +144,7 @@ class GrpcTlsIT {
     Path cert = Files.copy(certs.serverCert(), dir.resolve("live.pem"));
     Path key = Files.copy(certs.serverKey(), dir.resolve("live.key"));
 
+    long started = System.nanoTime();
     try (Portcullis p =
         Portcullis.start(config(new RuntimeConfig.Tls(cert, key, certs.caCert())), n -> null)) {
       int port = p.grpcPort();
@@ -158,7 +159,54 @@ class GrpcTlsIT {
       Awaitility.await()
           .atMost(Duration.ofSeconds(10))
           .untilAsserted(() -> assertThat(p.meters().scrape()).contains(expiry));
+      // The file check would also serve the new files, but not before its first run, 5 s after the
+      // listener was built: a reload seen sooner was SIGHUP's.
+      assertThat(Duration.ofNanos(System.nanoTime() - started))
+          .as("reloaded by SIGHUP, not by the file check")
+          .isLessThan(Duration.ofSeconds(5));
       assertThat(p.grpcPort()).isEqualTo(port);
+      assertThat(health(p, certs, certs.clientCert(), certs.clientKey())).isEqualTo(Status.Code.OK);
+    }
+  }
+
+  @Test
+  void renewedFiles_areServedWithoutASignal_andEachReloadIsCounted() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    TestCertificates.Issued renewed =
+        certs.issue(
+            "renewed",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(90)),
+            new GeneralName(GeneralName.dNSName, "localhost"));
+    Path cert = Files.copy(certs.serverCert(), dir.resolve("live.pem"));
+    Path key = Files.copy(certs.serverKey(), dir.resolve("live.key"));
+
+    try (Portcullis p =
+        Portcullis.start(config(new RuntimeConfig.Tls(cert, key, certs.caCert())), n -> null)) {
+      assertThat(p.meters().scrape())
+          .contains("portcullis_tls_reloads_total{listener=\"grpc\",result=\"success\"} 0.0");
+      // as a SPIFFE helper or cert-manager would: each file written beside and renamed over
+      Files.move(
+          Files.copy(renewed.key(), dir.resolve("live.key.new")),
+          key,
+          StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
+      Files.move(
+          Files.copy(renewed.cert(), dir.resolve("live.pem.new")),
+          cert,
+          StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
+
+      String expiry =
+          "portcullis_tls_certificate_expiry_seconds{listener=\"grpc\"} "
+              + (double) now.plus(Duration.ofDays(90)).getEpochSecond();
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(() -> assertThat(p.meters().scrape()).contains(expiry));
+      assertThat(p.meters().scrape())
+          .contains("portcullis_tls_reloads_total{listener=\"grpc\",result=\"success\"} 1.0");
       assertThat(health(p, certs, certs.clientCert(), certs.clientKey())).isEqualTo(Status.Code.OK);
     }
   }
@@ -166,7 +214,9 @@ class GrpcTlsIT {
   @Test
   void withoutTls_thereIsNoExpiryMetric() throws Exception {
     try (Portcullis p = Portcullis.start(config(null), n -> null)) {
-      assertThat(p.meters().scrape()).doesNotContain("portcullis_tls_certificate_expiry_seconds");
+      assertThat(p.meters().scrape())
+          .doesNotContain("portcullis_tls_certificate_expiry_seconds")
+          .doesNotContain("portcullis_tls_reloads_total");
     }
   }
 

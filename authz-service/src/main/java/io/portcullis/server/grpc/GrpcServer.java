@@ -12,6 +12,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
+import io.portcullis.config.FileVersion;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -26,7 +27,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -36,7 +39,10 @@ import org.slf4j.LoggerFactory;
  * The gRPC listener (default 9191): Envoy ext_authz, the rate limit service, {@code
  * grpc.health.v1.Health} and server reflection, over h2c or TLS (mTLS when a client CA is set,
  * optionally narrowed to allowed client ids). The TLS files are checked before they are served
- * ({@link TlsMaterial}) and can be re-read without a restart ({@link #reloadTls}).
+ * ({@link TlsMaterial}) and can be re-read without a restart: on demand ({@link #reloadTls}, on
+ * SIGHUP) and, with {@link Builder#checkTlsFilesEvery}, whenever one of the files changes ({@link
+ * #reloadTlsIfChanged}), so certificates renewed by cert-manager, a SPIFFE helper or a Kubernetes
+ * secret update are served without a signal.
  *
  * <p>Health is {@code NOT_SERVING} until {@link #markServing()} (the service calls it once a policy
  * is loaded) and again as soon as shutdown begins, so Envoy's health checks drain traffic away
@@ -101,9 +107,17 @@ public final class GrpcServer implements AutoCloseable {
   private final @Nullable AdvancedTlsX509KeyManager keys;
   private final @Nullable AdvancedTlsX509TrustManager trust;
   private final @Nullable ClientIdInterceptor clientIds;
+  private final AtomicLong tlsReloaded = new AtomicLong();
+  private final AtomicLong tlsReloadFailed = new AtomicLong();
+  // The TLS files' versions when the served material was read, and when a reload last tried them.
+  private @Nullable List<@Nullable FileVersion> servedVersions; // guarded by this
+  private @Nullable List<@Nullable FileVersion> triedVersions; // guarded by this
+  private @Nullable ScheduledExecutorService tlsWatcher; // guarded by this
 
-  private GrpcServer(Builder b, @Nullable TlsMaterial tls) {
+  private GrpcServer(
+      Builder b, @Nullable TlsMaterial tls, @Nullable List<@Nullable FileVersion> versions) {
     this.tlsFiles = b.tls;
+    this.servedVersions = versions;
     this.clock = b.clock;
     this.tls = tls;
     // Key and trust managers fed with the material already checked, not grpc-java's own PEM
@@ -200,12 +214,17 @@ public final class GrpcServer implements AutoCloseable {
     if (files == null) {
       return false;
     }
+    // read before the files, so that a change while they are read is seen by the next check
+    List<@Nullable FileVersion> versions = versions(files);
+    triedVersions = versions;
     TlsMaterial m;
     try {
       m = TlsMaterial.read(files, clock.instant());
     } catch (TlsMaterial.InvalidException e) {
+      tlsReloadFailed.incrementAndGet();
       log.error(
-          "gRPC TLS reload failed; the running certificate (valid until {}) stays: {}",
+          "gRPC TLS reload failed; the running certificate (valid until {}) stays: {} (files being"
+              + " renewed one by one are read again when they change next)",
           certificateNotAfter(),
           e.getMessage());
       return false;
@@ -214,12 +233,80 @@ public final class GrpcServer implements AutoCloseable {
       throw new AssertionError("the same files cannot gain or lose the client CA");
     }
     install(m);
+    servedVersions = versions;
+    tlsReloaded.incrementAndGet();
     log.info(
         "gRPC TLS reloaded from {}: certificate {} valid until {}",
         files.certChain(),
         m.leaf().getSubjectX500Principal().getName(),
         m.leaf().getNotAfter().toInstant());
     return true;
+  }
+
+  /**
+   * {@link #reloadTls()} if one of the TLS files is another file than the served material was read
+   * from (renamed over, its size or modification time changed) and that set of versions was not
+   * tried already: a renewal written file by file is read once per change, and a bad file is not
+   * read (and logged) again until it changes.
+   *
+   * @return whether new material is now served
+   */
+  public synchronized boolean reloadTlsIfChanged() {
+    Tls files = tlsFiles;
+    if (files == null) {
+      return false;
+    }
+    List<@Nullable FileVersion> now = versions(files);
+    if (now.equals(servedVersions) || now.equals(triedVersions)) {
+      return false;
+    }
+    return reloadTls();
+  }
+
+  private static List<@Nullable FileVersion> versions(Tls files) {
+    List<@Nullable FileVersion> v = new ArrayList<>(3);
+    v.add(FileVersion.of(files.certChain()));
+    v.add(FileVersion.of(files.privateKey()));
+    v.add(files.clientCa() == null ? null : FileVersion.of(files.clientCa()));
+    return v;
+  }
+
+  /**
+   * TLS reloads that served new material ({@code portcullis_tls_reloads_total{result="success"}}).
+   */
+  public long tlsReloads() {
+    return tlsReloaded.get();
+  }
+
+  /**
+   * TLS reloads whose files could not serve, the running material staying ({@code
+   * portcullis_tls_reloads_total{result="error"}}).
+   */
+  public long failedTlsReloads() {
+    return tlsReloadFailed.get();
+  }
+
+  private synchronized void watchTlsFiles(Duration every) {
+    ScheduledExecutorService w =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "portcullis-tls-watcher");
+              t.setDaemon(true);
+              return t;
+            });
+    w.scheduleWithFixedDelay(
+        () -> {
+          try {
+            reloadTlsIfChanged();
+          } catch (RuntimeException e) {
+            // Anything escaping here would cancel the periodic check for good, silently.
+            log.error("checking the gRPC TLS files for renewed ones failed", e);
+          }
+        },
+        every.toNanos(),
+        every.toNanos(),
+        TimeUnit.NANOSECONDS);
+    this.tlsWatcher = w;
   }
 
   /**
@@ -295,6 +382,12 @@ public final class GrpcServer implements AutoCloseable {
    */
   @Override
   public void close() {
+    synchronized (this) {
+      if (tlsWatcher != null) {
+        tlsWatcher.shutdownNow();
+        tlsWatcher = null;
+      }
+    }
     setAll(ServingStatus.NOT_SERVING);
     server.shutdown();
     try {
@@ -328,6 +421,7 @@ public final class GrpcServer implements AutoCloseable {
     private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
     private Duration maxQueueTime = DEFAULT_MAX_QUEUE_TIME;
     private LongSupplier nanoTime = System::nanoTime;
+    private @Nullable Duration checkTlsFilesEvery;
     private InstantSource clock = InstantSource.system();
 
     private Builder(InetSocketAddress address) {
@@ -394,13 +488,34 @@ public final class GrpcServer implements AutoCloseable {
     }
 
     /**
+     * Checks the {@link #tls} files this often and serves renewed ones ({@link
+     * #reloadTlsIfChanged()}), on a thread of its own; not at all by default (then only {@link
+     * #reloadTls()} reads them again).
+     */
+    public Builder checkTlsFilesEvery(Duration interval) {
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("checkTlsFilesEvery must be positive: " + interval);
+      }
+      this.checkTlsFilesEvery = interval;
+      return this;
+    }
+
+    /**
      * Builds the server, unstarted.
      *
      * @throws TlsMaterial.InvalidException if the {@link #tls} files cannot serve (each problem
      *     names its file)
      */
     public GrpcServer build() throws TlsMaterial.InvalidException {
-      return new GrpcServer(this, tls == null ? null : TlsMaterial.read(tls, clock.instant()));
+      if (tls == null) {
+        return new GrpcServer(this, null, null);
+      }
+      List<@Nullable FileVersion> versions = versions(tls);
+      GrpcServer s = new GrpcServer(this, TlsMaterial.read(tls, clock.instant()), versions);
+      if (checkTlsFilesEvery != null) {
+        s.watchTlsFiles(checkTlsFilesEvery);
+      }
+      return s;
     }
   }
 }

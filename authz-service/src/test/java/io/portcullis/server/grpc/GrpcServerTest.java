@@ -614,6 +614,92 @@ class GrpcServerTest {
   }
 
   @Test
+  void reloadTlsIfChanged_readsEachNewStateOfTheFilesOnce_untilTheyCanServe() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    java.time.Instant now =
+        java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
+    TestCertificates.Issued first =
+        certs.issue(
+            "first", "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), localhost);
+    TestCertificates.Issued renewed =
+        certs.issue(
+            "renewed",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(30)),
+            localhost);
+    Path cert = java.nio.file.Files.copy(first.cert(), tmp.resolve("live.pem"));
+    Path key = java.nio.file.Files.copy(first.key(), tmp.resolve("live.key"));
+    GrpcServer server = start(new GrpcServer.Tls(cert, key, null));
+    assertThat(server.reloadTlsIfChanged()).as("nothing changed since start").isFalse();
+    assertThat(server.tlsReloads() + server.failedTlsReloads()).isZero();
+
+    // a renewal written file by file: the certificate first (renamed over, a new inode)
+    replace(cert, renewed.cert());
+    try (LogCapture logs = LogCapture.of(GrpcServer.class)) {
+      assertThat(server.reloadTlsIfChanged()).isFalse();
+      assertThat(server.reloadTlsIfChanged()).as("the same state is not read again").isFalse();
+      assertThat(logs.errors())
+          .singleElement()
+          .asString()
+          .contains(key + ": the private key does not belong to");
+    }
+    assertThat(server.failedTlsReloads()).isEqualTo(1);
+    assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(1)));
+
+    replace(key, renewed.key());
+    assertThat(server.reloadTlsIfChanged()).isTrue();
+    assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30)));
+    assertThat(server.reloadTlsIfChanged()).as("served: nothing new").isFalse();
+    assertThat(server.tlsReloads()).isEqualTo(1);
+    assertThat(server.failedTlsReloads()).isEqualTo(1);
+  }
+
+  @Test
+  void checkTlsFilesEvery_servesRenewedFiles_withoutBeingAsked() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    java.time.Instant now =
+        java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    TestCertificates.Issued renewed =
+        certs.issue(
+            "renewed",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(30)),
+            new GeneralName(GeneralName.dNSName, "localhost"));
+    Path cert = java.nio.file.Files.copy(certs.serverCert(), tmp.resolve("live.pem"));
+    Path key = java.nio.file.Files.copy(certs.serverKey(), tmp.resolve("live.key"));
+    GrpcServer server =
+        start(
+            new GrpcServer.Tls(cert, key, null),
+            10_000,
+            b -> b.checkTlsFilesEvery(Duration.ofMillis(50)));
+
+    // rewritten in place this time: a new size or modification time is a change too
+    java.nio.file.Files.copy(renewed.key(), key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    java.nio.file.Files.copy(
+        renewed.cert(), cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30))));
+    assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
+  }
+
+  /** Replaces {@code target} by a copy of {@code source} the way renewals should: by a rename. */
+  private void replace(Path target, Path source) throws java.io.IOException {
+    Path next =
+        java.nio.file.Files.copy(source, target.resolveSibling(target.getFileName() + ".new"));
+    java.nio.file.Files.move(
+        next,
+        target,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  @Test
   void reloadTls_swapsTheClientCa() throws Exception {
     releaseSlow.countDown();
     TestCertificates certs = TestCertificates.create(tmp.resolve("one"), ENVOY);
