@@ -209,16 +209,17 @@ public final class RuntimeConfigLoader extends YamlReader {
       }
     }
 
-    RuntimeConfig.PolicySettings policy = def.policy();
+    // interfaces.md's default, policy: { file: policy.yaml }, sits beside the configuration file as
+    // an explicit relative file would, with or without a policy section that leaves file out
+    RuntimeConfig.PolicySettings policy =
+        new RuntimeConfig.PolicySettings(
+            policyOverride != null ? policyOverride : base.resolve(def.policy().file()),
+            def.policy().watch());
     YamlNode.Mapping p = optMapping(f, "policy");
     if (p != null) {
       Fields pf = new Fields(p, "policy", POLICY);
       Path file = policyOverride != null ? policyOverride : optPath(pf, "file", policy.file());
       policy = new RuntimeConfig.PolicySettings(file, optBool(pf, "watch", policy.watch()));
-    } else if (policyOverride == null) {
-      // interfaces.md's default, policy: { file: policy.yaml }, beside the configuration file as
-      // an explicit relative file would be
-      policy = new RuntimeConfig.PolicySettings(base.resolve("policy.yaml"), policy.watch());
     }
 
     String storeUrl = def.storeUrl();
@@ -264,10 +265,11 @@ public final class RuntimeConfigLoader extends YamlReader {
     YamlNode.Mapping ge = optMapping(f, "geoip");
     if (ge != null) {
       Fields gf = new Fields(ge, "geoip", GEOIP);
+      // a section that leaves header out keeps the default header; `header: null` turns it off
       String header =
-          gf.get("header") == null || isNull(gf.get("header"))
-              ? null
-              : string(gf.get("header"), gf.path("header"));
+          gf.get("header") == null
+              ? geo.header()
+              : isNull(gf.get("header")) ? null : string(gf.get("header"), gf.path("header"));
       Path db = optPath(gf, "database", null);
       if (db != null && !Files.isReadable(db)) {
         d.error(gf.get("database"), gf.path("database"), "cannot read the GeoIP database " + db);

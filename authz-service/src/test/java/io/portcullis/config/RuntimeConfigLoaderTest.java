@@ -110,6 +110,55 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void aPolicySectionWithoutFile_takesPolicyYamlBesideTheConfigurationToo() throws IOException {
+    RuntimeConfig c = loaded("policy: { watch: false }\n");
+    assertThat(c.policy().file())
+        .as("relative defaults resolve as relative values do, not against the working directory")
+        .isEqualTo(dir.resolve("policy.yaml"));
+    assertThat(c.policy().watch()).isFalse();
+  }
+
+  @Test
+  void aGeoipSectionWithoutHeader_keepsTheDefaultHeader_andHeaderNullTurnsItOff()
+      throws IOException {
+    Path db = Files.writeString(dir.resolve("countries.mmdb"), "not opened by the loader");
+    RuntimeConfig withDb = loaded("geoip: { database: countries.mmdb }\n");
+    assertThat(withDb.geoip())
+        .isEqualTo(new RuntimeConfig.GeoIp("x-geo-country", db))
+        .as("a section overrides only the keys it sets, as every other section does");
+    assertThat(loaded("geoip: { header: null, database: countries.mmdb }\n").geoip())
+        .isEqualTo(new RuntimeConfig.GeoIp(null, db));
+  }
+
+  @Test
+  void theEmbeddedDefaults_areInterfacesMds() throws IOException {
+    // Literal values from interfaces.md's example configuration, not RuntimeConfig.defaults():
+    // comparing the loader with the defaults would let both drift from the contract together.
+    RuntimeConfig c = loaded("instance: pc-1\n");
+    assertThat(c.grpc().address()).isEqualTo(new java.net.InetSocketAddress("0.0.0.0", 9191));
+    assertThat(c.grpc().tls()).isNull();
+    assertThat(c.http().address()).isEqualTo(new java.net.InetSocketAddress("0.0.0.0", 9192));
+    assertThat(c.admin().address()).isEqualTo(new java.net.InetSocketAddress("127.0.0.1", 9193));
+    assertThat(c.policy())
+        .isEqualTo(new RuntimeConfig.PolicySettings(dir.resolve("policy.yaml"), true));
+    assertThat(c.storeUrl()).isEqualTo("jdbc:sqlite:data/portcullis.db");
+    assertThat(c.ratelimit().backend()).isEqualTo(RateLimitSettings.Backend.MEMORY);
+    assertThat(c.ratelimit().onBackendFailure()).isEqualTo(BackendFailurePolicy.LOCAL);
+    assertThat(c.ratelimit().redis().mode()).isEqualTo(RedisSettings.Mode.SINGLE);
+    assertThat(c.ratelimit().redis().addresses()).containsExactly("redis://127.0.0.1:6379");
+    assertThat(c.rls().configDir()).isEqualTo(dir.resolve("ratelimit"));
+    assertThat(c.audit().retention()).isEqualTo(Duration.ofDays(30));
+    assertThat(c.audit().queueCapacity()).isEqualTo(100_000);
+    assertThat(c.geoip()).isEqualTo(new RuntimeConfig.GeoIp("x-geo-country", null));
+  }
+
+  private RuntimeConfig loaded(String yaml) throws IOException {
+    RuntimeConfigLoader.Result r = load(yaml, Map.of());
+    assertThat(r).as("%s", r).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    return ((RuntimeConfigLoader.Loaded) r).config();
+  }
+
+  @Test
   void everyProblemIsReportedWithPosition() throws IOException {
     List<PolicyError> errors =
         errors(
