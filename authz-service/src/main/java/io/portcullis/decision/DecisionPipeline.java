@@ -198,6 +198,9 @@ public final class DecisionPipeline {
       }
     }
     Rule rule;
+    // The allowing rule is a dry-run rule whose own conditions failed: enforced, the request would
+    // have been denied here, so nothing later of that rule (its body schema, its own limits) runs.
+    boolean conditionsWaived = false;
     switch (RuleEvaluator.evaluate(segment.rules(), subject)) {
       case RuleOutcome.Denied denied -> {
         d.rule = denied.rule() == null ? null : denied.rule().name();
@@ -210,6 +213,7 @@ public final class DecisionPipeline {
         d.rule = rule.name();
         if (allowed.dryRunReason() != null) {
           d.waive(allowed.dryRunReason(), Objects.requireNonNull(allowed.dryRunRule()).name());
+          conditionsWaived = allowed.dryRunRule() == rule;
         }
       }
     }
@@ -233,9 +237,13 @@ public final class DecisionPipeline {
     // decision (everything later is the segment's too); a dry-run rule's deny is waived and the
     // request goes on to the segment's enforced limits, which every allowed request must pass.
     boolean bodyWaived = false;
-    BodySchema schema = rule.bodySchema();
+    BodySchema schema = conditionsWaived ? null : rule.bodySchema();
     if (schema == null && trace.enabled()) {
-      trace.note(Phase.BODY, "rule '" + rule.name() + "' has no body_schema: body not checked");
+      trace.note(
+          Phase.BODY,
+          conditionsWaived && rule.bodySchema() != null
+              ? "rule '" + rule.name() + "' would have denied already: body not checked"
+              : "rule '" + rule.name() + "' has no body_schema: body not checked");
     }
     if (schema != null) {
       Reason bodyReason = null;
@@ -271,12 +279,13 @@ public final class DecisionPipeline {
     }
 
     // phase 8: limits — every limit of the segment and the rule has room; a deny consumes nothing.
-    // After a waived body deny the rule's own limits are skipped: enforced, that request would
-    // have been denied and would have consumed nothing from them.
+    // After a waived deny of the rule's conditions or body the rule's own limits are skipped:
+    // enforced, that request would have been denied and would have consumed nothing from them.
+    boolean ruleLimitsSkipped = bodyWaived || conditionsWaived;
     List<LimitRequest> buckets =
-        buckets(segment, rule, bodyWaived ? List.of() : rule.limits(), subject);
+        buckets(segment, rule, ruleLimitsSkipped ? List.of() : rule.limits(), subject);
     if (trace.enabled()) {
-      traceLimits(trace, segment, rule, bodyWaived, buckets);
+      traceLimits(trace, segment, rule, conditionsWaived ? 6 : bodyWaived ? 7 : 0, buckets);
     }
     if (!buckets.isEmpty()) {
       LimitOutcome lo = limiter.acquire(buckets, options.consumeLimits());
@@ -365,7 +374,11 @@ public final class DecisionPipeline {
    * bucket's state as the limiter reports it without consuming (one look per bucket).
    */
   private void traceLimits(
-      Trace trace, Segment segment, Rule rule, boolean bodyWaived, List<LimitRequest> buckets) {
+      Trace trace,
+      Segment segment,
+      Rule rule,
+      int ruleWouldDenyAtStep,
+      List<LimitRequest> buckets) {
     if (segment.limits().isEmpty() && rule.limits().isEmpty()) {
       trace.note(
           Phase.LIMITS,
@@ -382,10 +395,12 @@ public final class DecisionPipeline {
           bucket = b;
         }
       }
-      if (bucket == null && bodyWaived && rule.limits().contains(limit)) {
+      if (bucket == null && ruleWouldDenyAtStep > 0 && rule.limits().contains(limit)) {
         trace.note(
             Phase.LIMITS,
-            name + "): not counted, its dry-run rule would have denied the request at step 7");
+            name
+                + "): not counted, its dry-run rule would have denied the request at step "
+                + ruleWouldDenyAtStep);
         continue;
       }
       if (bucket == null) {

@@ -113,6 +113,59 @@ class DryRunRuleLimitsTest {
   }
 
   @Test
+  void aDryRunRuleWhoseConditionsFail_doesNotCountItsOwnLimits_norCheckItsBody() {
+    Identity withoutScope = Identity.builder(CredentialType.JWT, "svc-acme").client("acme").build();
+    Identity withScope =
+        Identity.builder(CredentialType.JWT, "svc-acme")
+            .client("acme")
+            .scopes(java.util.Set.of("orders:write"))
+            .build();
+    CredentialChain chain =
+        CredentialChain.builder()
+            .bearer(t -> Verification.verified(t.equals("scoped") ? withScope : withoutScope))
+            .build();
+    Policy policy =
+        TestPolicies.policy(
+            chain,
+            segment("partners")
+                .rule(
+                    allow("create", "/v1/orders")
+                        .scopesAny("orders:write")
+                        .bodySchema(NEEDS_OK)
+                        .limit(daily)
+                        .dryRun())
+                .build());
+    DecisionPipeline p = pipeline(policy);
+
+    // Enforced, this would be a 403 at step 6: no body check, nothing taken from 'daily'.
+    Decision unscoped = p.decide(post("garbage"));
+    Decision scoped =
+        p.decide(
+            RequestAttributes.builder()
+                .method("POST")
+                .path("/v1/orders")
+                .sourceIp("203.0.113.7")
+                .header("authorization", "Bearer scoped")
+                .body(Body.of("ok", false))
+                .build());
+
+    assertThat(unscoped)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class,
+            a -> assertThat(a.dryRunReason()).isEqualTo(Reason.INSUFFICIENT_PERMISSIONS));
+    Explanation e = new ExplainService(p).explain(post("garbage"), withoutScope, null);
+    assertThat(e.step(Phase.BODY).notes())
+        .containsExactly("rule 'create' would have denied already: body not checked");
+    assertThat(e.step(Phase.LIMITS).notes())
+        .containsExactly(
+            "limit 'daily' (rule/partners/create, key [client]): not counted, its dry-run rule"
+                + " would have denied the request at step 6");
+    assertThat(scoped)
+        .as("the client's daily quota is still whole: the would-be-denied request took none")
+        .isInstanceOfSatisfying(Decision.Allow.class, a -> assertThat(a.dryRunReason()).isNull());
+  }
+
+  @Test
   void dryRunRulesOwnQuotaExhausted_isWaived_butTheSegmentsEnforcedLimitStillDenies() {
     DecisionPipeline p =
         pipeline(
