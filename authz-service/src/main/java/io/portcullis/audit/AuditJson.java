@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -18,6 +19,12 @@ import tools.jackson.databind.json.JsonMapper;
  * (so {@code int64}/{@code uint64} fields such as {@code remaining}, {@code latency_us} and {@code
  * seq} are strings, and fields at their default are omitted, as protobuf's JSON mapping says), the
  * verify result and the summary as plain JSON objects. Thread-safe.
+ *
+ * <p>One exception to the omission: {@code remaining} is printed whenever {@code limit} is set,
+ * also when it is 0 (the contract has "{@code limit} and {@code remaining} when a limit applied"; a
+ * refused request has 0 left). The record itself is not changed for that: {@code remaining} stays a
+ * proto3 field without presence, so records keep the canonical bytes their hashes cover ({@link
+ * RecordChain}) and records stored before print the same way.
  */
 public final class AuditJson {
   /** The media type of {@link #lines}. */
@@ -25,15 +32,26 @@ public final class AuditJson {
 
   private static final JsonFormat.Printer PRINTER =
       JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace();
+
+  /** {@link #PRINTER} that also prints {@code remaining} at 0: for records with a limit. */
+  private static final JsonFormat.Printer WITH_REMAINING =
+      PRINTER.includingDefaultValueFields(
+          Set.of(
+              DecisionRecord.getDescriptor()
+                  .findFieldByNumber(DecisionRecord.REMAINING_FIELD_NUMBER)));
+
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
   private static final JsonMapper MAPPER = JsonMapper.builder().build();
 
   private AuditJson() {}
 
-  /** One record as a single line of JSON (no trailing newline). */
+  /**
+   * One record as a single line of JSON (no trailing newline); {@code remaining} is present
+   * whenever {@code limit} is.
+   */
   public static String line(DecisionRecord record) {
     try {
-      return PRINTER.print(record);
+      return (record.getLimit().isEmpty() ? PRINTER : WITH_REMAINING).print(record);
     } catch (InvalidProtocolBufferException e) {
       // Only Any fields with unknown types fail to print; DecisionRecord has none.
       throw new IllegalStateException(e);

@@ -44,6 +44,33 @@ class AuditJsonTest {
   }
 
   @Test
+  void line_recordWithALimit_printsRemainingAlsoAtZero_asAProtobufJsonString() throws Exception {
+    DecisionRecord refused =
+        DecisionRecords.of(
+            DecisionFixtures.from(RequestAttributes.builder().path("/v1/orders").build())
+                .limit(DecisionFixtures.limit("per-ip", 0))
+                .deny(Reason.RATE_LIMITED, "limit 'per-ip' exhausted"),
+            "pc-1");
+    DecisionRecord admitted =
+        DecisionRecords.of(
+            DecisionFixtures.from(RequestAttributes.builder().path("/v1/orders").build())
+                .limit(DecisionFixtures.limit("per-ip", 3))
+                .allow(),
+            "pc-1");
+
+    assertThat(refused.getRemaining()).isZero();
+    assertThat(AuditJson.line(refused)).contains("\"limit\":\"per-ip\",\"remaining\":\"0\",");
+    assertThat(AuditJson.line(admitted)).contains("\"limit\":\"per-ip\",\"remaining\":\"3\",");
+    assertThat(AuditJson.parseLine(AuditJson.line(refused))).isEqualTo(refused);
+  }
+
+  @Test
+  void line_recordWithoutALimit_hasNeitherLimitNorRemaining() {
+    assertThat(RECORD.getLimit()).isEmpty();
+    assertThat(AuditJson.line(RECORD)).doesNotContain("\"limit\"").doesNotContain("remaining");
+  }
+
+  @Test
   void verification_matchesTheAdminShapes() {
     assertThat(AuditJson.verification(new ChainVerification.Intact(12)))
         .isEqualTo("{\"ok\":true,\"checked\":12}");

@@ -760,6 +760,44 @@ abstract class AuditStoreContract {
   }
 
   @Test
+  void verify_recordsWithAndWithoutALimit_areIntact_andPrintRemainingWhenALimitApplied() {
+    RequestAttributes req = RequestAttributes.builder().path("/v1/orders").build();
+    appendOk(
+        link(
+            List.of(
+                DecisionRecords.of(
+                    DecisionFixtures.from(req)
+                        .decisionId("last-admitted")
+                        .time(T0)
+                        .limit(DecisionFixtures.limit("per-ip", 0))
+                        .allow(),
+                    A),
+                DecisionRecords.of(
+                    DecisionFixtures.from(req)
+                        .decisionId("refused")
+                        .time(T0.plusSeconds(1))
+                        .limit(DecisionFixtures.limit("per-ip", 0))
+                        .deny(Reason.RATE_LIMITED, "limit 'per-ip' exhausted"),
+                    A),
+                DecisionRecords.of(
+                    DecisionFixtures.from(req)
+                        .decisionId("unlimited")
+                        .time(T0.plusSeconds(2))
+                        .allow(),
+                    A)),
+            ChainHead.GENESIS));
+
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(3));
+    Map<String, String> json = new HashMap<>();
+    for (DecisionRecord r : store.query(AuditQuery.builder().build()).records()) {
+      json.put(r.getDecisionId(), AuditJson.line(r));
+    }
+    assertThat(json.get("last-admitted")).contains("\"limit\":\"per-ip\",\"remaining\":\"0\"");
+    assertThat(json.get("refused")).contains("\"limit\":\"per-ip\",\"remaining\":\"0\"");
+    assertThat(json.get("unlimited")).doesNotContain("remaining");
+  }
+
+  @Test
   void verify_columnEditedWithSql_reportsThatRecord() throws SQLException {
     appendOk(linked(A, 5, ChainHead.GENESIS));
     sql("UPDATE audit_record SET decision = 'deny' WHERE decision_id = 'instance-a-3'");

@@ -97,4 +97,30 @@ class RecordChainTest {
     assertThat(RecordChain.continues(first.toBuilder().setSeq(2).build(), h)).isFalse();
     assertThat(RecordChain.continues(first, new ChainHead(1, first.getHash()))).isFalse();
   }
+
+  /**
+   * A rate-limited record with nothing remaining hashes as records always have: {@code remaining}
+   * at 0 is not encoded (proto3, no presence). Giving the field presence would encode it and change
+   * the canonical bytes of every such record written from then on, so the JSON form prints it
+   * instead ({@link AuditJson#line}). The hash is pinned as the code before that fix computed it.
+   */
+  @Test
+  void canonical_ofALimitWithNothingRemaining_omitsRemaining_andHashesAsBefore() {
+    DecisionRecord limited =
+        R.toBuilder()
+            .setDecision("deny")
+            .setStatus(429)
+            .setReason("rate_limited")
+            .setLimit("per-ip")
+            .setRemaining(0)
+            .build();
+
+    DecisionRecord first = RecordChain.link(limited, ChainHead.GENESIS);
+
+    assertThat(RecordChain.canonical(first))
+        .isEqualTo(RecordChain.canonical(first.toBuilder().clearRemaining().build()));
+    assertThat(first.getHash())
+        .isEqualTo("0fb6243a2030f1cbb9865446d12575a352082d062f5f3d123c8ef3b20f1478ef");
+    assertThat(RecordChain.continues(first, ChainHead.GENESIS)).isTrue();
+  }
 }

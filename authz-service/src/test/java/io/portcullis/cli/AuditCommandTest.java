@@ -121,6 +121,17 @@ class AuditCommandTest {
   }
 
   @Test
+  void query_json_recordWithALimit_carriesRemainingAlsoWhenNothingRemained() {
+    CommandRun limited = audit("query", "--format", "json", "--segment", "partners");
+    CommandRun unlimited = audit("query", "--format", "json", "--reason", "invalid_token");
+
+    assertThat(limited.outLines()).hasSize(1);
+    assertThat(limited.out()).contains("\"limit\":\"per-client\",\"remaining\":\"0\",");
+    assertThat(unlimited.outLines()).hasSize(4);
+    assertThat(unlimited.out()).doesNotContain("remaining");
+  }
+
+  @Test
   void query_limitAboveOnePage_followsTheCursorAcrossPages() throws Exception {
     try (Database db = Database.open(StoreSettings.of(url))) {
       AuditStore store = AuditStore.of(db);

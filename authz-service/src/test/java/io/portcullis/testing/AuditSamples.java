@@ -23,8 +23,8 @@ import java.util.List;
  *   <li>{@code old-deny}: invalid_token, 3 h ago, {@code GET /v1/orders} from 203.0.113.9
  *   <li>{@code allow-0..4}: segment public, rule status, {@code GET /v1/status}, 50..46 min ago
  *   <li>{@code bad-token-0..2}: invalid_token (401), {@code GET /v1/orders}, 30..28 min ago
- *   <li>{@code limited}: rate_limited (429), alice of client acme, segment partners, {@code POST
- *       /v2/pay} from 10.0.0.2, 20 min ago
+ *   <li>{@code limited}: rate_limited (429) by limit per-client with 0 remaining, alice of client
+ *       acme, segment partners, {@code POST /v2/pay} from 10.0.0.2, 20 min ago
  *   <li>{@code dry-0..1}: dry-run allows of alice in segment beta, rule testers, that the dry-run
  *       segment beta waived (insufficient_permissions), 10..9 min ago
  * </ul>
@@ -71,6 +71,7 @@ public final class AuditSamples {
             .time(now.minus(Duration.ofMinutes(20)))
             .identity(alice)
             .segment("partners")
+            .limit(DecisionFixtures.limit("per-client", 0))
             .deny(Reason.RATE_LIMITED, "limit 'per-client' exhausted"));
     for (int i = 0; i < 2; i++) {
       ds.add(

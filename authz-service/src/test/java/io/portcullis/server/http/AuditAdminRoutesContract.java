@@ -107,6 +107,19 @@ abstract class AuditAdminRoutesContract {
   }
 
   @Test
+  void query_recordWithALimit_carriesRemainingAlsoWhenNothingRemained() throws Exception {
+    storeDecisions();
+
+    AdminResponse limited = query(Map.of("segment", "partners"));
+    AdminResponse unlimited = query(Map.of("reason", "invalid_token"));
+
+    assertThat(ids(limited)).containsExactly("limited");
+    assertThat(limited.bodyText()).contains("\"limit\":\"per-client\",\"remaining\":\"0\",");
+    assertThat(ids(unlimited)).hasSize(4);
+    assertThat(unlimited.bodyText()).doesNotContain("remaining");
+  }
+
+  @Test
   void query_limit_pagesWithXNextCursorUntilEveryRecordWasSeenOnce() throws Exception {
     storeDecisions();
 
