@@ -19,11 +19,13 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /** {@code portcullis audit query|summary|verify} against a real SQLite store. */
 class AuditCommandTest {
@@ -129,6 +131,48 @@ class AuditCommandTest {
     assertThat(limited.out()).contains("\"limit\":\"per-client\",\"remaining\":\"0\",");
     assertThat(unlimited.outLines()).hasSize(4);
     assertThat(unlimited.out()).doesNotContain("remaining");
+  }
+
+  @Test
+  void query_principal_selectsThatPrincipalsRecords() throws Exception {
+    CommandRun r = audit("query", "--format", "json", "--principal", "alice");
+
+    assertThat(r.exit()).isZero();
+    assertThat(decisionIds(r)).containsExactly("dry-1", "dry-0", "limited");
+  }
+
+  @Test
+  void query_relativeSince_countsBackFromTheCommandsClock() throws Exception {
+    // The samples end at NOW, weeks before the system clock may be: the command's clock is set.
+    CommandLine cl = new CommandLine(new PortcullisCommand());
+    CommandLine query = cl.getSubcommands().get("audit").getSubcommands().get("query");
+    ((AuditCommand.Query) query.getCommand()).clock = InstantSource.fixed(NOW);
+
+    CommandRun r =
+        CommandRun.of(
+            cl,
+            "audit",
+            "query",
+            "--format",
+            "json",
+            "--reason",
+            "invalid_token",
+            "--since",
+            "1h",
+            "--store",
+            url);
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    // old-deny (3 h ago) is the invalid_token record left out.
+    assertThat(decisionIds(r)).containsExactly("bad-token-2", "bad-token-1", "bad-token-0");
+  }
+
+  private static List<String> decisionIds(CommandRun r) throws Exception {
+    List<String> ids = new ArrayList<>();
+    for (String line : r.outLines()) {
+      ids.add(AuditJson.parseLine(line).getDecisionId());
+    }
+    return ids;
   }
 
   @Test
