@@ -294,7 +294,7 @@ public final class DecisionPipeline {
       if (!lo.admitted()) {
         LimitDefinition exceeded = lo.exceeded();
         Reason reason = Objects.requireNonNullElse(lo.reason(), Reason.RATE_LIMITED);
-        String detail = "limit '" + (exceeded == null ? "?" : exceeded.name()) + "' exhausted";
+        String detail = refusalDetail(lo);
         if (ruleDryRun && exceeded != null && rule.limits().contains(exceeded)) {
           // The dry-run rule's own limit refused. Its deny is waived, but the refusal the limiter
           // reports is only the longest of those it found: the segment's enforced limits are
@@ -308,11 +308,10 @@ public final class DecisionPipeline {
           }
           if (eo != null && !eo.admitted()) {
             d.retryAfter = eo.retryAfter();
-            LimitDefinition e = eo.exceeded();
             return finish(
                 d.deny(
                     Objects.requireNonNullElse(eo.reason(), Reason.RATE_LIMITED),
-                    "limit '" + (e == null ? "?" : e.name()) + "' exhausted"),
+                    refusalDetail(eo)),
                 Phase.LIMITS);
           }
           d.waive(reason, rule.name());
@@ -326,6 +325,21 @@ public final class DecisionPipeline {
 
     // phase 9: allow
     return finish(d.allow(), Phase.ALLOW);
+  }
+
+  /**
+   * The audit detail of a refusal by the limiter: the limit found exhausted, or, under {@code
+   * on_backend_failure: deny}, the limit that could not be checked. Refusals only.
+   */
+  private static String refusalDetail(LimitOutcome refused) {
+    LimitDefinition limit = refused.exceeded();
+    String name = limit == null ? "?" : limit.name();
+    if (refused.backendUnavailable()) {
+      return "limit '"
+          + name
+          + "' not checked: rate limit backend unavailable (on_backend_failure: deny)";
+    }
+    return "limit '" + name + "' exhausted";
   }
 
   // ---------------------------------------------------------------- explain (trace on only)
@@ -417,7 +431,11 @@ public final class DecisionPipeline {
           Phase.LIMITS,
           name
               + "): "
-              + (peek.admitted() ? "has room" : "exhausted, retry after " + peek.retryAfter())
+              + (peek.admitted()
+                  ? "has room"
+                  : (peek.backendUnavailable() ? "not checked, backend unavailable" : "exhausted")
+                      + ", retry after "
+                      + peek.retryAfter())
               + "; "
               + state
               + (peek.degraded() == null ? "" : " (" + peek.degraded() + ")"));

@@ -16,7 +16,8 @@ public enum BackendFailurePolicy {
    */
   LOCAL("local"),
   /**
-   * Refuse every limited request with {@code rate_limited} (429 and {@code Retry-After}). Chosen
+   * Refuse every limited request with {@code rate_limited} (429 with {@code Retry-After} and
+   * RateLimit headers naming the first limit asked, as {@link FailoverRateLimiter} says). Chosen
    * over a 503 so clients back off with the rate-limit semantics they already handle; the audit
    * record's {@code degraded} field tells operators it was the backend, not the client.
    */
@@ -25,9 +26,11 @@ public enum BackendFailurePolicy {
   ALLOW("allow");
 
   private final String wireName;
+  private final String degradedLabel;
 
   BackendFailurePolicy(String wireName) {
     this.wireName = wireName;
+    this.degradedLabel = "ratelimit_backend:" + wireName;
   }
 
   /** The configuration value ({@code local}, {@code deny}, {@code allow}). */
@@ -37,7 +40,7 @@ public enum BackendFailurePolicy {
 
   /** The value of {@link LimitOutcome#degraded()}, e.g. {@code ratelimit_backend:local}. */
   public String degradedLabel() {
-    return "ratelimit_backend:" + wireName;
+    return degradedLabel;
   }
 
   /** Parses a configuration value; {@code null} if unknown. */

@@ -2,6 +2,7 @@ package io.portcullis.limit;
 
 import io.portcullis.decision.Reason;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -19,7 +20,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code local}: the same limits in this instance's memory ({@code fallback}).
  *   <li>{@code deny}: refused with {@code rate_limited} and {@code Retry-After} of the circuit's
- *       retry interval (at least one second); no limit is named as exceeded.
+ *       retry interval (at least one second). The first limit asked is named as the refusing one
+ *       (so the 429 carries RateLimit headers and the audit record a {@code limit}, as any other
+ *       429), with nothing remaining and a reset equal to that {@code Retry-After}; {@link
+ *       LimitOutcome#backendUnavailable()} tells it from a limit found exhausted.
  *   <li>{@code allow}: admitted without limits.
  * </ul>
  *
@@ -37,6 +41,7 @@ public final class FailoverRateLimiter implements RateLimiter {
   private final RateLimiter fallback;
   private final BackendFailurePolicy policy;
   private final BackendCircuit circuit;
+  private final InstantSource clock;
   private final Duration retryInterval;
   private final Duration denyRetryAfter;
 
@@ -45,6 +50,7 @@ public final class FailoverRateLimiter implements RateLimiter {
    * @param fallback the per-instance limiter used by {@code local}
    * @param policy what to do while the primary fails
    * @param circuit the backend's circuit (shared with the other users of the same backend)
+   * @param clock places a calendar quota's window in the RateLimit headers of a {@code deny}
    * @param retryInterval the circuit's retry interval, used as {@code Retry-After} under {@code
    *     deny}
    */
@@ -53,11 +59,13 @@ public final class FailoverRateLimiter implements RateLimiter {
       RateLimiter fallback,
       BackendFailurePolicy policy,
       BackendCircuit circuit,
+      InstantSource clock,
       Duration retryInterval) {
     this.primary = Objects.requireNonNull(primary, "primary");
     this.fallback = Objects.requireNonNull(fallback, "fallback");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.circuit = Objects.requireNonNull(circuit, "circuit");
+    this.clock = Objects.requireNonNull(clock, "clock");
     this.retryInterval = retryInterval;
     this.denyRetryAfter =
         retryInterval.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : retryInterval;
@@ -101,7 +109,17 @@ public final class FailoverRateLimiter implements RateLimiter {
         yield new LimitOutcome(
             o.admitted(), o.reason(), o.exceeded(), o.tightest(), o.retryAfter(), label);
       }
-      case DENY -> new LimitOutcome(false, Reason.RATE_LIMITED, null, null, denyRetryAfter, label);
+      case DENY -> {
+        // Failure path only: one status for the first limit asked, none of them could be checked.
+        LimitDefinition first = requests.getFirst().limit();
+        yield new LimitOutcome(
+            false,
+            Reason.RATE_LIMITED,
+            first,
+            LimitStatus.unavailable(first, denyRetryAfter, clock.instant()),
+            denyRetryAfter,
+            label);
+      }
       case ALLOW -> new LimitOutcome(true, null, null, null, null, label);
     };
   }

@@ -3,15 +3,21 @@ package io.portcullis.decision;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.audit.DecisionRecords;
 import io.portcullis.geo.CountryResolver;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
+import io.portcullis.limit.BackendCircuit;
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.FailoverRateLimiter;
+import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.LimitOutcome;
 import io.portcullis.limit.LimitRequest;
 import io.portcullis.limit.LimitStatus;
 import io.portcullis.limit.RateLimiter;
 import io.portcullis.metrics.DecisionMetrics;
 import io.portcullis.metrics.MetricNames;
+import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.request.Body;
 import io.portcullis.request.RequestAttributes;
 import io.portcullis.testing.FakeClock;
@@ -300,6 +306,39 @@ class DecisionPipelineTest {
             new ResponseHeader("retry-after", "2"),
             new ResponseHeader("ratelimit-policy", "\"per-key\";q=200;w=2"),
             new ResponseHeader("ratelimit", "\"per-key\";r=0;t=2"));
+  }
+
+  @Test
+  void backendDown_denyPolicy_is429WithRateLimitHeadersNamingTheUncheckedLimit() {
+    RateLimiter redisDown =
+        (requests, consume) -> {
+          throw new LimitBackendException("connection refused", new RuntimeException());
+        };
+    limiter.set(
+        new FailoverRateLimiter(
+            redisDown,
+            RateLimiter.unlimited(),
+            BackendFailurePolicy.DENY,
+            new BackendCircuit(clock, Duration.ofSeconds(5), registry),
+            clock,
+            Duration.ofSeconds(5)));
+
+    Decision d = pipeline.decide(partner("GET", "/v1/orders").build());
+
+    assertDeny(d, Reason.RATE_LIMITED, 429);
+    assertThat(d.response().clientHeaders())
+        .contains(
+            new ResponseHeader("retry-after", "5"),
+            new ResponseHeader("ratelimit-policy", "\"per-key\";q=200;w=2"),
+            new ResponseHeader("ratelimit", "\"per-key\";r=0;t=5"));
+    DecisionRecord audit = DecisionRecords.of(d, "test");
+    assertThat(audit.getLimit()).isEqualTo("per-key");
+    assertThat(audit.getRemaining()).isZero();
+    assertThat(audit.getDegraded()).isEqualTo("ratelimit_backend:deny");
+    assertThat(((Decision.Deny) d).detail())
+        .isEqualTo(
+            "limit 'per-key' not checked: rate limit backend unavailable"
+                + " (on_backend_failure: deny)");
   }
 
   @Test

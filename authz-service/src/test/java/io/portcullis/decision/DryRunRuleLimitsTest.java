@@ -4,15 +4,21 @@ import static io.portcullis.testing.TestPolicies.allow;
 import static io.portcullis.testing.TestPolicies.segment;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
 import io.portcullis.identity.Verification;
+import io.portcullis.limit.BackendCircuit;
+import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.FailoverRateLimiter;
 import io.portcullis.limit.InMemoryGcraLimiter;
+import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.LimitDefinition;
 import io.portcullis.limit.LimitKey;
 import io.portcullis.limit.LimitKind;
 import io.portcullis.limit.QuotaWindow;
+import io.portcullis.limit.RateLimiter;
 import io.portcullis.payload.BodySchema;
 import io.portcullis.policy.Policy;
 import io.portcullis.request.Body;
@@ -67,12 +73,29 @@ class DryRunRuleLimitsTest {
       };
 
   DecisionPipeline pipeline(Policy policy) {
+    return pipeline(policy, limiter);
+  }
+
+  DecisionPipeline pipeline(Policy policy, RateLimiter limiter) {
     return DecisionPipeline.builder()
         .policy(() -> policy)
-        .limiter(limiter::acquire)
+        .limiter(limiter)
         .clock(clock)
         .nanoTime(clock::nanoTime)
         .build();
+  }
+
+  /** A Redis-backed limiter whose Redis is down, under {@code on_backend_failure: deny}. */
+  RateLimiter backendDownDenying() {
+    return new FailoverRateLimiter(
+        (requests, consume) -> {
+          throw new LimitBackendException("connection refused");
+        },
+        limiter,
+        BackendFailurePolicy.DENY,
+        new BackendCircuit(clock, Duration.ofSeconds(1), new SimpleMeterRegistry()),
+        clock,
+        Duration.ofSeconds(1));
   }
 
   static Policy policy(TestPolicies.SegmentBuilder segment) {
@@ -188,6 +211,46 @@ class DryRunRuleLimitsTest {
     assertThat(third)
         .isInstanceOfSatisfying(
             Decision.Deny.class, x -> assertThat(x.reason()).isEqualTo(Reason.RATE_LIMITED));
+  }
+
+  @Test
+  void backendDownUnderDeny_aDryRunRulesOwnUncheckedLimitIsWaived_theSegmentsDenies() {
+    Policy ruleLimitOnly =
+        policy(segment("partners").rule(allow("create", "/v1/orders").limit(daily).dryRun()));
+    Policy bothLimits =
+        policy(
+            segment("partners")
+                .limit(perClient)
+                .rule(allow("create", "/v1/orders").limit(daily).dryRun()));
+
+    Decision waived = pipeline(ruleLimitOnly, backendDownDenying()).decide(post("ok"));
+    Decision denied = pipeline(bothLimits, backendDownDenying()).decide(post("ok"));
+
+    assertThat(waived)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class, a -> assertThat(a.dryRunReason()).isEqualTo(Reason.RATE_LIMITED));
+    assertThat(waived.context().dryRunRule()).isEqualTo("create");
+    assertThat(denied)
+        .isInstanceOfSatisfying(
+            Decision.Deny.class,
+            x -> assertThat(x.detail()).startsWith("limit 'per-client' not checked"));
+  }
+
+  @Test
+  void explain_backendDownUnderDeny_saysTheLimitWasNotChecked() {
+    DecisionPipeline p =
+        pipeline(
+            policy(segment("partners").limit(perClient).rule(allow("create", "/v1/orders"))),
+            backendDownDenying());
+
+    Explanation e = new ExplainService(p).explain(post("ok"), ACME, null);
+
+    assertThat(e.outcome()).isEqualTo("deny");
+    assertThat(e.step(Phase.LIMITS).notes())
+        .contains(
+            "limit 'per-client' (segment/partners, key [client]): not checked, backend"
+                + " unavailable, retry after PT1S; 0 of 1 left, full again in PT1S"
+                + " (ratelimit_backend:deny)");
   }
 
   @Test

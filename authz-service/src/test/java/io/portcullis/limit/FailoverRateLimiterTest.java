@@ -7,6 +7,7 @@ import io.portcullis.decision.Reason;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
 import java.time.Duration;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,6 +44,7 @@ class FailoverRateLimiterTest {
         InMemoryGcraLimiter.builder().clock(clock).build(),
         policy,
         circuit,
+        clock,
         Duration.ofSeconds(1));
   }
 
@@ -82,18 +84,59 @@ class FailoverRateLimiterTest {
   }
 
   @Test
-  void deny_refusesWithRateLimited_retryAfterAtLeastOneSecond_andNoExceededLimit() {
+  void deny_refusesWithRateLimited_retryAfterAtLeastOneSecond_namingTheFirstLimitAsked() {
     FailoverRateLimiter l = limiter(BackendFailurePolicy.DENY);
     down.set(true);
+    LimitDefinition daily =
+        new LimitDefinition(
+            "daily",
+            "segment/s",
+            List.of(LimitKey.Attribute.CLIENT),
+            new LimitKind.Quota(1000, QuotaWindow.DAY, ZoneOffset.UTC));
 
-    LimitOutcome o = l.acquire(request, true);
+    LimitOutcome o =
+        l.acquire(List.of(request.getFirst(), new LimitRequest(daily, "acme", 1)), true);
 
     assertThat(o.admitted()).isFalse();
     assertThat(o.reason()).isEqualTo(Reason.RATE_LIMITED);
     assertThat(o.retryAfter()).isEqualTo(Duration.ofSeconds(1));
-    assertThat(o.exceeded()).isNull();
     assertThat(o.degraded()).isEqualTo("ratelimit_backend:deny");
+    assertThat(o.backendUnavailable()).isTrue();
+    // as any other refusal: a refusing limit, and its state for the RateLimit headers and audit
+    assertThat(o.exceeded()).isSameAs(limit);
+    assertThat(o.tightest())
+        .isEqualTo(new LimitStatus(limit, 2, 0, Duration.ofSeconds(1), Duration.ofHours(2)));
     assertThat(backendErrors()).isEqualTo(1);
+  }
+
+  @Test
+  void deny_ofAQuota_reportsItsCalendarWindow() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.DENY);
+    down.set(true);
+    LimitDefinition daily =
+        new LimitDefinition(
+            "daily",
+            "segment/s",
+            List.of(LimitKey.Attribute.CLIENT),
+            new LimitKind.Quota(1000, QuotaWindow.DAY, ZoneOffset.UTC));
+
+    LimitOutcome o = l.acquire(List.of(new LimitRequest(daily, "acme", 1)), false);
+
+    assertThat(o.tightest())
+        .isEqualTo(new LimitStatus(daily, 1000, 0, Duration.ofSeconds(1), Duration.ofDays(1)));
+  }
+
+  @Test
+  void localRefusal_isNotBackendUnavailable() {
+    FailoverRateLimiter l = limiter(BackendFailurePolicy.LOCAL);
+    down.set(true);
+    l.acquire(request, true);
+    l.acquire(request, true);
+
+    LimitOutcome refused = l.acquire(request, true);
+
+    assertThat(refused.admitted()).isFalse();
+    assertThat(refused.backendUnavailable()).isFalse();
   }
 
   @Test

@@ -64,6 +64,7 @@ public final class RedisLimitBackends {
                 .bindMetrics(registry, "fallback"),
             settings.onBackendFailure(),
             circuit,
+            clock,
             settings.retryInterval());
     RedisSourceProtection protection =
         RedisSourceProtection.builder(client, circuit)

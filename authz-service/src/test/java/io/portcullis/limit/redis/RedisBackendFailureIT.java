@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.audit.DecisionRecords;
+import io.portcullis.decision.Decision;
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.decision.ResponseHeader;
 import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.LimitBackends;
 import io.portcullis.limit.LimitDefinition;
@@ -15,8 +19,10 @@ import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.limit.RedisSettings;
 import io.portcullis.limit.rls.FixedWindowCounters;
 import io.portcullis.metrics.MetricNames;
+import io.portcullis.request.RequestAttributes;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.RedisServerProcess;
+import io.portcullis.testing.SamplePolicy;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -27,8 +33,8 @@ import org.redisson.api.RedissonClient;
 
 /**
  * Redis dies mid-run and comes back: limits, Envoy rate limit counters and protection degrade to
- * the {@code local} policy (flagged and counted), and recover without a restart. Uses its own
- * redis-server process, never the shared one.
+ * the {@code local} policy (flagged and counted), and recover without a restart; under {@code deny}
+ * a decision is a 429 like any other. Uses its own redis-server process, never the shared one.
  */
 class RedisBackendFailureIT {
   private static final Duration RETRY = Duration.ofSeconds(1);
@@ -52,20 +58,22 @@ class RedisBackendFailureIT {
   @BeforeEach
   void start() throws Exception {
     server = RedisServerProcess.start();
-    RateLimitSettings settings =
-        RateLimitSettings.builder()
-            .backend(RateLimitSettings.Backend.REDIS)
-            .redis(
-                RedisSettings.builder()
-                    .address(server.url())
-                    .timeout(Duration.ofMillis(300))
-                    .connectTimeout(Duration.ofMillis(300))
-                    .build())
-            .onBackendFailure(BackendFailurePolicy.LOCAL)
-            .retryInterval(RETRY)
-            .build();
-    client = RedissonClients.create(settings.redis());
-    backends = RedisLimitBackends.on(client, settings, clock, registry);
+    client = RedissonClients.create(settings(BackendFailurePolicy.LOCAL).redis());
+    backends = RedisLimitBackends.on(client, settings(BackendFailurePolicy.LOCAL), clock, registry);
+  }
+
+  private RateLimitSettings settings(BackendFailurePolicy onBackendFailure) {
+    return RateLimitSettings.builder()
+        .backend(RateLimitSettings.Backend.REDIS)
+        .redis(
+            RedisSettings.builder()
+                .address(server.url())
+                .timeout(Duration.ofMillis(300))
+                .connectTimeout(Duration.ofMillis(300))
+                .build())
+        .onBackendFailure(onBackendFailure)
+        .retryInterval(RETRY)
+        .build();
   }
 
   @AfterEach
@@ -132,5 +140,43 @@ class RedisBackendFailureIT {
     assertThat(backends.limiter().acquire(request, true).degraded()).isNull();
     assertThat(backends.rlsCounters().add(hit).degraded()).isNull();
     assertThat(backendErrors()).isEqualTo(errorsAfterRecovery);
+  }
+
+  @Test
+  void redisStops_denyPolicy_refusesWith429CarryingRateLimitHeadersForTheUncheckedLimit()
+      throws Exception {
+    backends.close();
+    backends = RedisLimitBackends.on(client, settings(BackendFailurePolicy.DENY), clock, registry);
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder()
+            .policy(() -> SamplePolicy.POLICY)
+            .limiter(backends.limiter())
+            .clock(clock)
+            .nanoTime(clock::nanoTime)
+            .build();
+    RequestAttributes partner =
+        RequestAttributes.builder()
+            .method("GET")
+            .path("/v1/orders")
+            .host("api.example.com")
+            .scheme("https")
+            .sourceIp("203.0.113.7")
+            .header("x-api-key", "pk_acme")
+            .build();
+    assertThat(pipeline.decide(partner)).isInstanceOf(Decision.Allow.class);
+
+    server.stop();
+    Decision d = pipeline.decide(partner);
+
+    assertThat(d).isInstanceOf(Decision.Deny.class);
+    assertThat(d.response().status()).isEqualTo(429);
+    // Retry-After is the retry interval; the RateLimit headers name the limit Redis could not check
+    assertThat(d.response().clientHeaders())
+        .contains(
+            new ResponseHeader("retry-after", "1"),
+            new ResponseHeader("ratelimit-policy", "\"per-key\";q=200;w=2"),
+            new ResponseHeader("ratelimit", "\"per-key\";r=0;t=1"));
+    assertThat(d.context().degraded()).isEqualTo("ratelimit_backend:deny");
+    assertThat(DecisionRecords.of(d, "it").getLimit()).isEqualTo("per-key");
   }
 }

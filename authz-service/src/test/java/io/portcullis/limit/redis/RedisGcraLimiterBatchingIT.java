@@ -251,6 +251,7 @@ class RedisGcraLimiterBatchingIT {
             InMemoryGcraLimiter.builder().clock(clock).build(),
             BackendFailurePolicy.LOCAL,
             circuit,
+            clock,
             Duration.ofMinutes(1));
     List<LimitRequest> request = List.of(new LimitRequest(daily("dies", 10), "acme", 1));
     assertThat(limiter.acquire(request, true).degraded()).isNull();
