@@ -33,6 +33,12 @@ public final class HeaderNames {
   /** Envoy sets this when {@code with_request_body} truncated the body. */
   public static final String ENVOY_PARTIAL_BODY = "x-envoy-auth-partial-body";
 
+  /**
+   * Envoy's ext_authz HTTP mode reads this response header of a 200 as the comma-separated names of
+   * request headers to remove before the upstream: the HTTP form of {@code headers_to_remove}.
+   */
+  public static final String ENVOY_AUTH_HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove";
+
   public static final String PROBLEM_JSON = "application/problem+json";
 
   /**

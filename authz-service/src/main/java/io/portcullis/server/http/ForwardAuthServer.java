@@ -18,6 +18,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
@@ -35,9 +37,11 @@ import org.slf4j.LoggerFactory;
  * ext_authz HTTP mode. The same decision pipeline and audit as the gRPC API.
  *
  * <p>Allow: 200 with the identity headers ({@code x-portcullis-*}) and the client headers (decision
- * id, RateLimit) as response headers, for the proxy to copy upstream. Deny: the policy status,
- * headers and problem+json body. Request bodies larger than {@code maxBodyBytes} are treated as
- * truncated (a rule with a body schema answers 413).
+ * id, RateLimit) as response headers, for the proxy to copy upstream, and the headers to remove
+ * from the upstream request in {@code x-envoy-auth-headers-to-remove}, which Envoy's HTTP mode
+ * applies (the other proxies ignore it; their examples remove headers themselves). Deny: the policy
+ * status, headers and problem+json body. Request bodies larger than {@code maxBodyBytes} are
+ * treated as truncated (a rule with a body schema answers 413).
  *
  * <p>A body is read without holding a thread while it arrives ({@link BodyReader}), and must arrive
  * within {@link #BODY_DEADLINE}; the listener holds at most {@link #MAX_CONNECTIONS} connections,
@@ -271,6 +275,12 @@ public final class ForwardAuthServer implements AutoCloseable {
         for (ResponseHeader h : plan.upstreamHeaders()) {
           response.getHeaders().put(h.name(), h.value());
         }
+        List<String> remove = plan.upstreamHeadersToRemove();
+        if (!remove.isEmpty()) {
+          // Envoy's HTTP mode removes these from the request before the upstream (the gRPC
+          // headers_to_remove). nginx, Traefik and APISIX copy only the headers they are told to.
+          response.getHeaders().put(HeaderNames.ENVOY_AUTH_HEADERS_TO_REMOVE, removeList(remove));
+        }
       }
       for (ResponseHeader h : plan.clientHeaders()) {
         response.getHeaders().put(h.name(), h.value());
@@ -279,6 +289,18 @@ public final class ForwardAuthServer implements AutoCloseable {
       byte[] body = plan.body().getBytes(StandardCharsets.UTF_8);
       response.write(true, ByteBuffer.wrap(body), callback);
     }
+  }
+
+  /** {@code names} lower-case, separated by {@code ", "}. */
+  static String removeList(List<String> names) {
+    StringBuilder b = new StringBuilder(names.size() * 24);
+    for (String name : names) {
+      if (!b.isEmpty()) {
+        b.append(", ");
+      }
+      b.append(name.toLowerCase(Locale.ROOT));
+    }
+    return b.toString();
   }
 
   /** Builds a {@link ForwardAuthServer}; not thread-safe. */

@@ -194,6 +194,63 @@ class ForwardAuthServerTest {
     assertThat(audited.getLast().context().path()).isEqualTo("/v1/status");
   }
 
+  /** The names in {@code x-envoy-auth-headers-to-remove}, or none when it is absent. */
+  static List<String> envoyRemovals(HttpResponse<?> r) {
+    List<String> names = new ArrayList<>();
+    for (String v : r.headers().allValues("x-envoy-auth-headers-to-remove")) {
+      for (String name : v.split(",")) {
+        names.add(name.strip());
+      }
+    }
+    return names;
+  }
+
+  @Test
+  void envoyHttpMode_anonymousAllow_removesTheClientsIdentityHeaders_viaEnvoysRemoveHeader()
+      throws Exception {
+    start("127.0.0.1/32");
+    // Envoy's HTTP mode: the client's headers (allowed_headers) come along with the check. An
+    // anonymous caller has no client, so Portcullis sets no x-portcullis-client to replace the
+    // client's copy: only removal keeps "acme" from reaching the upstream.
+    HttpResponse<String> r =
+        send(
+            "/check/v1/status",
+            "X-Portcullis-Client",
+            "acme",
+            "X-Portcullis-Rule",
+            "admin",
+            "X-HTTP-Method-Override",
+            "DELETE");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("x-portcullis-client")).isEmpty();
+    assertThat(r.headers().firstValue("x-portcullis-segment")).hasValue("public");
+    assertThat(r.headers().allValues("x-envoy-auth-headers-to-remove")).hasSize(1);
+    assertThat(envoyRemovals(r))
+        .contains("x-portcullis-client", "x-portcullis-rule", "x-http-method-override")
+        .doesNotContain(
+            "x-portcullis-segment", "x-portcullis-principal", "x-portcullis-decision-id")
+        .allSatisfy(name -> assertThat(name).isLowerCase().isNotBlank());
+  }
+
+  @Test
+  void envoyHttpMode_stripCredentials_removesAuthorization_viaEnvoysRemoveHeader()
+      throws Exception {
+    start("127.0.0.1/32");
+    // SamplePolicy keeps the default response.strip_credentials: true.
+    HttpResponse<String> r = send("/check/v1/me", "Authorization", "Bearer alice");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("x-portcullis-client")).hasValue("web");
+    assertThat(envoyRemovals(r)).contains("authorization").doesNotContain("x-portcullis-client");
+  }
+
+  @Test
+  void deny_carriesNoRemoveHeader() throws Exception {
+    start("127.0.0.1/32");
+    HttpResponse<String> r = send("/check/v1/orders", "X-Portcullis-Client", "acme");
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.headers().firstValue("x-envoy-auth-headers-to-remove")).isEmpty();
+  }
+
   @Test
   void deny_returnsPolicyStatusHeadersAndProblemBody() throws Exception {
     start("127.0.0.1/32");
