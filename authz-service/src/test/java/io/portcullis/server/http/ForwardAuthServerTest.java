@@ -194,6 +194,48 @@ class ForwardAuthServerTest {
     assertThat(audited.getLast().context().path()).isEqualTo("/v1/status");
   }
 
+  @Test
+  void nginxStyle_xOriginalMethod_isTheMethodDecided_notTheCallsOwn() throws Exception {
+    start("127.0.0.1/32");
+    // auth_request always asks with GET; public allows only GET /v1/status.
+    HttpResponse<String> r =
+        send("/check", "X-Original-Method", "DELETE", "X-Original-URI", "/v1/status");
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).contains("urn:portcullis:error:no_matching_rule");
+    assertThat(audited.getLast().context().method()).isEqualTo("DELETE");
+  }
+
+  @Test
+  void forwardedHost_fromATrustedProxy_isTheHostDecided_inBothDialects() throws Exception {
+    start("127.0.0.1/32");
+    send(
+        "/check",
+        "X-Forwarded-Uri",
+        "/v1/status",
+        "X-Forwarded-Host",
+        "api.example.com",
+        "X-Forwarded-Method",
+        "GET");
+    assertThat(audited.getLast().context().host()).isEqualTo("api.example.com");
+    // nginx.conf sets X-Forwarded-Host $host on the auth_request subrequest.
+    send(
+        "/check",
+        "X-Original-URI",
+        "/v1/status",
+        "X-Original-Method",
+        "GET",
+        "X-Forwarded-Host",
+        "staging.example.com");
+    assertThat(audited.getLast().context().host()).isEqualTo("staging.example.com");
+  }
+
+  @Test
+  void forwardedHost_fromAnUntrustedPeer_isIgnored_theCallsHostIsDecided() throws Exception {
+    start("10.0.0.0/8");
+    send("/check/v1/status", "X-Forwarded-Host", "api.example.com");
+    assertThat(audited.getLast().context().host()).isEqualTo("127.0.0.1:" + server.port());
+  }
+
   /** The names in {@code x-envoy-auth-headers-to-remove}, or none when it is absent. */
   static List<String> envoyRemovals(HttpResponse<?> r) {
     List<String> names = new ArrayList<>();
