@@ -134,6 +134,10 @@ final class GatewayBackends implements AutoCloseable {
             match: { credential: [anonymous] }
             rules:
               - { name: status, methods: [GET], paths: ["/v1/status"] }
+              - name: scarce
+                methods: [GET]
+                paths: ["/v1/scarce"]
+                limits: [{ name: scarce, key: [ip], rate: 1/h }]
         response:
           strip_credentials: true
           upstream_headers: true

@@ -33,10 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
  * geo headers and {@code X-Forwarded-For} change nothing; denials keep Portcullis's status and its
  * client headers (exactly one {@code WWW-Authenticate}) and a problem+json body naming the
  * decision.
- *
- * <p>Not covered: 429 and {@code Retry-After}. The service wires no rate limiter yet ({@code
- * Portcullis.start} builds its pipeline with the default unlimited one), so no policy limit can
- * trip; the 429 branch of the config is checked structurally by {@link GatewayExamplesTest}.
  */
 class NginxForwardAuthIT {
   @TempDir static Path dir;
@@ -180,6 +176,30 @@ class NginxForwardAuthIT {
     assertThat(r.headers().allValues(HeaderNames.WWW_AUTHENTICATE)).isEmpty();
     assertDeniedByPortcullis(r, 403);
     assertThat(decisions("public", "deny", "no_matching_rule")).isEqualTo(before + 1);
+  }
+
+  @Test
+  void exhaustedLimit_is429WithRetryAfterAndRateLimitHeaders_andProblemJson() throws Exception {
+    double before = decisions("public", "deny", "rate_limited");
+    HttpResponse<String> first = send(get("/v1/scarce"));
+    HttpResponse<String> second = send(get("/v1/scarce"));
+
+    assertThat(first.statusCode()).as(nginx::errorLog).isEqualTo(200);
+    assertThat(second.statusCode()).as(nginx::errorLog).isEqualTo(429);
+    long retryAfter = Long.parseLong(second.headers().firstValue("Retry-After").orElseThrow());
+    assertThat(retryAfter)
+        .as("one request an hour: the next in about an hour")
+        .isBetween(3500L, 3600L);
+    assertThat(second.headers().firstValue("RateLimit-Policy"))
+        .hasValueSatisfying(v -> assertThat(v).contains("scarce"));
+    String decisionId = second.headers().firstValue(HeaderNames.DECISION_ID).orElseThrow();
+    assertThat(second.headers().firstValue(HeaderNames.CONTENT_TYPE))
+        .hasValue(HeaderNames.PROBLEM_JSON);
+    assertThat(second.body())
+        .contains("\"status\":429")
+        .contains("\"decision_id\":\"" + decisionId + "\"");
+    assertThat(upstream.received()).as("only the first request was proxied").hasSize(1);
+    assertThat(decisions("public", "deny", "rate_limited")).isEqualTo(before + 1);
   }
 
   @Test
