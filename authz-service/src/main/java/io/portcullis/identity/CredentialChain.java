@@ -35,7 +35,9 @@ import org.jspecify.annotations.Nullable;
  * </ul>
  *
  * <p>Every presented credential must verify. The identity is the first present in the order jwt,
- * introspection, api_key, mtls (spec decision step 3). Thread-safe.
+ * introspection, api_key, mtls (spec decision step 3), with one addition: a verified API key's id
+ * ({@link Identity#apiKeyId()}) is kept when a bearer token gives the principal, so that limits
+ * keyed on {@code api_key} still count the key. Thread-safe.
  */
 public final class CredentialChain implements IdentityResolver {
   public static final String AUTHORIZATION = "authorization";
@@ -155,9 +157,11 @@ public final class CredentialChain implements IdentityResolver {
       if (v instanceof Verification.Rejected) {
         return v;
       }
-      if (first == null) {
-        first = ((Verification.Verified) v).identity();
-      }
+      Identity key = ((Verification.Verified) v).identity();
+      // A bearer token wins the principal, but the key was presented and verified: the request
+      // keeps its api_key attribute, else a limit keyed on api_key would not apply and a caller
+      // could escape its per-key limit by adding any valid token to its keyed requests.
+      first = first == null ? key : first.withApiKeyId(key.apiKeyId());
     }
     if (!peer.isEmpty()) {
       Verification v = Objects.requireNonNull(peers).verify(peer);

@@ -14,7 +14,9 @@ import org.jspecify.annotations.Nullable;
  * @param clientType e.g. {@code partner}, or {@code null}
  * @param roles granted roles
  * @param scopes granted OAuth scopes
- * @param apiKeyId the API key's public id when an API key was presented, else {@code null}
+ * @param apiKeyId the API key's public id when an API key was presented and verified, else {@code
+ *     null}; also when another credential (a JWT, an introspected token) gives the principal, so
+ *     that limits keyed on {@code api_key} count the key whichever credential wins
  * @param segmentHint a key store's segment hint, else {@code null}
  * @param expiresAt when the credential stops being valid (token {@code exp}, key expiry), or {@code
  *     null}
@@ -54,6 +56,29 @@ public record Identity(
   /** The caller who presented no credential at all. */
   public static Identity anonymous() {
     return ANONYMOUS;
+  }
+
+  /**
+   * This identity with the key id of an API key the same request presented and that verified: the
+   * principal, credential type, client, roles and scopes stay this identity's (spec: the principal
+   * comes from the first credential in precedence order); only the {@code api_key} attribute is
+   * added. Returns {@code this} when the id is already the same.
+   */
+  public Identity withApiKeyId(@Nullable String keyId) {
+    if (Objects.equals(keyId, apiKeyId)) {
+      return this;
+    }
+    return new Identity(
+        credential,
+        principal,
+        client,
+        clientType,
+        roles,
+        scopes,
+        keyId,
+        segmentHint,
+        expiresAt,
+        issuer);
   }
 
   public static Builder builder(CredentialType credential, String principal) {

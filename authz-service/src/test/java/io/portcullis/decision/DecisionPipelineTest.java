@@ -363,6 +363,49 @@ class DecisionPipelineTest {
   }
 
   @Test
+  void jwtAndApiKeyBothPresented_perKeyLimitStillCountsAndRefusesTheKey() {
+    List<List<LimitRequest>> seen = new ArrayList<>();
+    limiter.set(
+        (requests, consume) -> {
+          seen.add(requests);
+          LimitRequest r = requests.getFirst();
+          LimitStatus s =
+              new LimitStatus(r.limit(), 200, 0, Duration.ofMillis(1500), Duration.ofSeconds(2));
+          return new LimitOutcome(
+              false, Reason.RATE_LIMITED, r.limit(), s, Duration.ofMillis(1500), null);
+        });
+    // A caller over its per-key limit adds a valid JWT to its keyed request: still the key's
+    // bucket.
+    Decision d =
+        pipeline.decide(
+            partner("GET", "/v1/orders").header("authorization", "Bearer partner-jwt").build());
+
+    assertDeny(d, Reason.RATE_LIMITED, 429);
+    assertThat(seen).hasSize(1);
+    assertThat(seen.getFirst()).hasSize(1);
+    assertThat(seen.getFirst().getFirst().limit().name()).isEqualTo("per-key");
+    assertThat(seen.getFirst().getFirst().bucket()).isEqualTo("key_1");
+    // the principal and credential type stay the JWT's (spec: jwt before api_key)
+    assertThat(d.context().identity().credential()).isEqualTo(CredentialType.JWT);
+    assertThat(d.context().identity().principal()).isEqualTo("partner-user");
+    assertThat(d.context().identity().apiKeyId()).isEqualTo("key_1");
+  }
+
+  @Test
+  void jwtAndApiKeyAllowed_upstreamSeesTheJwtPrincipal() {
+    Decision d =
+        pipeline.decide(
+            partner("GET", "/v1/orders").header("authorization", "Bearer partner-jwt").build());
+
+    assertThat(d).isInstanceOf(Decision.Allow.class);
+    assertThat(d.context().segment()).isEqualTo("partners");
+    assertThat(d.response().upstreamHeaders())
+        .contains(
+            new ResponseHeader("x-portcullis-principal", "partner-user"),
+            new ResponseHeader("x-portcullis-credential", "jwt"));
+  }
+
+  @Test
   void allow_setsIdentityHeaders_removesSpoofedPortcullisHeadersAndCredentials() {
     Decision d =
         pipeline.decide(

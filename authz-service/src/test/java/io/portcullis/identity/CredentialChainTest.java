@@ -102,6 +102,39 @@ class CredentialChainTest {
   }
 
   @Test
+  void resolve_bearerAndApiKey_principalFromToken_keepsTheVerifiedKeysIdOnly() {
+    Identity jwtAndKey =
+        verified(
+            chain.resolve(
+                request(Map.of("authorization", "Bearer " + GOOD_JWT, "x-api-key", KEY))));
+    Identity introspectedAndKey =
+        verified(
+            chain.resolve(request(Map.of("authorization", "Bearer " + OPAQUE, "x-api-key", KEY))));
+
+    // a limit keyed on api_key must still count the key when a token also came along
+    assertThat(jwtAndKey.apiKeyId()).isEqualTo("key_" + KEY);
+    // everything else stays the token's: principal, credential type, roles
+    assertThat(jwtAndKey)
+        .isEqualTo(
+            Identity.builder(CredentialType.JWT, "alice")
+                .roles(Set.of("orders.read"))
+                .apiKeyId("key_" + KEY)
+                .build());
+    assertThat(introspectedAndKey)
+        .isEqualTo(
+            Identity.builder(CredentialType.INTROSPECTION, "bob").apiKeyId("key_" + KEY).build());
+  }
+
+  @Test
+  void resolve_bearerWithoutApiKey_hasNoApiKeyId() {
+    Identity id =
+        verified(chain.resolve(request(Map.of("authorization", "Bearer " + GOOD_JWT), PEER)));
+
+    assertThat(id.credential()).isEqualTo(CredentialType.JWT);
+    assertThat(id.apiKeyId()).isNull();
+  }
+
+  @Test
   void resolve_apiKeyAndMtls_principalFromApiKey() {
     Identity id = verified(chain.resolve(request(Map.of("x-api-key", KEY), PEER)));
 

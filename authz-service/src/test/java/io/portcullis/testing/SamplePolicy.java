@@ -28,9 +28,9 @@ import java.util.Set;
 
 /**
  * A compiled policy exercising every segment feature, with fake credential verifiers: bearer {@code
- * alice} verifies (JWT), {@code expired} is expired, anything else is invalid; API key {@code
- * pk_acme} verifies; SPIFFE peers of {@code prod.example.com} are trusted. Shared by the pipeline
- * and adapter tests.
+ * alice} verifies (JWT), so does {@code partner-jwt} (a partner's JWT), {@code expired} is expired,
+ * anything else is invalid; API key {@code pk_acme} verifies; SPIFFE peers of {@code
+ * prod.example.com} are trusted. Shared by the pipeline and adapter tests.
  */
 public final class SamplePolicy {
   private SamplePolicy() {}
@@ -50,12 +50,21 @@ public final class SamplePolicy {
           .apiKeyId("key_1")
           .build();
 
+  /** Bearer {@code partner-jwt}: a partner's JWT (lands in {@code partners}, as ACME_KEY does). */
+  public static final Identity PARTNER_JWT =
+      Identity.builder(CredentialType.JWT, "partner-user")
+          .client("acme")
+          .clientType("partner")
+          .roles(Set.of("orders.read"))
+          .build();
+
   public static final CredentialChain IDENTITY =
       CredentialChain.builder()
           .bearer(
               token ->
                   switch (token) {
                     case "alice" -> Verification.verified(ALICE);
+                    case "partner-jwt" -> Verification.verified(PARTNER_JWT);
                     case "expired" -> Verification.rejected(Reason.EXPIRED_TOKEN, "token expired");
                     default -> Verification.rejected(Reason.INVALID_TOKEN, "bad signature");
                   })
