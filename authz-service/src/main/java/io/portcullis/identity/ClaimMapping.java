@@ -12,9 +12,11 @@ import org.jspecify.annotations.Nullable;
 /**
  * Where an issuer's tokens keep the identity attributes: dotted paths into the JWT claims (or the
  * introspection response), e.g. {@code realm_access.roles}. A path that is absent in a token yields
- * no value; roles and scopes accept a string (space-separated) or an array of strings. A claim
- * whose own name contains dots (namespaced claims such as {@code https://example.com/roles}) is
- * found by its full name first.
+ * no value. Scopes accept a space-separated string or an array of strings; roles accept a string,
+ * which is one role (not split: spec {@code roles: ... # string or array}, only scopes are
+ * space-separated, and splitting would grant {@code admin} to a token whose role is {@code "orders
+ * admin"}), or an array of strings. A claim whose own name contains dots (namespaced claims such as
+ * {@code https://example.com/roles}) is found by its full name first.
  *
  * @param subject the principal (default {@code sub})
  * @param client the client (default {@code azp}; {@code client_id} is used when the path is absent)
@@ -70,7 +72,7 @@ public record ClaimMapping(
     return Identity.builder(credential, principal)
         .client(clientValue)
         .clientType(clientType == null ? null : text(resolve(claims, clientType)))
-        .roles(roles == null ? Set.of() : words(resolve(claims, roles)))
+        .roles(roles == null ? Set.of() : roles(resolve(claims, roles)))
         .scopes(scopes == null ? Set.of() : words(resolve(claims, scopes)))
         .expiresAt(expiresAt)
         .issuer(issuer)
@@ -113,18 +115,38 @@ public record ClaimMapping(
     return false;
   }
 
-  /** A space-separated string or an array of strings; anything else is no value. */
   private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
+  /** Scopes: a space-separated string or an array of strings; anything else is no value. */
   private static Set<String> words(@Nullable Object value) {
-    Set<String> out = new LinkedHashSet<>();
     if (value instanceof String s) {
+      Set<String> out = new LinkedHashSet<>();
       for (String w : WHITESPACE.split(s.trim())) {
         if (!w.isEmpty()) {
           out.add(w);
         }
       }
-    } else if (value instanceof Collection<?> list) {
+      return out;
+    }
+    return strings(value);
+  }
+
+  /**
+   * Roles: a string is one role, trimmed (a blank string is no role); an array of strings is its
+   * strings; anything else is no value.
+   */
+  private static Set<String> roles(@Nullable Object value) {
+    if (value instanceof String s) {
+      String role = s.trim();
+      return role.isEmpty() ? Set.of() : Set.of(role);
+    }
+    return strings(value);
+  }
+
+  /** The non-blank strings of an array, else (not an array) none. */
+  private static Set<String> strings(@Nullable Object value) {
+    Set<String> out = new LinkedHashSet<>();
+    if (value instanceof Collection<?> list) {
       for (Object o : list) {
         if (o instanceof String w && !w.isBlank()) {
           out.add(w);

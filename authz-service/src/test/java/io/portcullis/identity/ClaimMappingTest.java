@@ -2,9 +2,11 @@ package io.portcullis.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.portcullis.authz.Conditions;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class ClaimMappingTest {
@@ -58,19 +60,55 @@ class ClaimMappingTest {
   }
 
   @Test
-  void identity_rolesStringAndScopeArray_nonStringsIgnored() {
+  void identity_rolesStringIsOneRole_scopeArray_nonStringsIgnored() {
     ClaimMapping m = new ClaimMapping("sub", "azp", "roles", "scp", null);
 
     Identity id =
         m.identity(
             CredentialType.JWT,
-            Map.of("sub", "s", "roles", "x y", "scp", List.of("r", 7, "w", "")),
+            Map.of("sub", "s", "roles", " x y ", "scp", List.of("r", 7, "w", "")),
             null,
             "corp");
 
-    assertThat(id.roles()).containsExactlyInAnyOrder("x", "y");
+    // spec: "roles: ... # string or array"; only scopes are a space-separated string
+    assertThat(id.roles()).containsExactly("x y");
     assertThat(id.scopes()).containsExactlyInAnyOrder("r", "w");
     assertThat(id.clientType()).isNull();
+  }
+
+  @Test
+  void identity_rolesStringWithSpaces_doesNotGrantTheWordsAsRoles() {
+    ClaimMapping m = new ClaimMapping("sub", "azp", "roles", "scope", null);
+    Conditions adminOnly = new Conditions(Set.of("admin"), Set.of(), Set.of(), Set.of());
+
+    Identity id =
+        m.identity(
+            CredentialType.JWT,
+            Map.of("sub", "s", "roles", "orders admin", "scope", "orders:read admin"),
+            null,
+            "corp");
+
+    assertThat(id.roles()).containsExactly("orders admin");
+    assertThat(adminOnly.holds(id)).as("roles_any [admin]").isFalse();
+    // a string role is trimmed, a blank one is no role; a role array is unchanged
+    assertThat(
+            m.identity(CredentialType.JWT, Map.of("sub", "s", "roles", "  admin "), null, "corp")
+                .roles())
+        .containsExactly("admin");
+    assertThat(
+            m.identity(CredentialType.JWT, Map.of("sub", "s", "roles", "   "), null, "corp")
+                .roles())
+        .isEmpty();
+    assertThat(
+            m.identity(
+                    CredentialType.JWT,
+                    Map.of("sub", "s", "roles", List.of("orders", "admin")),
+                    null,
+                    "corp")
+                .roles())
+        .containsExactlyInAnyOrder("orders", "admin");
+    // scopes stay space-separated
+    assertThat(id.scopes()).containsExactlyInAnyOrder("orders:read", "admin");
   }
 
   @Test

@@ -131,6 +131,26 @@ class IntrospectionVerifierIT {
         .sign();
   }
 
+  @Test
+  void activeToken_aStringRolesMemberIsOneRole_scopeIsSplit() {
+    String token =
+        issuer
+            .token("intro")
+            .claim("client_id", "billing-batch")
+            .claim("scope", "orders:read orders:write")
+            .claim("username", "orders admin")
+            .without("azp")
+            .expiresAt(Instant.now().plus(Duration.ofHours(1)))
+            .sign();
+
+    Verification v = verifier().verify(token);
+
+    assertThat(v).isInstanceOf(Verification.Verified.class);
+    Identity id = ((Verification.Verified) v).identity();
+    assertThat(id.roles()).containsExactly("orders admin");
+    assertThat(id.scopes()).containsExactlyInAnyOrder("orders:read", "orders:write");
+  }
+
   static Reason reason(Verification v) {
     assertThat(v).isInstanceOf(Verification.Rejected.class);
     return ((Verification.Rejected) v).reason();
