@@ -6,6 +6,7 @@ import com.maxmind.geoip2.exception.GeoIp2Exception;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.config.FileCheck;
 import io.portcullis.config.FileVersion;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.request.RequestAttributes;
@@ -20,9 +21,7 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -273,26 +272,13 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
   }
 
   private synchronized void watch(Duration every) {
-    ScheduledExecutorService w =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "portcullis-geoip-watcher");
-              t.setDaemon(true);
-              return t;
-            });
-    w.scheduleWithFixedDelay(
-        () -> {
-          try {
-            reloadIfChanged();
-          } catch (RuntimeException | InternalError e) {
-            // Anything escaping here would cancel the periodic check for good, silently.
-            log.error("checking the GeoIP database {} for a new file failed", file, e);
-          }
-        },
-        every.toNanos(),
-        every.toNanos(),
-        TimeUnit.NANOSECONDS);
-    this.watcher = w;
+    this.watcher =
+        FileCheck.every(
+            every,
+            "portcullis-geoip-watcher",
+            log,
+            "the GeoIP database " + file,
+            this::reloadIfChanged);
   }
 
   /** Settings of a {@link MaxMindCountryResolver}. */

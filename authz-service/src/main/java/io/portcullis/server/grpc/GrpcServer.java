@@ -12,6 +12,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
+import io.portcullis.config.FileCheck;
 import io.portcullis.config.FileVersion;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -287,26 +288,9 @@ public final class GrpcServer implements AutoCloseable {
   }
 
   private synchronized void watchTlsFiles(Duration every) {
-    ScheduledExecutorService w =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "portcullis-tls-watcher");
-              t.setDaemon(true);
-              return t;
-            });
-    w.scheduleWithFixedDelay(
-        () -> {
-          try {
-            reloadTlsIfChanged();
-          } catch (RuntimeException e) {
-            // Anything escaping here would cancel the periodic check for good, silently.
-            log.error("checking the gRPC TLS files for renewed ones failed", e);
-          }
-        },
-        every.toNanos(),
-        every.toNanos(),
-        TimeUnit.NANOSECONDS);
-    this.tlsWatcher = w;
+    this.tlsWatcher =
+        FileCheck.every(
+            every, "portcullis-tls-watcher", log, "the gRPC TLS files", this::reloadTlsIfChanged);
   }
 
   /**

@@ -575,22 +575,12 @@ class GrpcServerTest {
   @Test
   void reloadTls_servesRenewedFilesToNewConnections_andKeepsTheRunningOnesWhenTheyCannotServe()
       throws Exception {
-    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
     java.time.Instant now =
         java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
-    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
-    TestCertificates.Issued first =
-        certs.issue(
-            "first", "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), localhost);
-    TestCertificates.Issued renewed =
-        certs.issue(
-            "renewed",
-            "EC",
-            now.minus(Duration.ofHours(1)),
-            now.plus(Duration.ofDays(30)),
-            localhost);
-    Path cert = java.nio.file.Files.copy(first.cert(), tmp.resolve("live.pem"));
-    Path key = java.nio.file.Files.copy(first.key(), tmp.resolve("live.key"));
+    Renewal r = renewal(now);
+    TestCertificates.Issued renewed = r.renewed();
+    Path cert = java.nio.file.Files.copy(r.first().cert(), tmp.resolve("live.pem"));
+    Path key = java.nio.file.Files.copy(r.first().key(), tmp.resolve("live.key"));
     GrpcServer server = start(new GrpcServer.Tls(cert, key, null));
     assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(1)));
 
@@ -615,22 +605,12 @@ class GrpcServerTest {
 
   @Test
   void reloadTlsIfChanged_readsEachNewStateOfTheFilesOnce_untilTheyCanServe() throws Exception {
-    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
     java.time.Instant now =
         java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
-    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
-    TestCertificates.Issued first =
-        certs.issue(
-            "first", "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), localhost);
-    TestCertificates.Issued renewed =
-        certs.issue(
-            "renewed",
-            "EC",
-            now.minus(Duration.ofHours(1)),
-            now.plus(Duration.ofDays(30)),
-            localhost);
-    Path cert = java.nio.file.Files.copy(first.cert(), tmp.resolve("live.pem"));
-    Path key = java.nio.file.Files.copy(first.key(), tmp.resolve("live.key"));
+    Renewal r = renewal(now);
+    TestCertificates.Issued renewed = r.renewed();
+    Path cert = java.nio.file.Files.copy(r.first().cert(), tmp.resolve("live.pem"));
+    Path key = java.nio.file.Files.copy(r.first().key(), tmp.resolve("live.key"));
     GrpcServer server = start(new GrpcServer.Tls(cert, key, null));
     assertThat(server.reloadTlsIfChanged()).as("nothing changed since start").isFalse();
     assertThat(server.tlsReloads() + server.failedTlsReloads()).isZero();
@@ -686,6 +666,23 @@ class GrpcServerTest {
         .untilAsserted(
             () -> assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30))));
     assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
+  }
+
+  /** A server certificate valid for a day, and its renewal valid for 30, for localhost. */
+  record Renewal(TestCertificates.Issued first, TestCertificates.Issued renewed) {}
+
+  private Renewal renewal(java.time.Instant now) throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
+    return new Renewal(
+        certs.issue(
+            "first", "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), localhost),
+        certs.issue(
+            "renewed",
+            "EC",
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(30)),
+            localhost));
   }
 
   /** Replaces {@code target} by a copy of {@code source} the way renewals should: by a rename. */
