@@ -577,7 +577,9 @@ final class PolicyBinder extends YamlReader {
     String name = requiredName(f, "name", names, "segment", "");
     MatchSpec match = emptyMatch();
     YamlNode matchNode = f.get("match");
-    if (matchNode != null) {
+    // `match:` with no value is YAML null: policy.md says an empty or absent match matches every
+    // request, and a key written without conditions is the empty one, like `match: {}`.
+    if (matchNode != null && !isNull(matchNode)) {
       int before = errorCount();
       match = match(matchNode, f.path("match"));
       matchComplete[0] = errorCount() == before;
@@ -1420,6 +1422,11 @@ final class PolicyBinder extends YamlReader {
     }
     IPAddress a = literal.getAddress();
     return a != null && a.isLoopback();
+  }
+
+  /** A YAML null ({@code key:}, {@code key: ~}, {@code key: null}), not one that failed. */
+  private static boolean isNull(YamlNode node) {
+    return node instanceof YamlNode.Scalar s && !s.broken() && s.type() == YamlNode.ScalarType.NULL;
   }
 
   private int errorCount() {

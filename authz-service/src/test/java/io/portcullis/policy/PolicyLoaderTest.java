@@ -999,6 +999,31 @@ class PolicyLoaderTest {
   }
 
   @Test
+  void match_withNoValue_isTheEmptyMatch_andMatchesEveryRequest() throws IOException {
+    // policy.md: "An empty or absent `match` matches every request". `match:` alone is YAML null.
+    for (String empty : List.of("", " ~", " null", " {}")) {
+      Policy p =
+          loaded(
+              """
+              version: 1
+              segments:
+                - name: everyone
+                  match:%s
+                  rules:
+                    - { name: all, paths: ["/**"] }
+              """
+                  .formatted(empty));
+      Segment s = p.segments().get(0);
+      assertThat(s.match().isEmpty()).as("match:%s", empty).isTrue();
+    }
+    // And it shadows a later segment just as `match: {}` does.
+    assertThat(shadowErrors("", "{ client: [a] }"))
+        .singleElement()
+        .asString()
+        .contains("segment 'second' is unreachable: segment 'first' (line 3)");
+  }
+
+  @Test
   void shadowing_isNotGuessedFromAMatchThatHadErrors() throws IOException {
     // The first match's only condition is invalid; leaving it out must not make it "match all".
     assertThat(shadowErrors("{ source_ip: [10.0.0.1/8] }", "{ client: [a] }"))
