@@ -1,6 +1,7 @@
 package io.portcullis.net;
 
 import com.google.common.net.InetAddresses;
+import io.portcullis.request.RequestAttributes;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -39,5 +40,26 @@ public final class SourceKeys {
       }
     }
     return InetAddresses.toAddrString(address);
+  }
+
+  /**
+   * The key that a source written by an operator (the admin API's {@code GET /admin/usage} and
+   * {@code DELETE /admin/blocks}) is counted under, as {@link #of} keys a request from it: an
+   * address in any spelling (IPv6 upper-case, compressed or not, in brackets or with a zone; an
+   * IPv4-mapped IPv6 address) becomes its key, so {@code 2001:db8::1} names {@code 2001:db8::/64};
+   * an IPv6 {@code /64} prefix is taken as the /64 it names; {@value #UNKNOWN} and any other text
+   * are returned as given (they name no other key). Not for the decision path.
+   */
+  public static String ofText(String text) {
+    int slash = text.indexOf('/');
+    if (slash < 0) {
+      InetAddress a = RequestAttributes.parseIp(text);
+      return a == null ? text : of(a);
+    }
+    if (!text.substring(slash + 1).equals("64")) {
+      return text;
+    }
+    InetAddress a = RequestAttributes.parseIp(text.substring(0, slash));
+    return a instanceof Inet6Address ? of(a) : text;
   }
 }

@@ -298,7 +298,9 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
     answer(
         response,
         () ->
-            UnblockResponse.newBuilder().setRemoved(protection.unblock(request.getKey())).build());
+            UnblockResponse.newBuilder()
+                .setRemoved(protection.unblock(LimitAdminRoutes.blockKeyOf(request.getKey())))
+                .build());
   }
 
   // ---- plumbing -------------------------------------------------------------------------------

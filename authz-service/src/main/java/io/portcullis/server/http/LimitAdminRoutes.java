@@ -7,6 +7,7 @@ import io.portcullis.limit.LimitKey;
 import io.portcullis.limit.LimitUsage;
 import io.portcullis.limit.RateLimiter;
 import io.portcullis.limit.SourceProtection;
+import io.portcullis.net.SourceKeys;
 import io.portcullis.policy.Policy;
 import io.portcullis.segment.Segment;
 import java.util.ArrayList;
@@ -24,7 +25,8 @@ import org.jspecify.annotations.Nullable;
  * them as the decision pipeline does, {@link LimitKey#bucket}): one {@code key} parameter per value
  * ({@code ?key=acme&key=eu}), or, for a limit whose {@code key} has several parts, one {@code key}
  * with the values joined by {@code ","} ({@code ?key=acme,eu}). A one-part key's value is taken
- * whole, so {@code ?key=a,b} reads the bucket of a client named {@code a,b}.
+ * whole, so {@code ?key=a,b} reads the bucket of a client named {@code a,b}. An {@code ip} part is
+ * keyed as the limiter keys a source ({@link SourceKeys#ofText}: an IPv6 address by its /64).
  */
 public final class LimitAdminRoutes {
   private final Supplier<Policy> policy;
@@ -129,7 +131,7 @@ public final class LimitAdminRoutes {
 
   AdminResponse unblock(AdminRequest request) {
     // The listener has decoded the path once already; an IPv6 block's key holds a '/'.
-    String key = request.pathParam("key");
+    String key = blockKeyOf(request.pathParam("key"));
     boolean removed;
     try {
       removed = protection.unblock(key);
@@ -154,16 +156,29 @@ public final class LimitAdminRoutes {
     if (values.size() != parts) {
       return null;
     }
-    // A header part is counted under its digest when it carries credentials or is long: do the
-    // same, so the caller can give the value as the client sent it.
+    // A header part is counted under its digest when it carries credentials or is long, an ip
+    // part under the source's key (an IPv6 address's /64): do the same, so the caller can give the
+    // value as the client sent it.
     List<String> keyed = new java.util.ArrayList<>(parts);
     for (int i = 0; i < parts; i++) {
+      LimitKey part = limit.key().get(i);
+      String v = values.get(i);
       keyed.add(
-          limit.key().get(i) instanceof LimitKey.Header h
-              ? h.keyValue(values.get(i))
-              : values.get(i));
+          part instanceof LimitKey.Header h
+              ? h.keyValue(v)
+              : part == LimitKey.Attribute.IP ? SourceKeys.ofText(v) : v);
     }
     return LimitKey.bucket(keyed);
+  }
+
+  /**
+   * The protection key that {@code key} of {@code DELETE /admin/blocks/{key}} names: an {@code ip:}
+   * key's address as the failed-auth rule keys a request from it ({@link SourceKeys#ofText}, so
+   * {@code ip:2001:db8::1} lifts the block of {@code ip:2001:db8::/64}), any other key as given.
+   * Shared with the admin gRPC service.
+   */
+  public static String blockKeyOf(String key) {
+    return key.startsWith("ip:") ? "ip:" + SourceKeys.ofText(key.substring("ip:".length())) : key;
   }
 
   /**

@@ -18,11 +18,13 @@ import io.portcullis.audit.AuditStore;
 import io.portcullis.audit.ChainHead;
 import io.portcullis.audit.DecisionRecords;
 import io.portcullis.audit.RecordChain;
+import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.identity.Secret;
 import io.portcullis.keys.KeyFormat;
 import io.portcullis.keys.KeyLifecycle;
 import io.portcullis.keys.KeyStore;
+import io.portcullis.limit.FailedAuthRule;
 import io.portcullis.limit.LimitBackends;
 import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.policy.LivePolicy;
@@ -546,6 +548,41 @@ class GrpcAdminServiceTest {
         .isTrue();
     assertThat(admin().listBlocks(ListBlocksRequest.getDefaultInstance()).getBlocksList())
         .isEmpty();
+  }
+
+  @Test
+  void usageAndUnblock_ofAnIpv6Address_readTheSlash64ThePipelineCountsAndBlocks() {
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder()
+            .policy(live)
+            .limiter(limits.limiter())
+            .clock(clock)
+            .nanoTime(clock::nanoTime)
+            .build();
+    RequestAttributes request =
+        RequestAttributes.builder().path("/v1/status").sourceIp("2001:db8:1:2::7").build();
+    pipeline.decide(request);
+    pipeline.decide(request);
+
+    Usage u =
+        admin()
+            .getUsage(
+                UsageRequest.newBuilder()
+                    .setLimit("public/per-ip")
+                    .setKey("2001:db8:1:2::1")
+                    .build());
+    assertThat(u.getKey()).isEqualTo("2001:db8:1:2::/64");
+    assertThat(u.getRemaining()).isEqualTo(3);
+
+    FailedAuthRule rule = new FailedAuthRule("ip", 1, Duration.ofMinutes(1), Duration.ofHours(1));
+    String blocked = rule.keyOf(request);
+    limits.protection().recordFailure(blocked, 1, rule.window(), rule.blockFor());
+    assertThat(
+            admin()
+                .unblock(UnblockRequest.newBuilder().setKey("ip:2001:db8:1:2::1").build())
+                .getRemoved())
+        .isTrue();
+    assertThat(limits.protection().blockedUntil(blocked)).isNull();
   }
 
   @Test

@@ -9,6 +9,7 @@ import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
 import io.portcullis.identity.Verification;
+import io.portcullis.limit.FailedAuthRule;
 import io.portcullis.limit.InMemoryGcraLimiter;
 import io.portcullis.limit.InMemorySourceProtection;
 import io.portcullis.limit.LimitDefinition;
@@ -50,6 +51,13 @@ class LimitAdminRoutesTest {
           List.of(LimitKey.Attribute.CLIENT, LimitKey.parse("header:x-region")),
           new LimitKind.Quota(100, QuotaWindow.DAY, ZoneOffset.UTC));
 
+  private final LimitDefinition perIp =
+      new LimitDefinition(
+          "per-ip",
+          "segment/partners",
+          List.of(LimitKey.Attribute.IP),
+          new LimitKind.Quota(100, QuotaWindow.DAY, ZoneOffset.UTC));
+
   /** The bearer token is the caller's client name. */
   private final Policy policy =
       TestPolicies.policy(
@@ -64,6 +72,7 @@ class LimitAdminRoutesTest {
           segment("partners")
               .limit(perClient)
               .limit(perRegion)
+              .limit(perIp)
               .rule(allow("read", "/v1/orders"))
               .build());
 
@@ -80,11 +89,15 @@ class LimitAdminRoutesTest {
   private final LimitAdminRoutes routes = new LimitAdminRoutes(() -> policy, limiter, protection);
 
   private void call(String client, String region) {
+    call(client, region, "203.0.113.7");
+  }
+
+  private void call(String client, String region, String sourceIp) {
     pipeline.decide(
         RequestAttributes.builder()
             .method("GET")
             .path("/v1/orders")
-            .sourceIp("203.0.113.7")
+            .sourceIp(sourceIp)
             .header("authorization", "Bearer " + client)
             .header("x-region", region)
             .build());
@@ -150,6 +163,58 @@ class LimitAdminRoutesTest {
                 Headers.empty(),
                 new byte[0]));
     assertThat(unknown.status()).isEqualTo(404);
+  }
+
+  @Test
+  void anIpKey_readsTheBucketThePipelineCounts_anIpv6AddressItsSlash64() {
+    // IPv6 sources are counted per /64 (SourceKeys): any address of the /64 reads that bucket.
+    call("acme", "eu", "2001:db8:1:2::7");
+    call("acme", "eu", "2001:db8:1:2:ffff::1");
+
+    for (String key :
+        List.of(
+            "2001:db8:1:2::7",
+            "2001:db8:1:2::1",
+            "2001:DB8:1:2:0:0:0:7",
+            "[2001:db8:1:2::7]",
+            "2001:db8:1:2::/64",
+            "2001:0db8:0001:0002::/64")) {
+      assertThat(used("partners/per-ip", key)).as(key).isEqualTo(2);
+    }
+    assertThat(used("partners/per-ip", "2001:db8:1:3::7")).as("another /64").isZero();
+    assertThat(used("partners/per-ip", "2001:db8:1:2::7/48")).as("not a /64").isZero();
+
+    // An IPv4-mapped address is counted as the IPv4 address, whichever way it is written.
+    call("acme", "eu", "203.0.113.8");
+    assertThat(used("partners/per-ip", "::ffff:203.0.113.8")).isEqualTo(1);
+    call("acme", "eu", "::ffff:203.0.113.9");
+    assertThat(used("partners/per-ip", "203.0.113.9")).isEqualTo(1);
+  }
+
+  @Test
+  void deleteBlock_ofAnIpv6Address_liftsTheBlockOfItsSlash64() {
+    FailedAuthRule rule =
+        new FailedAuthRule("ip", 1, java.time.Duration.ofMinutes(1), java.time.Duration.ofHours(1));
+    AdminRouter router = routes.register(new AdminRouter());
+    for (String given : List.of("ip:2001:db8:1:2::1", "ip:::ffff:203.0.113.8")) {
+      String source = given.startsWith("ip:2001") ? "2001:db8:1:2::7" : "203.0.113.8";
+      String blocked = rule.keyOf(RequestAttributes.builder().sourceIp(source).build());
+      protection.recordFailure(blocked, 1, rule.window(), rule.blockFor());
+      assertThat(protection.blockedUntil(blocked)).as(blocked).isNotNull();
+
+      AdminResponse r =
+          router.dispatch(
+              new AdminRequest(
+                  "DELETE",
+                  "/admin/blocks/" + given,
+                  Map.of(),
+                  Map.of(),
+                  Headers.empty(),
+                  new byte[0]));
+
+      assertThat(r.status()).as(given + ": " + r.bodyText()).isEqualTo(204);
+      assertThat(protection.blockedUntil(blocked)).as(blocked).isNull();
+    }
   }
 
   @Test
