@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.audit.DecisionRecords;
 import io.portcullis.geo.CountryResolver;
+import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
+import io.portcullis.identity.Verification;
 import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.FailoverRateLimiter;
@@ -22,12 +24,15 @@ import io.portcullis.request.Body;
 import io.portcullis.request.RequestAttributes;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.SamplePolicy;
+import io.portcullis.testing.TestPolicies;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class DecisionPipelineTest {
   static final Identity ALICE = SamplePolicy.ALICE;
@@ -339,6 +344,73 @@ class DecisionPipelineTest {
         .isEqualTo(
             "limit 'per-key' not checked: rate limit backend unavailable"
                 + " (on_backend_failure: deny)");
+  }
+
+  @Test
+  void quotaExhausted_is429QuotaExceededWithRetryAfterAndRateLimitHeaders() {
+    // policy.md step 8: quota_exceeded is a 429 with Retry-After, like rate_limited; here the
+    // calendar day ends in 50 minutes.
+    limiter.set(
+        (requests, consume) -> {
+          LimitRequest r = requests.getFirst();
+          LimitStatus s =
+              new LimitStatus(r.limit(), 1000, 0, Duration.ofMinutes(50), Duration.ofDays(1));
+          return new LimitOutcome(
+              false, Reason.QUOTA_EXCEEDED, r.limit(), s, Duration.ofMinutes(50), null);
+        });
+    Decision d = pipeline.decide(partner("GET", "/v1/orders").build());
+    assertDeny(d, Reason.QUOTA_EXCEEDED, 429);
+    assertThat(d.response().clientHeaders())
+        .contains(
+            new ResponseHeader("retry-after", "3000"),
+            new ResponseHeader("ratelimit-policy", "\"per-key\";q=1000;w=86400"),
+            new ResponseHeader("ratelimit", "\"per-key\";r=0;t=3000"));
+    assertThat(d.response().body()).contains("urn:portcullis:error:quota_exceeded");
+  }
+
+  /**
+   * policy.md step 3: a revoked or expired API key and an inactive (introspected) token are 401
+   * with WWW-Authenticate, never anonymous.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(
+      value = Reason.class,
+      names = {"REVOKED_KEY", "EXPIRED_KEY", "INACTIVE_TOKEN"})
+  void revokedOrExpiredKey_orInactiveToken_is401WithWwwAuthenticate(Reason reason) {
+    CredentialChain chain =
+        CredentialChain.builder()
+            .introspection(token -> Verification.rejected(Reason.INACTIVE_TOKEN, "not active"))
+            .apiKeys(
+                key ->
+                    Verification.rejected(
+                        key.equals("pk_revoked") ? Reason.REVOKED_KEY : Reason.EXPIRED_KEY,
+                        "refused"),
+                List.of("x-api-key"))
+            .build();
+    DecisionPipeline p =
+        DecisionPipeline.builder()
+            .policy(
+                () ->
+                    TestPolicies.policy(
+                        chain,
+                        TestPolicies.segment("all")
+                            .rule(TestPolicies.allow("status", "/v1/status"))
+                            .build()))
+            .clock(clock)
+            .nanoTime(clock::nanoTime)
+            .build();
+    RequestAttributes.Builder request = get("/v1/status");
+    switch (reason) {
+      case REVOKED_KEY -> request.header("x-api-key", "pk_revoked");
+      case EXPIRED_KEY -> request.header("x-api-key", "pk_expired");
+      default -> request.header("authorization", "Bearer opaque-token");
+    }
+
+    Decision d = p.decide(request.build());
+
+    assertDeny(d, reason, 401);
+    assertThat(d.response().clientHeaders())
+        .contains(new ResponseHeader("www-authenticate", "Bearer error=\"invalid_token\""));
   }
 
   @Test
