@@ -47,6 +47,19 @@ public final class LogCapture implements AutoCloseable {
     }
   }
 
+  /**
+   * The INFO messages logged so far, oldest first, each prefixed with the name of the thread that
+   * logged it and ": " (which code path did something, when several can).
+   */
+  public List<String> infosWithThread() {
+    synchronized (appender) {
+      return appender.list.stream()
+          .filter(e -> e.getLevel() == Level.INFO)
+          .map(e -> e.getThreadName() + ": " + e.getFormattedMessage())
+          .toList();
+    }
+  }
+
   @Override
   public void close() {
     logger.detachAppender(appender);

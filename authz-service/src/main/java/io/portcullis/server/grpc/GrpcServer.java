@@ -113,12 +113,15 @@ public final class GrpcServer implements AutoCloseable {
   // The TLS files' versions when the served material was read, and when a reload last tried them.
   private @Nullable List<@Nullable FileVersion> servedVersions; // guarded by this
   private @Nullable List<@Nullable FileVersion> triedVersions; // guarded by this
+  private @Nullable Instant triedAt; // guarded by this
+  private final @Nullable Duration fileCheckInterval;
   private @Nullable ScheduledExecutorService tlsWatcher; // guarded by this
 
   private GrpcServer(
       Builder b, @Nullable TlsMaterial tls, @Nullable List<@Nullable FileVersion> versions) {
     this.tlsFiles = b.tls;
     this.servedVersions = versions;
+    this.fileCheckInterval = tls == null ? null : b.checkTlsFilesEvery;
     this.clock = b.clock;
     this.tls = tls;
     // Key and trust managers fed with the material already checked, not grpc-java's own PEM
@@ -189,8 +192,7 @@ public final class GrpcServer implements AutoCloseable {
 
   /** Serves {@code m} to connections set up from now on. */
   private void install(TlsMaterial m) {
-    java.util.Objects.requireNonNull(keys)
-        .updateIdentityCredentials(m.chain().toArray(X509Certificate[]::new), m.key());
+    // the trust first: it is the update that can fail, and then nothing has changed
     if (trust != null) {
       try {
         trust.updateTrustCredentials(m.clientCa().toArray(X509Certificate[]::new));
@@ -198,6 +200,8 @@ public final class GrpcServer implements AutoCloseable {
         throw new IllegalStateException("cannot trust the client CA certificates", e);
       }
     }
+    java.util.Objects.requireNonNull(keys)
+        .updateIdentityCredentials(m.chain().toArray(X509Certificate[]::new), m.key());
     this.tls = m;
   }
 
@@ -218,14 +222,15 @@ public final class GrpcServer implements AutoCloseable {
     // read before the files, so that a change while they are read is seen by the next check
     List<@Nullable FileVersion> versions = versions(files);
     triedVersions = versions;
+    triedAt = clock.instant();
     TlsMaterial m;
     try {
       m = TlsMaterial.read(files, clock.instant());
     } catch (TlsMaterial.InvalidException e) {
       tlsReloadFailed.incrementAndGet();
       log.error(
-          "gRPC TLS reload failed; the running certificate (valid until {}) stays: {} (files being"
-              + " renewed one by one are read again when they change next)",
+          "gRPC TLS reload failed; the running certificate (valid until {}) stays: {} (the files"
+              + " are read again when one changes, and every minute while they cannot serve)",
           certificateNotAfter(),
           e.getMessage());
       return false;
@@ -245,10 +250,19 @@ public final class GrpcServer implements AutoCloseable {
   }
 
   /**
+   * How long files that could not serve are left alone before they are read again though they did
+   * not change: what failed may pass later (a certificate not valid yet because this host's clock
+   * is behind the issuer's, a file not readable for a moment), and a renewal that is never read
+   * again would leave the old certificate to expire.
+   */
+  static final Duration RETRY_FAILED_FILES = Duration.ofMinutes(1);
+
+  /**
    * {@link #reloadTls()} if one of the TLS files is another file than the served material was read
    * from (renamed over, its size or modification time changed) and that set of versions was not
-   * tried already: a renewal written file by file is read once per change, and a bad file is not
-   * read (and logged) again until it changes.
+   * tried in the last {@link #RETRY_FAILED_FILES}: a renewal written file by file is read once per
+   * change, and files that cannot serve are read (and logged) again once a minute, not at every
+   * check.
    *
    * @return whether new material is now served
    */
@@ -258,7 +272,12 @@ public final class GrpcServer implements AutoCloseable {
       return false;
     }
     List<@Nullable FileVersion> now = versions(files);
-    if (now.equals(servedVersions) || now.equals(triedVersions)) {
+    if (now.equals(servedVersions)) {
+      return false;
+    }
+    if (now.equals(triedVersions)
+        && triedAt != null
+        && clock.instant().isBefore(triedAt.plus(RETRY_FAILED_FILES))) {
       return false;
     }
     return reloadTls();
@@ -302,9 +321,16 @@ public final class GrpcServer implements AutoCloseable {
     return m == null ? null : m.leaf().getNotAfter().toInstant();
   }
 
+  /**
+   * Starts listening and, with {@link Builder#checkTlsFilesEvery}, checking the TLS files (only
+   * once listening worked: a failed start leaves no thread behind).
+   */
   public GrpcServer start() throws IOException {
     server.start();
     log.info("gRPC listening on {}", server.getListenSockets());
+    if (fileCheckInterval != null) {
+      watchTlsFiles(fileCheckInterval);
+    }
     return this;
   }
 
@@ -495,11 +521,7 @@ public final class GrpcServer implements AutoCloseable {
         return new GrpcServer(this, null, null);
       }
       List<@Nullable FileVersion> versions = versions(tls);
-      GrpcServer s = new GrpcServer(this, TlsMaterial.read(tls, clock.instant()), versions);
-      if (checkTlsFilesEvery != null) {
-        s.watchTlsFiles(checkTlsFilesEvery);
-      }
-      return s;
+      return new GrpcServer(this, TlsMaterial.read(tls, clock.instant()), versions);
     }
   }
 }

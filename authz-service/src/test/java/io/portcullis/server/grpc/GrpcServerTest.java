@@ -656,16 +656,82 @@ class GrpcServerTest {
             10_000,
             b -> b.checkTlsFilesEvery(Duration.ofMillis(50)));
 
-    // rewritten in place this time: a new size or modification time is a change too
-    java.nio.file.Files.copy(renewed.key(), key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    java.nio.file.Files.copy(
-        renewed.cert(), cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    // rewritten in place this time (same inode): a new size or modification time is a change too
+    Object inode = java.nio.file.Files.readAttributes(key, "unix:ino").get("ino");
+    java.nio.file.Files.write(key, java.nio.file.Files.readAllBytes(renewed.key()));
+    java.nio.file.Files.write(cert, java.nio.file.Files.readAllBytes(renewed.cert()));
+    assertThat(java.nio.file.Files.readAttributes(key, "unix:ino").get("ino")).isEqualTo(inode);
 
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () -> assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30))));
     assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
+  }
+
+  @Test
+  void filesThatCouldNotServe_areReadAgainAMinuteLater_thoughTheyDidNotChange() throws Exception {
+    // A renewal whose notBefore is the issuer's "now", on a host whose clock is 30 s behind: it
+    // cannot serve yet, and nothing will change the files again before the old one expires.
+    java.time.Instant now =
+        java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
+    TestCertificates.Issued early =
+        certs.issue(
+            "early",
+            "EC",
+            now.plus(Duration.ofSeconds(30)),
+            now.plus(Duration.ofDays(30)),
+            localhost);
+    FakeClock clock = FakeClock.at(now);
+    Path cert = java.nio.file.Files.copy(certs.serverCert(), tmp.resolve("live.pem"));
+    Path key = java.nio.file.Files.copy(certs.serverKey(), tmp.resolve("live.key"));
+    GrpcServer server = start(new GrpcServer.Tls(cert, key, null), 10_000, b -> b.clock(clock));
+    replace(key, early.key());
+    replace(cert, early.cert());
+
+    try (LogCapture logs = LogCapture.of(GrpcServer.class)) {
+      assertThat(server.reloadTlsIfChanged()).isFalse();
+      clock.advance(Duration.ofSeconds(59));
+      assertThat(server.reloadTlsIfChanged()).as("not again within the minute").isFalse();
+      assertThat(logs.errors()).singleElement().asString().contains("not valid until");
+    }
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(server.reloadTlsIfChanged()).as("read again: valid by now").isTrue();
+    assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
+    assertThat(server.failedTlsReloads()).isEqualTo(1);
+  }
+
+  @Test
+  void theFileCheckRunsOnlyWhileTheServerIsListening() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    GrpcServer.Tls tls = new GrpcServer.Tls(certs.serverCert(), certs.serverKey(), null);
+    org.awaitility.Awaitility.await() // earlier tests' servers are closed, their checks ending
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(tlsWatchers()).isZero());
+    GrpcServer server = start(tls, 10_000, b -> b.checkTlsFilesEvery(Duration.ofMillis(50)));
+    assertThat(tlsWatchers()).isOne();
+
+    // the same port again: start() fails, and leaves no check running behind it
+    GrpcServer.Builder clash =
+        GrpcServer.builder(new InetSocketAddress("127.0.0.1", server.port()))
+            .tls(tls)
+            .checkTlsFilesEvery(Duration.ofMillis(50));
+    GrpcServer unstarted = clash.build();
+    assertThatThrownBy(unstarted::start).isInstanceOf(java.io.IOException.class);
+    assertThat(tlsWatchers()).isOne();
+
+    server.close();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(tlsWatchers()).isZero());
+  }
+
+  private static long tlsWatchers() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().equals("portcullis-tls-watcher"))
+        .count();
   }
 
   /** A server certificate valid for a day, and its renewal valid for 30, for localhost. */
