@@ -265,11 +265,13 @@ public final class RuntimeConfigLoader extends YamlReader {
     YamlNode.Mapping ge = optMapping(f, "geoip");
     if (ge != null) {
       Fields gf = new Fields(ge, "geoip", GEOIP);
-      // a section that leaves header out keeps the default header; `header: null` turns it off
+      // Unlike other sections, one that leaves header out trusts no header (not the default
+      // x-geo-country): a section written for a database must not also start believing a header
+      // the client can send, for every address the database cannot place (docs/decisions.md).
       String header =
-          gf.get("header") == null
-              ? geo.header()
-              : isNull(gf.get("header")) ? null : string(gf.get("header"), gf.path("header"));
+          gf.get("header") == null || isNull(gf.get("header"))
+              ? null
+              : string(gf.get("header"), gf.path("header"));
       Path db = optPath(gf, "database", null);
       if (db != null && !Files.isReadable(db)) {
         d.error(gf.get("database"), gf.path("database"), "cannot read the GeoIP database " + db);

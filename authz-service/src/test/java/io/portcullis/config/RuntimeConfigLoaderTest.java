@@ -119,15 +119,16 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
-  void aGeoipSectionWithoutHeader_keepsTheDefaultHeader_andHeaderNullTurnsItOff()
-      throws IOException {
+  void aGeoipSectionTrustsAHeader_onlyWhenItNamesOne() throws IOException {
     Path db = Files.writeString(dir.resolve("countries.mmdb"), "not opened by the loader");
-    RuntimeConfig withDb = loaded("geoip: { database: countries.mmdb }\n");
-    assertThat(withDb.geoip())
-        .isEqualTo(new RuntimeConfig.GeoIp("x-geo-country", db))
-        .as("a section overrides only the keys it sets, as every other section does");
-    assertThat(loaded("geoip: { header: null, database: countries.mmdb }\n").geoip())
+    assertThat(loaded("geoip: { database: countries.mmdb }\n").geoip())
+        .as("a database-only section must not start believing a client-settable header")
         .isEqualTo(new RuntimeConfig.GeoIp(null, db));
+    assertThat(loaded("geoip: { header: X-Geo-Country, database: countries.mmdb }\n").geoip())
+        .isEqualTo(new RuntimeConfig.GeoIp("x-geo-country", db));
+    assertThat(loaded("instance: pc-1\n").geoip())
+        .as("without a section, interfaces.md's default header")
+        .isEqualTo(new RuntimeConfig.GeoIp("x-geo-country", null));
   }
 
   @Test
