@@ -132,13 +132,13 @@ public record ClaimMapping(
   }
 
   /**
-   * Roles: a string is one role, trimmed (a blank string is no role); an array of strings is its
-   * strings; anything else is no value.
+   * Roles: a string is one role, exactly as given like an array's strings (not trimmed: {@code "
+   * admin"} is not the role {@code admin}, the fail-closed reading); a blank string is no role; an
+   * array of strings is its strings; anything else is no value.
    */
   private static Set<String> roles(@Nullable Object value) {
     if (value instanceof String s) {
-      String role = s.trim();
-      return role.isEmpty() ? Set.of() : Set.of(role);
+      return s.isBlank() ? Set.of() : Set.of(s);
     }
     return strings(value);
   }

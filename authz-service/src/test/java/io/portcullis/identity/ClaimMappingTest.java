@@ -71,7 +71,7 @@ class ClaimMappingTest {
             "corp");
 
     // spec: "roles: ... # string or array"; only scopes are a space-separated string
-    assertThat(id.roles()).containsExactly("x y");
+    assertThat(id.roles()).containsExactly(" x y ");
     assertThat(id.scopes()).containsExactlyInAnyOrder("r", "w");
     assertThat(id.clientType()).isNull();
   }
@@ -90,11 +90,20 @@ class ClaimMappingTest {
 
     assertThat(id.roles()).containsExactly("orders admin");
     assertThat(adminOnly.holds(id)).as("roles_any [admin]").isFalse();
-    // a string role is trimmed, a blank one is no role; a role array is unchanged
+    // a string role is taken as it is, like an array's (not trimmed into another role); a blank
+    // one is no role; a role array is unchanged
+    Identity spaced =
+        m.identity(CredentialType.JWT, Map.of("sub", "s", "roles", "  admin "), null, "corp");
+    assertThat(spaced.roles()).containsExactly("  admin ");
+    assertThat(adminOnly.holds(spaced)).isFalse();
     assertThat(
-            m.identity(CredentialType.JWT, Map.of("sub", "s", "roles", "  admin "), null, "corp")
+            m.identity(
+                    CredentialType.JWT,
+                    Map.of("sub", "s", "roles", List.of(" admin")),
+                    null,
+                    "corp")
                 .roles())
-        .containsExactly("admin");
+        .containsExactly(" admin");
     assertThat(
             m.identity(CredentialType.JWT, Map.of("sub", "s", "roles", "   "), null, "corp")
                 .roles())
