@@ -98,6 +98,29 @@ public interface AuditStore {
   /** The most buckets {@link #timeline} returns. */
   int MAX_TIMELINE_BUCKETS = 10_000;
 
+  /** Every instance's chain as the store holds it now, in instance order. */
+  List<ChainPosition> chains();
+
+  /**
+   * Up to {@code limit} records of {@code instance}'s chain with {@code seq > afterSeq}, in {@code
+   * seq} order, each with its chain fields (as {@link #query} returns them): a reader that
+   * remembers the last {@code seq} it saw and asks again for what follows it never misses a record
+   * that commits later (see the implementation for why). Only the chain is read, the records {@code
+   * anchor < seq <= head}: a row outside it (inserted by hand, which {@link #verify} reports) is
+   * not returned. A {@code seq} missing in between (deleted by retention since, or by hand) is
+   * simply skipped; the caller sees the jump.
+   *
+   * @throws IllegalArgumentException if {@code limit} is not positive
+   */
+  List<DecisionRecord> readChain(String instance, long afterSeq, int limit);
+
+  /**
+   * The {@code seq} of the first record of {@code instance}'s chain (in {@code seq} order) stamped
+   * at or after {@code time}, or {@code null} if there is none; where an export given a start time
+   * begins.
+   */
+  @Nullable Long firstSeqAtOrAfter(String instance, Instant time);
+
   /**
    * Walks every instance's chain from its retention anchor to its head and reports the first record
    * that was edited (content or column copies), deleted (a gap, or a shortened tail) or moved, or

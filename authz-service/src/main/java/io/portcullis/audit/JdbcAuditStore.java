@@ -757,6 +757,92 @@ abstract sealed class JdbcAuditStore implements AuditStore
     }
   }
 
+  // ---- reading chains in order (export) --------------------------------------------------------
+
+  @Override
+  public List<ChainPosition> chains() {
+    List<ChainPosition> out = new ArrayList<>();
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT instance, anchor_seq, head_seq FROM audit_chain ORDER BY instance");
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(new ChainPosition(rs.getString(1), rs.getLong(2), rs.getLong(3)));
+      }
+    } catch (SQLException e) {
+      throw failure("listing audit chains", e);
+    }
+    return out;
+  }
+
+  /**
+   * The statement of {@link #readChain}: one range read of the {@code (instance, seq)} index,
+   * bounded by the chain row read in the same statement (so in the same snapshot as the records).
+   *
+   * <p>Why "{@code seq > last}" is a complete cursor, unlike the row id or the time: an append
+   * writes records of one chain only as its continuation ({@code seq = head + 1}, checked under the
+   * chain's lock: PostgreSQL's {@code SELECT ... FOR UPDATE} of the {@code audit_chain} row,
+   * SQLite's single write lock of {@code BEGIN IMMEDIATE}) and moves the head in the same
+   * transaction. So the transaction writing {@code seq = n + 1} can only start its inserts once the
+   * one that wrote {@code n} has committed (PostgreSQL releases the row lock only after the commit
+   * is visible to new snapshots), and a snapshot that sees any record of a chain sees every earlier
+   * one that is still stored: records commit in {@code seq} order, per chain. Retention deletes
+   * only a prefix and moves the anchor in one transaction. Row ids do not have this order in
+   * PostgreSQL (an identity value is taken at insert, and two instances' transactions commit in
+   * either order), and times do not in either (writers' clocks, journal replays).
+   */
+  Sql readChainSql(String instance, long afterSeq, int limit) {
+    return new Sql(
+        "SELECT prev_hash, hash, record FROM audit_record WHERE instance = ? AND seq > ?"
+            + " AND seq > (SELECT anchor_seq FROM audit_chain WHERE instance = ?)"
+            + " AND seq <= (SELECT head_seq FROM audit_chain WHERE instance = ?)"
+            + " ORDER BY seq LIMIT ?",
+        List.of(instance, afterSeq, instance, instance, limit));
+  }
+
+  @Override
+  public List<DecisionRecord> readChain(String instance, long afterSeq, int limit) {
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be positive");
+    }
+    List<DecisionRecord> out = new ArrayList<>(Math.min(limit, 1_024));
+    try (Connection c = db.connection();
+        PreparedStatement ps = prepare(c, readChainSql(instance, afterSeq, limit));
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(stored(rs.getBytes(3), rs.getString(1), rs.getString(2)));
+      }
+    } catch (SQLException e) {
+      throw failure("reading the audit chain of instance '" + instance + "'", e);
+    }
+    return out;
+  }
+
+  @Override
+  public @Nullable Long firstSeqAtOrAfter(String instance, Instant time) {
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT min(seq) FROM audit_record WHERE instance = ? AND time_us >= ?"
+                    + " AND seq > (SELECT anchor_seq FROM audit_chain WHERE instance = ?)"
+                    + " AND seq <= (SELECT head_seq FROM audit_chain WHERE instance = ?)")) {
+      ps.setString(1, instance);
+      ps.setLong(2, DecisionRecords.micros(time));
+      ps.setString(3, instance);
+      ps.setString(4, instance);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) {
+          long seq = rs.getLong(1);
+          return rs.wasNull() ? null : seq;
+        }
+        return null;
+      }
+    } catch (SQLException e) {
+      throw failure("finding where the audit chain of instance '" + instance + "' starts", e);
+    }
+  }
+
   // ---- verify ---------------------------------------------------------------------------------
 
   @Override

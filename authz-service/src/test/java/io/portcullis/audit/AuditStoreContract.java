@@ -931,6 +931,109 @@ abstract class AuditStoreContract {
     assertThat(b.detail()).contains("record seq -5 lies at or before the chain anchor (seq 2)");
   }
 
+  // ---- reading chains in order (export) --------------------------------------------------------
+
+  static List<Long> seqs(List<DecisionRecord> records) {
+    return records.stream().map(DecisionRecord::getSeq).toList();
+  }
+
+  @Test
+  void chains_nameEachInstancesAnchorAndHead_inInstanceOrder() {
+    assertThat(store.chains()).isEmpty();
+    appendOk(linked(B, 3, ChainHead.GENESIS));
+    appendOk(linked(A, 6, ChainHead.GENESIS)); // T0 + 0..5 min
+
+    assertThat(store.chains())
+        .containsExactly(new ChainPosition(A, 0, 6), new ChainPosition(B, 0, 3));
+
+    store.deleteBefore(T0.plus(Duration.ofMinutes(3)), 10); // A: seq 1..3, B: all three
+    assertThat(store.chains())
+        .containsExactly(new ChainPosition(A, 3, 6), new ChainPosition(B, 3, 3));
+  }
+
+  @Test
+  void readChain_returnsTheRecordsAfterSeqInSeqOrder_withTheirChainFields_pageByPage() {
+    List<DecisionRecord> rs = new ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      // Times out of seq order: the chain's order is seq, not time.
+      rs.add(record(A, "a-" + (i + 1), T0.plusSeconds(i % 2 == 0 ? 600 - i : i)));
+    }
+    List<DecisionRecord> a = link(rs, ChainHead.GENESIS);
+    appendOk(a.subList(0, 4));
+    appendOk(linked(B, 2, ChainHead.GENESIS));
+    appendOk(a.subList(4, 7));
+
+    assertThat(store.readChain(A, 0, 3)).containsExactlyElementsOf(a.subList(0, 3));
+    assertThat(store.readChain(A, 3, 3)).containsExactlyElementsOf(a.subList(3, 6));
+    assertThat(store.readChain(A, 6, 3)).containsExactly(a.get(6));
+    assertThat(store.readChain(A, 7, 3)).isEmpty();
+    assertThat(store.readChain(A, 3, 3).get(0).getPrevHash()).isEqualTo(a.get(2).getHash());
+    assertThat(seqs(store.readChain(B, 0, 100))).containsExactly(1L, 2L);
+    assertThat(store.readChain("instance-unknown", 0, 100)).isEmpty();
+  }
+
+  @Test
+  void readChain_acrossARetentionDeletion_continuesWithTheOldestStoredRecord() {
+    List<DecisionRecord> a = linked(A, 6, ChainHead.GENESIS); // T0 + 0..5 min
+    appendOk(a);
+    assertThat(seqs(store.readChain(A, 0, 2))).containsExactly(1L, 2L);
+
+    store.deleteBefore(T0.plus(Duration.ofMinutes(3)), 10); // seq 1..3; the anchor is at 3
+
+    // A reader that had read up to seq 2 sees the jump to 4: seq 3 was deleted before it read it.
+    assertThat(store.readChain(A, 2, 10)).containsExactlyElementsOf(a.subList(3, 6));
+    assertThat(seqs(store.readChain(A, 0, 2))).containsExactly(4L, 5L);
+    assertThat(seqs(store.readChain(A, 4, 10))).containsExactly(5L, 6L);
+    assertThat(store.chains()).containsExactly(new ChainPosition(A, 3, 6));
+
+    // Appends after retention follow on.
+    List<DecisionRecord> more = linked(A, 2, store.head(A));
+    appendOk(more);
+    assertThat(store.readChain(A, 6, 10)).containsExactlyElementsOf(more);
+  }
+
+  @Test
+  void readChain_leavesOutRowsOutsideTheChain() throws SQLException {
+    appendOk(linked(A, 4, ChainHead.GENESIS));
+    store.deleteBefore(T0.plus(Duration.ofMinutes(1)), 10); // seq 1; the anchor is at 1
+    insertForgedRow(3, 9, "forged-after-head");
+    insertForgedRow(3, 1, "forged-at-anchor");
+    insertForgedRow(3, -2, "forged-negative");
+
+    assertThat(seqs(store.readChain(A, -10, 100))).containsExactly(2L, 3L, 4L);
+    assertThat(seqs(store.readChain(A, 4, 100))).isEmpty();
+  }
+
+  @Test
+  void readChain_isServedByTheChainIndexWithoutSorting() throws SQLException {
+    appendOk(linked(A, 20, ChainHead.GENESIS));
+    appendOk(linked(B, 20, ChainHead.GENESIS));
+    String plan = String.join("\n", explain(((JdbcAuditStore) store).readChainSql(A, 5, 10)));
+
+    assertThat(plan).as(plan).containsAnyOf("audit_record_chain", "sqlite_autoindex_audit_record");
+    assertThat(plan.toLowerCase()).as(plan).doesNotContain("sort").doesNotContain("temp b-tree");
+  }
+
+  @Test
+  void firstSeqAtOrAfter_isTheFirstRecordInSeqOrderStampedFromThatTime() {
+    List<DecisionRecord> rs = new ArrayList<>();
+    rs.add(record(A, "old", T0));
+    rs.add(record(A, "ahead", T0.plusSeconds(3600))); // written while the clock was ahead
+    rs.add(record(A, "back", T0.plusSeconds(60)));
+    rs.add(record(A, "later", T0.plusSeconds(120)));
+    appendOk(link(rs, ChainHead.GENESIS));
+    appendOk(linked(B, 1, ChainHead.GENESIS));
+
+    assertThat(store.firstSeqAtOrAfter(A, T0)).isEqualTo(1L);
+    assertThat(store.firstSeqAtOrAfter(A, T0.plusSeconds(90))).isEqualTo(2L);
+    assertThat(store.firstSeqAtOrAfter(A, T0.plusSeconds(3600))).isEqualTo(2L);
+    assertThat(store.firstSeqAtOrAfter(A, T0.plusSeconds(3601))).isNull();
+    assertThat(store.firstSeqAtOrAfter("instance-unknown", T0)).isNull();
+
+    store.deleteBefore(T0.plusSeconds(1), 10); // seq 1
+    assertThat(store.firstSeqAtOrAfter(A, T0)).isEqualTo(2L);
+  }
+
   // ---- retention ------------------------------------------------------------------------------
 
   @Test
