@@ -31,19 +31,26 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code portcullis audit query|summary|verify}: the decision audit log from the command line, read
- * straight from the store ({@link StoreOptions}: {@code --store URL} or {@code --config FILE}), so
- * it works whether or not the service runs.
+ * {@code portcullis audit query|summary|verify|export}: the decision audit log from the command
+ * line, read straight from the store ({@link StoreOptions}: {@code --store URL} or {@code --config
+ * FILE}), so it works whether or not the service runs.
  *
  * <p>Filters are those of {@code GET /admin/audit} and are parsed by the same {@link AuditFilters}.
  * Exit status: 0 success (for {@code verify}: the chain is intact), 1 the chain is broken ({@code
- * verify}), 2 invalid arguments, 3 the store cannot be opened or read.
+ * verify}) or stdout or the checkpoint could not be written ({@code export}), 2 invalid arguments,
+ * 3 the store cannot be opened or read. {@code export} ({@link AuditExportCommand}) streams the log
+ * to a log shipper.
  */
 @Command(
     name = "audit",
-    description = "Query, summarize and verify the decision audit log.",
+    description = "Query, summarize, verify and export the decision audit log.",
     mixinStandardHelpOptions = true,
-    subcommands = {AuditCommand.Query.class, AuditCommand.Summary.class, AuditCommand.Verify.class})
+    subcommands = {
+      AuditCommand.Query.class,
+      AuditCommand.Summary.class,
+      AuditCommand.Verify.class,
+      AuditExportCommand.class
+    })
 public final class AuditCommand implements Runnable {
   public static final int OK = 0;
   public static final int BROKEN = 1;
@@ -139,7 +146,7 @@ public final class AuditCommand implements Runnable {
   }
 
   /** Runs {@code work} against the opened store and maps failures to exit statuses. */
-  private static int withStore(
+  static int withStore(
       CommandSpec spec, StoreOptions storeOptions, Function<AuditStore, Integer> work) {
     PrintWriter err = spec.commandLine().getErr();
     Database db;

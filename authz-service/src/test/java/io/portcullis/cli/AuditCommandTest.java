@@ -303,7 +303,7 @@ class AuditCommandTest {
   @Test
   void missingSqliteStore_exits3NamingIt_andCreatesNothing() {
     Path typo = dir.resolve("typo/portcullis.db");
-    for (String command : List.of("verify", "query", "summary")) {
+    for (String command : List.of("verify", "query", "summary", "export")) {
       CommandRun r =
           CommandRun.of(
               new PortcullisCommand(), "audit", command, "--store", "jdbc:sqlite:" + typo);

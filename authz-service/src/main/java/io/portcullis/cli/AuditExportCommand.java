@@ -1,0 +1,459 @@
+package io.portcullis.cli;
+
+import io.portcullis.audit.AuditFilters;
+import io.portcullis.audit.AuditJson;
+import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.ChainPosition;
+import io.portcullis.policy.YamlReader;
+import io.portcullis.proto.v1.DecisionRecord;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * {@code portcullis audit export}: the audit log as a stream of JSON lines on stdout, for a log
+ * shipper to forward to a SIEM (an extension of the contract; docs/operations.md "Shipping the
+ * audit log to a SIEM").
+ *
+ * <p>Each line is one record as {@link AuditJson#line} prints it ({@code GET /admin/audit}, {@code
+ * audit query --format json}) with its chain fields, except that characters outside ASCII are
+ * written as JSON {@code \\uXXXX} escapes: the same JSON value, and no longer at the mercy of the
+ * platform's stdout encoding (in a C/POSIX locale Java writes them as {@code ?}). Records of an
+ * instance come in {@code seq} order ({@link AuditStore#readChain} says why that order misses
+ * nothing that commits later); instances take turns, a batch each.
+ *
+ * <p>With {@code --checkpoint FILE} ({@link ExportCheckpoint}) each batch is written and flushed
+ * before the checkpoint moves past it, so a crash repeats at most one batch per instance
+ * (at-least-once; consumers dedupe on {@code instance} and {@code seq}). An instance without a
+ * checkpoint entry starts at its first record stamped at or after {@code --since}, else at its
+ * oldest stored record; records retention deleted before they were exported are reported on stderr.
+ */
+@Command(
+    name = "export",
+    description =
+        "Stream decision records as JSON lines in chain order, resuming after a checkpoint"
+            + " (for log shippers).",
+    mixinStandardHelpOptions = true,
+    exitCodeListHeading = "%nExit status:%n",
+    exitCodeList = {
+      "0:everything stored was exported (--follow: stopped by SIGINT or SIGTERM)",
+      "1:stdout or the checkpoint could not be written; the checkpoint covers what was flushed",
+      "2:invalid arguments, or the checkpoint is unusable (unreadable, not a checkpoint, in use)",
+      "3:the store cannot be opened or read"
+    })
+final class AuditExportCommand implements Callable<Integer> {
+  /** The exit status when stdout or the checkpoint cannot be written. */
+  static final int OUTPUT_FAILED = 1;
+
+  /** The largest {@code --batch}. */
+  static final int MAX_BATCH = 10_000;
+
+  @Spec CommandSpec spec;
+  @Mixin StoreOptions store = new StoreOptions();
+
+  @Option(
+      names = "--checkpoint",
+      paramLabel = "FILE",
+      description =
+          "Continue after the records this file names, and record progress in it after each"
+              + " batch (created if missing; its directory must exist).")
+  @Nullable Path checkpoint;
+
+  @Option(
+      names = "--follow",
+      description = "After catching up, keep polling for new records until SIGINT or SIGTERM.")
+  boolean follow;
+
+  @Option(
+      names = "--poll-interval",
+      paramLabel = "DURATION",
+      defaultValue = "1s",
+      description = "How often --follow looks for new records (default ${DEFAULT-VALUE}).")
+  String pollInterval = "1s";
+
+  @Option(
+      names = "--since",
+      paramLabel = "TIME",
+      description =
+          "Where an instance without a checkpoint entry starts: its first record from this time,"
+              + " RFC 3339 or a duration ago (1h, 7d). Default: its oldest stored record.")
+  @Nullable String since;
+
+  @Option(
+      names = "--batch",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description = "Records per read, write and checkpoint (default ${DEFAULT-VALUE}).")
+  int batch = 1000;
+
+  InstantSource clock = InstantSource.system();
+
+  /**
+   * Counted down to stop: the export finishes the batch in hand, saves the checkpoint and exits 0.
+   * SIGINT and SIGTERM do it under {@code --follow}; tests do it directly.
+   */
+  final CountDownLatch stop = new CountDownLatch(1);
+
+  /** Whether {@code --follow} handles SIGINT and SIGTERM (tests stop through {@link #stop}). */
+  boolean handleSignals = true;
+
+  @Override
+  public Integer call() {
+    PrintWriter err = spec.commandLine().getErr();
+    Duration poll = YamlReader.parseDuration(pollInterval.trim());
+    if (poll == null) {
+      err.println("--poll-interval: must be a duration such as 500ms, 1s or 1m");
+      return AuditCommand.USAGE;
+    }
+    if (batch < 1 || batch > MAX_BATCH) {
+      err.println("--batch: must be an integer from 1 to " + MAX_BATCH);
+      return AuditCommand.USAGE;
+    }
+    Instant start;
+    try {
+      start = AuditFilters.time("since", since, clock.instant());
+    } catch (AuditFilters.InvalidParameter e) {
+      err.println("--" + e.getMessage());
+      return AuditCommand.USAGE;
+    }
+    ExportCheckpoint saved = null;
+    if (checkpoint != null) {
+      try {
+        saved = ExportCheckpoint.open(checkpoint);
+      } catch (ExportCheckpoint.Invalid e) {
+        err.println(
+            "cannot use the checkpoint "
+                + e.getMessage()
+                + " (it is left as it is: fix or remove it; the export does not start over on its"
+                + " own)");
+        return AuditCommand.USAGE;
+      }
+    }
+    ExportCheckpoint cp = saved;
+    Runnable restoreSignals = follow && handleSignals ? onSignals(stop) : () -> {};
+    try {
+      return AuditCommand.withStore(spec, store, s -> new Export(s, cp, poll, start).run());
+    } finally {
+      restoreSignals.run();
+      if (cp != null) {
+        try {
+          cp.close();
+        } catch (IOException e) {
+          err.println("releasing the checkpoint lock failed: " + e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** One run of the export loop. */
+  private final class Export {
+    private final AuditStore store;
+    private final @Nullable ExportCheckpoint checkpoint;
+    private final Duration poll;
+    private final @Nullable Instant start;
+    private final PrintWriter out = spec.commandLine().getOut();
+    private final PrintWriter err = spec.commandLine().getErr();
+
+    /** The last exported (or deliberately skipped) seq per instance: what the checkpoint holds. */
+    private final Map<String, Long> done;
+
+    /**
+     * Instances placed by this run (no checkpoint entry) that have not exported a record yet: a
+     * jump before their first record is where they start, not a loss.
+     */
+    private final Set<String> fresh = new HashSet<>();
+
+    /** Whether {@link #done} changed since the checkpoint was saved. */
+    private boolean dirty;
+
+    Export(
+        AuditStore store,
+        @Nullable ExportCheckpoint checkpoint,
+        Duration poll,
+        @Nullable Instant start) {
+      this.store = store;
+      this.checkpoint = checkpoint;
+      this.poll = poll;
+      this.start = start;
+      this.done = new TreeMap<>(checkpoint == null ? Map.of() : checkpoint.positions());
+    }
+
+    int run() {
+      // Without --follow the export ends at the heads it found at the start: "everything stored
+      // now", which ends even while the service keeps appending faster than the export reads.
+      List<ChainPosition> chains = store.chains();
+      Map<String, Long> end = new HashMap<>();
+      chains.forEach(c -> end.put(c.instance(), c.headSeq()));
+      while (true) {
+        boolean exported = false;
+        List<ChainPosition> next = new ArrayList<>();
+        for (ChainPosition chain : chains) {
+          if (stopped()) {
+            break;
+          }
+          long last = follow ? chain.headSeq() : end.get(chain.instance());
+          Step step = step(chain, last);
+          if (step == Step.FAILED) {
+            return OUTPUT_FAILED;
+          }
+          exported |= step == Step.EXPORTED;
+          if (follow || step == Step.EXPORTED) {
+            next.add(chain);
+          }
+        }
+        if (dirty && !save()) {
+          return OUTPUT_FAILED;
+        }
+        if (stopped()) {
+          return AuditCommand.OK;
+        }
+        if (!follow) {
+          if (next.isEmpty()) {
+            return AuditCommand.OK;
+          }
+          chains = next;
+        } else {
+          if (!exported && waitForPoll()) {
+            return AuditCommand.OK;
+          }
+          chains = store.chains();
+        }
+      }
+    }
+
+    private enum Step {
+      /** Records were written and the checkpoint moved past them. */
+      EXPORTED,
+      /** Nothing (more) to export up to the given head. */
+      IDLE,
+      /** stdout or the checkpoint could not be written; the message is printed. */
+      FAILED
+    }
+
+    /** Exports the next batch of {@code chain}, up to seq {@code last}. */
+    private Step step(ChainPosition chain, long last) {
+      String instance = chain.instance();
+      Long position = done.get(instance);
+      if (position == null) {
+        position = startOf(chain);
+        done.put(instance, position);
+        fresh.add(instance);
+        dirty = true;
+      }
+      long after = position;
+      if (after >= last) {
+        return Step.IDLE;
+      }
+      List<DecisionRecord> records = store.readChain(instance, after, batch);
+      if (records.isEmpty() || records.get(0).getSeq() > last) {
+        // What was stored after the position is gone: deleted by retention since it was read (the
+        // anchor says how far), or by hand (verify reports that).
+        long to = records.isEmpty() ? anchorOf(instance) : records.get(0).getSeq() - 1;
+        if (to > after) {
+          if (!fresh.contains(instance)) {
+            skipped(instance, after + 1, to);
+          }
+          done.put(instance, to);
+          dirty = true;
+        }
+        return Step.IDLE;
+      }
+      StringBuilder lines = new StringBuilder(records.size() * 600);
+      long expected = after + 1;
+      long exported = after;
+      for (DecisionRecord r : records) {
+        if (r.getSeq() > last) {
+          break;
+        }
+        if (r.getSeq() != expected && !(fresh.contains(instance) && exported == after)) {
+          skipped(instance, expected, r.getSeq() - 1);
+        }
+        lines.append(ascii(AuditJson.line(r))).append('\n');
+        expected = r.getSeq() + 1;
+        exported = r.getSeq();
+      }
+      out.print(lines);
+      if (out.checkError()) { // flushes; true if any write or flush failed (a closed pipe)
+        err.println(
+            "export stopped: writing to stdout failed; the checkpoint stays before the unflushed"
+                + " batch (instance "
+                + instance
+                + ", seq "
+                + (after + 1)
+                + ".."
+                + exported
+                + ")");
+        return Step.FAILED;
+      }
+      done.put(instance, exported);
+      fresh.remove(instance);
+      dirty = true;
+      return save() ? Step.EXPORTED : Step.FAILED;
+    }
+
+    /**
+     * The position (last seq treated as exported) of an instance the checkpoint does not name:
+     * before its first record from {@code --since}, else at its retention anchor.
+     */
+    private long startOf(ChainPosition chain) {
+      if (start == null) {
+        return chain.anchorSeq();
+      }
+      Long first = store.firstSeqAtOrAfter(chain.instance(), start);
+      return first == null ? chain.headSeq() : first - 1;
+    }
+
+    private long anchorOf(String instance) {
+      for (ChainPosition c : store.chains()) {
+        if (c.instance().equals(instance)) {
+          return c.anchorSeq();
+        }
+      }
+      return 0;
+    }
+
+    /**
+     * Warns that records {@code from..to} of {@code instance} were not and will not be exported.
+     */
+    private void skipped(String instance, long from, long to) {
+      boolean one = from == to;
+      String records = one ? "record seq " + from : "records seq " + from + ".." + to;
+      String what =
+          anchorOf(instance) >= to
+              ? (one ? " was" : " were")
+                  + " deleted by retention before "
+                  + (one ? "it was" : "they were")
+                  + " exported"
+              : (one ? " is" : " are")
+                  + " missing from the store (not deleted by retention: run portcullis audit"
+                  + " verify)";
+      err.println(
+          "warning: instance "
+              + instance
+              + ": "
+              + records
+              + what
+              + "; continuing at seq "
+              + (to + 1));
+      err.flush();
+    }
+
+    /** Saves the checkpoint, if there is one; false (and a message) if that failed. */
+    private boolean save() {
+      if (checkpoint == null) {
+        dirty = false;
+        return true;
+      }
+      try {
+        checkpoint.save(done);
+        dirty = false;
+        return true;
+      } catch (IOException | RuntimeException e) {
+        err.println(
+            "export stopped: cannot write the checkpoint "
+                + checkpoint.file()
+                + ": "
+                + e.getMessage()
+                + "; the last batch will be exported again");
+        return false;
+      }
+    }
+
+    private boolean stopped() {
+      return stop.getCount() == 0;
+    }
+
+    /** Waits one poll interval; true if stopped meanwhile. */
+    private boolean waitForPoll() {
+      try {
+        return stop.await(poll.toNanos(), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return true;
+      }
+    }
+  }
+
+  /**
+   * {@code json} with every character outside printable ASCII written as a {@code \\uXXXX} escape.
+   * Such characters occur only inside JSON strings (the rest of a line is ASCII), where the escape
+   * denotes the same character.
+   */
+  static String ascii(String json) {
+    int i = 0;
+    while (i < json.length() && json.charAt(i) < 0x7f) {
+      i++;
+    }
+    if (i == json.length()) {
+      return json;
+    }
+    StringBuilder b = new StringBuilder(json.length() + 16).append(json, 0, i);
+    for (; i < json.length(); i++) {
+      char c = json.charAt(i);
+      if (c < 0x7f) {
+        b.append(c);
+      } else {
+        b.append("\\u");
+        String hex = Integer.toHexString(c);
+        b.append("0".repeat(4 - hex.length())).append(hex);
+      }
+    }
+    return b.toString();
+  }
+
+  /**
+   * Counts {@code stop} down on SIGINT and SIGTERM, so {@code --follow} ends after the batch in
+   * hand with its checkpoint saved and exit status 0 (a JVM shutdown hook could not: the JVM exits
+   * with 130 or 143 once the hooks return). A second signal exits at once, as the default would. A
+   * signal the process was started with ignored (a background job's SIGINT) stays ignored; where
+   * signals cannot be handled (Windows, {@code -Xrs}) the default applies.
+   *
+   * @return restores the previous handlers
+   */
+  static Runnable onSignals(CountDownLatch stop) {
+    Map<Signal, SignalHandler> previous = new HashMap<>();
+    for (String name : List.of("INT", "TERM")) {
+      try {
+        Signal signal = new Signal(name);
+        SignalHandler before =
+            Signal.handle(
+                signal,
+                s -> {
+                  if (stop.getCount() == 0) {
+                    Runtime.getRuntime().exit(128 + s.getNumber());
+                  }
+                  stop.countDown();
+                });
+        if (before == SignalHandler.SIG_IGN) {
+          Signal.handle(signal, SignalHandler.SIG_IGN);
+        } else {
+          previous.put(signal, before);
+        }
+      } catch (IllegalArgumentException e) {
+        // not deliverable to Java here: the default stays
+      }
+    }
+    return () -> previous.forEach(Signal::handle);
+  }
+}

@@ -1,0 +1,500 @@
+package io.portcullis.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.portcullis.audit.AuditJson;
+import io.portcullis.audit.AuditQuery;
+import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.ChainHead;
+import io.portcullis.audit.DecisionRecords;
+import io.portcullis.audit.RecordChain;
+import io.portcullis.identity.CredentialType;
+import io.portcullis.identity.Identity;
+import io.portcullis.proto.v1.DecisionRecord;
+import io.portcullis.request.RequestAttributes;
+import io.portcullis.store.Database;
+import io.portcullis.store.StoreSettings;
+import io.portcullis.testing.AuditSamples;
+import io.portcullis.testing.DecisionFixtures;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code portcullis audit export} against a real SQLite store holding {@link AuditSamples}. */
+class AuditExportCommandTest {
+  private static final Instant NOW = Instant.parse("2026-11-22T12:00:00Z");
+
+  /** The samples' decision ids in seq order (seq 1..12 of pc-1). */
+  private static final List<String> SAMPLE_IDS =
+      List.of(
+          "old-deny",
+          "allow-0",
+          "allow-1",
+          "allow-2",
+          "allow-3",
+          "allow-4",
+          "bad-token-0",
+          "bad-token-1",
+          "bad-token-2",
+          "limited",
+          "dry-0",
+          "dry-1");
+
+  @TempDir Path dir;
+  private String url;
+  private Path checkpoint;
+
+  @BeforeEach
+  void fill() {
+    url = "jdbc:sqlite:" + dir.resolve("portcullis.db");
+    checkpoint = dir.resolve("export.checkpoint");
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      AuditSamples.store(AuditStore.of(db), NOW);
+    }
+  }
+
+  private CommandRun export(String... args) {
+    return CommandRun.of(new PortcullisCommand(), withStore(args));
+  }
+
+  private String[] withStore(String... args) {
+    List<String> all = new ArrayList<>(List.of("audit", "export", "--store", url));
+    all.addAll(List.of(args));
+    return all.toArray(String[]::new);
+  }
+
+  /** Appends {@code n} records to {@code instance}'s chain, one a second from {@code from}. */
+  private List<DecisionRecord> append(String instance, String prefix, int n, Instant from) {
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      AuditStore store = AuditStore.of(db);
+      ChainHead head = store.head(instance);
+      List<DecisionRecord> records = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        DecisionRecord r =
+            RecordChain.link(
+                DecisionRecords.of(
+                    DecisionFixtures.from(RequestAttributes.builder().path("/v1/new").build())
+                        .decisionId(prefix + i)
+                        .time(from.plusSeconds(i))
+                        .segment("public")
+                        .allow(),
+                    instance),
+                head);
+        head = new ChainHead(r.getSeq(), r.getHash());
+        records.add(r);
+      }
+      store.append(records);
+      return records;
+    }
+  }
+
+  private void sql(String statement) throws Exception {
+    try (Database db = Database.open(StoreSettings.of(url));
+        Connection c = db.connection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate(statement);
+    }
+  }
+
+  private static List<DecisionRecord> records(String out) throws Exception {
+    List<DecisionRecord> records = new ArrayList<>();
+    for (String line : out.lines().toList()) {
+      records.add(AuditJson.parseLine(line));
+    }
+    return records;
+  }
+
+  private static List<String> ids(String out) throws Exception {
+    return records(out).stream().map(DecisionRecord::getDecisionId).toList();
+  }
+
+  private static List<String> keys(String out) throws Exception {
+    return records(out).stream().map(r -> r.getInstance() + ":" + r.getSeq()).toList();
+  }
+
+  private String checkpointText() throws IOException {
+    return Files.readString(checkpoint);
+  }
+
+  @Test
+  void export_everything_printsEachRecordOnceInSeqOrder_asTheQueryJsonWithItsChainFields()
+      throws Exception {
+    CommandRun r = export();
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err()).isEmpty();
+    assertThat(ids(r.out())).containsExactlyElementsOf(SAMPLE_IDS);
+    // Line for line what audit query --format json prints (newest first there).
+    CommandRun query =
+        CommandRun.of(
+            new PortcullisCommand(), "audit", "query", "--format", "json", "--store", url);
+    assertThat(r.outLines()).containsExactlyElementsOf(query.outLines().reversed());
+    List<DecisionRecord> records = records(r.out());
+    assertThat(records).extracting(DecisionRecord::getSeq).containsExactly(range(1, 12));
+    for (int i = 1; i < records.size(); i++) {
+      assertThat(records.get(i).getInstance()).isEqualTo("pc-1");
+      assertThat(records.get(i).getPrevHash()).isEqualTo(records.get(i - 1).getHash());
+    }
+    assertThat(checkpoint).doesNotExist(); // none asked for
+  }
+
+  private static Long[] range(long from, long to) {
+    List<Long> out = new ArrayList<>();
+    for (long i = from; i <= to; i++) {
+      out.add(i);
+    }
+    return out.toArray(Long[]::new);
+  }
+
+  @Test
+  void export_withACheckpoint_secondRunExportsOnlyWhatWasAppendedSince() throws Exception {
+    CommandRun first = export("--checkpoint", checkpoint.toString(), "--batch", "5");
+    assertThat(first.exit()).as(first.err()).isZero();
+    assertThat(ids(first.out())).containsExactlyElementsOf(SAMPLE_IDS);
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+
+    CommandRun nothing = export("--checkpoint", checkpoint.toString());
+    assertThat(nothing.exit()).isZero();
+    assertThat(nothing.out()).isEmpty();
+
+    append("pc-1", "later-", 3, NOW.plusSeconds(60));
+    append("pc-2", "other-", 2, NOW.plusSeconds(60)); // a new instance: from its first record
+
+    CommandRun second = export("--checkpoint", checkpoint.toString());
+    assertThat(second.exit()).as(second.err()).isZero();
+    assertThat(keys(second.out()))
+        .containsExactly("pc-1:13", "pc-1:14", "pc-1:15", "pc-2:1", "pc-2:2");
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":15,\"pc-2\":2}");
+  }
+
+  @Test
+  void export_severalInstances_takeTurnsABatchEach() throws Exception {
+    append("pc-2", "other-", 3, NOW);
+
+    CommandRun r = export("--batch", "2");
+
+    assertThat(r.exit()).isZero();
+    assertThat(keys(r.out()).subList(0, 9))
+        .containsExactly(
+            "pc-1:1", "pc-1:2", "pc-2:1", "pc-2:2", "pc-1:3", "pc-1:4", "pc-2:3", "pc-1:5",
+            "pc-1:6");
+    assertThat(keys(r.out())).hasSize(15).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void export_sinceWithoutACheckpoint_startsAtTheFirstRecordFromThatTime_andCheckpointsIt()
+      throws Exception {
+    CommandRun r = export("--since", "2026-11-22T11:35:00Z", "--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(ids(r.out())).containsExactly("limited", "dry-0", "dry-1");
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+
+    // Once checkpointed, --since no longer moves the instance.
+    append("pc-1", "later-", 1, NOW.plusSeconds(60));
+    CommandRun again = export("--since", "1d", "--checkpoint", checkpoint.toString());
+    assertThat(ids(again.out())).containsExactly("later-0");
+  }
+
+  @Test
+  void export_sinceAfterEveryRecord_exportsNothing_butRemembersTheInstanceAsDone()
+      throws Exception {
+    CommandRun r = export("--since", "2026-11-22T13:00:00Z", "--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).isEmpty();
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+  }
+
+  @Test
+  void export_corruptCheckpoint_exits2NamingTheFile_andLeavesItAlone() throws Exception {
+    for (String bad :
+        List.of(
+            "{\"pc-1\":", "", "[1,2]", "{\"pc-1\":\"12\"}", "{\"pc-1\":-1}", "{\"pc-1\":1.5}")) {
+      Files.writeString(checkpoint, bad);
+
+      CommandRun r = export("--checkpoint", checkpoint.toString());
+
+      assertThat(r.exit()).as(bad).isEqualTo(AuditCommand.USAGE);
+      assertThat(r.err()).as(bad).startsWith("cannot use the checkpoint " + checkpoint + ": ");
+      assertThat(r.out()).as(bad).isEmpty();
+      assertThat(checkpointText()).as(bad).isEqualTo(bad);
+    }
+    CommandRun duplicate =
+        exportWithCheckpoint("{\"pc-1\":12,\"pc-1\":1}", "--checkpoint", checkpoint.toString());
+    assertThat(duplicate.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(duplicate.err()).contains("Duplicate");
+  }
+
+  private CommandRun exportWithCheckpoint(String content, String... args) throws IOException {
+    Files.writeString(checkpoint, content);
+    return export(args);
+  }
+
+  @Test
+  void export_checkpointInAMissingDirectory_exits2BeforeExporting() {
+    CommandRun r = export("--checkpoint", dir.resolve("no/such/dir/cp").toString());
+
+    assertThat(r.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(r.err()).contains("its directory does not exist");
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void export_afterRetentionDeletedUnexportedRecords_warnsWithTheLostRange_andContinues()
+      throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":2}");
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      // seq 1..6 (3 h to 46 min old) go; the anchor moves to 6.
+      assertThat(AuditStore.of(db).deleteBefore(NOW.minus(Duration.ofMinutes(40)), 100))
+          .isEqualTo(6);
+    }
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: records seq 3..6 were deleted by retention before they were"
+                + " exported; continuing at seq 7\n");
+    assertThat(ids(r.out())).containsExactlyElementsOf(SAMPLE_IDS.subList(6, 12));
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+  }
+
+  @Test
+  void export_afterRetentionDeletedEveryUnexportedRecord_warnsAndMovesTheCheckpointPastThem()
+      throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":10}");
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      AuditStore.of(db).deleteBefore(NOW, 100); // everything; the anchor is at 12
+    }
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.err()).contains("instance pc-1: records seq 11..12 were deleted by retention");
+    assertThat(r.out()).isEmpty();
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+  }
+
+  @Test
+  void export_recordDeletedByHand_warnsThatItIsMissing_pointingToVerify() throws Exception {
+    sql("DELETE FROM audit_record WHERE decision_id = 'bad-token-1'"); // seq 8
+
+    CommandRun r = export();
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: record seq 8 is missing from the store (not deleted by"
+                + " retention: run portcullis audit verify); continuing at seq 9\n");
+    assertThat(ids(r.out())).hasSize(11).doesNotContain("bad-token-1");
+  }
+
+  @Test
+  void export_nonAsciiText_isWrittenAsJsonEscapes_soNoLocaleCanMangleIt() throws Exception {
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      AuditStore store = AuditStore.of(db);
+      store.append(
+          List.of(
+              RecordChain.link(
+                  DecisionRecords.of(
+                      DecisionFixtures.from(RequestAttributes.builder().path("/v1/x").build())
+                          .decisionId("unicode")
+                          .time(NOW)
+                          .identity(Identity.builder(CredentialType.JWT, "José 😀").build())
+                          .allow(),
+                      "pc-1"),
+                  store.head("pc-1"))));
+    }
+
+    CommandRun r = export("--since", "2026-11-22T12:00:00Z");
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).contains("\"principal\":\"Jos\\u00e9 \\ud83d\\ude00\"");
+    assertThat(r.out().chars().allMatch(c -> c < 0x7f)).isTrue();
+    DecisionRecord exported = AuditJson.parseLine(r.outLines().get(0));
+    assertThat(exported.getPrincipal()).isEqualTo("José 😀");
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      assertThat(AuditStore.of(db).query(AuditQuery.all()).records().get(0)).isEqualTo(exported);
+    }
+  }
+
+  @Test
+  void export_checkpoint_isOwnerOnly_alsoWhereTheOldFileWasNot_andLeavesNoTemporaryFile()
+      throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":10}");
+    Files.setPosixFilePermissions(checkpoint, PosixFilePermissions.fromString("rw-r--r--"));
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).isZero();
+    assertThat(ids(r.out())).containsExactly("dry-0", "dry-1");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(checkpoint)))
+        .isEqualTo("rw-------");
+    assertThat(dir.resolve("export.checkpoint.tmp")).doesNotExist();
+  }
+
+  /** A writer that takes {@code accepted} writes and then fails, like a closed pipe. */
+  private static Writer failingAfter(int accepted, StringWriter into) {
+    AtomicInteger writes = new AtomicInteger();
+    return new Writer() {
+      @Override
+      public void write(char[] buf, int off, int len) throws IOException {
+        if (writes.incrementAndGet() > accepted) {
+          throw new IOException("Broken pipe");
+        }
+        into.write(buf, off, len);
+      }
+
+      @Override
+      public void write(String s, int off, int len) throws IOException {
+        write(s.toCharArray(), off, len);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  @Test
+  void export_stdoutFailing_exits1_andTheCheckpointCoversOnlyWhatWasWritten() throws Exception {
+    StringWriter written = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit =
+        new CommandLine(new PortcullisCommand())
+            .setOut(new PrintWriter(failingAfter(1, written)))
+            .setErr(new PrintWriter(err, true))
+            .execute(withStore("--checkpoint", checkpoint.toString(), "--batch", "4"));
+
+    assertThat(exit).isEqualTo(AuditExportCommand.OUTPUT_FAILED);
+    assertThat(err.toString()).startsWith("export stopped: writing to stdout failed");
+    assertThat(ids(written.toString())).containsExactlyElementsOf(SAMPLE_IDS.subList(0, 4));
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":4}");
+
+    // The next run continues after the last written batch: nothing lost, nothing repeated.
+    CommandRun next = export("--checkpoint", checkpoint.toString());
+    assertThat(ids(next.out())).containsExactlyElementsOf(SAMPLE_IDS.subList(4, 12));
+  }
+
+  @Test
+  void export_stdoutFailingAtOnce_exits1_andWritesNoCheckpoint() {
+    StringWriter err = new StringWriter();
+    int exit =
+        new CommandLine(new PortcullisCommand())
+            .setOut(new PrintWriter(failingAfter(0, new StringWriter())))
+            .setErr(new PrintWriter(err, true))
+            .execute(withStore("--checkpoint", checkpoint.toString()));
+
+    assertThat(exit).isEqualTo(AuditExportCommand.OUTPUT_FAILED);
+    assertThat(checkpoint).doesNotExist();
+  }
+
+  /** Waits up to 10 s for {@code condition}. */
+  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("waiting for " + what).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
+  void follow_seesRecordsAppendedAfterItStarted_andStopsCleanlyWithItsCheckpoint()
+      throws Exception {
+    CommandLine cl = new CommandLine(new PortcullisCommand());
+    AuditExportCommand command =
+        (AuditExportCommand)
+            cl.getSubcommands().get("audit").getSubcommands().get("export").getCommand();
+    command.handleSignals = false;
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
+    int[] exit = {-1};
+    Thread t =
+        new Thread(
+            () ->
+                exit[0] =
+                    cl.execute(
+                        withStore(
+                            "--follow",
+                            "--poll-interval",
+                            "10ms",
+                            "--checkpoint",
+                            checkpoint.toString())));
+    t.start();
+    try {
+      await("the stored records", () -> out.toString().lines().count() == 12);
+      assertThat(t.isAlive()).isTrue();
+
+      append("pc-1", "later-", 1, NOW.plusSeconds(60));
+      append("pc-9", "new-", 1, NOW.plusSeconds(61));
+      await("the appended records", () -> out.toString().lines().count() == 14);
+      await("the checkpoint", () -> checkpoint.toFile().length() > 0 && cpHas("\"pc-9\":1"));
+
+      // Another export cannot take the checkpoint while this one runs.
+      CommandRun second = export("--checkpoint", checkpoint.toString());
+      assertThat(second.exit()).isEqualTo(AuditCommand.USAGE);
+      assertThat(second.err()).contains("another export is using this checkpoint");
+    } finally {
+      command.stop.countDown();
+      t.join(10_000);
+    }
+
+    assertThat(t.isAlive()).isFalse();
+    assertThat(exit[0]).as(err.toString()).isZero();
+    assertThat(err.toString()).isEmpty();
+    assertThat(keys(out.toString()).subList(12, 14)).containsExactly("pc-1:13", "pc-9:1");
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":13,\"pc-9\":1}");
+  }
+
+  private boolean cpHas(String text) {
+    try {
+      return checkpointText().contains(text);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Test
+  void invalidArguments_exit2NamingTheOption() {
+    CommandRun since = export("--since", "yesterday");
+    assertThat(since.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(since.err()).startsWith("--since: is neither an RFC 3339 time");
+
+    CommandRun poll = export("--poll-interval", "soon");
+    assertThat(poll.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(poll.err()).startsWith("--poll-interval: must be a duration");
+
+    CommandRun batch = export("--batch", "0");
+    assertThat(batch.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(batch.err()).startsWith("--batch: must be an integer from 1 to 10000");
+    assertThat(since.out() + poll.out() + batch.out()).isEmpty();
+  }
+
+  @Test
+  void asciiEscaping_keepsAsciiAsItIs_andEscapesEverythingElse() {
+    assertThat(AuditExportCommand.ascii("{\"a\":\"b\"}")).isEqualTo("{\"a\":\"b\"}");
+    assertThat(AuditExportCommand.ascii("\"é\u007f\u2028\""))
+        .isEqualTo("\"\\u00e9\\u007f\\u2028\"");
+  }
+}
