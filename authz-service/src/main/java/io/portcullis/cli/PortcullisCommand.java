@@ -1,6 +1,8 @@
 package io.portcullis.cli;
 
+import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -30,7 +32,19 @@ public final class PortcullisCommand implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    System.exit(run(args, utf8(System.out), utf8(System.err)));
+  }
+
+  /**
+   * A writer that encodes UTF-8 onto {@code stream}, whatever the locale: JSON and CSV are UTF-8,
+   * and {@code System.out} encodes in the locale's charset, which under the C/POSIX locale of most
+   * containers and cron jobs is ASCII, so a principal {@code 用户} came out as {@code ??}. The
+   * wrapped stream stays a {@link PrintStream} under the writer, so {@link
+   * PrintWriter#checkError()} still reports a closed pipe (what {@code audit export} relies on to
+   * keep its checkpoint behind what was not delivered).
+   */
+  static PrintWriter utf8(PrintStream stream) {
+    return new PrintWriter(new PrintStream(stream, true, StandardCharsets.UTF_8), true);
   }
 
   /** Runs the command line with the given writers; returns the exit status. */

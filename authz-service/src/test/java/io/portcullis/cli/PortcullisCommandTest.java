@@ -1,0 +1,45 @@
+package io.portcullis.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** The writers {@code main} gives the commands: UTF-8 whatever the locale, errors still visible. */
+class PortcullisCommandTest {
+
+  @Test
+  void output_isUtf8_evenWhenTheConsoleStreamIsAscii() {
+    // System.out under the C/POSIX locale: a PrintStream encoding US-ASCII
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream asciiConsole = new PrintStream(bytes, true, StandardCharsets.US_ASCII);
+
+    PrintWriter out = PortcullisCommand.utf8(asciiConsole);
+    out.print("{\"principal\":\"用户-é\"}");
+    out.flush();
+
+    assertThat(bytes.toString(StandardCharsets.UTF_8)).isEqualTo("{\"principal\":\"用户-é\"}");
+  }
+
+  @Test
+  void aFailingStream_isReportedByCheckError() {
+    // a closed pipe: System.out swallows the IOException and only sets its error flag
+    OutputStream closedPipe =
+        new OutputStream() {
+          @Override
+          public void write(int b) throws IOException {
+            throw new IOException("Broken pipe");
+          }
+        };
+    PrintWriter out = PortcullisCommand.utf8(new PrintStream(closedPipe, true));
+
+    out.println("a record");
+
+    assertThat(out.checkError()).isTrue();
+  }
+}
