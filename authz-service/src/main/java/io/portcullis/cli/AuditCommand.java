@@ -38,8 +38,8 @@ import picocli.CommandLine.Spec;
  * <p>Filters are those of {@code GET /admin/audit} and are parsed by the same {@link AuditFilters}.
  * Exit status: 0 success (for {@code verify}: the chain is intact), 1 the chain is broken ({@code
  * verify}) or stdout or the checkpoint could not be written ({@code export}), 2 invalid arguments,
- * 3 the store cannot be opened or read. {@code export} ({@link AuditExportCommand}) streams the log
- * to a log shipper.
+ * 3 the store cannot be opened or read, 75 another export is using the checkpoint ({@code export}).
+ * {@code export} ({@link AuditExportCommand}) streams the log to a log shipper.
  */
 @Command(
     name = "audit",

@@ -59,12 +59,20 @@ import sun.misc.SignalHandler;
     exitCodeList = {
       "0:everything stored was exported (--follow: stopped by SIGINT or SIGTERM)",
       "1:stdout or the checkpoint could not be written; the checkpoint covers what was flushed",
-      "2:invalid arguments, or the checkpoint is unusable (unreadable, not a checkpoint, in use)",
-      "3:the store cannot be opened or read"
+      "2:invalid arguments, or the checkpoint is unusable (unreadable, not a checkpoint)",
+      "3:the store cannot be opened or read",
+      "75:another export is using the checkpoint (an overlapping run; try again later)"
     })
 final class AuditExportCommand implements Callable<Integer> {
   /** The exit status when stdout or the checkpoint cannot be written. */
   static final int OUTPUT_FAILED = 1;
+
+  /**
+   * The exit status when another export holds the checkpoint's lock: {@code EX_TEMPFAIL} of
+   * sysexits.h, a temporary condition, so that cron or a shipper can tell a harmless overlap from a
+   * misconfiguration (2).
+   */
+  static final int CHECKPOINT_IN_USE = 75;
 
   /** The largest {@code --batch}. */
   static final int MAX_BATCH = 10_000;
@@ -141,6 +149,9 @@ final class AuditExportCommand implements Callable<Integer> {
     if (checkpoint != null) {
       try {
         saved = ExportCheckpoint.open(checkpoint);
+      } catch (ExportCheckpoint.InUse e) {
+        err.println("export not started: the checkpoint " + e.getMessage());
+        return CHECKPOINT_IN_USE;
       } catch (ExportCheckpoint.Invalid e) {
         err.println(
             "cannot use the checkpoint "

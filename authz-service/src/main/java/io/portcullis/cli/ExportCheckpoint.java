@@ -36,9 +36,19 @@ final class ExportCheckpoint implements AutoCloseable {
       JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   /** A checkpoint file that cannot be used; the message says which file and why. */
-  static final class Invalid extends Exception {
+  static class Invalid extends Exception {
     Invalid(Path file, String problem) {
       super(file + ": " + problem);
+    }
+  }
+
+  /**
+   * The checkpoint is locked by another export (an overlapping cron run, a second shipper): not a
+   * problem of the file, and gone once that export ends.
+   */
+  static final class InUse extends Invalid {
+    InUse(Path file, Path lockFile) {
+      super(file, "another export is using this checkpoint (it holds " + lockFile + ")");
     }
   }
 
@@ -61,8 +71,9 @@ final class ExportCheckpoint implements AutoCloseable {
    * Locks and reads the checkpoint {@code file}; a file that does not exist yet is an empty
    * checkpoint (its directory must exist).
    *
-   * @throws Invalid if the directory is missing, another export holds the checkpoint, or the file
-   *     cannot be read or is not a checkpoint (it is left as it is)
+   * @throws InUse if another export holds the checkpoint
+   * @throws Invalid if the directory is missing, or the file cannot be read or is not a checkpoint
+   *     (it is left as it is)
    */
   static ExportCheckpoint open(Path file) throws Invalid {
     Path absolute = file.toAbsolutePath();
@@ -91,7 +102,7 @@ final class ExportCheckpoint implements AutoCloseable {
         throw new Invalid(file, "cannot lock " + lockFile + ": " + e.getMessage());
       }
       if (lock == null) {
-        throw new Invalid(file, "another export is using this checkpoint");
+        throw new InUse(file, lockFile);
       }
       return new ExportCheckpoint(absolute, channel, lock, read(file));
     } catch (Invalid | RuntimeException e) {

@@ -248,6 +248,32 @@ class AuditExportCommandTest {
   }
 
   @Test
+  void export_checkpointInUseByAnotherExport_exits75_notTheUsageStatus_andLeavesItAlone()
+      throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":10}");
+    CommandRun r;
+    try (ExportCheckpoint held = ExportCheckpoint.open(checkpoint)) {
+      r = export("--checkpoint", checkpoint.toString());
+    }
+
+    assertThat(r.exit()).isEqualTo(AuditExportCommand.CHECKPOINT_IN_USE).isEqualTo(75);
+    assertThat(r.err())
+        .isEqualTo(
+            "export not started: the checkpoint "
+                + checkpoint
+                + ": another export is using this checkpoint (it holds "
+                + checkpoint
+                + ".lock)\n");
+    assertThat(r.out()).isEmpty();
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":10}");
+
+    // Once the other export is done, the next run goes ahead.
+    CommandRun next = export("--checkpoint", checkpoint.toString());
+    assertThat(next.exit()).isZero();
+    assertThat(ids(next.out())).containsExactly("dry-0", "dry-1");
+  }
+
+  @Test
   void export_checkpointInAMissingDirectory_exits2BeforeExporting() {
     CommandRun r = export("--checkpoint", dir.resolve("no/such/dir/cp").toString());
 
@@ -453,7 +479,7 @@ class AuditExportCommandTest {
 
       // Another export cannot take the checkpoint while this one runs.
       CommandRun second = export("--checkpoint", checkpoint.toString());
-      assertThat(second.exit()).isEqualTo(AuditCommand.USAGE);
+      assertThat(second.exit()).isEqualTo(AuditExportCommand.CHECKPOINT_IN_USE);
       assertThat(second.err()).contains("another export is using this checkpoint");
     } finally {
       command.stop.countDown();
