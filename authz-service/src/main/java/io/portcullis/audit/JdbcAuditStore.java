@@ -574,6 +574,22 @@ abstract sealed class JdbcAuditStore implements AuditStore
         rows.size() > limit && last != null ? new AuditCursor(last.timeUs(), last.id()) : null);
   }
 
+  /**
+   * The stored record with its chain columns, or {@code null} if its bytes do not parse (the row
+   * was damaged or edited; verify reports it).
+   */
+  private static @Nullable DecisionRecord readable(
+      byte @Nullable [] canonical, String prevHash, String hash) {
+    if (canonical == null) {
+      return null;
+    }
+    try {
+      return stored(canonical, prevHash, hash);
+    } catch (SQLException e) {
+      return null;
+    }
+  }
+
   private static DecisionRecord stored(byte[] canonical, String prevHash, String hash)
       throws SQLException {
     try {
@@ -794,7 +810,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
    */
   Sql readChainSql(String instance, long afterSeq, int limit) {
     return new Sql(
-        "SELECT prev_hash, hash, record FROM audit_record WHERE instance = ? AND seq > ?"
+        "SELECT seq, prev_hash, hash, record FROM audit_record WHERE instance = ? AND seq > ?"
             + " AND seq > (SELECT anchor_seq FROM audit_chain WHERE instance = ?)"
             + " AND seq <= (SELECT head_seq FROM audit_chain WHERE instance = ?)"
             + " ORDER BY seq LIMIT ?",
@@ -802,16 +818,19 @@ abstract sealed class JdbcAuditStore implements AuditStore
   }
 
   @Override
-  public List<DecisionRecord> readChain(String instance, long afterSeq, int limit) {
+  public List<ChainEntry> readChain(String instance, long afterSeq, int limit) {
     if (limit < 1) {
       throw new IllegalArgumentException("limit must be positive");
     }
-    List<DecisionRecord> out = new ArrayList<>(Math.min(limit, 1_024));
+    List<ChainEntry> out = new ArrayList<>(Math.min(limit, 1_024));
     try (Connection c = db.connection();
         PreparedStatement ps = prepare(c, readChainSql(instance, afterSeq, limit));
         ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
-        out.add(stored(rs.getBytes(3), rs.getString(1), rs.getString(2)));
+        long seq = rs.getLong(1);
+        String prevHash = rs.getString(2);
+        String hash = rs.getString(3);
+        out.add(new ChainEntry(seq, prevHash, hash, readable(rs.getBytes(4), prevHash, hash)));
       }
     } catch (SQLException e) {
       throw failure("reading the audit chain of instance '" + instance + "'", e);

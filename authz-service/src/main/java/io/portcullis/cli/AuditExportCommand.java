@@ -3,6 +3,7 @@ package io.portcullis.cli;
 import io.portcullis.audit.AuditFilters;
 import io.portcullis.audit.AuditJson;
 import io.portcullis.audit.AuditStore;
+import io.portcullis.audit.ChainEntry;
 import io.portcullis.audit.ChainPosition;
 import io.portcullis.policy.YamlReader;
 import io.portcullis.proto.v1.DecisionRecord;
@@ -30,6 +31,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code portcullis audit export}: the audit log as a stream of JSON lines on stdout, for a log
@@ -48,6 +51,8 @@ import sun.misc.SignalHandler;
  * (at-least-once; consumers dedupe on {@code instance} and {@code seq}). An instance without a
  * checkpoint entry starts at its first record stamped at or after {@code --since}, else at its
  * oldest stored record; records retention deleted before they were exported are reported on stderr.
+ * A record whose stored bytes cannot be parsed is shipped as an {@link #unreadableLine} with a
+ * warning, and the export goes on: failing on it would stop every later run at the same row.
  */
 @Command(
     name = "export",
@@ -73,6 +78,8 @@ final class AuditExportCommand implements Callable<Integer> {
    * misconfiguration (2).
    */
   static final int CHECKPOINT_IN_USE = 75;
+
+  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   /** The largest {@code --batch}. */
   static final int MAX_BATCH = 10_000;
@@ -276,11 +283,11 @@ final class AuditExportCommand implements Callable<Integer> {
       if (after >= last) {
         return Step.IDLE;
       }
-      List<DecisionRecord> records = store.readChain(instance, after, batch);
-      if (records.isEmpty() || records.get(0).getSeq() > last) {
+      List<ChainEntry> records = store.readChain(instance, after, batch);
+      if (records.isEmpty() || records.get(0).seq() > last) {
         // What was stored after the position is gone: deleted by retention since it was read (the
         // anchor says how far), or by hand (verify reports that).
-        long to = records.isEmpty() ? anchorOf(instance) : records.get(0).getSeq() - 1;
+        long to = records.isEmpty() ? anchorOf(instance) : records.get(0).seq() - 1;
         if (to > after) {
           if (!fresh.contains(instance)) {
             skipped(instance, after + 1, to);
@@ -293,16 +300,22 @@ final class AuditExportCommand implements Callable<Integer> {
       StringBuilder lines = new StringBuilder(records.size() * 600);
       long expected = after + 1;
       long exported = after;
-      for (DecisionRecord r : records) {
-        if (r.getSeq() > last) {
+      for (ChainEntry r : records) {
+        if (r.seq() > last) {
           break;
         }
-        if (r.getSeq() != expected && !(fresh.contains(instance) && exported == after)) {
-          skipped(instance, expected, r.getSeq() - 1);
+        if (r.seq() != expected && !(fresh.contains(instance) && exported == after)) {
+          skipped(instance, expected, r.seq() - 1);
         }
-        lines.append(ascii(AuditJson.line(r))).append('\n');
-        expected = r.getSeq() + 1;
-        exported = r.getSeq();
+        DecisionRecord record = r.record();
+        if (record == null) {
+          unreadable(instance, r.seq());
+        }
+        lines
+            .append(ascii(record == null ? unreadableLine(instance, r) : AuditJson.line(record)))
+            .append('\n');
+        expected = r.seq() + 1;
+        exported = r.seq();
       }
       out.print(lines);
       if (out.checkError()) { // flushes; true if any write or flush failed (a closed pipe)
@@ -370,6 +383,19 @@ final class AuditExportCommand implements Callable<Integer> {
       err.flush();
     }
 
+    /** Warns that record {@code seq} of {@code instance} cannot be read and is shipped as such. */
+    private void unreadable(String instance, long seq) {
+      err.println(
+          "warning: instance "
+              + instance
+              + ": record seq "
+              + seq
+              + " cannot be read (its stored bytes are not a decision record: run portcullis audit"
+              + " verify); exported as an \"unreadable\" line; continuing at seq "
+              + (seq + 1));
+      err.flush();
+    }
+
     /** Saves the checkpoint, if there is one; false (and a message) if that failed. */
     private boolean save() {
       if (checkpoint == null) {
@@ -404,6 +430,22 @@ final class AuditExportCommand implements Callable<Integer> {
         return true;
       }
     }
+  }
+
+  /**
+   * The line shipped in place of a record whose stored bytes cannot be read: its chain columns as
+   * stored, and {@code "unreadable":true}, e.g. {@code
+   * {"instance":"pc-1","seq":"8","prev_hash":"..","hash":"..","unreadable":true}}. {@code seq} is a
+   * string, as in a record line, so the same dedupe key works for both.
+   */
+  static String unreadableLine(String instance, ChainEntry entry) {
+    ObjectNode line = JSON.createObjectNode();
+    line.put("instance", instance);
+    line.put("seq", Long.toString(entry.seq()));
+    line.put("prev_hash", entry.prevHash());
+    line.put("hash", entry.hash());
+    line.put("unreadable", true);
+    return JSON.writeValueAsString(line);
   }
 
   /**

@@ -933,8 +933,17 @@ abstract class AuditStoreContract {
 
   // ---- reading chains in order (export) --------------------------------------------------------
 
-  static List<Long> seqs(List<DecisionRecord> records) {
-    return records.stream().map(DecisionRecord::getSeq).toList();
+  static List<Long> seqs(List<ChainEntry> entries) {
+    return entries.stream().map(ChainEntry::seq).toList();
+  }
+
+  /** The records of {@code entries}, each checked to be readable and to carry its columns. */
+  static List<DecisionRecord> records(List<ChainEntry> entries) {
+    for (ChainEntry e : entries) {
+      assertThat(e.record()).as("seq " + e.seq()).isNotNull();
+      assertThat(ChainEntry.of(e.record())).isEqualTo(e);
+    }
+    return entries.stream().map(ChainEntry::record).toList();
   }
 
   @Test
@@ -963,11 +972,11 @@ abstract class AuditStoreContract {
     appendOk(linked(B, 2, ChainHead.GENESIS));
     appendOk(a.subList(4, 7));
 
-    assertThat(store.readChain(A, 0, 3)).containsExactlyElementsOf(a.subList(0, 3));
-    assertThat(store.readChain(A, 3, 3)).containsExactlyElementsOf(a.subList(3, 6));
-    assertThat(store.readChain(A, 6, 3)).containsExactly(a.get(6));
+    assertThat(records(store.readChain(A, 0, 3))).containsExactlyElementsOf(a.subList(0, 3));
+    assertThat(records(store.readChain(A, 3, 3))).containsExactlyElementsOf(a.subList(3, 6));
+    assertThat(records(store.readChain(A, 6, 3))).containsExactly(a.get(6));
     assertThat(store.readChain(A, 7, 3)).isEmpty();
-    assertThat(store.readChain(A, 3, 3).get(0).getPrevHash()).isEqualTo(a.get(2).getHash());
+    assertThat(store.readChain(A, 3, 3).get(0).prevHash()).isEqualTo(a.get(2).getHash());
     assertThat(seqs(store.readChain(B, 0, 100))).containsExactly(1L, 2L);
     assertThat(store.readChain("instance-unknown", 0, 100)).isEmpty();
   }
@@ -981,7 +990,7 @@ abstract class AuditStoreContract {
     store.deleteBefore(T0.plus(Duration.ofMinutes(3)), 10); // seq 1..3; the anchor is at 3
 
     // A reader that had read up to seq 2 sees the jump to 4: seq 3 was deleted before it read it.
-    assertThat(store.readChain(A, 2, 10)).containsExactlyElementsOf(a.subList(3, 6));
+    assertThat(records(store.readChain(A, 2, 10))).containsExactlyElementsOf(a.subList(3, 6));
     assertThat(seqs(store.readChain(A, 0, 2))).containsExactly(4L, 5L);
     assertThat(seqs(store.readChain(A, 4, 10))).containsExactly(5L, 6L);
     assertThat(store.chains()).containsExactly(new ChainPosition(A, 3, 6));
@@ -989,7 +998,7 @@ abstract class AuditStoreContract {
     // Appends after retention follow on.
     List<DecisionRecord> more = linked(A, 2, store.head(A));
     appendOk(more);
-    assertThat(store.readChain(A, 6, 10)).containsExactlyElementsOf(more);
+    assertThat(records(store.readChain(A, 6, 10))).containsExactlyElementsOf(more);
   }
 
   @Test
@@ -1002,6 +1011,26 @@ abstract class AuditStoreContract {
 
     assertThat(seqs(store.readChain(A, -10, 100))).containsExactly(2L, 3L, 4L);
     assertThat(seqs(store.readChain(A, 4, 100))).isEmpty();
+  }
+
+  @Test
+  void readChain_rowWhoseRecordCannotBeParsed_isAnEntryWithoutRecord_betweenTheOthers()
+      throws SQLException {
+    List<DecisionRecord> a = linked(A, 5, ChainHead.GENESIS);
+    appendOk(a);
+    // Truncated: field 1 announces 16 bytes and none follow.
+    sql(
+        "UPDATE audit_record SET record = ? WHERE instance = ? AND seq = 3",
+        new byte[] {0x0a, 0x10},
+        A);
+
+    List<ChainEntry> entries = store.readChain(A, 0, 10);
+
+    assertThat(seqs(entries)).containsExactly(1L, 2L, 3L, 4L, 5L);
+    assertThat(entries.get(2))
+        .isEqualTo(new ChainEntry(3, a.get(1).getHash(), a.get(2).getHash(), null));
+    assertThat(records(entries.subList(0, 2))).containsExactlyElementsOf(a.subList(0, 2));
+    assertThat(records(entries.subList(3, 5))).containsExactlyElementsOf(a.subList(3, 5));
   }
 
   @Test

@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
@@ -331,6 +332,55 @@ class AuditExportCommandTest {
             "warning: instance pc-1: record seq 8 is missing from the store (not deleted by"
                 + " retention: run portcullis audit verify); continuing at seq 9\n");
     assertThat(ids(r.out())).hasSize(11).doesNotContain("bad-token-1");
+  }
+
+  @Test
+  void export_recordThatCannotBeRead_isShippedAsAnUnreadableLine_withWarning_andTheRestFollows()
+      throws Exception {
+    append("pc-2", "other-", 3, NOW); // an instance after pc-1
+    List<DecisionRecord> before = records(export().out()); // pc-1 seq 1..12, then pc-2
+    String hash7 = before.get(6).getHash();
+    String hash8 = before.get(7).getHash();
+    // seq 8 of pc-1 (bad-token-1): bytes that do not parse (field 1 announces 16, none follow).
+    try (Database db = Database.open(StoreSettings.of(url));
+        Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "UPDATE audit_record SET record = ? WHERE instance = 'pc-1' AND seq = 8")) {
+      ps.setBytes(1, new byte[] {0x0a, 0x10});
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+
+    CommandRun r = export("--checkpoint", checkpoint.toString(), "--batch", "5");
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: record seq 8 cannot be read (its stored bytes are not a"
+                + " decision record: run portcullis audit verify); exported as an \"unreadable\""
+                + " line; continuing at seq 9\n");
+    List<String> lines = r.outLines();
+    assertThat(lines).hasSize(15);
+    // In its place in the batch, with the chain columns as stored; the records around it follow.
+    assertThat(lines.get(10)) // pc-1 1..5, pc-2 1..3, pc-1 6, 7, 8
+        .isEqualTo(
+            "{\"instance\":\"pc-1\",\"seq\":\"8\",\"prev_hash\":\""
+                + hash7
+                + "\",\"hash\":\""
+                + hash8
+                + "\",\"unreadable\":true}");
+    List<String> readable = new ArrayList<>(lines);
+    readable.remove(10);
+    assertThat(keys(String.join("\n", readable)))
+        .containsExactly(
+            "pc-1:1", "pc-1:2", "pc-1:3", "pc-1:4", "pc-1:5", "pc-2:1", "pc-2:2", "pc-2:3",
+            "pc-1:6", "pc-1:7", "pc-1:9", "pc-1:10", "pc-1:11", "pc-1:12");
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12,\"pc-2\":3}");
+
+    // Not shipped again.
+    CommandRun next = export("--checkpoint", checkpoint.toString());
+    assertThat(next.exit()).isZero();
+    assertThat(next.out() + next.err()).isEmpty();
   }
 
   @Test
