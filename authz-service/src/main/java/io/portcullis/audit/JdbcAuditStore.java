@@ -781,10 +781,15 @@ abstract sealed class JdbcAuditStore implements AuditStore
     try (Connection c = db.connection();
         PreparedStatement ps =
             c.prepareStatement(
-                "SELECT instance, anchor_seq, head_seq FROM audit_chain ORDER BY instance");
+                "SELECT instance, anchor_seq, anchor_hash, head_seq, head_hash FROM audit_chain"
+                    + " ORDER BY instance");
         ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
-        out.add(new ChainPosition(rs.getString(1), rs.getLong(2), rs.getLong(3)));
+        out.add(
+            new ChainPosition(
+                rs.getString(1),
+                new ChainHead(rs.getLong(2), rs.getString(3)),
+                new ChainHead(rs.getLong(4), rs.getString(5))));
       }
     } catch (SQLException e) {
       throw failure("listing audit chains", e);

@@ -4,7 +4,10 @@ import io.portcullis.audit.AuditFilters;
 import io.portcullis.audit.AuditJson;
 import io.portcullis.audit.AuditStore;
 import io.portcullis.audit.ChainEntry;
+import io.portcullis.audit.ChainHead;
 import io.portcullis.audit.ChainPosition;
+import io.portcullis.cli.ExportCheckpoint.Mark;
+import io.portcullis.cli.ExportCheckpoint.Position;
 import io.portcullis.policy.YamlReader;
 import io.portcullis.proto.v1.DecisionRecord;
 import java.io.IOException;
@@ -48,11 +51,14 @@ import tools.jackson.databind.node.ObjectNode;
  *
  * <p>With {@code --checkpoint FILE} ({@link ExportCheckpoint}) each batch is written and flushed
  * before the checkpoint moves past it, so a crash repeats at most one batch per instance
- * (at-least-once; consumers dedupe on {@code instance} and {@code seq}). An instance without a
- * checkpoint entry starts at its first record stamped at or after {@code --since}, else at its
- * oldest stored record; records retention deleted before they were exported are reported on stderr.
- * A record whose stored bytes cannot be parsed is shipped as an {@link #unreadableLine} with a
- * warning, and the export goes on: failing on it would stop every later run at the same row.
+ * (at-least-once; consumers dedupe on {@code instance}, {@code seq} and {@code hash}). The
+ * checkpoint also keeps the hashes of exported records, so that a chain rewound since (a store
+ * restored from a backup, records deleted at its end) is noticed, reported, and exported again from
+ * the last exported record the store still holds unchanged. An instance without a checkpoint entry
+ * starts at its first record stamped at or after {@code --since}, else at its oldest stored record;
+ * records retention deleted before they were exported are reported on stderr. A record whose stored
+ * bytes cannot be parsed is shipped as an {@link #unreadableLine} with a warning, and the export
+ * goes on: failing on it would stop every later run at the same row.
  */
 @Command(
     name = "export",
@@ -193,8 +199,8 @@ final class AuditExportCommand implements Callable<Integer> {
     private final PrintWriter out = spec.commandLine().getOut();
     private final PrintWriter err = spec.commandLine().getErr();
 
-    /** The last exported (or deliberately skipped) seq per instance: what the checkpoint holds. */
-    private final Map<String, Long> done;
+    /** Where each instance's export stands: what the checkpoint holds. */
+    private final Map<String, Position> done;
 
     /**
      * Instances placed by this run (no checkpoint entry) that have not exported a record yet: a
@@ -272,27 +278,48 @@ final class AuditExportCommand implements Callable<Integer> {
     /** Exports the next batch of {@code chain}, up to seq {@code last}. */
     private Step step(ChainPosition chain, long last) {
       String instance = chain.instance();
-      Long position = done.get(instance);
+      Position position = done.get(instance);
       if (position == null) {
         position = startOf(chain);
         done.put(instance, position);
         fresh.add(instance);
         dirty = true;
       }
-      long after = position;
+      String rewind = rewind(chain, position);
+      if (rewind != null) {
+        position = rewound(chain, position, rewind);
+      }
+      long after = position.seq();
       if (after >= last) {
         return Step.IDLE;
       }
-      List<ChainEntry> records = store.readChain(instance, after, batch);
+      // Where the last exported record is still stored and its hash known, the read starts with
+      // it, to see in the same statement that it is still the record that was exported.
+      boolean check = position.hash() != null && after > chain.anchorSeq();
+      List<ChainEntry> records =
+          store.readChain(instance, check ? after - 1 : after, check ? batch + 1 : batch);
+      if (check && !records.isEmpty() && records.get(0).seq() == after) {
+        if (records.get(0).hash().equals(position.hash())) {
+          records = records.subList(1, records.size());
+        } else {
+          position =
+              rewound(chain, position, "its record seq " + after + " is not the one exported");
+          after = position.seq();
+          records = store.readChain(instance, after, batch);
+        }
+      } else if (records.size() > batch) {
+        records = records.subList(0, batch);
+      }
       if (records.isEmpty() || records.get(0).seq() > last) {
         // What was stored after the position is gone: deleted by retention since it was read (the
         // anchor says how far), or by hand (verify reports that).
-        long to = records.isEmpty() ? anchorOf(instance) : records.get(0).seq() - 1;
+        ChainHead anchor = anchorOf(instance);
+        long to = records.isEmpty() ? anchor.seq() : records.get(0).seq() - 1;
         if (to > after) {
           if (!fresh.contains(instance)) {
             skipped(instance, after + 1, to);
           }
-          done.put(instance, to);
+          done.put(instance, position.advancedTo(to, to == anchor.seq() ? hash(anchor) : null));
           dirty = true;
         }
         return Step.IDLE;
@@ -300,6 +327,7 @@ final class AuditExportCommand implements Callable<Integer> {
       StringBuilder lines = new StringBuilder(records.size() * 600);
       long expected = after + 1;
       long exported = after;
+      String exportedHash = null;
       for (ChainEntry r : records) {
         if (r.seq() > last) {
           break;
@@ -316,6 +344,7 @@ final class AuditExportCommand implements Callable<Integer> {
             .append('\n');
         expected = r.seq() + 1;
         exported = r.seq();
+        exportedHash = r.hash();
       }
       out.print(lines);
       if (out.checkError()) { // flushes; true if any write or flush failed (a closed pipe)
@@ -330,7 +359,7 @@ final class AuditExportCommand implements Callable<Integer> {
                 + ")");
         return Step.FAILED;
       }
-      done.put(instance, exported);
+      done.put(instance, position.advancedTo(exported, exportedHash));
       fresh.remove(instance);
       dirty = true;
       return save() ? Step.EXPORTED : Step.FAILED;
@@ -340,21 +369,104 @@ final class AuditExportCommand implements Callable<Integer> {
      * The position (last seq treated as exported) of an instance the checkpoint does not name:
      * before its first record from {@code --since}, else at its retention anchor.
      */
-    private long startOf(ChainPosition chain) {
+    private Position startOf(ChainPosition chain) {
       if (start == null) {
-        return chain.anchorSeq();
+        return Position.at(chain.anchorSeq(), hash(chain.anchor()));
       }
       Long first = store.firstSeqAtOrAfter(chain.instance(), start);
-      return first == null ? chain.headSeq() : first - 1;
+      return first == null
+          ? Position.at(chain.headSeq(), hash(chain.head()))
+          : Position.at(first - 1, null);
     }
 
-    private long anchorOf(String instance) {
+    private ChainHead anchorOf(String instance) {
       for (ChainPosition c : store.chains()) {
         if (c.instance().equals(instance)) {
-          return c.anchorSeq();
+          return c.anchor();
         }
       }
-      return 0;
+      return ChainHead.GENESIS;
+    }
+
+    /**
+     * Why {@code chain}, as its row stands, is no longer the chain {@code position} was exported
+     * from, or {@code null} if the row shows nothing of the kind: its head is before the last
+     * exported record, or its head or anchor is that record with another hash. (A position between
+     * them is checked by the read in {@link #step}.)
+     */
+    private @Nullable String rewind(ChainPosition chain, Position position) {
+      long seq = position.seq();
+      if (seq > chain.headSeq()) {
+        return "the store's head is seq "
+            + chain.headSeq()
+            + ", before seq "
+            + seq
+            + " that was exported";
+      }
+      String hash = position.hash();
+      if (hash != null
+          && ((seq == chain.headSeq() && !hash.equals(chain.head().hash()))
+              || (seq == chain.anchorSeq() && !hash.equals(chain.anchor().hash())))) {
+        return "its record seq " + seq + " is not the one exported";
+      }
+      return null;
+    }
+
+    /**
+     * Goes back, after {@code why} showed that {@code chain} is not the chain {@code position} was
+     * exported from, to the newest earlier exported record the store still holds with the same
+     * hash, else to the anchor (so from the oldest stored record), and warns.
+     */
+    private Position rewound(ChainPosition chain, Position position, String why) {
+      String instance = chain.instance();
+      Position back = null;
+      for (Mark m : position.earlier()) {
+        if (m.seq() < chain.anchorSeq()) {
+          break; // deleted by retention: cannot be compared
+        }
+        if (m.seq() <= chain.headSeq() && m.hash().equals(storedHash(chain, m.seq()))) {
+          back = position.backTo(m);
+          break;
+        }
+      }
+      boolean matched = back != null;
+      if (back == null) {
+        back = Position.at(chain.anchorSeq(), hash(chain.anchor()));
+      }
+      err.println(
+          "warning: instance "
+              + instance
+              + ": chain rewound: "
+              + why
+              + " (restored from a backup, its newest records deleted or rewritten, or another"
+              + " store); continuing at seq "
+              + (back.seq() + 1)
+              + (matched
+                  ? ", after the last exported record it still holds unchanged"
+                  : ", its oldest stored record: none of the exported records it holds is known"
+                      + " unchanged")
+              + (back.seq() < position.seq()
+                  ? "; records seq "
+                      + (back.seq() + 1)
+                      + ".."
+                      + position.seq()
+                      + " are exported again, with other hashes where they changed (deduplicate on"
+                      + " instance, seq and hash)"
+                  : ""));
+      err.flush();
+      done.put(instance, back);
+      fresh.remove(instance);
+      dirty = true;
+      return back;
+    }
+
+    /** The hash the store holds for record {@code seq} of {@code chain}, or {@code null}. */
+    private @Nullable String storedHash(ChainPosition chain, long seq) {
+      if (seq == chain.anchorSeq()) {
+        return chain.anchor().hash();
+      }
+      List<ChainEntry> at = store.readChain(chain.instance(), seq - 1, 1);
+      return !at.isEmpty() && at.get(0).seq() == seq ? at.get(0).hash() : null;
     }
 
     /**
@@ -364,7 +476,7 @@ final class AuditExportCommand implements Callable<Integer> {
       boolean one = from == to;
       String records = one ? "record seq " + from : "records seq " + from + ".." + to;
       String what =
-          anchorOf(instance) >= to
+          anchorOf(instance).seq() >= to
               ? (one ? " was" : " were")
                   + " deleted by retention before "
                   + (one ? "it was" : "they were")
@@ -430,6 +542,11 @@ final class AuditExportCommand implements Callable<Integer> {
         return true;
       }
     }
+  }
+
+  /** The hash of {@code head}, or {@code null} for the genesis (no record, no hash). */
+  private static @Nullable String hash(ChainHead head) {
+    return head.hash().isEmpty() ? null : head.hash();
   }
 
   /**

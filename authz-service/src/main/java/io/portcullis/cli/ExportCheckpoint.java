@@ -12,18 +12,33 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.StreamReadFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The checkpoint of {@code portcullis audit export}: a JSON object naming, per instance, the {@code
- * seq} of the last record exported ({@code {"pc-1":1234,"pc-2":99}}).
+ * seq} and {@code hash} of the last record exported, and some earlier exported records as {@code
+ * [seq, hash]} pairs, newest first ({@link Position}):
+ *
+ * <pre>{@code
+ * {"pc-1":{"seq":1234,"hash":"9f2c...","earlier":[[1200,"41d0..."],[1000,"07be..."]]},"pc-2":...}
+ * }</pre>
+ *
+ * <p>The hashes let the next run see that the chain it continues is no longer the one it exported
+ * from (restored from a backup, its newest records deleted or rewritten, another store), and find
+ * the last exported record the store still holds unchanged. The first format, a bare {@code seq}
+ * per instance ({@code {"pc-1":1234}}), is still read: a position without a hash.
  *
  * <p>Saved by writing {@code FILE.tmp} beside it (owner-only, {@code rw-------}: instance names are
  * not secret, but the file sits with the store's), forcing it to disk and renaming it over {@code
@@ -56,10 +71,72 @@ final class ExportCheckpoint implements AutoCloseable {
   private final Path temp;
   private final FileChannel lockChannel;
   private final FileLock lock;
-  private final Map<String, Long> positions;
+  private final Map<String, Position> positions;
+
+  /**
+   * Where the export of one instance stands.
+   *
+   * @param seq the last record exported, or deliberately passed over (a gap, the start given by
+   *     {@code --since})
+   * @param hash that record's hash; {@code null} where not known (passed over, or a checkpoint of
+   *     the first format)
+   * @param earlier records exported before it, newest first, thinned so that the gaps between them
+   *     grow with their distance from {@code seq} ({@link #advancedTo}): after a rewind by {@code
+   *     n} records, the export goes back to one at most about {@code n} (or a batch) before the
+   *     rewound point, with a few dozen entries for any length of chain
+   */
+  record Position(long seq, @Nullable String hash, List<Mark> earlier) {
+    /** The most {@link #earlier} entries kept: enough for a gap ratio of 2 over 2^32 batches. */
+    static final int MAX_EARLIER = 64;
+
+    Position {
+      earlier = List.copyOf(earlier);
+    }
+
+    /** A position without earlier records. */
+    static Position at(long seq, @Nullable String hash) {
+      return new Position(seq, hash, List.of());
+    }
+
+    /**
+     * The position after moving on to {@code seq} (exported with {@code hash}, or passed over:
+     * {@code null}): this one becomes the newest earlier record, and earlier records whose newer
+     * and older neighbours are no further apart than the newer one is from {@code seq} are dropped.
+     */
+    Position advancedTo(long seq, @Nullable String hash) {
+      List<Mark> marks = new ArrayList<>(earlier.size() + 1);
+      if (this.hash != null && this.seq < seq) {
+        marks.add(new Mark(this.seq, this.hash));
+      }
+      for (Mark m : earlier) {
+        if (m.seq() < seq) {
+          marks.add(m);
+        }
+      }
+      int i = 0;
+      while (i < marks.size() - 1) {
+        long newer = i == 0 ? seq : marks.get(i - 1).seq();
+        if (newer - marks.get(i + 1).seq() <= seq - newer) {
+          marks.remove(i);
+        } else {
+          i++;
+        }
+      }
+      return new Position(seq, hash, marks.subList(0, Math.min(marks.size(), MAX_EARLIER)));
+    }
+
+    /** Back at the earlier record {@code mark}, with the records exported before it. */
+    Position backTo(Mark mark) {
+      return new Position(
+          mark.seq(), mark.hash(), earlier.stream().filter(m -> m.seq() < mark.seq()).toList());
+    }
+  }
+
+  /** An exported record: its {@code seq} and {@code hash}. */
+  record Mark(long seq, String hash) {}
 
   private ExportCheckpoint(
-      Path file, FileChannel lockChannel, FileLock lock, Map<String, Long> positions) {
+      Path file, FileChannel lockChannel, FileLock lock, Map<String, Position> positions) {
     this.file = file;
     this.temp = file.resolveSibling(file.getFileName() + ".tmp");
     this.lockChannel = lockChannel;
@@ -115,7 +192,11 @@ final class ExportCheckpoint implements AutoCloseable {
     }
   }
 
-  private static Map<String, Long> read(Path file) throws Invalid {
+  private static final String FORMAT =
+      " (a JSON object of instance: {\"seq\": last exported seq, \"hash\": its hash, \"earlier\":"
+          + " [[seq, hash], ...]})";
+
+  private static Map<String, Position> read(Path file) throws Invalid {
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(file);
@@ -131,27 +212,63 @@ final class ExportCheckpoint implements AutoCloseable {
       throw new Invalid(file, "is not valid JSON: " + e.getOriginalMessage());
     }
     if (node == null || !node.isObject()) {
-      throw new Invalid(
-          file, "is not an export checkpoint (a JSON object of instance: last exported seq)");
+      throw new Invalid(file, "is not an export checkpoint" + FORMAT);
     }
-    Map<String, Long> positions = new TreeMap<>();
+    Map<String, Position> positions = new TreeMap<>();
     for (Map.Entry<String, JsonNode> e : node.properties()) {
-      JsonNode v = e.getValue();
-      if (!v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < 0) {
+      Position p = position(e.getValue());
+      if (p == null) {
         throw new Invalid(
-            file,
-            "the seq of instance '"
-                + e.getKey()
-                + "' is not a non-negative integer (a JSON object of instance: last exported"
-                + " seq)");
+            file, "the position of instance '" + e.getKey() + "' is not one" + FORMAT);
       }
-      positions.put(e.getKey(), v.longValue());
+      positions.put(e.getKey(), p);
     }
     return positions;
   }
 
-  /** The last exported {@code seq} per instance, as read. */
-  Map<String, Long> positions() {
+  /** The position {@code v} holds, or {@code null} if it holds none. */
+  private static @Nullable Position position(JsonNode v) {
+    if (seq(v) != null) { // the first format: the seq alone
+      return Position.at(v.longValue(), null);
+    }
+    if (!v.isObject()) {
+      return null;
+    }
+    for (String key : v.propertyNames()) {
+      if (!Set.of("seq", "hash", "earlier").contains(key)) {
+        return null;
+      }
+    }
+    Long seq = seq(v.get("seq"));
+    JsonNode hash = v.get("hash");
+    JsonNode earlier = v.get("earlier");
+    if (seq == null
+        || (hash != null && !hash.isString())
+        || (earlier != null && !earlier.isArray())) {
+      return null;
+    }
+    List<Mark> marks = new ArrayList<>();
+    long below = seq;
+    for (JsonNode pair : earlier == null ? List.<JsonNode>of() : earlier.values()) {
+      Long s = pair.isArray() && pair.size() == 2 ? seq(pair.get(0)) : null;
+      if (s == null || s >= below || !pair.get(1).isString()) {
+        return null; // not a pair, or not newest first below seq
+      }
+      marks.add(new Mark(s, pair.get(1).stringValue()));
+      below = s;
+    }
+    return new Position(seq, hash == null ? null : hash.stringValue(), marks);
+  }
+
+  /** {@code v} as a seq (a non-negative integer), or {@code null}. */
+  private static @Nullable Long seq(@Nullable JsonNode v) {
+    return v != null && v.isIntegralNumber() && v.canConvertToLong() && v.longValue() >= 0
+        ? v.longValue()
+        : null;
+  }
+
+  /** Where the export of each instance stands, as read. */
+  Map<String, Position> positions() {
     return Collections.unmodifiableMap(positions);
   }
 
@@ -161,8 +278,8 @@ final class ExportCheckpoint implements AutoCloseable {
   }
 
   /** Replaces the checkpoint with {@code positions}, atomically and durably. */
-  void save(Map<String, Long> positions) throws IOException {
-    byte[] json = MAPPER.writeValueAsBytes(new TreeMap<>(positions));
+  void save(Map<String, Position> positions) throws IOException {
+    byte[] json = MAPPER.writeValueAsBytes(json(positions));
     Files.deleteIfExists(temp); // left by a crash
     try (FileChannel ch =
         FileChannel.open(
@@ -181,6 +298,25 @@ final class ExportCheckpoint implements AutoCloseable {
     } catch (IOException e) {
       // Not every platform opens directories (Windows); the rename is then as durable as it gets.
     }
+  }
+
+  /** {@code positions} as the checkpoint holds them, in instance order. */
+  static ObjectNode json(Map<String, Position> positions) {
+    ObjectNode all = MAPPER.createObjectNode();
+    new TreeMap<>(positions)
+        .forEach(
+            (instance, p) -> {
+              ObjectNode o = all.putObject(instance);
+              o.put("seq", p.seq());
+              if (p.hash() != null) {
+                o.put("hash", p.hash());
+              }
+              if (!p.earlier().isEmpty()) {
+                ArrayNode earlier = o.putArray("earlier");
+                p.earlier().forEach(m -> earlier.addArray().add(m.seq()).add(m.hash()));
+              }
+            });
+    return all;
   }
 
   @Override

@@ -946,18 +946,30 @@ abstract class AuditStoreContract {
     return entries.stream().map(ChainEntry::record).toList();
   }
 
+  static ChainHead at(DecisionRecord r) {
+    return new ChainHead(r.getSeq(), r.getHash());
+  }
+
   @Test
-  void chains_nameEachInstancesAnchorAndHead_inInstanceOrder() {
+  void chains_nameEachInstancesAnchorAndHead_withTheirHashes_inInstanceOrder() {
     assertThat(store.chains()).isEmpty();
-    appendOk(linked(B, 3, ChainHead.GENESIS));
-    appendOk(linked(A, 6, ChainHead.GENESIS)); // T0 + 0..5 min
+    List<DecisionRecord> b = linked(B, 3, ChainHead.GENESIS);
+    appendOk(b);
+    List<DecisionRecord> a = linked(A, 6, ChainHead.GENESIS); // T0 + 0..5 min
+    appendOk(a);
 
     assertThat(store.chains())
-        .containsExactly(new ChainPosition(A, 0, 6), new ChainPosition(B, 0, 3));
+        .containsExactly(
+            new ChainPosition(A, ChainHead.GENESIS, at(a.get(5))),
+            new ChainPosition(B, ChainHead.GENESIS, at(b.get(2))));
 
     store.deleteBefore(T0.plus(Duration.ofMinutes(3)), 10); // A: seq 1..3, B: all three
     assertThat(store.chains())
-        .containsExactly(new ChainPosition(A, 3, 6), new ChainPosition(B, 3, 3));
+        .containsExactly(
+            new ChainPosition(A, at(a.get(2)), at(a.get(5))),
+            new ChainPosition(B, at(b.get(2)), at(b.get(2))));
+    assertThat(store.chains().get(0).anchorSeq()).isEqualTo(3);
+    assertThat(store.chains().get(0).headSeq()).isEqualTo(6);
   }
 
   @Test
@@ -993,7 +1005,7 @@ abstract class AuditStoreContract {
     assertThat(records(store.readChain(A, 2, 10))).containsExactlyElementsOf(a.subList(3, 6));
     assertThat(seqs(store.readChain(A, 0, 2))).containsExactly(4L, 5L);
     assertThat(seqs(store.readChain(A, 4, 10))).containsExactly(5L, 6L);
-    assertThat(store.chains()).containsExactly(new ChainPosition(A, 3, 6));
+    assertThat(store.chains()).containsExactly(new ChainPosition(A, at(a.get(2)), at(a.get(5))));
 
     // Appends after retention follow on.
     List<DecisionRecord> more = linked(A, 2, store.head(A));

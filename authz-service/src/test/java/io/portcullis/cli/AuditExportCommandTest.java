@@ -36,6 +36,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import tools.jackson.databind.json.JsonMapper;
 
 /** {@code portcullis audit export} against a real SQLite store holding {@link AuditSamples}. */
 class AuditExportCommandTest {
@@ -56,6 +57,8 @@ class AuditExportCommandTest {
           "limited",
           "dry-0",
           "dry-1");
+
+  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   @TempDir Path dir;
   private String url;
@@ -133,6 +136,15 @@ class AuditExportCommandTest {
     return Files.readString(checkpoint);
   }
 
+  /** The checkpoint's seq per instance, as "pc-1:12,pc-2:3". */
+  private String checkpointSeqs() throws IOException {
+    List<String> seqs = new ArrayList<>();
+    JSON.readTree(checkpointText())
+        .properties()
+        .forEach(e -> seqs.add(e.getKey() + ":" + e.getValue().get("seq").longValue()));
+    return String.join(",", seqs);
+  }
+
   @Test
   void export_everything_printsEachRecordOnceInSeqOrder_asTheQueryJsonWithItsChainFields()
       throws Exception {
@@ -168,7 +180,7 @@ class AuditExportCommandTest {
     CommandRun first = export("--checkpoint", checkpoint.toString(), "--batch", "5");
     assertThat(first.exit()).as(first.err()).isZero();
     assertThat(ids(first.out())).containsExactlyElementsOf(SAMPLE_IDS);
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12");
 
     CommandRun nothing = export("--checkpoint", checkpoint.toString());
     assertThat(nothing.exit()).isZero();
@@ -181,7 +193,7 @@ class AuditExportCommandTest {
     assertThat(second.exit()).as(second.err()).isZero();
     assertThat(keys(second.out()))
         .containsExactly("pc-1:13", "pc-1:14", "pc-1:15", "pc-2:1", "pc-2:2");
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":15,\"pc-2\":2}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:15,pc-2:2");
   }
 
   @Test
@@ -199,13 +211,173 @@ class AuditExportCommandTest {
   }
 
   @Test
+  void checkpoint_holdsSeqAndHashOfTheLastExportedRecord_andEarlierOnesThinnedOut()
+      throws Exception {
+    CommandRun r = export("--checkpoint", checkpoint.toString(), "--batch", "2");
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    List<DecisionRecord> records = records(r.out());
+    // Exported up to 2, 4, .., 12. 4 was dropped at 10: its neighbours 6 and 2 were no further
+    // apart than 6 was from 10.
+    assertThat(checkpointText())
+        .isEqualTo(
+            "{\"pc-1\":{\"seq\":12,\"hash\":\""
+                + records.get(11).getHash()
+                + "\",\"earlier\":[[10,\""
+                + records.get(9).getHash()
+                + "\"],[8,\""
+                + records.get(7).getHash()
+                + "\"],[6,\""
+                + records.get(5).getHash()
+                + "\"],[2,\""
+                + records.get(1).getHash()
+                + "\"]]}}");
+  }
+
+  @Test
+  void checkpointPosition_advancing_keepsEarlierRecordsAtGapsGrowingWithTheirDistance() {
+    ExportCheckpoint.Position p = ExportCheckpoint.Position.at(0, null);
+    for (long seq = 1; seq <= 1_000_000; seq++) {
+      p = p.advancedTo(seq, "h" + seq);
+    }
+    List<Long> earlier = p.earlier().stream().map(ExportCheckpoint.Mark::seq).toList();
+    assertThat(earlier).hasSizeBetween(20, 45).isSortedAccordingTo((a, b) -> Long.compare(b, a));
+    assertThat(p.earlier()).allMatch(m -> m.hash().equals("h" + m.seq()));
+    // For any rewound point, the newest earlier record before it is no further back than the
+    // rewound point is from the position (plus one).
+    for (long r = 1; r <= 1_000_000; r += 997) {
+      long rewound = r;
+      long back = earlier.stream().filter(s -> s < rewound).findFirst().orElse(0L);
+      assertThat(rewound - back).as("rewound at " + r).isLessThanOrEqualTo(1_000_000 - r + 1);
+    }
+  }
+
+  @Test
+  void export_checkpointOfTheFirstFormat_isRead_andRewrittenWithHashes() throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":10}");
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(ids(r.out())).containsExactly("dry-0", "dry-1");
+    assertThat(checkpointText())
+        .startsWith("{\"pc-1\":{\"seq\":12,\"hash\":\"" + records(r.out()).get(1).getHash());
+  }
+
+  /**
+   * Makes pc-1 look restored from a backup taken at seq {@code seq}: the records after it gone and
+   * the chain's head back at it.
+   */
+  private void restoreAt(long seq) throws Exception {
+    sql("DELETE FROM audit_record WHERE instance = 'pc-1' AND seq > " + seq);
+    sql(
+        "UPDATE audit_chain SET head_seq = "
+            + seq
+            + ", head_hash = (SELECT hash FROM audit_record WHERE instance = 'pc-1' AND seq = "
+            + seq
+            + ") WHERE instance = 'pc-1'");
+  }
+
+  @Test
+  void
+      export_chainRestoredAndWrittenPastTheCheckpoint_warns_andExportsTheNewRecordsFromWhereItStillMatches()
+          throws Exception {
+    CommandRun first = export("--checkpoint", checkpoint.toString(), "--batch", "5");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12"); // exported up to 5, 10, 12
+    restoreAt(8);
+    // The writer continues after the restored head: other records at seq 9..12, then 13, 14.
+    List<DecisionRecord> rewritten = append("pc-1", "after-restore-", 6, NOW.plusSeconds(60));
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: chain rewound: its record seq 12 is not the one exported"
+                + " (restored from a backup, its newest records deleted or rewritten, or another"
+                + " store); continuing at seq 6, after the last exported record it still holds"
+                + " unchanged; records seq 6..12 are exported again, with other hashes where they"
+                + " changed (deduplicate on instance, seq and hash)\n");
+    // 6..8 again as they were (the same hashes), then every record written after the restore.
+    List<DecisionRecord> records = records(r.out());
+    assertThat(records.subList(0, 3)).isEqualTo(records(first.out()).subList(5, 8));
+    assertThat(records.subList(3, 9)).isEqualTo(rewritten);
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:14");
+
+    CommandRun again = export("--checkpoint", checkpoint.toString());
+    assertThat(again.out() + again.err()).isEmpty();
+  }
+
+  @Test
+  void export_chainRewrittenUpToTheCheckpointExactly_isNoticedFromTheHeadsHash() throws Exception {
+    export("--checkpoint", checkpoint.toString(), "--batch", "5");
+    restoreAt(8);
+    List<DecisionRecord> rewritten = append("pc-1", "after-restore-", 4, NOW.plusSeconds(60));
+
+    CommandRun r = export("--checkpoint", checkpoint.toString()); // the head is at 12 again
+
+    assertThat(r.err())
+        .startsWith("warning: instance pc-1: chain rewound: its record seq 12 is not the one")
+        .contains("continuing at seq 6");
+    assertThat(records(r.out()).subList(3, 7)).isEqualTo(rewritten);
+  }
+
+  @Test
+  void
+      export_headMovedBackBeforeTheCheckpoint_warns_exportsWhatFollowsTheLastMatch_andLaterTheNewRecords()
+          throws Exception {
+    CommandRun first = export("--checkpoint", checkpoint.toString(), "--batch", "5");
+    restoreAt(8);
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .startsWith(
+            "warning: instance pc-1: chain rewound: the store's head is seq 8, before seq 12"
+                + " that was exported (restored from a backup,")
+        .contains("continuing at seq 6, after the last exported record it still holds unchanged");
+    assertThat(records(r.out())).isEqualTo(records(first.out()).subList(5, 8));
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:8");
+
+    // What the writer appends after the restored head is exported in full, nothing more said.
+    List<DecisionRecord> rewritten = append("pc-1", "after-restore-", 6, NOW.plusSeconds(60));
+    CommandRun next = export("--checkpoint", checkpoint.toString());
+    assertThat(next.err()).isEmpty();
+    assertThat(records(next.out())).isEqualTo(rewritten);
+  }
+
+  @Test
+  void export_storeReplacedByAnotherWithTheSameInstance_warns_andExportsItFromItsFirstRecord()
+      throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":10}"); // the first format: a seq without hash
+    sql("DELETE FROM audit_record");
+    sql("DELETE FROM audit_chain");
+    List<DecisionRecord> fresh = append("pc-1", "new-store-", 3, NOW.plusSeconds(60));
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: chain rewound: the store's head is seq 3, before seq 10 that"
+                + " was exported (restored from a backup, its newest records deleted or rewritten,"
+                + " or another store); continuing at seq 1, its oldest stored record: none of the"
+                + " exported records it holds is known unchanged; records seq 1..10 are exported"
+                + " again, with other hashes where they changed (deduplicate on instance, seq and"
+                + " hash)\n");
+    assertThat(records(r.out())).isEqualTo(fresh);
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:3");
+  }
+
+  @Test
   void export_sinceWithoutACheckpoint_startsAtTheFirstRecordFromThatTime_andCheckpointsIt()
       throws Exception {
     CommandRun r = export("--since", "2026-11-22T11:35:00Z", "--checkpoint", checkpoint.toString());
 
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(ids(r.out())).containsExactly("limited", "dry-0", "dry-1");
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12");
 
     // Once checkpointed, --since no longer moves the instance.
     append("pc-1", "later-", 1, NOW.plusSeconds(60));
@@ -220,14 +392,26 @@ class AuditExportCommandTest {
 
     assertThat(r.exit()).isZero();
     assertThat(r.out()).isEmpty();
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12");
   }
 
   @Test
   void export_corruptCheckpoint_exits2NamingTheFile_andLeavesItAlone() throws Exception {
     for (String bad :
         List.of(
-            "{\"pc-1\":", "", "[1,2]", "{\"pc-1\":\"12\"}", "{\"pc-1\":-1}", "{\"pc-1\":1.5}")) {
+            "{\"pc-1\":",
+            "",
+            "[1,2]",
+            "{\"pc-1\":\"12\"}",
+            "{\"pc-1\":-1}",
+            "{\"pc-1\":1.5}",
+            "{\"pc-1\":{\"hash\":\"ab\"}}",
+            "{\"pc-1\":{\"seq\":-1}}",
+            "{\"pc-1\":{\"seq\":3,\"hash\":3}}",
+            "{\"pc-1\":{\"seq\":3,\"other\":3}}",
+            "{\"pc-1\":{\"seq\":3,\"earlier\":[[3,\"ab\"]]}}", // not before seq
+            "{\"pc-1\":{\"seq\":9,\"earlier\":[[3,\"ab\"],[5,\"cd\"]]}}", // not newest first
+            "{\"pc-1\":{\"seq\":9,\"earlier\":[[3]]}}")) {
       Files.writeString(checkpoint, bad);
 
       CommandRun r = export("--checkpoint", checkpoint.toString());
@@ -301,7 +485,7 @@ class AuditExportCommandTest {
             "warning: instance pc-1: records seq 3..6 were deleted by retention before they were"
                 + " exported; continuing at seq 7\n");
     assertThat(ids(r.out())).containsExactlyElementsOf(SAMPLE_IDS.subList(6, 12));
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12");
   }
 
   @Test
@@ -317,7 +501,7 @@ class AuditExportCommandTest {
     assertThat(r.exit()).isZero();
     assertThat(r.err()).contains("instance pc-1: records seq 11..12 were deleted by retention");
     assertThat(r.out()).isEmpty();
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12");
   }
 
   @Test
@@ -375,7 +559,7 @@ class AuditExportCommandTest {
         .containsExactly(
             "pc-1:1", "pc-1:2", "pc-1:3", "pc-1:4", "pc-1:5", "pc-2:1", "pc-2:2", "pc-2:3",
             "pc-1:6", "pc-1:7", "pc-1:9", "pc-1:10", "pc-1:11", "pc-1:12");
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":12,\"pc-2\":3}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12,pc-2:3");
 
     // Not shipped again.
     CommandRun next = export("--checkpoint", checkpoint.toString());
@@ -465,7 +649,7 @@ class AuditExportCommandTest {
     assertThat(exit).isEqualTo(AuditExportCommand.OUTPUT_FAILED);
     assertThat(err.toString()).startsWith("export stopped: writing to stdout failed");
     assertThat(ids(written.toString())).containsExactlyElementsOf(SAMPLE_IDS.subList(0, 4));
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":4}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:4");
 
     // The next run continues after the last written batch: nothing lost, nothing repeated.
     CommandRun next = export("--checkpoint", checkpoint.toString());
@@ -525,7 +709,7 @@ class AuditExportCommandTest {
       append("pc-1", "later-", 1, NOW.plusSeconds(60));
       append("pc-9", "new-", 1, NOW.plusSeconds(61));
       await("the appended records", () -> out.toString().lines().count() == 14);
-      await("the checkpoint", () -> checkpoint.toFile().length() > 0 && cpHas("\"pc-9\":1"));
+      await("the checkpoint", () -> checkpoint.toFile().length() > 0 && cpHas("pc-9:1"));
 
       // Another export cannot take the checkpoint while this one runs.
       CommandRun second = export("--checkpoint", checkpoint.toString());
@@ -540,12 +724,12 @@ class AuditExportCommandTest {
     assertThat(exit[0]).as(err.toString()).isZero();
     assertThat(err.toString()).isEmpty();
     assertThat(keys(out.toString()).subList(12, 14)).containsExactly("pc-1:13", "pc-9:1");
-    assertThat(checkpointText()).isEqualTo("{\"pc-1\":13,\"pc-9\":1}");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:13,pc-9:1");
   }
 
   private boolean cpHas(String text) {
     try {
-      return checkpointText().contains(text);
+      return checkpointSeqs().contains(text);
     } catch (IOException e) {
       return false;
     }
