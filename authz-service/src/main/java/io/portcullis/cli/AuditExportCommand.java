@@ -26,6 +26,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,16 +50,17 @@ import tools.jackson.databind.node.ObjectNode;
  * instance come in {@code seq} order ({@link AuditStore#readChain} says why that order misses
  * nothing that commits later); instances take turns, a batch each.
  *
- * <p>With {@code --checkpoint FILE} ({@link ExportCheckpoint}) each batch is written and flushed
- * before the checkpoint moves past it, so a crash repeats at most one batch per instance
- * (at-least-once; consumers dedupe on {@code instance}, {@code seq} and {@code hash}). The
- * checkpoint also keeps the hashes of exported records, so that a chain rewound since (a store
- * restored from a backup, records deleted at its end) is noticed, reported, and exported again from
- * the last exported record the store still holds unchanged. An instance without a checkpoint entry
- * starts at its first record stamped at or after {@code --since}, else at its oldest stored record;
- * records retention deleted before they were exported are reported on stderr. A record whose stored
- * bytes cannot be parsed is shipped as an {@link #unreadableLine} with a warning, and the export
- * goes on: failing on it would stop every later run at the same row.
+ * <p>With {@code --checkpoint FILE} ({@link ExportCheckpoint}) each round (a batch of each
+ * instance) is written and flushed before the checkpoint moves past it, once per round, so a crash
+ * repeats at most one batch per instance (at-least-once; consumers dedupe on {@code instance},
+ * {@code seq} and {@code hash}). The checkpoint also keeps the hashes of exported records, so that
+ * a chain rewound since (a store restored from a backup, records deleted at its end) is noticed,
+ * reported, and exported again from the last exported record the store still holds unchanged. An
+ * instance without a checkpoint entry starts at its first record stamped at or after {@code
+ * --since}, else at its oldest stored record; records retention deleted before they were exported
+ * are reported on stderr. A record whose stored bytes cannot be parsed is shipped as an {@link
+ * #unreadableLine} with a warning, and the export goes on: failing on it would stop every later run
+ * at the same row.
  */
 @Command(
     name = "export",
@@ -98,7 +100,7 @@ final class AuditExportCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "Continue after the records this file names, and record progress in it after each"
-              + " batch (created if missing; its directory must exist).")
+              + " round of batches (created if missing; its directory must exist).")
   @Nullable Path checkpoint;
 
   @Option(
@@ -125,7 +127,9 @@ final class AuditExportCommand implements Callable<Integer> {
       names = "--batch",
       paramLabel = "N",
       defaultValue = "1000",
-      description = "Records per read, write and checkpoint (default ${DEFAULT-VALUE}).")
+      description =
+          "Records per read and write of one instance; --follow goes on without waiting while"
+              + " batches come back full (default ${DEFAULT-VALUE}).")
   int batch = 1000;
 
   InstantSource clock = InstantSource.system();
@@ -138,6 +142,21 @@ final class AuditExportCommand implements Callable<Integer> {
 
   /** Whether {@code --follow} handles SIGINT and SIGTERM (tests stop through {@link #stop}). */
   boolean handleSignals = true;
+
+  /** How {@code --follow} waits between rounds. */
+  interface Pause {
+    /** Waits {@code poll}; true if the export was stopped meanwhile. */
+    boolean await(Duration poll) throws InterruptedException;
+  }
+
+  /** Waits for {@link #stop} up to the poll interval; tests replace it. */
+  Pause pause = poll -> stop.await(poll.toNanos(), TimeUnit.NANOSECONDS);
+
+  /** Rounds (a batch of each instance) run so far; for tests. */
+  final AtomicLong rounds = new AtomicLong();
+
+  /** Checkpoint saves so far; for tests. */
+  final AtomicLong saves = new AtomicLong();
 
   @Override
   public Integer call() {
@@ -230,7 +249,9 @@ final class AuditExportCommand implements Callable<Integer> {
       Map<String, Long> end = new HashMap<>();
       chains.forEach(c -> end.put(c.instance(), c.headSeq()));
       while (true) {
-        boolean exported = false;
+        rounds.incrementAndGet();
+        boolean backlog = false;
+        boolean written = false;
         List<ChainPosition> next = new ArrayList<>();
         for (ChainPosition chain : chains) {
           if (stopped()) {
@@ -239,13 +260,19 @@ final class AuditExportCommand implements Callable<Integer> {
           long last = follow ? chain.headSeq() : end.get(chain.instance());
           Step step = step(chain, last);
           if (step == Step.FAILED) {
+            if (written) {
+              save(); // what the earlier batches of this round flushed
+            }
             return OUTPUT_FAILED;
           }
-          exported |= step == Step.EXPORTED;
-          if (follow || step == Step.EXPORTED) {
+          backlog |= step == Step.FULL;
+          written |= step != Step.IDLE;
+          if (follow || step != Step.IDLE) {
             next.add(chain);
           }
         }
+        // Once per round, not per batch: under steady traffic every batch is small, and saving
+        // each (write, fsync, rename, fsync) would run at the disk's fsync rate.
         if (dirty && !save()) {
           return OUTPUT_FAILED;
         }
@@ -258,7 +285,10 @@ final class AuditExportCommand implements Callable<Integer> {
           }
           chains = next;
         } else {
-          if (!exported && waitForPoll()) {
+          // A full batch means a backlog: go on at once. Otherwise wait, also when the round
+          // exported something, or a writer committing every few ms keeps the loop from ever
+          // sleeping.
+          if (!backlog && waitForPoll()) {
             return AuditCommand.OK;
           }
           chains = store.chains();
@@ -267,11 +297,13 @@ final class AuditExportCommand implements Callable<Integer> {
     }
 
     private enum Step {
-      /** Records were written and the checkpoint moved past them. */
+      /** A full batch was written: more may follow at once. */
+      FULL,
+      /** Records were written, fewer than a batch. */
       EXPORTED,
       /** Nothing (more) to export up to the given head. */
       IDLE,
-      /** stdout or the checkpoint could not be written; the message is printed. */
+      /** stdout could not be written; the message is printed. */
       FAILED
     }
 
@@ -362,7 +394,7 @@ final class AuditExportCommand implements Callable<Integer> {
       done.put(instance, position.advancedTo(exported, exportedHash));
       fresh.remove(instance);
       dirty = true;
-      return save() ? Step.EXPORTED : Step.FAILED;
+      return records.size() == batch ? Step.FULL : Step.EXPORTED;
     }
 
     /**
@@ -516,6 +548,7 @@ final class AuditExportCommand implements Callable<Integer> {
       }
       try {
         checkpoint.save(done);
+        saves.incrementAndGet();
         dirty = false;
         return true;
       } catch (IOException | RuntimeException e) {
@@ -524,7 +557,7 @@ final class AuditExportCommand implements Callable<Integer> {
                 + checkpoint.file()
                 + ": "
                 + e.getMessage()
-                + "; the last batch will be exported again");
+                + "; what was written since it was last saved will be exported again");
         return false;
       }
     }
@@ -536,7 +569,7 @@ final class AuditExportCommand implements Callable<Integer> {
     /** Waits one poll interval; true if stopped meanwhile. */
     private boolean waitForPoll() {
       try {
-        return stop.await(poll.toNanos(), TimeUnit.NANOSECONDS);
+        return pause.await(poll);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return true;

@@ -727,6 +727,106 @@ class AuditExportCommandTest {
     assertThat(checkpointSeqs()).isEqualTo("pc-1:13,pc-9:1");
   }
 
+  /** The export subcommand of {@code cl}, not stopped by signals. */
+  private static AuditExportCommand exportCommand(CommandLine cl) {
+    AuditExportCommand command =
+        (AuditExportCommand)
+            cl.getSubcommands().get("audit").getSubcommands().get("export").getCommand();
+    command.handleSignals = false;
+    return command;
+  }
+
+  @Test
+  void follow_underSteadyTraffic_waitsAfterEveryRound_andSavesTheCheckpointOncePerRound()
+      throws Exception {
+    append("pc-2", "other-", 3, NOW);
+    CommandLine cl = new CommandLine(new PortcullisCommand());
+    AuditExportCommand command = exportCommand(cl);
+    List<String> atPauses = new ArrayList<>();
+    command.pause =
+        poll -> {
+          atPauses.add(command.rounds.get() + " rounds, " + command.saves.get() + " saves");
+          if (atPauses.size() == 5) {
+            return true; // stopped
+          }
+          // Steady traffic: each instance writes a record or two before every poll.
+          append("pc-1", "steady-" + atPauses.size() + "-", 2, NOW.plusSeconds(60));
+          append("pc-2", "steady-" + atPauses.size() + "-", 1, NOW.plusSeconds(60));
+          return false;
+        };
+
+    CommandRun r =
+        CommandRun.of(
+            cl,
+            withStore("--follow", "--poll-interval", "1h", "--checkpoint", checkpoint.toString()));
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    // Every round exported records from both instances and still waited, and saved once.
+    assertThat(atPauses)
+        .containsExactly(
+            "1 rounds, 1 saves",
+            "2 rounds, 2 saves",
+            "3 rounds, 3 saves",
+            "4 rounds, 4 saves",
+            "5 rounds, 5 saves");
+    assertThat(r.outLines()).hasSize(15 + 4 * 3);
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:20,pc-2:7");
+  }
+
+  @Test
+  void follow_withABacklog_goesOnWithoutWaitingWhileBatchesComeBackFull() throws Exception {
+    append("pc-2", "other-", 3, NOW);
+    CommandLine cl = new CommandLine(new PortcullisCommand());
+    AuditExportCommand command = exportCommand(cl);
+    List<String> atPauses = new ArrayList<>();
+    StringWriter out = new StringWriter();
+    command.pause =
+        poll -> {
+          atPauses.add(
+              command.rounds.get() + " rounds, " + out.toString().lines().count() + " lines");
+          return true;
+        };
+    cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(new StringWriter(), true));
+
+    int exit =
+        cl.execute(
+            withStore(
+                "--follow",
+                "--batch",
+                "5",
+                "--poll-interval",
+                "1h",
+                "--checkpoint",
+                checkpoint.toString()));
+
+    assertThat(exit).isZero();
+    // pc-1: 5 (full), 5 (full), 2; pc-2: 3. The first wait comes once everything is out.
+    assertThat(atPauses).containsExactly("3 rounds, 15 lines");
+    assertThat(command.saves.get()).isEqualTo(3);
+  }
+
+  @Test
+  void export_stdoutFailingInTheMiddleOfARound_savesWhatTheRoundWroteBeforeIt() throws Exception {
+    append("pc-2", "other-", 3, NOW);
+    StringWriter written = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit =
+        new CommandLine(new PortcullisCommand())
+            .setOut(new PrintWriter(failingAfter(1, written)))
+            .setErr(new PrintWriter(err, true))
+            .execute(withStore("--checkpoint", checkpoint.toString(), "--batch", "4"));
+
+    assertThat(exit).isEqualTo(AuditExportCommand.OUTPUT_FAILED);
+    assertThat(keys(written.toString())).containsExactly("pc-1:1", "pc-1:2", "pc-1:3", "pc-1:4");
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:4,pc-2:0");
+
+    CommandRun next = export("--checkpoint", checkpoint.toString());
+    assertThat(keys(next.out()).subList(0, 4))
+        .containsExactly("pc-1:5", "pc-1:6", "pc-1:7", "pc-1:8")
+        .doesNotHaveDuplicates();
+    assertThat(keys(next.out())).hasSize(11).contains("pc-2:1", "pc-2:2", "pc-2:3");
+  }
+
   private boolean cpHas(String text) {
     try {
       return checkpointSeqs().contains(text);
