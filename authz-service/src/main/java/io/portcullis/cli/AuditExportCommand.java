@@ -132,6 +132,14 @@ final class AuditExportCommand implements Callable<Integer> {
               + " batches come back full (default ${DEFAULT-VALUE}).")
   int batch = 1000;
 
+  @Option(
+      names = "--leading-newline",
+      description =
+          "Write an empty line before the first record of the run: when appending to a file, a"
+              + " line an earlier run left unfinished (killed, disk full) then stays a line of its"
+              + " own instead of swallowing the first record.")
+  boolean leadingNewline;
+
   InstantSource clock = InstantSource.system();
 
   /**
@@ -229,6 +237,9 @@ final class AuditExportCommand implements Callable<Integer> {
 
     /** Whether {@link #done} changed since the checkpoint was saved. */
     private boolean dirty;
+
+    /** Whether this run has written to stdout yet. */
+    private boolean outputStarted;
 
     Export(
         AuditStore store,
@@ -356,7 +367,10 @@ final class AuditExportCommand implements Callable<Integer> {
         }
         return Step.IDLE;
       }
-      StringBuilder lines = new StringBuilder(records.size() * 600);
+      StringBuilder lines = new StringBuilder(records.size() * 600 + 1);
+      if (leadingNewline && !outputStarted) {
+        lines.append('\n');
+      }
       long expected = after + 1;
       long exported = after;
       String exportedHash = null;
@@ -379,6 +393,7 @@ final class AuditExportCommand implements Callable<Integer> {
         exportedHash = r.hash();
       }
       out.print(lines);
+      outputStarted = true;
       if (out.checkError()) { // flushes; true if any write or flush failed (a closed pipe)
         err.println(
             "export stopped: writing to stdout failed; the checkpoint stays before the unflushed"

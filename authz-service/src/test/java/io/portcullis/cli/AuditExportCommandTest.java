@@ -611,6 +611,43 @@ class AuditExportCommandTest {
     assertThat(dir.resolve("export.checkpoint.tmp")).doesNotExist();
   }
 
+  @Test
+  void export_leadingNewline_keepsAPartialLineLeftByAKilledRunApart_soNoRecordIsSwallowed()
+      throws Exception {
+    // A file an earlier run was appending to when it was killed: the checkpoint stayed before
+    // the batch, and its last line is unfinished.
+    String killed = export().outLines().get(0).substring(0, 80);
+    StringWriter file = new StringWriter().append(killed);
+
+    int exit =
+        new CommandLine(new PortcullisCommand())
+            .setOut(new PrintWriter(file, true))
+            .setErr(new PrintWriter(new StringWriter(), true))
+            .execute(withStore("--checkpoint", checkpoint.toString(), "--leading-newline"));
+
+    assertThat(exit).isZero();
+    List<String> lines = file.toString().lines().toList();
+    // The newline ends the unfinished line (which the shipper drops as not JSON); the records,
+    // the unfinished one among them, follow whole.
+    assertThat(lines.get(0)).isEqualTo(killed);
+    assertThat(ids(String.join("\n", lines.subList(1, lines.size()))))
+        .containsExactlyElementsOf(SAMPLE_IDS);
+
+    // Once per run (after a complete line, an empty line), and only by a run that writes records.
+    CommandRun nothing = export("--checkpoint", checkpoint.toString(), "--leading-newline");
+    assertThat(nothing.out()).isEmpty();
+    append("pc-1", "later-", 3, NOW.plusSeconds(60));
+    CommandRun more =
+        export("--checkpoint", checkpoint.toString(), "--leading-newline", "--batch", "1");
+    assertThat(more.out()).startsWith("\n{").doesNotContain("\n\n");
+    assertThat(ids(more.out().substring(1))).containsExactly("later-0", "later-1", "later-2");
+  }
+
+  @Test
+  void export_withoutLeadingNewline_startsWithTheFirstRecord() {
+    assertThat(export().out()).startsWith("{\"decision_id\":\"old-deny\"");
+  }
+
   /** A writer that takes {@code accepted} writes and then fails, like a closed pipe. */
   private static Writer failingAfter(int accepted, StringWriter into) {
     AtomicInteger writes = new AtomicInteger();
