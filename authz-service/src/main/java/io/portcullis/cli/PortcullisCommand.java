@@ -32,18 +32,20 @@ public final class PortcullisCommand implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(run(args, utf8(System.out), utf8(System.err)));
+    System.exit(run(args, writer(System.out), writer(System.err)));
   }
 
   /**
    * A writer that encodes UTF-8 onto {@code stream}, whatever the locale: JSON and CSV are UTF-8,
    * and {@code System.out} encodes in the locale's charset, which under the C/POSIX locale of most
    * containers and cron jobs is ASCII, so a principal {@code 用户} came out as {@code ??}. The
-   * wrapped stream stays a {@link PrintStream} under the writer, so {@link
-   * PrintWriter#checkError()} still reports a closed pipe (what {@code audit export} relies on to
-   * keep its checkpoint behind what was not delivered).
+   * wrapped stream stays a {@link PrintStream} under the writer: a print stream never throws, a
+   * failed write (a closed pipe, a full disk) only sets its error flag, and {@link
+   * PrintWriter#checkError()} consults it through the chain of print streams, which is how {@code
+   * audit export} learns that its output was lost before it moves its checkpoint (a writer over an
+   * {@code OutputStreamWriter} of the stream would not, and would report success).
    */
-  static PrintWriter utf8(PrintStream stream) {
+  static PrintWriter writer(PrintStream stream) {
     return new PrintWriter(new PrintStream(stream, true, StandardCharsets.UTF_8), true);
   }
 

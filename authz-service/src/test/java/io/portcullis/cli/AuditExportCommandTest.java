@@ -16,10 +16,15 @@ import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.AuditSamples;
 import io.portcullis.testing.DecisionFixtures;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -691,6 +696,50 @@ class AuditExportCommandTest {
     // The next run continues after the last written batch: nothing lost, nothing repeated.
     CommandRun next = export("--checkpoint", checkpoint.toString());
     assertThat(ids(next.out())).containsExactlyElementsOf(SAMPLE_IDS.subList(4, 12));
+  }
+
+  /**
+   * Stdout as the launcher makes it ({@link PortcullisCommand#writer} over a buffered {@link
+   * PrintStream}, as {@code System.out} is) over a stream that takes {@code accepted} writes and
+   * then fails like a closed pipe, which the print stream swallows into its error flag.
+   */
+  private static PrintWriter stdoutFailingAfter(int accepted, ByteArrayOutputStream into) {
+    AtomicInteger writes = new AtomicInteger();
+    OutputStream pipe =
+        new OutputStream() {
+          @Override
+          public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+          }
+
+          @Override
+          public void write(byte[] b, int off, int len) throws IOException {
+            if (writes.incrementAndGet() > accepted) {
+              throw new IOException("Broken pipe");
+            }
+            into.write(b, off, len);
+          }
+        };
+    return PortcullisCommand.writer(new PrintStream(new BufferedOutputStream(pipe), false));
+  }
+
+  @Test
+  void export_stdoutAPrintStreamWhosePipeBreaks_exits1_andTheCheckpointCoversOnlyWhatWasWritten()
+      throws Exception {
+    ByteArrayOutputStream written = new ByteArrayOutputStream();
+    StringWriter err = new StringWriter();
+
+    int exit =
+        PortcullisCommand.run(
+            withStore("--checkpoint", checkpoint.toString(), "--batch", "4"),
+            stdoutFailingAfter(1, written),
+            new PrintWriter(err, true));
+
+    assertThat(exit).as(err.toString()).isEqualTo(AuditExportCommand.OUTPUT_FAILED);
+    assertThat(err.toString()).startsWith("export stopped: writing to stdout failed");
+    assertThat(ids(written.toString(StandardCharsets.US_ASCII)))
+        .containsExactlyElementsOf(SAMPLE_IDS.subList(0, 4));
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:4");
   }
 
   @Test

@@ -19,7 +19,7 @@ class PortcullisCommandTest {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream asciiConsole = new PrintStream(bytes, true, StandardCharsets.US_ASCII);
 
-    PrintWriter out = PortcullisCommand.utf8(asciiConsole);
+    PrintWriter out = PortcullisCommand.writer(asciiConsole);
     out.print("{\"principal\":\"用户-é\"}");
     out.flush();
 
@@ -36,7 +36,7 @@ class PortcullisCommandTest {
             throw new IOException("Broken pipe");
           }
         };
-    PrintWriter out = PortcullisCommand.utf8(new PrintStream(closedPipe, true));
+    PrintWriter out = PortcullisCommand.writer(new PrintStream(closedPipe, true));
 
     out.println("a record");
 
