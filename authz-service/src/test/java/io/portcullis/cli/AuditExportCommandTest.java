@@ -756,12 +756,11 @@ class AuditExportCommandTest {
   }
 
   /** Waits up to 10 s for {@code condition}. */
-  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("waiting for " + what).isLessThan(deadline);
-      Thread.sleep(5);
-    }
+  private static void await(String what, BooleanSupplier condition) {
+    org.awaitility.Awaitility.await(what)
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(5))
+        .until(condition::getAsBoolean);
   }
 
   @Test
