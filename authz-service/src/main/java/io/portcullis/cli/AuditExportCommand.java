@@ -10,9 +10,13 @@ import io.portcullis.cli.ExportCheckpoint.Mark;
 import io.portcullis.cli.ExportCheckpoint.Position;
 import io.portcullis.policy.YamlReader;
 import io.portcullis.proto.v1.DecisionRecord;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.SyncFailedException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -159,6 +163,18 @@ final class AuditExportCommand implements Callable<Integer> {
 
   /** Waits for {@link #stop} up to the poll interval; tests replace it. */
   Pause pause = poll -> stop.await(poll.toNanos(), TimeUnit.NANOSECONDS);
+
+  /** Makes what was written to stdout durable; see {@link #syncOutput}. */
+  interface OutputSync {
+    void sync() throws IOException;
+  }
+
+  /**
+   * Called after stdout was flushed and before the checkpoint is saved, so that the checkpoint
+   * never moves past records a power loss could still take back: by default {@link #syncStdout}.
+   * Tests replace it.
+   */
+  OutputSync syncOutput = AuditExportCommand::syncStdout;
 
   /** Rounds (a batch of each instance) run so far; for tests. */
   final AtomicLong rounds = new AtomicLong();
@@ -561,6 +577,19 @@ final class AuditExportCommand implements Callable<Integer> {
         dirty = false;
         return true;
       }
+      // What was written must be durable before the checkpoint says so: appended to a file (the
+      // cron setup), a round's records may still sit in the page cache when the checkpoint's own
+      // fsync makes it durable, and a power loss would then keep the checkpoint and lose them.
+      // (Every batch was flushed as it was written: step checks it.)
+      try {
+        syncOutput.sync();
+      } catch (IOException | RuntimeException e) {
+        err.println(
+            "export stopped: cannot sync stdout to disk: "
+                + e.getMessage()
+                + "; the checkpoint stays where it was last saved");
+        return false;
+      }
       try {
         checkpoint.save(done);
         saves.incrementAndGet();
@@ -589,6 +618,31 @@ final class AuditExportCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
         return true;
       }
+    }
+  }
+
+  /**
+   * Forces what was written to stdout to disk when stdout is a regular file. A pipe or terminal
+   * cannot be synced ({@link SyncFailedException}, ignored): what a shipper reads from the pipe is
+   * its to keep. A regular file that cannot be synced (an I/O error) is a failure.
+   */
+  static void syncStdout() throws IOException {
+    try {
+      FileDescriptor.out.sync();
+    } catch (SyncFailedException e) {
+      if (stdoutIsRegularFile()) {
+        throw e;
+      }
+    }
+  }
+
+  /** Whether stdout is known to be a regular file (Linux and the BSDs have /dev/stdout). */
+  private static boolean stdoutIsRegularFile() {
+    try {
+      return Files.readAttributes(Path.of("/dev/stdout"), BasicFileAttributes.class)
+          .isRegularFile();
+    } catch (IOException | RuntimeException e) {
+      return false;
     }
   }
 

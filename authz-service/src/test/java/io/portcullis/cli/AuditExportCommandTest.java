@@ -921,6 +921,60 @@ class AuditExportCommandTest {
   }
 
   @Test
+  void export_syncsStdoutBeforeEverySaveOfTheCheckpoint_soItNeverCoversRecordsNotYetOnDisk()
+      throws Exception {
+    append("pc-2", "other-", 3, NOW);
+    CommandLine cl = new CommandLine(new PortcullisCommand());
+    AuditExportCommand command = exportCommand(cl);
+    StringWriter out = new StringWriter();
+    List<String> events = new ArrayList<>();
+    command.syncOutput =
+        () ->
+            events.add(
+                "sync after "
+                    + out.toString().lines().count()
+                    + " lines, "
+                    + command.saves.get()
+                    + " saves, checkpoint "
+                    + (Files.exists(checkpoint) ? checkpointSeqs() : "none"));
+    cl.setOut(new PrintWriter(out, true)).setErr(new PrintWriter(new StringWriter(), true));
+
+    int exit = cl.execute(withStore("--batch", "5", "--checkpoint", checkpoint.toString()));
+
+    assertThat(exit).isZero();
+    // Each sync comes after the round's lines were written and before the save that covers them.
+    assertThat(events)
+        .containsExactly(
+            "sync after 8 lines, 0 saves, checkpoint none",
+            "sync after 13 lines, 1 saves, checkpoint pc-1:5,pc-2:3",
+            "sync after 15 lines, 2 saves, checkpoint pc-1:10,pc-2:3");
+    assertThat(command.saves.get()).isEqualTo(3);
+    assertThat(checkpointSeqs()).isEqualTo("pc-1:12,pc-2:3");
+  }
+
+  @Test
+  void export_stdoutThatCannotBeSynced_exits1_andLeavesTheCheckpointWhereItWas() throws Exception {
+    Files.writeString(checkpoint, "{\"pc-1\":10}");
+    CommandLine cl = new CommandLine(new PortcullisCommand());
+    AuditExportCommand command = exportCommand(cl);
+    command.syncOutput =
+        () -> {
+          throw new java.io.SyncFailedException("sync failed");
+        };
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(new StringWriter(), true)).setErr(new PrintWriter(err, true));
+
+    int exit = cl.execute(withStore("--checkpoint", checkpoint.toString()));
+
+    assertThat(exit).isEqualTo(AuditExportCommand.OUTPUT_FAILED);
+    assertThat(err.toString())
+        .isEqualTo(
+            "export stopped: cannot sync stdout to disk: sync failed; the checkpoint stays where"
+                + " it was last saved\n");
+    assertThat(checkpointText()).isEqualTo("{\"pc-1\":10}");
+  }
+
+  @Test
   void invalidArguments_exit2NamingTheOption() {
     CommandRun since = export("--since", "yesterday");
     assertThat(since.exit()).isEqualTo(AuditCommand.USAGE);
