@@ -251,6 +251,9 @@ final class AuditExportCommand implements Callable<Integer> {
      */
     private final Set<String> fresh = new HashSet<>();
 
+    /** The retention anchor of each instance as last read. */
+    private final Map<String, Long> anchors = new HashMap<>();
+
     /** Whether {@link #done} changed since the checkpoint was saved. */
     private boolean dirty;
 
@@ -337,6 +340,7 @@ final class AuditExportCommand implements Callable<Integer> {
     /** Exports the next batch of {@code chain}, up to seq {@code last}. */
     private Step step(ChainPosition chain, long last) {
       String instance = chain.instance();
+      anchors.put(instance, chain.anchorSeq());
       Position position = done.get(instance);
       if (position == null) {
         position = startOf(chain);
@@ -590,6 +594,10 @@ final class AuditExportCommand implements Callable<Integer> {
                 + "; the checkpoint stays where it was last saved");
         return false;
       }
+      // Earlier records retention deleted cannot be compared any more: they go, so the entry of an
+      // instance that no longer writes shrinks as retention moves its anchor.
+      anchors.forEach(
+          (instance, anchor) -> done.computeIfPresent(instance, (i, p) -> p.above(anchor)));
       try {
         checkpoint.save(done);
         saves.incrementAndGet();

@@ -2,10 +2,13 @@ package io.portcullis.cli;
 
 import io.portcullis.store.OwnerOnly;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -18,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.StreamReadFeature;
@@ -83,7 +87,7 @@ final class ExportCheckpoint implements AutoCloseable {
    * @param earlier records exported before it, newest first, thinned so that the gaps between them
    *     grow with their distance from {@code seq} ({@link #advancedTo}): after a rewind by {@code
    *     n} records, the export goes back to one at most about {@code n} (or a batch) before the
-   *     rewound point, with a few dozen entries for any length of chain
+   *     rewound point, with at most {@link #MAX_EARLIER} entries for any length of chain
    */
   record Position(long seq, @Nullable String hash, List<Mark> earlier) {
     /** The most {@link #earlier} entries kept: enough for a gap ratio of 2 over 2^32 batches. */
@@ -113,16 +117,27 @@ final class ExportCheckpoint implements AutoCloseable {
           marks.add(m);
         }
       }
-      int i = 0;
-      while (i < marks.size() - 1) {
-        long newer = i == 0 ? seq : marks.get(i - 1).seq();
-        if (newer - marks.get(i + 1).seq() <= seq - newer) {
-          marks.remove(i);
-        } else {
-          i++;
+      // One pass: a mark is dropped when the newest kept one and the mark after it are close
+      // enough; the oldest is always kept.
+      List<Mark> kept = new ArrayList<>(marks.size());
+      for (int i = 0; i < marks.size() && kept.size() < MAX_EARLIER; i++) {
+        long newer = kept.isEmpty() ? seq : kept.getLast().seq();
+        if (i == marks.size() - 1 || newer - marks.get(i + 1).seq() > seq - newer) {
+          kept.add(marks.get(i));
         }
       }
-      return new Position(seq, hash, marks.subList(0, Math.min(marks.size(), MAX_EARLIER)));
+      return new Position(seq, hash, kept);
+    }
+
+    /**
+     * This position without the earlier records before {@code anchorSeq}, which retention deleted:
+     * they can no longer be compared with the store, so a rewind never goes back to them.
+     */
+    Position above(long anchorSeq) {
+      if (earlier.isEmpty() || earlier.getLast().seq() >= anchorSeq) {
+        return this;
+      }
+      return new Position(seq, hash, earlier.stream().filter(m -> m.seq() >= anchorSeq).toList());
     }
 
     /** Back at the earlier record {@code mark}, with the records exported before it. */
@@ -192,22 +207,46 @@ final class ExportCheckpoint implements AutoCloseable {
     }
   }
 
+  /** The largest checkpoint file read: far above what {@link Position#MAX_EARLIER} allows. */
+  static final int MAX_BYTES = 16 << 20;
+
+  /** A record hash: SHA-256 in lower-case hex. */
+  private static final Pattern HASH = Pattern.compile("[0-9a-f]{64}");
+
   private static final String FORMAT =
       " (a JSON object of instance: {\"seq\": last exported seq, \"hash\": its hash, \"earlier\":"
-          + " [[seq, hash], ...]})";
+          + " [[seq, hash], ...] newest first, at most "
+          + Position.MAX_EARLIER
+          + "; a hash is 64 lower-case hex characters})";
 
   private static Map<String, Position> read(Path file) throws Invalid {
     byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
     } catch (NoSuchFileException e) {
       return new TreeMap<>();
     } catch (IOException e) {
       throw new Invalid(file, "cannot be read: " + e.getMessage());
     }
+    if (bytes.length > MAX_BYTES) {
+      throw new Invalid(
+          file, "is larger than " + MAX_BYTES + " bytes, far more than a checkpoint holds");
+    }
+    String text;
+    try {
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(bytes))
+              .toString();
+    } catch (CharacterCodingException e) {
+      throw new Invalid(file, "is not UTF-8 text");
+    }
     JsonNode node;
     try {
-      node = MAPPER.readTree(new String(bytes, StandardCharsets.UTF_8));
+      node = MAPPER.readTree(text);
     } catch (JacksonException e) {
       throw new Invalid(file, "is not valid JSON: " + e.getOriginalMessage());
     }
@@ -243,21 +282,26 @@ final class ExportCheckpoint implements AutoCloseable {
     JsonNode hash = v.get("hash");
     JsonNode earlier = v.get("earlier");
     if (seq == null
-        || (hash != null && !hash.isString())
-        || (earlier != null && !earlier.isArray())) {
+        || (hash != null && !isHash(hash))
+        || (earlier != null && (!earlier.isArray() || earlier.size() > Position.MAX_EARLIER))) {
       return null;
     }
     List<Mark> marks = new ArrayList<>();
     long below = seq;
     for (JsonNode pair : earlier == null ? List.<JsonNode>of() : earlier.values()) {
       Long s = pair.isArray() && pair.size() == 2 ? seq(pair.get(0)) : null;
-      if (s == null || s >= below || !pair.get(1).isString()) {
+      if (s == null || s >= below || !isHash(pair.get(1))) {
         return null; // not a pair, or not newest first below seq
       }
       marks.add(new Mark(s, pair.get(1).stringValue()));
       below = s;
     }
     return new Position(seq, hash == null ? null : hash.stringValue(), marks);
+  }
+
+  /** Whether {@code v} is a record hash: 64 lower-case hex characters. */
+  private static boolean isHash(JsonNode v) {
+    return v.isString() && HASH.matcher(v.stringValue()).matches();
   }
 
   /** {@code v} as a seq (a non-negative integer), or {@code null}. */

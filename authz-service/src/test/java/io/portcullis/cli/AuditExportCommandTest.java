@@ -432,6 +432,84 @@ class AuditExportCommandTest {
     assertThat(duplicate.err()).contains("Duplicate");
   }
 
+  @Test
+  void export_checkpointBeyondItsLimits_exits2NamingTheFile_andLeavesItAlone() throws Exception {
+    String h = "0123456789abcdef".repeat(4);
+    StringBuilder tooMany = new StringBuilder("{\"pc-1\":{\"seq\":100,\"earlier\":[");
+    for (int i = 0; i <= ExportCheckpoint.Position.MAX_EARLIER; i++) {
+      tooMany.append(i == 0 ? "" : ",").append("[").append(99 - i).append(",\"").append(h);
+      tooMany.append("\"]");
+    }
+    tooMany.append("]}}");
+    for (String bad :
+        List.of(
+            tooMany.toString(),
+            "{\"pc-1\":{\"seq\":3,\"hash\":\"" + h.toUpperCase(java.util.Locale.ROOT) + "\"}}",
+            "{\"pc-1\":{\"seq\":3,\"hash\":\"" + h.substring(1) + "\"}}",
+            "{\"pc-1\":{\"seq\":3,\"earlier\":[[2,\"" + h + "0\"]]}}")) {
+      Files.writeString(checkpoint, bad);
+
+      CommandRun r = export("--checkpoint", checkpoint.toString());
+
+      assertThat(r.exit()).as(bad).isEqualTo(AuditCommand.USAGE);
+      assertThat(r.err()).as(bad).startsWith("cannot use the checkpoint " + checkpoint + ": ");
+      assertThat(checkpointText()).as(bad).isEqualTo(bad);
+    }
+    // 64 earlier entries and proper hashes are fine.
+    Files.writeString(
+        checkpoint,
+        tooMany
+            .toString()
+            .replace(",[" + (99 - ExportCheckpoint.Position.MAX_EARLIER) + ",\"" + h + "\"]", ""));
+    assertThat(export("--checkpoint", checkpoint.toString()).exit()).isZero();
+
+    // Not UTF-8: not read with the bad byte replaced, as an instance "pc-\ufffd".
+    byte[] latin1 = "{\"pc-\u00ff\":3}".getBytes(StandardCharsets.ISO_8859_1);
+    Files.write(checkpoint, latin1);
+    CommandRun notUtf8 = export("--checkpoint", checkpoint.toString());
+    assertThat(notUtf8.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(notUtf8.err())
+        .startsWith("cannot use the checkpoint " + checkpoint + ": is not UTF-8 text");
+    assertThat(Files.readAllBytes(checkpoint)).isEqualTo(latin1);
+
+    // Too large: refused before it is parsed, not read into memory whole.
+    byte[] huge = new byte[ExportCheckpoint.MAX_BYTES + 1];
+    java.util.Arrays.fill(huge, (byte) ' ');
+    byte[] json = "{\"pc-1\":3}".getBytes(StandardCharsets.UTF_8);
+    System.arraycopy(json, 0, huge, 0, json.length);
+    Files.write(checkpoint, huge);
+    CommandRun large = export("--checkpoint", checkpoint.toString());
+    assertThat(large.exit()).isEqualTo(AuditCommand.USAGE);
+    assertThat(large.err())
+        .startsWith("cannot use the checkpoint " + checkpoint + ": is larger than 16777216 bytes");
+    assertThat(large.out()).isEmpty();
+    assertThat(Files.size(checkpoint)).isEqualTo(huge.length);
+  }
+
+  @Test
+  void export_savingTheCheckpoint_dropsEarlierRecordsThatRetentionDeleted() throws Exception {
+    CommandRun first = export("--checkpoint", checkpoint.toString(), "--batch", "2");
+    assertThat(first.exit()).isZero();
+    assertThat(checkpointText()).contains("[2,\"");
+    try (Database db = Database.open(StoreSettings.of(url))) {
+      // seq 1..6 go; the anchor moves to 6.
+      assertThat(AuditStore.of(db).deleteBefore(NOW.minus(Duration.ofMinutes(40)), 100))
+          .isEqualTo(6);
+    }
+    append("pc-1", "later-", 1, NOW.plusSeconds(60));
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    List<Long> earlier = new ArrayList<>();
+    JSON.readTree(checkpointText())
+        .get("pc-1")
+        .get("earlier")
+        .values()
+        .forEach(pair -> earlier.add(pair.get(0).longValue()));
+    assertThat(earlier).containsExactly(12L, 10L, 8L, 6L); // 2 is gone, 6 (the anchor) compares
+  }
+
   private CommandRun exportWithCheckpoint(String content, String... args) throws IOException {
     Files.writeString(checkpoint, content);
     return export(args);
