@@ -575,19 +575,23 @@ abstract sealed class JdbcAuditStore implements AuditStore
   }
 
   /**
-   * The stored record with its chain columns, or {@code null} if its bytes do not parse (the row
-   * was damaged or edited; verify reports it).
+   * The stored record with its chain columns, or {@code null} if its bytes do not parse, or parse
+   * as a record of another instance or seq than the row's (the row was damaged or edited, e.g. the
+   * bytes of another record copied into it: shipped as this row, it would duplicate that record
+   * under a new key and hide this one; verify reports it).
    */
   private static @Nullable DecisionRecord readable(
-      byte @Nullable [] canonical, String prevHash, String hash) {
+      byte @Nullable [] canonical, String instance, long seq, String prevHash, String hash) {
     if (canonical == null) {
       return null;
     }
+    DecisionRecord record;
     try {
-      return stored(canonical, prevHash, hash);
+      record = stored(canonical, prevHash, hash);
     } catch (SQLException e) {
       return null;
     }
+    return record.getSeq() == seq && record.getInstance().equals(instance) ? record : null;
   }
 
   private static DecisionRecord stored(byte[] canonical, String prevHash, String hash)
@@ -835,7 +839,9 @@ abstract sealed class JdbcAuditStore implements AuditStore
         long seq = rs.getLong(1);
         String prevHash = rs.getString(2);
         String hash = rs.getString(3);
-        out.add(new ChainEntry(seq, prevHash, hash, readable(rs.getBytes(4), prevHash, hash)));
+        out.add(
+            new ChainEntry(
+                seq, prevHash, hash, readable(rs.getBytes(4), instance, seq, prevHash, hash)));
       }
     } catch (SQLException e) {
       throw failure("reading the audit chain of instance '" + instance + "'", e);

@@ -569,8 +569,8 @@ final class AuditExportCommand implements Callable<Integer> {
               + instance
               + ": record seq "
               + seq
-              + " cannot be read (its stored bytes are not a decision record: run portcullis audit"
-              + " verify); exported as an \"unreadable\" line; continuing at seq "
+              + " cannot be read (its stored bytes are not a decision record, or one of another"
+              + " instance or seq than the row's: run portcullis audit verify); exported as an \"unreadable\" line; continuing at seq "
               + (seq + 1));
       err.flush();
     }

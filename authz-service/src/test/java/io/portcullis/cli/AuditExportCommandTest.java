@@ -624,8 +624,9 @@ class AuditExportCommandTest {
     assertThat(r.err())
         .isEqualTo(
             "warning: instance pc-1: record seq 8 cannot be read (its stored bytes are not a"
-                + " decision record: run portcullis audit verify); exported as an \"unreadable\""
-                + " line; continuing at seq 9\n");
+                + " decision record, or one of another instance or seq than the row's: run"
+                + " portcullis audit verify); exported as an \"unreadable\" line; continuing at seq"
+                + " 9\n");
     List<String> lines = r.outLines();
     assertThat(lines).hasSize(15);
     // In its place in the batch, with the chain columns as stored; the records around it follow.
@@ -648,6 +649,36 @@ class AuditExportCommandTest {
     CommandRun next = export("--checkpoint", checkpoint.toString());
     assertThat(next.exit()).isZero();
     assertThat(next.out() + next.err()).isEmpty();
+  }
+
+  @Test
+  void export_rowHoldingTheBytesOfAnotherRecord_isShippedAsUnreadable_notAsADuplicateOfThatRecord()
+      throws Exception {
+    append("pc-2", "other-", 3, NOW);
+    List<DecisionRecord> before = records(export().out());
+    String hash8 = before.get(7).getHash();
+    // The classic tamper: row pc-1 seq 8 gets the bytes of pc-1 seq 7, row pc-1 seq 9 those of
+    // pc-2 seq 2. Both parse.
+    sql(
+        "UPDATE audit_record SET record = (SELECT record FROM audit_record WHERE instance = 'pc-1'"
+            + " AND seq = 7) WHERE instance = 'pc-1' AND seq = 8");
+    sql(
+        "UPDATE audit_record SET record = (SELECT record FROM audit_record WHERE instance = 'pc-2'"
+            + " AND seq = 2) WHERE instance = 'pc-1' AND seq = 9");
+
+    CommandRun r = export();
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .contains("instance pc-1: record seq 8 cannot be read")
+        .contains("instance pc-1: record seq 9 cannot be read")
+        .contains("run portcullis audit verify");
+    List<String> lines = r.outLines();
+    assertThat(lines).hasSize(15);
+    assertThat(lines.get(7)).contains("\"seq\":\"8\"", hash8, "\"unreadable\":true");
+    assertThat(lines.get(8)).contains("\"seq\":\"9\"", "\"unreadable\":true");
+    List<String> readable = lines.stream().filter(l -> !l.contains("\"unreadable\"")).toList();
+    assertThat(keys(String.join("\n", readable))).hasSize(13).doesNotHaveDuplicates();
   }
 
   @Test
