@@ -246,8 +246,8 @@ final class AuditExportCommand implements Callable<Integer> {
     private final Map<String, Position> done;
 
     /**
-     * Instances placed by this run (no checkpoint entry) that have not exported a record yet: a
-     * jump before their first record is where they start, not a loss.
+     * Instances placed by {@code --since} in this run (no checkpoint entry) that have not exported
+     * a record yet: a jump before their first record is where they start, not a loss.
      */
     private final Set<String> fresh = new HashSet<>();
 
@@ -345,7 +345,11 @@ final class AuditExportCommand implements Callable<Integer> {
       if (position == null) {
         position = startOf(chain);
         done.put(instance, position);
-        fresh.add(instance);
+        if (start != null) {
+          // --since placed it before its first record from then: a jump there is where it starts.
+          // At the anchor (no --since) a jump is records missing, reported as such.
+          fresh.add(instance);
+        }
         dirty = true;
       }
       String rewind = rewind(chain, position);
@@ -512,11 +516,11 @@ final class AuditExportCommand implements Callable<Integer> {
                   ? ", after the last exported record it still holds unchanged"
                   : ", its oldest stored record: none of the exported records it holds is known"
                       + " unchanged")
-              + (back.seq() < position.seq()
+              + (back.seq() < Math.min(position.seq(), chain.headSeq())
                   ? "; records seq "
                       + (back.seq() + 1)
                       + ".."
-                      + position.seq()
+                      + Math.min(position.seq(), chain.headSeq())
                       + " are exported again, with other hashes where they changed (deduplicate on"
                       + " instance, seq and hash)"
                   : ""));

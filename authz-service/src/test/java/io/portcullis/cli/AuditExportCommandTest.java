@@ -341,7 +341,9 @@ class AuditExportCommandTest {
         .startsWith(
             "warning: instance pc-1: chain rewound: the store's head is seq 8, before seq 12"
                 + " that was exported (restored from a backup,")
-        .contains("continuing at seq 6, after the last exported record it still holds unchanged");
+        .contains(
+            "continuing at seq 6, after the last exported record it still holds unchanged;"
+                + " records seq 6..8 are exported again");
     assertThat(records(r.out())).isEqualTo(records(first.out()).subList(5, 8));
     assertThat(checkpointSeqs()).isEqualTo("pc-1:8");
 
@@ -368,7 +370,7 @@ class AuditExportCommandTest {
             "warning: instance pc-1: chain rewound: the store's head is seq 3, before seq 10 that"
                 + " was exported (restored from a backup, its newest records deleted or rewritten,"
                 + " or another store); continuing at seq 1, its oldest stored record: none of the"
-                + " exported records it holds is known unchanged; records seq 1..10 are exported"
+                + " exported records it holds is known unchanged; records seq 1..3 are exported"
                 + " again, with other hashes where they changed (deduplicate on instance, seq and"
                 + " hash)\n");
     assertThat(records(r.out())).isEqualTo(fresh);
@@ -599,6 +601,21 @@ class AuditExportCommandTest {
             "warning: instance pc-1: record seq 8 is missing from the store (not deleted by"
                 + " retention: run portcullis audit verify); continuing at seq 9\n");
     assertThat(ids(r.out())).hasSize(11).doesNotContain("bad-token-1");
+  }
+
+  @Test
+  void export_newInstanceWithoutSince_missingItsFirstRecords_warnsThatTheyAreMissing()
+      throws Exception {
+    sql("DELETE FROM audit_record WHERE instance = 'pc-1' AND seq <= 2"); // by hand, not retention
+
+    CommandRun r = export();
+
+    assertThat(r.exit()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: records seq 1..2 are missing from the store (not deleted by"
+                + " retention: run portcullis audit verify); continuing at seq 3\n");
+    assertThat(ids(r.out())).containsExactlyElementsOf(SAMPLE_IDS.subList(2, 12));
   }
 
   @Test
