@@ -378,6 +378,55 @@ class AuditExportCommandTest {
   }
 
   @Test
+  void export_checkpointWithEarlierHashes_noneMatching_fallsBackToTheOldestStoredRecord_andWarns()
+      throws Exception {
+    export("--checkpoint", checkpoint.toString(), "--batch", "2"); // earlier 10, 8, 6, 2
+    sql("DELETE FROM audit_record");
+    sql("DELETE FROM audit_chain");
+    List<DecisionRecord> other = append("pc-1", "new-store-", 12, NOW.plusSeconds(60));
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .isEqualTo(
+            "warning: instance pc-1: chain rewound: its record seq 12 is not the one exported"
+                + " (restored from a backup, its newest records deleted or rewritten, or another"
+                + " store); continuing at seq 1, its oldest stored record: none of the exported"
+                + " records it holds is known unchanged; records seq 1..12 are exported again,"
+                + " with other hashes where they changed (deduplicate on instance, seq and"
+                + " hash)\n");
+    assertThat(records(r.out())).isEqualTo(other);
+  }
+
+  @Test
+  void export_checkpointWithEarlierHashes_oneMatching_goesBackToIt_andWarns() throws Exception {
+    List<DecisionRecord> all = records(export().out());
+    String wrong = "0".repeat(64);
+    Files.writeString(
+        checkpoint,
+        "{\"pc-1\":{\"seq\":12,\"hash\":\""
+            + wrong
+            + "\",\"earlier\":[[10,\""
+            + wrong
+            + "\"],[6,\""
+            + all.get(5).getHash()
+            + "\"],[2,\""
+            + all.get(1).getHash()
+            + "\"]]}}");
+
+    CommandRun r = export("--checkpoint", checkpoint.toString());
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err())
+        .startsWith("warning: instance pc-1: chain rewound: its record seq 12 is not the one")
+        .contains(
+            "continuing at seq 7, after the last exported record it still holds unchanged;"
+                + " records seq 7..12 are exported again");
+    assertThat(records(r.out())).isEqualTo(all.subList(6, 12));
+  }
+
+  @Test
   void export_sinceWithoutACheckpoint_startsAtTheFirstRecordFromThatTime_andCheckpointsIt()
       throws Exception {
     CommandRun r = export("--since", "2026-11-22T11:35:00Z", "--checkpoint", checkpoint.toString());
