@@ -2,7 +2,10 @@ package io.portcullis.loadtest;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -71,6 +74,25 @@ public final class LoadGenerator implements Runnable {
             "Pin each server JVM to these CPUs (a taskset -c list, e.g. 1). Start the generator"
                 + " under taskset -c on the others, so generator and server never share a core.")
     String serverCpus;
+
+    @Option(
+        names = "--store-url",
+        description =
+            "Audit log and key store of every Portcullis server (its store.url), e.g."
+                + " jdbc:postgresql://127.0.0.1:5432/test; default: SQLite in the run's data"
+                + " directory. The empty server has none.")
+    @Nullable String storeUrl;
+
+    /** {@code args} for a server, with {@code --store-url} added to a Portcullis server's. */
+    List<String> serverArgs(List<String> args) {
+      if (storeUrl == null || !args.contains("portcullis")) {
+        return args;
+      }
+      List<String> a = new ArrayList<>(args);
+      a.add("--store-url");
+      a.add(storeUrl);
+      return a;
+    }
 
     Duration warmUp() {
       return parse(warmup);

@@ -340,7 +340,7 @@ final class Suite implements Callable<Integer> {
 
     ServiceProcess start(Scenario s) throws Exception {
       Path dir = Files.createDirectories(work.resolve(s.name()));
-      List<String> args = s.server().args(dir);
+      List<String> args = common.serverArgs(s.server().args(dir));
       Path jfr = common.jfr ? common.out.toAbsolutePath().resolve(s.name() + ".jfr") : null;
       return ServiceProcess.start(s.name(), logs, common.serverHeap, common.serverCpus, jfr, args);
     }

@@ -66,6 +66,9 @@ final class TargetServer implements Callable<Integer> {
   @Option(names = "--rls-dir", description = "envoyproxy/ratelimit configuration directory.")
   @Nullable Path rlsDir;
 
+  @Option(names = "--store-url", description = "store.url (default: SQLite in --data-dir).")
+  @Nullable String storeUrl;
+
   @Option(names = "--data-dir", required = true)
   Path dataDir;
 
@@ -149,7 +152,7 @@ final class TargetServer implements Callable<Integer> {
         new RuntimeConfig.Http(new InetSocketAddress("127.0.0.1", 0), List.of("127.0.0.1/32")),
         new RuntimeConfig.Admin(new InetSocketAddress("127.0.0.1", 0), Secret.of(ADMIN_TOKEN)),
         new RuntimeConfig.PolicySettings(policy, false),
-        "jdbc:sqlite:" + dataDir.resolve("portcullis.db"),
+        storeUrl != null ? storeUrl : "jdbc:sqlite:" + dataDir.resolve("portcullis.db"),
         limits,
         rlsDir == null
             ? new RuntimeConfig.Rls(dataDir.resolve("ratelimit"), false)

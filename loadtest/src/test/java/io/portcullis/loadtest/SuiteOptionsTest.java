@@ -3,6 +3,7 @@ package io.portcullis.loadtest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -29,5 +30,23 @@ class SuiteOptionsTest {
     assertThat(parse("--quick").primeTime()).isEqualTo(Duration.ofSeconds(4));
     assertThat(parse("--prime", "60s").primeTime()).isEqualTo(Duration.ofSeconds(60));
     assertThat(parse("--quick", "--prime", "90s").primeTime()).isEqualTo(Duration.ofSeconds(90));
+  }
+
+  @Test
+  void storeUrl_goesToPortcullisServersOnly() {
+    Suite suite = parse("--store-url", "jdbc:postgresql://127.0.0.1:5432/test");
+    List<String> portcullis = List.of("--mode", "portcullis", "--policy", "p.yaml");
+
+    assertThat(suite.common.serverArgs(portcullis))
+        .containsExactly(
+            "--mode",
+            "portcullis",
+            "--policy",
+            "p.yaml",
+            "--store-url",
+            "jdbc:postgresql://127.0.0.1:5432/test");
+    assertThat(suite.common.serverArgs(List.of("--mode", "empty")))
+        .containsExactly("--mode", "empty");
+    assertThat(parse().common.serverArgs(portcullis)).isEqualTo(portcullis);
   }
 }
