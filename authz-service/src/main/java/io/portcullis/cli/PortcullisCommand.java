@@ -32,7 +32,24 @@ public final class PortcullisCommand implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(run(args, writer(System.out), writer(System.err)));
+    System.exit(execute(args, System.out, System.err));
+  }
+
+  /**
+   * Runs the command line on the process's streams, as {@link #main} does, and flushes both writers
+   * before it returns the exit status: a {@link PrintWriter} flushes itself only on {@code
+   * println}, and {@code System.exit} does not flush it, so output written with {@code print} (CSV
+   * rows end in CRLF) was lost or cut at the buffer's size.
+   */
+  static int execute(String[] args, PrintStream out, PrintStream err) {
+    PrintWriter o = writer(out);
+    PrintWriter e = writer(err);
+    try {
+      return run(args, o, e);
+    } finally {
+      o.flush();
+      e.flush();
+    }
   }
 
   /**

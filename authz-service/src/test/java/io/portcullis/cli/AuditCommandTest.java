@@ -15,6 +15,9 @@ import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.AuditSamples;
 import io.portcullis.testing.DecisionFixtures;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -236,6 +239,23 @@ class AuditCommandTest {
                 + "client,method,host,path,source_ip,decision_id\r\n"
                 + "2026-11-22T12:00:00.000000Z,allow,200,,,,partners,,\"o\"\"brien,jr\",,GET,,"
                 + "/v3/x,,quoted\r\n");
+  }
+
+  @Test
+  void csv_onTheLaunchersStdout_isWholeWhenTheCommandReturns() {
+    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+
+    int exit =
+        PortcullisCommand.execute(
+            new String[] {"audit", "query", "--format", "csv", "--store", url},
+            new PrintStream(stdout, false, StandardCharsets.UTF_8),
+            new PrintStream(stderr, false, StandardCharsets.UTF_8));
+
+    assertThat(exit).isZero();
+    String csv = stdout.toString(StandardCharsets.UTF_8);
+    assertThat(csv).startsWith("time,decision,status,").endsWith("\r\n");
+    assertThat(csv.split("\r\n")).hasSize(1 + AuditSamples.COUNT);
   }
 
   @Test
