@@ -83,7 +83,7 @@ public final class RuleEvaluator {
   public static RuleOutcome evaluate(List<Rule> rules, Subject subject) {
     Rule allowing = null;
     Rule dryRunDeny = null;
-    Rule firstFailedAllow = null;
+    Rule firstFailedAllow = null; // enforced
     Rule firstFailedDryRunAllow = null;
     String firstUnmet = null;
     for (int i = 0, n = rules.size(); i < n; i++) {
@@ -107,14 +107,13 @@ public final class RuleEvaluator {
       String unmet = rule.conditions().unmet(subject.identity());
       if (unmet == null) {
         allowing = rule;
-      } else {
-        if (firstFailedAllow == null) {
-          firstFailedAllow = rule;
-          firstUnmet = unmet;
-        }
-        if (rule.mode() == Mode.DRY_RUN && firstFailedDryRunAllow == null) {
+      } else if (rule.mode() == Mode.DRY_RUN) {
+        if (firstFailedDryRunAllow == null) {
           firstFailedDryRunAllow = rule;
         }
+      } else if (firstFailedAllow == null) {
+        firstFailedAllow = rule;
+        firstUnmet = unmet;
       }
     }
     if (allowing != null) {
@@ -122,15 +121,18 @@ public final class RuleEvaluator {
           ? new RuleOutcome.Allowed(allowing, null, null)
           : new RuleOutcome.Allowed(allowing, Reason.DENIED_BY_RULE, dryRunDeny);
     }
-    if (firstFailedDryRunAllow != null) {
-      return new RuleOutcome.Allowed(
-          firstFailedDryRunAllow, Reason.INSUFFICIENT_PERMISSIONS, firstFailedDryRunAllow);
-    }
+    // An enforced allow rule that applied and failed denies whatever dry-run rules say: the deny is
+    // not theirs to waive (it stands without them), so a dry-run rule added beside it changes
+    // nothing. A dry-run allow rule waives step 6 only when no enforced allow rule applied.
     if (firstFailedAllow != null) {
       return new RuleOutcome.Denied(
           Reason.INSUFFICIENT_PERMISSIONS,
           firstFailedAllow,
           "rule '" + firstFailedAllow.name() + "' requires " + firstUnmet);
+    }
+    if (firstFailedDryRunAllow != null) {
+      return new RuleOutcome.Allowed(
+          firstFailedDryRunAllow, Reason.INSUFFICIENT_PERMISSIONS, firstFailedDryRunAllow);
     }
     return new RuleOutcome.Denied(Reason.NO_MATCHING_RULE, null, "no rule applies");
   }

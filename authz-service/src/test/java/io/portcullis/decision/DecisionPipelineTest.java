@@ -268,6 +268,48 @@ class DecisionPipelineTest {
   }
 
   @Test
+  void dryRunAllowRule_besideAnEnforcedAllowRuleThatFails_doesNotWaiveItsDeny() {
+    // The roll-out recipe's shape: a new dry-run rule added next to an enforced one for the same
+    // method and path (here ahead of it). Without the dry-run rule the request is denied by
+    // 'ship'; adding a dry-run rule must not let it through.
+    DecisionPipeline p =
+        DecisionPipeline.builder()
+            .policy(
+                () ->
+                    TestPolicies.policy(
+                        SamplePolicy.IDENTITY,
+                        TestPolicies.segment("all")
+                            .rule(
+                                TestPolicies.allow("ship-strict", "/v1/shipments")
+                                    .rolesAny("shipping.admin")
+                                    .dryRun())
+                            .rule(TestPolicies.allow("ship", "/v1/shipments").rolesAny("shipper"))
+                            .rule(
+                                TestPolicies.allow("track-strict", "/v1/tracking")
+                                    .rolesAny("shipping.admin")
+                                    .dryRun())
+                            .build()))
+            .clock(clock)
+            .nanoTime(clock::nanoTime)
+            .build();
+
+    Decision shipments =
+        p.decide(get("/v1/shipments").header("authorization", "Bearer alice").build());
+    assertDeny(shipments, Reason.INSUFFICIENT_PERMISSIONS, 403);
+    assertThat(shipments.context().rule()).isEqualTo("ship");
+    assertThat(shipments.context().dryRunRule()).isNull();
+
+    // Where no enforced allow rule applies, the dry-run rule's own deny is waived, as before.
+    Decision tracking =
+        p.decide(get("/v1/tracking").header("authorization", "Bearer alice").build());
+    assertThat(tracking)
+        .isInstanceOfSatisfying(
+            Decision.Allow.class,
+            a -> assertThat(a.dryRunReason()).isEqualTo(Reason.INSUFFICIENT_PERMISSIONS));
+    assertThat(tracking.context().dryRunRule()).isEqualTo("track-strict");
+  }
+
+  @Test
   void dryRunSegment_turnsRuleDenyIntoAllowWithReason() {
     Decision d = pipeline.decide(get("/v1/things").context("environment", "staging").build());
     assertThat(d)
