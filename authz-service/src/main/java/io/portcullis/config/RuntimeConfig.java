@@ -64,7 +64,7 @@ public record RuntimeConfig(
    * TLS for the gRPC listener.
    *
    * @param cert PEM certificate chain
-   * @param key PEM private key
+   * @param key PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1; see {@code TlsMaterial})
    * @param clientCa PEM CA for client certificates (mTLS), or {@code null}
    * @param allowedClientIds URI/DNS SANs a client certificate must carry one of ({@code
    *     allowed_client_ids}); empty for any certificate {@code clientCa} signed

@@ -270,26 +270,40 @@ class RuntimeConfigLoaderTest {
   @Test
   void tlsFilesThatCannotServe_areReportedAtTheirField_namingThePemFile() throws Exception {
     TestCertificates c = certs();
-    Path sec1 = TestCertificates.traditional(c.serverKey(), dir.resolve("tls/sec1.key"));
+    Path encrypted =
+        TestCertificates.encryptedTraditional(c.serverKey(), dir.resolve("tls/encrypted.key"));
     assertThat(
             tlsErrors(
-                Map.of(), "cert: tls/server.pem", "key: tls/sec1.key", "client_ca: tls/server.key"))
+                Map.of(),
+                "cert: tls/server.pem",
+                "key: tls/encrypted.key",
+                "client_ca: tls/server.key"))
         .containsExactlyInAnyOrder(
             "6:server.grpc.tls.key: "
-                + sec1
-                + " is a SEC1 EC key (BEGIN EC PRIVATE KEY): the gRPC listener reads unencrypted"
-                + " PKCS#8 keys (BEGIN PRIVATE KEY) only; convert it with 'openssl pkcs8 -topk8"
-                + " -nocrypt -in "
-                + sec1
+                + encrypted
+                + " is encrypted (BEGIN EC PRIVATE KEY with Proc-Type: 4,ENCRYPTED): there is no"
+                + " passphrase setting, so give the key unencrypted (decrypt it with 'openssl"
+                + " pkey -in "
+                + encrypted
                 + " -out "
-                + sec1
-                + ".pk8'",
+                + encrypted
+                + ".plain')",
             "7:server.grpc.tls.client_ca: "
                 + c.serverKey()
                 + " holds a private key, not a CA certificate");
     assertThat(tlsErrors(Map.of(), "cert: tls/server.pem", "key: tls/client.key"))
         .singleElement()
         .satisfies(e -> assertThat(e).startsWith("6:server.grpc.tls.key: " + c.clientKey()));
+  }
+
+  @Test
+  void aSec1Key_asCertManagerWritesByDefault_loads() throws Exception {
+    TestCertificates c = certs();
+    Path sec1 = TestCertificates.traditional(c.serverKey(), dir.resolve("tls/sec1.key"));
+    RuntimeConfigLoader.Result r =
+        load(tlsConfig("cert: tls/server.pem", "key: tls/sec1.key"), Map.of());
+    assertThat(r).as("%s", r).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    assertThat(((RuntimeConfigLoader.Loaded) r).config().grpc().tls().key()).isEqualTo(sec1);
   }
 
   @Test

@@ -10,10 +10,15 @@ import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPrivateKey;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import java.util.List;
+import java.util.Locale;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.DERBitString;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -21,15 +26,26 @@ import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.asn1.x9.ECNamedCurveTable;
+import org.bouncycastle.asn1.x9.X9ECParameters;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.openssl.PEMEncryptor;
 import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.PKCS8Generator;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder;
+import org.bouncycastle.openssl.jcajce.JcePEMEncryptorBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.util.encoders.Hex;
+import org.bouncycastle.util.io.pem.PemHeader;
+import org.bouncycastle.util.io.pem.PemObject;
+import org.bouncycastle.util.io.pem.PemWriter;
 
 /**
  * A throwaway PKI for TLS tests: a CA, a server certificate for {@code localhost}/127.0.0.1 and a
@@ -84,7 +100,7 @@ public record TestCertificates(Path dir) {
    * Issues {@code name.pem} and {@code name.key} from this CA, valid from {@code notBefore} to
    * {@code notAfter}.
    *
-   * @param keyAlgorithm {@code EC} (P-256) or {@code RSA} (2048 bits)
+   * @param keyAlgorithm {@code EC} (P-256), {@code RSA} (2048 bits) or {@code Ed25519}
    * @param sans subject alternative names, as {@link GeneralName}s (e.g. {@code new
    *     GeneralName(GeneralName.dNSName, "localhost")})
    */
@@ -116,12 +132,83 @@ public record TestCertificates(Path dir) {
   }
 
   /**
-   * {@code pkcs8Key} rewritten in OpenSSL's traditional form: PKCS#1 ({@code BEGIN RSA PRIVATE
-   * KEY}) for RSA, SEC1 ({@code BEGIN EC PRIVATE KEY}) for EC; into {@code out}.
+   * {@code pkcs8Key} rewritten in OpenSSL's traditional form, as {@code openssl rsa -traditional} /
+   * {@code openssl ec} and cert-manager's default {@code privateKey.encoding: PKCS1} write it:
+   * PKCS#1 ({@code BEGIN RSA PRIVATE KEY}) for RSA, SEC1 ({@code BEGIN EC PRIVATE KEY}, with the
+   * curve and the public point) for EC; into {@code out}.
    */
   public static Path traditional(Path pkcs8Key, Path out) throws Exception {
-    write(out, readKey(pkcs8Key));
+    write(out, traditionalPem(readKey(pkcs8Key)));
     return out;
+  }
+
+  /** The passphrase of {@link #encryptedTraditional} and {@link #encryptedPkcs8} keys. */
+  public static final String PASSPHRASE = "correct horse battery staple";
+
+  // The encryptors below need BouncyCastle's provider for OpenSSL's key derivations: it is handed
+  // to them, never registered.
+
+  /**
+   * {@code pkcs8Key} in OpenSSL's traditional form encrypted with {@link #PASSPHRASE}, as {@code
+   * openssl rsa -aes256 -traditional} writes it: {@code BEGIN RSA PRIVATE KEY} (or {@code EC}) with
+   * {@code Proc-Type: 4,ENCRYPTED} and {@code DEK-Info} headers; into {@code out}.
+   */
+  public static Path encryptedTraditional(Path pkcs8Key, Path out) throws Exception {
+    PemObject plain = traditionalPem(readKey(pkcs8Key));
+    PEMEncryptor encryptor =
+        new JcePEMEncryptorBuilder("AES-256-CBC")
+            .setProvider(new BouncyCastleProvider())
+            .build(PASSPHRASE.toCharArray());
+    write(
+        out,
+        new PemObject(
+            plain.getType(),
+            List.of(
+                new PemHeader("Proc-Type", "4,ENCRYPTED"),
+                new PemHeader(
+                    "DEK-Info",
+                    encryptor.getAlgorithm()
+                        + ","
+                        + Hex.toHexString(encryptor.getIV()).toUpperCase(Locale.ROOT))),
+            encryptor.encrypt(plain.getContent())));
+    return out;
+  }
+
+  /**
+   * {@code pkcs8Key} as encrypted PKCS#8 ({@code BEGIN ENCRYPTED PRIVATE KEY}, PBES2 with
+   * AES-256-CBC and {@link #PASSPHRASE}), as {@code openssl pkcs8 -topk8} writes it; into {@code
+   * out}.
+   */
+  public static Path encryptedPkcs8(Path pkcs8Key, Path out) throws Exception {
+    write(
+        out,
+        new JcaPKCS8Generator(
+                readKey(pkcs8Key),
+                new JceOpenSSLPKCS8EncryptorBuilder(PKCS8Generator.AES_256_CBC)
+                    .setProvider(new BouncyCastleProvider())
+                    .setPassword(PASSPHRASE.toCharArray())
+                    .build())
+            .generate());
+    return out;
+  }
+
+  /** {@code key} as PKCS#1 (RSA) or SEC1 (EC) DER, in a PEM object of the matching type. */
+  private static PemObject traditionalPem(PrivateKey key) throws IOException {
+    PrivateKeyInfo info = PrivateKeyInfo.getInstance(key.getEncoded());
+    if (key instanceof ECPrivateKey ec) {
+      // The JDK's PKCS#8 encoding keeps the curve outside the inner key, which is therefore no
+      // SEC1 file by itself: OpenSSL writes the curve and the public point inside.
+      ASN1ObjectIdentifier curve =
+          ASN1ObjectIdentifier.getInstance(info.getPrivateKeyAlgorithm().getParameters());
+      X9ECParameters x9 = ECNamedCurveTable.getByOID(curve);
+      byte[] point = x9.getG().multiply(ec.getS()).normalize().getEncoded(false);
+      return new PemObject(
+          "EC PRIVATE KEY",
+          new org.bouncycastle.asn1.sec.ECPrivateKey(
+                  x9.getN().bitLength(), ec.getS(), new DERBitString(point), curve)
+              .getEncoded());
+    }
+    return new PemObject("RSA PRIVATE KEY", info.parsePrivateKey().toASN1Primitive().getEncoded());
   }
 
   private static PrivateKey readKey(Path file) throws Exception {
@@ -189,10 +276,10 @@ public record TestCertificates(Path dir) {
 
   private static KeyPair keys(String algorithm) throws Exception {
     KeyPairGenerator g = KeyPairGenerator.getInstance(algorithm);
-    if (algorithm.equals("EC")) {
-      g.initialize(new ECGenParameterSpec("secp256r1"), new SecureRandom());
-    } else {
-      g.initialize(2048, new SecureRandom());
+    switch (algorithm) {
+      case "EC" -> g.initialize(new ECGenParameterSpec("secp256r1"), new SecureRandom());
+      case "RSA" -> g.initialize(2048, new SecureRandom());
+      default -> {} // Ed25519: nothing to choose
     }
     return g.generateKeyPair();
   }
@@ -249,6 +336,14 @@ public record TestCertificates(Path dir) {
     return new JcaX509CertificateConverter()
         .getCertificate(
             b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(issuerKeys.getPrivate())));
+  }
+
+  private static void write(Path file, PemObject pem) throws IOException {
+    StringWriter s = new StringWriter();
+    try (PemWriter w = new PemWriter(s)) {
+      w.writeObject(pem);
+    }
+    Files.writeString(file, s.toString());
   }
 
   private static void write(Path file, Object pem) throws IOException {

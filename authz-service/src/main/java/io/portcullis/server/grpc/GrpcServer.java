@@ -58,7 +58,7 @@ public final class GrpcServer implements AutoCloseable {
    * TLS settings of the listener: the PEM files {@link TlsMaterial} reads and checks.
    *
    * @param certChain PEM certificate chain, leaf first
-   * @param privateKey PEM private key (unencrypted PKCS#8)
+   * @param privateKey PEM private key, unencrypted: PKCS#8, PKCS#1 (RSA) or SEC1 (EC)
    * @param clientCa PEM CA that client certificates must chain to; {@code null} for TLS without
    *     client authentication
    * @param allowedClientIds the URI or DNS SANs a client certificate must carry one of (an id

@@ -2,11 +2,11 @@ package io.portcullis.server.grpc;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
@@ -14,7 +14,6 @@ import java.security.Signature;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -22,6 +21,12 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -30,12 +35,20 @@ import org.jspecify.annotations.Nullable;
  * a listener whose every handshake fails.
  *
  * <p>Checked: the certificate file holds at least one certificate (the leaf first, then
- * intermediates) and the leaf is valid now; the key file holds an unencrypted PKCS#8 key ({@code
- * BEGIN PRIVATE KEY}) whose public half is the leaf's; the client CA file holds at least one
- * certificate. PKCS#8 is the only key form grpc-java's Netty reads without BouncyCastle on the
- * class path, which Portcullis does not ship: a PKCS#1 ({@code BEGIN RSA PRIVATE KEY}) or SEC1
- * ({@code BEGIN EC PRIVATE KEY}) key is refused with the {@code openssl pkcs8 -topk8 -nocrypt}
- * command that converts it. Key files are never quoted in messages.
+ * intermediates) and the leaf is valid now; the key file holds an unencrypted RSA, EC or EdDSA
+ * private key whose public half is the leaf's; the client CA file holds at least one certificate.
+ * The key is read in each form OpenSSL and cert-manager write: PKCS#8 ({@code BEGIN PRIVATE KEY}),
+ * PKCS#1 ({@code BEGIN RSA PRIVATE KEY}, cert-manager's default {@code privateKey.encoding} for
+ * RSA) and SEC1 ({@code BEGIN EC PRIVATE KEY}, its default for ECDSA, also after an {@code EC
+ * PARAMETERS} block as {@code openssl ecparam -genkey} writes). An encrypted key, PKCS#8 ({@code
+ * BEGIN ENCRYPTED PRIVATE KEY}) or traditional ({@code Proc-Type: 4,ENCRYPTED}), is refused with
+ * the command that decrypts it: there is no passphrase setting. Key files are never quoted in
+ * messages.
+ *
+ * <p>BouncyCastle's {@link PEMParser} reads the PEM structure; the key itself is built by the JDK's
+ * own {@link java.security.KeyFactory} ({@link JcaPEMKeyConverter} without a provider), so what the
+ * listener serves is a plain JDK key whatever the file's form. BouncyCastle is never registered as
+ * a JCA provider.
  *
  * @param chain the server certificate chain, leaf first
  * @param key the leaf certificate's private key
@@ -147,7 +160,8 @@ public record TlsMaterial(
     return new TlsMaterial(chain, key, clientCa);
   }
 
-  private record Block(String type, byte[] der) {}
+  /** A PEM block: its type ({@code BEGIN <type>}), its decoded body, and its whole text. */
+  private record Block(String type, byte[] der, String pem) {}
 
   private static final Pattern PEM =
       Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \\1-----", Pattern.DOTALL);
@@ -170,7 +184,7 @@ public record TlsMaterial(
       } catch (IllegalArgumentException e) {
         der = new byte[0]; // a broken block: its parser reports it
       }
-      blocks.add(new Block(m.group(1), der));
+      blocks.add(new Block(m.group(1), der, m.group()));
     }
     return blocks;
   }
@@ -217,23 +231,26 @@ public record TlsMaterial(
     return certs;
   }
 
-  /** Key algorithms a PKCS#8 key is tried as, in turn. */
-  private static final List<String> KEY_ALGORITHMS = List.of("RSA", "EC", "Ed25519", "Ed448");
+  /** The key forms {@link #privateKey} reads, or refuses as encrypted, by their PEM type. */
+  private static final List<String> KEY_TYPES =
+      List.of("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY");
+
+  /** The algorithms a TLS server key can have ({@link PrivateKey#getAlgorithm()}). */
+  private static final List<String> KEY_ALGORITHMS =
+      List.of("RSA", "EC", "EdDSA", "Ed25519", "Ed448");
+
+  private static final String FORMS =
+      "the gRPC listener reads unencrypted RSA, EC or EdDSA keys in PKCS#8 (BEGIN PRIVATE KEY),"
+          + " PKCS#1 (BEGIN RSA PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY) PEM";
 
   private static @Nullable PrivateKey privateKey(Path file, List<Problem> problems) {
     List<Block> blocks = blocks(file, Part.KEY, problems);
     if (blocks == null) {
       return null;
     }
+    // the first key block: an "EC PARAMETERS" block before it (openssl ecparam -genkey) is skipped
     Block key =
         blocks.stream().filter(b -> b.type().endsWith("PRIVATE KEY")).findFirst().orElse(null);
-    String convert =
-        ": the gRPC listener reads unencrypted PKCS#8 keys (BEGIN PRIVATE KEY) only; convert it"
-            + " with 'openssl pkcs8 -topk8 -nocrypt -in "
-            + file
-            + " -out "
-            + file
-            + ".pk8'";
     if (key == null) {
       problems.add(
           new Problem(
@@ -243,43 +260,76 @@ public record TlsMaterial(
                   : file + " holds no PEM private key (-----BEGIN PRIVATE KEY-----)"));
       return null;
     }
-    switch (key.type()) {
-      case "PRIVATE KEY" -> {}
-      case "RSA PRIVATE KEY" -> {
-        problems.add(
-            new Problem(Part.KEY, file + " is a PKCS#1 RSA key (BEGIN RSA PRIVATE KEY)" + convert));
-        return null;
-      }
-      case "EC PRIVATE KEY" -> {
-        problems.add(
-            new Problem(Part.KEY, file + " is a SEC1 EC key (BEGIN EC PRIVATE KEY)" + convert));
-        return null;
-      }
-      case "ENCRYPTED PRIVATE KEY" -> {
-        problems.add(
-            new Problem(Part.KEY, file + " is encrypted (BEGIN ENCRYPTED PRIVATE KEY)" + convert));
-        return null;
-      }
-      default -> {
-        problems.add(new Problem(Part.KEY, file + " is a BEGIN " + key.type() + convert));
-        return null;
-      }
+    if (!KEY_TYPES.contains(key.type())) {
+      problems.add(new Problem(Part.KEY, file + " is a BEGIN " + key.type() + ": " + FORMS));
+      return null;
     }
-    for (String algorithm : KEY_ALGORITHMS) {
-      try {
-        return KeyFactory.getInstance(algorithm)
-            .generatePrivate(new PKCS8EncodedKeySpec(key.der()));
-      } catch (GeneralSecurityException e) {
-        // not this algorithm; try the next
-      }
+    Object parsed;
+    try (PEMParser parser = new PEMParser(new StringReader(key.pem()))) {
+      parsed = parser.readObject();
+    } catch (IOException | RuntimeException e) {
+      parsed = null; // the message could quote the key's bytes: not passed on
     }
-    problems.add(
-        new Problem(
-            Part.KEY,
-            file
-                + " holds no RSA, EC or EdDSA private key that can be parsed (a damaged or"
-                + " unsupported PKCS#8 key)"));
-    return null;
+    String decrypt =
+        ": there is no passphrase setting, so give the key unencrypted (decrypt it with 'openssl"
+            + " pkey -in "
+            + file
+            + " -out "
+            + file
+            + ".plain')";
+    PrivateKeyInfo info =
+        switch (parsed) {
+          case PrivateKeyInfo pkcs8 -> pkcs8;
+          case PEMKeyPair traditional -> traditional.getPrivateKeyInfo(); // PKCS#1 or SEC1
+          case PKCS8EncryptedPrivateKeyInfo encrypted -> {
+            problems.add(
+                new Problem(
+                    Part.KEY, file + " is encrypted (BEGIN ENCRYPTED PRIVATE KEY)" + decrypt));
+            yield null;
+          }
+          case PEMEncryptedKeyPair encrypted -> {
+            problems.add(
+                new Problem(
+                    Part.KEY,
+                    file
+                        + " is encrypted (BEGIN "
+                        + key.type()
+                        + " with Proc-Type: 4,ENCRYPTED)"
+                        + decrypt));
+            yield null;
+          }
+          case null, default -> {
+            problems.add(
+                new Problem(
+                    Part.KEY,
+                    file
+                        + ": the "
+                        + key.type()
+                        + " block cannot be parsed (damaged, or not the form its BEGIN line"
+                        + " names)"));
+            yield null;
+          }
+        };
+    if (info == null) {
+      return null;
+    }
+    PrivateKey parsedKey;
+    try {
+      parsedKey = new JcaPEMKeyConverter().getPrivateKey(info);
+    } catch (IOException | RuntimeException e) {
+      parsedKey = null; // as above: the message is not passed on
+    }
+    if (parsedKey == null || !KEY_ALGORITHMS.contains(parsedKey.getAlgorithm())) {
+      problems.add(
+          new Problem(
+              Part.KEY,
+              file
+                  + " holds no RSA, EC or EdDSA private key that can be parsed (a damaged key, or"
+                  + " an algorithm or curve this JVM cannot serve TLS with): "
+                  + FORMS));
+      return null;
+    }
+    return parsedKey;
   }
 
   /**

@@ -385,6 +385,37 @@ class GrpcServerTest {
   }
 
   @Test
+  void tls_withPkcs1RsaAndSec1EcKeys_asCertManagerWritesThem_servesHandshakes() throws Exception {
+    TestCertificates certs = TestCertificates.create(tmp, ENVOY);
+    TestCertificates.Issued rsa =
+        certs.issue(
+            "rsa",
+            "RSA",
+            java.time.Instant.now().minus(Duration.ofHours(1)),
+            java.time.Instant.now().plus(Duration.ofDays(1)),
+            new GeneralName(GeneralName.dNSName, "localhost"));
+    Path pkcs1 = TestCertificates.traditional(rsa.key(), tmp.resolve("rsa-pkcs1.key"));
+    GrpcServer rsaServer = start(new GrpcServer.Tls(rsa.cert(), pkcs1, null));
+    assertThat(
+            AuthorizationGrpc.newBlockingStub(tlsChannel(rsaServer, certs, null, null))
+                .check(EnvoyChecks.get("/x").build())
+                .getStatus()
+                .getCode())
+        .isEqualTo(Code.OK_VALUE);
+
+    // mTLS with a SEC1 server key
+    Path sec1 = TestCertificates.traditional(certs.serverKey(), tmp.resolve("server-sec1.key"));
+    GrpcServer ecServer = start(new GrpcServer.Tls(certs.serverCert(), sec1, certs.caCert()));
+    assertThat(
+            AuthorizationGrpc.newBlockingStub(
+                    tlsChannel(ecServer, certs, certs.clientCert(), certs.clientKey()))
+                .check(EnvoyChecks.get("/x").build())
+                .getStatus()
+                .getCode())
+        .isEqualTo(Code.OK_VALUE);
+  }
+
+  @Test
   void tlsMaterialThatCannotServe_stopsTheBuild_namingTheFiles() throws Exception {
     TestCertificates certs = TestCertificates.create(tmp, "spiffe://test/envoy");
     assertThatThrownBy(
@@ -670,6 +701,35 @@ class GrpcServerTest {
   }
 
   @Test
+  void checkTlsFilesEvery_servesARenewalWithPkcs1Keys() throws Exception {
+    // cert-manager's default: an RSA key written as PKCS#1, renewed by a secret volume update
+    java.time.Instant now =
+        java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    Renewal r = renewal(now, "RSA");
+    Path cert = java.nio.file.Files.copy(r.first().cert(), tmp.resolve("live.pem"));
+    Path key = TestCertificates.traditional(r.first().key(), tmp.resolve("live.key"));
+    Path renewedKey = TestCertificates.traditional(r.renewed().key(), tmp.resolve("renewed.pk1"));
+    assertThat(java.nio.file.Files.readString(renewedKey))
+        .startsWith("-----BEGIN RSA PRIVATE KEY-----");
+    GrpcServer server =
+        start(
+            new GrpcServer.Tls(cert, key, null),
+            10_000,
+            b -> b.checkTlsFilesEvery(Duration.ofMillis(50)));
+    assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(1)));
+
+    replace(key, renewedKey);
+    replace(cert, r.renewed().cert());
+
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30))));
+    assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
+    assertThat(server.tlsReloads()).isOne();
+  }
+
+  @Test
   void filesThatCouldNotServe_areReadAgainAMinuteLater_thoughTheyDidNotChange() throws Exception {
     // A renewal whose notBefore is the issuer's "now", on a host whose clock is 30 s behind: it
     // cannot serve yet, and nothing will change the files again before the old one expires.
@@ -738,14 +798,22 @@ class GrpcServerTest {
   record Renewal(TestCertificates.Issued first, TestCertificates.Issued renewed) {}
 
   private Renewal renewal(java.time.Instant now) throws Exception {
+    return renewal(now, "EC");
+  }
+
+  private Renewal renewal(java.time.Instant now, String keyAlgorithm) throws Exception {
     TestCertificates certs = TestCertificates.create(tmp, ENVOY);
     GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
     return new Renewal(
         certs.issue(
-            "first", "EC", now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), localhost),
+            "first",
+            keyAlgorithm,
+            now.minus(Duration.ofHours(1)),
+            now.plus(Duration.ofDays(1)),
+            localhost),
         certs.issue(
             "renewed",
-            "EC",
+            keyAlgorithm,
             now.minus(Duration.ofHours(1)),
             now.plus(Duration.ofDays(30)),
             localhost));
