@@ -6,11 +6,14 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
+import java.security.Provider;
+import java.security.Security;
 
 /**
  * The core knows nothing of the wire (STYLE.md "Shape"): policy, identity, segments, rules, limits
  * and decisions import no gRPC, Envoy or Redis types. Backends that need Redis live in {@code
- * *.redis} packages; adapters live in {@code server.*}.
+ * *.redis} packages; adapters live in {@code server.*}. BouncyCastle is a PEM reader for the gRPC
+ * listener's keys, never a JCA provider.
  */
 @AnalyzeClasses(packages = "io.portcullis", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
@@ -60,4 +63,27 @@ class ArchitectureTest {
           .dependOnClassesThat()
           .resideInAnyPackage("org.eclipse.jetty..")
           .because("HTTP belongs to server.http");
+
+  @ArchTest
+  static final ArchRule bouncyCastleOnlyReadsPemKeys =
+      noClasses()
+          .that()
+          .haveNameNotMatching("io\\.portcullis\\.server\\.grpc\\.TlsMaterial(\\$.*)?")
+          .should()
+          .dependOnClassesThat()
+          .resideInAPackage("org.bouncycastle..")
+          .because(
+              "BouncyCastle ships to read PKCS#1 and SEC1 PEM keys in TlsMaterial; the JDK does"
+                  + " the cryptography");
+
+  @ArchTest
+  static final ArchRule noSecurityProviderIsRegistered =
+      noClasses()
+          .should()
+          .callMethod(Security.class, "addProvider", Provider.class)
+          .orShould()
+          .callMethod(Security.class, "insertProviderAt", Provider.class, int.class)
+          .because(
+              "a provider registered JVM-wide (BouncyCastle is on the class path) would change"
+                  + " which implementation every JCA lookup, TLS included, gets");
 }
