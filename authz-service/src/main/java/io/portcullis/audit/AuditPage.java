@@ -7,7 +7,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * One page of audit records, newest first.
  *
- * @param records the records, each with its {@code prev_hash} and {@code hash}
+ * @param records the records, each with its {@code prev_hash} and {@code hash}; a stored row whose
+ *     record cannot be read is an entry with {@code unreadable} set in its place ({@link
+ *     AuditStore#query})
  * @param next where the next page starts, or {@code null} when this is the last page
  */
 public record AuditPage(List<DecisionRecord> records, @Nullable AuditCursor next) {

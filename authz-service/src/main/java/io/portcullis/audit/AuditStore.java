@@ -61,7 +61,18 @@ public interface AuditStore {
    */
   AppendResult appendLinked(List<LinkedRecord> records);
 
-  /** A page of records matching {@code query}, newest first, each with its chain fields. */
+  /**
+   * A page of records matching {@code query}, newest first, each with its chain fields.
+   *
+   * <p>Filters are matched on the row's columns (copies of the record's fields, which {@link
+   * #verify} checks against it). A matching row whose record bytes cannot be read (they do not
+   * parse, or parse as a record of another instance or {@code seq} than the row's: damaged or
+   * edited) is returned in its place as an entry with {@code unreadable} set that holds only the
+   * row's own chain and identity columns ({@code instance}, {@code seq}, {@code decision_id},
+   * {@code time}, {@code prev_hash}, {@code hash}), and the cursor goes on past it: one damaged row
+   * must not hide the records around it. The store logs a WARN the first time it returns such a row
+   * (never its bytes).
+   */
   AuditPage query(AuditQuery query);
 
   /**

@@ -1,6 +1,8 @@
 package io.portcullis.audit;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Timestamps;
 import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreException;
@@ -16,9 +18,13 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The audit store over JDBC; the two databases differ in how a transaction locks a chain, how a
@@ -33,6 +39,7 @@ import org.jspecify.annotations.Nullable;
  */
 abstract sealed class JdbcAuditStore implements AuditStore
     permits SqliteAuditStore, PostgresAuditStore {
+  private static final Logger log = LoggerFactory.getLogger(JdbcAuditStore.class);
 
   /** Rows per read when walking a chain (verify) or deleting (retention). */
   static final int CHUNK = 10_000;
@@ -57,7 +64,13 @@ abstract sealed class JdbcAuditStore implements AuditStore
       "seq, decision_id, time_us, decision, reason, dry_run_reason, dry_run_rule, segment, rule,"
           + " principal, client, source_ip, path, prev_hash, hash, record";
 
+  /** The most unreadable rows {@link #warnUnreadable} remembers having logged. */
+  static final int MAX_WARNED = 10_000;
+
   private final Database db;
+
+  /** Rows a query returned as unreadable and logged: instance, seq and hash. */
+  private final Set<List<Object>> warned = ConcurrentHashMap.newKeySet();
 
   JdbcAuditStore(Database db) {
     this.db = db;
@@ -370,7 +383,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
   // ---- query and summary ----------------------------------------------------------------------
 
   /** What a page query returns, in this order ({@link #query} reads them by position). */
-  static final String PAGE_COLUMNS = "id, time_us, decision_id, prev_hash, hash, record";
+  static final String PAGE_COLUMNS =
+      "id, time_us, decision_id, prev_hash, hash, record, instance, seq";
 
   /** The order of a page: newest first, ties broken by the row id. */
   static final String PAGE_ORDER = " ORDER BY time_us DESC, id DESC";
@@ -541,7 +555,15 @@ abstract sealed class JdbcAuditStore implements AuditStore
   }
 
   /** One row of a page, as {@link #PAGE_COLUMNS} gives it. */
-  record PageRow(long id, long timeUs, String prevHash, String hash, byte[] canonical) {
+  record PageRow(
+      long id,
+      long timeUs,
+      String decisionId,
+      String prevHash,
+      String hash,
+      byte[] canonical,
+      String instance,
+      long seq) {
 
     /** Newest first, ties broken by the row id: the order of {@link #PAGE_ORDER}. */
     static final Comparator<PageRow> ORDER =
@@ -552,21 +574,32 @@ abstract sealed class JdbcAuditStore implements AuditStore
       for (int n = 0; n < max && rs.next(); n++) {
         to.add(
             new PageRow(
-                rs.getLong(1), rs.getLong(2), rs.getString(4), rs.getString(5), rs.getBytes(6)));
+                rs.getLong(1),
+                rs.getLong(2),
+                rs.getString(3),
+                rs.getString(4),
+                rs.getString(5),
+                rs.getBytes(6),
+                rs.getString(7),
+                rs.getLong(8)));
       }
     }
   }
 
   /**
    * The page of the first {@code limit} of {@code rows} (in page order); a row beyond them means
-   * there is more, after the cursor of the page's last record.
+   * there is more, after the cursor of the page's last record. A row whose record cannot be read
+   * ({@link #readable}) is an {@link #unreadable} entry in its place, so the page and the cursor go
+   * on past it.
    */
-  static AuditPage page(List<PageRow> rows, int limit) throws SQLException {
+  final AuditPage page(List<PageRow> rows, int limit) {
     int n = Math.min(rows.size(), limit);
     List<DecisionRecord> records = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       PageRow r = rows.get(i);
-      records.add(stored(r.canonical(), r.prevHash(), r.hash()));
+      DecisionRecord record =
+          readable(r.canonical(), r.instance(), r.seq(), r.prevHash(), r.hash());
+      records.add(record != null ? record : unreadable(r));
     }
     PageRow last = n == 0 ? null : rows.get(n - 1);
     return new AuditPage(
@@ -575,10 +608,66 @@ abstract sealed class JdbcAuditStore implements AuditStore
   }
 
   /**
+   * The entry a page holds in place of a row whose record cannot be read: what the row's own
+   * columns say (instance, seq, decision id, time, prev_hash, hash) and {@code unreadable}. The
+   * other columns (decision, path, principal, ...) are left out: they are copies that only the
+   * record could vouch for. A time outside what a record can hold is left out too, so the entry can
+   * be printed. Logs a WARN the first time this store returns the row (not its bytes).
+   */
+  private DecisionRecord unreadable(PageRow r) {
+    DecisionRecord.Builder b =
+        DecisionRecord.newBuilder()
+            .setDecisionId(r.decisionId())
+            .setInstance(r.instance())
+            .setSeq(r.seq())
+            .setPrevHash(r.prevHash())
+            .setHash(r.hash())
+            .setUnreadable(true);
+    Timestamp time =
+        Timestamp.newBuilder()
+            .setSeconds(Math.floorDiv(r.timeUs(), 1_000_000L))
+            .setNanos((int) Math.floorMod(r.timeUs(), 1_000_000L) * 1_000)
+            .build();
+    if (Timestamps.isValid(time)) {
+      b.setTime(time);
+    }
+    warnUnreadable(r);
+    return b.build();
+  }
+
+  /**
+   * Logs that a query met a row whose record cannot be read, once per row (and again if its hash
+   * column changes): every page, web page refresh and cursor walk through it would otherwise log it
+   * again. Bounded: past {@value #MAX_WARNED} rows the memory is cleared.
+   */
+  private void warnUnreadable(PageRow r) {
+    if (warned.size() >= MAX_WARNED) {
+      warned.clear();
+    }
+    if (warned.add(List.of(r.instance(), r.seq(), r.hash()))) {
+      log.warn(
+          "audit record seq {} of instance {} (decision_id {}) cannot be read: its stored bytes"
+              + " are not a decision record of that row (damaged or edited); queries return it as"
+              + " an \"unreadable\" entry. Run portcullis audit verify",
+          r.seq(),
+          forLog(r.instance()),
+          forLog(r.decisionId()));
+    }
+  }
+
+  /** A column value for a log line: control characters as {@code ?}, at most 64 characters. */
+  private static String forLog(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    s.codePoints().forEach(c -> b.appendCodePoint(Character.isISOControl(c) ? '?' : c));
+    return clip(b.toString());
+  }
+
+  /**
    * The stored record with its chain columns, or {@code null} if its bytes do not parse, or parse
    * as a record of another instance or seq than the row's (the row was damaged or edited, e.g. the
    * bytes of another record copied into it: shipped as this row, it would duplicate that record
-   * under a new key and hide this one; verify reports it).
+   * under a new key and hide this one; verify reports it), or as a record that no writer makes and
+   * no reader could print: one marked {@code unreadable}, or whose time is not a valid timestamp.
    */
   private static @Nullable DecisionRecord readable(
       byte @Nullable [] canonical, String instance, long seq, String prevHash, String hash) {
@@ -587,23 +676,17 @@ abstract sealed class JdbcAuditStore implements AuditStore
     }
     DecisionRecord record;
     try {
-      record = stored(canonical, prevHash, hash);
-    } catch (SQLException e) {
+      record = DecisionRecord.parseFrom(canonical);
+    } catch (InvalidProtocolBufferException e) {
       return null;
     }
-    return record.getSeq() == seq && record.getInstance().equals(instance) ? record : null;
-  }
-
-  private static DecisionRecord stored(byte[] canonical, String prevHash, String hash)
-      throws SQLException {
-    try {
-      return DecisionRecord.parseFrom(canonical).toBuilder()
-          .setPrevHash(prevHash)
-          .setHash(hash)
-          .build();
-    } catch (InvalidProtocolBufferException e) {
-      throw new SQLException("unreadable audit record (run verify)", e);
+    if (record.getSeq() != seq
+        || !record.getInstance().equals(instance)
+        || record.getUnreadable()
+        || !Timestamps.isValid(record.getTime())) {
+      return null;
     }
+    return record.toBuilder().setPrevHash(prevHash).setHash(hash).build();
   }
 
   @Override

@@ -9,6 +9,7 @@ import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.request.RequestAttributes;
 import io.portcullis.store.Database;
 import io.portcullis.testing.DecisionFixtures;
+import io.portcullis.testing.LogCapture;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -115,6 +116,20 @@ abstract class AuditStoreContract {
         ps.setObject(i + 1, params[i]);
       }
       ps.executeUpdate();
+    }
+  }
+
+  /** Every page of {@code first} and the queries after it, following each page's cursor. */
+  List<AuditPage> pages(AuditQuery first) {
+    List<AuditPage> pages = new ArrayList<>();
+    AuditQuery q = first;
+    while (true) {
+      AuditPage page = store.query(q);
+      pages.add(page);
+      if (page.next() == null) {
+        return pages;
+      }
+      q = q.after(AuditCursor.parse(page.nextCursor()));
     }
   }
 
@@ -362,32 +377,38 @@ abstract class AuditStoreContract {
     appendOk(link(rs.subList(5, 6), ChainHead.GENESIS));
   }
 
+  /** A query for each filter of {@link #storeVariedDecisions}'s log, and the ids it finds. */
+  static Map<AuditQuery, List<String>> filterCases() {
+    return Map.ofEntries(
+        Map.entry(AuditQuery.builder().decision("deny").build(), List.of("d5", "d2", "d1")),
+        Map.entry(AuditQuery.builder().reason("rate_limited").build(), List.of("d5", "d1")),
+        Map.entry(
+            AuditQuery.builder().segment("partners").build(), List.of("d5", "d4", "d1", "d0")),
+        Map.entry(AuditQuery.builder().principal("alice").build(), List.of("d5", "d3", "d0")),
+        Map.entry(AuditQuery.builder().client("globex").build(), List.of("d4", "d1")),
+        Map.entry(AuditQuery.builder().sourceIp("10.0.0.2").build(), List.of("d5", "d3", "d2")),
+        Map.entry(AuditQuery.builder().pathPrefix("/v1/").build(), List.of("d4", "d1", "d0")),
+        Map.entry(AuditQuery.builder().dryRunOnly().build(), List.of("d3")),
+        Map.entry(
+            AuditQuery.builder().since(T0.plusSeconds(1)).until(T0.plusSeconds(3)).build(),
+            List.of("d2", "d1")),
+        Map.entry(
+            AuditQuery.builder().segment("partners").decision("allow").principal("bob").build(),
+            List.of()),
+        Map.entry(
+            AuditQuery.builder().segment("partners").decision("allow").build(),
+            List.of("d4", "d0")));
+  }
+
   @Test
   void query_eachFilter_returnsOnlyMatchingRecordsNewestFirst() {
     storeVariedDecisions();
-    Map<AuditQuery, List<String>> cases =
-        Map.ofEntries(
-            Map.entry(AuditQuery.builder().decision("deny").build(), List.of("d5", "d2", "d1")),
-            Map.entry(AuditQuery.builder().reason("rate_limited").build(), List.of("d5", "d1")),
-            Map.entry(
-                AuditQuery.builder().segment("partners").build(), List.of("d5", "d4", "d1", "d0")),
-            Map.entry(AuditQuery.builder().principal("alice").build(), List.of("d5", "d3", "d0")),
-            Map.entry(AuditQuery.builder().client("globex").build(), List.of("d4", "d1")),
-            Map.entry(AuditQuery.builder().sourceIp("10.0.0.2").build(), List.of("d5", "d3", "d2")),
-            Map.entry(AuditQuery.builder().pathPrefix("/v1/").build(), List.of("d4", "d1", "d0")),
-            Map.entry(AuditQuery.builder().dryRunOnly().build(), List.of("d3")),
-            Map.entry(
-                AuditQuery.builder().since(T0.plusSeconds(1)).until(T0.plusSeconds(3)).build(),
-                List.of("d2", "d1")),
-            Map.entry(
-                AuditQuery.builder().segment("partners").decision("allow").principal("bob").build(),
-                List.of()),
-            Map.entry(
-                AuditQuery.builder().segment("partners").decision("allow").build(),
-                List.of("d4", "d0")));
-    cases.forEach(
-        (q, expected) ->
-            assertThat(ids(store.query(q))).as(q.toString()).containsExactlyElementsOf(expected));
+    filterCases()
+        .forEach(
+            (q, expected) ->
+                assertThat(ids(store.query(q)))
+                    .as(q.toString())
+                    .containsExactlyElementsOf(expected));
   }
 
   @Test
@@ -415,20 +436,10 @@ abstract class AuditStoreContract {
     }
     appendOk(link(rs, ChainHead.GENESIS));
 
-    List<DecisionRecord> seen = new ArrayList<>();
-    AuditQuery q = AuditQuery.builder().limit(4).build();
-    int pages = 0;
-    while (true) {
-      AuditPage page = store.query(q);
-      pages++;
-      seen.addAll(page.records());
-      if (page.next() == null) {
-        break;
-      }
-      q = q.after(AuditCursor.parse(page.nextCursor()));
-    }
+    List<AuditPage> pages = pages(AuditQuery.builder().limit(4).build());
+    List<DecisionRecord> seen = pages.stream().flatMap(p -> p.records().stream()).toList();
 
-    assertThat(pages).isEqualTo(6);
+    assertThat(pages).hasSize(6);
     assertThat(seen).hasSize(23);
     assertThat(new HashSet<>(seen.stream().map(DecisionRecord::getSeq).toList())).hasSize(23);
     for (int i = 1; i < seen.size(); i++) {
@@ -517,6 +528,138 @@ abstract class AuditStoreContract {
           .as(prefix)
           .isEqualTo(expected);
     }
+  }
+
+  // ---- query: records that cannot be read ----------------------------------------------------
+
+  /** Bytes that do not parse as a record: field 1 announces 16 bytes and none follow. */
+  static final byte[] TRUNCATED = {0x0a, 0x10};
+
+  /**
+   * What a query returns for the row of {@code stored} when its record cannot be read: the row's
+   * instance, seq, decision id, time and hashes, and {@code unreadable}.
+   */
+  static DecisionRecord unreadableEntry(DecisionRecord stored) {
+    return DecisionRecord.newBuilder()
+        .setDecisionId(stored.getDecisionId())
+        .setTime(stored.getTime())
+        .setInstance(stored.getInstance())
+        .setSeq(stored.getSeq())
+        .setPrevHash(stored.getPrevHash())
+        .setHash(stored.getHash())
+        .setUnreadable(true)
+        .build();
+  }
+
+  @Test
+  void query_rowWhoseRecordCannotBeParsed_isAnUnreadableEntryInItsPlace_andTheCursorGoesOn()
+      throws SQLException {
+    List<DecisionRecord> a = linked(A, 7, ChainHead.GENESIS);
+    appendOk(a);
+    sql("UPDATE audit_record SET record = ? WHERE instance = ? AND seq = 4", TRUNCATED, A);
+    List<DecisionRecord> expected = new ArrayList<>(a.reversed());
+    expected.set(3, unreadableEntry(a.get(3)));
+
+    try (LogCapture logs = LogCapture.of(JdbcAuditStore.class)) {
+      List<AuditPage> pages = pages(AuditQuery.builder().limit(2).build());
+      assertThat(pages).hasSize(4);
+      assertThat(pages.stream().flatMap(p -> p.records().stream()))
+          .containsExactlyElementsOf(expected);
+      // Everything in one page: the same, and the row is not logged again.
+      assertThat(store.query(AuditQuery.all()).records()).containsExactlyElementsOf(expected);
+
+      assertThat(logs.warnings()).hasSize(1);
+      assertThat(logs.warnings().get(0))
+          .contains("seq 4 of instance instance-a (decision_id instance-a-4) cannot be read")
+          .contains("portcullis audit verify");
+    }
+    String line = AuditJson.line(expected.get(3));
+    assertThat(line)
+        .isEqualTo(
+            "{\"decision_id\":\"instance-a-4\",\"time\":\"2026-11-22T10:03:00Z\","
+                + "\"instance\":\"instance-a\",\"seq\":\"4\",\"prev_hash\":\""
+                + a.get(2).getHash()
+                + "\",\"hash\":\""
+                + a.get(3).getHash()
+                + "\",\"unreadable\":true}");
+  }
+
+  @Test
+  void query_unreadableRow_isReturnedWhenItsColumnsMatchTheFilters_byEveryWayAPageIsRead()
+      throws SQLException {
+    storeVariedDecisions();
+    Map<String, DecisionRecord> stored = new HashMap<>();
+    store.query(AuditQuery.all()).records().forEach(r -> stored.put(r.getDecisionId(), r));
+    List<SummaryRow> summary =
+        store.summary(AuditQuery.all(), List.of(SummaryDimension.SEGMENT, SummaryDimension.REASON));
+    AuditQuery range = AuditQuery.builder().since(T0).until(T0.plusSeconds(6)).build();
+    List<TimelineBucket> timeline = store.timeline(range, Duration.ofSeconds(2));
+    // d1 (bob of globex, partners, rate_limited, GET /v1/orders/7 from 10.0.0.1) holds the bytes
+    // of d0: they parse, as a record of another seq. Shown as d0, d0 would appear twice and d1
+    // not at all.
+    sql(
+        "UPDATE audit_record SET record = (SELECT record FROM audit_record WHERE decision_id ="
+            + " 'd0') WHERE decision_id = 'd1'");
+    DecisionRecord d1 = unreadableEntry(stored.get("d1"));
+
+    Map<AuditQuery, List<String>> cases = new HashMap<>(filterCases());
+    cases.put(AuditQuery.all(), List.of("d5", "d4", "d3", "d2", "d1", "d0"));
+    cases.put(AuditQuery.builder().segment("public").build(), List.of("d2"));
+    JdbcAuditStore jdbc = (JdbcAuditStore) store;
+    for (var c : cases.entrySet()) {
+      List<AuditPage> pages = new ArrayList<>(List.of(store.query(c.getKey())));
+      if (c.getKey().pathPrefix() != null) {
+        pages.add(jdbc.query(c.getKey(), true));
+        pages.add(jdbc.query(c.getKey(), false));
+      }
+      for (AuditPage page : pages) {
+        assertThat(ids(page)).as(c.getKey().toString()).containsExactlyElementsOf(c.getValue());
+        for (DecisionRecord r : page.records()) {
+          assertThat(r)
+              .as(c.getKey().toString())
+              .isEqualTo(r.getDecisionId().equals("d1") ? d1 : stored.get(r.getDecisionId()));
+        }
+      }
+    }
+    // Summaries and timelines count the row's columns: the same as before.
+    assertThat(
+            store.summary(
+                AuditQuery.all(), List.of(SummaryDimension.SEGMENT, SummaryDimension.REASON)))
+        .isEqualTo(summary);
+    assertThat(store.timeline(range, Duration.ofSeconds(2))).isEqualTo(timeline);
+  }
+
+  @Test
+  void query_rowsHoldingRecordsNoWriterMakes_areUnreadableEntries() throws SQLException {
+    List<DecisionRecord> a = linked(A, 3, ChainHead.GENESIS);
+    appendOk(a);
+    // Right instance and seq, but a time no timestamp can hold (the JSON printer throws on it), and
+    // a record claiming to be an unreadable entry.
+    DecisionRecord farFuture =
+        a.get(0).toBuilder()
+            .setTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(Long.MAX_VALUE / 2))
+            .build();
+    DecisionRecord marked = a.get(1).toBuilder().setUnreadable(true).build();
+    sql(
+        "UPDATE audit_record SET record = ? WHERE instance = ? AND seq = 1",
+        RecordChain.canonical(farFuture),
+        A);
+    sql(
+        "UPDATE audit_record SET record = ? WHERE instance = ? AND seq = 2",
+        RecordChain.canonical(marked),
+        A);
+
+    List<DecisionRecord> page = store.query(AuditQuery.all()).records();
+
+    assertThat(page)
+        .containsExactly(a.get(2), unreadableEntry(a.get(1)), unreadableEntry(a.get(0)));
+    page.forEach(AuditJson::line); // each can be printed
+    // The export reads them as entries without a record too (the JSON printer refuses the time).
+    assertThat(store.readChain(A, 0, 10))
+        .containsExactly(
+            new ChainEntry(1, "", a.get(0).getHash(), null),
+            new ChainEntry(2, a.get(0).getHash(), a.get(1).getHash(), null),
+            ChainEntry.of(a.get(2)));
   }
 
   @Test

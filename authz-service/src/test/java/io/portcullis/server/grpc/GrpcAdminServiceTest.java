@@ -32,8 +32,10 @@ import io.portcullis.policy.LoadResult;
 import io.portcullis.policy.PolicyLoader;
 import io.portcullis.proto.v1.AdminServiceGrpc;
 import io.portcullis.proto.v1.ApiKey;
+import io.portcullis.proto.v1.AuditPage;
 import io.portcullis.proto.v1.AuditQuery;
 import io.portcullis.proto.v1.AuditSummaryRequest;
+import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.proto.v1.GetPolicyRequest;
 import io.portcullis.proto.v1.IssueKeyRequest;
 import io.portcullis.proto.v1.IssuedKey;
@@ -59,6 +61,8 @@ import io.portcullis.testing.DecisionFixtures;
 import io.portcullis.testing.FakeClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -332,6 +336,44 @@ class GrpcAdminServiceTest {
           .as(bad.toString())
           .isEqualTo(Status.Code.INVALID_ARGUMENT);
     }
+  }
+
+  @Test
+  void audit_query_recordThatCannotBeRead_isAnEntryMarkedUnreadable_andThePagesGoOn()
+      throws Exception {
+    AuditSamples.store(audit, clock.instant());
+    DecisionRecord limited =
+        admin().queryAudit(AuditQuery.newBuilder().setSegment("partners").build()).getRecords(0);
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "UPDATE audit_record SET record = ? WHERE decision_id = 'limited'")) {
+      ps.setBytes(1, new byte[] {0x0a, 0x10}); // field 1 announces 16 bytes; none follow
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+
+    AuditPage first = admin().queryAudit(AuditQuery.newBuilder().setLimit(3).build());
+    AuditPage second =
+        admin()
+            .queryAudit(
+                AuditQuery.newBuilder().setLimit(20).setCursor(first.getNextCursor()).build());
+
+    assertThat(first.getRecordsList())
+        .extracting(DecisionRecord::getDecisionId)
+        .containsExactly("dry-1", "dry-0", "limited");
+    assertThat(first.getRecords(2))
+        .isEqualTo(
+            DecisionRecord.newBuilder()
+                .setDecisionId("limited")
+                .setTime(limited.getTime())
+                .setInstance("pc-1")
+                .setSeq(limited.getSeq())
+                .setPrevHash(limited.getPrevHash())
+                .setHash(limited.getHash())
+                .setUnreadable(true)
+                .build());
+    assertThat(second.getRecordsList()).hasSize(AuditSamples.COUNT - 3);
+    assertThat(second.getRecordsList()).noneMatch(DecisionRecord::getUnreadable);
   }
 
   /** A summary's groups and counts, as either API answers them. */

@@ -17,6 +17,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
@@ -202,6 +203,73 @@ abstract class AuditAdminRoutesContract {
     AdminResponse reversed = query(Map.of("since", "10m", "until", "1h"));
     assertThat(reversed.status()).isEqualTo(400);
     assertThat(json(reversed).get("detail").asString()).startsWith("until: ");
+  }
+
+  /** Overwrites the stored record of {@code decisionId} with bytes that do not parse. */
+  private void damage(String decisionId) throws Exception {
+    try (Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement("UPDATE audit_record SET record = ? WHERE decision_id = ?")) {
+      ps.setBytes(1, new byte[] {0x0a, 0x10}); // field 1 announces 16 bytes; none follow
+      ps.setString(2, decisionId);
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void query_recordThatCannotBeRead_isAnUnreadableLineInItsPlace_andThePagesGoOn()
+      throws Exception {
+    storeDecisions();
+    DecisionRecord limited = lines(query(Map.of("segment", "partners"))).get(0);
+    Map<String, String> counts = Map.of("since", "4h", "group_by", "segment,decision,reason");
+    String summary = routes.summary(AdminRequests.get("/admin/audit/summary", counts)).bodyText();
+    String timeline =
+        routes
+            .timeline(AdminRequests.get("/admin/audit/timeline", Map.of("since", "4h")))
+            .bodyText();
+    damage("limited");
+    String unreadable =
+        "{\"decision_id\":\"limited\",\"time\":\"2026-11-22T11:40:00Z\",\"instance\":\"pc-1\","
+            + "\"seq\":\""
+            + limited.getSeq()
+            + "\",\"prev_hash\":\""
+            + limited.getPrevHash()
+            + "\",\"hash\":\""
+            + limited.getHash()
+            + "\",\"unreadable\":true}";
+
+    List<String> seen = new ArrayList<>();
+    String cursor = "";
+    int pages = 0;
+    do {
+      AdminResponse r = query(Map.of("limit", "5", "cursor", cursor));
+      assertThat(r.status()).isEqualTo(200);
+      seen.addAll(r.bodyText().lines().toList());
+      pages++;
+      cursor = r.headers().getOrDefault("X-Next-Cursor", "");
+    } while (!cursor.isEmpty());
+
+    assertThat(pages).isEqualTo(3);
+    assertThat(seen).hasSize(AuditSamples.COUNT).doesNotHaveDuplicates();
+    assertThat(seen.get(2)).isEqualTo(unreadable); // dry-1, dry-0, then limited
+    assertThat(seen.subList(3, seen.size())).noneMatch(l -> l.contains("unreadable"));
+    // Filters match the row's columns: it is found by them, and left out by others.
+    for (Map<String, String> filter :
+        List.of(
+            Map.of("segment", "partners"),
+            Map.of("principal", "alice", "decision", "deny"),
+            Map.of("path_prefix", "/v2"))) {
+      assertThat(query(filter).bodyText()).as(filter.toString()).isEqualTo(unreadable + "\n");
+    }
+    assertThat(query(Map.of("reason", "invalid_token")).bodyText()).doesNotContain("unreadable");
+    // Summaries and the timeline count columns: unchanged.
+    assertThat(routes.summary(AdminRequests.get("/admin/audit/summary", counts)).bodyText())
+        .isEqualTo(summary);
+    assertThat(
+            routes
+                .timeline(AdminRequests.get("/admin/audit/timeline", Map.of("since", "4h")))
+                .bodyText())
+        .isEqualTo(timeline);
   }
 
   // ---- GET /admin/audit/summary ---------------------------------------------------------------
