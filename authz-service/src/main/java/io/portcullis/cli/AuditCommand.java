@@ -172,6 +172,12 @@ public final class AuditCommand implements Runnable {
    * status, reason, segment, rule, principal, method, path, decision_id; plus dry_run_reason and
    * dry_run_rule when a shown record has them), JSON lines ({@code GET /admin/audit}'s body), or
    * RFC 4180 CSV with a header row.
+   *
+   * <p>A stored record that cannot be read comes as the store returns it ({@link
+   * AuditStore#query}): in the table a row with decision {@code UNREADABLE}, its time and decision
+   * id, {@code ?} for the rest, and a note below the table naming its instance and seq; in JSON its
+   * line with {@code "unreadable":true}; in CSV a row with {@code true} in the last column, {@code
+   * unreadable}.
    */
   @Command(
       name = "query",
@@ -263,15 +269,16 @@ public final class AuditCommand implements Runnable {
                   "host",
                   "path",
                   "source_ip",
-                  "decision_id");
+                  "decision_id",
+                  "unreadable");
           out.print(Csv.row(header));
           for (DecisionRecord r : records) {
             out.print(
                 Csv.row(
                     List.of(
-                        time(r),
+                        r.hasTime() ? time(r) : "",
                         r.getDecision(),
-                        Integer.toString(r.getStatus()),
+                        r.getUnreadable() ? "" : Integer.toString(r.getStatus()),
                         r.getReason(),
                         r.getDryRunReason(),
                         r.getDryRunRule(),
@@ -283,7 +290,8 @@ public final class AuditCommand implements Runnable {
                         r.getHost(),
                         r.getPath(),
                         r.getSourceIp(),
-                        r.getDecisionId())));
+                        r.getDecisionId(),
+                        r.getUnreadable() ? "true" : "")));
           }
         }
         case TABLE -> {
@@ -305,7 +313,19 @@ public final class AuditCommand implements Runnable {
             header.addAll(List.of("DRY_RUN_REASON", "DRY_RUN_RULE"));
           }
           List<List<String>> rows = new ArrayList<>();
+          List<String> notes = new ArrayList<>();
           for (DecisionRecord r : records) {
+            if (r.getUnreadable()) {
+              rows.add(unreadableRow(r, dryRun));
+              notes.add(
+                  "UNREADABLE: instance "
+                      + r.getInstance()
+                      + ", seq "
+                      + Long.toUnsignedString(r.getSeq())
+                      + ": the stored record cannot be read (damaged or edited); run portcullis"
+                      + " audit verify");
+              continue;
+            }
             List<String> row =
                 new ArrayList<>(
                     List.of(
@@ -329,8 +349,35 @@ public final class AuditCommand implements Runnable {
           if (records.isEmpty()) {
             out.println("(no records)");
           }
+          notes.forEach(n -> out.println(Table.printable(n)));
         }
       }
+    }
+
+    /**
+     * The table row of an entry standing for a record that cannot be read: its time and decision id
+     * (the row's columns), {@code UNREADABLE} as its decision, and {@code ?} for every field only
+     * the record knew.
+     */
+    private static List<String> unreadableRow(DecisionRecord r, boolean dryRun) {
+      List<String> row =
+          new ArrayList<>(
+              List.of(
+                  r.hasTime() ? time(r) : "?",
+                  "UNREADABLE",
+                  "?",
+                  "?",
+                  "?",
+                  "?",
+                  "?",
+                  "?",
+                  "?",
+                  r.getDecisionId()));
+      if (dryRun) {
+        row.add("?");
+        row.add("?");
+      }
+      return row;
     }
   }
 
@@ -533,7 +580,7 @@ public final class AuditCommand implements Runnable {
       }
     }
 
-    private static String printable(String s) {
+    static String printable(String s) {
       StringBuilder b = new StringBuilder(s.length());
       s.codePoints().forEach(c -> b.appendCodePoint(Character.isISOControl(c) ? '?' : c));
       return b.toString();

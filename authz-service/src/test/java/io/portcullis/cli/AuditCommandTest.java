@@ -20,6 +20,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.Statement;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -236,9 +237,69 @@ class AuditCommandTest {
     assertThat(r.out())
         .isEqualTo(
             "time,decision,status,reason,dry_run_reason,dry_run_rule,segment,rule,principal,"
-                + "client,method,host,path,source_ip,decision_id\r\n"
+                + "client,method,host,path,source_ip,decision_id,unreadable\r\n"
                 + "2026-11-22T12:00:00.000000Z,allow,200,,,,partners,,\"o\"\"brien,jr\",,GET,,"
-                + "/v3/x,,quoted\r\n");
+                + "/v3/x,,quoted,\r\n");
+  }
+
+  @Test
+  void query_recordThatCannotBeRead_isShownAsUnreadableInEveryFormat_andTheRestFollows()
+      throws Exception {
+    try (Database db = Database.open(StoreSettings.of(url));
+        Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "UPDATE audit_record SET record = ? WHERE decision_id = 'limited'")) {
+      ps.setBytes(1, new byte[] {0x0a, 0x10}); // field 1 announces 16 bytes; none follow
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+
+    CommandRun table = audit("query", "--decision", "deny", "--since", "2026-11-22T11:00:00Z");
+    CommandRun json = audit("query", "--format", "json", "--segment", "partners");
+    CommandRun csv = audit("query", "--format", "csv", "--segment", "partners");
+    CommandRun all = audit("query", "--format", "json");
+
+    assertThat(table.exit()).isZero();
+    List<String> lines = table.outLines();
+    assertThat(lines).hasSize(6);
+    assertThat(lines.get(1).split("\\s+"))
+        .containsExactly(
+            "2026-11-22T11:40:00.000000Z",
+            "UNREADABLE",
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            "?",
+            "limited");
+    assertThat(lines.subList(2, 5)).allSatisfy(l -> assertThat(l).contains(" invalid_token "));
+    assertThat(lines.get(5))
+        .isEqualTo(
+            "UNREADABLE: instance pc-1, seq 10: the stored record cannot be read (damaged or"
+                + " edited); run portcullis audit verify");
+
+    assertThat(json.exit()).isZero();
+    assertThat(json.outLines()).hasSize(1);
+    DecisionRecord entry = AuditJson.parseLine(json.outLines().get(0));
+    assertThat(entry.getUnreadable()).isTrue();
+    assertThat(entry.getDecisionId()).isEqualTo("limited");
+    assertThat(entry.getInstance()).isEqualTo("pc-1");
+    assertThat(entry.getSeq()).isEqualTo(10);
+    assertThat(entry.getHash()).hasSize(64);
+    assertThat(entry.getPath()).isEmpty();
+    assertThat(json.out()).contains(",\"unreadable\":true}");
+
+    assertThat(csv.exit()).isZero();
+    assertThat(csv.outLines())
+        .containsExactly(
+            "time,decision,status,reason,dry_run_reason,dry_run_rule,segment,rule,principal,"
+                + "client,method,host,path,source_ip,decision_id,unreadable",
+            "2026-11-22T11:40:00.000000Z,,,,,,,,,,,,,,limited,true");
+
+    assertThat(all.exit()).isZero();
+    assertThat(all.outLines()).hasSize(AuditSamples.COUNT);
   }
 
   @Test
