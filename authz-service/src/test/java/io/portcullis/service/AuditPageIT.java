@@ -11,6 +11,7 @@ import io.portcullis.Portcullis;
 import io.portcullis.audit.AuditQuery;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.identity.Secret;
+import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.server.http.AuditPages;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.TestRuntimeConfigs;
@@ -20,6 +21,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
 import java.util.logging.Level;
@@ -66,6 +71,7 @@ class AuditPageIT {
 
   @TempDir static Path dir;
   static Portcullis service;
+  static String storeUrl;
   static ManagedChannel channel;
   static ChromeDriverService chromedriver;
   static WebDriver browser;
@@ -102,6 +108,7 @@ class AuditPageIT {
                 limits: [{ name: ping-rate, key: [ip], rate: 1/m, burst: 2 }]
         """);
     RuntimeConfig config = TestRuntimeConfigs.loopback(dir, policy, Secret.of(ADMIN_TOKEN));
+    storeUrl = config.storeUrl();
     service = Portcullis.start(config, name -> null);
     channel =
         Grpc.newChannelBuilderForAddress(
@@ -302,6 +309,66 @@ class AuditPageIT {
         .hasSize(DRY_RUN);
 
     assertThat(cspViolations()).isEmpty();
+  }
+
+  @Test
+  void aRecordThatCannotBeRead_isAMarkedRowInItsPlace_andThePageShowsTheRest() throws Exception {
+    // The newest invalid_token deny gets bytes that do not parse, for this test only.
+    DecisionRecord damaged =
+        service
+            .auditStore()
+            .query(AuditQuery.builder().reason("invalid_token").limit(1).build())
+            .records()
+            .getFirst();
+    byte[] original;
+    try (Connection c = DriverManager.getConnection(storeUrl);
+        PreparedStatement read =
+            c.prepareStatement("SELECT record FROM audit_record WHERE decision_id = ?");
+        PreparedStatement write =
+            c.prepareStatement("UPDATE audit_record SET record = ? WHERE decision_id = ?")) {
+      read.setString(1, damaged.getDecisionId());
+      try (ResultSet rs = read.executeQuery()) {
+        assertThat(rs.next()).isTrue();
+        original = rs.getBytes(1);
+      }
+      write.setBytes(1, new byte[] {0x0a, 0x10}); // field 1 announces 16 bytes; none follow
+      write.setString(2, damaged.getDecisionId());
+      assertThat(write.executeUpdate()).isEqualTo(1);
+    }
+    try {
+      openWithToken(ADMIN_TOKEN);
+      awaitState("ready");
+      new Select(byId("f-decision")).selectByValue("deny");
+      byId("f-reason").clear();
+      byId("f-reason").sendKeys("invalid_token");
+      new Select(byId("f-limit")).selectByVisibleText("50");
+      if (byId("f-dry-run").isSelected()) {
+        byId("f-dry-run").click();
+      }
+      applyFilters();
+
+      assertThat(rows()).hasSize(INVALID_TOKENS);
+      List<WebElement> marked =
+          browser.findElements(By.cssSelector("#results tbody tr.unreadable"));
+      assertThat(marked).hasSize(1);
+      WebElement row = marked.getFirst();
+      assertThat(row.findElement(By.cssSelector("td.decision")).getText()).isEqualTo("UNREADABLE");
+      assertThat(row.findElement(By.cssSelector("td.decision-id")).getText())
+          .isEqualTo(damaged.getDecisionId());
+      assertThat(row.findElement(By.cssSelector("td.path")).getText())
+          .isEqualTo("instance " + damaged.getInstance() + ", seq " + damaged.getSeq());
+      assertThat(row.findElement(By.cssSelector("td.reason")).getText()).isEqualTo("?");
+      assertThat(cells("reason")).filteredOn("invalid_token"::equals).hasSize(INVALID_TOKENS - 1);
+      assertThat(cspViolations()).isEmpty();
+    } finally {
+      try (Connection c = DriverManager.getConnection(storeUrl);
+          PreparedStatement write =
+              c.prepareStatement("UPDATE audit_record SET record = ? WHERE decision_id = ?")) {
+        write.setBytes(1, original);
+        write.setString(2, damaged.getDecisionId());
+        write.executeUpdate();
+      }
+    }
   }
 
   @Test

@@ -229,6 +229,10 @@
     const body = $("results").tBodies[0];
     body.replaceChildren();
     for (const r of records) {
+      if (r.unreadable) {
+        body.appendChild(unreadableRow(r));
+        continue;
+      }
       const tr = document.createElement("tr");
       tr.className = r.decision === "deny" ? "deny" : "allow";
       tr.dataset.decisionId = r.decision_id || "";
@@ -259,6 +263,26 @@
       body.appendChild(tr);
     }
     $("results-empty").hidden = records.length > 0;
+  }
+
+  // A stored record whose bytes cannot be read: the API sends only its time, decision id,
+  // instance, seq and hashes, with "unreadable": true. Every other field is unknown, not empty.
+  function unreadableRow(r) {
+    const tr = document.createElement("tr");
+    tr.className = "unreadable";
+    tr.dataset.decisionId = r.decision_id || "";
+    tr.title = "The stored record (instance " + (r.instance || "?") + ", seq " + (r.seq || "?") +
+      ") cannot be read: damaged or edited. Run portcullis audit verify.";
+    cell(tr, formatTime(r.time), "time");
+    cell(tr, "UNREADABLE", "decision");
+    for (const name of ["status num", "reason", "segment", "rule", "principal", "client",
+      "method"]) {
+      cell(tr, "?", name);
+    }
+    cell(tr, "instance " + (r.instance || "?") + ", seq " + (r.seq || "?"), "path");
+    cell(tr, "?", "source-ip");
+    cell(tr, r.decision_id || "", "decision-id");
+    return tr;
   }
 
   function renderBars(list, rows, key, emptyLabel) {
