@@ -9,6 +9,7 @@ import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
@@ -38,12 +39,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The gRPC listener (default 9191): Envoy ext_authz, the rate limit service, {@code
- * grpc.health.v1.Health} and server reflection, over h2c or TLS (mTLS when a client CA is set,
- * optionally narrowed to allowed client ids). The TLS files are checked before they are served
- * ({@link TlsMaterial}) and can be re-read without a restart: on demand ({@link #reloadTls}, on
- * SIGHUP) and, with {@link Builder#checkTlsFilesEvery}, whenever one of the files changes ({@link
- * #reloadTlsIfChanged}), so certificates renewed by cert-manager, a SPIFFE helper or a Kubernetes
- * secret update are served without a signal.
+ * grpc.health.v1.Health} and server reflection (v1 and v1alpha), over h2c or TLS (mTLS when a
+ * client CA is set, optionally narrowed to allowed client ids). The TLS files are checked before
+ * they are served ({@link TlsMaterial}) and can be re-read without a restart: on demand ({@link
+ * #reloadTls}, on SIGHUP) and, with {@link Builder#checkTlsFilesEvery}, whenever one of the files
+ * changes ({@link #reloadTlsIfChanged}), so certificates renewed by cert-manager, a SPIFFE helper
+ * or a Kubernetes secret update are served without a signal.
  *
  * <p>Health is {@code NOT_SERVING} until {@link #markServing()} (the service calls it once a policy
  * is loaded) and again as soon as shutdown begins, so Envoy's health checks drain traffic away
@@ -160,9 +161,20 @@ public final class GrpcServer implements AutoCloseable {
     }
     nb.addService(health.getHealthService());
     nb.addService(ProtoReflectionServiceV1.newInstance());
+    nb.addService(reflectionV1Alpha());
     this.serviceNames = List.copyOf(names);
     this.server = nb.build();
     setAll(ServingStatus.NOT_SERVING);
+  }
+
+  /**
+   * Server reflection as {@code grpc.reflection.v1alpha.ServerReflection}, beside v1: grpcurl
+   * before 1.8.8, Postman, older evans and BloomRPC ask only v1alpha, and without it they cannot
+   * list or call the services. grpc-java deprecates the class (in favour of v1) but still ships it.
+   */
+  @SuppressWarnings("deprecation")
+  private static BindableService reflectionV1Alpha() {
+    return ProtoReflectionService.newInstance();
   }
 
   public static Builder builder(InetSocketAddress address) {

@@ -127,14 +127,65 @@ class GrpcServerTest {
   @Test
   void reflection_listsTheAuthorizationService() throws Exception {
     GrpcServer server = start(null);
-    ServerReflectionGrpc.ServerReflectionStub reflection =
-        ServerReflectionGrpc.newStub(plaintext(server));
-    CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
-    StreamObserver<ServerReflectionRequest> requests =
-        reflection.serverReflectionInfo(
+    ServerReflectionResponse answer =
+        askOnce(
+            ServerReflectionGrpc.newStub(plaintext(server))::serverReflectionInfo,
+            ServerReflectionRequest.newBuilder().setListServices("").build());
+    assertThat(answer.getListServicesResponse().getServiceList())
+        .extracting(s -> s.getName())
+        .contains("envoy.service.auth.v3.Authorization", "grpc.health.v1.Health");
+  }
+
+  /**
+   * grpcurl before 1.8.8, Postman, older evans and BloomRPC speak only v1alpha reflection: with v1
+   * alone they got UNIMPLEMENTED and could neither list nor call anything.
+   */
+  @Test
+  void reflectionV1Alpha_listsTheServices_andDescribesCheck() throws Exception {
+    GrpcServer server = start(null);
+    ManagedChannel channel = plaintext(server);
+
+    io.grpc.reflection.v1alpha.ServerReflectionResponse list =
+        askOnce(
+            io.grpc.reflection.v1alpha.ServerReflectionGrpc.newStub(channel)::serverReflectionInfo,
+            io.grpc.reflection.v1alpha.ServerReflectionRequest.newBuilder()
+                .setListServices("")
+                .build());
+    io.grpc.reflection.v1alpha.ServerReflectionResponse file =
+        askOnce(
+            io.grpc.reflection.v1alpha.ServerReflectionGrpc.newStub(channel)::serverReflectionInfo,
+            io.grpc.reflection.v1alpha.ServerReflectionRequest.newBuilder()
+                .setFileContainingSymbol("envoy.service.auth.v3.Authorization")
+                .build());
+
+    assertThat(list.getListServicesResponse().getServiceList())
+        .extracting(s -> s.getName())
+        .contains(
+            "envoy.service.auth.v3.Authorization",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection");
+    assertThat(file.getFileDescriptorResponse().getFileDescriptorProtoList())
+        .as("the descriptor a tool needs to call Check")
+        .anySatisfy(
+            bytes ->
+                assertThat(
+                        com.google.protobuf.DescriptorProtos.FileDescriptorProto.parseFrom(bytes)
+                            .getServiceList())
+                    .extracting(s -> s.getName())
+                    .contains("Authorization"));
+  }
+
+  /** Sends one request on a bidirectional stream, closes it, and returns the first answer. */
+  private static <Q, A> A askOnce(
+      java.util.function.Function<StreamObserver<A>, StreamObserver<Q>> call, Q request)
+      throws Exception {
+    CompletableFuture<A> answer = new CompletableFuture<>();
+    StreamObserver<Q> requests =
+        call.apply(
             new StreamObserver<>() {
               @Override
-              public void onNext(ServerReflectionResponse r) {
+              public void onNext(A r) {
                 answer.complete(r);
               }
 
@@ -146,11 +197,9 @@ class GrpcServerTest {
               @Override
               public void onCompleted() {}
             });
-    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+    requests.onNext(request);
     requests.onCompleted();
-    assertThat(answer.get(5, TimeUnit.SECONDS).getListServicesResponse().getServiceList())
-        .extracting(s -> s.getName())
-        .contains("envoy.service.auth.v3.Authorization", "grpc.health.v1.Health");
+    return answer.get(5, TimeUnit.SECONDS);
   }
 
   @Test
