@@ -47,19 +47,29 @@ public final class SourceKeys {
    * {@code DELETE /admin/blocks}) is counted under, as {@link #of} keys a request from it: an
    * address in any spelling (IPv6 upper-case, compressed or not, in brackets or with a zone; an
    * IPv4-mapped IPv6 address) becomes its key, so {@code 2001:db8::1} names {@code 2001:db8::/64};
-   * an IPv6 {@code /64} prefix is taken as the /64 it names; {@value #UNKNOWN} and any other text
-   * are returned as given (they name no other key). Not for the decision path.
+   * an IPv6 {@code /64} prefix is taken as the /64 it names; {@value #UNKNOWN} is itself. Not for
+   * the decision path.
+   *
+   * @return the key, or {@code null} when {@code text} is none of these: nothing is ever counted
+   *     under it ({@link #of} makes no other key), so reading it would only find an empty bucket
    */
-  public static String ofText(String text) {
+  public static @Nullable String ofText(String text) {
+    if (text.equals(UNKNOWN)) {
+      return UNKNOWN;
+    }
     int slash = text.indexOf('/');
     if (slash < 0) {
       InetAddress a = RequestAttributes.parseIp(text);
-      return a == null ? text : of(a);
+      return a == null ? null : of(a);
     }
     if (!text.substring(slash + 1).equals("64")) {
-      return text;
+      return null;
     }
     InetAddress a = RequestAttributes.parseIp(text.substring(0, slash));
-    return a instanceof Inet6Address ? of(a) : text;
+    return a instanceof Inet6Address ? of(a) : null;
   }
+
+  /** What {@link #ofText} takes, for the message that refuses other text. */
+  public static final String TEXT_FORMS =
+      "an IPv4 or IPv6 address, an IPv6 /64 prefix, or '" + UNKNOWN + "'";
 }

@@ -251,13 +251,17 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
                         + " <segment>/<rule>/<limit>")
                 .asException();
           }
-          String bucket = LimitAdminRoutes.bucketOf(found.getFirst(), List.of(request.getKey()));
-          if (bucket == null) {
-            throw Status.INVALID_ARGUMENT
-                .withDescription(
-                    "the limit has a several-part key: give its values joined with ','")
-                .asException();
-          }
+          String bucket =
+              switch (LimitAdminRoutes.bucketOf(found.getFirst(), List.of(request.getKey()))) {
+                case LimitAdminRoutes.Bucket.Named named -> named.bucket();
+                case LimitAdminRoutes.Bucket.WrongCount wrong ->
+                    throw Status.INVALID_ARGUMENT
+                        .withDescription(
+                            "the limit has a several-part key: give its values joined with ','")
+                        .asException();
+                case LimitAdminRoutes.Bucket.NotASource bad ->
+                    throw Status.INVALID_ARGUMENT.withDescription(bad.detail()).asException();
+              };
           LimitUsage u = limiter.usage(found.getFirst(), bucket);
           if (u == null) {
             throw Status.NOT_FOUND
@@ -297,10 +301,15 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
   public void unblock(UnblockRequest request, StreamObserver<UnblockResponse> response) {
     answer(
         response,
-        () ->
-            UnblockResponse.newBuilder()
-                .setRemoved(protection.unblock(LimitAdminRoutes.blockKeyOf(request.getKey())))
-                .build());
+        () -> {
+          String key = LimitAdminRoutes.blockKeyOf(request.getKey());
+          if (key == null) {
+            throw Status.INVALID_ARGUMENT
+                .withDescription(LimitAdminRoutes.notABlockKey(request.getKey()))
+                .asException();
+          }
+          return UnblockResponse.newBuilder().setRemoved(protection.unblock(key)).build();
+        });
   }
 
   // ---- plumbing -------------------------------------------------------------------------------

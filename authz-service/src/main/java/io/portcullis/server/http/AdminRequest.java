@@ -43,6 +43,15 @@ public record AdminRequest(
     return new String(body, StandardCharsets.UTF_8);
   }
 
+  /**
+   * A value from a request for an error message: characters outside printable ASCII as {@code ?},
+   * cut to 40 characters, so a message stays one short line whatever was sent.
+   */
+  static String clip(String value) {
+    String visible = value.replaceAll("[^\\x21-\\x7e]", "?");
+    return visible.length() <= 40 ? visible : visible.substring(0, 40) + "...";
+  }
+
   AdminRequest withPathParams(Map<String, String> params) {
     return new AdminRequest(method, path, query, params, headers, body);
   }

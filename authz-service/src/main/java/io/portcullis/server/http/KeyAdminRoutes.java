@@ -178,7 +178,7 @@ public final class KeyAdminRoutes {
     }
     for (Map.Entry<String, JsonNode> e : node.properties()) {
       if (!fields.contains(e.getKey())) {
-        return new Body(null, "unknown field '" + clip(e.getKey()) + "'");
+        return new Body(null, "unknown field '" + AdminRequest.clip(e.getKey()) + "'");
       }
     }
     return new Body(node, null);
@@ -222,10 +222,5 @@ public final class KeyAdminRoutes {
       }
     }
     return out;
-  }
-
-  private static String clip(String s) {
-    String visible = s.replaceAll("[^\\x21-\\x7e]", "?");
-    return visible.length() <= 40 ? visible : visible.substring(0, 40) + "...";
   }
 }

@@ -26,7 +26,11 @@ import org.jspecify.annotations.Nullable;
  * ({@code ?key=acme&key=eu}), or, for a limit whose {@code key} has several parts, one {@code key}
  * with the values joined by {@code ","} ({@code ?key=acme,eu}). A one-part key's value is taken
  * whole, so {@code ?key=a,b} reads the bucket of a client named {@code a,b}. An {@code ip} part is
- * keyed as the limiter keys a source ({@link SourceKeys#ofText}: an IPv6 address by its /64).
+ * keyed as the limiter keys a source ({@link SourceKeys#ofText}: an IPv6 address by its /64); a
+ * value that names no source (not an address) is a 400 naming it, not an empty bucket's usage.
+ * {@code DELETE /admin/blocks/{key}} likewise refuses, with 400, an {@code ip:} key that names no
+ * source and a key that is neither {@code ip:} nor {@code header:}: no block can have such a key,
+ * and "not blocked" would mislead about the source meant.
  */
 public final class LimitAdminRoutes {
   private final Supplier<Policy> policy;
@@ -66,15 +70,21 @@ public final class LimitAdminRoutes {
           "qualify it as <segment>/<limit> or <segment>/<rule>/<limit>");
     }
     LimitDefinition limit = found.getFirst();
-    String bucket = bucketOf(limit, key);
-    if (bucket == null) {
-      return AdminResponse.problem(
-          400,
-          "bad_request",
-          "key does not match the limit's key",
-          "the limit is keyed by "
-              + limit.key().stream().map(LimitKey::keyName).toList()
-              + ": give one key value per part");
+    String bucket;
+    switch (bucketOf(limit, key)) {
+      case Bucket.Named named -> bucket = named.bucket();
+      case Bucket.WrongCount wrong -> {
+        return AdminResponse.problem(
+            400,
+            "bad_request",
+            "key does not match the limit's key",
+            "the limit is keyed by "
+                + limit.key().stream().map(LimitKey::keyName).toList()
+                + ": give one key value per part");
+      }
+      case Bucket.NotASource bad -> {
+        return AdminResponse.problem(400, "bad_request", "key is not a source", bad.detail());
+      }
     }
     LimitUsage u;
     try {
@@ -131,7 +141,11 @@ public final class LimitAdminRoutes {
 
   AdminResponse unblock(AdminRequest request) {
     // The listener has decoded the path once already; an IPv6 block's key holds a '/'.
-    String key = blockKeyOf(request.pathParam("key"));
+    String given = request.pathParam("key");
+    String key = blockKeyOf(given);
+    if (key == null) {
+      return AdminResponse.problem(400, "bad_request", "Not a block key", notABlockKey(given));
+    }
     boolean removed;
     try {
       removed = protection.unblock(key);
@@ -143,18 +157,41 @@ public final class LimitAdminRoutes {
         : AdminResponse.problem(404, "not_found", "Not blocked", "");
   }
 
+  /** What {@link #bucketOf} makes of the key values an operator gave for a limit. */
+  public sealed interface Bucket {
+    /** The bucket the decision pipeline counts those values under. */
+    record Named(String bucket) implements Bucket {}
+
+    /** Not as many values as the limit's key has parts. */
+    record WrongCount() implements Bucket {}
+
+    /**
+     * The value of an {@code ip} part names no source ({@link SourceKeys#ofText}): no request is
+     * ever counted under it, so its usage would read as unused.
+     */
+    record NotASource(String value) implements Bucket {
+      /** Why, naming the value: the detail of the 400 and of {@code INVALID_ARGUMENT}. */
+      public String detail() {
+        return "key "
+            + quoted(value)
+            + " is not a source: the limit's ip part takes "
+            + SourceKeys.TEXT_FORMS;
+      }
+    }
+  }
+
   /**
    * The bucket the decision pipeline counts {@code key} under for {@code limit} ({@link
    * LimitKey#bucket}): one value per key part, or the values of a several-part key joined with
-   * {@code ,} in one string; {@code null} when the number of values does not match. Shared with the
-   * admin gRPC service, so both read the bucket the pipeline counts.
+   * {@code ,} in one string. Shared with the admin gRPC service, so both read the bucket the
+   * pipeline counts and refuse the same values.
    */
-  public static @Nullable String bucketOf(LimitDefinition limit, List<String> key) {
+  public static Bucket bucketOf(LimitDefinition limit, List<String> key) {
     int parts = limit.key().size();
     List<String> values =
         key.size() == 1 && parts > 1 ? List.of(key.getFirst().split(",", -1)) : key;
     if (values.size() != parts) {
-      return null;
+      return new Bucket.WrongCount();
     }
     // A header part is counted under its digest when it carries credentials or is long, an ip
     // part under the source's key (an IPv6 address's /64): do the same, so the caller can give the
@@ -163,22 +200,56 @@ public final class LimitAdminRoutes {
     for (int i = 0; i < parts; i++) {
       LimitKey part = limit.key().get(i);
       String v = values.get(i);
-      keyed.add(
-          part instanceof LimitKey.Header h
-              ? h.keyValue(v)
-              : part == LimitKey.Attribute.IP ? SourceKeys.ofText(v) : v);
+      if (part instanceof LimitKey.Header h) {
+        keyed.add(h.keyValue(v));
+      } else if (part == LimitKey.Attribute.IP) {
+        String source = SourceKeys.ofText(v);
+        if (source == null) {
+          return new Bucket.NotASource(v);
+        }
+        keyed.add(source);
+      } else {
+        keyed.add(v);
+      }
     }
-    return LimitKey.bucket(keyed);
+    return new Bucket.Named(LimitKey.bucket(keyed));
   }
 
   /**
    * The protection key that {@code key} of {@code DELETE /admin/blocks/{key}} names: an {@code ip:}
    * key's address as the failed-auth rule keys a request from it ({@link SourceKeys#ofText}, so
-   * {@code ip:2001:db8::1} lifts the block of {@code ip:2001:db8::/64}), any other key as given.
-   * Shared with the admin gRPC service.
+   * {@code ip:2001:db8::1} lifts the block of {@code ip:2001:db8::/64}), a {@code header:} key as
+   * given; {@code null} for an {@code ip:} key that names no source and for any other key, which no
+   * block can have ({@link #notABlockKey} says why). Shared with the admin gRPC service.
    */
-  public static String blockKeyOf(String key) {
-    return key.startsWith("ip:") ? "ip:" + SourceKeys.ofText(key.substring("ip:".length())) : key;
+  public static @Nullable String blockKeyOf(String key) {
+    if (key.startsWith(HEADER_PREFIX)) {
+      return key;
+    }
+    if (!key.startsWith(IP_PREFIX)) {
+      return null;
+    }
+    String source = SourceKeys.ofText(key.substring(IP_PREFIX.length()));
+    return source == null ? null : IP_PREFIX + source;
+  }
+
+  /** Why {@link #blockKeyOf} refused {@code key}, naming it. */
+  public static String notABlockKey(String key) {
+    if (key.startsWith(IP_PREFIX)) {
+      return "key " + quoted(key) + " is not a block key: after ip: give " + SourceKeys.TEXT_FORMS;
+    }
+    return "key "
+        + quoted(key)
+        + " is not a block key: blocks are keyed ip:<address> or header:<name>:<value>, as"
+        + " GET /admin/blocks lists them";
+  }
+
+  private static final String IP_PREFIX = "ip:";
+  private static final String HEADER_PREFIX = "header:";
+
+  /** {@code value} in single quotes for a message ({@link AdminRequest#clip}). */
+  private static String quoted(String value) {
+    return "'" + AdminRequest.clip(value) + "'";
   }
 
   /**

@@ -94,7 +94,9 @@ class GrpcAdminServiceTest {
         - name: public
           rules:
             - { name: status, paths: ["/v1/status"] }
-          limits: [{ name: per-ip, key: [ip], rate: 5/s }]
+          limits:
+            - { name: per-ip, key: [ip], rate: 5/s }
+            - { name: per-client, key: [client], rate: 5/s }
       """;
 
   @TempDir Path dir;
@@ -567,7 +569,10 @@ class GrpcAdminServiceTest {
     assertThat(
             admin()
                 .getUsage(
-                    UsageRequest.newBuilder().setLimit("public/per-ip").setKey("50%off").build())
+                    UsageRequest.newBuilder()
+                        .setLimit("public/per-client")
+                        .setKey("50%off")
+                        .build())
                 .getKey())
         .endsWith("50%25off");
     assertThat(
@@ -625,6 +630,32 @@ class GrpcAdminServiceTest {
                 .getRemoved())
         .isTrue();
     assertThat(limits.protection().blockedUntil(blocked)).isNull();
+  }
+
+  /** A value that is no address used to read an empty bucket and "not blocked". */
+  @Test
+  void usageAndUnblock_ofAnIpKeyThatNamesNoSource_areInvalidArgumentNamingIt() {
+    StatusRuntimeException usage =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                admin()
+                    .getUsage(
+                        UsageRequest.newBuilder()
+                            .setLimit("public/per-ip")
+                            .setKey("acme")
+                            .build()));
+    StatusRuntimeException unblock =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> admin().unblock(UnblockRequest.newBuilder().setKey("ip:acme").build()));
+
+    assertThat(usage.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(usage.getStatus().getDescription())
+        .startsWith("key 'acme' is not a source")
+        .contains("IPv4 or IPv6 address");
+    assertThat(unblock.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(unblock.getStatus().getDescription()).startsWith("key 'ip:acme' is not a block key");
   }
 
   @Test

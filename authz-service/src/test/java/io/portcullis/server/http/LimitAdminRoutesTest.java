@@ -182,13 +182,69 @@ class LimitAdminRoutesTest {
       assertThat(used("partners/per-ip", key)).as(key).isEqualTo(2);
     }
     assertThat(used("partners/per-ip", "2001:db8:1:3::7")).as("another /64").isZero();
-    assertThat(used("partners/per-ip", "2001:db8:1:2::7/48")).as("not a /64").isZero();
 
     // An IPv4-mapped address is counted as the IPv4 address, whichever way it is written.
     call("acme", "eu", "203.0.113.8");
     assertThat(used("partners/per-ip", "::ffff:203.0.113.8")).isEqualTo(1);
     call("acme", "eu", "::ffff:203.0.113.9");
     assertThat(used("partners/per-ip", "203.0.113.9")).isEqualTo(1);
+  }
+
+  /**
+   * An ip part's value that is no address used to be taken as given: it read an empty bucket and
+   * answered "100 left" for a source that is never counted under that key.
+   */
+  @Test
+  void anIpKeyThatNamesNoSource_is400NamingIt_notAnUnusedBucket() throws Exception {
+    call("acme", "eu", "203.0.113.7");
+
+    for (String bad : List.of("acme", "203.0.113.7:443", "2001:db8:1:2::7/48", "10.0.0.0/8", "")) {
+      AdminResponse r = usage("partners/per-ip", bad);
+
+      assertThat(r.status()).as(bad + ": " + r.bodyText()).isEqualTo(400);
+      assertThat(r.contentType()).isEqualTo(AdminResponse.PROBLEM_JSON);
+      JsonNode problem = JSON.readTree(r.bodyText());
+      assertThat(problem.get("type").asString()).isEqualTo("urn:portcullis:error:bad_request");
+      assertThat(problem.get("detail").asString())
+          .as(bad)
+          .startsWith("key '" + bad + "' is not a source")
+          .contains("IPv4 or IPv6 address");
+    }
+    assertThat(usage("partners/per-ip", "x\n\u0000" + "y".repeat(100)).bodyText())
+        .as("a value is quoted short and printable")
+        .contains("key 'x??" + "y".repeat(37) + "...'");
+    assertThat(used("partners/per-ip", "unknown"))
+        .as("the bucket of requests without a source is a source key")
+        .isZero();
+    assertThat(used("partners/per-ip", "203.0.113.7")).isEqualTo(1);
+  }
+
+  @Test
+  void deleteBlock_ofAnIpKeyThatNamesNoSource_orOfNoKindOfBlock_is400NamingIt() throws Exception {
+    AdminRouter router = routes.register(new AdminRouter());
+    protection.recordFailure(
+        "ip:203.0.113.9", 1, java.time.Duration.ofMinutes(1), java.time.Duration.ofHours(1));
+
+    for (String bad : List.of("ip:acme", "ip:203.0.113.9/32", "203.0.113.9", "client:acme")) {
+      AdminResponse r = deleteBlock(router, bad);
+
+      assertThat(r.status()).as(bad + ": " + r.bodyText()).isEqualTo(400);
+      assertThat(r.contentType()).isEqualTo(AdminResponse.PROBLEM_JSON);
+      assertThat(JSON.readTree(r.bodyText()).get("detail").asString())
+          .as(bad)
+          .startsWith("key '" + bad + "' is not a block key");
+    }
+    assertThat(protection.blockedUntil("ip:203.0.113.9")).as("still blocked").isNotNull();
+    assertThat(deleteBlock(router, "ip:unknown").status())
+        .as("the key of sources that are unknown, not blocked")
+        .isEqualTo(404);
+    assertThat(deleteBlock(router, "ip:203.0.113.9").status()).isEqualTo(204);
+  }
+
+  private static AdminResponse deleteBlock(AdminRouter router, String key) {
+    return router.dispatch(
+        new AdminRequest(
+            "DELETE", "/admin/blocks/" + key, Map.of(), Map.of(), Headers.empty(), new byte[0]));
   }
 
   @Test
