@@ -328,18 +328,20 @@ public final class DecisionPipeline {
   }
 
   /**
-   * The audit detail of a refusal by the limiter: the limit found exhausted, or, under {@code
-   * on_backend_failure: deny}, the limit that could not be checked. Refusals only.
+   * The audit detail of a refusal by the limiter: the limit found exhausted, or the limit that
+   * could not be checked and why (under {@code on_backend_failure: deny}, or with the in-memory
+   * limiter full). Refusals only.
    */
   private static String refusalDetail(LimitOutcome refused) {
     LimitDefinition limit = refused.exceeded();
-    String name = limit == null ? "?" : limit.name();
-    if (refused.backendUnavailable()) {
-      return "limit '"
-          + name
-          + "' not checked: rate limit backend unavailable (on_backend_failure: deny)";
-    }
-    return "limit '" + name + "' exhausted";
+    String name = "limit '" + (limit == null ? "?" : limit.name()) + "' ";
+    return switch (Objects.requireNonNull(refused.refusal(), "a refusal")) {
+      case EXHAUSTED -> name + "exhausted";
+      case BACKEND_UNAVAILABLE ->
+          name + "not checked: rate limit backend unavailable (on_backend_failure: deny)";
+      // the memory backend or the local fallback; the record's degraded says which
+      case LIMITER_FULL -> name + "not checked: in-memory limiter full";
+    };
   }
 
   // ---------------------------------------------------------------- explain (trace on only)
@@ -427,18 +429,22 @@ public final class DecisionPipeline {
           st == null
               ? "no state reported by the limiter"
               : st.remaining() + " of " + st.quota() + " left, full again in " + st.reset();
+      LimitOutcome.Refusal refusal = peek.refusal();
+      String verdict =
+          refusal == null
+              ? "has room; " + state
+              : switch (refusal) {
+                case EXHAUSTED -> "exhausted, retry after " + peek.retryAfter() + "; " + state;
+                // not checked: the state the limiter reports for the headers is no bucket's
+                case BACKEND_UNAVAILABLE ->
+                    "not checked, backend unavailable, retry after " + peek.retryAfter();
+                case LIMITER_FULL ->
+                    "not checked, in-memory limiter full (no room for a new bucket), retry after "
+                        + peek.retryAfter();
+              };
       trace.note(
           Phase.LIMITS,
-          name
-              + "): "
-              + (peek.admitted()
-                  ? "has room"
-                  : (peek.backendUnavailable() ? "not checked, backend unavailable" : "exhausted")
-                      + ", retry after "
-                      + peek.retryAfter())
-              + "; "
-              + state
-              + (peek.degraded() == null ? "" : " (" + peek.degraded() + ")"));
+          name + "): " + verdict + (peek.degraded() == null ? "" : " (" + peek.degraded() + ")"));
     }
   }
 

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One bucket's answer within one {@link RateLimiter#acquire} call; the backends compute these and
@@ -74,24 +75,34 @@ public record BucketResult(
    * reporting the bucket with the fewest units left (ties: the later reset) as the tightest.
    */
   public static LimitOutcome outcome(List<BucketResult> results) {
-    BucketResult refusing = null;
+    BucketResult refusing = refusing(results);
+    if (refusing != null) {
+      return refused(refusing);
+    }
     BucketResult tightest = null;
     for (BucketResult r : results) {
-      if (!r.admitted) {
-        if (refusing == null || r.retryAfter.compareTo(refusing.retryAfter) > 0) {
-          refusing = r;
-        }
-      } else if (tightest == null
+      if (tightest == null
           || r.status.remaining() < tightest.status.remaining()
           || (r.status.remaining() == tightest.status.remaining()
               && r.status.reset().compareTo(tightest.status.reset()) > 0)) {
         tightest = r;
       }
     }
-    if (refusing != null) {
-      return refused(refusing);
-    }
     return LimitOutcome.admitted(tightest == null ? null : tightest.status);
+  }
+
+  /**
+   * The refusing bucket with the longest wait among {@code results} (the one {@link #outcome}
+   * reports), or {@code null} when every bucket had room.
+   */
+  public static @Nullable BucketResult refusing(List<BucketResult> results) {
+    BucketResult refusing = null;
+    for (BucketResult r : results) {
+      if (!r.admitted && (refusing == null || r.retryAfter.compareTo(refusing.retryAfter) > 0)) {
+        refusing = r;
+      }
+    }
+    return refusing;
   }
 
   /** The outcome of a request refused by this bucket. */
@@ -101,6 +112,7 @@ public record BucketResult(
           case LimitKind.Rate rate -> Reason.RATE_LIMITED;
           case LimitKind.Quota quota -> Reason.QUOTA_EXCEEDED;
         };
-    return new LimitOutcome(false, reason, r.request.limit(), r.status, r.retryAfter, null);
+    return new LimitOutcome(
+        LimitOutcome.Refusal.EXHAUSTED, reason, r.request.limit(), r.status, r.retryAfter, null);
   }
 }

@@ -75,21 +75,30 @@ public final class ExpiringCounters {
     if (live != null) {
       return live;
     }
-    if (counters.estimatedSize() >= maximumSize) {
-      // Drop the expired ones first (only live counters make it full), but at most every 100 ms:
-      // under a flood of new keys every miss would otherwise take Caffeine's maintenance lock.
-      long now = ticker.read();
-      long last = lastCleanUp.get();
-      if ((last == Long.MIN_VALUE || now - last >= CLEAN_UP_EVERY_NANOS)
-          && lastCleanUp.compareAndSet(last, now)) {
-        counters.cleanUp();
-      }
-      if (counters.estimatedSize() >= maximumSize) {
-        return null;
-      }
+    if (full()) {
+      return null;
     }
     long expires = EpochNanos.of(expiresAt);
     return counters.get(key, k -> new Counter(new AtomicLong(), expires)).value();
+  }
+
+  /**
+   * Whether a new counter would find no room: {@code maximumSize} counters live ({@link #counter}
+   * would answer {@code null} for a new key). Creates none.
+   */
+  public boolean full() {
+    if (counters.estimatedSize() < maximumSize) {
+      return false;
+    }
+    // Drop the expired ones first (only live counters make it full), but at most every 100 ms:
+    // under a flood of new keys every miss would otherwise take Caffeine's maintenance lock.
+    long now = ticker.read();
+    long last = lastCleanUp.get();
+    if ((last == Long.MIN_VALUE || now - last >= CLEAN_UP_EVERY_NANOS)
+        && lastCleanUp.compareAndSet(last, now)) {
+      counters.cleanUp();
+    }
+    return counters.estimatedSize() >= maximumSize;
   }
 
   /** The live counter for {@code key}, or {@code null}; creates none. */

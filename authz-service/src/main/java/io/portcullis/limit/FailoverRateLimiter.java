@@ -104,23 +104,20 @@ public final class FailoverRateLimiter implements RateLimiter {
   private LimitOutcome degraded(List<LimitRequest> requests, boolean consume) {
     String label = policy.degradedLabel();
     return switch (policy) {
-      case LOCAL -> {
-        LimitOutcome o = fallback.acquire(requests, consume);
-        yield new LimitOutcome(
-            o.admitted(), o.reason(), o.exceeded(), o.tightest(), o.retryAfter(), label);
-      }
+      // the fallback's refusal stays as it was (a full local limiter is still "not checked")
+      case LOCAL -> fallback.acquire(requests, consume).withDegraded(label);
       case DENY -> {
         // Failure path only: one status for the first limit asked, none of them could be checked.
         LimitDefinition first = requests.getFirst().limit();
         yield new LimitOutcome(
-            false,
+            LimitOutcome.Refusal.BACKEND_UNAVAILABLE,
             Reason.RATE_LIMITED,
             first,
             LimitStatus.unavailable(first, denyRetryAfter, clock.instant()),
             denyRetryAfter,
             label);
       }
-      case ALLOW -> new LimitOutcome(true, null, null, null, null, label);
+      case ALLOW -> LimitOutcome.admitted(null).withDegraded(label);
     };
   }
 }

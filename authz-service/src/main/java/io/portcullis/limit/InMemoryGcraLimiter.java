@@ -32,14 +32,17 @@ import org.jspecify.annotations.Nullable;
  *       swept lazily, so removing them changes no answer. A bucket is only created when a request
  *       takes from it; looking ({@code consume = false}) and refusals create none.
  *   <li><b>When full.</b> If every one of the {@code maximumBuckets} rate buckets is live, a
- *       request that needs a new bucket is refused ({@code rate_limited}, with {@link
- *       LimitOutcome#degraded()} {@value #FULL_LABEL} so the audit record says why) and takes
- *       nothing; requests to existing buckets are answered exactly as before. No live bucket is
- *       evicted, as that would give its client a fresh burst. Quota counters work the same way:
- *       when {@code maximumBuckets} of them are live, a request that needs a new one is refused
- *       ({@code quota_exceeded}, same label, Retry-After 1 s) instead of evicting a live count,
- *       which would hand its client its quota back. {@link #refusedWhenFull()} counts such
- *       refusals.
+ *       request that needs a new bucket is refused ({@code rate_limited}, {@link
+ *       LimitOutcome.Refusal#LIMITER_FULL} with {@link LimitOutcome#degraded()} {@value
+ *       #FULL_LABEL} so the audit record says why) and takes nothing; requests to existing buckets
+ *       are answered exactly as before. No live bucket is evicted, as that would give its client a
+ *       fresh burst. Quota counters work the same way: when {@code maximumBuckets} of them are
+ *       live, a request that needs a new one is refused ({@code quota_exceeded}, same label,
+ *       Retry-After 1 s) instead of evicting a live count, which would hand its client its quota
+ *       back. The limit was not checked, so the refusal reports it as {@link
+ *       LimitStatus#unavailable} does (nothing remaining, reset = Retry-After), not the missing
+ *       bucket's state. Looking ({@code consume = false}, explain) reports the same refusal without
+ *       counting it; {@link #refusedWhenFull()} counts the others.
  *   <li><b>All-or-nothing.</b> {@link #acquire} first checks every bucket without writing; if any
  *       refuses, nothing was taken (a request with one bucket skips the check: taking from one
  *       bucket already refuses without writing). Otherwise it takes from each bucket in order with
@@ -88,7 +91,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
       // one bucket: take refuses without writing, so a check first would only repeat it
       Slot slot = slot(requests.get(0), nowInstant);
       BucketResult r = slot.take(now, nowInstant);
-      return r.admitted() ? LimitOutcome.admitted(r.status()) : refused(slot, r);
+      return r.admitted() ? LimitOutcome.admitted(r.status()) : refused(slot, r, true);
     }
     List<Slot> slots = new ArrayList<>(requests.size());
     List<BucketResult> checked = new ArrayList<>(requests.size());
@@ -98,9 +101,12 @@ public final class InMemoryGcraLimiter implements RateLimiter {
       slots.add(slot);
       checked.add(slot.check(now, nowInstant));
     }
-    LimitOutcome outcome = BucketResult.outcome(checked);
-    if (!outcome.admitted() || !consume) {
-      return outcome;
+    BucketResult refusing = BucketResult.refusing(checked);
+    if (refusing != null) {
+      return refused(slots.get(checked.indexOf(refusing)), refusing, consume);
+    }
+    if (!consume) {
+      return BucketResult.outcome(checked);
     }
     // take from each bucket in order; if a concurrent request won a race, give back and refuse
     List<BucketResult> taken = new ArrayList<>(slots.size());
@@ -110,22 +116,27 @@ public final class InMemoryGcraLimiter implements RateLimiter {
         for (int j = i - 1; j >= 0; j--) {
           slots.get(j).giveBack();
         }
-        return refused(slots.get(i), r);
+        return refused(slots.get(i), r, true);
       }
       taken.add(r);
     }
     return BucketResult.outcome(taken);
   }
 
-  /** The outcome of a request whose {@code slot} refused to take; says so if for lack of room. */
-  private LimitOutcome refused(Slot slot, BucketResult r) {
+  /**
+   * The outcome of a request that {@code slot} refused ({@code r}); says so if for lack of room,
+   * counting it in {@link #refusedWhenFull()} when {@code counted} (not when only looking).
+   */
+  private LimitOutcome refused(Slot slot, BucketResult r, boolean counted) {
     LimitOutcome refused = BucketResult.refused(r);
     if (!slot.noRoom()) {
       return refused;
     }
-    refusedWhenFull.increment();
+    if (counted) {
+      refusedWhenFull.increment();
+    }
     return new LimitOutcome(
-        false,
+        LimitOutcome.Refusal.LIMITER_FULL,
         refused.reason(),
         refused.exceeded(),
         refused.tightest(),
@@ -228,8 +239,22 @@ public final class InMemoryGcraLimiter implements RateLimiter {
 
     void giveBack();
 
-    /** Whether {@link #take} refused because no new bucket fits (see {@link RateBuckets}). */
+    /**
+     * Whether {@link #check} or {@link #take} refused because the bucket is missing and no new one
+     * fits (see {@link RateBuckets}, {@link ExpiringCounters}).
+     */
     boolean noRoom();
+  }
+
+  /**
+   * The answer of a bucket that is missing and has no room to be created: not checked, so nothing
+   * remaining until {@code retryAfter} ({@link LimitStatus#unavailable}), not the state of a bucket
+   * that does not exist (a rate bucket read as full again at once, a quota as used up until the
+   * window ends).
+   */
+  private static BucketResult noRoomFor(LimitRequest request, Duration retryAfter, Instant now) {
+    return new BucketResult(
+        request, false, LimitStatus.unavailable(request.limit(), retryAfter, now), retryAfter);
   }
 
   private final class RateSlot implements Slot {
@@ -251,8 +276,18 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     public BucketResult check(long now, Instant nowInstant) {
       tat = buckets.find(request.bucket());
       long current = tat == null ? 0 : clamped(tat, tat.get(), now); // missing or DEAD: full
-      return result(
-          Gcra.check(current, now, request.cost(), rate.emissionIntervalNanos(), rate.burst()));
+      Gcra.Result r =
+          Gcra.check(current, now, request.cost(), rate.emissionIntervalNanos(), rate.burst());
+      if (tat == null && r.admitted() && rates.full(now)) {
+        return noRoom(now, nowInstant); // taking would need a new bucket, and none fits
+      }
+      return result(r);
+    }
+
+    private BucketResult noRoom(long now, Instant nowInstant) {
+      noRoom = true;
+      long retry = Math.max(MIN_FULL_RETRY_NANOS, rates.untilSweepDue(now));
+      return noRoomFor(request, Duration.ofNanos(retry), nowInstant);
     }
 
     @Override
@@ -270,10 +305,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
           }
           cell = buckets.getOrCreate(request.bucket(), now);
           if (cell == null) {
-            noRoom = true;
-            long retry = Math.max(MIN_FULL_RETRY_NANOS, rates.untilSweepDue(now));
-            return BucketResult.rate(
-                request, rate, false, 0, Duration.ZERO, Duration.ofNanos(retry));
+            return noRoom(now, nowInstant);
           }
           tat = cell;
         }
@@ -362,7 +394,16 @@ public final class InMemoryGcraLimiter implements RateLimiter {
     public BucketResult check(long now, Instant nowInstant) {
       count = quotas.find(key);
       long used = count == null ? 0 : count.get(); // a missing counter has used nothing
-      return result(used + request.cost() <= quota.permits(), used, nowInstant);
+      boolean fits = used + request.cost() <= quota.permits();
+      if (count == null && fits && quotas.full()) {
+        return noRoom(nowInstant); // taking would need a new counter, and none fits
+      }
+      return result(fits, used, nowInstant);
+    }
+
+    private BucketResult noRoom(Instant nowInstant) {
+      noRoom = true;
+      return noRoomFor(request, Duration.ofNanos(MIN_FULL_RETRY_NANOS), nowInstant);
     }
 
     @Override
@@ -374,10 +415,7 @@ public final class InMemoryGcraLimiter implements RateLimiter {
         }
         cell = quotas.counter(key, end);
         if (cell == null) { // every counter live: refuse rather than evict one (a reset quota)
-          noRoom = true;
-          BucketResult none = result(false, quota.permits(), nowInstant); // nothing left
-          return new BucketResult(
-              request, false, none.status(), Duration.ofNanos(MIN_FULL_RETRY_NANOS));
+          return noRoom(nowInstant);
         }
         count = cell;
       }

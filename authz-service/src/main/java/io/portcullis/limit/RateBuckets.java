@@ -97,6 +97,14 @@ final class RateBuckets {
     return live;
   }
 
+  /**
+   * Whether a new bucket would find no room now: as many buckets as allowed, and no sweep due that
+   * could free one ({@link Table#getOrCreate} would answer {@code null}). Creates nothing.
+   */
+  boolean full(long now) {
+    return size.get() >= maximum && !sweepDue(now);
+  }
+
   /** Nanoseconds from {@code now} until a sweep may run again (0 if it may now). */
   long untilSweepDue(long now) {
     long due = Math.max(earliestStale.get(), cooldownUntil);

@@ -12,6 +12,7 @@ import io.portcullis.identity.Verification;
 import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.FailoverRateLimiter;
+import io.portcullis.limit.InMemoryGcraLimiter;
 import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.LimitOutcome;
 import io.portcullis.limit.LimitRequest;
@@ -344,7 +345,12 @@ class DecisionPipelineTest {
           LimitStatus s =
               new LimitStatus(r.limit(), 200, 0, Duration.ofMillis(1500), Duration.ofSeconds(2));
           return new LimitOutcome(
-              false, Reason.RATE_LIMITED, r.limit(), s, Duration.ofMillis(1500), null);
+              LimitOutcome.Refusal.EXHAUSTED,
+              Reason.RATE_LIMITED,
+              r.limit(),
+              s,
+              Duration.ofMillis(1500),
+              null);
         });
     Decision d = pipeline.decide(partner("GET", "/v1/orders").build());
     assertDeny(d, Reason.RATE_LIMITED, 429);
@@ -388,6 +394,47 @@ class DecisionPipelineTest {
                 + " (on_backend_failure: deny)");
   }
 
+  /**
+   * A full in-memory limiter refuses a request that needs a new bucket: the contract's {@code
+   * rate_limited}, but the detail read "limit 'per-key' exhausted" and the RateLimit header {@code
+   * t=0}, for a client that had used nothing.
+   */
+  @Test
+  void inMemoryLimiterFull_is429RateLimited_whoseDetailHeadersAndExplainSayNotChecked() {
+    InMemoryGcraLimiter full = InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(1).build();
+    assertThat(
+            full.acquire(List.of(new LimitRequest(SamplePolicy.PER_KEY, "another-key", 1)), true)
+                .admitted())
+        .isTrue();
+    limiter.set(full);
+    RequestAttributes request = partner("GET", "/v1/orders").build();
+
+    Decision d = pipeline.decide(request);
+    Explanation e = new ExplainService(pipeline).explain(request, null, null);
+
+    assertDeny(d, Reason.RATE_LIMITED, 429);
+    assertThat(((Decision.Deny) d).detail())
+        .isEqualTo("limit 'per-key' not checked: in-memory limiter full");
+    assertThat(d.response().clientHeaders())
+        .contains(
+            new ResponseHeader("retry-after", "1"),
+            new ResponseHeader("ratelimit-policy", "\"per-key\";q=200;w=2"),
+            new ResponseHeader("ratelimit", "\"per-key\";r=0;t=1"));
+    DecisionRecord audit = DecisionRecords.of(d, "test");
+    assertThat(audit.getDegraded()).isEqualTo(InMemoryGcraLimiter.FULL_LABEL);
+    assertThat(audit.getLimit()).isEqualTo("per-key");
+    assertThat(e.outcome()).isEqualTo("deny");
+    assertThat(e.step(Phase.LIMITS).notes())
+        .anySatisfy(
+            n ->
+                assertThat(n)
+                    .startsWith("limit 'per-key' (")
+                    .endsWith(
+                        "): not checked, in-memory limiter full (no room for a new bucket), retry"
+                            + " after PT1S (ratelimit_memory:full)"));
+    assertThat(full.refusedWhenFull()).as("the decision, not the explanation").isEqualTo(1);
+  }
+
   @Test
   void quotaExhausted_is429QuotaExceededWithRetryAfterAndRateLimitHeaders() {
     // policy.md step 8: quota_exceeded is a 429 with Retry-After, like rate_limited; here the
@@ -398,7 +445,12 @@ class DecisionPipelineTest {
           LimitStatus s =
               new LimitStatus(r.limit(), 1000, 0, Duration.ofMinutes(50), Duration.ofDays(1));
           return new LimitOutcome(
-              false, Reason.QUOTA_EXCEEDED, r.limit(), s, Duration.ofMinutes(50), null);
+              LimitOutcome.Refusal.EXHAUSTED,
+              Reason.QUOTA_EXCEEDED,
+              r.limit(),
+              s,
+              Duration.ofMinutes(50),
+              null);
         });
     Decision d = pipeline.decide(partner("GET", "/v1/orders").build());
     assertDeny(d, Reason.QUOTA_EXCEEDED, 429);
@@ -486,7 +538,12 @@ class DecisionPipelineTest {
           LimitStatus s =
               new LimitStatus(r.limit(), 200, 0, Duration.ofMillis(1500), Duration.ofSeconds(2));
           return new LimitOutcome(
-              false, Reason.RATE_LIMITED, r.limit(), s, Duration.ofMillis(1500), null);
+              LimitOutcome.Refusal.EXHAUSTED,
+              Reason.RATE_LIMITED,
+              r.limit(),
+              s,
+              Duration.ofMillis(1500),
+              null);
         });
     // A caller over its per-key limit adds a valid JWT to its keyed request: still the key's
     // bucket.

@@ -249,8 +249,7 @@ class DryRunRuleLimitsTest {
     assertThat(e.step(Phase.LIMITS).notes())
         .contains(
             "limit 'per-client' (segment/partners, key [client]): not checked, backend"
-                + " unavailable, retry after PT1S; 0 of 1 left, full again in PT1S"
-                + " (ratelimit_backend:deny)");
+                + " unavailable, retry after PT1S (ratelimit_backend:deny)");
   }
 
   @Test

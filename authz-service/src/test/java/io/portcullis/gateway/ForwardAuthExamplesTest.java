@@ -486,7 +486,7 @@ class ForwardAuthExamplesTest {
       Duration retry = Duration.ofMillis(1500);
       if (exhausted.get()) {
         return new LimitOutcome(
-            false,
+            LimitOutcome.Refusal.EXHAUSTED,
             Reason.RATE_LIMITED,
             first.limit(),
             new LimitStatus(first.limit(), 200, 0, retry, Duration.ofSeconds(2)),

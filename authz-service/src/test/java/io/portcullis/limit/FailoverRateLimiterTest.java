@@ -140,6 +140,28 @@ class FailoverRateLimiterTest {
   }
 
   @Test
+  void local_aFullFallback_staysLimiterFull_underTheFallbacksLabel() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(1).build();
+    FailoverRateLimiter l =
+        new FailoverRateLimiter(
+            primary,
+            small,
+            BackendFailurePolicy.LOCAL,
+            new BackendCircuit(clock, Duration.ofSeconds(1), registry),
+            clock,
+            Duration.ofSeconds(1));
+    down.set(true);
+    assertThat(l.acquire(List.of(new LimitRequest(limit, "first", 1)), true).admitted()).isTrue();
+
+    LimitOutcome o = l.acquire(request, true);
+
+    assertThat(o.limiterFull()).as("not checked, not exhausted").isTrue();
+    assertThat(o.degraded()).isEqualTo("ratelimit_backend:local");
+    assertThat(small.refusedWhenFull()).isEqualTo(1);
+  }
+
+  @Test
   void allow_admitsWithoutLimits_butFlagsAndCounts() {
     FailoverRateLimiter l = limiter(BackendFailurePolicy.ALLOW);
     down.set(true);

@@ -187,6 +187,55 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
     assertThat(small.refusedWhenFull()).as("existing buckets answer as usual").isEqualTo(1);
   }
 
+  /**
+   * A refusal for lack of room is told apart from an exhausted limit (the pipeline's audit detail
+   * read "exhausted"), and the limit is reported as not checked: nothing remaining until
+   * Retry-After. It used to report the missing bucket, a rate bucket as full again at once ({@code
+   * t=0} beside {@code Retry-After: 1}) and a quota as used up until the end of its window.
+   */
+  @Test
+  void full_refusalIsLimiterFull_reportingTheLimitAsNotChecked_alsoToALookThatCountsNothing() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(1).build();
+    LimitDefinition hourly = rate("hourly", 1, Duration.ofHours(1), 5);
+    LimitDefinition daily = quota("daily", 100, QuotaWindow.DAY, "UTC");
+    assertThat(small.acquire(bucket("first", hourly), true).admitted()).isTrue();
+    assertThat(small.acquire(bucket("first", daily), true).admitted()).isTrue();
+
+    LimitOutcome rateFull = small.acquire(bucket("second", hourly), true);
+    LimitOutcome quotaFull = small.acquire(bucket("second", daily), true);
+    LimitOutcome bothFull = small.acquire(bucket("second", hourly, daily), true);
+    LimitOutcome look = small.acquire(bucket("second", hourly), false);
+
+    for (LimitOutcome o : List.of(rateFull, quotaFull, bothFull, look)) {
+      assertThat(o.refusal()).isEqualTo(LimitOutcome.Refusal.LIMITER_FULL);
+      assertThat(o.limiterFull()).isTrue();
+      assertThat(o.backendUnavailable()).isFalse();
+      assertThat(o.degraded()).isEqualTo(InMemoryGcraLimiter.FULL_LABEL);
+    }
+    // a rate bucket can be made only once a sweep may free one: "first" is stale in an hour
+    assertThat(rateFull.reason()).isEqualTo(Reason.RATE_LIMITED);
+    assertThat(rateFull.retryAfter()).isEqualTo(Duration.ofHours(1));
+    assertThat(rateFull.tightest())
+        .isEqualTo(new LimitStatus(hourly, 5, 0, Duration.ofHours(1), Duration.ofHours(5)));
+    assertThat(bothFull.tightest()).isEqualTo(rateFull.tightest());
+    assertThat(quotaFull.reason()).isEqualTo(Reason.QUOTA_EXCEEDED);
+    assertThat(quotaFull.retryAfter()).isEqualTo(Duration.ofSeconds(1));
+    assertThat(quotaFull.tightest())
+        .isEqualTo(new LimitStatus(daily, 100, 0, Duration.ofSeconds(1), Duration.ofDays(1)));
+    assertThat(look.tightest()).isEqualTo(rateFull.tightest());
+    assertThat(small.refusedWhenFull()).as("the look is not a refusal").isEqualTo(3);
+    assertThat(small.usage(hourly, "first").used()).as("nothing taken").isEqualTo(1);
+
+    for (int i = 0; i < 4; i++) {
+      small.acquire(bucket("first", hourly), true);
+    }
+    LimitOutcome exhausted = small.acquire(bucket("first", hourly), true);
+    assertThat(exhausted.refusal()).isEqualTo(LimitOutcome.Refusal.EXHAUSTED);
+    assertThat(exhausted.limiterFull()).isFalse();
+    assertThat(exhausted.degraded()).isNull();
+  }
+
   @Test
   void fullOfLiveBuckets_refusedNewKey_givesBackWhatOtherLimitsTook() {
     InMemoryGcraLimiter small =
