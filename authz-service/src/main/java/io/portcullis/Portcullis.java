@@ -12,6 +12,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.portcullis.audit.AuditRetention;
 import io.portcullis.audit.AuditStore;
 import io.portcullis.audit.AuditWriter;
+import io.portcullis.config.ReloadResult;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.decision.ExplainService;
@@ -62,11 +63,14 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -200,20 +204,14 @@ public final class Portcullis implements AutoCloseable {
     Runnable policyReload = reload;
     ReloadSignal.install(
             () -> {
-              // Each on its own: one that fails must not keep the others (a renewed certificate)
-              // from being read.
-              for (Runnable step :
-                  List.<Runnable>of(
-                      policyReload,
-                      this::reloadRateLimitService,
-                      this::reloadGeoDatabase,
-                      this::reloadGrpcTls)) {
-                try {
-                  step.run();
-                } catch (RuntimeException e) {
-                  log.error("a reload step on SIGHUP failed; the others ran", e);
-                }
+              // The policy, then the other files, each on its own: one that fails must not keep
+              // the others (a renewed certificate) from being read.
+              try {
+                policyReload.run();
+              } catch (RuntimeException e) {
+                log.error("the policy reload on SIGHUP failed; the other files are read", e);
               }
+              reloadFiles();
             })
         .ifPresent(resources::push);
 
@@ -282,6 +280,7 @@ public final class Portcullis implements AutoCloseable {
               .policy(live)
               .limiter(limits.limiter())
               .protection(limits.protection())
+              .reloadFiles(this::reloadFiles)
               .build()
               .withToken(adminToken));
     }
@@ -368,7 +367,7 @@ public final class Portcullis implements AutoCloseable {
     new KeyAdminRoutes(keys).register(router);
     router
         .add("GET", "/admin/policy", new PolicyStatusRoute(live))
-        .add("POST", "/admin/policy/reload", new PolicyReloadRoute(live))
+        .add("POST", "/admin/policy/reload", new PolicyReloadRoute(live, this::reloadFiles))
         .add("POST", "/admin/explain", new ExplainRoute(new ExplainService(pipeline)));
     // Audit log: queries, summaries, timeline and chain verification.
     new AuditAdminRoutes(auditStore, clock).register(router);
@@ -432,53 +431,89 @@ public final class Portcullis implements AutoCloseable {
     }
   }
 
+  /** {@link ReloadResult#name()} of the rate limit service's reloads. */
+  static final String RLS_RELOAD_NAME = "ratelimit_service";
+
   /**
-   * Re-reads the rate limit service's directory (on SIGHUP, with the policy); a bad configuration
-   * is logged and the running one stays. A service started without the directory (the default
-   * {@code ratelimit/} absent) has nothing to re-read: creating it takes a restart.
+   * Re-reads the files the service serves from besides the policy, each on its own (one that fails
+   * does not keep the others from being read): the rate limit service's directory, the GeoIP
+   * database, the gRPC listener's TLS files. SIGHUP runs it after the policy, and so do the admin
+   * reloads ({@code POST /admin/policy/reload}, gRPC {@code ReloadPolicy}), which report the
+   * results. Files that cannot be used are logged and the running ones stay.
+   *
+   * @return one result for each of them the service has (a database or TLS that is not configured
+   *     has nothing to re-read), in that order
    */
-  void reloadRateLimitService() {
+  List<ReloadResult> reloadFiles() {
+    List<ReloadResult> results = new ArrayList<>(3);
+    for (ReloadStep step :
+        List.of(
+            new ReloadStep(RLS_RELOAD_NAME, this::reloadRateLimitService),
+            new ReloadStep(MaxMindCountryResolver.RELOAD_NAME, this::reloadGeoDatabase),
+            new ReloadStep(GrpcServer.TLS_RELOAD_NAME, this::reloadGrpcTls))) {
+      try {
+        ReloadResult r = step.reload().get();
+        if (r != null) {
+          results.add(r);
+        }
+      } catch (RuntimeException e) {
+        log.error("reloading {} failed; the other files are read", step.name(), e);
+        results.add(
+            ReloadResult.failed(step.name(), "internal error (logged); the running files stay"));
+      }
+    }
+    return results;
+  }
+
+  /** One of {@link #reloadFiles}: {@code null} when the service has no such files. */
+  private record ReloadStep(String name, Supplier<@Nullable ReloadResult> reload) {}
+
+  /**
+   * Re-reads the rate limit service's directory; a bad configuration is logged and the running one
+   * stays. A service started without the directory (the default {@code ratelimit/} absent) has
+   * nothing to re-read ({@code null}): creating it takes a restart.
+   */
+  private @Nullable ReloadResult reloadRateLimitService() {
     DescriptorLimiter r = rls;
     if (r == null || r.configDirectory() == null) {
-      return;
+      return null;
     }
+    String failed = "rate limit service reload failed; the running configuration stays:";
     try {
       RlsConfig c = r.reload();
-      log.info(
-          "rate limit service reloaded {} domain(s) from {}",
-          c.domains().size(),
-          r.configDirectory());
+      String now = c.domains().size() + " domain(s) from " + r.configDirectory();
+      log.info("rate limit service reloaded {}", now);
+      return ReloadResult.ok(RLS_RELOAD_NAME, now);
     } catch (RlsConfigException e) {
-      log.error(problems("rate limit service reload failed; the running configuration stays:", e));
+      log.error(problems(failed, e));
+      return ReloadResult.failed(
+          RLS_RELOAD_NAME,
+          e.problems().stream().map(Object::toString).collect(Collectors.joining("; "))
+              + "; the running configuration stays");
     } catch (IOException e) {
-      log.error(
-          "rate limit service reload failed; the running configuration stays: {}", e.toString());
+      log.error("{} {}", failed, e.toString());
+      return ReloadResult.failed(RLS_RELOAD_NAME, e + "; the running configuration stays");
     }
   }
 
   /**
-   * Opens the GeoIP database again (on SIGHUP, with the policy); one that cannot be used is logged
-   * and the running one stays. A replaced file is also picked up on its own within {@link
+   * Opens the GeoIP database again; one that cannot be used is logged and the running one stays. A
+   * replaced file is also picked up on its own within {@link #FILE_CHECK_INTERVAL}.
+   */
+  private @Nullable ReloadResult reloadGeoDatabase() {
+    MaxMindCountryResolver db = geoDatabase;
+    return db == null ? null : db.reload();
+  }
+
+  /**
+   * Re-reads the gRPC listener's certificate, key and client CA: new connections get them, the
+   * listener is not restarted; files that cannot serve are logged and the running ones stay ({@link
+   * GrpcServer#reloadTls}). Changed files are also picked up on their own within {@link
    * #FILE_CHECK_INTERVAL}.
    */
-  void reloadGeoDatabase() {
-    MaxMindCountryResolver db = geoDatabase;
-    if (db != null) {
-      db.reload();
-    }
-  }
-
-  /**
-   * Re-reads the gRPC listener's certificate, key and client CA (on SIGHUP, with the policy): new
-   * connections get them, the listener is not restarted; files that cannot serve are logged and the
-   * running ones stay ({@link GrpcServer#reloadTls}). Changed files are also picked up on their own
-   * within {@link #FILE_CHECK_INTERVAL}.
-   */
-  void reloadGrpcTls() {
+  private @Nullable ReloadResult reloadGrpcTls() {
     GrpcServer g = grpc;
-    if (g != null) {
-      g.reloadTls();
-    }
+    return g == null ? null : g.reloadTls();
   }
 
   /** {@code heading} and each problem of {@code e} on a line of its own. */

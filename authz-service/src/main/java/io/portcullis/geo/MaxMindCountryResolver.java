@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.config.FileCheck;
 import io.portcullis.config.FileVersion;
+import io.portcullis.config.ReloadResult;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.request.RequestAttributes;
 import java.io.Closeable;
@@ -40,18 +41,21 @@ import org.slf4j.LoggerFactory;
  * file truncated or overwritten in place, by {@code cp} say, makes the next access to the mapping
  * fault with SIGBUS, which the JVM raises as {@link InternalError}).
  *
- * <p>Reloads. {@link #reload()} opens the file again (the service calls it on SIGHUP); {@link
- * #reloadIfChanged()} does so only when the path now names another file, or the file's size or
- * modification time changed, and runs every {@link Builder#checkEvery} on a thread of its own. A
- * file replaced by a rename (geoipupdate, {@code mv}) is thus picked up on its own, and so is a
- * file rewritten in place once the writer is done. A database that fails to open (half-written, of
- * a type without countries, unreadable) is logged and the running one stays; the same file is not
- * tried again until it changes. The replaced reader is not closed: lookups running on other threads
- * may still be using it, and closing it would only fail them; its mapping goes with it when it is
- * collected. Thread-safe.
+ * <p>Reloads. {@link #reload()} opens the file again (the service calls it on SIGHUP and on an
+ * admin reload); {@link #reloadIfChanged()} does so only when the path now names another file, or
+ * the file's size or modification time changed, and runs every {@link Builder#checkEvery} on a
+ * thread of its own. A file replaced by a rename (geoipupdate, {@code mv}) is thus picked up on its
+ * own, and so is a file rewritten in place once the writer is done. A database that fails to open
+ * (half-written, of a type without countries, unreadable) is logged and the running one stays; the
+ * same file is not tried again until it changes. The replaced reader is not closed: lookups running
+ * on other threads may still be using it, and closing it would only fail them; its mapping goes
+ * with it when it is collected. Thread-safe.
  */
 public final class MaxMindCountryResolver implements CountryResolver, Closeable {
   private static final Logger log = LoggerFactory.getLogger(MaxMindCountryResolver.class);
+
+  /** {@link ReloadResult#name()} of this database's reloads. */
+  public static final String RELOAD_NAME = "geoip_database";
 
   /** How often the WARN of each cause of failed lookups is repeated while lookups keep failing. */
   private static final Duration WARN_INTERVAL = Duration.ofMinutes(1);
@@ -217,14 +221,15 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
   }
 
   /**
-   * Opens the file again and, if that works, looks countries up in it from now on (SIGHUP).
+   * Opens the file again and, if that works, looks countries up in it from now on (SIGHUP, admin
+   * reload).
    *
-   * @return whether the new database is in use; if not, the running one stays and the reason was
-   *     logged
+   * @return whether the new database is in use, with its type and build time; if not, the running
+   *     one stays and the reason was logged and is the detail
    */
-  public synchronized boolean reload() {
+  public synchronized ReloadResult reload() {
     if (closed) {
-      return false;
+      return ReloadResult.failed(RELOAD_NAME, "the GeoIP database " + file + " is closed");
     }
     FileVersion version = FileVersion.of(file);
     lastTried = version;
@@ -234,16 +239,21 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     } catch (IOException e) {
       reloadFailed.increment();
       log.error("GeoIP database not reloaded, the running one stays: {}", e.getMessage());
-      return false;
+      return ReloadResult.failed(
+          RELOAD_NAME, e.getMessage() + "; the running database (" + describe(current) + ") stays");
     }
     current = next;
     reloaded.increment();
-    log.info(
-        "GeoIP database {} reloaded ({}, built {})",
-        file,
-        next.reader().getMetadata().databaseType(),
-        next.reader().getMetadata().buildTime());
-    return true;
+    String now = describe(next);
+    log.info("GeoIP database {} reloaded ({})", file, now);
+    return ReloadResult.ok(RELOAD_NAME, file + ": " + now);
+  }
+
+  /** {@code GeoLite2-Country, built 2026-11-20T...} */
+  private static String describe(Opened db) {
+    return db.reader().getMetadata().databaseType()
+        + ", built "
+        + db.reader().getMetadata().buildTime();
   }
 
   /**
@@ -257,7 +267,7 @@ public final class MaxMindCountryResolver implements CountryResolver, Closeable 
     if (now == null || now.equals(current.version()) || now.equals(lastTried)) {
       return false;
     }
-    return reload();
+    return reload().ok();
   }
 
   /** Stops the checks for a new file and closes the database; later reloads do nothing. */

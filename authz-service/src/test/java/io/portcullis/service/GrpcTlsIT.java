@@ -12,6 +12,10 @@ import io.portcullis.testing.TestCertificates;
 import io.portcullis.testing.TestRuntimeConfigs;
 import io.portcullis.testing.TlsHealthChecks;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -23,6 +27,8 @@ import org.bouncycastle.asn1.x509.GeneralName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import sun.misc.Signal;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The whole service with TLS on the gRPC listener: its certificate's expiry and the calls refused
@@ -129,18 +135,22 @@ class GrpcTlsIT {
     return TlsHealthChecks.code(p.grpcPort(), certs.caCert(), cert, key);
   }
 
+  /** What a renewal brings: a certificate for localhost, valid for 90 days from {@code now}. */
+  private static TestCertificates.Issued renewal(TestCertificates certs, Instant now)
+      throws Exception {
+    return certs.issue(
+        "renewed",
+        "EC",
+        now.minus(Duration.ofHours(1)),
+        now.plus(Duration.ofDays(90)),
+        new GeneralName(GeneralName.dNSName, "localhost"));
+  }
+
   @Test
   void sighup_reloadsTheServerCertificate_withoutRestartingTheListener() throws Exception {
     TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
     Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
-    GeneralName localhost = new GeneralName(GeneralName.dNSName, "localhost");
-    TestCertificates.Issued renewed =
-        certs.issue(
-            "renewed",
-            "EC",
-            now.minus(Duration.ofHours(1)),
-            now.plus(Duration.ofDays(90)),
-            localhost);
+    TestCertificates.Issued renewed = renewal(certs, now);
     Path cert = Files.copy(certs.serverCert(), dir.resolve("live.pem"));
     Path key = Files.copy(certs.serverKey(), dir.resolve("live.key"));
 
@@ -171,17 +181,55 @@ class GrpcTlsIT {
     }
   }
 
+  /**
+   * {@code POST /admin/policy/reload} re-reads the TLS files as SIGHUP does, at once, and says what
+   * it serves now: it reloaded the policy alone, so the renewal waited for the file check.
+   */
+  @Test
+  void adminReload_servesTheRenewedCertificateAtOnce_andReportsIt() throws Exception {
+    TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
+    Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    TestCertificates.Issued renewed = renewal(certs, now);
+    Path cert = Files.copy(certs.serverCert(), dir.resolve("live.pem"));
+    Path key = Files.copy(certs.serverKey(), dir.resolve("live.key"));
+
+    try (Portcullis p =
+        Portcullis.start(config(new RuntimeConfig.Tls(cert, key, certs.caCert())), n -> null)) {
+      Files.copy(renewed.cert(), cert, StandardCopyOption.REPLACE_EXISTING);
+      Files.copy(renewed.key(), key, StandardCopyOption.REPLACE_EXISTING);
+      String token = Files.readString(dir.resolve("data").resolve("admin-token")).trim();
+
+      HttpResponse<String> r =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + p.adminPort() + "/admin/policy/reload"))
+                      .header("authorization", "Bearer " + token)
+                      .POST(HttpRequest.BodyPublishers.noBody())
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+
+      assertThat(p.meters().scrape())
+          .as("served when the reload answered, not at the next file check")
+          .contains(
+              "portcullis_tls_certificate_expiry_seconds{listener=\"grpc\"} "
+                  + (double) now.plus(Duration.ofDays(90)).getEpochSecond());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      JsonNode tls = JsonMapper.builder().build().readTree(r.body()).get("reloaded").get(0);
+      assertThat(tls.get("name").asString()).isEqualTo("grpc_tls");
+      assertThat(tls.get("ok").asBoolean()).isTrue();
+      assertThat(tls.get("detail").asString())
+          .startsWith(cert + ": certificate ")
+          .endsWith(" valid until " + now.plus(Duration.ofDays(90)));
+      assertThat(health(p, certs, certs.clientCert(), certs.clientKey())).isEqualTo(Status.Code.OK);
+    }
+  }
+
   @Test
   void renewedFiles_areServedWithoutASignal_andEachReloadIsCounted() throws Exception {
     TestCertificates certs = TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");
     Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
-    TestCertificates.Issued renewed =
-        certs.issue(
-            "renewed",
-            "EC",
-            now.minus(Duration.ofHours(1)),
-            now.plus(Duration.ofDays(90)),
-            new GeneralName(GeneralName.dNSName, "localhost"));
+    TestCertificates.Issued renewed = renewal(certs, now);
     Path cert = Files.copy(certs.serverCert(), dir.resolve("live.pem"));
     Path key = Files.copy(certs.serverKey(), dir.resolve("live.key"));
 

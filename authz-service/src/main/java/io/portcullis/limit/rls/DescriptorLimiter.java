@@ -66,11 +66,12 @@ public final class DescriptorLimiter {
 
   /**
    * Re-reads the configuration directory and swaps it in. On any problem the current configuration
-   * stays and the problems are thrown.
+   * stays and the problems are thrown. One reload at a time (SIGHUP and an admin reload may come
+   * together), so an older read never replaces a newer one.
    *
    * @throws IllegalStateException when this limiter was built without a directory
    */
-  public RlsConfig reload() throws RlsConfigException, IOException {
+  public synchronized RlsConfig reload() throws RlsConfigException, IOException {
     if (configDirectory == null) {
       throw new IllegalStateException("no rls config directory to reload from");
     }

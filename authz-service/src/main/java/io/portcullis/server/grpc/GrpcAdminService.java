@@ -10,6 +10,7 @@ import io.portcullis.audit.AuditQuery;
 import io.portcullis.audit.AuditStore;
 import io.portcullis.audit.SummaryDimension;
 import io.portcullis.audit.SummaryRow;
+import io.portcullis.config.ReloadResult;
 import io.portcullis.identity.Secret;
 import io.portcullis.keys.IssuedKey;
 import io.portcullis.keys.KeyLifecycle;
@@ -36,6 +37,7 @@ import io.portcullis.proto.v1.ListKeysRequest;
 import io.portcullis.proto.v1.ListKeysResponse;
 import io.portcullis.proto.v1.PolicyStatus;
 import io.portcullis.proto.v1.ReloadPolicyRequest;
+import io.portcullis.proto.v1.ReloadedFiles;
 import io.portcullis.proto.v1.RevokeKeyRequest;
 import io.portcullis.proto.v1.RevokeKeyResponse;
 import io.portcullis.proto.v1.RotateKeyRequest;
@@ -50,6 +52,7 @@ import io.portcullis.store.StoreException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -77,6 +80,7 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
   private final LivePolicy policy;
   private final RateLimiter limiter;
   private final SourceProtection protection;
+  private final Supplier<List<ReloadResult>> reloadFiles;
 
   private GrpcAdminService(Builder b) {
     this.keys = Objects.requireNonNull(b.keys, "keys");
@@ -84,6 +88,7 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
     this.policy = Objects.requireNonNull(b.policy, "policy");
     this.limiter = Objects.requireNonNull(b.limiter, "limiter");
     this.protection = Objects.requireNonNull(b.protection, "protection");
+    this.reloadFiles = Objects.requireNonNull(b.reloadFiles, "reloadFiles");
   }
 
   public static Builder builder() {
@@ -205,14 +210,23 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
     answer(response, this::policyStatus);
   }
 
-  /** Reloads now; a failed reload is a state ({@code last_reload_ok: false}), not an error. */
+  /**
+   * Reloads the policy now, then the other files SIGHUP re-reads; a failed reload is a state
+   * ({@code last_reload_ok: false}, {@code reloaded[].ok: false}), not an error.
+   */
   @Override
   public void reloadPolicy(ReloadPolicyRequest request, StreamObserver<PolicyStatus> response) {
     answer(
         response,
         () -> {
           policy.reload();
-          return policyStatus();
+          List<ReloadResult> files = reloadFiles.get();
+          PolicyStatus.Builder b = policyStatus().toBuilder();
+          for (ReloadResult r : files) {
+            b.addReloaded(
+                ReloadedFiles.newBuilder().setName(r.name()).setOk(r.ok()).setDetail(r.detail()));
+          }
+          return b.build();
         });
   }
 
@@ -360,6 +374,7 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
     private @Nullable LivePolicy policy;
     private @Nullable RateLimiter limiter;
     private @Nullable SourceProtection protection;
+    private @Nullable Supplier<List<ReloadResult>> reloadFiles;
 
     private Builder() {}
 
@@ -385,6 +400,15 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
 
     public Builder protection(SourceProtection protection) {
       this.protection = protection;
+      return this;
+    }
+
+    /**
+     * What {@code ReloadPolicy} re-reads after the policy: the other files SIGHUP re-reads, each
+     * with how it went.
+     */
+    public Builder reloadFiles(Supplier<List<ReloadResult>> reloadFiles) {
+      this.reloadFiles = reloadFiles;
       return this;
     }
 

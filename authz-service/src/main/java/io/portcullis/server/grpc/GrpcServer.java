@@ -15,6 +15,7 @@ import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
 import io.portcullis.config.FileCheck;
 import io.portcullis.config.FileVersion;
+import io.portcullis.config.ReloadResult;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -217,19 +218,23 @@ public final class GrpcServer implements AutoCloseable {
     this.tls = m;
   }
 
+  /** {@link ReloadResult#name()} of the listener's TLS reloads. */
+  public static final String TLS_RELOAD_NAME = "grpc_tls";
+
   /**
-   * Re-reads the TLS files (on SIGHUP) and serves them to connections set up from now on, without
-   * restarting the listener; connections already open keep what they were set up with. Files that
-   * cannot serve (each problem is logged with its file) leave the running material in place, so a
-   * renewal caught half-written does no harm: reload again once both files are written.
+   * Re-reads the TLS files (on SIGHUP and on an admin reload) and serves them to connections set up
+   * from now on, without restarting the listener; connections already open keep what they were set
+   * up with. Files that cannot serve (each problem is logged with its file) leave the running
+   * material in place, so a renewal caught half-written does no harm: reload again once both files
+   * are written.
    *
-   * @return whether new material is now served; {@code false} without TLS or when the files are
-   *     invalid
+   * @return whether new material is now served, with the certificate's subject and expiry, or why
+   *     not (each problem with its file); {@code null} without TLS (nothing to re-read)
    */
-  public synchronized boolean reloadTls() {
+  public synchronized @Nullable ReloadResult reloadTls() {
     Tls files = tlsFiles;
     if (files == null) {
-      return false;
+      return null;
     }
     // read before the files, so that a change while they are read is seen by the next check
     List<@Nullable FileVersion> versions = versions(files);
@@ -245,7 +250,12 @@ public final class GrpcServer implements AutoCloseable {
               + " are read again when one changes, and every minute while they cannot serve)",
           certificateNotAfter(),
           e.getMessage());
-      return false;
+      return ReloadResult.failed(
+          TLS_RELOAD_NAME,
+          e.getMessage()
+              + "; the running certificate (valid until "
+              + certificateNotAfter()
+              + ") stays");
     }
     if (m.clientCa().isEmpty() != (trust == null)) {
       throw new AssertionError("the same files cannot gain or lose the client CA");
@@ -253,12 +263,14 @@ public final class GrpcServer implements AutoCloseable {
     install(m);
     servedVersions = versions;
     tlsReloaded.incrementAndGet();
-    log.info(
-        "gRPC TLS reloaded from {}: certificate {} valid until {}",
-        files.certChain(),
-        m.leaf().getSubjectX500Principal().getName(),
-        m.leaf().getNotAfter().toInstant());
-    return true;
+    String served =
+        files.certChain()
+            + ": certificate "
+            + m.leaf().getSubjectX500Principal().getName()
+            + " valid until "
+            + m.leaf().getNotAfter().toInstant();
+    log.info("gRPC TLS reloaded from {}", served);
+    return ReloadResult.ok(TLS_RELOAD_NAME, served);
   }
 
   /**
@@ -292,7 +304,8 @@ public final class GrpcServer implements AutoCloseable {
         && clock.instant().isBefore(triedAt.plus(RETRY_FAILED_FILES))) {
       return false;
     }
-    return reloadTls();
+    ReloadResult r = reloadTls();
+    return r != null && r.ok();
   }
 
   private static List<@Nullable FileVersion> versions(Tls files) {

@@ -19,6 +19,7 @@ import io.portcullis.audit.ChainHead;
 import io.portcullis.audit.DecisionRecords;
 import io.portcullis.audit.RecordChain;
 import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.geo.MaxMindCountryResolver;
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.identity.Secret;
 import io.portcullis.keys.KeyFormat;
@@ -59,6 +60,7 @@ import io.portcullis.testing.AdminRequests;
 import io.portcullis.testing.AuditSamples;
 import io.portcullis.testing.DecisionFixtures;
 import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.MmdbFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -108,6 +110,8 @@ class GrpcAdminServiceTest {
   Server server;
   ManagedChannel channel;
   AuditStore audit;
+  MaxMindCountryResolver geo;
+  Path geoFile;
 
   @BeforeEach
   void start() throws Exception {
@@ -118,6 +122,12 @@ class GrpcAdminServiceTest {
     policyFile = Files.writeString(dir.resolve("policy.yaml"), POLICY);
     PolicyLoader loader = PolicyLoader.create(IdentityServices.offline(), clock, n -> null);
     live = LivePolicy.start(loader, policyFile, (LoadResult.Loaded) loader.load(policyFile));
+    geoFile =
+        MmdbFiles.write(
+            dir.resolve("GeoLite2-Country.mmdb"),
+            "GeoLite2-Country",
+            Map.of("country", Map.of("iso_code", "NO")));
+    geo = MaxMindCountryResolver.builder(geoFile).open();
     GrpcAdminService service =
         GrpcAdminService.builder()
             .keys(new KeyLifecycle(KeyStore.of(db), clock))
@@ -125,6 +135,7 @@ class GrpcAdminServiceTest {
             .policy(live)
             .limiter(limits.limiter())
             .protection(limits.protection())
+            .reloadFiles(() -> List.of(geo.reload()))
             .build();
     String name = InProcessServerBuilder.generateName();
     server =
@@ -142,6 +153,7 @@ class GrpcAdminServiceTest {
     server.shutdownNow();
     limits.close();
     db.close();
+    geo.close();
   }
 
   AdminServiceGrpc.AdminServiceBlockingStub admin(String authorization) {
@@ -554,6 +566,31 @@ class GrpcAdminServiceTest {
     assertThat(failed.getLastReloadOk()).isFalse();
     assertThat(failed.getVersion()).as("the old policy keeps running").isEqualTo(s.getVersion());
     assertThat(failed.getErrorsList()).anySatisfy(e -> assertThat(e).contains("segments"));
+  }
+
+  /** ReloadPolicy re-reads the other files as SIGHUP does, and says how each went. */
+  @Test
+  void reloadPolicy_alsoReloadsTheOtherFiles_andReportsEach_getPolicyDoesNot() throws Exception {
+    assertThat(admin().getPolicy(GetPolicyRequest.getDefaultInstance()).getReloadedList())
+        .as("GetPolicy re-reads nothing")
+        .isEmpty();
+    Path next =
+        MmdbFiles.write(
+            dir.resolve("next.mmdb"), "GeoLite2-City", Map.of("country", Map.of("iso_code", "SE")));
+    Files.move(next, geoFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+
+    PolicyStatus s = admin().reloadPolicy(ReloadPolicyRequest.getDefaultInstance());
+
+    assertThat(s.getLastReloadOk()).isTrue();
+    assertThat(s.getReloadedList())
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.getName()).isEqualTo("geoip_database");
+              assertThat(r.getOk()).isTrue();
+              assertThat(r.getDetail()).startsWith(geoFile + ": GeoLite2-City, built ");
+            });
+    assertThat(geo.lookup(java.net.InetAddress.getByName("89.160.20.112"))).isEqualTo("SE");
   }
 
   @Test

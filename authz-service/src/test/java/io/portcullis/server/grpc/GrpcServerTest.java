@@ -21,6 +21,7 @@ import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.stub.StreamObserver;
+import io.portcullis.config.ReloadResult;
 import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.identity.CredentialChain;
 import io.portcullis.identity.CredentialType;
@@ -667,7 +668,14 @@ class GrpcServerTest {
     java.nio.file.Files.copy(
         renewed.cert(), cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     try (LogCapture logs = LogCapture.of(GrpcServer.class)) {
-      assertThat(server.reloadTls()).as("the certificate alone: not the key's").isFalse();
+      ReloadResult refused = server.reloadTls();
+      assertThat(refused.ok()).as("the certificate alone: not the key's").isFalse();
+      assertThat(refused.name()).isEqualTo("grpc_tls");
+      assertThat(refused.detail())
+          .as("the answer an admin reload reports")
+          .contains(key + ": the private key does not belong to")
+          .endsWith(
+              "; the running certificate (valid until " + now.plus(Duration.ofDays(1)) + ") stays");
       assertThat(logs.errors())
           .singleElement()
           .asString()
@@ -677,10 +685,14 @@ class GrpcServerTest {
     assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(1)));
 
     java.nio.file.Files.copy(renewed.key(), key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    assertThat(server.reloadTls()).isTrue();
+    ReloadResult served = server.reloadTls();
+    assertThat(served.ok()).isTrue();
+    assertThat(served.detail())
+        .startsWith(cert + ": certificate ")
+        .endsWith(" valid until " + now.plus(Duration.ofDays(30)));
     assertThat(presentedNotAfter(server)).isEqualTo(now.plus(Duration.ofDays(30)));
     assertThat(server.certificateNotAfter()).isEqualTo(now.plus(Duration.ofDays(30)));
-    assertThat(start(null).reloadTls()).as("nothing to reload without TLS").isFalse();
+    assertThat(start(null).reloadTls()).as("nothing to reload without TLS").isNull();
   }
 
   @Test
@@ -893,7 +905,7 @@ class GrpcServerTest {
         .isEqualTo(Status.Code.UNAVAILABLE);
 
     java.nio.file.Files.copy(other.caCert(), ca, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    assertThat(server.reloadTls()).isTrue();
+    assertThat(server.reloadTls().ok()).isTrue();
 
     assertThat(code(tlsChannel(server, certs, other.clientCert(), other.clientKey())))
         .isEqualTo(Status.Code.OK);

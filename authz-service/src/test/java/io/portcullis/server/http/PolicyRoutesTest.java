@@ -3,6 +3,7 @@ package io.portcullis.server.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portcullis.config.ReloadResult;
 import io.portcullis.identity.IdentityServices;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.policy.LivePolicy;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -72,7 +74,8 @@ class PolicyRoutesTest {
     clock.advance(Duration.ofMinutes(5));
 
     AdminResponse r =
-        new PolicyReloadRoute(live).handle(AdminRequests.post("/admin/policy/reload", ""));
+        new PolicyReloadRoute(live, List::of)
+            .handle(AdminRequests.post("/admin/policy/reload", ""));
 
     assertThat(r.status()).isEqualTo(200);
     JsonNode body = json(r);
@@ -82,13 +85,52 @@ class PolicyRoutesTest {
     assertThat(reloads("success")).isEqualTo(1.0);
   }
 
+  /**
+   * The other files are re-read after the policy, valid or not, and each one's outcome is in the
+   * answer; a refused file does not change the status, which is the policy's.
+   */
+  @Test
+  void reload_reportsTheOtherFilesItReread_inThe200AndThe422() throws IOException {
+    java.util.concurrent.atomic.AtomicInteger reads =
+        new java.util.concurrent.atomic.AtomicInteger();
+    PolicyReloadRoute route =
+        new PolicyReloadRoute(
+            live,
+            () -> {
+              reads.incrementAndGet();
+              return List.of(
+                  ReloadResult.ok("geoip_database", "/geo.mmdb: GeoLite2-Country, built x"),
+                  ReloadResult.failed(
+                      "grpc_tls", "/tls/key.pem: not a key; the running one stays"));
+            });
+
+    JsonNode ok = json(route.handle(AdminRequests.post("/admin/policy/reload", "")));
+    Files.writeString(file, "version: 1\nsegments: 7\n");
+    AdminResponse invalid = route.handle(AdminRequests.post("/admin/policy/reload", ""));
+
+    assertThat(reads).hasValue(2);
+    assertThat(ok.get("last_reload_ok").asBoolean()).isTrue();
+    assertThat(invalid.status()).isEqualTo(422);
+    for (JsonNode body : List.of(ok, json(invalid))) {
+      JsonNode reloaded = body.get("reloaded");
+      assertThat(reloaded.size()).isEqualTo(2);
+      assertThat(reloaded.get(0).get("name").asString()).isEqualTo("geoip_database");
+      assertThat(reloaded.get(0).get("ok").asBoolean()).isTrue();
+      assertThat(reloaded.get(1).get("name").asString()).isEqualTo("grpc_tls");
+      assertThat(reloaded.get(1).get("ok").asBoolean()).isFalse();
+      assertThat(reloaded.get(1).get("detail").asString())
+          .isEqualTo("/tls/key.pem: not a key; the running one stays");
+    }
+  }
+
   @Test
   void reload_invalidChange_422WithEveryErrorAndTheOldPolicyKeepsRunning() throws IOException {
     String before = live.get().version();
     Files.writeString(file, GOOD.replace("paths:", "pathz:").replace("rate: 5/s", "rate: 5/week"));
 
     AdminResponse r =
-        new PolicyReloadRoute(live).handle(AdminRequests.post("/admin/policy/reload", ""));
+        new PolicyReloadRoute(live, List::of)
+            .handle(AdminRequests.post("/admin/policy/reload", ""));
 
     assertThat(r.status()).isEqualTo(422);
     assertThat(r.contentType()).isEqualTo(AdminResponse.PROBLEM_JSON);
