@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
@@ -344,13 +345,36 @@ public final class RuntimeConfigLoader extends YamlReader {
         d.error(
             redis.get("addresses"), redis.path("addresses"), "give address or addresses, not both");
       }
+      // each address's node, to report a problem with one of them where it is written
+      List<YamlNode> addressNodes = new ArrayList<>();
+      List<String> addressPaths = new ArrayList<>();
+      List<String> addresses = new ArrayList<>();
       if (redis.get("address") != null) {
         String a = string(redis.get("address"), redis.path("address"));
         if (a != null) {
-          rb.addresses(List.of(a));
+          addressNodes.add(redis.get("address"));
+          addressPaths.add(redis.path("address"));
+          addresses.add(a);
         }
       } else if (redis.get("addresses") != null) {
-        rb.addresses(strings(redis.get("addresses"), redis.path("addresses"), true));
+        String path = redis.path("addresses");
+        List<YamlNode> items = items(redis.get("addresses"), path, "a list of strings");
+        if (items != null && items.isEmpty()) {
+          d.error(redis.get("addresses"), path, "must not be empty");
+        }
+        for (int i = 0; items != null && i < items.size(); i++) {
+          String a = string(items.get(i), path + "[" + i + "]");
+          if (a != null && a.isEmpty()) {
+            d.error(items.get(i), path + "[" + i + "]", "must not be empty");
+          } else if (a != null) {
+            addressNodes.add(items.get(i));
+            addressPaths.add(path + "[" + i + "]");
+            addresses.add(a);
+          }
+        }
+      }
+      if (!addresses.isEmpty()) {
+        rb.addresses(addresses);
       }
       if (redis.get("mode") != null) {
         String v = string(redis.get("mode"), redis.path("mode"));
@@ -373,6 +397,12 @@ public final class RuntimeConfigLoader extends YamlReader {
       }
       try {
         b.redis(rb.build());
+      } catch (RedisSettings.InvalidAddressException e) {
+        boolean given = e.index() < addressNodes.size(); // not the default address
+        d.error(
+            given ? addressNodes.get(e.index()) : r,
+            given ? addressPaths.get(e.index()) : "ratelimit.redis",
+            e.getMessage());
       } catch (IllegalArgumentException e) {
         d.error(r, "ratelimit.redis", e.getMessage());
       }

@@ -13,13 +13,21 @@ import org.jspecify.annotations.Nullable;
  * limits, protection blocks and Envoy rate limit counters. Wire-free; {@code
  * io.portcullis.limit.redis.RedissonClients} turns it into a Redisson configuration.
  *
+ * <p>The addresses given to the {@link Builder} are URLs as {@code redis-cli -u} reads them, {@code
+ * redis[s]://[[user:]password@]host:port[/database]}: {@link Builder#build()} takes the user info
+ * and the database out of them into {@code username}, {@code password} and {@code database}, so the
+ * record's {@code addresses} are bare {@code scheme://host:port} (what Redisson connects to, and
+ * what may be logged), and a database or password written in a URL is used, never silently dropped.
+ *
  * @param mode single server, cluster, or sentinel-managed primary
  * @param addresses {@code redis://host:port} or {@code rediss://host:port} URIs: the server
  *     (single), seed nodes (cluster) or sentinels (sentinel)
  * @param sentinelMaster the primary's name under sentinel; required for {@code sentinel}
  * @param username ACL user, or {@code null}
  * @param password password, or {@code null}; never logged
- * @param database database number (single and sentinel; cluster has only 0)
+ * @param database database number (single and sentinel: the primary's; cluster has only 0); any
+ *     non-negative number, as the server's {@code databases} setting is not known here (a number
+ *     the server does not have fails every command, {@code ERR DB index is out of range})
  * @param timeout how long one command may take before it counts as a backend failure
  * @param connectTimeout how long opening a connection may take
  * @param retryAttempts how often Redisson retries a failed command before reporting the failure
@@ -60,10 +68,12 @@ public record RedisSettings(
     if (addresses.isEmpty()) {
       throw new IllegalArgumentException("redis needs at least one address");
     }
-    for (String a : addresses) {
-      if (!a.startsWith("redis://") && !a.startsWith("rediss://")) {
-        throw new IllegalArgumentException(
-            "redis address must start with redis:// or rediss://: " + a);
+    for (int i = 0; i < addresses.size(); i++) {
+      Url url = Url.parse(addresses.get(i), i);
+      if (!url.address().equals(addresses.get(i))) {
+        throw new InvalidAddressException(
+            i,
+            "expected redis://host:port without user info or database (the builder takes them out)");
       }
     }
     if (mode == Mode.SENTINEL && (sentinelMaster == null || sentinelMaster.isBlank())) {
@@ -77,6 +87,9 @@ public record RedisSettings(
     }
     if (retryAttempts < 0 || database < 0) {
       throw new IllegalArgumentException("retry attempts and database must not be negative");
+    }
+    if (mode == Mode.CLUSTER && database != 0) {
+      throw new IllegalArgumentException("redis mode cluster has only database 0, not " + database);
     }
     if (keyPrefix.isEmpty() || keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0) {
       throw new IllegalArgumentException("key prefix must be non-empty and contain no braces");
@@ -97,7 +110,7 @@ public record RedisSettings(
     return "RedisSettings[mode="
         + mode
         + ", addresses="
-        + addresses.stream().map(RedisSettings::withoutUserInfo).toList()
+        + addresses
         + ", sentinelMaster="
         + sentinelMaster
         + ", username="
@@ -117,11 +130,137 @@ public record RedisSettings(
         + "]";
   }
 
-  /** {@code redis://user:pw@host:6379} without {@code user:pw@}, for messages. */
-  static String withoutUserInfo(String uri) {
-    int scheme = uri.indexOf("://");
-    int at = uri.lastIndexOf('@');
-    return scheme >= 0 && at > scheme ? uri.substring(0, scheme + 3) + uri.substring(at + 1) : uri;
+  /**
+   * A problem with one of the addresses given to the {@link Builder}; its message never holds the
+   * address's user info.
+   */
+  public static final class InvalidAddressException extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
+    /** The address's index in the list given to the builder. */
+    private final int index;
+
+    InvalidAddressException(int index, String message) {
+      super(message);
+      this.index = index;
+    }
+
+    /** Which address (0 for the first, or the only one). */
+    public int index() {
+      return index;
+    }
+  }
+
+  /**
+   * One {@code redis://} or {@code rediss://} URL taken apart as {@code redis-cli -u} reads it:
+   * {@code redis[s]://[[user:]password@]host:port[/database]}, the user info percent-decoded
+   * ({@code %40} for {@code @}), a user info without {@code :} is the password.
+   *
+   * @param address {@code scheme://host:port}
+   * @param username the user before {@code :} in the user info, or {@code null}
+   * @param password the password in the user info, or {@code null}
+   * @param database the number after the port, or {@code null} if none ({@code redis://h:6379} and
+   *     {@code redis://h:6379/})
+   */
+  record Url(
+      String address,
+      @Nullable String username,
+      @Nullable Secret password,
+      @Nullable Integer database) {
+
+    /**
+     * Parses the address at {@code index}.
+     *
+     * @throws InvalidAddressException if it is not such a URL; the message shows the URL without
+     *     its user info
+     */
+    static Url parse(String url, int index) {
+      int schemeEnd = url.indexOf("://");
+      String scheme = schemeEnd < 0 ? "" : url.substring(0, schemeEnd);
+      String rest = schemeEnd < 0 ? url : url.substring(schemeEnd + 3);
+      int at = rest.lastIndexOf('@');
+      String userInfo = at < 0 ? null : rest.substring(0, at);
+      rest = rest.substring(at + 1);
+      String shown = (schemeEnd < 0 ? "" : scheme + "://") + rest;
+      if (!scheme.equals("redis") && !scheme.equals("rediss")) {
+        throw new InvalidAddressException(
+            index, "expected a redis:// or rediss:// URL, got '" + shown + "'" + FORM);
+      }
+      int slash = rest.indexOf('/');
+      String hostPort = slash < 0 ? rest : rest.substring(0, slash);
+      int colon = hostPort.lastIndexOf(':');
+      String host = colon < 0 ? "" : hostPort.substring(0, colon);
+      String port = colon < 0 ? "" : hostPort.substring(colon + 1);
+      if (host.isEmpty()
+          || host.equals("[]")
+          || !port.matches("[0-9]{1,5}")
+          || Integer.parseInt(port) == 0
+          || Integer.parseInt(port) > 65535) {
+        throw new InvalidAddressException(
+            index, "expected host:port after " + scheme + "://, got '" + shown + "'" + FORM);
+      }
+      Integer database = null;
+      String path = slash < 0 ? "" : rest.substring(slash + 1);
+      if (!path.isEmpty()) {
+        database = path.matches("[0-9]{1,10}") ? parseDatabase(path) : null;
+        if (database == null) {
+          throw new InvalidAddressException(
+              index,
+              "expected a database number (0 or more; Redis has 0 to 15 unless its databases"
+                  + " setting says otherwise) after the port, got '/"
+                  + path
+                  + "' in '"
+                  + shown
+                  + "'");
+        }
+      }
+      String username = null;
+      Secret password = null;
+      if (userInfo != null) {
+        int sep = userInfo.indexOf(':');
+        String user = sep < 0 ? "" : percentDecode(userInfo.substring(0, sep), index, shown);
+        String pw = percentDecode(userInfo.substring(sep + 1), index, shown);
+        username = user.isEmpty() ? null : user;
+        password = pw.isEmpty() ? null : Secret.of(pw);
+      }
+      return new Url(scheme + "://" + hostPort, username, password, database);
+    }
+
+    private static final String FORM = " (redis[s]://[[user:]password@]host:port[/database])";
+
+    private static @Nullable Integer parseDatabase(String digits) {
+      long v = Long.parseLong(digits);
+      return v > Integer.MAX_VALUE ? null : (int) v;
+    }
+
+    /** RFC 3986 percent-decoding ({@code +} stays {@code +}); UTF-8. */
+    private static String percentDecode(String s, int index, String shown) {
+      if (s.indexOf('%') < 0) {
+        return s;
+      }
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(s.length());
+      for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i);
+        if (c == '%') {
+          int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+          int lo = hi < 0 ? -1 : Character.digit(s.charAt(i + 2), 16);
+          if (lo < 0) {
+            // never the user info itself: it holds the password
+            throw new InvalidAddressException(
+                index,
+                "the user info of '"
+                    + shown
+                    + "' has a % that is not followed by two hex digits (write %25 for %)");
+          }
+          out.write(hi * 16 + lo);
+          i += 2;
+        } else {
+          byte[] b = String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          out.write(b, 0, b.length);
+        }
+      }
+      return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
   }
 
   /** Builds {@link RedisSettings}; not thread-safe. */
@@ -131,7 +270,7 @@ public record RedisSettings(
     private @Nullable String sentinelMaster;
     private @Nullable String username;
     private @Nullable Secret password;
-    private int database;
+    private @Nullable Integer database;
     private Duration timeout = Duration.ofMillis(250);
     private Duration connectTimeout = Duration.ofSeconds(1);
     private int retryAttempts;
@@ -144,7 +283,10 @@ public record RedisSettings(
       return this;
     }
 
-    /** One address, or several separated by commas (cluster seeds, sentinels). */
+    /**
+     * One address, or several separated by commas (cluster seeds, sentinels); each may carry user
+     * info and a database ({@code redis://:pw@host:6379/2}), which {@link #build()} takes out.
+     */
     public Builder address(String addresses) {
       List<String> list = new ArrayList<>();
       for (String a : addresses.split(",")) {
@@ -156,6 +298,7 @@ public record RedisSettings(
       return this;
     }
 
+    /** As {@link #address(String)}, one list item per address. */
     public Builder addresses(List<String> addresses) {
       this.addresses = List.copyOf(addresses);
       return this;
@@ -176,6 +319,7 @@ public record RedisSettings(
       return this;
     }
 
+    /** The database, when the addresses name none (default 0). */
     public Builder database(int database) {
       this.database = database;
       return this;
@@ -205,14 +349,83 @@ public record RedisSettings(
       return this;
     }
 
+    private static String conflict(String what, boolean setDirectly) {
+      return "gives a "
+          + what
+          + " in its user info, and "
+          + (setDirectly
+              ? "a different " + what + " is set as well"
+              : "another address gives another");
+    }
+
+    /**
+     * The settings, with the user info and database of the addresses taken out of them.
+     *
+     * @throws InvalidAddressException if an address is not a URL Redis can use, or its database or
+     *     credentials contradict another address or the ones set here (also: a database other than
+     *     0 in mode cluster)
+     * @throws IllegalArgumentException for the other problems
+     */
     public RedisSettings build() {
+      List<String> bare = new ArrayList<>();
+      Integer db = database;
+      int dbFrom = -1;
+      String user = username;
+      int userFrom = -1;
+      Secret pw = password;
+      int passwordFrom = -1;
+      for (int i = 0; i < addresses.size(); i++) {
+        Url url = Url.parse(addresses.get(i), i);
+        bare.add(url.address());
+        if (url.database() != null) {
+          if (mode == Mode.CLUSTER && url.database() != 0) {
+            throw new InvalidAddressException(
+                i,
+                "names database "
+                    + url.database()
+                    + ", but Redis Cluster has only database 0: remove /"
+                    + url.database()
+                    + " from "
+                    + url.address());
+          }
+          if (db != null && !db.equals(url.database())) {
+            throw new InvalidAddressException(
+                i,
+                "names database "
+                    + url.database()
+                    + ", but "
+                    + (dbFrom < 0
+                        ? "database " + db + " is set as well"
+                        : "another address names " + db)
+                    + ": name one database");
+          }
+          db = url.database();
+          dbFrom = i;
+        }
+        if (url.username() != null) {
+          if (user != null && !user.equals(url.username())) {
+            throw new InvalidAddressException(
+                i, conflict("user", userFrom < 0) + ": give the user once");
+          }
+          user = url.username();
+          userFrom = i;
+        }
+        if (url.password() != null) {
+          if (pw != null && !pw.equals(url.password())) {
+            throw new InvalidAddressException(
+                i, conflict("password", passwordFrom < 0) + ": give the password once");
+          }
+          pw = url.password();
+          passwordFrom = i;
+        }
+      }
       return new RedisSettings(
           mode,
-          addresses,
+          bare,
           sentinelMaster,
-          username,
-          password,
-          database,
+          user,
+          pw,
+          db == null ? 0 : db,
           timeout,
           connectTimeout,
           retryAttempts,

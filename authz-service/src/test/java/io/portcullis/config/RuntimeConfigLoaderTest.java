@@ -190,6 +190,72 @@ class RuntimeConfigLoaderTest {
         .contains("did you mean 'http'");
   }
 
+  @Test
+  void redisAddress_theDatabaseAndPasswordInTheUrl_areUsed() throws IOException {
+    RuntimeConfigLoader.Result result =
+        load(
+            """
+            ratelimit:
+              backend: redis
+              redis: { address: "redis://:${REDIS_PW}@cache:6379/7" }
+            """,
+            Map.of("REDIS_PW", "s3cret"));
+    RedisSettings r = ((RuntimeConfigLoader.Loaded) result).config().ratelimit().redis();
+    assertThat(r.addresses()).containsExactly("redis://cache:6379");
+    assertThat(r.database()).isEqualTo(7);
+    assertThat(r.password().matches("s3cret")).isTrue();
+    assertThat(r.toString()).doesNotContain("s3cret");
+  }
+
+  @Test
+  void redisAddress_aDatabaseRedisCannotHonour_isAnErrorAtThatAddress() throws IOException {
+    List<PolicyError> cluster =
+        errors(
+            """
+            ratelimit:
+              redis:
+                mode: cluster
+                addresses:
+                  - "redis://r1:7000"
+                  - "redis://:hunter2@r2:7000/3"
+            """);
+    assertThat(cluster)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.line() + ":" + e.column() + ":" + e.field())
+                  .isEqualTo("6:9:ratelimit.redis.addresses[1]");
+              assertThat(e.message()).contains("Redis Cluster has only database 0");
+              assertThat(e.format()).doesNotContain("hunter2");
+            });
+    assertThat(
+            errors(
+                """
+                ratelimit:
+                  redis:
+                    address: "redis://cache:6379/db7"
+                """))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.line() + ":" + e.field()).isEqualTo("3:ratelimit.redis.address");
+              assertThat(e.message()).contains("expected a database number");
+            });
+    assertThat(
+            errors(
+                """
+                ratelimit:
+                  redis: { address: "redis://:hunter2@cache:6379", password: other }
+                """))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("ratelimit.redis.address");
+              assertThat(e.message()).contains("give the password once");
+              assertThat(e.format()).doesNotContain("hunter2").doesNotContain("other");
+            });
+  }
+
   /** Valid PEM files for {@code server.grpc.tls}, in {@code dir/tls}. */
   TestCertificates certs() throws Exception {
     return TestCertificates.create(dir.resolve("tls"), "spiffe://test/envoy");

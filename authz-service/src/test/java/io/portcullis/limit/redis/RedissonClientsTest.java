@@ -99,17 +99,110 @@ class RedissonClientsTest {
 
   @Test
   void settings_toString_neverShowsThePassword() {
-    RedisSettings s =
-        RedisSettings.builder()
-            .address("redis://user:hunter2@cache:6379")
-            .password(Secret.of("hunter3"))
-            .build();
+    RedisSettings s = RedisSettings.builder().address("redis://user:hunter2@cache:6379").build();
 
     assertThat(s.toString())
         .doesNotContain("hunter2")
-        .doesNotContain("hunter3")
         .contains("redis://cache:6379")
+        .contains("username=user")
         .contains("password=redacted");
+  }
+
+  @Test
+  void addressUrl_databaseAndUserInfo_areTakenOutOfTheAddress_andUsed() {
+    RedisSettings s =
+        RedisSettings.builder().address("rediss://limits:p%40ss+w%3Ard@cache:6380/7").build();
+
+    assertThat(s.addresses()).containsExactly("rediss://cache:6380");
+    assertThat(s.database()).isEqualTo(7);
+    assertThat(s.username()).isEqualTo("limits");
+    assertThat(s.password()).isEqualTo(Secret.of("p@ss+w:rd"));
+    SingleServerConfig single = RedissonClients.config(s).useSingleServer();
+    assertThat(single.getAddress()).isEqualTo("rediss://cache:6380");
+    assertThat(single.getDatabase()).isEqualTo(7);
+    assertThat(single.getUsername()).isEqualTo("limits");
+    assertThat(single.getPassword()).isEqualTo("p@ss+w:rd");
+  }
+
+  @Test
+  void addressUrl_asRedisCliReadsIt() {
+    RedisSettings passwordOnly = RedisSettings.builder().address("redis://s3cret@h:6379/").build();
+    assertThat(passwordOnly.username()).isNull();
+    assertThat(passwordOnly.password()).isEqualTo(Secret.of("s3cret"));
+    assertThat(passwordOnly.database()).as("a bare / names no database").isZero();
+    assertThat(RedisSettings.builder().address("redis://[::1]:6379/3").build())
+        .extracting(RedisSettings::addresses, RedisSettings::database)
+        .containsExactly(java.util.List.of("redis://[::1]:6379"), 3);
+  }
+
+  @Test
+  void sentinel_theDatabaseInTheAddressesIsThePrimarys() {
+    Config c =
+        RedissonClients.config(
+            RedisSettings.builder()
+                .mode(RedisSettings.Mode.SENTINEL)
+                .address("redis://s1:26379/4,redis://s2:26379")
+                .sentinelMaster("mymaster")
+                .build());
+
+    assertThat(c.useSentinelServers().getDatabase()).isEqualTo(4);
+    assertThat(c.useSentinelServers().getSentinelAddresses())
+        .containsExactly("redis://s1:26379", "redis://s2:26379");
+  }
+
+  @Test
+  void addressUrl_whatCannotBeHonoured_isRefused_namingTheAddress_neverThePassword() {
+    assertThatThrownBy(
+            () ->
+                RedisSettings.builder()
+                    .mode(RedisSettings.Mode.CLUSTER)
+                    .address("redis://r1:7000,redis://r2:7000/3")
+                    .build())
+        .isInstanceOfSatisfying(
+            RedisSettings.InvalidAddressException.class, e -> assertThat(e.index()).isEqualTo(1))
+        .hasMessageContaining("Redis Cluster has only database 0");
+    assertThat(
+            RedisSettings.builder()
+                .mode(RedisSettings.Mode.CLUSTER)
+                .address("redis://r1:7000/0")
+                .build()
+                .database())
+        .isZero();
+    assertThatThrownBy(
+            () ->
+                RedisSettings.builder()
+                    .mode(RedisSettings.Mode.SENTINEL)
+                    .sentinelMaster("m")
+                    .address("redis://s1:26379/1,redis://s2:26379/2")
+                    .build())
+        .hasMessageContaining("names database 2, but another address names 1");
+    for (String bad :
+        new String[] {
+          "redis://:hunter2@h:6379/x",
+          "redis://:hunter2@h:6379/-1",
+          "redis://:hunter2@h:6379/99999999999",
+          "redis://:hunter2@h:6379/0?timeout=1",
+          "redis://:hunter2@h",
+          "redis://:hunter2@h:0",
+          "http://:hunter2@h:6379",
+          "redis://:hunter%2@h:6379"
+        }) {
+      assertThatThrownBy(() -> RedisSettings.builder().address(bad).build())
+          .as(bad)
+          .isInstanceOf(RedisSettings.InvalidAddressException.class)
+          .message()
+          .doesNotContain("hunter");
+    }
+    assertThatThrownBy(
+            () ->
+                RedisSettings.builder()
+                    .address("redis://:hunter2@h:6379")
+                    .password(Secret.of("other"))
+                    .build())
+        .hasMessageContaining("a different password is set as well")
+        .message()
+        .doesNotContain("hunter2")
+        .doesNotContain("other");
   }
 
   private static Config cluster(RedisSettings.Mode mode, String addresses) {
