@@ -110,7 +110,8 @@ final class GcraBatcher {
         throw b;
       }
       throw new LimitBackendException(
-          "redis script " + script.name() + " failed: " + e.getCause(), e.getCause());
+          "redis script " + script.name() + " failed: " + LuaScript.describe(e.getCause()),
+          e.getCause());
     }
   }
 
@@ -187,7 +188,7 @@ final class GcraBatcher {
         error instanceof LimitBackendException b
             ? b
             : new LimitBackendException(
-                "redis script " + script.name() + " failed: " + error.getMessage(), error);
+                "redis script " + script.name() + " failed: " + LuaScript.describe(error), error);
     for (Decision d : batch) {
       d.reply().completeExceptionally(e);
     }

@@ -74,7 +74,7 @@ final class LuaScript {
         return script.evalSha(RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args);
       }
     } catch (RuntimeException e) {
-      throw new LimitBackendException("redis script " + name + " failed: " + e.getMessage(), e);
+      throw new LimitBackendException("redis script " + name + " failed: " + describe(e), e);
     }
   }
 
@@ -110,6 +110,30 @@ final class LuaScript {
       t = t.getCause();
     }
     return t;
+  }
+
+  /**
+   * What a Redis failure says, for a {@link LimitBackendException} message: its own message and,
+   * when the client wrapped the cause in another (a connection whose {@code SELECT} or {@code AUTH}
+   * Redis refused is only "Unable to connect to Redis server"), the innermost cause's too: {@code
+   * ERR DB index is out of range}, {@code WRONGPASS ...}, {@code NOAUTH ...}, {@code Connection
+   * refused}. Redisson's "channel: ... data: ..." tail is left out (it names the command's
+   * parameters; Redisson masks an AUTH password there, but other values need not be logged).
+   */
+  static String describe(Throwable e) {
+    Throwable t = unwrap(e);
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = withoutChannel(String.valueOf(t.getMessage()));
+    String rootMessage = withoutChannel(String.valueOf(root.getMessage()));
+    return root == t || message.contains(rootMessage) ? message : message + ": " + rootMessage;
+  }
+
+  private static String withoutChannel(String message) {
+    int channel = message.indexOf(". channel: ");
+    return channel < 0 ? message : message.substring(0, channel + 1);
   }
 
   private static boolean isNoScript(RedisException e) {

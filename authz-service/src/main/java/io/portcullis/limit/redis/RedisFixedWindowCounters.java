@@ -88,7 +88,7 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
     } catch (ExecutionException e) {
       Throwable cause = LuaScript.unwrap(e.getCause());
       throw new LimitBackendException(
-          "redis rate limit counters failed: " + cause.getMessage(), cause);
+          "redis rate limit counters failed: " + LuaScript.describe(cause), cause);
     }
   }
 

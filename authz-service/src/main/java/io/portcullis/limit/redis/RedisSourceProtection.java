@@ -254,7 +254,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
       deletedKeys = deleted.get();
     } catch (RuntimeException | ExecutionException e) {
       forget(key);
-      throw new LimitBackendException("redis unblock failed: " + e.getMessage(), e);
+      throw new LimitBackendException("redis unblock failed: " + LuaScript.describe(e), e);
     } catch (InterruptedException e) {
       forget(key);
       Thread.currentThread().interrupt();
@@ -437,7 +437,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
     try {
       keys = redis.getKeys().getKeysStreamByPattern(prefix + "*}:block", 500).toList();
     } catch (RuntimeException e) {
-      throw new LimitBackendException("redis scan of blocks failed: " + e.getMessage(), e);
+      throw new LimitBackendException("redis scan of blocks failed: " + LuaScript.describe(e), e);
     }
     if (keys.isEmpty()) {
       return List.of();
@@ -467,7 +467,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
                 Long.parseLong(p[2])));
       }
     } catch (RuntimeException | ExecutionException e) {
-      throw new LimitBackendException("redis read of blocks failed: " + e.getMessage(), e);
+      throw new LimitBackendException("redis read of blocks failed: " + LuaScript.describe(e), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new LimitBackendException("interrupted while reading blocks", e);

@@ -1,10 +1,12 @@
 package io.portcullis.limit.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.config.RuntimeConfigLoader;
 import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.LimitBackends;
 import io.portcullis.limit.LimitDefinition;
 import io.portcullis.limit.LimitKey;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.redisson.api.RedissonClient;
+import org.redisson.api.redisnode.RedisNodes;
 
 /**
  * {@code ratelimit.redis.address: redis://host:port/9} keeps the policy's limits, source protection
@@ -82,6 +85,58 @@ class RedisDatabaseIT {
     assertThat(db0.getKeys().getKeysStreamByPattern(prefix + ":*").toList())
         .as("keys in database 0")
         .isEmpty();
+  }
+
+  @Test
+  void aDatabaseTheServerDoesNotHave_failsEveryCall_sayingWhyRedisRefused() {
+    TestRedis.requireReachable();
+    int databases =
+        Integer.parseInt(
+            inspector(0)
+                .getRedisNodes(RedisNodes.SINGLE)
+                .getInstance()
+                .getConfig("databases")
+                .get("databases"));
+    RedissonClient missing =
+        RedissonClients.create(
+            RedisSettings.builder()
+                .address(TestRedis.url() + "/" + databases) // 0 to databases - 1 exist
+                .timeout(Duration.ofSeconds(2))
+                .build());
+    try {
+      assertEveryCallFailsNamingTheDatabase(missing);
+    } finally {
+      missing.shutdown(); // holds no keys to delete
+    }
+  }
+
+  private void assertEveryCallFailsNamingTheDatabase(RedissonClient missing) {
+    LimitDefinition limit =
+        new LimitDefinition(
+            "per-client",
+            "segment/public",
+            List.of(LimitKey.Attribute.CLIENT),
+            new LimitKind.Rate(10, Duration.ofMinutes(1), 10));
+
+    // not just "Unable to connect to Redis server", which sends the operator to the network
+    assertThatThrownBy(
+            () ->
+                RedisGcraLimiter.builder(missing)
+                    .keyPrefix(prefix)
+                    .build()
+                    .acquire(List.of(new LimitRequest(limit, "acme", 1)), true))
+        .isInstanceOf(LimitBackendException.class)
+        .hasMessageContaining("ERR DB index is out of range");
+    assertThatThrownBy(
+            () ->
+                new RedisFixedWindowCounters(missing, prefix)
+                    .add(
+                        List.of(
+                            new FixedWindowCounters.Hit("edge_path_0", 1, Duration.ofMinutes(1)))))
+        .isInstanceOf(LimitBackendException.class)
+        .hasMessageContaining("ERR DB index is out of range")
+        .message()
+        .doesNotContain("channel:");
   }
 
   /** The Redis backends as {@code serve} builds them from a runtime configuration. */
