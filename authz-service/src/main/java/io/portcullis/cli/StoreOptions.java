@@ -8,11 +8,13 @@ import io.portcullis.store.StoreSettings;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Set;
 import picocli.CommandLine.Option;
 
 /**
  * Where CLI commands that work on stored state (keys, audit) find the store: {@code --store URL},
- * or the {@code store.url} of {@code --config FILE}, or the embedded default ({@code
+ * or the {@code store.url} of {@code --config FILE} (the whole file is checked, but only the {@code
+ * store} section's environment variables must be set), or the embedded default ({@code
  * jdbc:sqlite:data/portcullis.db}, the same file {@code serve} uses without a configuration). The
  * CLI opens the store directly, so it works with the service stopped; a running service sees key
  * changes within a second (it polls the store). Only {@code serve} creates or migrates a store.
@@ -24,7 +26,9 @@ public final class StoreOptions {
   @Option(
       names = "--config",
       paramLabel = "FILE",
-      description = "Runtime configuration file (its store.url is used).")
+      description =
+          "Runtime configuration file: its store.url is used (environment variables named"
+              + " elsewhere in it need not be set).")
   Path config;
 
   @Option(
@@ -38,8 +42,10 @@ public final class StoreOptions {
     if (config == null) {
       return Optional.empty();
     }
+    // only store.url is read: the service's other variables (admin token, TLS paths) need not be
+    // set where the CLI runs (cron, a log shipper)
     return switch (RuntimeConfigLoader.loadForCommands(
-        config, Path.of("unused-policy.yaml"), System::getenv)) {
+        config, Path.of("unused-policy.yaml"), System::getenv, Set.of("store"))) {
       case RuntimeConfigLoader.Loaded loaded -> Optional.of(loaded.config());
       case RuntimeConfigLoader.Invalid invalid -> {
         for (PolicyError e : invalid.errors()) {

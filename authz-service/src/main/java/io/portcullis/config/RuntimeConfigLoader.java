@@ -22,7 +22,9 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -95,14 +97,43 @@ public final class RuntimeConfigLoader extends YamlReader {
   }
 
   /**
-   * As {@link #load(Path, Path, Function)}, for commands that open no listener ({@code audit},
-   * {@code keys}): the TLS files are read and checked as for serving, but a server certificate
-   * outside its validity window is not an error, so an expired certificate does not keep an
-   * operator from querying or verifying the audit log.
+   * As {@link #load(Path, Path, Function)}, for commands that open no listener and read only some
+   * sections of the file ({@code audit} and {@code keys} read {@code store}):
+   *
+   * <ul>
+   *   <li>an environment variable that is not set is an error only inside {@code sections}; a value
+   *       elsewhere that names one is skipped (its key keeps its default), so that a cron job
+   *       exporting the audit log needs the store's variables, not the service's admin token or TLS
+   *       paths. Everything else is checked as for serving: the file must parse and be valid.
+   *   <li>the TLS files are read and checked as for serving, but a server certificate outside its
+   *       validity window is not an error, so an expired certificate does not keep an operator from
+   *       querying or verifying the audit log.
+   * </ul>
+   *
+   * <p>The result must be used for those sections only: a skipped value elsewhere reads as its
+   * default.
+   *
+   * @param sections the top-level keys the command reads ({@code store})
    */
   public static Result loadForCommands(
-      Path file, @Nullable Path policyOverride, Function<String, @Nullable String> env) {
-    return load(file, policyOverride, env, null);
+      Path file,
+      @Nullable Path policyOverride,
+      Function<String, @Nullable String> env,
+      Set<String> sections) {
+    Set<String> read = Set.copyOf(sections);
+    return load(
+        file,
+        policyOverride,
+        env,
+        null,
+        path ->
+            path.isEmpty() // the root's keys
+                || read.stream()
+                    .anyMatch(
+                        s ->
+                            path.equals(s)
+                                || path.startsWith(s + ".")
+                                || path.startsWith(s + "[")));
   }
 
   /**
@@ -114,13 +145,22 @@ public final class RuntimeConfigLoader extends YamlReader {
       @Nullable Path policyOverride,
       Function<String, @Nullable String> env,
       @Nullable InstantSource clock) {
+    return load(file, policyOverride, env, clock, path -> true);
+  }
+
+  private static Result load(
+      Path file,
+      @Nullable Path policyOverride,
+      Function<String, @Nullable String> env,
+      @Nullable InstantSource clock,
+      Predicate<String> variablesRequiredAt) {
     Diagnostics d = new Diagnostics(file.toString());
     YamlTree.Source source = YamlTree.readSource(file, "the configuration file", 1 << 20, d);
     if (source == null) {
       return new Invalid(d.all());
     }
     String text = source.text();
-    YamlNode root = YamlTree.read(text, d, env);
+    YamlNode root = YamlTree.read(text, d, env, variablesRequiredAt);
     Path dir = file.toAbsolutePath().getParent();
     RuntimeConfigLoader loader =
         new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir, clock);
@@ -396,7 +436,9 @@ public final class RuntimeConfigLoader extends YamlReader {
         rb.timeout(optDuration(redis, "timeout", Duration.ofMillis(50)));
       }
       try {
-        b.redis(rb.build());
+        if (!hasBroken(r)) { // a skipped value would read as missing (master_name) here
+          b.redis(rb.build());
+        }
       } catch (RedisSettings.InvalidAddressException e) {
         boolean given = e.index() < addressNodes.size(); // not the default address
         d.error(
@@ -498,6 +540,9 @@ public final class RuntimeConfigLoader extends YamlReader {
       }
       return null;
     }
+    if (n instanceof YamlNode.Scalar s && s.broken()) {
+      return null; // already reported, or a variable a command need not resolve
+    }
     if (isNull(n) || n instanceof YamlNode.Scalar s && s.value().isEmpty()) {
       d.error(
           n,
@@ -597,6 +642,18 @@ public final class RuntimeConfigLoader extends YamlReader {
       return fallback;
     }
     return a;
+  }
+
+  /**
+   * Whether a value in {@code node} is broken: its error is already reported, or it names a
+   * variable that {@link #loadForCommands} does not need.
+   */
+  private static boolean hasBroken(YamlNode node) {
+    return switch (node) {
+      case YamlNode.Scalar s -> s.broken();
+      case YamlNode.Mapping m -> m.entries().stream().anyMatch(e -> hasBroken(e.value()));
+      case YamlNode.Sequence q -> q.items().stream().anyMatch(RuntimeConfigLoader::hasBroken);
+    };
   }
 
   /** A YAML {@code null} (or {@code ~}): the key is given but deliberately unset. */

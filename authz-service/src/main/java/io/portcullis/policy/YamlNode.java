@@ -34,8 +34,10 @@ public sealed interface YamlNode permits YamlNode.Scalar, YamlNode.Mapping, Yaml
    * A scalar.
    *
    * @param value the text after {@code ${NAME}} substitution
-   * @param broken substitution failed (already reported): binders skip the value silently so that
-   *     one missing variable does not cascade into more errors
+   * @param broken substitution failed (already reported), or named a variable that is not set where
+   *     the reader does not require it ({@link YamlTree#read(String, Diagnostics,
+   *     java.util.function.Function, java.util.function.Predicate)}): binders skip the value
+   *     silently so that one missing variable does not cascade into more errors
    */
   record Scalar(String value, ScalarType type, boolean broken, int line, int column)
       implements YamlNode {

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
@@ -67,6 +68,7 @@ public final class YamlTree {
 
   private final Diagnostics diagnostics;
   private final @Nullable Function<String, @Nullable String> env;
+  private final Predicate<String> variablesRequiredAt;
   private final Map<Node, Boolean> inProgress = new IdentityHashMap<>();
   private final long textBudget;
   private int nodes;
@@ -74,9 +76,13 @@ public final class YamlTree {
   private boolean tooMany;
 
   private YamlTree(
-      Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env, long textBudget) {
+      Diagnostics diagnostics,
+      @Nullable Function<String, @Nullable String> env,
+      Predicate<String> variablesRequiredAt,
+      long textBudget) {
     this.diagnostics = diagnostics;
     this.env = env;
+    this.variablesRequiredAt = variablesRequiredAt;
     this.textBudget = textBudget;
   }
 
@@ -136,7 +142,22 @@ public final class YamlTree {
    */
   public static @Nullable YamlNode read(
       String text, Diagnostics diagnostics, Function<String, @Nullable String> env) {
-    return parse(text, diagnostics, env);
+    return parse(text, diagnostics, env, path -> true);
+  }
+
+  /**
+   * As {@link #read(String, Diagnostics, Function)}, but a variable that is not set is an error
+   * only in a value whose path {@code variablesRequiredAt} accepts ({@code store.url}; keys have
+   * their mapping's path, the root's keys {@code ""}). Elsewhere the value is left broken without
+   * an error, so binders skip it as they skip any broken value: for a command that reads only some
+   * sections of a file and must not need the variables of the others.
+   */
+  public static @Nullable YamlNode read(
+      String text,
+      Diagnostics diagnostics,
+      Function<String, @Nullable String> env,
+      Predicate<String> variablesRequiredAt) {
+    return parse(text, diagnostics, env, variablesRequiredAt);
   }
 
   /**
@@ -145,11 +166,14 @@ public final class YamlTree {
    * is.
    */
   public static @Nullable YamlNode readData(String text, Diagnostics diagnostics) {
-    return parse(text, diagnostics, null);
+    return parse(text, diagnostics, null, path -> true);
   }
 
   private static @Nullable YamlNode parse(
-      String text, Diagnostics diagnostics, @Nullable Function<String, @Nullable String> env) {
+      String text,
+      Diagnostics diagnostics,
+      @Nullable Function<String, @Nullable String> env,
+      Predicate<String> variablesRequiredAt) {
     LoadSettings settings =
         LoadSettings.builder()
             .setLabel(diagnostics.file())
@@ -169,7 +193,9 @@ public final class YamlTree {
             1, 1, "", env == null ? "the document is empty" : "the policy file is empty");
         return null;
       }
-      YamlTree tree = new YamlTree(diagnostics, env, Math.max(4L * text.length(), MIN_TEXT_BUDGET));
+      YamlTree tree =
+          new YamlTree(
+              diagnostics, env, variablesRequiredAt, Math.max(4L * text.length(), MIN_TEXT_BUDGET));
       YamlNode node = tree.convert(root.get(), "");
       return tree.tooMany ? null : node;
     } catch (MarkedYamlEngineException e) {
@@ -295,11 +321,19 @@ public final class YamlTree {
     Tag tag = s.getTag();
     String raw = s.getValue();
     Substitution sub = substitute(raw);
-    boolean broken = false;
-    if (sub.error != null) {
-      diagnostics.error(line(s), column(s), path, sub.error);
-      broken = true;
+    List<String> missing = sub.missing();
+    String error =
+        missing.isEmpty() || !variablesRequiredAt.test(path)
+            ? sub.error()
+            : (missing.size() == 1
+                    ? "environment variable '" + missing.get(0) + "' is not set"
+                    : "environment variables " + missing + " are not set")
+                + (sub.error() == null ? "" : "; " + sub.error());
+    if (error != null) {
+      diagnostics.error(line(s), column(s), path, error);
     }
+    // a variable that is not set where it is not required: skipped by binders, without an error
+    boolean broken = error != null || !missing.isEmpty();
     String value = sub.value;
     textChars += value.length();
     if (textChars > textBudget && !tooMany) {
@@ -354,7 +388,13 @@ public final class YamlTree {
     }
   }
 
-  private record Substitution(String value, @Nullable String error) {}
+  /**
+   * A scalar after substitution.
+   *
+   * @param error a malformed reference, or {@code null}
+   * @param missing the variables that are not set (and have no default)
+   */
+  private record Substitution(String value, @Nullable String error, List<String> missing) {}
 
   /**
    * Replaces each <code>${NAME}</code> (NAME: letters, digits, {@code _}, not starting with a
@@ -367,7 +407,7 @@ public final class YamlTree {
    */
   private Substitution substitute(String raw) {
     if (env == null || raw.indexOf('$') < 0) {
-      return new Substitution(raw, null);
+      return new Substitution(raw, null, List.of());
     }
     StringBuilder out = new StringBuilder(raw.length());
     List<String> missing = new ArrayList<>();
@@ -414,14 +454,7 @@ public final class YamlTree {
         i++;
       }
     }
-    if (!missing.isEmpty()) {
-      error =
-          (missing.size() == 1
-                  ? "environment variable '" + missing.get(0) + "' is not set"
-                  : "environment variables " + missing + " are not set")
-              + (error == null ? "" : "; " + error);
-    }
-    return new Substitution(out.toString(), error);
+    return new Substitution(out.toString(), error, List.copyOf(missing));
   }
 
   private static boolean isVariableName(String s) {

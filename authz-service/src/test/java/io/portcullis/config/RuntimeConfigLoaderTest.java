@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -254,6 +255,45 @@ class RuntimeConfigLoaderTest {
               assertThat(e.message()).contains("give the password once");
               assertThat(e.format()).doesNotContain("hunter2").doesNotContain("other");
             });
+  }
+
+  @Test
+  void forCommands_onlyTheSectionsTheyReadNeedTheirVariables_serveNeedsThemAll()
+      throws IOException {
+    Path file = dir.resolve("portcullis.yaml");
+    Files.writeString(
+        file,
+        """
+        server:
+          admin: { token: "${ADMIN_TOKEN}" }
+          grpc: { tls: { cert: "${TLS_DIR}/s.pem", key: "${TLS_DIR}/s.key" } }
+        store: { url: "jdbc:postgresql://db/p?password=${PG_PASSWORD}" }
+        ratelimit: { redis: { mode: sentinel, master_name: "${REDIS_MASTER}" } }
+        """);
+    Map<String, String> env = Map.of("PG_PASSWORD", "pw");
+
+    RuntimeConfigLoader.Result serve = RuntimeConfigLoader.load(file, null, env::get);
+    assertThat(((RuntimeConfigLoader.Invalid) serve).errors())
+        .extracting(e -> e.line() + ":" + e.field() + ": " + e.message())
+        .containsExactly(
+            "2:server.admin.token: environment variable 'ADMIN_TOKEN' is not set",
+            "3:server.grpc.tls.cert: environment variable 'TLS_DIR' is not set",
+            "3:server.grpc.tls.key: environment variable 'TLS_DIR' is not set",
+            "5:ratelimit.redis.master_name: environment variable 'REDIS_MASTER' is not set");
+
+    RuntimeConfigLoader.Result store =
+        RuntimeConfigLoader.loadForCommands(file, null, env::get, Set.of("store"));
+    assertThat(store).as("%s", store).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    RuntimeConfig c = ((RuntimeConfigLoader.Loaded) store).config();
+    assertThat(c.storeUrl()).isEqualTo("jdbc:postgresql://db/p?password=pw");
+    assertThat(c.admin().token()).as("skipped: the default").isNull();
+    assertThat(c.grpc().tls()).isNull();
+
+    RuntimeConfigLoader.Result noStoreVariable =
+        RuntimeConfigLoader.loadForCommands(file, null, k -> null, Set.of("store"));
+    assertThat(((RuntimeConfigLoader.Invalid) noStoreVariable).errors())
+        .extracting(e -> e.line() + ":" + e.column() + ":" + e.field() + ": " + e.message())
+        .containsExactly("4:15:store.url: environment variable 'PG_PASSWORD' is not set");
   }
 
   /** Valid PEM files for {@code server.grpc.tls}, in {@code dir/tls}. */
