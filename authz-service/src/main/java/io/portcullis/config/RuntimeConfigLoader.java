@@ -77,10 +77,15 @@ public final class RuntimeConfigLoader extends YamlReader {
   private final Path base;
   private final @Nullable InstantSource clock;
 
-  private RuntimeConfigLoader(Diagnostics d, Path base, @Nullable InstantSource clock) {
+  /** Whether the files the service reads are opened and checked (serving), or not (commands). */
+  private final boolean readFiles;
+
+  private RuntimeConfigLoader(
+      Diagnostics d, Path base, @Nullable InstantSource clock, boolean readFiles) {
     super(d);
     this.base = base;
     this.clock = clock;
+    this.readFiles = readFiles;
   }
 
   /**
@@ -105,9 +110,11 @@ public final class RuntimeConfigLoader extends YamlReader {
    *       elsewhere that names one is skipped (its key keeps its default), so that a cron job
    *       exporting the audit log needs the store's variables, not the service's admin token or TLS
    *       paths. Everything else is checked as for serving: the file must parse and be valid.
-   *   <li>the TLS files are read and checked as for serving, but a server certificate outside its
-   *       validity window is not an error, so an expired certificate does not keep an operator from
-   *       querying or verifying the audit log.
+   *   <li>the files the service reads (the gRPC TLS certificate, key and client CA, the GeoIP
+   *       database) are not opened: a log shipper or cron job running as another user must not need
+   *       read access to the server's private key, and an expired or renewed certificate does not
+   *       keep an operator from querying or verifying the audit log. Their keys are still checked
+   *       as values.
    * </ul>
    *
    * <p>The result must be used for those sections only: a skipped value elsewhere reads as its
@@ -126,6 +133,7 @@ public final class RuntimeConfigLoader extends YamlReader {
         policyOverride,
         env,
         null,
+        false,
         path ->
             path.isEmpty() // the root's keys
                 || read.stream()
@@ -145,7 +153,7 @@ public final class RuntimeConfigLoader extends YamlReader {
       @Nullable Path policyOverride,
       Function<String, @Nullable String> env,
       @Nullable InstantSource clock) {
-    return load(file, policyOverride, env, clock, path -> true);
+    return load(file, policyOverride, env, clock, true, path -> true);
   }
 
   private static Result load(
@@ -153,6 +161,7 @@ public final class RuntimeConfigLoader extends YamlReader {
       @Nullable Path policyOverride,
       Function<String, @Nullable String> env,
       @Nullable InstantSource clock,
+      boolean readFiles,
       Predicate<String> variablesRequiredAt) {
     Diagnostics d = new Diagnostics(file.toString());
     YamlTree.Source source = YamlTree.readSource(file, "the configuration file", 1 << 20, d);
@@ -163,7 +172,7 @@ public final class RuntimeConfigLoader extends YamlReader {
     YamlNode root = YamlTree.read(text, d, env, variablesRequiredAt);
     Path dir = file.toAbsolutePath().getParent();
     RuntimeConfigLoader loader =
-        new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir, clock);
+        new RuntimeConfigLoader(d, dir == null ? Path.of(".") : dir, clock, readFiles);
     RuntimeConfig config = root == null ? null : loader.root(root, policyOverride);
     if (d.hasErrors() || config == null) {
       return new Invalid(d.all());
@@ -204,7 +213,7 @@ public final class RuntimeConfigLoader extends YamlReader {
           List<String> clientIds = allowedClientIds(tf);
           tls =
               cert == null || key == null ? null : new RuntimeConfig.Tls(cert, key, ca, clientIds);
-          if (tls != null && filesReadable) {
+          if (tls != null && filesReadable && readFiles) {
             checkTlsMaterial(tf, tls);
           }
         }
@@ -314,7 +323,7 @@ public final class RuntimeConfigLoader extends YamlReader {
               ? null
               : string(gf.get("header"), gf.path("header"));
       Path db = optPath(gf, "database", null);
-      if (db != null && !Files.isReadable(db)) {
+      if (db != null && readFiles && !Files.isReadable(db)) {
         d.error(gf.get("database"), gf.path("database"), "cannot read the GeoIP database " + db);
       }
       geo = new RuntimeConfig.GeoIp(header == null ? null : header.toLowerCase(Locale.ROOT), db);
@@ -558,7 +567,7 @@ public final class RuntimeConfigLoader extends YamlReader {
       return null;
     }
     Path p = base.resolve(s).normalize();
-    if (!Files.isReadable(p)) {
+    if (readFiles && !Files.isReadable(p)) {
       d.error(n, f.path(key), "cannot read " + p);
     }
     return p;

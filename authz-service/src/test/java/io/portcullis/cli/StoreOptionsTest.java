@@ -3,6 +3,7 @@ package io.portcullis.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.audit.AuditStore;
+import io.portcullis.config.RuntimeConfigLoader;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.AuditSamples;
@@ -126,5 +127,34 @@ class StoreOptionsTest {
     assertThat(r.err())
         .contains(config + ":2:27: server.admin.token: the admin token must be at least 16")
         .contains(config + ":3:23: ratelimit.backend: expected memory or redis");
+  }
+
+  @Test
+  void theServicesFiles_areNotOpened_soAShipperNeedsNoAccessToTheServerKey() throws Exception {
+    // A log shipper running as another user cannot read the server's key (here: no such files);
+    // serving with the same file still refuses them at their positions.
+    Files.writeString(
+        config,
+        """
+        store: { url: "%s" }
+        server:
+          grpc:
+            tls: { cert: /nonexistent/server.pem, key: /nonexistent/server.key }
+        geoip: { database: /nonexistent/GeoLite2-Country.mmdb }
+        """
+            .formatted(url));
+
+    CommandRun r = run("audit", "verify");
+
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).isEqualTo("ok: " + AuditSamples.COUNT + " records verified\n");
+    assertThat(RuntimeConfigLoader.load(config, null, k -> null))
+        .isInstanceOfSatisfying(
+            RuntimeConfigLoader.Invalid.class,
+            invalid ->
+                assertThat(invalid.errors())
+                    .extracting(e -> e.line() + ":" + e.field())
+                    .containsExactly(
+                        "4:server.grpc.tls.cert", "4:server.grpc.tls.key", "5:geoip.database"));
   }
 }
