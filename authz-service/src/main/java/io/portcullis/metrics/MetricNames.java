@@ -27,7 +27,8 @@ public final class MetricNames {
   /**
    * Cache name (tag {@code cache}) of the verified-JWT cache in Micrometer's Caffeine meters:
    * {@code cache_gets_total{cache="portcullis.jwt.verified",result="hit|miss"}}, {@code
-   * cache_size}, {@code cache_evictions_total}.
+   * cache_size}, the summary {@code cache_evictions_count|sum|max{cause}} (docs/api-keys.md,
+   * "Metrics").
    */
   public static final String CACHE_JWT_VERIFIED = "portcullis.jwt.verified";
 
