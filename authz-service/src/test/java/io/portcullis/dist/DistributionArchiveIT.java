@@ -60,6 +60,14 @@ class DistributionArchiveIT {
   }
 
   @Test
+  void version_isTheReleasedVersion_notADevelopmentBuild() throws Exception {
+    String version = root.getFileName().toString().substring("portcullis-".length());
+    Result v = run(root, List.of("bin/portcullis", "--version"));
+    assertThat(v.exit()).as(v.output()).isZero();
+    assertThat(v.output().strip()).isEqualTo("portcullis " + version);
+  }
+
+  @Test
   void policyCheck_runsFromTheArchive() throws Exception {
     Result ok = run(root, List.of("bin/portcullis", "policy", "check", "examples/policy.yaml"));
     assertThat(ok.exit()).as(ok.output()).isZero();
