@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -32,7 +33,8 @@ import picocli.CommandLine.Parameters;
  * standard error says it cannot be shown again); {@code list} never prints a secret. {@code
  * --format json} prints the admin API's JSON ({@link KeyJson}). Exit status: 0 done, 1 refused (no
  * such key, revoked, expired), 2 invalid arguments, 3 the store cannot be opened, read or written
- * (as for {@code audit}; a missing SQLite file is not created).
+ * (as for {@code audit}; a missing SQLite file is not created). An invalid argument is named by its
+ * option ({@code --expires}), not by the admin API's field ({@code expires_in}).
  */
 @Command(
     name = "keys",
@@ -93,9 +95,49 @@ public final class KeysCommand implements Runnable {
 
     /** Prints a refusal and returns its exit status. */
     static int refused(KeyResult.Refused<?> r, PrintWriter err) {
+      if (r.refusal() == KeyResult.Refusal.INVALID_REQUEST) {
+        err.println(withOptionName(r.detail()));
+        return INVALID;
+      }
       err.println(r.detail());
-      return r.refusal() == KeyResult.Refusal.INVALID_REQUEST ? INVALID : REFUSED;
+      return REFUSED;
     }
+  }
+
+  /** The admin API's request fields and the options that set them here. */
+  private static final Map<String, String> OPTIONS =
+      Map.of(
+          "client", "--client",
+          "client_type", "--client-type",
+          "roles", "--roles",
+          "scopes", "--scopes",
+          "segment_hint", "--segment-hint",
+          "expires_in", "--expires",
+          "grace", "--grace");
+
+  /**
+   * {@code detail} of an invalid request ({@link KeyLifecycle}: it starts with the field's admin
+   * API name) with the field named as the option that set it: {@code expires_in must be ...}
+   * becomes {@code --expires must be ...}, {@code roles[2] must be ...} {@code --roles value 3 must
+   * be ...}.
+   */
+  static String withOptionName(String detail) {
+    int end = 0;
+    while (end < detail.length()
+        && (Character.isLowerCase(detail.charAt(end)) || detail.charAt(end) == '_')) {
+      end++;
+    }
+    String option = OPTIONS.get(detail.substring(0, end));
+    if (option == null) {
+      return detail;
+    }
+    String rest = detail.substring(end);
+    int close = rest.indexOf(']');
+    if (rest.startsWith("[") && close > 1) {
+      int index = Integer.parseInt(rest.substring(1, close));
+      return option + " value " + (index + 1) + rest.substring(close + 1);
+    }
+    return option + rest;
   }
 
   @Command(

@@ -76,7 +76,8 @@ public final class KeyLifecycle {
    * Issues a key.
    *
    * @return the key with its secret, or {@link Refusal#INVALID_REQUEST} naming the first invalid
-   *     field
+   *     field: the detail starts with the field's admin API name ({@code expires_in}, {@code
+   *     roles[2]}), which the CLI replaces by its option
    */
   public KeyResult<IssuedKey> issue(KeyRequest request) {
     String expiresIn = request.expiresIn();

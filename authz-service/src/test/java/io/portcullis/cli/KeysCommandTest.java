@@ -142,9 +142,37 @@ class KeysCommandTest {
     assertThat(keys("issue").exit()).as("--client is required").isEqualTo(2);
     CommandRun badExpiry = keys("issue", "--client", "acme", "--expires", "soon");
     assertThat(badExpiry.exit()).isEqualTo(2);
-    assertThat(badExpiry.err()).contains("expires_in");
+    assertThat(badExpiry.err()).contains("--expires");
     assertThat(keys("revoke", "AAAAAAAAAAAA").exit()).isEqualTo(1);
     assertThat(keys("rotate", "AAAAAAAAAAAA", "--grace", "1h").exit()).isEqualTo(1);
+    assertThat(keys("list").out().lines().count()).as("nothing was issued").isEqualTo(1);
+  }
+
+  @Test
+  void invalidValues_areNamedByTheirOption_notByTheAdminApiField() {
+    CommandRun expiry = keys("issue", "--client", "acme", "--expires", "90x");
+    assertThat(expiry.exit()).isEqualTo(2);
+    assertThat(expiry.err())
+        .startsWith("--expires must be a duration such as 30d, 24h or 90d, at most 36500d")
+        .doesNotContain("expires_in");
+
+    CommandRun type = keys("issue", "--client", "acme", "--client-type", "two words");
+    assertThat(type.exit()).isEqualTo(2);
+    assertThat(type.err())
+        .startsWith("--client-type must be visible ASCII characters without spaces")
+        .doesNotContain("client_type");
+
+    CommandRun role = keys("issue", "--client", "acme", "--roles", "orders.read,orders write");
+    assertThat(role.exit()).isEqualTo(2);
+    assertThat(role.err()).startsWith("--roles value 2 must be visible ASCII");
+
+    CommandRun hint = keys("issue", "--client", "acme", "--segment-hint", "x".repeat(129));
+    assertThat(hint.err()).startsWith("--segment-hint must be 1 to 128 characters");
+
+    CommandRun grace = keys("rotate", "AAAAAAAAAAAA", "--grace", "forever");
+    assertThat(grace.exit()).isEqualTo(2);
+    assertThat(grace.err()).startsWith("--grace must be 0 or a duration");
+
     assertThat(keys("list").out().lines().count()).as("nothing was issued").isEqualTo(1);
   }
 

@@ -140,6 +140,12 @@ class KeyAdminRoutesTest {
       assertProblem(r, 400, "invalid_key_request");
       assertThat(r.bodyText()).doesNotContain("ninety days").doesNotContain("crimson-7");
     }
+    AdminResponse badExpiry =
+        router.dispatch(
+            AdminRequests.post("/admin/keys", "{\"client\":\"acme\",\"expires_in\":\"90x\"}"));
+    assertThat(badExpiry.bodyText())
+        .as("the API names its own field")
+        .contains("expires_in must be");
     assertThat(store.list(null)).isEmpty();
   }
 
