@@ -147,7 +147,8 @@ public final class KeyLifecycle {
       return refusal;
     }
     String key = KeyFormat.withSecret(id, random);
-    StoredKey rotated = store.rotate(id, KeyHash.of(key), now, now.plus(g));
+    StoredKey rotated =
+        store.rotate(id, KeyHash.of(key), now, KeyMetadata.wholeSeconds(now.plus(g)));
     if (rotated == null) {
       // revoked (or deleted) between the read and the update
       KeyResult<IssuedKey> late = unrotatable(store.find(id), now);

@@ -3,6 +3,7 @@ package io.portcullis.keys;
 import com.google.protobuf.Timestamp;
 import io.portcullis.proto.v1.ApiKey;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -10,6 +11,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * What may be shown of an API key (admin API, CLI, gRPC): everything but its secret and the
  * secret's hash.
+ *
+ * <p>Times are whole seconds, truncated here, so that every adapter (admin JSON, gRPC, {@code keys
+ * list}) shows them alike: last-use times are stored to the microsecond, and a sub-second lifetime
+ * ({@code 1500ms}) would give a fractional {@code expires_at}.
  *
  * @param id the public id (the principal of requests made with the key)
  * @param client the customer or application the key belongs to
@@ -42,10 +47,18 @@ public record KeyMetadata(
     Objects.requireNonNull(client, "client");
     roles = List.copyOf(roles);
     scopes = List.copyOf(scopes);
-    Objects.requireNonNull(createdAt, "createdAt");
+    createdAt = wholeSeconds(Objects.requireNonNull(createdAt, "createdAt"));
+    expiresAt = wholeSeconds(expiresAt);
+    revokedAt = wholeSeconds(revokedAt);
+    lastUsedAt = wholeSeconds(lastUsedAt);
     if (generation < 1) {
       throw new IllegalArgumentException("generation starts at 1");
     }
+  }
+
+  /** {@code t} truncated to the second; {@code null} stays {@code null}. */
+  static @Nullable Instant wholeSeconds(@Nullable Instant t) {
+    return t == null ? null : t.truncatedTo(ChronoUnit.SECONDS);
   }
 
   public static Builder builder(String id, String client, Instant createdAt) {

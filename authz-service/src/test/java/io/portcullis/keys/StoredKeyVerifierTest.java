@@ -412,6 +412,26 @@ class StoredKeyVerifierTest {
   // ---- last use -------------------------------------------------------------------------------
 
   @Test
+  void keyTimes_areWholeSeconds_inEveryForm_lastUseIncluded() {
+    clock.advance(Duration.ofMillis(250)); // 10:00:00.250
+    IssuedKey k = issue("");
+    assertThat(k.metadata().createdAt()).isEqualTo(Instant.parse("2026-11-22T10:00:00Z"));
+
+    clock.advance(Duration.ofNanos(1_123_456_000)); // 10:00:01.373456
+    verifier.verify(k.key().reveal());
+    verifier.flushUses();
+    KeyMetadata stored = store.find(k.id()).metadata();
+    assertThat(stored.lastUsedAt()).isEqualTo(Instant.parse("2026-11-22T10:00:01Z"));
+    assertThat(KeyJson.key(stored)).contains("\"last_used_at\":\"2026-11-22T10:00:01Z\"");
+    assertThat(stored.toProto().getLastUsedAt().getNanos()).isZero();
+
+    IssuedKey rotated = ((KeyResult.Ok<IssuedKey>) keys.rotate(k.id(), "1500ms")).value();
+    assertThat(rotated.previousValidUntil()).isEqualTo(Instant.parse("2026-11-22T10:00:02Z"));
+    assertThat(issue("2500ms").metadata().expiresAt())
+        .isEqualTo(Instant.parse("2026-11-22T10:00:03Z"));
+  }
+
+  @Test
   void lastUse_isWrittenBehind_coalescedToTheLatestUsePerKey() {
     IssuedKey a = issue("");
     IssuedKey b = issue("");
