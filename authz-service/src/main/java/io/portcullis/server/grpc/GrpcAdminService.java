@@ -256,7 +256,9 @@ public final class GrpcAdminService extends AdminServiceGrpc.AdminServiceImplBas
           }
           List<LimitDefinition> found = LimitAdminRoutes.find(policy.get(), request.getLimit());
           if (found.isEmpty()) {
-            throw Status.NOT_FOUND.withDescription("no such limit").asException();
+            throw Status.NOT_FOUND
+                .withDescription(LimitAdminRoutes.unknownLimit(policy.get()))
+                .asException();
           }
           if (found.size() > 1) {
             throw Status.FAILED_PRECONDITION

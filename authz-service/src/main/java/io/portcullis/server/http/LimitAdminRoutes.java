@@ -58,9 +58,10 @@ public final class LimitAdminRoutes {
       return AdminResponse.problem(
           400, "bad_request", "limit and key are required", "e.g. ?limit=partners/daily&key=acme");
     }
-    List<LimitDefinition> found = find(policy.get(), name);
+    Policy current = policy.get();
+    List<LimitDefinition> found = find(current, name);
     if (found.isEmpty()) {
-      return AdminResponse.problem(404, "not_found", "No such limit", "no limit of that name");
+      return AdminResponse.problem(404, "not_found", "No such limit", unknownLimit(current));
     }
     if (found.size() > 1) {
       return AdminResponse.problem(
@@ -261,11 +262,40 @@ public final class LimitAdminRoutes {
     return scope + "/" + l.name();
   }
 
+  /** The most limit names {@link #unknownLimit} lists. */
+  static final int MAX_NAMES_LISTED = 20;
+
+  /**
+   * The detail of a limit name that {@link #find} does not know: the names {@code policy} does
+   * know, qualified, in policy order, at most {@value #MAX_NAMES_LISTED} of them. Shared with the
+   * admin gRPC service.
+   */
+  public static String unknownLimit(Policy policy) {
+    List<String> names = limits(policy).stream().map(LimitAdminRoutes::qualifiedName).toList();
+    if (names.isEmpty()) {
+      return "no limit of that name: the policy has no limits";
+    }
+    int shown = Math.min(names.size(), MAX_NAMES_LISTED);
+    return "no limit of that name; the policy's limits: "
+        + String.join(", ", names.subList(0, shown))
+        + (names.size() > shown ? " and " + (names.size() - shown) + " more" : "");
+  }
+
   /**
    * The limits of {@code policy} that {@code name} denotes: those whose qualified name it is, else
    * those whose bare name it is (several when the bare name is ambiguous).
    */
   public static List<LimitDefinition> find(Policy policy, String name) {
+    List<LimitDefinition> all = limits(policy);
+    List<LimitDefinition> exact = all.stream().filter(l -> qualifiedName(l).equals(name)).toList();
+    if (!exact.isEmpty()) {
+      return exact;
+    }
+    return all.stream().filter(l -> l.name().equals(name)).toList();
+  }
+
+  /** Every limit of {@code policy}, segment limits and rule limits, in policy order. */
+  private static List<LimitDefinition> limits(Policy policy) {
     List<LimitDefinition> all = new ArrayList<>();
     for (Segment s : policy.segments()) {
       all.addAll(s.limits());
@@ -273,10 +303,6 @@ public final class LimitAdminRoutes {
         all.addAll(r.limits());
       }
     }
-    List<LimitDefinition> exact = all.stream().filter(l -> qualifiedName(l).equals(name)).toList();
-    if (!exact.isEmpty()) {
-      return exact;
-    }
-    return all.stream().filter(l -> l.name().equals(name)).toList();
+    return all;
   }
 }

@@ -700,4 +700,16 @@ class GrpcAdminServiceTest {
     assertThatThrownBy(() -> new AdminTokenInterceptor(Secret.of("")))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void usageOfAnUnknownLimit_isNotFound_namingThePolicysLimits() {
+    StatusRuntimeException e =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> admin().getUsage(UsageRequest.newBuilder().setLimit("nope").setKey("x").build()));
+
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(e.getStatus().getDescription())
+        .isEqualTo("no limit of that name; the policy's limits: public/per-ip");
+  }
 }

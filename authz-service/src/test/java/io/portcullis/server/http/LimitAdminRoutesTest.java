@@ -296,4 +296,45 @@ class LimitAdminRoutesTest {
         .as("one value for a two-part key")
         .isEqualTo(400);
   }
+
+  @Test
+  void unknownLimit_is404_listingThePolicysLimitNames() {
+    AdminResponse r = usage("nope", "acme");
+
+    assertThat(r.status()).isEqualTo(404);
+    assertThat(JSON.readTree(r.bodyText()).get("detail").asString())
+        .isEqualTo(
+            "no limit of that name; the policy's limits: partners/per-client,"
+                + " partners/per-region, partners/per-ip");
+  }
+
+  @Test
+  void unknownLimit_listsAtMostTwentyNames() {
+    TestPolicies.SegmentBuilder many = segment("bulk");
+    for (int i = 1; i <= 25; i++) {
+      many.limit(
+          new LimitDefinition(
+              "l" + i,
+              "segment/bulk",
+              List.of(LimitKey.Attribute.CLIENT),
+              new LimitKind.Quota(100, QuotaWindow.DAY, ZoneOffset.UTC)));
+    }
+    Policy big = TestPolicies.policy(CredentialChain.builder().build(), many.build());
+    LimitAdminRoutes bigRoutes = new LimitAdminRoutes(() -> big, limiter, protection);
+
+    AdminResponse r =
+        bigRoutes.usage(
+            new AdminRequest(
+                "GET",
+                "/admin/usage",
+                Map.of("limit", List.of("nope"), "key", List.of("acme")),
+                Map.of(),
+                Headers.empty(),
+                new byte[0]));
+
+    String detail = JSON.readTree(r.bodyText()).get("detail").asString();
+    assertThat(r.status()).isEqualTo(404);
+    assertThat(detail).contains("bulk/l1, bulk/l2,").contains("bulk/l20 and 5 more");
+    assertThat(detail).doesNotContain("bulk/l21");
+  }
 }
