@@ -45,6 +45,15 @@ public final class BackendCircuit {
         .register(registry);
   }
 
+  /**
+   * How long a caller refused because the backend is unavailable ({@code on_backend_failure: deny})
+   * should wait before trying again: the retry interval, when the backend is asked again, but at
+   * least 1 s ({@code Retry-After} and RateLimit reset values are whole seconds).
+   */
+  public Duration retryAfter() {
+    return Duration.ofNanos(Math.max(retryNanos, 1_000_000_000L));
+  }
+
   /** Whether to ask the backend now; when false the caller must call {@link #skipped()}. */
   public boolean allowsAttempt() {
     return elapsed(openUntilNanos, EpochNanos.of(clock.instant()));

@@ -51,8 +51,8 @@ public final class FailoverRateLimiter implements RateLimiter {
    * @param policy what to do while the primary fails
    * @param circuit the backend's circuit (shared with the other users of the same backend)
    * @param clock places a calendar quota's window in the RateLimit headers of a {@code deny}
-   * @param retryInterval the circuit's retry interval, used as {@code Retry-After} under {@code
-   *     deny}
+   * @param retryInterval the circuit's retry interval, named in the log ({@code Retry-After} under
+   *     {@code deny} is the circuit's {@link BackendCircuit#retryAfter()})
    */
   public FailoverRateLimiter(
       RateLimiter primary,
@@ -67,8 +67,7 @@ public final class FailoverRateLimiter implements RateLimiter {
     this.circuit = Objects.requireNonNull(circuit, "circuit");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.retryInterval = retryInterval;
-    this.denyRetryAfter =
-        retryInterval.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : retryInterval;
+    this.denyRetryAfter = circuit.retryAfter();
   }
 
   @Override

@@ -75,7 +75,7 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
     Pending p = new Pending(hits, new CompletableFuture<>());
     slots.submit(p);
     try {
-      return new Totals(p.totals().get(timeoutNanos, TimeUnit.NANOSECONDS), null);
+      return Totals.counted(p.totals().get(timeoutNanos, TimeUnit.NANOSECONDS));
     } catch (TimeoutException e) {
       // still queued: dropped when its turn comes; already sent: its totals are ignored
       p.totals().cancel(false);

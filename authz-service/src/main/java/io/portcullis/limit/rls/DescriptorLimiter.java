@@ -29,6 +29,11 @@ import org.jspecify.annotations.Nullable;
  *       = requests_per_unit − counter}; {@code duration_until_reset} is the time to the window's
  *       end. {@code shadow_mode} turns {@code OVER_LIMIT} into {@code OK} (remaining stays 0).
  *   <li>{@code overall_code} is {@code OVER_LIMIT} if any descriptor is.
+ *   <li>A descriptor the counters refused without counting (memory full, or Redis down under {@code
+ *       on_backend_failure: deny}) is {@code OVER_LIMIT} with its limit, {@code limit_remaining} 0
+ *       and {@code duration_until_reset} = when to try again (1 s, or the Redis retry interval),
+ *       not the window's end: Envoy turns the status into {@code x-ratelimit-reset}, and a client
+ *       told to wait out a daily window would stay away a day for an outage of seconds.
  * </ul>
  *
  * The configuration is swapped atomically by {@link #reload()}; a bad configuration is refused and
@@ -131,7 +136,7 @@ public final class DescriptorLimiter {
               unit.length()));
     }
     FixedWindowCounters.Totals totals =
-        hits.isEmpty() ? new FixedWindowCounters.Totals(new long[0], null) : counters.add(hits);
+        hits.isEmpty() ? FixedWindowCounters.Totals.counted(new long[0]) : counters.add(hits);
     List<RlsResponse.Status> statuses = new ArrayList<>(n);
     RlsResponse.Code overall = RlsResponse.Code.OK;
     for (int i = 0; i < n; i++) {
@@ -145,8 +150,12 @@ public final class DescriptorLimiter {
         continue;
       }
       long after = totals.values()[hitIndex[i]];
-      Duration reset = Duration.ofSeconds(Objects.requireNonNull(l.unit()).untilReset(now));
-      boolean over = after > l.requestsPerUnit();
+      boolean refused = after == FixedWindowCounters.REFUSED;
+      Duration reset =
+          refused
+              ? totals.retryAfter()
+              : Duration.ofSeconds(Objects.requireNonNull(l.unit()).untilReset(now));
+      boolean over = refused || after > l.requestsPerUnit();
       RlsResponse.Code code =
           over && !l.shadowMode() ? RlsResponse.Code.OVER_LIMIT : RlsResponse.Code.OK;
       if (code == RlsResponse.Code.OVER_LIMIT) {

@@ -3,6 +3,7 @@ package io.portcullis.limit.rls;
 import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.LimitBackendException;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -15,8 +16,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code local}: counts in this instance's memory ({@code fallback});
- *   <li>{@code deny}: every counter reads {@link Long#MAX_VALUE}, so every limited descriptor is
- *       {@code OVER_LIMIT} (shadow-mode descriptors still answer {@code OK});
+ *   <li>{@code deny}: every hit is {@link #REFUSED}, so every limited descriptor is {@code
+ *       OVER_LIMIT} (shadow-mode descriptors still answer {@code OK}), to be tried again after the
+ *       circuit's {@link BackendCircuit#retryAfter()}: when Redis may be asked again, not when the
+ *       descriptor's window ends (a day for a daily limit);
  *   <li>{@code allow}: every counter reads 0, so every descriptor is {@code OK}.
  * </ul>
  *
@@ -45,7 +48,7 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
   @Override
   public Totals add(List<Hit> hits) {
     if (hits.isEmpty()) {
-      return new Totals(new long[0], null);
+      return Totals.counted(new long[0]);
     }
     if (circuit.allowsAttempt()) {
       try {
@@ -64,13 +67,18 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
     }
     String label = policy.degradedLabel();
     return switch (policy) {
-      case LOCAL -> new Totals(fallback.add(hits).values(), label);
-      case DENY -> {
-        long[] all = new long[hits.size()];
-        Arrays.fill(all, Long.MAX_VALUE);
-        yield new Totals(all, label);
+      case LOCAL -> {
+        Totals local = fallback.add(hits);
+        yield new Totals(local.values(), label, local.retryAfter());
       }
-      case ALLOW -> new Totals(new long[hits.size()], label);
+      case DENY -> new Totals(filled(hits.size(), REFUSED), label, circuit.retryAfter());
+      case ALLOW -> new Totals(new long[hits.size()], label, Duration.ZERO);
     };
+  }
+
+  private static long[] filled(int size, long value) {
+    long[] all = new long[size];
+    Arrays.fill(all, value);
+    return all;
   }
 }

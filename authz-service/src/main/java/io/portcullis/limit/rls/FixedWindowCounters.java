@@ -18,9 +18,17 @@ import org.jspecify.annotations.Nullable;
 public interface FixedWindowCounters {
 
   /**
+   * A value of {@link Totals#values()}: the hit was not counted and is to be refused, over any
+   * limit (no room for a new counter, or {@code on_backend_failure: deny}); the caller may try
+   * again after {@link Totals#retryAfter()}, not at the window's end.
+   */
+  long REFUSED = Long.MAX_VALUE;
+
+  /**
    * Adds each hit's amount to its key's counter, creating missing counters at zero to expire after
-   * {@code ttl}, and returns every counter's new value in the order of {@code hits}. An amount of 0
-   * reads the counter without changing it.
+   * {@code ttl}, and returns every counter's new value in the order of {@code hits} (or {@link
+   * #REFUSED} for a hit that could not be counted). An amount of 0 reads the counter without
+   * changing it.
    */
   Totals add(List<Hit> hits);
 
@@ -43,9 +51,21 @@ public interface FixedWindowCounters {
   /**
    * The counters after the hits.
    *
-   * @param values each hit's counter after adding, in order
-   * @param degraded non-null when the shared store failed and the failure policy answered (e.g.
-   *     {@code ratelimit_backend:local})
+   * @param values each hit's counter after adding, in order; {@link #REFUSED} for a hit that was
+   *     not counted
+   * @param degraded non-null when the counts are not the shared store's: it failed and the failure
+   *     policy answered (e.g. {@code ratelimit_backend:local}), or memory was full
+   * @param retryAfter when a {@link #REFUSED} hit may be tried again (zero when there is none)
    */
-  record Totals(long[] values, @Nullable String degraded) {}
+  record Totals(long[] values, @Nullable String degraded, Duration retryAfter) {
+    public Totals {
+      Objects.requireNonNull(values, "values");
+      Objects.requireNonNull(retryAfter, "retryAfter");
+    }
+
+    /** Hits all counted by the shared store (or by memory, the configured backend). */
+    public static Totals counted(long[] values) {
+      return new Totals(values, null, Duration.ZERO);
+    }
+  }
 }

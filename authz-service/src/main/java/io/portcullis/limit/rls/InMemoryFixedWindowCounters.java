@@ -2,6 +2,7 @@ package io.portcullis.limit.rls;
 
 import io.portcullis.limit.ExpiringCounters;
 import io.portcullis.limit.InMemoryGcraLimiter;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
@@ -12,6 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * instance, and the per-instance fallback of the Redis counters. Thread-safe; never throws.
  */
 public final class InMemoryFixedWindowCounters implements FixedWindowCounters {
+  /**
+   * When a hit refused for want of room may try again: the in-memory limiter's wait for a full
+   * table, 1 s.
+   */
+  static final Duration FULL_RETRY_AFTER = Duration.ofSeconds(1);
+
   private final InstantSource clock;
   private final ExpiringCounters counters;
 
@@ -28,9 +35,9 @@ public final class InMemoryFixedWindowCounters implements FixedWindowCounters {
    * {@inheritDoc}
    *
    * <p>A hit that needs a new counter when {@code maximumCounters} are live is answered {@link
-   * Long#MAX_VALUE} (over any limit) with {@link Totals#degraded()} {@value
-   * InMemoryGcraLimiter#FULL_LABEL}; no live counter is evicted for it. A hit of 0 on a missing
-   * counter reads 0 and creates none.
+   * #REFUSED} with {@link Totals#degraded()} {@value InMemoryGcraLimiter#FULL_LABEL} and {@link
+   * Totals#retryAfter()} 1 s; no live counter is evicted for it. A hit of 0 on a missing counter
+   * reads 0 and creates none.
    */
   @Override
   public Totals add(List<Hit> hits) {
@@ -44,10 +51,10 @@ public final class InMemoryFixedWindowCounters implements FixedWindowCounters {
       if (counter != null) {
         out[i] = counter.addAndGet(h.amount());
       } else if (h.amount() > 0) {
-        out[i] = Long.MAX_VALUE;
+        out[i] = REFUSED;
         degraded = InMemoryGcraLimiter.FULL_LABEL;
       }
     }
-    return new Totals(out, degraded);
+    return degraded == null ? Totals.counted(out) : new Totals(out, degraded, FULL_RETRY_AFTER);
   }
 }

@@ -237,6 +237,10 @@ class DescriptorLimiterTest {
 
     assertThat(last.overallCode()).as("no room for a new counter").isEqualTo(Code.OVER_LIMIT);
     assertThat(last.degraded()).isEqualTo(io.portcullis.limit.InMemoryGcraLimiter.FULL_LABEL);
+    assertThat(last.statuses().get(0).durationUntilReset())
+        .as("try again in a second (as the policy's full limiter says), not at the day's end")
+        .isEqualTo(Duration.ofSeconds(1));
+    assertThat(last.statuses().get(0).currentLimit().unit()).isEqualTo(RlsUnit.DAY);
     assertThat(l.shouldRateLimit(victim).overallCode())
         .as("the victim's counter was not evicted and reset")
         .isEqualTo(Code.OVER_LIMIT);
@@ -343,6 +347,49 @@ class DescriptorLimiterTest {
                 .counter()
                 .count())
         .isEqualTo(1);
+  }
+
+  @Test
+  void backendFailure_underDeny_saysToRetryAfterTheRetryInterval_notAtTheEndOfTheWindow()
+      throws Exception {
+    FixedWindowCounters broken =
+        hits -> {
+          throw new io.portcullis.limit.LimitBackendException("down", new RuntimeException());
+        };
+    DescriptorLimiter l =
+        DescriptorLimiter.builder()
+            .config(limiter.config())
+            .counters(
+                new FailoverFixedWindowCounters(
+                    broken,
+                    new InMemoryFixedWindowCounters(clock, 100),
+                    io.portcullis.limit.BackendFailurePolicy.DENY,
+                    new io.portcullis.limit.BackendCircuit(
+                        clock,
+                        Duration.ofSeconds(5),
+                        new io.micrometer.core.instrument.simple.SimpleMeterRegistry())))
+            .clock(clock)
+            .build();
+
+    RlsResponse r =
+        l.shouldRateLimit(
+            new RlsRequest(
+                "messaging",
+                List.of(
+                    descriptor("message_type", "marketing", "to_number", "2061111111"),
+                    descriptor("nothing", "here")),
+                0));
+
+    RlsResponse.Status day = r.statuses().get(0);
+    assertThat(r.overallCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(day.code()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(day.currentLimit().unit()).as("the limit that applies").isEqualTo(RlsUnit.DAY);
+    assertThat(day.limitRemaining()).isZero();
+    assertThat(day.durationUntilReset())
+        .as("Redis is asked again in 5 s; the day's window ends in almost 12 hours")
+        .isEqualTo(Duration.ofSeconds(5));
+    assertThat(r.statuses().get(1).code()).as("no limit, nothing to refuse").isEqualTo(Code.OK);
+    assertThat(r.statuses().get(1).durationUntilReset()).isNull();
   }
 
   /** A limiter reading {@code dir}, counting in memory with room for 100 live counters. */

@@ -171,6 +171,39 @@ class EnvoyRateLimitServiceTest {
   }
 
   @Test
+  void backendFailure_underDeny_isOverLimit_withTheLimit_andAResetOfTheRetryInterval()
+      throws Exception {
+    rls.close();
+    FixedWindowCounters down =
+        hits -> {
+          throw new LimitBackendException("down", new RuntimeException());
+        };
+    rls =
+        new RlsClient(
+            limiter(
+                new FailoverFixedWindowCounters(
+                    down,
+                    new InMemoryFixedWindowCounters(clock, 100),
+                    BackendFailurePolicy.DENY,
+                    new BackendCircuit(clock, Duration.ofSeconds(3), new SimpleMeterRegistry()))));
+
+    RateLimitResponse r =
+        rls.stub.shouldRateLimit(
+            request("edge", descriptor("segment", "partners", "client", "acme")));
+
+    // Envoy's x-ratelimit-* headers: limit 1000;w=3600, remaining 0, reset 3 (not 2380)
+    RateLimitResponse.DescriptorStatus s = r.getStatuses(0);
+    assertThat(r.getOverallCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(s.getCode()).isEqualTo(Code.OVER_LIMIT);
+    assertThat(s.getCurrentLimit().getRequestsPerUnit()).isEqualTo(1000);
+    assertThat(s.getCurrentLimit().getUnit()).isEqualTo(RateLimitResponse.RateLimit.Unit.HOUR);
+    assertThat(s.getLimitRemaining()).isZero();
+    assertThat(s.getDurationUntilReset().getSeconds()).isEqualTo(3);
+    assertThat(r.getDynamicMetadata().getFieldsOrThrow("degraded").getStringValue())
+        .isEqualTo("ratelimit_backend:deny");
+  }
+
+  @Test
   void backendFailure_isAnsweredByThePolicy_andNamedInDynamicMetadata() throws Exception {
     rls.close();
     FixedWindowCounters down =
