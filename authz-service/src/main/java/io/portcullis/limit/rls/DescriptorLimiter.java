@@ -33,7 +33,9 @@ import org.jspecify.annotations.Nullable;
  *       on_backend_failure: deny}) is {@code OVER_LIMIT} with its limit, {@code limit_remaining} 0
  *       and {@code duration_until_reset} = when to try again (1 s, or the Redis retry interval),
  *       not the window's end: Envoy turns the status into {@code x-ratelimit-reset}, and a client
- *       told to wait out a daily window would stay away a day for an outage of seconds.
+ *       told to wait out a daily window would stay away a day for an outage of seconds. One
+ *       admitted without counting ({@code allow}) is {@code OK} without a limit, as a descriptor
+ *       that has none: there is no count, and a full {@code limit_remaining} would be made up.
  * </ul>
  *
  * The configuration is swapped atomically by {@link #reload()}; a bad configuration is refused and
@@ -150,6 +152,10 @@ public final class DescriptorLimiter {
         continue;
       }
       long after = totals.values()[hitIndex[i]];
+      if (after == FixedWindowCounters.NOT_COUNTED) { // on_backend_failure: allow
+        statuses.add(new RlsResponse.Status(RlsResponse.Code.OK, null, 0, null));
+        continue;
+      }
       boolean refused = after == FixedWindowCounters.REFUSED;
       Duration reset =
           refused

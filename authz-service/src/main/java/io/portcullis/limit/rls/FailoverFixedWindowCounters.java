@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
  *       OVER_LIMIT} (shadow-mode descriptors still answer {@code OK}), to be tried again after the
  *       circuit's {@link BackendCircuit#retryAfter()}: when Redis may be asked again, not when the
  *       descriptor's window ends (a day for a daily limit);
- *   <li>{@code allow}: every counter reads 0, so every descriptor is {@code OK}.
+ *   <li>{@code allow}: every hit is {@link #NOT_COUNTED}, so every descriptor is {@code OK} without
+ *       a limit, as one that has none: nothing was counted, so there is no remaining count to
+ *       report.
  * </ul>
  *
  * The answer's {@link Totals#degraded()} names the policy, and each such call counts in {@code
@@ -72,7 +74,7 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
         yield new Totals(local.values(), label, local.retryAfter());
       }
       case DENY -> new Totals(filled(hits.size(), REFUSED), label, circuit.retryAfter());
-      case ALLOW -> new Totals(new long[hits.size()], label, Duration.ZERO);
+      case ALLOW -> new Totals(filled(hits.size(), NOT_COUNTED), label, Duration.ZERO);
     };
   }
 

@@ -25,10 +25,16 @@ public interface FixedWindowCounters {
   long REFUSED = Long.MAX_VALUE;
 
   /**
+   * A value of {@link Totals#values()}: the hit was not counted and is to be admitted without a
+   * limit ({@code on_backend_failure: allow}); there is no count to report.
+   */
+  long NOT_COUNTED = -1;
+
+  /**
    * Adds each hit's amount to its key's counter, creating missing counters at zero to expire after
    * {@code ttl}, and returns every counter's new value in the order of {@code hits} (or {@link
-   * #REFUSED} for a hit that could not be counted). An amount of 0 reads the counter without
-   * changing it.
+   * #REFUSED} or {@link #NOT_COUNTED} for a hit that could not be counted). An amount of 0 reads
+   * the counter without changing it.
    */
   Totals add(List<Hit> hits);
 
@@ -51,8 +57,8 @@ public interface FixedWindowCounters {
   /**
    * The counters after the hits.
    *
-   * @param values each hit's counter after adding, in order; {@link #REFUSED} for a hit that was
-   *     not counted
+   * @param values each hit's counter after adding, in order; {@link #REFUSED} or {@link
+   *     #NOT_COUNTED} for a hit that was not counted
    * @param degraded non-null when the counts are not the shared store's: it failed and the failure
    *     policy answered (e.g. {@code ratelimit_backend:local}), or memory was full
    * @param retryAfter when a {@link #REFUSED} hit may be tried again (zero when there is none)

@@ -204,6 +204,39 @@ class EnvoyRateLimitServiceTest {
   }
 
   @Test
+  void backendFailure_underAllow_isOk_withoutALimitOrARemainingCountNothingCounted()
+      throws Exception {
+    rls.close();
+    FixedWindowCounters down =
+        hits -> {
+          throw new LimitBackendException("down", new RuntimeException());
+        };
+    rls =
+        new RlsClient(
+            limiter(
+                new FailoverFixedWindowCounters(
+                    down,
+                    new InMemoryFixedWindowCounters(clock, 100),
+                    BackendFailurePolicy.ALLOW,
+                    new BackendCircuit(clock, Duration.ofSeconds(3), new SimpleMeterRegistry()))));
+
+    RateLimitResponse r =
+        rls.stub.shouldRateLimit(
+            request("edge", descriptor("segment", "partners", "client", "acme")));
+
+    // without current_limit Envoy sends no x-ratelimit-* headers, as Check sends no RateLimit
+    // headers under allow; a status of 1000 remaining would claim a count nobody took
+    RateLimitResponse.DescriptorStatus s = r.getStatuses(0);
+    assertThat(r.getOverallCode()).isEqualTo(Code.OK);
+    assertThat(s.getCode()).isEqualTo(Code.OK);
+    assertThat(s.hasCurrentLimit()).isFalse();
+    assertThat(s.getLimitRemaining()).isZero();
+    assertThat(s.hasDurationUntilReset()).isFalse();
+    assertThat(r.getDynamicMetadata().getFieldsOrThrow("degraded").getStringValue())
+        .isEqualTo("ratelimit_backend:allow");
+  }
+
+  @Test
   void backendFailure_isAnsweredByThePolicy_andNamedInDynamicMetadata() throws Exception {
     rls.close();
     FixedWindowCounters down =
