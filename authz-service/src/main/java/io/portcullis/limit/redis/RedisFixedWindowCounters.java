@@ -23,7 +23,8 @@ import org.redisson.api.RedissonClient;
  * them: per descriptor {@code INCRBY key hits} and {@code PEXPIRE key <window length>}, pipelined
  * (in a cluster, Redisson splits a pipeline by slot). Descriptors are counted independently, so no
  * multi-key atomicity (and no hash tag) is needed. Keys are {@code
- * <prefix>:rls:<domain>_<key>_<value>_..._<window start>}.
+ * <prefix>:rls:<domain>_<key>_<value>_..._<window start>}, with {@code %} and {@code _} in values
+ * percent-encoded ({@link io.portcullis.limit.rls.DescriptorLimiter}).
  *
  * <p>Concurrent requests share pipelines ({@link CallSlots}, as {@link GcraBatcher} shares script
  * calls): at most {@code maxInFlight} pipelines are in flight; a request that finds a free slot

@@ -21,9 +21,9 @@ import org.jspecify.annotations.Nullable;
  *       counted and answer {@code OK} with {@code limit_remaining} 2³²−1; descriptors without a
  *       limit answer {@code OK} without {@code current_limit}.
  *   <li>Every counted descriptor's counter for the current window (windows aligned to the Unix
- *       epoch, key {@code domain_key_value_..._windowStart}) is incremented by its hits addend
- *       <em>whether or not</em> it, or another descriptor, ends up over the limit: descriptors are
- *       independent, unlike the policy's all-or-nothing limits.
+ *       epoch, key {@code domain_key_value_..._windowStart}, see {@link #counterKey}) is
+ *       incremented by its hits addend <em>whether or not</em> it, or another descriptor, ends up
+ *       over the limit: descriptors are independent, unlike the policy's all-or-nothing limits.
  *   <li>After the increment a descriptor is {@code OVER_LIMIT} iff its counter exceeds {@code
  *       requests_per_unit} ({@code limit_remaining} 0), else {@code OK} with {@code limit_remaining
  *       = requests_per_unit − counter}; {@code duration_until_reset} is the time to the window's
@@ -172,11 +172,29 @@ public final class DescriptorLimiter {
     return new RlsResponse(overall, statuses, totals.degraded());
   }
 
-  /** envoyproxy/ratelimit's cache key: {@code domain_k1_v1_k2_v2_<window start>}. */
+  /**
+   * A descriptor's counter key for one window: envoyproxy/ratelimit's {@code
+   * domain_k1_v1_k2_v2_<window start>}, with {@code %} and {@code _} in each value percent-encoded
+   * ({@code %25}, {@code %5F}). Values come from the client (a header, an address); unencoded, the
+   * value {@code victim_path_x} of a one-entry descriptor {@code [user]} was counted under the key
+   * of the two-entry {@code [user=victim, path=x]}, so a client limited per user could use up
+   * another user's per-path limit. Keys and domains come from Envoy's and this service's
+   * configuration and are left as they are.
+   */
   static String counterKey(String domain, RlsRequest.Descriptor d, long windowStart) {
     StringBuilder b = new StringBuilder(64).append(domain).append('_');
     for (RlsRequest.Entry e : d.entries()) {
-      b.append(e.key()).append('_').append(e.value()).append('_');
+      b.append(e.key()).append('_');
+      String v = e.value();
+      for (int i = 0; i < v.length(); i++) {
+        char c = v.charAt(i);
+        switch (c) {
+          case '%' -> b.append("%25");
+          case '_' -> b.append("%5F");
+          default -> b.append(c);
+        }
+      }
+      b.append('_');
     }
     return b.append(windowStart).toString();
   }

@@ -392,6 +392,36 @@ class DescriptorLimiterTest {
     assertThat(r.statuses().get(1).durationUntilReset()).isNull();
   }
 
+  @Test
+  void aValueWithUnderscores_isCountedApart_fromTheDeeperDescriptorItSpellsOut(@TempDir Path dir)
+      throws Exception {
+    Files.writeString(
+        dir.resolve("api.yaml"),
+        """
+        domain: api
+        descriptors:
+          - key: user
+            rate_limit: {unit: minute, requests_per_unit: 100}
+            descriptors:
+              - key: path
+                rate_limit: {unit: minute, requests_per_unit: 1}
+        """);
+    DescriptorLimiter l = fromDirectory(dir);
+
+    RlsResponse attacker =
+        l.shouldRateLimit(new RlsRequest("api", List.of(descriptor("user", "victim_path_x")), 0));
+    RlsResponse victim =
+        l.shouldRateLimit(
+            new RlsRequest("api", List.of(descriptor("user", "victim", "path", "x")), 0));
+
+    assertThat(attacker.statuses().get(0).limitRemaining()).isEqualTo(99);
+    assertThat(victim.overallCode())
+        .as("the victim's first request of the minute; 'victim_path_x' is not [victim, x]")
+        .isEqualTo(Code.OK);
+    assertThat(DescriptorLimiter.counterKey("api", descriptor("user", "a_b%5F"), 60))
+        .isEqualTo("api_user_a%5Fb%255F_60");
+  }
+
   /** A limiter reading {@code dir}, counting in memory with room for 100 live counters. */
   private DescriptorLimiter fromDirectory(Path dir) throws Exception {
     return DescriptorLimiter.builder()
