@@ -1,5 +1,6 @@
 package io.portcullis.limit.rls;
 
+import io.portcullis.limit.LimitKey;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,6 +45,12 @@ import org.jspecify.annotations.Nullable;
 public final class DescriptorLimiter {
   /** {@code limit_remaining} of an unlimited descriptor: uint32 max, as envoyproxy/ratelimit. */
   public static final long UNLIMITED_REMAINING = 0xFFFF_FFFFL;
+
+  /**
+   * The longest entries' part of a counter key ({@code k1_v1_k2_v2_}) kept as it is, {@value}
+   * characters; a longer one is replaced by its digest.
+   */
+  static final int MAX_PLAIN_ENTRIES = 128;
 
   private final @Nullable Path configDirectory;
   private final FixedWindowCounters counters;
@@ -180,9 +187,25 @@ public final class DescriptorLimiter {
    * of the two-entry {@code [user=victim, path=x]}, so a client limited per user could use up
    * another user's per-path limit. Keys and domains come from Envoy's and this service's
    * configuration and are left as they are.
+   *
+   * <p>When the entries' part is longer than {@value #MAX_PLAIN_ENTRIES} characters it is replaced
+   * by {@code sha256:} and the first 32 hex digits of its SHA-256 ({@link
+   * io.portcullis.limit.LimitKey.Header#digest}, as the policy's limits key long header values):
+   * values come from clients, and a header value can be tens of kilobytes, so a flood of distinct
+   * long values would otherwise hold that much per in-memory counter (of up to a million) and per
+   * Redis key.
    */
   static String counterKey(String domain, RlsRequest.Descriptor d, long windowStart) {
-    StringBuilder b = new StringBuilder(64).append(domain).append('_');
+    String entries = entriesPart(d);
+    if (entries.length() > MAX_PLAIN_ENTRIES) {
+      entries = LimitKey.Header.digest(entries) + "_";
+    }
+    return domain + "_" + entries + windowStart;
+  }
+
+  /** {@code k1_v1_k2_v2_}, each value percent-encoded. */
+  private static String entriesPart(RlsRequest.Descriptor d) {
+    StringBuilder b = new StringBuilder(64);
     for (RlsRequest.Entry e : d.entries()) {
       b.append(e.key()).append('_');
       String v = e.value();
@@ -196,7 +219,7 @@ public final class DescriptorLimiter {
       }
       b.append('_');
     }
-    return b.append(windowStart).toString();
+    return b.toString();
   }
 
   /** Builds a {@link DescriptorLimiter}; not thread-safe. */

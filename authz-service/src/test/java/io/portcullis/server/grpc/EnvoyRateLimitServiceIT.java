@@ -93,6 +93,33 @@ class EnvoyRateLimitServiceIT {
   }
 
   @Test
+  void longValues_areCountedUnderShortKeys_eachValueOnItsOwnCounter() {
+    String common = "x".repeat(16 * 1024);
+    RateLimitResponse one =
+        a.stub.shouldRateLimit(
+            request("edge", descriptor("segment", "partners", "client", common + "1")));
+    RateLimitResponse again =
+        b.stub.shouldRateLimit(
+            request("edge", descriptor("segment", "partners", "client", common + "1")));
+    RateLimitResponse other =
+        a.stub.shouldRateLimit(
+            request("edge", descriptor("segment", "partners", "client", common + "2")));
+
+    Iterable<String> keys = redisA.getKeys().getKeysByPattern(prefix + ":rls:*");
+    assertThat(keys)
+        .as("a 16 KiB client value must not make a 16 KiB Redis key (or in-memory counter)")
+        .hasSize(2)
+        .allSatisfy(k -> assertThat(k.length()).isLessThan(prefix.length() + 80));
+    // unless the hour rolled over between the calls, the same value shares its counter
+    if (one.getStatuses(0).getDurationUntilReset().getSeconds()
+        >= other.getStatuses(0).getDurationUntilReset().getSeconds()) {
+      assertThat(one.getStatuses(0).getLimitRemaining()).isEqualTo(999);
+      assertThat(again.getStatuses(0).getLimitRemaining()).isEqualTo(998);
+      assertThat(other.getStatuses(0).getLimitRemaining()).isEqualTo(999);
+    }
+  }
+
+  @Test
   void everyDescriptorCounts_evenWhenAnotherIsOverLimit() {
     RateLimitResponse first = null;
     RateLimitResponse last = null;
