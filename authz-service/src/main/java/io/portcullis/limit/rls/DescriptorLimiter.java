@@ -52,6 +52,18 @@ public final class DescriptorLimiter {
    */
   static final int MAX_PLAIN_ENTRIES = 128;
 
+  /**
+   * The most descriptors one request may carry, {@value}. Envoy sends one per matching {@code
+   * rate_limits} entry of the route and virtual host, a handful in practice; without a bound, one 8
+   * MiB message (the listener's limit) of a million one-entry descriptors became a Redis pipeline
+   * of two million commands, which timed out every request sharing it and opened the Redis circuit
+   * for all of them.
+   */
+  public static final int MAX_DESCRIPTORS = 256;
+
+  /** The most entries one descriptor may have, {@value} (one per action of a rate limit). */
+  public static final int MAX_ENTRIES = 64;
+
   private final @Nullable Path configDirectory;
   private final FixedWindowCounters counters;
   private final InstantSource clock;
@@ -98,7 +110,9 @@ public final class DescriptorLimiter {
    * Counts the request's descriptors and answers for each.
    *
    * @throws IllegalArgumentException when the domain is empty or there are no descriptors (the gRPC
-   *     adapter answers {@code INVALID_ARGUMENT}, as envoyproxy/ratelimit returns an error)
+   *     adapter answers {@code INVALID_ARGUMENT}, as envoyproxy/ratelimit returns an error), or
+   *     more than {@link #MAX_DESCRIPTORS} descriptors or a descriptor with more than {@link
+   *     #MAX_ENTRIES} entries; nothing is counted then
    */
   public RlsResponse shouldRateLimit(RlsRequest request) {
     if (request.domain().isEmpty()) {
@@ -106,6 +120,22 @@ public final class DescriptorLimiter {
     }
     if (request.descriptors().isEmpty()) {
       throw new IllegalArgumentException("rate limit descriptor list must not be empty");
+    }
+    if (request.descriptors().size() > MAX_DESCRIPTORS) {
+      throw new IllegalArgumentException(
+          "rate limit request has "
+              + request.descriptors().size()
+              + " descriptors, more than "
+              + MAX_DESCRIPTORS);
+    }
+    for (RlsRequest.Descriptor d : request.descriptors()) {
+      if (d.entries().size() > MAX_ENTRIES) {
+        throw new IllegalArgumentException(
+            "rate limit descriptor has "
+                + d.entries().size()
+                + " entries, more than "
+                + MAX_ENTRIES);
+      }
     }
     RlsConfig cfg = config;
     List<RlsRequest.Descriptor> descriptors = request.descriptors();

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.google.protobuf.UInt64Value;
 import io.envoyproxy.envoy.extensions.common.ratelimit.v3.RateLimitDescriptor;
+import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse.Code;
 import io.envoyproxy.envoy.type.v3.RateLimitUnit;
@@ -159,6 +160,42 @@ class EnvoyRateLimitServiceTest {
 
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(e.getStatus().getDescription()).isEqualTo("rate limit domain must not be empty");
+  }
+
+  @Test
+  void tooManyDescriptorsOrEntries_isInvalidArgument_andCountsNothing() {
+    // one more than DescriptorLimiter.MAX_DESCRIPTORS and MAX_ENTRIES
+    RateLimitRequest.Builder many = request("edge").toBuilder();
+    for (int i = 0; i < 257; i++) {
+      many.addDescriptors(descriptor("remote_address", "192.0.2.1"));
+    }
+    String[] deep = new String[2 * 65];
+    deep[0] = "remote_address";
+    deep[1] = "192.0.2.1";
+    for (int i = 2; i < deep.length; i += 2) {
+      deep[i] = "k";
+      deep[i + 1] = "v";
+    }
+
+    StatusRuntimeException tooMany =
+        catchThrowableOfType(
+            StatusRuntimeException.class, () -> rls.stub.shouldRateLimit(many.build()));
+    StatusRuntimeException tooDeep =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> rls.stub.shouldRateLimit(request("edge", descriptor(deep))));
+
+    assertThat(tooMany.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(tooMany.getStatus().getDescription())
+        .isEqualTo("rate limit request has 257 descriptors, more than 256");
+    assertThat(tooDeep.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(
+            rls.stub
+                .shouldRateLimit(request("edge", descriptor("remote_address", "192.0.2.1")))
+                .getStatuses(0)
+                .getLimitRemaining())
+        .as("the refused request counted nothing: this is the first of 3")
+        .isEqualTo(2);
   }
 
   @Test
