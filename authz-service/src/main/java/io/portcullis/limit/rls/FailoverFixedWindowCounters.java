@@ -58,11 +58,14 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
         circuit.succeeded();
         return t;
       } catch (LimitBackendException e) {
-        circuit.failed();
-        log.warn(
-            "rate limit service counters failed, applying on_backend_failure={}: {}",
-            policy.wireName(),
-            e.toString());
+        // One line per outage window, as FailoverRateLimiter: every call in flight when Redis
+        // fails fails with it (thousands at a few thousand calls a second).
+        if (circuit.failed()) {
+          log.warn(
+              "rate limit service counters failed, applying on_backend_failure={}: {}",
+              policy.wireName(),
+              e.toString());
+        }
       }
     } else {
       circuit.skipped();
