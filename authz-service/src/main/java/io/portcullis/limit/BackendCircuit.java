@@ -89,6 +89,15 @@ public final class BackendCircuit {
     return elapsed(open, now);
   }
 
+  /**
+   * The backend did not answer within a caller's own deadline, shorter than the backend's timeout:
+   * count it, but leave the circuit as it is, since one caller's tight deadline says nothing about
+   * the backend.
+   */
+  public void late() {
+    errors.increment();
+  }
+
   /** The backend was not asked because the circuit is open: count it. */
   public void skipped() {
     errors.increment();

@@ -8,11 +8,33 @@ package io.portcullis.limit;
 public final class LimitBackendException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  private final boolean callersDeadline;
+
   public LimitBackendException(String message) {
     super(message);
+    this.callersDeadline = false;
   }
 
   public LimitBackendException(String message, Throwable cause) {
+    this(message, cause, false);
+  }
+
+  private LimitBackendException(String message, Throwable cause, boolean callersDeadline) {
     super(message, cause);
+    this.callersDeadline = callersDeadline;
+  }
+
+  /**
+   * The backend did not answer within the time the caller had left, which was shorter than the
+   * backend's own timeout: the caller needs the failure policy's answer now, but the backend may be
+   * well (a caller's tight deadline says nothing about it).
+   */
+  public static LimitBackendException callersDeadline(String message, Throwable cause) {
+    return new LimitBackendException(message, cause, true);
+  }
+
+  /** Whether this is a {@link #callersDeadline} failure rather than the backend's. */
+  public boolean isCallersDeadline() {
+    return callersDeadline;
   }
 }

@@ -73,13 +73,30 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
 
   @Override
   public Totals add(List<Hit> hits) {
+    return add(hits, Duration.ofNanos(timeoutNanos));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Waits at most the shorter of {@code within} and the Redis timeout (queueing included).
+   */
+  @Override
+  public Totals add(List<Hit> hits, Duration within) {
+    long wait = Math.min(timeoutNanos, Math.max(0, within.toNanos()));
     Pending p = new Pending(hits, new CompletableFuture<>());
     slots.submit(p);
     try {
-      return Totals.counted(p.totals().get(timeoutNanos, TimeUnit.NANOSECONDS));
+      return Totals.counted(p.totals().get(wait, TimeUnit.NANOSECONDS));
     } catch (TimeoutException e) {
       // still queued: dropped when its turn comes; already sent: its totals are ignored
       p.totals().cancel(false);
+      if (wait < timeoutNanos) {
+        throw LimitBackendException.callersDeadline(
+            "redis rate limit counters did not answer within the caller's "
+                + Duration.ofNanos(wait),
+            e);
+      }
       throw new LimitBackendException(
           "redis rate limit counters timed out after " + Duration.ofNanos(timeoutNanos), e);
     } catch (InterruptedException e) {

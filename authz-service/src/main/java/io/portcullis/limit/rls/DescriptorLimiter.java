@@ -115,6 +115,20 @@ public final class DescriptorLimiter {
    *     #MAX_ENTRIES} entries; nothing is counted then
    */
   public RlsResponse shouldRateLimit(RlsRequest request) {
+    return answer(request, null);
+  }
+
+  /**
+   * As {@link #shouldRateLimit(RlsRequest)}, for a caller that needs the answer within {@code
+   * answerWithin} (Envoy's deadline, less the way back): when the counters' shared store has not
+   * answered by then, {@code on_backend_failure} answers, as if it had failed, instead of the
+   * answer arriving after Envoy gave up on it (and applied its {@code failure_mode_deny}).
+   */
+  public RlsResponse shouldRateLimit(RlsRequest request, Duration answerWithin) {
+    return answer(request, Objects.requireNonNull(answerWithin, "answerWithin"));
+  }
+
+  private RlsResponse answer(RlsRequest request, @Nullable Duration answerWithin) {
     if (request.domain().isEmpty()) {
       throw new IllegalArgumentException("rate limit domain must not be empty");
     }
@@ -175,7 +189,9 @@ public final class DescriptorLimiter {
               unit.length()));
     }
     FixedWindowCounters.Totals totals =
-        hits.isEmpty() ? FixedWindowCounters.Totals.counted(new long[0]) : counters.add(hits);
+        hits.isEmpty()
+            ? FixedWindowCounters.Totals.counted(new long[0])
+            : answerWithin == null ? counters.add(hits) : counters.add(hits, answerWithin);
     List<RlsResponse.Status> statuses = new ArrayList<>(n);
     RlsResponse.Code overall = RlsResponse.Code.OK;
     for (int i = 0; i < n; i++) {

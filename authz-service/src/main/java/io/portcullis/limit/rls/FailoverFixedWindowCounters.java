@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,15 +50,35 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
 
   @Override
   public Totals add(List<Hit> hits) {
+    return count(hits, null);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>When the primary does not answer within {@code within} (the caller's deadline, shorter than
+   * the Redis timeout), this call is answered by the policy in time; it counts as a backend error
+   * but does not open the circuit.
+   */
+  @Override
+  public Totals add(List<Hit> hits, Duration within) {
+    return count(hits, within);
+  }
+
+  private Totals count(List<Hit> hits, @Nullable Duration within) {
     if (hits.isEmpty()) {
       return Totals.counted(new long[0]);
     }
     if (circuit.allowsAttempt()) {
       try {
-        Totals t = primary.add(hits);
+        Totals t = within == null ? primary.add(hits) : primary.add(hits, within);
         circuit.succeeded();
         return t;
       } catch (LimitBackendException e) {
+        if (e.isCallersDeadline()) {
+          circuit.late();
+          return degraded(hits);
+        }
         // One line per outage window, as FailoverRateLimiter: every call in flight when Redis
         // fails fails with it (thousands at a few thousand calls a second).
         if (circuit.failed()) {
@@ -70,6 +91,11 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
     } else {
       circuit.skipped();
     }
+    return degraded(hits);
+  }
+
+  /** The policy's answer for hits the primary could not count. */
+  private Totals degraded(List<Hit> hits) {
     String label = policy.degradedLabel();
     return switch (policy) {
       case LOCAL -> {

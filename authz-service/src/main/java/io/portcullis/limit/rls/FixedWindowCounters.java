@@ -39,6 +39,16 @@ public interface FixedWindowCounters {
   Totals add(List<Hit> hits);
 
   /**
+   * As {@link #add(List)}, for a caller that needs the answer within {@code within}: a shared store
+   * that has not answered by then throws {@link
+   * io.portcullis.limit.LimitBackendException#callersDeadline}, even before its own timeout. The
+   * default, for counters that do not wait, ignores {@code within}.
+   */
+  default Totals add(List<Hit> hits, Duration within) {
+    return add(hits);
+  }
+
+  /**
    * One counter increment.
    *
    * @param key the counter's key (descriptor and window start)

@@ -6,6 +6,8 @@ import io.envoyproxy.envoy.extensions.common.ratelimit.v3.RateLimitDescriptor;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitServiceGrpc;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.portcullis.limit.rls.DescriptorLimiter;
@@ -13,9 +15,11 @@ import io.portcullis.limit.rls.RlsLimit;
 import io.portcullis.limit.rls.RlsRequest;
 import io.portcullis.limit.rls.RlsResponse;
 import io.portcullis.limit.rls.RlsUnit;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -28,9 +32,22 @@ import org.jspecify.annotations.Nullable;
  * ({@code INVALID_ARGUMENT}); Envoy then applies its own {@code failure_mode_deny}. When the
  * counter backend failed and {@code on_backend_failure} answered, the response's {@code
  * dynamic_metadata} carries {@code {"degraded": "ratelimit_backend:<policy>"}} for Envoy's logs.
+ *
+ * <p>The call's deadline ({@code grpc-timeout}: Envoy's {@code timeout}, 20 ms by default) bounds
+ * the wait for Redis: Redis that has not answered within four fifths of the time left is treated as
+ * failed for this call, so {@code on_backend_failure} answers while Envoy still waits, rather than
+ * Envoy giving up on a Redis slower than its timeout but within Portcullis's (250 ms by default)
+ * and answering every request by its own {@code failure_mode_deny}. A call cancelled, or past its
+ * deadline, before anything is counted counts nothing.
  */
 public final class EnvoyRateLimitService extends RateLimitServiceGrpc.RateLimitServiceImplBase {
   private static final long UINT32_MAX = 0xFFFF_FFFFL;
+
+  /**
+   * The part of the caller's remaining time kept for the answer's way back: the counters may use
+   * all but 1/{@value} of it.
+   */
+  private static final long ANSWER_MARGIN = 5;
 
   private final DescriptorLimiter limiter;
 
@@ -41,9 +58,25 @@ public final class EnvoyRateLimitService extends RateLimitServiceGrpc.RateLimitS
   @Override
   public void shouldRateLimit(
       RateLimitRequest request, StreamObserver<RateLimitResponse> responseObserver) {
+    Context call = Context.current();
+    Deadline deadline = call.getDeadline();
+    long left = deadline == null ? Long.MAX_VALUE : deadline.timeRemaining(TimeUnit.NANOSECONDS);
+    if (call.isCancelled() || left <= 0) {
+      // Envoy gave up (its timeout, or the downstream request went away) and applied its own
+      // failure mode: count nothing for a request whose answer no one will read.
+      responseObserver.onError(
+          (left <= 0 ? Status.DEADLINE_EXCEEDED : Status.CANCELLED)
+              .withDescription("the caller gave up before the descriptors were counted")
+              .asRuntimeException());
+      return;
+    }
     RlsResponse answer;
     try {
-      answer = limiter.shouldRateLimit(toRequest(request));
+      RlsRequest rls = toRequest(request);
+      answer =
+          deadline == null
+              ? limiter.shouldRateLimit(rls)
+              : limiter.shouldRateLimit(rls, Duration.ofNanos(left - left / ANSWER_MARGIN));
     } catch (IllegalArgumentException e) {
       responseObserver.onError(
           Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());

@@ -11,8 +11,10 @@ import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse.Code;
 import io.envoyproxy.envoy.type.v3.RateLimitUnit;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.testing.StreamRecorder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BackendFailurePolicy;
@@ -196,6 +198,31 @@ class EnvoyRateLimitServiceTest {
                 .getLimitRemaining())
         .as("the refused request counted nothing: this is the first of 3")
         .isEqualTo(2);
+  }
+
+  @Test
+  void aCallCancelledBeforeItRuns_countsNothing() throws Exception {
+    InMemoryFixedWindowCounters counters = new InMemoryFixedWindowCounters(clock, 100);
+    EnvoyRateLimitService service = new EnvoyRateLimitService(limiter(counters));
+    StreamRecorder<RateLimitResponse> recorder = StreamRecorder.create();
+    Context.CancellableContext gaveUp = Context.current().withCancellation();
+    gaveUp.cancel(null); // Envoy's timeout, or the downstream request went away
+
+    gaveUp.run(
+        () ->
+            service.shouldRateLimit(
+                request("edge", descriptor("remote_address", "192.0.2.9")), recorder));
+
+    StreamRecorder<RateLimitResponse> next = StreamRecorder.create();
+    service.shouldRateLimit(request("edge", descriptor("remote_address", "192.0.2.9")), next);
+
+    assertThat(next.getValues().getFirst().getStatuses(0).getLimitRemaining())
+        .as("the cancelled call counted nothing: this is the first of 3")
+        .isEqualTo(2);
+    assertThat(recorder.getValues()).isEmpty();
+    assertThat(recorder.getError()).isNotNull();
+    assertThat(Status.fromThrowable(recorder.getError()).getCode())
+        .isEqualTo(Status.Code.CANCELLED);
   }
 
   @Test

@@ -17,16 +17,32 @@ final class RlsClient implements AutoCloseable {
   private final ManagedChannel channel;
   final RateLimitServiceGrpc.RateLimitServiceBlockingStub stub;
 
+  /** Calls run on the caller's thread ({@code directExecutor()}). */
   RlsClient(DescriptorLimiter limiter) throws IOException {
+    this(limiter, true);
+  }
+
+  private RlsClient(DescriptorLimiter limiter, boolean direct) throws IOException {
     String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .directExecutor()
-            .addService(new EnvoyRateLimitService(limiter))
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    InProcessServerBuilder sb =
+        InProcessServerBuilder.forName(name).addService(new EnvoyRateLimitService(limiter));
+    InProcessChannelBuilder cb = InProcessChannelBuilder.forName(name);
+    if (direct) {
+      sb.directExecutor();
+      cb.directExecutor();
+    }
+    server = sb.build().start();
+    channel = cb.build();
     stub = RateLimitServiceGrpc.newBlockingStub(channel);
+  }
+
+  /**
+   * Calls run on the server's own threads, as on the real listener: a caller's deadline then passes
+   * while the call runs (with {@code directExecutor()} the caller's thread runs the call and sees
+   * its answer only after the call returns).
+   */
+  static RlsClient onServerThreads(DescriptorLimiter limiter) throws IOException {
+    return new RlsClient(limiter, false);
   }
 
   /** A descriptor from key/value pairs. */
