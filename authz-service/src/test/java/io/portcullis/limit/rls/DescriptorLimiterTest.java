@@ -312,21 +312,7 @@ class DescriptorLimiterTest {
   void backendFailure_underDeny_isOverLimitAndFlagged_butShadowModeStaysOk() throws Exception {
     io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
         new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-    FixedWindowCounters broken =
-        hits -> {
-          throw new io.portcullis.limit.LimitBackendException("down", new RuntimeException());
-        };
-    DescriptorLimiter l =
-        DescriptorLimiter.builder()
-            .config(limiter.config())
-            .counters(
-                new FailoverFixedWindowCounters(
-                    broken,
-                    new InMemoryFixedWindowCounters(clock, 100),
-                    io.portcullis.limit.BackendFailurePolicy.DENY,
-                    new io.portcullis.limit.BackendCircuit(clock, Duration.ofSeconds(1), registry)))
-            .clock(clock)
-            .build();
+    DescriptorLimiter l = deniedWhileRedisIsDown(Duration.ofSeconds(1), registry);
 
     RlsResponse r =
         l.shouldRateLimit(
@@ -352,24 +338,9 @@ class DescriptorLimiterTest {
   @Test
   void backendFailure_underDeny_saysToRetryAfterTheRetryInterval_notAtTheEndOfTheWindow()
       throws Exception {
-    FixedWindowCounters broken =
-        hits -> {
-          throw new io.portcullis.limit.LimitBackendException("down", new RuntimeException());
-        };
     DescriptorLimiter l =
-        DescriptorLimiter.builder()
-            .config(limiter.config())
-            .counters(
-                new FailoverFixedWindowCounters(
-                    broken,
-                    new InMemoryFixedWindowCounters(clock, 100),
-                    io.portcullis.limit.BackendFailurePolicy.DENY,
-                    new io.portcullis.limit.BackendCircuit(
-                        clock,
-                        Duration.ofSeconds(5),
-                        new io.micrometer.core.instrument.simple.SimpleMeterRegistry())))
-            .clock(clock)
-            .build();
+        deniedWhileRedisIsDown(
+            Duration.ofSeconds(5), new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
 
     RlsResponse r =
         l.shouldRateLimit(
@@ -420,6 +391,26 @@ class DescriptorLimiterTest {
         .isEqualTo(Code.OK);
     assertThat(DescriptorLimiter.counterKey("api", descriptor("user", "a_b%5F"), 60))
         .isEqualTo("api_user_a%5Fb%255F_60");
+  }
+
+  /** The README configuration over counters whose Redis always fails, under {@code deny}. */
+  private DescriptorLimiter deniedWhileRedisIsDown(
+      Duration retryInterval, io.micrometer.core.instrument.MeterRegistry registry)
+      throws Exception {
+    FixedWindowCounters broken =
+        hits -> {
+          throw new io.portcullis.limit.LimitBackendException("down", new RuntimeException());
+        };
+    return DescriptorLimiter.builder()
+        .config(limiter.config())
+        .counters(
+            new FailoverFixedWindowCounters(
+                broken,
+                new InMemoryFixedWindowCounters(clock, 100),
+                io.portcullis.limit.BackendFailurePolicy.DENY,
+                new io.portcullis.limit.BackendCircuit(clock, retryInterval, registry)))
+        .clock(clock)
+        .build();
   }
 
   /** A limiter reading {@code dir}, counting in memory with room for 100 live counters. */

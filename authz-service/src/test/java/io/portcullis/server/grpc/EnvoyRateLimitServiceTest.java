@@ -68,6 +68,23 @@ class EnvoyRateLimitServiceTest {
     rls.close();
   }
 
+  /** Serves again, over counters whose Redis always fails, under {@code policy}. */
+  private void redisDown(BackendFailurePolicy policy, Duration retryInterval) throws Exception {
+    rls.close();
+    FixedWindowCounters down =
+        hits -> {
+          throw new LimitBackendException("down", new RuntimeException());
+        };
+    rls =
+        new RlsClient(
+            limiter(
+                new FailoverFixedWindowCounters(
+                    down,
+                    new InMemoryFixedWindowCounters(clock, 100),
+                    policy,
+                    new BackendCircuit(clock, retryInterval, new SimpleMeterRegistry()))));
+  }
+
   @Test
   void withinLimit_answersOkWithCurrentLimitRemainingAndTimeToReset() {
     RateLimitResponse r =
@@ -237,19 +254,7 @@ class EnvoyRateLimitServiceTest {
   @Test
   void backendFailure_underDeny_isOverLimit_withTheLimit_andAResetOfTheRetryInterval()
       throws Exception {
-    rls.close();
-    FixedWindowCounters down =
-        hits -> {
-          throw new LimitBackendException("down", new RuntimeException());
-        };
-    rls =
-        new RlsClient(
-            limiter(
-                new FailoverFixedWindowCounters(
-                    down,
-                    new InMemoryFixedWindowCounters(clock, 100),
-                    BackendFailurePolicy.DENY,
-                    new BackendCircuit(clock, Duration.ofSeconds(3), new SimpleMeterRegistry()))));
+    redisDown(BackendFailurePolicy.DENY, Duration.ofSeconds(3));
 
     RateLimitResponse r =
         rls.stub.shouldRateLimit(
@@ -270,19 +275,7 @@ class EnvoyRateLimitServiceTest {
   @Test
   void backendFailure_underAllow_isOk_withoutALimitOrARemainingCountNothingCounted()
       throws Exception {
-    rls.close();
-    FixedWindowCounters down =
-        hits -> {
-          throw new LimitBackendException("down", new RuntimeException());
-        };
-    rls =
-        new RlsClient(
-            limiter(
-                new FailoverFixedWindowCounters(
-                    down,
-                    new InMemoryFixedWindowCounters(clock, 100),
-                    BackendFailurePolicy.ALLOW,
-                    new BackendCircuit(clock, Duration.ofSeconds(3), new SimpleMeterRegistry()))));
+    redisDown(BackendFailurePolicy.ALLOW, Duration.ofSeconds(3));
 
     RateLimitResponse r =
         rls.stub.shouldRateLimit(
@@ -302,19 +295,7 @@ class EnvoyRateLimitServiceTest {
 
   @Test
   void backendFailure_isAnsweredByThePolicy_andNamedInDynamicMetadata() throws Exception {
-    rls.close();
-    FixedWindowCounters down =
-        hits -> {
-          throw new LimitBackendException("down", new RuntimeException());
-        };
-    rls =
-        new RlsClient(
-            limiter(
-                new FailoverFixedWindowCounters(
-                    down,
-                    new InMemoryFixedWindowCounters(clock, 100),
-                    BackendFailurePolicy.LOCAL,
-                    new BackendCircuit(clock, Duration.ofSeconds(1), new SimpleMeterRegistry()))));
+    redisDown(BackendFailurePolicy.LOCAL, Duration.ofSeconds(1));
 
     RateLimitResponse r =
         rls.stub.shouldRateLimit(request("edge", descriptor("remote_address", "1.2.3.4")));
