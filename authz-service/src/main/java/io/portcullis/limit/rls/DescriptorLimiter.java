@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -231,8 +232,9 @@ public final class DescriptorLimiter {
    * ({@code %25}, {@code %5F}). Values come from the client (a header, an address); unencoded, the
    * value {@code victim_path_x} of a one-entry descriptor {@code [user]} was counted under the key
    * of the two-entry {@code [user=victim, path=x]}, so a client limited per user could use up
-   * another user's per-path limit. Keys and domains come from Envoy's and this service's
-   * configuration and are left as they are.
+   * another user's per-path limit. A lone surrogate in a value (a byte that was not UTF-8) is
+   * {@code %XX} too ({@link #lonelySurrogate}). Keys and domains come from Envoy's and this
+   * service's configuration and are left as they are.
    *
    * <p>When the entries' part is longer than {@value #MAX_PLAIN_ENTRIES} characters it is replaced
    * by {@code sha256:} and the first 32 hex digits of its SHA-256 ({@link
@@ -260,12 +262,40 @@ public final class DescriptorLimiter {
         switch (c) {
           case '%' -> b.append("%25");
           case '_' -> b.append("%5F");
-          default -> b.append(c);
+          default -> {
+            if (Character.isSurrogate(c) && !pairedAt(v, i)) {
+              lonelySurrogate(b, c);
+            } else {
+              b.append(c);
+            }
+          }
         }
       }
       b.append('_');
     }
     return b.toString();
+  }
+
+  /** Whether the surrogate at {@code i} is half of a valid pair. */
+  private static boolean pairedAt(String v, int i) {
+    char c = v.charAt(i);
+    return Character.isHighSurrogate(c)
+        ? i + 1 < v.length() && Character.isLowSurrogate(v.charAt(i + 1))
+        : i > 0 && Character.isHighSurrogate(v.charAt(i - 1));
+  }
+
+  /**
+   * A lone surrogate, which UTF-8 cannot carry (Redis keys are UTF-8): U+DC80 to U+DCFF, a byte
+   * that was not UTF-8 in Envoy's value (the gRPC adapter reads such bytes so), as {@code %XX} of
+   * that byte; any other as {@code %uXXXX}. A literal {@code %} is {@code %25}, so neither collides
+   * with a value's own characters.
+   */
+  private static void lonelySurrogate(StringBuilder b, char c) {
+    if (c >= 0xDC80 && c <= 0xDCFF) {
+      b.append('%').append(HexFormat.of().withUpperCase().toHexDigits((byte) (c - 0xDC00)));
+    } else {
+      b.append("%u").append(HexFormat.of().withUpperCase().toHexDigits(c));
+    }
   }
 
   /** Builds a {@link DescriptorLimiter}; not thread-safe. */

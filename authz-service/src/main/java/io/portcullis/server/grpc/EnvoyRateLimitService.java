@@ -6,9 +6,15 @@ import io.envoyproxy.envoy.extensions.common.ratelimit.v3.RateLimitDescriptor;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitServiceGrpc;
+import io.grpc.BindableService;
 import io.grpc.Context;
 import io.grpc.Deadline;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.protobuf.ProtoUtils;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.portcullis.limit.rls.DescriptorLimiter;
 import io.portcullis.limit.rls.RlsLimit;
@@ -40,7 +46,8 @@ import org.jspecify.annotations.Nullable;
  * and answering every request by its own {@code failure_mode_deny}. A call cancelled, or past its
  * deadline, before anything is counted counts nothing.
  */
-public final class EnvoyRateLimitService extends RateLimitServiceGrpc.RateLimitServiceImplBase {
+public final class EnvoyRateLimitService
+    implements BindableService, RateLimitServiceGrpc.AsyncService {
   private static final long UINT32_MAX = 0xFFFF_FFFFL;
 
   /**
@@ -53,6 +60,28 @@ public final class EnvoyRateLimitService extends RateLimitServiceGrpc.RateLimitS
 
   public EnvoyRateLimitService(DescriptorLimiter limiter) {
     this.limiter = Objects.requireNonNull(limiter, "limiter");
+  }
+
+  /**
+   * The RateLimitService with {@code ShouldRateLimit}'s request parsed by {@link
+   * RateLimitRequestMarshaller}, which also reads entry values that are not UTF-8; the same name,
+   * schema and wire format as the generated binding.
+   */
+  @Override
+  public ServerServiceDefinition bindService() {
+    MethodDescriptor<RateLimitRequest, RateLimitResponse> method =
+        RateLimitServiceGrpc.getShouldRateLimitMethod().toBuilder(
+                RateLimitRequestMarshaller.INSTANCE,
+                ProtoUtils.marshaller(RateLimitResponse.getDefaultInstance()))
+            .build();
+    ServiceDescriptor service =
+        ServiceDescriptor.newBuilder(RateLimitServiceGrpc.SERVICE_NAME)
+            .setSchemaDescriptor(RateLimitServiceGrpc.getServiceDescriptor().getSchemaDescriptor())
+            .addMethod(method)
+            .build();
+    return ServerServiceDefinition.builder(service)
+        .addMethod(method, ServerCalls.asyncUnaryCall(this::shouldRateLimit))
+        .build();
   }
 
   @Override

@@ -120,6 +120,28 @@ class EnvoyRateLimitServiceIT {
   }
 
   @Test
+  void entryValuesThatAreNotUtf8_areCountedApart_underKeysThatSpellTheBytes() {
+    for (byte b : new byte[] {(byte) 0xFF, (byte) 0xFE}) {
+      a.shouldRateLimitRaw(
+          RlsClient.withBytes(
+              request("edge", descriptor("segment", "partners", "client", "#")),
+              "#",
+              new byte[] {b}));
+    }
+
+    long hour = Instant.now().getEpochSecond() / 3600 * 3600;
+    String ff = prefix + ":rls:edge_segment_partners_client_%FF_";
+    String fe = prefix + ":rls:edge_segment_partners_client_%FE_";
+    // two counters, not one "?" (what UTF-8 makes of a lone surrogate), unless the hour rolled over
+    if (redisA.getKeys().countExists(ff + hour, fe + hour) == 2) {
+      assertThat(redisA.getAtomicLong(ff + hour).get()).isEqualTo(1);
+      assertThat(redisA.getAtomicLong(fe + hour).get()).isEqualTo(1);
+    } else {
+      assertThat(redisA.getKeys().getKeysByPattern(prefix + ":rls:*")).hasSize(2);
+    }
+  }
+
+  @Test
   void everyDescriptorCounts_evenWhenAnotherIsOverLimit() {
     RateLimitResponse first = null;
     RateLimitResponse last = null;

@@ -26,6 +26,7 @@ import io.portcullis.limit.rls.InMemoryFixedWindowCounters;
 import io.portcullis.limit.rls.RlsConfig;
 import io.portcullis.testing.FakeClock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -168,6 +169,47 @@ class EnvoyRateLimitServiceTest {
     assertThat(r.getStatuses(0).getCurrentLimit().getUnit())
         .isEqualTo(RateLimitResponse.RateLimit.Unit.HOUR);
     assertThat(r.getStatuses(0).getLimitRemaining()).isEqualTo(6);
+  }
+
+  /** remote_address = "1" followed by {@code tail}, as the bytes Envoy would send. */
+  private long remainingFor(byte... tail) {
+    byte[] value = new byte[1 + tail.length];
+    value[0] = '1';
+    System.arraycopy(tail, 0, value, 1, tail.length);
+    String placeholder = "#".repeat(value.length);
+    return rls.shouldRateLimitRaw(
+            RlsClient.withBytes(
+                request("edge", descriptor("remote_address", placeholder)), placeholder, value))
+        .getStatuses(0)
+        .getLimitRemaining();
+  }
+
+  @Test
+  void entryValuesThatAreNotUtf8_areCounted_eachByteStringOnItsOwnCounter() {
+    // Envoy copies header bytes (obs-text 0x80-0xFF) into the string field unchecked; protobuf
+    // refused the message and Envoy, failure_mode_deny: false by default, let the request through
+    // uncounted
+    long ff = remainingFor((byte) 0xFF);
+    long fe = remainingFor((byte) 0xFE);
+    long replacementCharacter = remainingFor((byte) 0xEF, (byte) 0xBF, (byte) 0xBD);
+    long percentFf = remainingFor((byte) '%', (byte) 'F', (byte) 'F');
+    long ffAgain = remainingFor((byte) 0xFF);
+    long ffThird = remainingFor((byte) 0xFF);
+    long ffOver = remainingFor((byte) 0xFF);
+
+    assertThat(ff).isEqualTo(2);
+    assertThat(fe).as("another byte, another counter").isEqualTo(2);
+    assertThat(replacementCharacter).as("not the same as U+FFFD").isEqualTo(2);
+    assertThat(percentFf).as("not the same as the text %FF").isEqualTo(2);
+    assertThat(List.of(ffAgain, ffThird, ffOver)).containsExactly(1L, 0L, 0L);
+    assertThat(
+            rls.shouldRateLimitRaw(
+                    RlsClient.withBytes(
+                        request("edge", descriptor("remote_address", "##")),
+                        "##",
+                        new byte[] {'1', (byte) 0xFF}))
+                .getOverallCode())
+        .isEqualTo(Code.OVER_LIMIT);
   }
 
   @Test
