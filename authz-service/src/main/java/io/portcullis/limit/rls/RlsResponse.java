@@ -18,6 +18,25 @@ public record RlsResponse(Code overallCode, List<Status> statuses, @Nullable Str
     statuses = List.copyOf(statuses);
   }
 
+  /**
+   * When an {@code OVER_LIMIT} answer may be tried again: the longest {@code duration_until_reset}
+   * of the descriptors over their limit (the request passes only once all of them reset), at least
+   * 1 s; {@code null} for an {@code OK} answer.
+   */
+  public @Nullable Duration retryAfter() {
+    if (overallCode != Code.OVER_LIMIT) {
+      return null;
+    }
+    Duration longest = Duration.ofSeconds(1);
+    for (Status s : statuses) {
+      Duration reset = s.durationUntilReset();
+      if (s.code() == Code.OVER_LIMIT && reset != null && reset.compareTo(longest) > 0) {
+        longest = reset;
+      }
+    }
+    return longest;
+  }
+
   /** Envoy's {@code RateLimitResponse.Code} (without {@code UNKNOWN}, which is never sent). */
   public enum Code {
     OK,

@@ -2,6 +2,7 @@ package io.portcullis.server.grpc;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.extensions.common.ratelimit.v3.RateLimitDescriptor;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitRequest;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
@@ -16,6 +17,7 @@ import io.grpc.Status;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import io.portcullis.decision.HeaderNames;
 import io.portcullis.limit.rls.DescriptorLimiter;
 import io.portcullis.limit.rls.RlsLimit;
 import io.portcullis.limit.rls.RlsRequest;
@@ -37,7 +39,10 @@ import org.jspecify.annotations.Nullable;
  * <p>As envoyproxy/ratelimit, a request with an empty domain or without descriptors is an error
  * ({@code INVALID_ARGUMENT}); Envoy then applies its own {@code failure_mode_deny}. When the
  * counter backend failed and {@code on_backend_failure} answered, the response's {@code
- * dynamic_metadata} carries {@code {"degraded": "ratelimit_backend:<policy>"}} for Envoy's logs.
+ * dynamic_metadata} carries {@code {"degraded": "ratelimit_backend:<policy>"}} for Envoy's logs. An
+ * {@code OVER_LIMIT} answer carries {@code Retry-After} in {@code response_headers_to_add}, which
+ * Envoy puts on its 429: the longest {@code duration_until_reset} of the descriptors over their
+ * limit, so a 429 for a descriptor limit tells a client when to come back as a policy limit's does.
  *
  * <p>The call's deadline ({@code grpc-timeout}: Envoy's {@code timeout}, 20 ms by default) bounds
  * the wait for Redis: Redis that has not answered within four fifths of the time left is treated as
@@ -166,6 +171,15 @@ public final class EnvoyRateLimitService
                 .setNanos(s.durationUntilReset().getNano()));
       }
       b.addStatuses(st);
+    }
+    Duration retryAfter = answer.retryAfter();
+    if (retryAfter != null) {
+      // Envoy adds it to its 429; whole seconds, rounded up (RFC 9110)
+      long seconds = retryAfter.getSeconds() + (retryAfter.getNano() > 0 ? 1 : 0);
+      b.addResponseHeadersToAdd(
+          HeaderValue.newBuilder()
+              .setKey(HeaderNames.RETRY_AFTER)
+              .setValue(Long.toString(seconds)));
     }
     if (answer.degraded() != null) {
       b.setDynamicMetadata(

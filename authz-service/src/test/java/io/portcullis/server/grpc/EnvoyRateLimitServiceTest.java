@@ -99,6 +99,7 @@ class EnvoyRateLimitServiceTest {
     assertThat(s.getCurrentLimit().getName()).isEqualTo("per_ip");
     assertThat(s.getLimitRemaining()).isEqualTo(2);
     assertThat(s.getDurationUntilReset().getSeconds()).isEqualTo(40);
+    assertThat(r.getResponseHeadersToAddList()).as("no Retry-After on OK").isEmpty();
   }
 
   @Test
@@ -119,6 +120,11 @@ class EnvoyRateLimitServiceTest {
     assertThat(r.getStatuses(0).getLimitRemaining()).isZero();
     assertThat(r.getStatuses(1).getCode()).isEqualTo(Code.OK);
     assertThat(r.getStatuses(1).getLimitRemaining()).isEqualTo(999);
+    // Envoy adds these to its 429: the per-minute limit resets in 40 s (the hour's OK
+    // descriptor, resetting in 40 min, does not hold the request back)
+    assertThat(r.getResponseHeadersToAddList())
+        .extracting(h -> h.getKey() + ": " + h.getValue())
+        .containsExactly("retry-after: 40");
   }
 
   @Test
@@ -310,6 +316,7 @@ class EnvoyRateLimitServiceTest {
     assertThat(s.getCurrentLimit().getUnit()).isEqualTo(RateLimitResponse.RateLimit.Unit.HOUR);
     assertThat(s.getLimitRemaining()).isZero();
     assertThat(s.getDurationUntilReset().getSeconds()).isEqualTo(3);
+    assertThat(r.getResponseHeadersToAdd(0).getValue()).as("Retry-After").isEqualTo("3");
     assertThat(r.getDynamicMetadata().getFieldsOrThrow("degraded").getStringValue())
         .isEqualTo("ratelimit_backend:deny");
   }
