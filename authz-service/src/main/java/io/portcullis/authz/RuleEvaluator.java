@@ -18,10 +18,13 @@ import java.util.List;
  * </ol>
  *
  * <p>Dry-run rules: an applicable dry-run deny rule does not deny; evaluation continues as if it
- * were absent and an eventual allow carries {@code dry_run_reason: denied_by_rule}. An applicable
- * dry-run allow rule whose conditions fail allows (when nothing else does) with {@code
- * dry_run_reason: insufficient_permissions}, so tightening a rule can be rolled out safely. An
- * enforced deny always wins over a dry-run waiver.
+ * were absent and an eventual allow carries {@code dry_run_reason: denied_by_rule}. Dry-run allow
+ * rules decide only where no enforced allow rule applies: an enforced allow rule that applies
+ * decides, allow or deny, whatever dry-run allow rules say (adding a dry-run rule beside it changes
+ * nothing). Where none applies, the first dry-run allow rule whose conditions hold allows (its body
+ * schema and limits then run in dry-run), and otherwise an applicable dry-run allow rule whose
+ * conditions fail allows with {@code dry_run_reason: insufficient_permissions}, so tightening a
+ * rule can be rolled out. An enforced deny always wins over a dry-run waiver.
  *
  * <p>Stateless and allocation-free apart from the outcome.
  */
@@ -81,9 +84,10 @@ public final class RuleEvaluator {
   }
 
   public static RuleOutcome evaluate(List<Rule> rules, Subject subject) {
-    Rule allowing = null;
+    Rule allowing = null; // enforced
     Rule dryRunDeny = null;
     Rule firstFailedAllow = null; // enforced
+    Rule dryRunAllowing = null;
     Rule firstFailedDryRunAllow = null;
     String firstUnmet = null;
     for (int i = 0, n = rules.size(); i < n; i++) {
@@ -105,35 +109,47 @@ public final class RuleEvaluator {
         continue;
       }
       String unmet = rule.conditions().unmet(subject.identity());
-      if (unmet == null) {
-        allowing = rule;
-      } else if (rule.mode() == Mode.DRY_RUN) {
-        if (firstFailedDryRunAllow == null) {
+      if (rule.mode() == Mode.DRY_RUN) {
+        if (unmet == null) {
+          if (dryRunAllowing == null) {
+            dryRunAllowing = rule;
+          }
+        } else if (firstFailedDryRunAllow == null) {
           firstFailedDryRunAllow = rule;
         }
+      } else if (unmet == null) {
+        allowing = rule;
       } else if (firstFailedAllow == null) {
         firstFailedAllow = rule;
         firstUnmet = unmet;
       }
     }
+    // An enforced allow rule that applied decides, allow or deny, whatever dry-run allow rules say:
+    // its deny stands without them, so it is not theirs to waive, and a dry-run rule listed first
+    // must not take its allow (and with it the body schema and limits that run) either. Dry-run
+    // allow rules decide only where no enforced allow rule applied.
     if (allowing != null) {
-      return dryRunDeny == null
-          ? new RuleOutcome.Allowed(allowing, null, null)
-          : new RuleOutcome.Allowed(allowing, Reason.DENIED_BY_RULE, dryRunDeny);
+      return allowed(allowing, dryRunDeny);
     }
-    // An enforced allow rule that applied and failed denies whatever dry-run rules say: the deny is
-    // not theirs to waive (it stands without them), so a dry-run rule added beside it changes
-    // nothing. A dry-run allow rule waives step 6 only when no enforced allow rule applied.
     if (firstFailedAllow != null) {
       return new RuleOutcome.Denied(
           Reason.INSUFFICIENT_PERMISSIONS,
           firstFailedAllow,
           "rule '" + firstFailedAllow.name() + "' requires " + firstUnmet);
     }
+    if (dryRunAllowing != null) {
+      return allowed(dryRunAllowing, dryRunDeny);
+    }
     if (firstFailedDryRunAllow != null) {
       return new RuleOutcome.Allowed(
           firstFailedDryRunAllow, Reason.INSUFFICIENT_PERMISSIONS, firstFailedDryRunAllow);
     }
     return new RuleOutcome.Denied(Reason.NO_MATCHING_RULE, null, "no rule applies");
+  }
+
+  private static RuleOutcome allowed(Rule allowing, Rule dryRunDeny) {
+    return dryRunDeny == null
+        ? new RuleOutcome.Allowed(allowing, null, null)
+        : new RuleOutcome.Allowed(allowing, Reason.DENIED_BY_RULE, dryRunDeny);
   }
 }

@@ -269,7 +269,7 @@ class DecisionPipelineTest {
   }
 
   @Test
-  void dryRunAllowRule_besideAnEnforcedAllowRuleThatFails_doesNotWaiveItsDeny() {
+  void dryRunAllowRule_besideAnEnforcedAllowRule_changesNothing() {
     // The roll-out recipe's shape: a new dry-run rule added next to an enforced one for the same
     // method and path (here ahead of it). Without the dry-run rule the request is denied by
     // 'ship'; adding a dry-run rule must not let it through.
@@ -289,6 +289,17 @@ class DecisionPipelineTest {
                                 TestPolicies.allow("track-strict", "/v1/tracking")
                                     .rolesAny("shipping.admin")
                                     .dryRun())
+                            .rule(
+                                TestPolicies.allow("parcel-new", "/v1/parcels")
+                                    .rolesAny("orders.read")
+                                    .dryRun())
+                            .rule(
+                                TestPolicies.allow("parcel", "/v1/parcels").rolesAny("orders.read"))
+                            .rule(
+                                TestPolicies.allow("returns-new", "/v1/returns")
+                                    .rolesAny("orders.read")
+                                    .dryRun())
+                            .rule(TestPolicies.allow("returns", "/v1/returns").rolesAny("shipper"))
                             .build()))
             .clock(clock)
             .nanoTime(clock::nanoTime)
@@ -308,6 +319,15 @@ class DecisionPipelineTest {
             Decision.Allow.class,
             a -> assertThat(a.dryRunReason()).isEqualTo(Reason.INSUFFICIENT_PERMISSIONS));
     assertThat(tracking.context().dryRunRule()).isEqualTo("track-strict");
+
+    // A dry-run rule whose conditions hold does not take an enforced rule's allow (whose body
+    // schema and limits are the ones that run), nor turn an enforced rule's deny into an allow.
+    Decision parcels = p.decide(get("/v1/parcels").header("authorization", "Bearer alice").build());
+    assertThat(parcels).isInstanceOf(Decision.Allow.class);
+    assertThat(parcels.context().rule()).isEqualTo("parcel");
+    Decision returns = p.decide(get("/v1/returns").header("authorization", "Bearer alice").build());
+    assertDeny(returns, Reason.INSUFFICIENT_PERMISSIONS, 403);
+    assertThat(returns.context().rule()).isEqualTo("returns");
   }
 
   @Test
