@@ -45,12 +45,22 @@ public final class PortcullisCommand implements Runnable {
     PrintWriter o = writer(out);
     PrintWriter e = writer(err);
     try {
-      return run(args, o, e);
+      int status = run(args, o, e);
+      // A print writer swallows a failed write (a full disk, a closed pipe) into its error flag:
+      // a command that succeeded but whose output was lost must not exit 0 (a cron job's CSV).
+      if (o.checkError() && status == 0) {
+        e.println("portcullis: writing to standard output failed; the output is incomplete");
+        return OUTPUT_FAILED;
+      }
+      return status;
     } finally {
       o.flush();
       e.flush();
     }
   }
+
+  /** Exit status of a command that succeeded but could not write its output (EX_IOERR). */
+  static final int OUTPUT_FAILED = 74;
 
   /**
    * A writer that encodes UTF-8 onto {@code stream}, whatever the locale: JSON and CSV are UTF-8,

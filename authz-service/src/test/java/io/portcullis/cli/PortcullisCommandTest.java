@@ -42,4 +42,26 @@ class PortcullisCommandTest {
 
     assertThat(out.checkError()).isTrue();
   }
+
+  @Test
+  void aCommandWhoseOutputCouldNotBeWritten_doesNotExit0() {
+    OutputStream full =
+        new OutputStream() {
+          @Override
+          public void write(int b) throws IOException {
+            throw new IOException("No space left on device");
+          }
+        };
+    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+
+    int exit =
+        PortcullisCommand.execute(
+            new String[] {"--version"},
+            new PrintStream(full, false, StandardCharsets.UTF_8),
+            new PrintStream(stderr, true, StandardCharsets.UTF_8));
+
+    assertThat(exit).isEqualTo(PortcullisCommand.OUTPUT_FAILED).isEqualTo(74);
+    assertThat(stderr.toString(StandardCharsets.UTF_8))
+        .contains("writing to standard output failed");
+  }
 }
