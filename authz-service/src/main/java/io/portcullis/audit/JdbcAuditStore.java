@@ -1148,6 +1148,14 @@ abstract sealed class JdbcAuditStore implements AuditStore
     } catch (InvalidProtocolBufferException e) {
       return "record bytes are not a readable DecisionRecord (record edited)";
     }
+    // what no writer makes, and what queries and export show as unreadable (readable()): verify
+    // must name it too, even when its hashes were recomputed to match
+    if (r.getUnreadable()) {
+      return "the record claims to be an unreadable entry, which no writer stores (record edited)";
+    }
+    if (!Timestamps.isValid(r.getTime())) {
+      return "the record's time is not a valid timestamp (record edited)";
+    }
     String altered = alteredColumn(rs, r, instance);
     if (altered != null) {
       return altered;

@@ -895,6 +895,30 @@ abstract class AuditStoreContract {
   }
 
   @Test
+  void verify_aRecordClaimingToBeUnreadable_isReportedEvenWithMatchingHashes() {
+    // A forger who recomputes the chain: queries and export show these rows as unreadable, so
+    // verify must name them too.
+    DecisionRecord marked = record(A, A + "-1", T0).toBuilder().setUnreadable(true).build();
+    appendOk(link(List.of(marked), ChainHead.GENESIS));
+
+    ChainVerification.Broken b = (ChainVerification.Broken) store.verify();
+    assertThat(b.seq()).isEqualTo(1);
+    assertThat(b.detail()).contains("claims to be an unreadable entry");
+  }
+
+  @Test
+  void verify_aRecordWithAnInvalidTime_isReportedEvenWithMatchingHashes() {
+    DecisionRecord r = record(B, B + "-1", T0);
+    DecisionRecord badNanos =
+        r.toBuilder().setTime(r.getTime().toBuilder().setNanos(1_000_000_000)).build();
+    appendOk(link(List.of(badNanos), ChainHead.GENESIS));
+
+    ChainVerification.Broken t = (ChainVerification.Broken) store.verify();
+    assertThat(t.instance()).isEqualTo(B);
+    assertThat(t.detail()).contains("time is not a valid timestamp");
+  }
+
+  @Test
   void verify_untouchedChainsOfTwoInstances_areIntact() {
     appendOk(linked(A, 5, ChainHead.GENESIS));
     appendOk(linked(B, 3, ChainHead.GENESIS));
