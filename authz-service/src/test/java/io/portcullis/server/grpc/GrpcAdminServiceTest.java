@@ -710,6 +710,6 @@ class GrpcAdminServiceTest {
 
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(e.getStatus().getDescription())
-        .isEqualTo("no limit of that name; the policy's limits: public/per-ip");
+        .isEqualTo("no limit of that name; the policy's limits: public/per-ip, public/per-client");
   }
 }
