@@ -15,16 +15,22 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>The addresses given to the {@link Builder} are URLs as {@code redis-cli -u} reads them, {@code
  * redis[s]://[[user:]password@]host:port[/database]}: {@link Builder#build()} takes the user info
- * and the database out of them into {@code username}, {@code password} and {@code database}, so the
- * record's {@code addresses} are bare {@code scheme://host:port} (what Redisson connects to, and
- * what may be logged), and a database or password written in a URL is used, never silently dropped.
+ * and the database out of them into {@code username}, {@code password} and {@code database} (in
+ * mode sentinel the user info into {@code sentinelUsername} and {@code sentinelPassword}: it is the
+ * sentinels' own), so the record's {@code addresses} are bare {@code scheme://host:port} (what
+ * Redisson connects to, and what may be logged), and a database or password written in a URL is
+ * used, never silently dropped.
  *
  * @param mode single server, cluster, or sentinel-managed primary
  * @param addresses {@code redis://host:port} or {@code rediss://host:port} URIs: the server
  *     (single), seed nodes (cluster) or sentinels (sentinel)
  * @param sentinelMaster the primary's name under sentinel; required for {@code sentinel}
- * @param username ACL user, or {@code null}
- * @param password password, or {@code null}; never logged
+ * @param username ACL user, or {@code null} (under sentinel: the primary's and replicas')
+ * @param password password, or {@code null}; never logged (under sentinel: the primary's and
+ *     replicas')
+ * @param sentinelUsername the sentinels' ACL user, or {@code null}; mode sentinel only
+ * @param sentinelPassword the sentinels' password, or {@code null} for {@code password}; mode
+ *     sentinel only; never logged
  * @param database database number (single and sentinel: the primary's; cluster has only 0); any
  *     non-negative number, as the server's {@code databases} setting is not known here (a number
  *     the server does not have fails every command, {@code ERR DB index is out of range})
@@ -39,6 +45,8 @@ public record RedisSettings(
     @Nullable String sentinelMaster,
     @Nullable String username,
     @Nullable Secret password,
+    @Nullable String sentinelUsername,
+    @Nullable Secret sentinelPassword,
     int database,
     Duration timeout,
     Duration connectTimeout,
@@ -79,6 +87,9 @@ public record RedisSettings(
     if (mode == Mode.SENTINEL && (sentinelMaster == null || sentinelMaster.isBlank())) {
       throw new IllegalArgumentException("redis mode sentinel needs the master's name");
     }
+    if (mode != Mode.SENTINEL && (sentinelUsername != null || sentinelPassword != null)) {
+      throw new IllegalArgumentException("only redis mode sentinel has sentinel credentials");
+    }
     if (mode == Mode.SINGLE && addresses.size() != 1) {
       throw new IllegalArgumentException("redis mode single takes exactly one address");
     }
@@ -117,6 +128,10 @@ public record RedisSettings(
         + username
         + ", password="
         + (password == null ? "none" : "redacted")
+        + ", sentinelUsername="
+        + sentinelUsername
+        + ", sentinelPassword="
+        + (sentinelPassword == null ? "none" : "redacted")
         + ", database="
         + database
         + ", timeout="
@@ -285,7 +300,9 @@ public record RedisSettings(
 
     /**
      * One address, or several separated by commas (cluster seeds, sentinels); each may carry user
-     * info and a database ({@code redis://:pw@host:6379/2}), which {@link #build()} takes out.
+     * info and a database ({@code redis://:pw@host:6379/2}), which {@link #build()} takes out. In
+     * mode sentinel the user info is the sentinels' credentials, {@link #username} and {@link
+     * #password} the primary's and replicas'.
      */
     public Builder address(String addresses) {
       List<String> list = new ArrayList<>();
@@ -309,11 +326,13 @@ public record RedisSettings(
       return this;
     }
 
+    /** The ACL user (under sentinel: of the primary and replicas, not the sentinels). */
     public Builder username(@Nullable String username) {
       this.username = username;
       return this;
     }
 
+    /** The password (under sentinel: of the primary and replicas, not the sentinels). */
     public Builder password(@Nullable Secret password) {
       this.password = password;
       return this;
@@ -361,6 +380,10 @@ public record RedisSettings(
     /**
      * The settings, with the user info and database of the addresses taken out of them.
      *
+     * <p>In mode sentinel the user info is the sentinels' credentials, kept apart from the ones set
+     * here (the primary's and replicas'), as sentinels and the primary may well have different
+     * passwords: the addresses must then agree with each other, not with the ones set here.
+     *
      * @throws InvalidAddressException if an address is not a URL Redis can use, or its database or
      *     credentials contradict another address or the ones set here (also: a database other than
      *     0 in mode cluster)
@@ -370,9 +393,11 @@ public record RedisSettings(
       List<String> bare = new ArrayList<>();
       Integer db = database;
       int dbFrom = -1;
-      String user = username;
+      boolean sentinel = mode == Mode.SENTINEL;
+      // the URLs' user info: the sentinels' own under sentinel, every node's otherwise
+      String user = sentinel ? null : username;
       int userFrom = -1;
-      Secret pw = password;
+      Secret pw = sentinel ? null : password;
       int passwordFrom = -1;
       for (int i = 0; i < addresses.size(); i++) {
         Url url = Url.parse(addresses.get(i), i);
@@ -423,8 +448,10 @@ public record RedisSettings(
           mode,
           bare,
           sentinelMaster,
-          user,
-          pw,
+          sentinel ? username : user,
+          sentinel ? password : pw,
+          sentinel ? user : null,
+          sentinel ? pw : null,
           db == null ? 0 : db,
           timeout,
           connectTimeout,

@@ -209,6 +209,28 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void redisAddress_underSentinel_theUrlPasswordIsTheSentinels_andPasswordThePrimarys()
+      throws IOException {
+    RuntimeConfigLoader.Result result =
+        load(
+            """
+            ratelimit:
+              backend: redis
+              redis:
+                mode: sentinel
+                master_name: mymaster
+                addresses: ["redis://:sentinelpw@s1:26379", "redis://:sentinelpw@s2:26379"]
+                password: masterpw
+            """,
+            Map.of());
+    assertThat(result).as("%s", result).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    RedisSettings r = ((RuntimeConfigLoader.Loaded) result).config().ratelimit().redis();
+    assertThat(r.addresses()).containsExactly("redis://s1:26379", "redis://s2:26379");
+    assertThat(r.sentinelPassword().matches("sentinelpw")).isTrue();
+    assertThat(r.password().matches("masterpw")).isTrue();
+  }
+
+  @Test
   void redisAddress_aDatabaseRedisCannotHonour_isAnErrorAtThatAddress() throws IOException {
     List<PolicyError> cluster =
         errors(

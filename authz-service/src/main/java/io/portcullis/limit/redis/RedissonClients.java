@@ -9,6 +9,7 @@ import org.redisson.client.codec.StringCodec;
 import org.redisson.config.BaseConfig;
 import org.redisson.config.Config;
 import org.redisson.config.EqualJitterDelay;
+import org.redisson.config.SentinelServersConfig;
 
 /**
  * Turns {@link RedisSettings} into a Redisson client for a single server, a cluster, or a
@@ -39,7 +40,7 @@ public final class RedissonClients {
           common(c.useSingleServer(), s).setAddress(s.addresses().get(0)).setDatabase(s.database());
       case CLUSTER -> common(c.useClusterServers(), s).addNodeAddress(array(s));
       case SENTINEL ->
-          common(c.useSentinelServers(), s)
+          sentinelCredentials(common(c.useSentinelServers(), s), s)
               .setMasterName(s.sentinelMaster())
               .addSentinelAddress(array(s))
               .setDatabase(s.database());
@@ -60,6 +61,22 @@ public final class RedissonClients {
     Secret password = s.password();
     if (password != null) {
       cfg.setPassword(password.reveal());
+    }
+    return cfg;
+  }
+
+  /**
+   * The sentinels' own credentials, when the addresses give them; without, Redisson uses the
+   * primary's password (and no user) for sentinels that ask for one.
+   */
+  private static SentinelServersConfig sentinelCredentials(
+      SentinelServersConfig cfg, RedisSettings s) {
+    if (s.sentinelUsername() != null) {
+      cfg.setSentinelUsername(s.sentinelUsername());
+    }
+    Secret password = s.sentinelPassword();
+    if (password != null) {
+      cfg.setSentinelPassword(password.reveal());
     }
     return cfg;
   }

@@ -162,6 +162,8 @@ class RedisDatabaseIT {
             s.sentinelMaster(),
             s.username(),
             s.password(),
+            s.sentinelUsername(),
+            s.sentinelPassword(),
             s.database(),
             s.timeout(),
             s.connectTimeout(),

@@ -9,6 +9,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.redisson.client.codec.StringCodec;
 import org.redisson.config.Config;
+import org.redisson.config.SentinelServersConfig;
 import org.redisson.config.SingleServerConfig;
 
 class RedissonClientsTest {
@@ -148,6 +149,76 @@ class RedissonClientsTest {
     assertThat(c.useSentinelServers().getDatabase()).isEqualTo(4);
     assertThat(c.useSentinelServers().getSentinelAddresses())
         .containsExactly("redis://s1:26379", "redis://s2:26379");
+  }
+
+  @Test
+  void sentinel_theUserInfoIsTheSentinels_andPasswordIsThePrimarysAndReplicas() {
+    RedisSettings s =
+        RedisSettings.builder()
+            .mode(RedisSettings.Mode.SENTINEL)
+            .sentinelMaster("mymaster")
+            .address("redis://watch:sentinelpw@s1:26379,redis://watch:sentinelpw@s2:26379")
+            .username("limits")
+            .password(Secret.of("masterpw"))
+            .build();
+
+    SentinelServersConfig c = RedissonClients.config(s).useSentinelServers();
+    assertThat(c.getSentinelUsername()).isEqualTo("watch");
+    assertThat(c.getSentinelPassword()).isEqualTo("sentinelpw");
+    assertThat(c.getUsername()).as("the primary's and replicas'").isEqualTo("limits");
+    assertThat(c.getPassword()).as("the primary's and replicas'").isEqualTo("masterpw");
+    assertThat(c.getSentinelAddresses()).containsExactly("redis://s1:26379", "redis://s2:26379");
+    assertThat(s.toString()).doesNotContain("sentinelpw").doesNotContain("masterpw");
+
+    SentinelServersConfig urlOnly =
+        RedissonClients.config(
+                RedisSettings.builder()
+                    .mode(RedisSettings.Mode.SENTINEL)
+                    .sentinelMaster("mymaster")
+                    .address("redis://:sentinelpw@s1:26379")
+                    .build())
+            .useSentinelServers();
+    assertThat(urlOnly.getSentinelPassword()).isEqualTo("sentinelpw");
+    assertThat(urlOnly.getPassword()).as("the sentinels' password is not the primary's").isNull();
+
+    SentinelServersConfig passwordOnly =
+        RedissonClients.config(
+                RedisSettings.builder()
+                    .mode(RedisSettings.Mode.SENTINEL)
+                    .sentinelMaster("mymaster")
+                    .address("redis://s1:26379")
+                    .password(Secret.of("masterpw"))
+                    .build())
+            .useSentinelServers();
+    assertThat(passwordOnly.getPassword()).isEqualTo("masterpw");
+    assertThat(passwordOnly.getSentinelPassword())
+        .as("none of their own: Redisson gives sentinels the primary's")
+        .isNull();
+  }
+
+  @Test
+  void sentinel_addressesGivingDifferentSentinelCredentials_areRefused_neverShowingThem() {
+    assertThatThrownBy(
+            () ->
+                RedisSettings.builder()
+                    .mode(RedisSettings.Mode.SENTINEL)
+                    .sentinelMaster("m")
+                    .address("redis://:hunter2@s1:26379,redis://:hunter3@s2:26379")
+                    .password(Secret.of("hunter2"))
+                    .build())
+        .isInstanceOfSatisfying(
+            RedisSettings.InvalidAddressException.class, e -> assertThat(e.index()).isEqualTo(1))
+        .hasMessageContaining("another address gives another")
+        .message()
+        .doesNotContain("hunter");
+    assertThatThrownBy(
+            () ->
+                RedisSettings.builder()
+                    .mode(RedisSettings.Mode.SENTINEL)
+                    .sentinelMaster("m")
+                    .address("redis://a:pw@s1:26379,redis://b:pw@s2:26379")
+                    .build())
+        .hasMessageContaining("give the user once");
   }
 
   @Test
