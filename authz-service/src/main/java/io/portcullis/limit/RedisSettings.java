@@ -187,7 +187,8 @@ public record RedisSettings(
      * Parses the address at {@code index}.
      *
      * @throws InvalidAddressException if it is not such a URL; the message shows the URL without
-     *     its user info
+     *     its user info and without a query or fragment ({@code ?...}, {@code #...}), which are
+     *     refused as they may hold a password
      */
     static Url parse(String url, int index) {
       int schemeEnd = url.indexOf("://");
@@ -196,10 +197,26 @@ public record RedisSettings(
       int at = rest.lastIndexOf('@');
       String userInfo = at < 0 ? null : rest.substring(0, at);
       rest = rest.substring(at + 1);
+      // a query or fragment may hold a password (?password=...): never shown, cut off here
+      int query = firstOf(rest, "?#");
+      String cut = query < 0 ? "" : rest.charAt(query) + "...";
+      if (query >= 0) {
+        rest = rest.substring(0, query);
+      }
       String shown = (schemeEnd < 0 ? "" : scheme + "://") + rest;
       if (!scheme.equals("redis") && !scheme.equals("rediss")) {
         throw new InvalidAddressException(
-            index, "expected a redis:// or rediss:// URL, got '" + shown + "'" + FORM);
+            index, "expected a redis:// or rediss:// URL, got '" + shown + cut + "'" + FORM);
+      }
+      if (query >= 0) {
+        throw new InvalidAddressException(
+            index,
+            "query parameters and fragments are not supported (give the database as /number after"
+                + " the port, the password in the user info or password:), got '"
+                + shown
+                + cut
+                + "'"
+                + FORM);
       }
       int slash = rest.indexOf('/');
       String hostPort = slash < 0 ? rest : rest.substring(0, slash);
@@ -242,6 +259,16 @@ public record RedisSettings(
     }
 
     private static final String FORM = " (redis[s]://[[user:]password@]host:port[/database])";
+
+    /** The index of the first of {@code chars} in {@code s}, or -1. */
+    private static int firstOf(String s, String chars) {
+      for (int i = 0; i < s.length(); i++) {
+        if (chars.indexOf(s.charAt(i)) >= 0) {
+          return i;
+        }
+      }
+      return -1;
+    }
 
     private static @Nullable Integer parseDatabase(String digits) {
       long v = Long.parseLong(digits);

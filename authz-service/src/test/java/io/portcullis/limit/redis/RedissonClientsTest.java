@@ -276,6 +276,30 @@ class RedissonClientsTest {
         .doesNotContain("other");
   }
 
+  @Test
+  void addressUrl_aQueryOrFragment_isRefused_neverEchoingWhatFollows() {
+    for (String bad :
+        new String[] {
+          "redis://cache:6379?password=hunter2",
+          "redis://cache:6379/0?password=hunter2",
+          "redis://cache:6379/0#hunter2",
+          "redis://cache:6379#?hunter2",
+          "rediss://cache?password=hunter2",
+          "http://cache:6379?password=hunter2"
+        }) {
+      assertThatThrownBy(() -> RedisSettings.builder().address(bad).build())
+          .as(bad)
+          .isInstanceOf(RedisSettings.InvalidAddressException.class)
+          .message()
+          .doesNotContain("hunter2")
+          .doesNotContain("password=");
+    }
+    assertThatThrownBy(
+            () -> RedisSettings.builder().address("redis://cache:6379/0?password=hunter2").build())
+        .hasMessageContaining("query parameters and fragments are not supported")
+        .hasMessageContaining("got 'redis://cache:6379/0?...'");
+  }
+
   private static Config cluster(RedisSettings.Mode mode, String addresses) {
     return RedissonClients.config(RedisSettings.builder().mode(mode).address(addresses).build());
   }
