@@ -87,12 +87,7 @@ class FailoverRateLimiterTest {
   void deny_refusesWithRateLimited_retryAfterAtLeastOneSecond_namingTheFirstLimitAsked() {
     FailoverRateLimiter l = limiter(BackendFailurePolicy.DENY);
     down.set(true);
-    LimitDefinition daily =
-        new LimitDefinition(
-            "daily",
-            "segment/s",
-            List.of(LimitKey.Attribute.CLIENT),
-            new LimitKind.Quota(1000, QuotaWindow.DAY, ZoneOffset.UTC));
+    LimitDefinition daily = dailyQuota();
 
     LimitOutcome o =
         l.acquire(List.of(request.getFirst(), new LimitRequest(daily, "acme", 1)), true);
@@ -113,12 +108,7 @@ class FailoverRateLimiterTest {
   void deny_ofAQuota_reportsItsCalendarWindow() {
     FailoverRateLimiter l = limiter(BackendFailurePolicy.DENY);
     down.set(true);
-    LimitDefinition daily =
-        new LimitDefinition(
-            "daily",
-            "segment/s",
-            List.of(LimitKey.Attribute.CLIENT),
-            new LimitKind.Quota(1000, QuotaWindow.DAY, ZoneOffset.UTC));
+    LimitDefinition daily = dailyQuota();
 
     LimitOutcome o = l.acquire(List.of(new LimitRequest(daily, "acme", 1)), false);
 
@@ -204,5 +194,14 @@ class FailoverRateLimiterTest {
     l.acquire(request, true);
 
     assertThat(primaryCalls).hasValue(2);
+  }
+
+  /** A daily quota of 1,000 per client, UTC. */
+  private static LimitDefinition dailyQuota() {
+    return new LimitDefinition(
+        "daily",
+        "segment/s",
+        List.of(LimitKey.Attribute.CLIENT),
+        new LimitKind.Quota(1000, QuotaWindow.DAY, ZoneOffset.UTC));
   }
 }
