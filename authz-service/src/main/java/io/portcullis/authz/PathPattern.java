@@ -123,18 +123,28 @@ public final class PathPattern {
    * tries the path without its trailing {@code /} this way, without building it).
    */
   boolean matches(NormalizedPath path, int count) {
+    return matches(path, count, false);
+  }
+
+  /**
+   * Whether the path made of the first {@code count} segments of {@code path} matches, literal
+   * characters compared with ASCII letters folded to one case when {@code ignoreCase} (deny rules:
+   * {@link Rule#matchingPattern}). Paths are ASCII once normalized, so ASCII folding is all there
+   * is; a percent-encoded byte stays as it was encoded.
+   */
+  boolean matches(NormalizedPath path, int count, boolean ignoreCase) {
     if (!hasAny) {
       if (count != kinds.length) {
         return false;
       }
       for (int i = 0; i < kinds.length; i++) {
-        if (!segmentMatches(i, path.segment(i))) {
+        if (!segmentMatches(i, path.segment(i), ignoreCase)) {
           return false;
         }
       }
       return true;
     }
-    return matchWithWildcards(path, count);
+    return matchWithWildcards(path, count, ignoreCase);
   }
 
   /**
@@ -143,7 +153,7 @@ public final class PathPattern {
    * **} can only move forward, so the cost is O(pattern × path) in the worst case instead of the
    * exponential (pattern^k) of naive recursion — a long path cannot be used to burn CPU.
    */
-  private boolean matchWithWildcards(NormalizedPath path, int n) {
+  private boolean matchWithWildcards(NormalizedPath path, int n, boolean ignoreCase) {
     int pi = 0;
     int si = 0;
     int starPi = -1;
@@ -152,7 +162,7 @@ public final class PathPattern {
       if (pi < kinds.length && kinds[pi] == ANY) {
         starPi = pi++;
         starSi = si;
-      } else if (pi < kinds.length && segmentMatches(pi, path.segment(si))) {
+      } else if (pi < kinds.length && segmentMatches(pi, path.segment(si), ignoreCase)) {
         pi++;
         si++;
       } else if (starPi >= 0) {
@@ -168,11 +178,15 @@ public final class PathPattern {
     return pi == kinds.length;
   }
 
-  private boolean segmentMatches(int i, String segment) {
+  private boolean segmentMatches(int i, String segment, boolean ignoreCase) {
     return switch (kinds[i]) {
-      case LITERAL -> literals[i].equals(segment);
+      case LITERAL ->
+          ignoreCase
+              ? Globs.equalsAsciiIgnoreCase(literals[i], segment)
+              : literals[i].equals(segment);
       case ONE -> !segment.isEmpty();
-      case GLOB -> !segment.isEmpty() && Globs.matchesWithinSegment(globParts[i], segment);
+      case GLOB ->
+          !segment.isEmpty() && Globs.matchesWithinSegment(globParts[i], segment, ignoreCase);
       default -> false;
     };
   }

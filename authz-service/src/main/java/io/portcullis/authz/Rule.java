@@ -48,23 +48,31 @@ public record Rule(
   }
 
   /**
-   * The first of the rule's patterns that matches {@code path}, or {@code null}. A deny rule also
-   * matches a path with one trailing {@code /} more than a pattern matches: a trailing {@code /} is
-   * significant here, but many upstreams route {@code /v1/export/} to the handler of {@code
-   * /v1/export} (Spring MVC before 6, Express without strict routing), so a deny carved out of a
-   * wider allow ({@code allow /v1/**}, {@code deny /v1/export}) could otherwise be walked around
-   * with a {@code /}. Allow rules stay exact: a missing match there denies.
+   * The first of the rule's patterns that matches {@code path}, or {@code null}. A deny rule
+   * matches more than its patterns say, in two ways, because many upstreams route more than one
+   * spelling of a path to one handler and a deny carved out of a wider allow ({@code allow /v1/**},
+   * {@code deny /v1/export}) could otherwise be walked around:
+   *
+   * <ul>
+   *   <li>a path with one trailing {@code /} more than a pattern matches ({@code /v1/export/}:
+   *       Spring MVC before 6, Express without strict routing);
+   *   <li>a path whose ASCII letters differ in case only ({@code /v1/Export}: Express, ASP.NET Core
+   *       and IIS route case-insensitively by default).
+   * </ul>
+   *
+   * Allow rules stay exact: a missing match there denies.
    */
   public @Nullable PathPattern matchingPattern(NormalizedPath path) {
+    boolean deny = effect == Effect.DENY;
     for (PathPattern p : paths) {
-      if (p.matches(path)) {
+      if (p.matches(path, path.segmentCount(), deny)) {
         return p;
       }
     }
     int n = path.segmentCount();
-    if (effect == Effect.DENY && n > 1 && path.segment(n - 1).isEmpty()) {
+    if (deny && n > 1 && path.segment(n - 1).isEmpty()) {
       for (PathPattern p : paths) {
-        if (p.matches(path, n - 1)) {
+        if (p.matches(path, n - 1, true)) {
           return p;
         }
       }

@@ -52,11 +52,37 @@ class RuleTest {
     assertThat(deny.applies(HttpMethod.GET, path(request))).isEqualTo(applies);
   }
 
+  /**
+   * Nor with a change of case: Express, ASP.NET Core and IIS route {@code /v1/Admin/users} to the
+   * handler of {@code /v1/admin/users} by default, and {@code %41} decodes to {@code A} before
+   * matching.
+   */
+  @ParameterizedTest(name = "deny {0} applies to {1}: {2}")
+  @CsvSource({
+    "/v1/admin/**, /v1/Admin/users, true",
+    "/v1/admin/**, /v1/%41dmin/users, true",
+    "/v1/admin/**, /V1/ADMIN, true",
+    "/v1/orders/export, /v1/orders/EXPORT/, true", // both extensions at once
+    "/v1/*.csv, /v1/report.CSV, true",
+    "/v1/report-*-raw.csv, /v1/REPORT-2026-RAW.CSV, true",
+    "/v1/report-*-raw.csv, /v1/REPORT-2026-RAW.json, false",
+    "/v1/admin/**, /v1/admins/users, false",
+    "/v1/admin/**, /v1/adm%C4%B1n/users, false", // dotless i is no 'i', not even in Turkish
+  })
+  void denyRule_alsoMatchesThePathWithLettersOfAnotherCase(
+      String patterns, String request, boolean applies) {
+    Rule deny = rule(Effect.DENY, patterns);
+
+    assertThat(deny.applies(HttpMethod.GET, path(request))).isEqualTo(applies);
+  }
+
   @ParameterizedTest(name = "allow {0} applies to {1}: {2}")
   @CsvSource({
     "/v1/orders/export, /v1/orders/export, true",
     "/v1/orders/export, /v1/orders/export/, false",
     "/v1/admin/*, /v1/admin/users/, false",
+    "/v1/admin/*, /v1/Admin/users, false",
+    "/v1/*.csv, /v1/report.CSV, false",
   })
   void allowRule_staysExact(String patterns, String request, boolean applies) {
     Rule allow = rule(Effect.ALLOW, patterns);
