@@ -88,10 +88,16 @@ final class JwksFetcher implements JWKSetSource<SecurityContext> {
         url = discover();
       }
       JWKSet keys = fetch(url);
+      if (failing) {
+        // One line when the keys come back, as the WARN said when they went: an operator reading
+        // the log of an IdP outage sees where it ended, not only where it began.
+        log.info("fetched the signing keys of issuer {} again ({} keys)", issuer, keys.size());
+      } else {
+        log.debug("fetched {} signing keys of issuer {}", keys.size(), issuer);
+      }
       failing = false;
       lastSuccessMillis = currentTime;
       successes.increment();
-      log.debug("fetched {} signing keys of issuer {}", keys.size(), issuer);
       return keys;
     } catch (IOException | ParseException | RuntimeException e) {
       failing = true;

@@ -3,6 +3,9 @@ package io.portcullis.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.nimbusds.jose.EncryptionMethod;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWEAlgorithm;
@@ -56,6 +59,7 @@ import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link JwtVerifier} against a real OIDC issuer (mock-oauth2-server on loopback) and real attacks.
@@ -187,6 +191,36 @@ class JwtVerifierIT {
     idp.failing(false);
     clock.advance(Duration.ofMinutes(1)); // past the fetch rate limit
     assertThat(identity(verifier.verify(idp.token(ID).sign())).principal()).isEqualTo("alice");
+  }
+
+  @Test
+  void issuerOutage_isLoggedWhenItBeginsAndWhenItEnds() {
+    Logger logger = (Logger) LoggerFactory.getLogger(JwksFetcher.class);
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    logger.addAppender(logs);
+    try {
+      JwtVerifier verifier = registry.forIssuers(List.of(config(ID, idp.jwksUri(ID))));
+      idp.failing(true);
+      assertThat(registry.prefetchKeys(Duration.ofSeconds(5))).isZero();
+      idp.failing(false);
+      clock.advance(Duration.ofMinutes(1)); // past the fetch rate limit
+
+      assertThat(identity(verifier.verify(idp.token(ID).sign())).principal()).isEqualTo("alice");
+
+      assertThat(logs.list)
+          .extracting(e -> e.getLevel() + " " + e.getFormattedMessage())
+          .anySatisfy(m -> assertThat(m).startsWith("WARN cannot fetch the signing keys"))
+          .anySatisfy(
+              m ->
+                  assertThat(m)
+                      .isEqualTo(
+                          "INFO fetched the signing keys of issuer "
+                              + idp.issuer(ID)
+                              + " again (1 keys)"));
+    } finally {
+      logger.detachAppender(logs);
+    }
   }
 
   @Test
