@@ -42,7 +42,10 @@ import org.jspecify.annotations.Nullable;
  *       back. The limit was not checked, so the refusal reports it as {@link
  *       LimitStatus#unavailable} does (nothing remaining, reset = Retry-After), not the missing
  *       bucket's state. Looking ({@code consume = false}, explain) reports the same refusal without
- *       counting it; {@link #refusedWhenFull()} counts the others.
+ *       counting it; {@link #refusedWhenFull()} counts the others. A request whose other limit is
+ *       found exhausted is refused for that limit ({@link LimitOutcome.Refusal#EXHAUSTED}, its
+ *       reason, status and Retry-After, no label, not counted): room for the new bucket would not
+ *       have admitted it.
  *   <li><b>All-or-nothing.</b> {@link #acquire} first checks every bucket without writing; if any
  *       refuses, nothing was taken (a request with one bucket skips the check: taking from one
  *       bucket already refuses without writing). Otherwise it takes from each bucket in order with
@@ -101,9 +104,9 @@ public final class InMemoryGcraLimiter implements RateLimiter {
       slots.add(slot);
       checked.add(slot.check(now, nowInstant));
     }
-    BucketResult refusing = BucketResult.refusing(checked);
-    if (refusing != null) {
-      return refused(slots.get(checked.indexOf(refusing)), refusing, consume);
+    int refusing = refusing(slots, checked);
+    if (refusing >= 0) {
+      return refused(slots.get(refusing), checked.get(refusing), consume);
     }
     if (!consume) {
       return BucketResult.outcome(checked);
@@ -121,6 +124,38 @@ public final class InMemoryGcraLimiter implements RateLimiter {
       taken.add(r);
     }
     return BucketResult.outcome(taken);
+  }
+
+  /**
+   * The index of the refusal to report among {@code checked}, or -1 when every bucket had room. A
+   * limit found exhausted refuses the request whatever room there is, so it comes first: the
+   * exhausted bucket with the longest wait ({@link BucketResult#refusing}), with its own reason,
+   * status and Retry-After. A bucket that had no room to be created is reported only when no limit
+   * is exhausted: its own limit was not checked, and room for it would not have admitted the
+   * request anyway.
+   */
+  private static int refusing(List<Slot> slots, List<BucketResult> checked) {
+    int refusing = -1;
+    for (int i = 0; i < checked.size(); i++) {
+      BucketResult r = checked.get(i);
+      if (!r.admitted()
+          && (refusing < 0
+              || precedes(slots.get(i), r, slots.get(refusing), checked.get(refusing)))) {
+        refusing = i;
+      }
+    }
+    return refusing;
+  }
+
+  /**
+   * Whether refusal {@code r} of {@code slot} is reported before {@code other} of {@code
+   * otherSlot}.
+   */
+  private static boolean precedes(Slot slot, BucketResult r, Slot otherSlot, BucketResult other) {
+    if (slot.noRoom() != otherSlot.noRoom()) {
+      return otherSlot.noRoom(); // exhausted before not checked
+    }
+    return r.retryAfter().compareTo(other.retryAfter()) > 0; // the longest wait, as outcome does
   }
 
   /**

@@ -236,6 +236,58 @@ class InMemoryGcraLimiterTest extends RateLimiterContract {
     assertThat(exhausted.degraded()).isNull();
   }
 
+  /**
+   * A limit found exhausted refuses the request whatever the full table says, so it is the refusal
+   * reported: EXHAUSTED, its own reason, limit, status and Retry-After, no full label, and not
+   * counted as refused for want of room. It used to report the limit that had no room for a new
+   * bucket whenever that one's wait (until the next sweep) was the longer: LIMITER_FULL, "not
+   * checked", its reason ({@code rate_limited} for an exhausted quota) and its Retry-After.
+   */
+  @Test
+  void full_andAnotherLimitExhausted_reportsTheExhaustedLimit_notTheFullTable() {
+    InMemoryGcraLimiter small =
+        InMemoryGcraLimiter.builder().clock(clock).maximumBuckets(2).build();
+    LimitDefinition hourly = rate("hourly", 1, Duration.ofHours(1), 5); // live for hours
+    LimitDefinition fast = rate("fast", 1, Duration.ofSeconds(10), 3); // T = 10 s
+    LimitDefinition perMinute = quota("per-minute", 1, QuotaWindow.MINUTE, "UTC");
+    assertThat(small.acquire(bucket("other", hourly), true).admitted()).isTrue();
+    for (int i = 0; i < 3; i++) {
+      assertThat(small.acquire(bucket("acme", fast), true).admitted()).isTrue();
+    }
+    assertThat(small.acquire(bucket("acme", perMinute), true).admitted()).isTrue();
+    // "acme" has used up "fast" and "per-minute"; its "hourly" bucket is missing and cannot be
+    // made until a sweep may free one: when "fast"'s bucket of "acme" is stale, 30 s from now
+    LimitOutcome fullAlone = small.acquire(bucket("acme", hourly), true);
+    assertThat(fullAlone.refusal()).isEqualTo(LimitOutcome.Refusal.LIMITER_FULL);
+    assertThat(fullAlone.retryAfter()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(small.refusedWhenFull()).isEqualTo(1);
+
+    LimitOutcome rateAndFull = small.acquire(bucket("acme", hourly, fast), true);
+    LimitOutcome quotaAndFull = small.acquire(bucket("acme", hourly, perMinute), true);
+    LimitOutcome look = small.acquire(bucket("acme", fast, hourly), false);
+
+    for (LimitOutcome o : List.of(rateAndFull, look)) {
+      assertThat(o.refusal()).isEqualTo(LimitOutcome.Refusal.EXHAUSTED);
+      assertThat(o.reason()).isEqualTo(Reason.RATE_LIMITED);
+      assertThat(o.exceeded()).isEqualTo(fast);
+      assertThat(o.retryAfter()).as("fast's own wait").isEqualTo(Duration.ofSeconds(10));
+      assertThat(o.tightest())
+          .isEqualTo(new LimitStatus(fast, 3, 0, Duration.ofSeconds(30), Duration.ofSeconds(30)));
+      assertThat(o.degraded()).isNull();
+    }
+    assertThat(quotaAndFull.refusal()).isEqualTo(LimitOutcome.Refusal.EXHAUSTED);
+    assertThat(quotaAndFull.reason()).isEqualTo(Reason.QUOTA_EXCEEDED);
+    assertThat(quotaAndFull.exceeded()).isEqualTo(perMinute);
+    assertThat(quotaAndFull.retryAfter())
+        .as("until the minute ends")
+        .isEqualTo(Duration.ofMinutes(1));
+    assertThat(quotaAndFull.degraded()).isNull();
+    assertThat(small.refusedWhenFull())
+        .as("refused for the exhausted limits, which room would not have changed")
+        .isEqualTo(1);
+    assertThat(small.rateBucketsHeld()).isEqualTo(2);
+  }
+
   @Test
   void fullOfLiveBuckets_refusedNewKey_givesBackWhatOtherLimitsTook() {
     InMemoryGcraLimiter small =
