@@ -394,16 +394,16 @@ public final class RuntimeConfigLoader extends YamlReader {
         d.error(
             redis.get("addresses"), redis.path("addresses"), "give address or addresses, not both");
       }
-      // each address's node, to report a problem with one of them where it is written
-      List<YamlNode> addressNodes = new ArrayList<>();
-      List<String> addressPaths = new ArrayList<>();
-      List<String> addresses = new ArrayList<>();
+      // The checks across fields compare the mode, the master's name and the addresses: one that
+      // cannot be read (a broken value, already reported or a variable a command does not need; a
+      // wrong mode) would read as its default there and make an error up. Each address is checked
+      // on its own in any case, so every bad one is reported with the broken value.
+      boolean comparable = true;
+      List<GivenAddress> addresses = new ArrayList<>(); // the usable ones
       if (redis.get("address") != null) {
         String a = string(redis.get("address"), redis.path("address"));
         if (a != null) {
-          addressNodes.add(redis.get("address"));
-          addressPaths.add(redis.path("address"));
-          addresses.add(a);
+          address(a, redis.get("address"), redis.path("address"), addresses);
         }
       } else if (redis.get("addresses") != null) {
         String path = redis.path("addresses");
@@ -416,28 +416,32 @@ public final class RuntimeConfigLoader extends YamlReader {
           if (a != null && a.isEmpty()) {
             d.error(items.get(i), path + "[" + i + "]", "must not be empty");
           } else if (a != null) {
-            addressNodes.add(items.get(i));
-            addressPaths.add(path + "[" + i + "]");
-            addresses.add(a);
+            address(a, items.get(i), path + "[" + i + "]", addresses);
           }
         }
       }
       if (!addresses.isEmpty()) {
-        rb.addresses(addresses);
+        rb.addresses(addresses.stream().map(GivenAddress::value).toList());
       }
       if (redis.get("mode") != null) {
         String v = string(redis.get("mode"), redis.path("mode"));
         RedisSettings.Mode mode = v == null ? null : RedisSettings.Mode.parse(v);
         if (v != null && mode == null) {
           d.error(redis.get("mode"), redis.path("mode"), "expected single, cluster or sentinel");
-        } else if (mode != null) {
+        }
+        if (mode == null) {
+          comparable = false;
+        } else {
           rb.mode(mode);
         }
       }
       if (redis.get("master_name") != null) {
-        rb.sentinelMaster(string(redis.get("master_name"), redis.path("master_name")));
+        String master = string(redis.get("master_name"), redis.path("master_name"));
+        comparable &= master != null;
+        rb.sentinelMaster(master);
       }
       if (redis.get("password") != null) {
+        // left out when broken: a missing password contradicts no address
         String pw = string(redis.get("password"), redis.path("password"));
         rb.password(pw == null || pw.isEmpty() ? null : Secret.of(pw));
       }
@@ -445,14 +449,17 @@ public final class RuntimeConfigLoader extends YamlReader {
         rb.timeout(optDuration(redis, "timeout", Duration.ofMillis(50)));
       }
       try {
-        if (!hasBroken(r)) { // a skipped value would read as missing (master_name) here
-          b.redis(rb.build());
+        if (comparable) {
+          RedisSettings settings = rb.build();
+          if (!hasBroken(r)) { // a command's skipped value must keep the section's defaults
+            b.redis(settings);
+          }
         }
       } catch (RedisSettings.InvalidAddressException e) {
-        boolean given = e.index() < addressNodes.size(); // not the default address
+        boolean given = e.index() < addresses.size(); // not the default address
         d.error(
-            given ? addressNodes.get(e.index()) : r,
-            given ? addressPaths.get(e.index()) : "ratelimit.redis",
+            given ? addresses.get(e.index()).node() : r,
+            given ? addresses.get(e.index()).path() : "ratelimit.redis",
             e.getMessage());
       } catch (IllegalArgumentException e) {
         d.error(r, "ratelimit.redis", e.getMessage());
@@ -463,6 +470,23 @@ public final class RuntimeConfigLoader extends YamlReader {
     } catch (IllegalArgumentException e) {
       d.error(m, "ratelimit", e.getMessage());
       return def;
+    }
+  }
+
+  /** A {@code ratelimit.redis} address and where it is written, to report a problem there. */
+  private record GivenAddress(String value, YamlNode node, String path) {}
+
+  /**
+   * Checks one {@code ratelimit.redis} address on its own, reporting a problem at {@code node}, and
+   * adds it to {@code usable} if it has none: a bad one is left out of the settings, so the checks
+   * across addresses compare only usable ones and report nothing twice.
+   */
+  private void address(String value, YamlNode node, String path, List<GivenAddress> usable) {
+    String problem = RedisSettings.addressProblem(value);
+    if (problem != null) {
+      d.error(node, path, problem);
+    } else {
+      usable.add(new GivenAddress(value, node, path));
     }
   }
 

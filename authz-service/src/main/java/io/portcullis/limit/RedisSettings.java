@@ -107,6 +107,21 @@ public record RedisSettings(
     }
   }
 
+  /**
+   * What is wrong with one address on its own, as {@link Builder#build()} would report it, or
+   * {@code null} if it is a URL Redis can use; the checks across addresses and fields (a database
+   * or password that contradicts another, the mode) are {@link Builder#build()}'s. Lets a reader of
+   * the configuration report every bad address at once, also when another value cannot be read.
+   */
+  public static @Nullable String addressProblem(String address) {
+    try {
+      Url.parse(address, 0);
+      return null;
+    } catch (InvalidAddressException e) {
+      return e.getMessage();
+    }
+  }
+
   /** Settings for one local server: {@code redis://127.0.0.1:6379}, defaults otherwise. */
   public static RedisSettings defaults() {
     return builder().build();

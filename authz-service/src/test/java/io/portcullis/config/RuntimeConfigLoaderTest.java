@@ -279,6 +279,75 @@ class RuntimeConfigLoaderTest {
             });
   }
 
+  /**
+   * A broken value in {@code ratelimit.redis} (an unset variable) is reported with every address
+   * problem of the section, each at its address, in one go; the checks that compare a broken value
+   * (here the sentinel's master name) make up nothing. The addresses used to go unchecked until the
+   * variable was set, and then only the first bad one was reported.
+   */
+  @Test
+  void redis_aBrokenVariable_isReportedWithEveryBadAddress_andNoErrorItWouldMakeUp()
+      throws IOException {
+    String yaml =
+        """
+        ratelimit:
+          redis:
+            mode: sentinel
+            master_name: "${REDIS_MASTER}"
+            password: "${REDIS_PASSWORD}"
+            addresses:
+              - "redis://s1:26379"
+              - "s2:26379"
+              - "redis://s3:26379/db1"
+        """;
+    List<PolicyError> errors = errors(yaml);
+    assertThat(errors)
+        .extracting(e -> e.line() + ":" + e.field() + ": " + e.message())
+        .containsExactly(
+            "4:ratelimit.redis.master_name: environment variable 'REDIS_MASTER' is not set",
+            "5:ratelimit.redis.password: environment variable 'REDIS_PASSWORD' is not set",
+            "8:ratelimit.redis.addresses[1]: expected a redis:// or rediss:// URL, got 's2:26379'"
+                + " (redis[s]://[[user:]password@]host:port[/database])",
+            "9:ratelimit.redis.addresses[2]: expected a database number (0 or more; Redis has 0 to"
+                + " 15 unless its databases setting says otherwise) after the port, got '/db1' in"
+                + " 'redis://s3:26379/db1'");
+
+    // a command reading only the store skips the variables, not the addresses
+    Path file = dir.resolve("portcullis.yaml");
+    RuntimeConfigLoader.Result forStore =
+        RuntimeConfigLoader.loadForCommands(file, null, k -> null, Set.of("store"));
+    assertThat(((RuntimeConfigLoader.Invalid) forStore).errors())
+        .extracting(e -> e.line() + ":" + e.field())
+        .containsExactly("8:ratelimit.redis.addresses[1]", "9:ratelimit.redis.addresses[2]");
+
+    // the checks across fields still run when what they compare is not broken
+    assertThat(
+            errors(
+                """
+                ratelimit:
+                  redis:
+                    mode: cluster
+                    password: "${REDIS_PASSWORD}"
+                    addresses: ["redis://r1:7000", "r2", "redis://r3:7000/3"]
+                """))
+        .extracting(e -> e.line() + ":" + e.field() + ": " + e.message())
+        .containsExactly(
+            "4:ratelimit.redis.password: environment variable 'REDIS_PASSWORD' is not set",
+            "5:ratelimit.redis.addresses[1]: expected a redis:// or rediss:// URL, got 'r2'"
+                + " (redis[s]://[[user:]password@]host:port[/database])",
+            "5:ratelimit.redis.addresses[2]: names database 3, but Redis Cluster has only"
+                + " database 0: remove /3 from redis://r3:7000");
+    // a mode that is wrong is not read as single: two addresses are not an error of their own
+    assertThat(
+            errors(
+                """
+                ratelimit:
+                  redis: { mode: sentinal, addresses: ["redis://s1:26379", "redis://s2:26379"] }
+                """))
+        .extracting(e -> e.line() + ":" + e.field() + ": " + e.message())
+        .containsExactly("2:ratelimit.redis.mode: expected single, cluster or sentinel");
+  }
+
   @Test
   void forCommands_onlyTheSectionsTheyReadNeedTheirVariables_serveNeedsThemAll()
       throws IOException {
