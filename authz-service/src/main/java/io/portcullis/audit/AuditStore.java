@@ -119,9 +119,9 @@ public interface AuditStore {
    * that commits later (see the implementation for why). Only the chain is read, the records {@code
    * anchor < seq <= head}: a row outside it (inserted by hand, which {@link #verify} reports) is
    * not returned. A {@code seq} missing in between (deleted by retention since, or by hand) is
-   * simply skipped; the caller sees the jump. A row whose record bytes cannot be parsed is returned
-   * as an entry without a record, in its place, instead of failing the read: one damaged row must
-   * not keep a reader from the records around it.
+   * simply skipped; the caller sees the jump. A row whose record bytes cannot be read is returned
+   * in its place as the unreadable entry {@link #query} returns for it ({@link ChainEntry}),
+   * instead of failing the read: one damaged row must not keep a reader from the records around it.
    *
    * @throws IllegalArgumentException if {@code limit} is not positive
    */

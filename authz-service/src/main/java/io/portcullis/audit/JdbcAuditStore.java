@@ -615,23 +615,34 @@ abstract sealed class JdbcAuditStore implements AuditStore
    * be printed. Logs a WARN the first time this store returns the row (not its bytes).
    */
   private DecisionRecord unreadable(PageRow r) {
+    warnUnreadable(r);
+    return unreadableEntry(
+        r.instance(), r.seq(), r.decisionId(), r.timeUs(), r.prevHash(), r.hash());
+  }
+
+  /**
+   * The entry that stands for a row whose record cannot be read, in a page ({@link #query}) and in
+   * a chain read ({@link #readChain}) alike: the row's own columns and {@code unreadable}; {@code
+   * time} only when {@code timeUs} is a valid timestamp.
+   */
+  private static DecisionRecord unreadableEntry(
+      String instance, long seq, String decisionId, long timeUs, String prevHash, String hash) {
     DecisionRecord.Builder b =
         DecisionRecord.newBuilder()
-            .setDecisionId(r.decisionId())
-            .setInstance(r.instance())
-            .setSeq(r.seq())
-            .setPrevHash(r.prevHash())
-            .setHash(r.hash())
+            .setDecisionId(decisionId)
+            .setInstance(instance)
+            .setSeq(seq)
+            .setPrevHash(prevHash)
+            .setHash(hash)
             .setUnreadable(true);
     Timestamp time =
         Timestamp.newBuilder()
-            .setSeconds(Math.floorDiv(r.timeUs(), 1_000_000L))
-            .setNanos((int) Math.floorMod(r.timeUs(), 1_000_000L) * 1_000)
+            .setSeconds(Math.floorDiv(timeUs, 1_000_000L))
+            .setNanos((int) Math.floorMod(timeUs, 1_000_000L) * 1_000)
             .build();
     if (Timestamps.isValid(time)) {
       b.setTime(time);
     }
-    warnUnreadable(r);
     return b.build();
   }
 
@@ -902,7 +913,8 @@ abstract sealed class JdbcAuditStore implements AuditStore
    */
   Sql readChainSql(String instance, long afterSeq, int limit) {
     return new Sql(
-        "SELECT seq, prev_hash, hash, record FROM audit_record WHERE instance = ? AND seq > ?"
+        "SELECT seq, prev_hash, hash, record, decision_id, time_us FROM audit_record"
+            + " WHERE instance = ? AND seq > ?"
             + " AND seq > (SELECT anchor_seq FROM audit_chain WHERE instance = ?)"
             + " AND seq <= (SELECT head_seq FROM audit_chain WHERE instance = ?)"
             + " ORDER BY seq LIMIT ?",
@@ -922,9 +934,16 @@ abstract sealed class JdbcAuditStore implements AuditStore
         long seq = rs.getLong(1);
         String prevHash = rs.getString(2);
         String hash = rs.getString(3);
+        DecisionRecord record = readable(rs.getBytes(4), instance, seq, prevHash, hash);
         out.add(
             new ChainEntry(
-                seq, prevHash, hash, readable(rs.getBytes(4), instance, seq, prevHash, hash)));
+                seq,
+                prevHash,
+                hash,
+                record != null
+                    ? record
+                    : unreadableEntry(
+                        instance, seq, rs.getString(5), rs.getLong(6), prevHash, hash)));
       }
     } catch (SQLException e) {
       throw failure("reading the audit chain of instance '" + instance + "'", e);

@@ -9,7 +9,6 @@ import io.portcullis.audit.ChainPosition;
 import io.portcullis.cli.ExportCheckpoint.Mark;
 import io.portcullis.cli.ExportCheckpoint.Position;
 import io.portcullis.policy.YamlReader;
-import io.portcullis.proto.v1.DecisionRecord;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -39,8 +38,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
-import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code portcullis audit export}: the audit log as a stream of JSON lines on stdout, for a log
@@ -62,9 +59,10 @@ import tools.jackson.databind.node.ObjectNode;
  * reported, and exported again from the last exported record the store still holds unchanged. An
  * instance without a checkpoint entry starts at its first record stamped at or after {@code
  * --since}, else at its oldest stored record; records retention deleted before they were exported
- * are reported on stderr. A record whose stored bytes cannot be parsed is shipped as an {@link
- * #unreadableLine} with a warning, and the export goes on: failing on it would stop every later run
- * at the same row.
+ * are reported on stderr. A record whose stored bytes cannot be read is shipped as the line {@code
+ * audit query --format json} prints for it (the row's instance, seq, decision_id, time and hashes,
+ * and {@code "unreadable":true}) with a warning, and the export goes on: failing on it would stop
+ * every later run at the same row.
  */
 @Command(
     name = "export",
@@ -90,8 +88,6 @@ final class AuditExportCommand implements Callable<Integer> {
    * misconfiguration (2).
    */
   static final int CHECKPOINT_IN_USE = 75;
-
-  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   /** The largest {@code --batch}. */
   static final int MAX_BATCH = 10_000;
@@ -405,13 +401,10 @@ final class AuditExportCommand implements Callable<Integer> {
         if (r.seq() != expected && !(fresh.contains(instance) && exported == after)) {
           skipped(instance, expected, r.seq() - 1);
         }
-        DecisionRecord record = r.record();
-        if (record == null) {
+        if (!r.readable()) {
           unreadable(instance, r.seq());
         }
-        lines
-            .append(ascii(record == null ? unreadableLine(instance, r) : AuditJson.line(record)))
-            .append('\n');
+        lines.append(ascii(AuditJson.line(r.record()))).append('\n');
         expected = r.seq() + 1;
         exported = r.seq();
         exportedHash = r.hash();
@@ -661,22 +654,6 @@ final class AuditExportCommand implements Callable<Integer> {
   /** The hash of {@code head}, or {@code null} for the genesis (no record, no hash). */
   private static @Nullable String hash(ChainHead head) {
     return head.hash().isEmpty() ? null : head.hash();
-  }
-
-  /**
-   * The line shipped in place of a record whose stored bytes cannot be read: its chain columns as
-   * stored, and {@code "unreadable":true}, e.g. {@code
-   * {"instance":"pc-1","seq":"8","prev_hash":"..","hash":"..","unreadable":true}}. {@code seq} is a
-   * string, as in a record line, so the same dedupe key works for both.
-   */
-  static String unreadableLine(String instance, ChainEntry entry) {
-    ObjectNode line = JSON.createObjectNode();
-    line.put("instance", instance);
-    line.put("seq", Long.toString(entry.seq()));
-    line.put("prev_hash", entry.prevHash());
-    line.put("hash", entry.hash());
-    line.put("unreadable", true);
-    return JSON.writeValueAsString(line);
   }
 
   /**

@@ -2,6 +2,7 @@ package io.portcullis.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.util.Timestamps;
 import io.portcullis.audit.AuditJson;
 import io.portcullis.audit.AuditQuery;
 import io.portcullis.audit.AuditStore;
@@ -695,14 +696,23 @@ class AuditExportCommandTest {
                 + " 9\n");
     List<String> lines = r.outLines();
     assertThat(lines).hasSize(15);
-    // In its place in the batch, with the chain columns as stored; the records around it follow.
-    assertThat(lines.get(10)) // pc-1 1..5, pc-2 1..3, pc-1 6, 7, 8
-        .isEqualTo(
-            "{\"instance\":\"pc-1\",\"seq\":\"8\",\"prev_hash\":\""
-                + hash7
-                + "\",\"hash\":\""
-                + hash8
-                + "\",\"unreadable\":true}");
+    // In its place in the batch, with the row's columns as stored, as audit query prints it (it
+    // used to lack decision_id and time); the records around it follow.
+    String unreadable =
+        "{\"decision_id\":\"bad-token-1\",\"time\":\""
+            + Timestamps.toString(before.get(7).getTime())
+            + "\",\"instance\":\"pc-1\",\"seq\":\"8\",\"prev_hash\":\""
+            + hash7
+            + "\",\"hash\":\""
+            + hash8
+            + "\",\"unreadable\":true}";
+    assertThat(lines.get(10)).isEqualTo(unreadable); // pc-1 1..5, pc-2 1..3, pc-1 6, 7, 8
+    CommandRun query =
+        CommandRun.of(
+            new PortcullisCommand(), "audit", "query", "--store", url, "--format", "json");
+    assertThat(query.outLines())
+        .filteredOn(l -> l.contains("unreadable"))
+        .containsExactly(unreadable);
     List<String> readable = new ArrayList<>(lines);
     readable.remove(10);
     assertThat(keys(String.join("\n", readable)))
