@@ -1,5 +1,8 @@
 package io.portcullis.audit;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.portcullis.metrics.MetricNames;
 import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.store.Database;
 import io.portcullis.store.StoreException;
@@ -74,6 +77,28 @@ public interface AuditStore {
    * (never its bytes).
    */
   AuditPage query(AuditQuery query);
+
+  /**
+   * How many rows {@link #query} has returned as {@code unreadable} entries, each counted once: the
+   * first time this store returns it, when it logs its WARN (again only if its {@code hash} column
+   * changes, or once the store has met more than 10,000 and forgot the earlier ones). {@link
+   * #readChain} counts none: {@code audit export} runs in a process of its own and reports each
+   * such row on stderr.
+   */
+  long unreadableRowsFound();
+
+  /**
+   * Publishes {@code portcullis_audit_unreadable_rows_total} ({@link #unreadableRowsFound()}), so
+   * that a damaged audit row found by a query can be alerted on, not only read in the log.
+   */
+  default AuditStore bindMetrics(MeterRegistry registry) {
+    FunctionCounter.builder(
+            MetricNames.AUDIT_UNREADABLE_ROWS, this, AuditStore::unreadableRowsFound)
+        .description(
+            "audit rows whose stored record cannot be read, met by queries (each counted once)")
+        .register(registry);
+    return this;
+  }
 
   /**
    * Record counts in {@code [since, until)} grouped by {@code groupBy} (one total row when it is

@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -71,6 +72,9 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   /** Rows a query returned as unreadable and logged: instance, seq and hash. */
   private final Set<List<Object>> warned = ConcurrentHashMap.newKeySet();
+
+  /** Rows added to {@link #warned}: {@link #unreadableRowsFound()}. */
+  private final LongAdder unreadableRowsFound = new LongAdder();
 
   JdbcAuditStore(Database db) {
     this.db = db;
@@ -647,15 +651,17 @@ abstract sealed class JdbcAuditStore implements AuditStore
   }
 
   /**
-   * Logs that a query met a row whose record cannot be read, once per row (and again if its hash
-   * column changes): every page, web page refresh and cursor walk through it would otherwise log it
-   * again. Bounded: past {@value #MAX_WARNED} rows the memory is cleared.
+   * Logs and counts ({@link #unreadableRowsFound()}) that a query met a row whose record cannot be
+   * read, once per row (and again if its hash column changes): every page, web page refresh and
+   * cursor walk through it would otherwise log it again. Bounded: past {@value #MAX_WARNED} rows
+   * the memory is cleared.
    */
   private void warnUnreadable(PageRow r) {
     if (warned.size() >= MAX_WARNED) {
       warned.clear();
     }
     if (warned.add(List.of(r.instance(), r.seq(), r.hash()))) {
+      unreadableRowsFound.increment();
       log.warn(
           "audit record seq {} of instance {} (decision_id {}) cannot be read: its stored bytes"
               + " are not a decision record of that row (damaged or edited); queries return it as"
@@ -664,6 +670,11 @@ abstract sealed class JdbcAuditStore implements AuditStore
           forLog(r.instance()),
           forLog(r.decisionId()));
     }
+  }
+
+  @Override
+  public long unreadableRowsFound() {
+    return unreadableRowsFound.sum();
   }
 
   /** A column value for a log line: control characters as {@code ?}, at most 64 characters. */

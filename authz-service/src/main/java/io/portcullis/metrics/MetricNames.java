@@ -96,6 +96,13 @@ public final class MetricNames {
   public static final String AUDIT_RETENTION_STALLED = "portcullis.audit.retention.stalled";
 
   /**
+   * {@code portcullis_audit_unreadable_rows_total}: audit rows whose stored record cannot be read
+   * (damaged or edited) that a query of the service met, each counted once, when it is first
+   * returned as an {@code unreadable} entry (and logged).
+   */
+  public static final String AUDIT_UNREADABLE_ROWS = "portcullis.audit.unreadable.rows";
+
+  /**
    * Records per batch the audit writer's store thread wrote (one transaction, or one journal
    * write): about {@code rate * flush_interval} while the writer keeps up, up to {@code max_batch}
    * under load. Its count is the number of batches.

@@ -2,6 +2,8 @@ package io.portcullis.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.portcullis.decision.Reason;
 import io.portcullis.identity.CredentialType;
 import io.portcullis.identity.Identity;
@@ -582,6 +584,35 @@ abstract class AuditStoreContract {
                 + "\",\"hash\":\""
                 + a.get(3).getHash()
                 + "\",\"unreadable\":true}");
+  }
+
+  /**
+   * {@code portcullis_audit_unreadable_rows_total} counts the damaged rows a query met, each once
+   * (as its WARN), however often it is paged through; a row damaged again (another hash) counts
+   * again.
+   */
+  @Test
+  void query_unreadableRows_areCountedOncePerRow_inTheUnreadableRowsMetric() throws SQLException {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    assertThat(store.bindMetrics(registry)).isSameAs(store);
+    List<DecisionRecord> a = linked(A, 6, ChainHead.GENESIS);
+    appendOk(a);
+    store.query(AuditQuery.all());
+    assertThat(registry.scrape()).contains("portcullis_audit_unreadable_rows_total 0.0");
+    sql("UPDATE audit_record SET record = ? WHERE instance = ? AND seq = 2", TRUNCATED, A);
+    sql(
+        "UPDATE audit_record SET record = ? WHERE instance = ? AND seq = 5",
+        RecordChain.canonical(a.get(3)), // another record's bytes
+        A);
+
+    store.query(AuditQuery.all());
+    pages(AuditQuery.builder().limit(2).build());
+    store.query(AuditQuery.all());
+
+    assertThat(registry.scrape()).contains("portcullis_audit_unreadable_rows_total 2.0");
+    sql("UPDATE audit_record SET hash = ? WHERE instance = ? AND seq = 2", "edited", A);
+    store.query(AuditQuery.all());
+    assertThat(registry.scrape()).contains("portcullis_audit_unreadable_rows_total 3.0");
   }
 
   @Test
