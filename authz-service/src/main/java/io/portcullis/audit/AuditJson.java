@@ -20,6 +20,10 @@ import tools.jackson.databind.json.JsonMapper;
  * seq} are strings, and fields at their default are omitted, as protobuf's JSON mapping says), the
  * verify result and the summary as plain JSON objects. Thread-safe.
  *
+ * <p>{@code seq} is printed as the store's signed column holds it: a forged negative one as {@code
+ * "-5"}, not as the unsigned number protobuf's JSON makes of it. No writer makes such a {@code
+ * seq}; it can only come from a damaged or edited row.
+ *
  * <p>One exception to the omission: {@code remaining} is printed whenever {@code limit} is set,
  * also when it is 0 (the contract has "{@code limit} and {@code remaining} when a limit applied"; a
  * refused request has 0 left). The record itself is not changed for that: {@code remaining} stays a
@@ -50,12 +54,22 @@ public final class AuditJson {
    * whenever {@code limit} is.
    */
   public static String line(DecisionRecord record) {
+    String line;
     try {
-      return (record.getLimit().isEmpty() ? PRINTER : WITH_REMAINING).print(record);
+      line = (record.getLimit().isEmpty() ? PRINTER : WITH_REMAINING).print(record);
     } catch (InvalidProtocolBufferException e) {
       // Only Any fields with unknown types fail to print; DecisionRecord has none.
       throw new IllegalStateException(e);
     }
+    long seq = record.getSeq();
+    if (seq < 0) {
+      // A uint64 at or above 2^63, which protobuf prints unsigned: only a forged row's signed seq
+      // column (-5 read as 18446744073709551611) gets here; print it as stored. Quotes inside a
+      // string value are escaped, so this text can only be the seq field itself.
+      String unsigned = "\"seq\":\"" + Long.toUnsignedString(seq) + "\"";
+      line = line.replace(unsigned, "\"seq\":\"" + seq + "\"");
+    }
+    return line;
   }
 
   /** Writes each record as one JSON line ending in {@code \n}. */

@@ -321,7 +321,7 @@ public final class AuditCommand implements Runnable {
                   "UNREADABLE: instance "
                       + r.getInstance()
                       + ", seq "
-                      + Long.toUnsignedString(r.getSeq())
+                      + r.getSeq() // as stored: a forged negative column prints negative
                       + ": the stored record cannot be read (damaged or edited); run portcullis"
                       + " audit verify");
               continue;

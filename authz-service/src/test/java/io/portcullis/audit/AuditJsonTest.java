@@ -43,6 +43,31 @@ class AuditJsonTest {
     assertThat(AuditJson.parseLine(lines[1])).isEqualTo(RECORD);
   }
 
+  /**
+   * {@code seq} is a {@code uint64}, which protobuf's JSON prints unsigned; the store's column is a
+   * signed {@code BIGINT}, so a forged negative one ({@code -5}) is printed as stored, not as
+   * {@code 18446744073709551611}. The other fields and their order stay as they were.
+   */
+  @Test
+  void line_negativeSeq_isPrintedAsStored_notAsAnUnsignedNumber() {
+    DecisionRecord entry =
+        DecisionRecord.newBuilder()
+            .setDecisionId("d-1")
+            .setInstance("pc-1")
+            .setSeq(-5)
+            .setPrevHash("p")
+            .setHash("h")
+            .setUnreadable(true)
+            .build();
+
+    assertThat(AuditJson.line(entry))
+        .isEqualTo(
+            "{\"decision_id\":\"d-1\",\"instance\":\"pc-1\",\"seq\":\"-5\",\"prev_hash\":\"p\","
+                + "\"hash\":\"h\",\"unreadable\":true}");
+    assertThat(AuditJson.line(entry.toBuilder().setSeq(Long.MAX_VALUE).build()))
+        .contains("\"seq\":\"9223372036854775807\"");
+  }
+
   @Test
   void line_recordWithALimit_printsRemainingAlsoAtZero_asAProtobufJsonString() throws Exception {
     DecisionRecord refused =

@@ -302,6 +302,39 @@ class AuditCommandTest {
     assertThat(all.outLines()).hasSize(AuditSamples.COUNT);
   }
 
+  /**
+   * A row whose {@code seq} column was forged negative shows that number as stored, in the table's
+   * note and in JSON; both printed it as an unsigned 64-bit number ({@code 18446744073709551611}),
+   * as protobuf's JSON prints {@code uint64}.
+   */
+  @Test
+  void query_unreadableRowWithANegativeSeq_printsTheSeqAsStored() throws Exception {
+    try (Database db = Database.open(StoreSettings.of(url));
+        Connection c = db.connection();
+        PreparedStatement ps =
+            c.prepareStatement("UPDATE audit_record SET seq = -5 WHERE decision_id = 'limited'")) {
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+
+    CommandRun table = audit("query", "--segment", "partners");
+    CommandRun json = audit("query", "--format", "json", "--segment", "partners");
+
+    assertThat(table.exit()).isZero();
+    assertThat(table.outLines())
+        .last()
+        .isEqualTo(
+            "UNREADABLE: instance pc-1, seq -5: the stored record cannot be read (damaged or"
+                + " edited); run portcullis audit verify");
+    assertThat(json.exit()).isZero();
+    assertThat(json.outLines())
+        .singleElement()
+        .satisfies(
+            l ->
+                assertThat(l)
+                    .contains("\"instance\":\"pc-1\",\"seq\":\"-5\",\"prev_hash\":")
+                    .endsWith(",\"unreadable\":true}"));
+  }
+
   @Test
   void csv_onTheLaunchersStdout_isWholeWhenTheCommandReturns() {
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
