@@ -49,14 +49,15 @@ import tools.jackson.databind.json.JsonMapper;
  * are refused at load time. The schema document is checked against the 2020-12 meta-schema, and
  * every {@code $ref} is resolved before the policy is accepted.
  *
- * <p>Validation ({@link #validate}) accepts {@code application/json} and {@code *}{@code /*+json}
- * content types (parameters allowed), parses the body with Jackson with strict limits, and reports
- * the first failing instance location and keyword, e.g. {@code $.quantity: minimum}. Problems never
- * quote the body: values are never shown, and object keys are shown only when the schema itself
- * names them (otherwise {@code *}). Limits: bodies of at most {@value #MAX_BODY_BYTES} bytes,
- * nesting depth {@value #MAX_DEPTH}, numbers of at most 100 digits, and at most {@value
- * #MAX_EVALUATION_STEPS} schema evaluation steps. Duplicate object keys and trailing content are
- * invalid, so that Portcullis and the upstream cannot read one body two ways.
+ * <p>Validation ({@link #validate}) accepts one {@code application/json} or {@code *}{@code
+ * /*+json} media type (parameters allowed, parsed strictly: see {@link #isJsonMediaType}), parses
+ * the body with Jackson with strict limits, and reports the first failing instance location and
+ * keyword, e.g. {@code $.quantity: minimum}. Problems never quote the body: values are never shown,
+ * and object keys are shown only when the schema itself names them (otherwise {@code *}). Limits:
+ * bodies of at most {@value #MAX_BODY_BYTES} bytes, nesting depth {@value #MAX_DEPTH}, numbers of
+ * at most 100 digits, and at most {@value #MAX_EVALUATION_STEPS} schema evaluation steps. Duplicate
+ * object keys and trailing content are invalid, so that Portcullis and the upstream cannot read one
+ * body two ways.
  *
  * <p>Regular expressions ({@code pattern}, {@code patternProperties}) are compiled at load with
  * RE2/J ({@link Re2jRegularExpressionFactory}) and match in time linear in the value; a pattern RE2
@@ -242,7 +243,7 @@ public final class JsonBodySchema implements BodySchema {
   @Override
   public @Nullable String validate(Body body, @Nullable String contentType) {
     if (!isJsonMediaType(contentType)) {
-      return "content-type must be application/json";
+      return "content-type must be one JSON media type (application/json or */*+json)";
     }
     if (body.isEmpty()) {
       return "body is empty; expected JSON";
@@ -327,23 +328,129 @@ public final class JsonBodySchema implements BodySchema {
     return sb.toString();
   }
 
-  /** {@code application/json} or {@code <type>/<subtype>+json}, parameters allowed. */
+  /**
+   * Whether {@code contentType} is one JSON media type: {@code application/json} or {@code
+   * <type>/<subtype>+json}, parsed strictly by RFC 9110 §8.3.1: {@code type "/" subtype} (tokens,
+   * compared case-insensitively), then {@code *( OWS ";" OWS [ name "=" ( token / quoted-string ) ]
+   * )}, with optional blanks around the whole value. Anything else is not JSON, however it ends: a
+   * list ({@code ,} anywhere, also the form repeated {@code Content-Type} headers take once
+   * joined), blanks inside or around the {@code /}, an empty type or subtype, a character outside
+   * the grammar (non-ASCII included). Frameworks that cut the value at the first {@code ,} or blank
+   * (Rack, PHP) would read another media type there, and a body this service judged as JSON could
+   * reach the upstream as a form.
+   */
   static boolean isJsonMediaType(@Nullable String contentType) {
-    if (contentType == null) {
+    if (contentType == null || contentType.indexOf(',') >= 0) {
       return false;
     }
-    int semi = contentType.indexOf(';');
-    String mediaType =
-        (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
-    int slash = mediaType.indexOf('/');
-    if (slash <= 0 || slash == mediaType.length() - 1) {
+    int start = 0;
+    int end = contentType.length();
+    while (start < end && isBlank(contentType.charAt(start))) {
+      start++;
+    }
+    while (end > start && isBlank(contentType.charAt(end - 1))) {
+      end--;
+    }
+    String s = contentType.substring(start, end);
+    int slash = tokenEnd(s, 0);
+    if (slash == 0 || slash == s.length() || s.charAt(slash) != '/') {
       return false;
     }
-    String subtype = mediaType.substring(slash + 1);
-    if (mediaType.equals("application/json")) {
+    int subtypeEnd = tokenEnd(s, slash + 1);
+    if (subtypeEnd == slash + 1 || !parameters(s, subtypeEnd)) {
+      return false;
+    }
+    String type = s.substring(0, slash).toLowerCase(Locale.ROOT);
+    String subtype = s.substring(slash + 1, subtypeEnd).toLowerCase(Locale.ROOT);
+    if (type.equals("application") && subtype.equals("json")) {
       return true;
     }
     return subtype.endsWith("+json") && subtype.length() > "+json".length();
+  }
+
+  /**
+   * {@code *( OWS ";" OWS [ token "=" ( token / quoted-string ) ] )} from {@code at} to the end.
+   */
+  private static boolean parameters(String s, int at) {
+    int i = at;
+    while (true) {
+      while (i < s.length() && isBlank(s.charAt(i))) {
+        i++;
+      }
+      if (i == s.length()) {
+        return true;
+      }
+      if (s.charAt(i) != ';') {
+        return false;
+      }
+      i++;
+      while (i < s.length() && isBlank(s.charAt(i))) {
+        i++;
+      }
+      if (i == s.length() || s.charAt(i) == ';') {
+        continue; // an empty parameter (RFC 9110 allows "a/b;" and "a/b; ;c=d")
+      }
+      int nameEnd = tokenEnd(s, i);
+      if (nameEnd == i || nameEnd == s.length() || s.charAt(nameEnd) != '=') {
+        return false;
+      }
+      i = nameEnd + 1;
+      if (i < s.length() && s.charAt(i) == '"') {
+        i = quotedStringEnd(s, i);
+        if (i < 0) {
+          return false;
+        }
+      } else {
+        int valueEnd = tokenEnd(s, i);
+        if (valueEnd == i) {
+          return false;
+        }
+        i = valueEnd;
+      }
+    }
+  }
+
+  /** The index after the quoted-string opening at {@code open}, or -1 (no obs-text accepted). */
+  private static int quotedStringEnd(String s, int open) {
+    for (int i = open + 1; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '"') {
+        return i + 1;
+      }
+      if (c == '\\') {
+        i++;
+        if (i == s.length() || !(isBlank(s.charAt(i)) || isVisible(s.charAt(i)))) {
+          return -1;
+        }
+      } else if (!(isBlank(c) || isVisible(c))) {
+        return -1;
+      }
+    }
+    return -1;
+  }
+
+  /** The index after the longest run of RFC 9110 tchar starting at {@code from}. */
+  private static int tokenEnd(String s, int from) {
+    int i = from;
+    while (i < s.length() && isTchar(s.charAt(i))) {
+      i++;
+    }
+    return i;
+  }
+
+  private static boolean isTchar(char c) {
+    return (c >= 'a' && c <= 'z')
+        || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9')
+        || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+  }
+
+  private static boolean isBlank(char c) {
+    return c == ' ' || c == '\t';
+  }
+
+  private static boolean isVisible(char c) {
+    return c >= 0x21 && c <= 0x7e;
   }
 
   private static boolean isDraft202012(String id) {

@@ -122,6 +122,68 @@ class JsonBodySchemaTest {
     assertThat(schema.validate(body, "application/+json")).contains("content-type");
   }
 
+  /**
+   * A body that is valid JSON for the schema and, read as a form, says {@code is_admin=1}: a
+   * Content-Type that Rack or PHP reads as a form (they cut the value at the first {@code ,},
+   * {@code ;} or blank) must not be judged as JSON, or the upstream sees a field the schema
+   * forbids.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "application/x-www-form-urlencoded, application/vnd.a+json",
+        "application/x-www-form-urlencoded,application/json",
+        "application/json, application/x-www-form-urlencoded",
+        "application/json,application/json",
+        "application/x-www-form-urlencoded +json",
+        "application/x-www-form-urlencoded\t+json",
+        "text/plain,x/+json",
+        "multipart/form-data; boundary=x, application/json",
+        "application/json; a=\"x, application/x-www-form-urlencoded\"",
+        "application /json",
+        "application/ json",
+        "application/json x",
+        "application/json;charset =utf-8",
+        "application/json;charset= utf-8",
+        "application/json;charset",
+        "application/json;=utf-8",
+        "application/json;charset=\"utf-8",
+        "application/json;charset=utf-8 x",
+        "/json",
+        "application/",
+        "json",
+        "",
+        "application/j\u00e9son+json",
+        "application/vnd.a+json\u0000",
+        "application/json\r\nx-admin: 1"
+      })
+  void isJsonMediaType_refusesWhatIsNotOneJsonMediaType(String contentType) {
+    assertThat(JsonBodySchema.isJsonMediaType(contentType)).isFalse();
+    Body smuggled = Body.of("{\"sku\":\"AB-123\",\"quantity\":2}", false);
+    assertThat(schema.validate(smuggled, contentType))
+        .as("invalid_body before the schema is applied")
+        .startsWith("content-type must be one JSON media type");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "application/json",
+        "Application/JSON",
+        " application/json\t",
+        "application/json;charset=utf-8",
+        "application/json ; charset=utf-8",
+        "application/json;\tcharset=\"utf-8\"",
+        "application/json; charset=\"utf\\-8\"; v=2",
+        "application/json;",
+        "application/json; ;v=2",
+        "application/vnd.orders+json",
+        "application/problem+JSON; v=2"
+      })
+  void isJsonMediaType_acceptsOneJsonMediaTypeWithParameters(String contentType) {
+    assertThat(JsonBodySchema.isJsonMediaType(contentType)).isTrue();
+  }
+
   @Test
   void validate_notJson_saysWhereWithoutEchoingTheBody() {
     String problem = validate("{\"sku\": hunter2-password}");

@@ -1,0 +1,159 @@
+package io.portcullis.server.grpc;
+
+import static io.portcullis.testing.TestPolicies.allow;
+import static io.portcullis.testing.TestPolicies.policy;
+import static io.portcullis.testing.TestPolicies.segment;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.rpc.Code;
+import io.envoyproxy.envoy.config.core.v3.HeaderMap;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.service.auth.v3.AttributeContext;
+import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
+import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
+import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.portcullis.decision.Decision;
+import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.identity.CredentialChain;
+import io.portcullis.payload.JsonBodySchema;
+import io.portcullis.policy.Policy;
+import io.portcullis.request.HttpMethod;
+import io.portcullis.testing.EnvoyChecks;
+import io.portcullis.testing.FakeClock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A {@code body_schema} rule through {@code Check} with a real compiled schema: the body {@code
+ * {"name":"x","note":"&is_admin=1&"}} is valid JSON for a schema that forbids other members, and
+ * read as a form (what Rack and PHP do with the Content-Types below) it sets {@code is_admin=1}. So
+ * it is allowed only as {@code application/json}; anything a framework can read as another media
+ * type is {@code invalid_body} (400), never an allow of a body nobody validated.
+ */
+class BodySchemaContentTypeCheckTest {
+  static final String BODY = "{\"name\":\"x\",\"note\":\"&is_admin=1&\"}";
+
+  @TempDir Path dir;
+  final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
+  final List<Decision> audited = new ArrayList<>();
+  Server server;
+  ManagedChannel channel;
+  AuthorizationGrpc.AuthorizationBlockingStub stub;
+
+  @BeforeEach
+  void start() throws Exception {
+    Files.writeString(
+        dir.resolve("profile.json"),
+        """
+        {"type":"object","additionalProperties":false,
+         "properties":{"name":{"type":"string"},"note":{"type":"string"}}}
+        """);
+    JsonBodySchema schema =
+        ((JsonBodySchema.Outcome.Compiled) JsonBodySchema.compile(dir, "profile.json")).schema();
+    Policy policy =
+        policy(
+            CredentialChain.builder().build(),
+            segment("public")
+                .rule(allow("profile", "/v1/profile").methods(HttpMethod.POST).bodySchema(schema))
+                .build());
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder().policy(() -> policy).clock(clock).audit(audited::add).build();
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(new EnvoyAuthorizationService(pipeline, clock))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    stub = AuthorizationGrpc.newBlockingStub(channel);
+  }
+
+  @AfterEach
+  void stop() {
+    channel.shutdownNow();
+    server.shutdownNow();
+  }
+
+  private CheckResponse post(String contentType) {
+    return stub.check(
+        EnvoyChecks.request("POST", "/v1/profile")
+            .header("content-type", contentType)
+            .body(BODY)
+            .build());
+  }
+
+  @Test
+  void asApplicationJson_theBodyIsValidatedAndAllowed() {
+    assertThat(post("application/json; charset=utf-8").getStatus().getCode())
+        .isEqualTo(Code.OK_VALUE);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "application/x-www-form-urlencoded, application/vnd.a+json",
+        "application/x-www-form-urlencoded +json",
+        "text/plain,x/+json"
+      })
+  void aContentTypeAFrameworkReadsAsAForm_isInvalidBody400(String contentType) {
+    CheckResponse r = post(contentType);
+
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:invalid_body");
+    assertThat(audited)
+        .singleElement()
+        .isInstanceOfSatisfying(
+            Decision.Deny.class,
+            d -> assertThat(d.detail()).startsWith("content-type must be one JSON media type"));
+  }
+
+  /**
+   * Envoy with {@code encode_raw_headers} sends each header line as its own entry: two {@code
+   * Content-Type} lines are joined with {@code ,}, which is no single media type either.
+   */
+  @Test
+  void twoContentTypeLines_inTheHeaderMap_areInvalidBody400() {
+    CheckRequest base = EnvoyChecks.request("POST", "/v1/profile").body(BODY).build();
+    HeaderMap.Builder map = HeaderMap.newBuilder();
+    base.getAttributes()
+        .getRequest()
+        .getHttp()
+        .getHeadersMap()
+        .forEach((k, v) -> map.addHeaders(HeaderValue.newBuilder().setKey(k).setValue(v)));
+    map.addHeaders(
+        HeaderValue.newBuilder()
+            .setKey("content-type")
+            .setValue("application/x-www-form-urlencoded"));
+    map.addHeaders(
+        HeaderValue.newBuilder().setKey("content-type").setValue("application/vnd.a+json"));
+    AttributeContext.HttpRequest http =
+        base.getAttributes().getRequest().getHttp().toBuilder()
+            .clearHeaders()
+            .setHeaderMap(map)
+            .build();
+    CheckRequest twoLines =
+        base.toBuilder()
+            .setAttributes(
+                base.getAttributes().toBuilder()
+                    .setRequest(base.getAttributes().getRequest().toBuilder().setHttp(http)))
+            .build();
+
+    CheckResponse r = stub.check(twoLines);
+
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:invalid_body");
+  }
+}
