@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,7 +43,10 @@ import tools.jackson.databind.json.JsonMapper;
  *       scope}, the configured roles path); an {@code exp} in the past makes it inactive. The
  *       result verifies from the cache until {@code min(exp, now + cache_ttl)}, checked against the
  *       clock on every hit (after {@code exp} and until {@code cache_ttl} the cache answers {@code
- *       inactive_token}). A response without a subject is {@code invalid_token}.
+ *       inactive_token}). A response without a subject is {@code invalid_token}, and so is one
+ *       whose {@code token_type} or {@code token_use} names another kind of token than a bearer
+ *       access token (a refresh token, say: see {@link #notAnAccessToken}); both are cached like
+ *       inactive tokens.
  *   <li>{@code "active": false} → {@code inactive_token} (401), cached for a short, bounded time so
  *       a flood of one dead token costs one call per TTL.
  *   <li>Anything else — unreachable, timeout, a status other than 200, a body that is not a JSON
@@ -71,6 +76,10 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
   private static final Logger log = LoggerFactory.getLogger(IntrospectionVerifier.class);
   private static final JsonMapper MAPPER = JsonMapper.builder().build();
   private static final long BUSY_WARNING_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
+
+  /** {@code token_type} values (lower case) that describe an access token usable as a bearer. */
+  private static final Set<String> ACCESS_TOKEN_TYPES =
+      Set.of("bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token");
 
   /**
    * A cached active result: it verifies until {@code min(exp, cacheUntil)}; from {@code exp} to
@@ -232,6 +241,19 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
       settings.inactive().put(key, inactive);
       return inactive;
     }
+    String notAccess = notAnAccessToken(response);
+    if (notAccess != null) {
+      Verification.Rejected wrongKind =
+          new Verification.Rejected(
+              Reason.INVALID_TOKEN,
+              "introspection endpoint '"
+                  + config.name()
+                  + "' describes a token that is not an access token ("
+                  + notAccess
+                  + ")");
+      settings.inactive().put(key, wrongKind);
+      return wrongKind;
+    }
     Instant now = settings.clock().instant();
     Instant exp = epochSeconds(response.get("exp"));
     if (exp != null && !now.isBefore(exp)) {
@@ -311,6 +333,47 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
     @SuppressWarnings("unchecked")
     Map<String, Object> object = (Map<String, Object>) map;
     return object;
+  }
+
+  /**
+   * Why the answer describes a token other than a bearer access token, naming the member and (when
+   * printable and short) its value, or {@code null}. RFC 7662 §2.1 lets the server introspect a
+   * token of any type whatever {@code token_type_hint} says, so a refresh token sent as a bearer
+   * token comes back {@code active}: only the answer says what it is.
+   *
+   * <ul>
+   *   <li>{@code token_type} (RFC 7662 §2.2: the RFC 6749 §5.1 access token type, compared
+   *       case-insensitively): {@code Bearer}, or what servers that report a token's use there
+   *       write for an access token, {@code access_token} and RFC 8693's {@code
+   *       urn:ietf:params:oauth:token-type:access_token}. Anything else is not accepted: {@code
+   *       refresh_token}, Keycloak's {@code Refresh} and {@code Offline}, RFC 8693's {@code N_A}
+   *       ("not an access token"), and {@code DPoP} (RFC 9449: a sender-constrained token is not to
+   *       be accepted without its proof, which this service does not check).
+   *   <li>{@code token_use} (Ory Hydra): {@code access_token} only.
+   * </ul>
+   *
+   * Absent members (or JSON {@code null}) say nothing, as RFC 7662 makes them optional.
+   */
+  private static @Nullable String notAnAccessToken(Map<String, Object> response) {
+    Object type = response.get("token_type");
+    if (type != null
+        && !(type instanceof String t && ACCESS_TOKEN_TYPES.contains(t.toLowerCase(Locale.ROOT)))) {
+      return "token_type" + shown(type);
+    }
+    Object use = response.get("token_use");
+    if (use != null && !(use instanceof String u && u.equalsIgnoreCase("access_token"))) {
+      return "token_use" + shown(use);
+    }
+    return null;
+  }
+
+  /** {@code " 'refresh_token'"} for a short printable string; nothing for anything else. */
+  private static String shown(Object value) {
+    return value instanceof String v
+            && v.length() <= 64
+            && v.chars().allMatch(c -> c > 0x20 && c < 0x7f)
+        ? " '" + v + "'"
+        : "";
   }
 
   /** {@code exp} as RFC 7662 gives it (seconds since the epoch), or {@code null}. */

@@ -282,6 +282,88 @@ class IntrospectionVerifierIT {
     assertThat(reason(v.verify(token(Duration.ofHours(1))))).isEqualTo(Reason.INVALID_TOKEN);
   }
 
+  /**
+   * A token the endpoint signed with {@code token_type} set, which it echoes when introspecting.
+   */
+  static String tokenOfType(String tokenType) {
+    return issuer
+        .token("intro")
+        .claim("token_type", tokenType)
+        .expiresAt(Instant.now().plus(Duration.ofHours(1)))
+        .sign();
+  }
+
+  /**
+   * RFC 7662 §2.1: the server may introspect a refresh token whatever token_type_hint says (Ory
+   * Hydra and Keycloak do), and answers {@code active: true}. A refresh token sent as a bearer
+   * token is not an access token: invalid_token, cached like an inactive token.
+   */
+  @Test
+  void activeRefreshToken_isInvalidToken_cachedLikeAnInactiveOne() {
+    BearerTokenVerifier v = verifier();
+    String refresh = tokenOfType("refresh_token");
+
+    Verification first = v.verify(refresh);
+
+    assertThat(reason(first)).isEqualTo(Reason.INVALID_TOKEN);
+    assertThat(((Verification.Rejected) first).detail())
+        .isEqualTo(
+            "introspection endpoint 'legacy' describes a token that is not an access token"
+                + " (token_type 'refresh_token')")
+        .doesNotContain(refresh);
+    assertThat(requests()).hasSize(1);
+    for (int i = 0; i < 10; i++) {
+      assertThat(reason(v.verify(refresh))).isEqualTo(Reason.INVALID_TOKEN);
+    }
+    assertThat(requests()).as("the rejection is cached").isEmpty();
+    clock.advance(Duration.ofSeconds(11));
+    assertThat(reason(v.verify(refresh))).isEqualTo(Reason.INVALID_TOKEN);
+    assertThat(requests()).as("as briefly as an inactive token").hasSize(1);
+    assertThat(errors()).isZero();
+  }
+
+  @Test
+  void tokenTypesOtherThanABearerAccessToken_areInvalidToken() {
+    BearerTokenVerifier v = verifier();
+    // Keycloak's refresh and offline tokens, RFC 8693's "not an access token", a DPoP-bound token
+    // (its proof is not checked here), an ID token.
+    for (String type : List.of("Refresh", "Offline", "N_A", "DPoP", "id_token", "")) {
+      assertThat(reason(v.verify(tokenOfType(type)))).as(type).isEqualTo(Reason.INVALID_TOKEN);
+    }
+  }
+
+  @Test
+  void bearerAccessTokenTypes_verify_caseInsensitively() {
+    BearerTokenVerifier v = verifier();
+    for (String type :
+        List.of(
+            "Bearer", "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token")) {
+      assertThat(v.verify(tokenOfType(type))).as(type).isInstanceOf(Verification.Verified.class);
+    }
+  }
+
+  /** Ory Hydra says what a token is for in token_use (its token_type is "Bearer" for both). */
+  @Test
+  void tokenUse_otherThanAccessToken_isInvalidToken() {
+    BearerTokenVerifier v = verifier();
+    try {
+      issuer.introspectionAnswers(
+          200,
+          "{\"active\":true,\"sub\":\"alice\",\"token_type\":\"Bearer\","
+              + "\"token_use\":\"refresh_token\"}");
+      assertThat(reason(v.verify("opaque-refresh-0001"))).isEqualTo(Reason.INVALID_TOKEN);
+      issuer.introspectionAnswers(200, "{\"active\":true,\"sub\":\"alice\",\"token_use\":7}");
+      assertThat(reason(v.verify("opaque-odd-use-0002"))).isEqualTo(Reason.INVALID_TOKEN);
+      issuer.introspectionAnswers(
+          200,
+          "{\"active\":true,\"sub\":\"alice\",\"token_type\":\"bearer\","
+              + "\"token_use\":\"Access_Token\"}");
+      assertThat(v.verify("opaque-access-0003")).isInstanceOf(Verification.Verified.class);
+    } finally {
+      issuer.introspectionAnswersNormally();
+    }
+  }
+
   @Test
   void twoEndpoints_aTokenInactiveAtTheFirst_isVerifiedByTheSecond() {
     CredentialChain chain =
