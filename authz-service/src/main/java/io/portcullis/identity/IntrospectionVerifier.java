@@ -3,6 +3,9 @@ package io.portcullis.identity;
 import io.portcullis.decision.Reason;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -40,13 +43,14 @@ import tools.jackson.databind.json.JsonMapper;
  * <ul>
  *   <li>{@code "active": true}: the identity comes from the response through the endpoint's {@link
  *       ClaimMapping} ({@code sub}, {@code client_id} when the client path is absent, {@code
- *       scope}, the configured roles path); an {@code exp} in the past makes it inactive. The
- *       result verifies from the cache until {@code min(exp, now + cache_ttl)}, checked against the
- *       clock on every hit (after {@code exp} and until {@code cache_ttl} the cache answers {@code
- *       inactive_token}). A response without a subject is {@code invalid_token}, and so is one
- *       whose {@code token_type} or {@code token_use} names another kind of token than a bearer
- *       access token (a refresh token, say: see {@link #notAnAccessToken}); both are cached like
- *       inactive tokens.
+ *       scope}, the configured roles path); an {@code exp} in the past makes it inactive, and one
+ *       that is not a number of seconds an {@link Instant} can hold makes it {@code invalid_token}
+ *       (cached like an inactive answer). The result verifies from the cache until {@code min(exp,
+ *       now + cache_ttl)}, checked against the clock on every hit (after {@code exp} and until
+ *       {@code cache_ttl} the cache answers {@code inactive_token}). A response without a subject
+ *       is {@code invalid_token}, and so is one whose {@code token_type} or {@code token_use} names
+ *       another kind of token than a bearer access token (a refresh token, say: see {@link
+ *       #notAnAccessToken}); both are cached like inactive tokens.
  *   <li>{@code "active": false} → {@code inactive_token} (401), cached for a short, bounded time so
  *       a flood of one dead token costs one call per TTL.
  *   <li>Anything else — unreachable, timeout, a status other than 200, a body that is not a JSON
@@ -80,6 +84,11 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
   /** {@code token_type} values (lower case) that describe an access token usable as a bearer. */
   private static final Set<String> ACCESS_TOKEN_TYPES =
       Set.of("bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token");
+
+  private static final BigDecimal MIN_EPOCH_SECOND =
+      BigDecimal.valueOf(Instant.MIN.getEpochSecond());
+  private static final BigDecimal MAX_EPOCH_SECOND =
+      BigDecimal.valueOf(Instant.MAX.getEpochSecond());
 
   /**
    * A cached active result: it verifies until {@code min(exp, cacheUntil)}; from {@code exp} to
@@ -254,8 +263,19 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
       settings.inactive().put(key, wrongKind);
       return wrongKind;
     }
+    Object expMember = response.get("exp");
+    Instant exp = expMember == null ? null : epochSeconds(expMember);
+    if (expMember != null && exp == null) {
+      Verification.Rejected badExp =
+          new Verification.Rejected(
+              Reason.INVALID_TOKEN,
+              "introspection endpoint '"
+                  + config.name()
+                  + "' answers an exp that is not a time (seconds since the epoch)");
+      settings.inactive().put(key, badExp);
+      return badExp;
+    }
     Instant now = settings.clock().instant();
-    Instant exp = epochSeconds(response.get("exp"));
     if (exp != null && !now.isBefore(exp)) {
       settings.inactive().put(key, expired);
       return expired;
@@ -376,12 +396,30 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
         : "";
   }
 
-  /** {@code exp} as RFC 7662 gives it (seconds since the epoch), or {@code null}. */
-  private static @Nullable Instant epochSeconds(@Nullable Object value) {
-    if (value instanceof Number n) {
-      return Instant.ofEpochSecond(n.longValue());
+  /**
+   * {@code exp} as RFC 7662 gives it (seconds since the epoch, a fraction rounded down), or {@code
+   * null} if it is not a number an {@link Instant} can hold: a string, an infinity, {@code 1e300}
+   * or an integer beyond {@code long}. Such an answer is {@code invalid_token}; converting it used
+   * to throw out of {@link #verify} (a 500 for every retry, each one a new call).
+   */
+  private static @Nullable Instant epochSeconds(Object value) {
+    BigDecimal seconds;
+    switch (value) {
+      case Integer i -> seconds = BigDecimal.valueOf(i);
+      case Long l -> seconds = BigDecimal.valueOf(l);
+      case BigInteger b -> seconds = new BigDecimal(b);
+      case BigDecimal d -> seconds = d;
+      case Double d when Double.isFinite(d) -> seconds = BigDecimal.valueOf(d);
+      case Float f when Float.isFinite(f) -> seconds = BigDecimal.valueOf(f.doubleValue());
+      default -> {
+        return null;
+      }
     }
-    return null;
+    BigDecimal whole = seconds.setScale(0, RoundingMode.FLOOR);
+    if (whole.compareTo(MIN_EPOCH_SECOND) < 0 || whole.compareTo(MAX_EPOCH_SECOND) > 0) {
+      return null;
+    }
+    return Instant.ofEpochSecond(whole.longValueExact());
   }
 
   @Override

@@ -364,6 +364,62 @@ class IntrospectionVerifierIT {
     }
   }
 
+  /**
+   * An exp no Instant can hold used to throw out of verify (a 500 with a stack trace, nothing
+   * cached, so every retry called the endpoint again); one that is not a number was ignored.
+   */
+  @Test
+  void anExpThatIsNotATime_isInvalidToken_cached() {
+    BearerTokenVerifier v = verifier();
+    List<String> exps =
+        List.of(
+            "1e300",
+            "-1e300",
+            "1e400",
+            "9223372036854775807",
+            "99999999999999999999999999",
+            "\"4102444800\"",
+            "true",
+            "{}");
+    try {
+      for (int i = 0; i < exps.size(); i++) {
+        String exp = exps.get(i);
+        String token = "opaque-odd-exp-" + i;
+        issuer.introspectionAnswers(200, "{\"active\":true,\"sub\":\"alice\",\"exp\":" + exp + "}");
+        Verification first = v.verify(token);
+        assertThat(reason(first)).as(exp).isEqualTo(Reason.INVALID_TOKEN);
+        assertThat(((Verification.Rejected) first).detail())
+            .isEqualTo(
+                "introspection endpoint 'legacy' answers an exp that is not a time (seconds since"
+                    + " the epoch)");
+        assertThat(requests()).as(exp).hasSize(1);
+        assertThat(reason(v.verify(token))).as(exp).isEqualTo(Reason.INVALID_TOKEN);
+        assertThat(requests()).as("%s: cached", exp).isEmpty();
+      }
+    } finally {
+      issuer.introspectionAnswersNormally();
+    }
+    assertThat(errors()).isZero();
+  }
+
+  @Test
+  void aFractionalExp_isRoundedDown_andANullExpIsNone() {
+    BearerTokenVerifier v = verifier();
+    try {
+      issuer.introspectionAnswers(200, "{\"active\":true,\"sub\":\"alice\",\"exp\":4102444800.75}");
+      Verification fractional = v.verify("opaque-fractional-exp");
+      assertThat(fractional).isInstanceOf(Verification.Verified.class);
+      assertThat(((Verification.Verified) fractional).identity().expiresAt())
+          .isEqualTo(Instant.ofEpochSecond(4102444800L));
+      issuer.introspectionAnswers(200, "{\"active\":true,\"sub\":\"alice\",\"exp\":null}");
+      Verification none = v.verify("opaque-null-exp");
+      assertThat(none).isInstanceOf(Verification.Verified.class);
+      assertThat(((Verification.Verified) none).identity().expiresAt()).isNull();
+    } finally {
+      issuer.introspectionAnswersNormally();
+    }
+  }
+
   @Test
   void twoEndpoints_aTokenInactiveAtTheFirst_isVerifiedByTheSecond() {
     CredentialChain chain =
