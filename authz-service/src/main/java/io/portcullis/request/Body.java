@@ -2,11 +2,12 @@ package io.portcullis.request;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The request body as the proxy forwarded it (Envoy sends it only with {@code with_request_body}).
- * {@code partial} is true when the proxy truncated it ({@code x-envoy-auth-partial-body: true}).
- * Never logged or stored.
+ * {@code partial} is true when the proxy truncated it ({@code x-envoy-auth-partial-body: true}, see
+ * {@link #markedPartial}). Never logged or stored.
  */
 public final class Body {
   private static final Body EMPTY = new Body(new byte[0], false);
@@ -51,6 +52,25 @@ public final class Body {
 
   public boolean partial() {
     return partial;
+  }
+
+  /**
+   * Whether an {@code x-envoy-auth-partial-body} value marks the body truncated: any of its
+   * comma-separated elements is {@code true} (case-insensitive, blanks around it ignored). A client
+   * can send the header too, and proxies join repeated headers with {@code ","}; so a client's
+   * {@code false} beside the proxy's {@code true} must not make a truncated body look complete.
+   * {@code null} (no header) is {@code false}.
+   */
+  public static boolean markedPartial(@Nullable String headerValue) {
+    if (headerValue == null) {
+      return false;
+    }
+    for (String element : headerValue.split(",", -1)) {
+      if (element.strip().equalsIgnoreCase("true")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

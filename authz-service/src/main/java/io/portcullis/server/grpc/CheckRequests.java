@@ -21,7 +21,8 @@ import org.jspecify.annotations.Nullable;
  *       using {@code raw_value} bytes, else from the {@code headers} map; Envoy has already joined
  *       repeated headers with {@code ","}.
  *   <li>The body is {@code raw_body} when present, else {@code body}; {@code
- *       x-envoy-auth-partial-body: true} marks it truncated.
+ *       x-envoy-auth-partial-body: true} marks it truncated, in any entry or list element (a
+ *       client-sent {@code false} does not hide Envoy's {@code true}).
  *   <li>The source is Envoy's {@code source.address} (Envoy applies {@code xff_num_trusted_hops});
  *       a client-sent {@code X-Forwarded-For} is never read here.
  *   <li>TLS: downstream scheme {@code https}, or a TLS session.
@@ -79,9 +80,7 @@ public final class CheckRequests {
         b.header(e.getKey(), e.getValue());
       }
     }
-    boolean partial =
-        "true".equalsIgnoreCase(http.getHeadersOrDefault(HeaderNames.ENVOY_PARTIAL_BODY, ""))
-            || headerMapSays(http);
+    boolean partial = partialBody(http);
     if (!http.getRawBody().isEmpty()) {
       b.body(Body.of(http.getRawBody().toByteArray(), partial));
     } else if (!http.getBody().isEmpty()) {
@@ -92,14 +91,28 @@ public final class CheckRequests {
     return b.build();
   }
 
-  private static boolean headerMapSays(AttributeContext.HttpRequest http) {
-    if (!http.hasHeaderMap()) {
-      return false;
+  /**
+   * Whether any {@code x-envoy-auth-partial-body} the message carries says {@code true}: every
+   * {@code header_map} entry of that name and the {@code headers} map's value (repeated headers
+   * joined with {@code ","}), each by {@link Body#markedPartial}. A client can send the header
+   * itself; its copy ({@code false}) may come before Envoy's, and reading only the first entry made
+   * a truncated body count as complete.
+   */
+  private static boolean partialBody(AttributeContext.HttpRequest http) {
+    if (http.hasHeaderMap()) {
+      for (HeaderValue h : http.getHeaderMap().getHeadersList()) {
+        if (h.getKey().equalsIgnoreCase(HeaderNames.ENVOY_PARTIAL_BODY)) {
+          String v = h.getRawValue().isEmpty() ? h.getValue() : h.getRawValue().toStringUtf8();
+          if (Body.markedPartial(v)) {
+            return true;
+          }
+        }
+      }
     }
-    for (HeaderValue h : http.getHeaderMap().getHeadersList()) {
-      if (h.getKey().equalsIgnoreCase(HeaderNames.ENVOY_PARTIAL_BODY)) {
-        String v = h.getRawValue().isEmpty() ? h.getValue() : h.getRawValue().toStringUtf8();
-        return "true".equalsIgnoreCase(v);
+    for (Map.Entry<String, String> e : http.getHeadersMap().entrySet()) {
+      if (e.getKey().equalsIgnoreCase(HeaderNames.ENVOY_PARTIAL_BODY)
+          && Body.markedPartial(e.getValue())) {
+        return true;
       }
     }
     return false;

@@ -252,8 +252,10 @@ public final class ForwardAuthServer implements AutoCloseable {
         hb.add(f.getName(), f.getValue());
       }
       Headers headers = hb.build();
+      // Any "true" among the header's lines and list elements: a client's own copy ("false")
+      // beside the proxy's must not make a truncated body count as complete.
       boolean partial =
-          truncated || "true".equalsIgnoreCase(headers.get(HeaderNames.ENVOY_PARTIAL_BODY));
+          truncated || Body.markedPartial(headers.get(HeaderNames.ENVOY_PARTIAL_BODY));
       InetAddress peer = RequestAttributes.parseIp(Request.getRemoteAddr(request));
       ResponsePlan plan;
       boolean allowed;

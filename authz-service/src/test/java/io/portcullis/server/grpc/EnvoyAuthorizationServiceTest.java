@@ -263,6 +263,62 @@ class EnvoyAuthorizationServiceTest {
     assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(413);
   }
 
+  /**
+   * Envoy adds {@code x-envoy-auth-partial-body: true} when it truncated the body; a client can
+   * send the header too, and with {@code encode_raw_headers} its copy is the first {@code
+   * header_map} entry. Any {@code true} marks the body truncated, in any entry or list element.
+   */
+  @Test
+  void check_aClientsPartialBodyFalse_doesNotHideEnvoysTrue() {
+    CheckRequest base =
+        EnvoyChecks.request("POST", "/v1/orders")
+            .header("x-api-key", "pk_acme")
+            .body("{\"qty\":1}") // passes the schema: only the truncation mark denies it
+            .build();
+    io.envoyproxy.envoy.config.core.v3.HeaderMap.Builder map =
+        io.envoyproxy.envoy.config.core.v3.HeaderMap.newBuilder();
+    base.getAttributes()
+        .getRequest()
+        .getHttp()
+        .getHeadersMap()
+        .forEach((k, v) -> map.addHeaders(HeaderValue.newBuilder().setKey(k).setValue(v)));
+    map.addHeaders(HeaderValue.newBuilder().setKey("x-envoy-auth-partial-body").setValue("false"));
+    map.addHeaders(HeaderValue.newBuilder().setKey("x-envoy-auth-partial-body").setValue("true"));
+    AttributeContext.HttpRequest http =
+        base.getAttributes().getRequest().getHttp().toBuilder()
+            .clearHeaders()
+            .setHeaderMap(map)
+            .build();
+    CheckRequest twoEntries =
+        base.toBuilder()
+            .setAttributes(
+                base.getAttributes().toBuilder()
+                    .setRequest(base.getAttributes().getRequest().toBuilder().setHttp(http)))
+            .build();
+
+    assertThat(stub.check(twoEntries).getDeniedResponse().getStatus().getCodeValue())
+        .as("header_map: false, then true")
+        .isEqualTo(413);
+    for (String joined : List.of("false,true", "false, TRUE")) {
+      CheckResponse r =
+          stub.check(
+              EnvoyChecks.request("POST", "/v1/orders")
+                  .header("x-api-key", "pk_acme")
+                  .header("x-envoy-auth-partial-body", joined)
+                  .body("{\"qty\":1}")
+                  .build());
+      assertThat(r.getDeniedResponse().getStatus().getCodeValue()).as(joined).isEqualTo(413);
+    }
+    CheckResponse complete =
+        stub.check(
+            EnvoyChecks.request("POST", "/v1/orders")
+                .header("x-api-key", "pk_acme")
+                .header("x-envoy-auth-partial-body", "false")
+                .body("{\"qty\":1}")
+                .build());
+    assertThat(complete.getStatus().getCode()).as("false alone: complete").isEqualTo(Code.OK_VALUE);
+  }
+
   @Test
   void check_pathTricks_neverReachAdmin() {
     for (String path : List.of("/v1/orders/../admin/x", "/v1//admin/x")) {

@@ -631,6 +631,33 @@ class ForwardAuthServerTest {
         .isEqualTo(audited.getLast().context().decisionId());
   }
 
+  /**
+   * A proxy that truncated the body says so with {@code x-envoy-auth-partial-body: true}; a client
+   * can send its own {@code false} first. Any {@code true}, on any line or in a list, marks the
+   * body truncated: otherwise a cut-off body would be judged as if it were all of it.
+   */
+  @Test
+  void aClientsPartialBodyFalse_doesNotHideTheProxysTrue() throws Exception {
+    start("127.0.0.1/32");
+    String body = "{\"qty\":1}"; // passes the schema: only the truncation mark denies it
+    String head = orderHead(body.length());
+    String beforeBlankLine = head.substring(0, head.length() - 2);
+    List<String> marks =
+        List.of(
+            "X-Envoy-Auth-Partial-Body: false\r\nX-Envoy-Auth-Partial-Body: true\r\n",
+            "X-Envoy-Auth-Partial-Body: false, TRUE\r\n",
+            "X-Envoy-Auth-Partial-Body: true,false\r\n");
+    for (String mark : marks) {
+      RawHttp.Reply r = RawHttp.exchange(server.port(), beforeBlankLine + mark + "\r\n" + body);
+      assertThat(r.status()).as(mark).isEqualTo(413);
+      assertThat(r.body()).as(mark).contains("body_too_large");
+    }
+    RawHttp.Reply complete =
+        RawHttp.exchange(
+            server.port(), beforeBlankLine + "X-Envoy-Auth-Partial-Body: false, no\r\n\r\n" + body);
+    assertThat(complete.status()).as("no true: complete").isEqualTo(200);
+  }
+
   @Test
   void otherPaths_are404AndNotDecided() throws Exception {
     start("127.0.0.1/32");
