@@ -415,6 +415,9 @@ public final class IntrospectionVerifier implements BearerTokenVerifier {
         return null;
       }
     }
+    if (seconds.precision() - seconds.scale() > 19) {
+      return null; // more integer digits than a long: out of range, and not worth expanding
+    }
     BigDecimal whole = seconds.setScale(0, RoundingMode.FLOOR);
     if (whole.compareTo(MIN_EPOCH_SECOND) < 0 || whole.compareTo(MAX_EPOCH_SECOND) > 0) {
       return null;
