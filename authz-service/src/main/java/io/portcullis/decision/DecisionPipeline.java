@@ -85,8 +85,27 @@ public final class DecisionPipeline {
     return decide(request, DecideOptions.enforce());
   }
 
+  /**
+   * Decides a proxied request for a caller that needs the answer by {@code answerByNanos} (a {@link
+   * System#nanoTime()} value; Envoy's deadline less the way back): the limit backend and {@code
+   * protect.failed_auth} wait for a shared store (Redis) at most until then, after which {@code
+   * on_backend_failure} decides the limits (and protection counts locally), so the answer arrives
+   * while the caller still waits. Enforces, audits and counts, as {@link
+   * #decide(RequestAttributes)}.
+   */
+  public Decision decideBy(RequestAttributes request, long answerByNanos) {
+    return decide(request, DecideOptions.enforce(), true, answerByNanos);
+  }
+
   public Decision decide(RequestAttributes request, DecideOptions options) {
+    return decide(request, options, false, 0);
+  }
+
+  private Decision decide(
+      RequestAttributes request, DecideOptions options, boolean bounded, long answerByNanos) {
     Draft d = new Draft(policy.get(), request, options, nanoTime.getAsLong());
+    d.bounded = bounded;
+    d.answerByNanos = answerByNanos;
     Trace trace = options.trace();
 
     // phase 1: normalize — method known, headers within limits, path normalizable
@@ -134,8 +153,17 @@ public final class DecisionPipeline {
           // Only failures the client caused count (the 401s): an unreachable issuer or key store
           // (identity_unavailable, 503) must not get every caller blocked.
           if (protectKey != null && options.consumeLimits() && r.reason().status() == 401) {
-            protection.recordFailure(
-                protectKey, protect.threshold(), protect.window(), protect.blockFor());
+            if (d.bounded) {
+              protection.recordFailure(
+                  protectKey,
+                  protect.threshold(),
+                  protect.window(),
+                  protect.blockFor(),
+                  d.answerByNanos);
+            } else {
+              protection.recordFailure(
+                  protectKey, protect.threshold(), protect.window(), protect.blockFor());
+            }
           }
           return finish(d.deny(r.reason(), r.detail()), Phase.IDENTIFY);
         }
@@ -288,7 +316,7 @@ public final class DecisionPipeline {
       traceLimits(trace, segment, rule, conditionsWaived ? 6 : bodyWaived ? 7 : 0, buckets);
     }
     if (!buckets.isEmpty()) {
-      LimitOutcome lo = limiter.acquire(buckets, options.consumeLimits());
+      LimitOutcome lo = acquire(d, buckets);
       d.limit = lo.tightest();
       d.degraded = lo.degraded();
       if (!lo.admitted()) {
@@ -300,8 +328,7 @@ public final class DecisionPipeline {
           // reports is only the longest of those it found: the segment's enforced limits are
           // asked on their own, and a refusal there denies.
           List<LimitRequest> enforced = buckets(segment, rule, List.of(), subject);
-          LimitOutcome eo =
-              enforced.isEmpty() ? null : limiter.acquire(enforced, options.consumeLimits());
+          LimitOutcome eo = enforced.isEmpty() ? null : acquire(d, enforced);
           if (eo != null) {
             d.limit = eo.tightest();
             d.degraded = eo.degraded();
@@ -325,6 +352,14 @@ public final class DecisionPipeline {
 
     // phase 9: allow
     return finish(d.allow(), Phase.ALLOW);
+  }
+
+  /** The limiter's answer for {@code buckets}, within the caller's deadline if it gave one. */
+  private LimitOutcome acquire(Draft d, List<LimitRequest> buckets) {
+    boolean consume = d.options.consumeLimits();
+    return d.bounded
+        ? limiter.acquire(buckets, consume, d.answerByNanos)
+        : limiter.acquire(buckets, consume);
   }
 
   /**
@@ -518,6 +553,9 @@ public final class DecisionPipeline {
     final RequestAttributes request;
     final DecideOptions options;
     final long startedNanos;
+    // the caller's deadline for the limit backend's answers (System.nanoTime), when bounded
+    boolean bounded;
+    long answerByNanos;
     String path = "";
     @Nullable Identity identity;
     @Nullable String country;

@@ -98,6 +98,22 @@ public final class BackendCircuit {
     errors.increment();
   }
 
+  /**
+   * A call failed (an error, or the backend's own timeout) after every caller waiting for it had
+   * stopped waiting at its own deadline ({@link #late()}): open the circuit, as {@link #failed()}
+   * does, but count nothing, since those callers counted their answers already. Without this, a
+   * backend that no longer answers at all would never open the circuit while every caller's
+   * deadline is shorter than its timeout, and every call would wait out its deadline.
+   *
+   * @return whether this opened the circuit, as for {@link #failed()}
+   */
+  public boolean failedLate() {
+    long now = EpochNanos.of(clock.instant());
+    long open = openUntilNanos;
+    openUntilNanos = now + retryNanos;
+    return elapsed(open, now);
+  }
+
   /** The backend was not asked because the circuit is open: count it. */
   public void skipped() {
     errors.increment();

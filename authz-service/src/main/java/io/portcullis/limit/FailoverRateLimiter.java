@@ -32,6 +32,12 @@ import org.slf4j.LoggerFactory;
  * primary is tried again once the circuit's retry interval has passed, so recovery needs no
  * restart. Counts taken locally during an outage are not copied to the backend.
  *
+ * <p>A caller with a deadline ({@code Check}: Envoy's) gets the policy's answer too when the
+ * primary has not answered by then ({@link LimitBackendException#callersDeadline}), though Redis's
+ * own timeout has not run out; that counts as a backend error but leaves the circuit as it is,
+ * since one caller's tight deadline says nothing about Redis. (When the call it gave up on fails
+ * later, the Redis limiter opens the circuit itself: {@link BackendCircuit#failedLate()}.)
+ *
  * <p>Thread-safe; never throws for a backend failure.
  */
 public final class FailoverRateLimiter implements RateLimiter {
@@ -72,16 +78,38 @@ public final class FailoverRateLimiter implements RateLimiter {
 
   @Override
   public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+    return acquire(requests, consume, false, 0);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>When the primary has not answered by {@code answerByNanos} (sooner than the Redis timeout),
+   * this call is answered by the policy in time; it counts as a backend error but does not open the
+   * circuit (one caller's tight deadline says nothing about Redis).
+   */
+  @Override
+  public LimitOutcome acquire(List<LimitRequest> requests, boolean consume, long answerByNanos) {
+    return acquire(requests, consume, true, answerByNanos);
+  }
+
+  private LimitOutcome acquire(
+      List<LimitRequest> requests, boolean consume, boolean bounded, long answerByNanos) {
     if (requests.isEmpty()) {
       return LimitOutcome.admitted(null);
     }
     if (circuit.allowsAttempt()) {
       try {
-        LimitOutcome outcome = primary.acquire(requests, consume);
+        LimitOutcome outcome =
+            bounded
+                ? primary.acquire(requests, consume, answerByNanos)
+                : primary.acquire(requests, consume);
         circuit.succeeded();
         return outcome;
       } catch (LimitBackendException e) {
-        if (circuit.failed()) {
+        if (e.isCallersDeadline()) {
+          circuit.late();
+        } else if (circuit.failed()) {
           log.warn(
               "rate limit backend failed, applying on_backend_failure={} for {}: {}",
               policy.wireName(),

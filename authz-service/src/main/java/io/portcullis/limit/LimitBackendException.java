@@ -1,5 +1,7 @@
 package io.portcullis.limit;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * A shared limit backend (Redis) failed or timed out. Thrown only by backends that talk to another
  * process; {@link FailoverRateLimiter} and the failover counters turn it into the configured {@code
@@ -19,7 +21,8 @@ public final class LimitBackendException extends RuntimeException {
     this(message, cause, false);
   }
 
-  private LimitBackendException(String message, Throwable cause, boolean callersDeadline) {
+  private LimitBackendException(
+      String message, @Nullable Throwable cause, boolean callersDeadline) {
     super(message, cause);
     this.callersDeadline = callersDeadline;
   }
@@ -27,9 +30,10 @@ public final class LimitBackendException extends RuntimeException {
   /**
    * The backend did not answer within the time the caller had left, which was shorter than the
    * backend's own timeout: the caller needs the failure policy's answer now, but the backend may be
-   * well (a caller's tight deadline says nothing about it).
+   * well (a caller's tight deadline says nothing about it). {@code cause} is {@code null} when the
+   * caller's time was up before the backend was asked.
    */
-  public static LimitBackendException callersDeadline(String message, Throwable cause) {
+  public static LimitBackendException callersDeadline(String message, @Nullable Throwable cause) {
     return new LimitBackendException(message, cause, true);
   }
 

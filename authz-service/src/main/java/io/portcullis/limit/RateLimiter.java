@@ -15,9 +15,10 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>All-or-nothing: {@link #acquire} consumes {@code cost} from every bucket only if every
  *       bucket has room; a request denied by one limit consumes nothing from the others.
- *   <li>Never blocks on I/O for longer than the backend's configured timeout, and never throws for
- *       a backend failure: it applies the configured {@code on_backend_failure} policy and says so
- *       in {@link LimitOutcome#degraded()}.
+ *   <li>Never blocks on I/O for longer than the backend's configured timeout (nor past the caller's
+ *       deadline, when it gives one), and never throws for a backend failure: it applies the
+ *       configured {@code on_backend_failure} policy and says so in {@link
+ *       LimitOutcome#degraded()}.
  *   <li>Thread-safe.
  * </ul>
  */
@@ -31,6 +32,18 @@ public interface RateLimiter {
    * @param consume false to look without taking (explain, dry checks)
    */
   LimitOutcome acquire(List<LimitRequest> requests, boolean consume);
+
+  /**
+   * As {@link #acquire(List, boolean)}, for a caller that needs the answer by {@code answerByNanos}
+   * (a {@link System#nanoTime()} value: the part of Envoy's deadline the decision may spend on
+   * limits). A shared backend that has not answered by then, though its own timeout has not run
+   * out, throws {@link LimitBackendException#callersDeadline}; {@link FailoverRateLimiter} answers
+   * by {@code on_backend_failure} then, in time for the caller. The default, for limiters that do
+   * not wait, ignores the deadline.
+   */
+  default LimitOutcome acquire(List<LimitRequest> requests, boolean consume, long answerByNanos) {
+    return acquire(requests, consume);
+  }
 
   /**
    * How much of one bucket is used right now, for {@code GET /admin/usage}; never consumes.

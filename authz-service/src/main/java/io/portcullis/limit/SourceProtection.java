@@ -27,6 +27,17 @@ public interface SourceProtection {
    */
   void recordFailure(String key, int threshold, Duration window, Duration blockFor);
 
+  /**
+   * As {@link #recordFailure(String, int, Duration, Duration)}, for a caller that needs to answer
+   * by {@code answerByNanos} (a {@link System#nanoTime()} value): a shared backend that has not
+   * answered by then is treated as failed for this call (the failure is counted locally). The
+   * default, for protection that does not wait, ignores the deadline.
+   */
+  default void recordFailure(
+      String key, int threshold, Duration window, Duration blockFor, long answerByNanos) {
+    recordFailure(key, threshold, window, blockFor);
+  }
+
   /** Currently blocked sources, for {@code GET /admin/blocks}. */
   List<BlockedSource> blocked();
 

@@ -11,6 +11,7 @@ import io.portcullis.identity.Identity;
 import io.portcullis.identity.Verification;
 import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BackendFailurePolicy;
+import io.portcullis.limit.FailedAuthRule;
 import io.portcullis.limit.FailoverRateLimiter;
 import io.portcullis.limit.InMemoryGcraLimiter;
 import io.portcullis.limit.LimitBackendException;
@@ -18,19 +19,23 @@ import io.portcullis.limit.LimitOutcome;
 import io.portcullis.limit.LimitRequest;
 import io.portcullis.limit.LimitStatus;
 import io.portcullis.limit.RateLimiter;
+import io.portcullis.limit.SourceProtection;
 import io.portcullis.metrics.DecisionMetrics;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.proto.v1.DecisionRecord;
 import io.portcullis.request.Body;
 import io.portcullis.request.RequestAttributes;
+import io.portcullis.segment.Segment;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.SamplePolicy;
 import io.portcullis.testing.TestPolicies;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -682,6 +687,77 @@ class DecisionPipelineTest {
         .anySatisfy(m -> assertThat(m).startsWith("internal: credential is anonymous"))
         .anySatisfy(m -> assertThat(m).isEqualTo("public: matches"))
         .anySatisfy(m -> assertThat(m).isEqualTo("allow"));
+  }
+
+  @Test
+  void decideBy_givesTheCallersDeadlineToTheLimiterAndToProtection_decideDoesNot() {
+    List<String> calls = new ArrayList<>();
+    RateLimiter limits =
+        new RateLimiter() {
+          @Override
+          public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+            calls.add("limits");
+            return LimitOutcome.admitted(null);
+          }
+
+          @Override
+          public LimitOutcome acquire(
+              List<LimitRequest> requests, boolean consume, long answerByNanos) {
+            calls.add("limits by " + answerByNanos);
+            return LimitOutcome.admitted(null);
+          }
+        };
+    SourceProtection protection =
+        new SourceProtection() {
+          @Override
+          public @Nullable Instant blockedUntil(String key) {
+            return null;
+          }
+
+          @Override
+          public void recordFailure(String key, int threshold, Duration window, Duration blockFor) {
+            calls.add("failure");
+          }
+
+          @Override
+          public void recordFailure(
+              String key, int threshold, Duration window, Duration blockFor, long answerByNanos) {
+            calls.add("failure by " + answerByNanos);
+          }
+
+          @Override
+          public List<BlockedSource> blocked() {
+            return List.of();
+          }
+
+          @Override
+          public boolean unblock(String key) {
+            return false;
+          }
+        };
+    DecisionPipeline p =
+        DecisionPipeline.builder()
+            .policy(
+                () ->
+                    TestPolicies.policy(
+                        SamplePolicy.IDENTITY,
+                        new FailedAuthRule("ip", 5, Duration.ofMinutes(1), Duration.ofMinutes(1)),
+                        ResponseOptions.DEFAULT,
+                        SamplePolicy.POLICY.segments().toArray(Segment[]::new)))
+            .limiter(limits)
+            .protection(protection)
+            .clock(clock)
+            .nanoTime(clock::nanoTime)
+            .build();
+    RequestAttributes limited = partner("GET", "/v1/orders").build();
+    RequestAttributes badKey = get("/v1/orders").header("x-api-key", "pk_wrong").build();
+
+    assertThat(p.decideBy(limited, 42L)).isInstanceOf(Decision.Allow.class);
+    assertDeny(p.decideBy(badKey, 43L), Reason.UNKNOWN_KEY, 401);
+    p.decide(limited);
+    p.decide(badKey);
+
+    assertThat(calls).containsExactly("limits by 42", "failure by 43", "limits", "failure");
   }
 
   private static DecideOptions options(Identity identity) {

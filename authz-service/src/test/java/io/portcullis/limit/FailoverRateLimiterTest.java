@@ -8,6 +8,7 @@ import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
 import java.time.Duration;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -194,6 +195,52 @@ class FailoverRateLimiterTest {
     l.acquire(request, true);
 
     assertThat(primaryCalls).hasValue(2);
+  }
+
+  @Test
+  void callersDeadline_isPassedOn_andWhenItRunsOut_thePolicyAnswers_circuitStaysClosed() {
+    AtomicBoolean late = new AtomicBoolean(true);
+    List<Long> askedBy = new ArrayList<>();
+    RateLimiter slow =
+        new RateLimiter() {
+          @Override
+          public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+            throw new AssertionError("the caller's deadline was not passed on");
+          }
+
+          @Override
+          public LimitOutcome acquire(
+              List<LimitRequest> requests, boolean consume, long answerByNanos) {
+            askedBy.add(answerByNanos);
+            if (late.get()) {
+              throw LimitBackendException.callersDeadline("no answer within 80ms", null);
+            }
+            return shared.acquire(requests, consume);
+          }
+        };
+    FailoverRateLimiter l =
+        new FailoverRateLimiter(
+            slow,
+            InMemoryGcraLimiter.builder().clock(clock).build(),
+            BackendFailurePolicy.DENY,
+            new BackendCircuit(clock, Duration.ofSeconds(1), registry),
+            clock,
+            Duration.ofSeconds(1));
+
+    LimitOutcome answered = l.acquire(request, true, 42L);
+
+    assertThat(answered.admitted()).isFalse();
+    assertThat(answered.reason()).isEqualTo(Reason.RATE_LIMITED);
+    assertThat(answered.degraded()).isEqualTo("ratelimit_backend:deny");
+    assertThat(backendErrors()).isEqualTo(1);
+
+    late.set(false);
+    LimitOutcome next = l.acquire(request, true, 43L);
+
+    assertThat(next.degraded()).as("the circuit stayed closed: asked at once").isNull();
+    assertThat(next.admitted()).isTrue();
+    assertThat(askedBy).containsExactly(42L, 43L);
+    assertThat(backendErrors()).isEqualTo(1);
   }
 
   /** A daily quota of 1,000 per client, UTC. */

@@ -1,5 +1,6 @@
 package io.portcullis.limit.redis;
 
+import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.LimitBackendException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,8 +11,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 import org.redisson.api.RScript;
 import org.redisson.api.RedissonClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Carries the decisions of concurrent callers to Redis in as few {@code gcra.lua} calls as it can,
@@ -32,9 +36,12 @@ import org.redisson.api.RedissonClient;
  *   <li>Under load the number of Redis calls per second is bounded by {@code maxInFlight} per round
  *       trip per lane, whatever the number of callers (virtual threads), so the client's connection
  *       pool cannot run dry and Redis does one script call for many decisions.
- *   <li>A decision waits for at most the call in flight before it and its own call; the caller's
- *       {@code timeout} bounds both together. A decision whose caller gave up while it was still
- *       queued is dropped, not sent.
+ *   <li>A decision waits for at most the call in flight before it and its own call; the {@code
+ *       timeout}, or the caller's own deadline when that is sooner, bounds both together. A
+ *       decision whose caller gave up while it was still queued is dropped, not sent. A call that
+ *       fails after all its callers gave up at their deadlines opens the {@link BackendCircuit}
+ *       ({@link BackendCircuit#failedLate()}): no caller is left to report it, and without it a
+ *       Redis that stopped answering would make every caller wait out its deadline.
  *   <li>Semantics are those of one call per decision: the script decides each request atomically
  *       and in order (the same bucket twice in one batch sees the first take), and a request that
  *       fails inside the script (a key of another type) fails alone. A failed or timed-out call
@@ -46,15 +53,27 @@ import org.redisson.api.RedissonClient;
  * their own numbers.
  */
 final class GcraBatcher {
+  private static final Logger log = LoggerFactory.getLogger(GcraBatcher.class);
+
   private final RedissonClient redis;
   private final LuaScript script;
   private final int maxInFlight;
   private final int maxBatch;
   private final long timeoutNanos;
+  private final @Nullable BackendCircuit circuit;
   private final ConcurrentHashMap<String, CallSlots<Decision>> lanes = new ConcurrentHashMap<>();
 
+  /**
+   * @param circuit opened by a call that fails after all its callers gave up at their deadlines
+   *     ({@code null}: no circuit, as in tests of the batcher alone)
+   */
   GcraBatcher(
-      RedissonClient redis, LuaScript script, int maxInFlight, int maxBatch, Duration timeout) {
+      RedissonClient redis,
+      LuaScript script,
+      int maxInFlight,
+      int maxBatch,
+      Duration timeout,
+      @Nullable BackendCircuit circuit) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.script = Objects.requireNonNull(script, "script");
     if (maxInFlight < 1 || maxBatch < 1) {
@@ -63,6 +82,7 @@ final class GcraBatcher {
     this.maxInFlight = maxInFlight;
     this.maxBatch = maxBatch;
     this.timeoutNanos = timeout.toNanos();
+    this.circuit = circuit;
   }
 
   /**
@@ -85,6 +105,28 @@ final class GcraBatcher {
    *     timeout (queueing included), or the script fails for this request
    */
   GcraReply decide(String hashTag, Decision d) {
+    return await(hashTag, d, timeoutNanos);
+  }
+
+  /**
+   * As {@link #decide(String, Decision)}, but waits at most until {@code answerByNanos} (a {@link
+   * System#nanoTime()} value) when that is sooner than the timeout.
+   *
+   * @throws LimitBackendException as {@link #decide(String, Decision)}, or {@link
+   *     LimitBackendException#callersDeadline} when Redis has not answered by {@code answerByNanos}
+   *     (nothing is sent when that time has already come)
+   */
+  GcraReply decide(String hashTag, Decision d, long answerByNanos) {
+    long left = answerByNanos - System.nanoTime();
+    if (left <= 0) {
+      throw LimitBackendException.callersDeadline(
+          "the caller's deadline had passed before redis script " + script.name() + " was sent",
+          null);
+    }
+    return await(hashTag, d, Math.min(timeoutNanos, left));
+  }
+
+  private GcraReply await(String hashTag, Decision d, long waitNanos) {
     CallSlots<Decision> lane = lanes.get(hashTag);
     if (lane == null) {
       lane =
@@ -94,13 +136,29 @@ final class GcraBatcher {
     }
     lane.submit(d);
     try {
-      return d.reply().get(timeoutNanos, TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      // still queued: dropped when its turn comes; already sent: its answer is ignored
-      d.reply().cancel(false);
-      throw new LimitBackendException(
-          "redis script " + script.name() + " timed out after " + Duration.ofNanos(timeoutNanos),
-          e);
+      try {
+        return d.reply().get(waitNanos, TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        // still queued: dropped when its turn comes; already sent: its answer is ignored (a call
+        // that fails with no caller left waiting opens the circuit, see fail())
+        if (d.reply().cancel(false)) {
+          if (waitNanos < timeoutNanos) {
+            throw LimitBackendException.callersDeadline(
+                "redis script "
+                    + script.name()
+                    + " did not answer within the caller's "
+                    + Duration.ofNanos(waitNanos),
+                e);
+          }
+          throw new LimitBackendException(
+              "redis script "
+                  + script.name()
+                  + " timed out after "
+                  + Duration.ofNanos(timeoutNanos),
+              e);
+        }
+        return d.reply().get(); // the answer came in just now
+      }
     } catch (InterruptedException e) {
       d.reply().cancel(false);
       Thread.currentThread().interrupt();
@@ -171,12 +229,11 @@ final class GcraBatcher {
     for (int i = 0; i < lines.length; i++) {
       GcraReply line = lines[i];
       if (line.failed()) {
-        batch
-            .get(i)
-            .reply()
-            .completeExceptionally(
-                new LimitBackendException(
-                    "redis script " + script.name() + " failed: " + line.error()));
+        LimitBackendException e =
+            new LimitBackendException("redis script " + script.name() + " failed: " + line.error());
+        if (!batch.get(i).reply().completeExceptionally(e)) {
+          failedLate(e);
+        }
       } else {
         batch.get(i).reply().complete(line);
       }
@@ -189,8 +246,26 @@ final class GcraBatcher {
             ? b
             : new LimitBackendException(
                 "redis script " + script.name() + " failed: " + LuaScript.describe(error), error);
+    boolean heard = false;
     for (Decision d : batch) {
-      d.reply().completeExceptionally(e);
+      heard |= d.reply().completeExceptionally(e);
+    }
+    if (!heard) {
+      failedLate(e);
+    }
+  }
+
+  /**
+   * A call failed after every caller it carried had stopped waiting (their deadlines were sooner
+   * than the timeout): no caller reports it, so the circuit is opened here (without counting: those
+   * callers counted their answers already).
+   */
+  private void failedLate(LimitBackendException e) {
+    if (circuit != null && circuit.failedLate()) {
+      log.warn(
+          "rate limit backend failed after its callers' deadlines, skipping it for the retry"
+              + " interval: {}",
+          e.toString());
     }
   }
 }

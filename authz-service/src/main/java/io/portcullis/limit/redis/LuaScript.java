@@ -1,6 +1,5 @@
 package io.portcullis.limit.redis;
 
-import io.portcullis.limit.LimitBackendException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -56,33 +55,9 @@ final class LuaScript {
   }
 
   /**
-   * Runs the script and returns its array reply (integers as {@link Long}, strings as {@link
-   * String}).
-   *
-   * @throws LimitBackendException when Redis fails or times out
-   */
-  List<Object> run(RedissonClient redis, List<Object> keys, Object... args) {
-    RScript script = redis.getScript(StringCodec.INSTANCE);
-    try {
-      try {
-        return script.evalSha(RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args);
-      } catch (RedisException e) {
-        if (!isNoScript(e)) {
-          throw e;
-        }
-        script.scriptLoad(source);
-        return script.evalSha(RScript.Mode.READ_WRITE, sha, RScript.ReturnType.LIST, keys, args);
-      }
-    } catch (RuntimeException e) {
-      throw new LimitBackendException("redis script " + name + " failed: " + describe(e), e);
-    }
-  }
-
-  /**
-   * Sends the script without waiting for its reply: the same as {@link #run}, {@code NOSCRIPT}
-   * handling included, as a stage that completes on the client's I/O thread with the reply decoded
-   * as {@code type} by the string codec, exceptionally with the client's exception when Redis fails
-   * or times out.
+   * Sends the script without waiting for its reply, {@code NOSCRIPT} handling included: a stage
+   * that completes on the client's I/O thread with the reply decoded as {@code type} by the string
+   * codec, exceptionally with the client's exception when Redis fails or times out.
    */
   <R> CompletionStage<R> runAsync(
       RedissonClient redis, RScript.ReturnType type, List<Object> keys, Object... args) {
@@ -113,12 +88,13 @@ final class LuaScript {
   }
 
   /**
-   * What a Redis failure says, for a {@link LimitBackendException} message: its own message and,
-   * when the client wrapped the cause in another (a connection whose {@code SELECT} or {@code AUTH}
-   * Redis refused is only "Unable to connect to Redis server"), the innermost cause's too: {@code
-   * ERR DB index is out of range}, {@code WRONGPASS ...}, {@code NOAUTH ...}, {@code Connection
-   * refused}. Redisson's "channel: ... data: ..." tail is left out (it names the command's
-   * parameters; Redisson masks an AUTH password there, but other values need not be logged).
+   * What a Redis failure says, for a {@link io.portcullis.limit.LimitBackendException} message: its
+   * own message and, when the client wrapped the cause in another (a connection whose {@code
+   * SELECT} or {@code AUTH} Redis refused is only "Unable to connect to Redis server"), the
+   * innermost cause's too: {@code ERR DB index is out of range}, {@code WRONGPASS ...}, {@code
+   * NOAUTH ...}, {@code Connection refused}. Redisson's "channel: ... data: ..." tail is left out
+   * (it names the command's parameters; Redisson masks an AUTH password there, but other values
+   * need not be logged).
    */
   static String describe(Throwable e) {
     Throwable t = unwrap(e);

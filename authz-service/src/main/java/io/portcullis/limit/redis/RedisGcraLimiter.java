@@ -1,5 +1,6 @@
 package io.portcullis.limit.redis;
 
+import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.BucketResult;
 import io.portcullis.limit.Gcra;
 import io.portcullis.limit.LimitBackendException;
@@ -73,7 +74,7 @@ public final class RedisGcraLimiter implements RateLimiter {
     this.keyPrefix = b.keyPrefix;
     this.clock = b.clock;
     Duration timeout = b.timeout != null ? b.timeout : RedissonClients.callTimeout(redis);
-    this.batcher = new GcraBatcher(redis, SCRIPT, b.callsInFlight, MAX_BATCH, timeout);
+    this.batcher = new GcraBatcher(redis, SCRIPT, b.callsInFlight, MAX_BATCH, timeout, b.circuit);
   }
 
   /** A limiter on {@code redis}; the caller owns (and shuts down) the client. */
@@ -88,6 +89,25 @@ public final class RedisGcraLimiter implements RateLimiter {
    */
   @Override
   public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+    return acquire(requests, consume, false, 0);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Waits at most until {@code answerByNanos}, or the timeout when that is sooner (queueing
+   * included); sends nothing when that time has already come.
+   *
+   * @throws LimitBackendException when Redis fails or times out; {@link
+   *     LimitBackendException#callersDeadline} when it has not answered by {@code answerByNanos}
+   */
+  @Override
+  public LimitOutcome acquire(List<LimitRequest> requests, boolean consume, long answerByNanos) {
+    return acquire(requests, consume, true, answerByNanos);
+  }
+
+  private LimitOutcome acquire(
+      List<LimitRequest> requests, boolean consume, boolean bounded, long answerByNanos) {
     if (requests.isEmpty()) {
       return LimitOutcome.admitted(null);
     }
@@ -108,7 +128,10 @@ public final class RedisGcraLimiter implements RateLimiter {
     if (!oneTag) { // keys of several slots (refused by a cluster): batched only with the same mix
       lane = String.join("\n", requests.stream().map(r -> hashTag(r.limit())).toList());
     }
-    long[] values = batcher.decide(lane, new GcraBatcher.Decision(keys, args)).values(n);
+    GcraBatcher.Decision decision = new GcraBatcher.Decision(keys, args);
+    GcraReply reply =
+        bounded ? batcher.decide(lane, decision, answerByNanos) : batcher.decide(lane, decision);
+    long[] values = reply.values(n);
     List<BucketResult> results = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       results.add(result(requests.get(i), values, i, now));
@@ -239,6 +262,7 @@ public final class RedisGcraLimiter implements RateLimiter {
     private InstantSource clock = InstantSource.system();
     private @Nullable Duration timeout;
     private int callsInFlight = 2;
+    private @Nullable BackendCircuit circuit;
 
     private Builder(RedissonClient redis) {
       this.redis = redis;
@@ -268,6 +292,16 @@ public final class RedisGcraLimiter implements RateLimiter {
         throw new IllegalArgumentException("callsInFlight must be at least 1");
       }
       this.callsInFlight = callsInFlight;
+      return this;
+    }
+
+    /**
+     * The backend's circuit (shared with {@link io.portcullis.limit.FailoverRateLimiter}), opened
+     * by a script call that fails after all its callers gave up at their own deadlines ({@link
+     * BackendCircuit#failedLate()}), which no caller is left to report (default: none).
+     */
+    public Builder circuit(BackendCircuit circuit) {
+      this.circuit = Objects.requireNonNull(circuit, "circuit");
       return this;
     }
 

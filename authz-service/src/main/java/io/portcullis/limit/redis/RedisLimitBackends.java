@@ -56,7 +56,11 @@ public final class RedisLimitBackends {
     BackendCircuit circuit = new BackendCircuit(clock, settings.retryInterval(), registry);
     RateLimiter limiter =
         new FailoverRateLimiter(
-            RedisGcraLimiter.builder(client).keyPrefix(prefix).clock(clock).build(),
+            RedisGcraLimiter.builder(client)
+                .keyPrefix(prefix)
+                .clock(clock)
+                .circuit(circuit)
+                .build(),
             InMemoryGcraLimiter.builder()
                 .clock(clock)
                 .maximumBuckets(settings.maximumBuckets())

@@ -22,11 +22,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
@@ -34,6 +37,7 @@ import org.redisson.api.BatchOptions;
 import org.redisson.api.RBatch;
 import org.redisson.api.RBucketAsync;
 import org.redisson.api.RFuture;
+import org.redisson.api.RScript;
 import org.redisson.api.RTopic;
 import org.redisson.api.RedissonClient;
 import org.redisson.api.listener.StatusListener;
@@ -74,7 +78,10 @@ import org.slf4j.LoggerFactory;
  *       in-memory {@link InMemorySourceProtection} in this instance (the {@code local} policy
  *       regardless of {@code on_backend_failure}: protection must not turn into a way to lock
  *       everyone out or to switch itself off), each such call counts in {@code
- *       portcullis_ratelimit_backend_errors_total}, and {@link #blockedUntil} consults both.
+ *       portcullis_ratelimit_backend_errors_total}, and {@link #blockedUntil} consults both. A
+ *       caller with a deadline ({@code Check}) that Redis has not answered by then counts its
+ *       failure locally too, without opening the circuit; the script still runs, and its block or
+ *       its failure (which opens the circuit) is taken when it comes.
  * </ul>
  *
  * <p>Publishes {@code portcullis_blocked_sources} (blocks known to this instance). Thread-safe;
@@ -93,6 +100,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
   private final RTopic topic;
   private final ScheduledExecutorService sync;
   private final int callsInFlight;
+  private final long timeoutNanos;
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile @Nullable Integer messageListener;
   private volatile @Nullable Integer statusListener;
@@ -112,6 +120,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
     this.clock = b.clock;
     this.circuit = Objects.requireNonNull(b.circuit, "circuit");
     this.callsInFlight = b.callsInFlight;
+    this.timeoutNanos = RedissonClients.callTimeout(redis).toNanos();
     this.local = InMemorySourceProtection.builder().clock(clock).maximumSources(b.maximum).build();
     this.mirror =
         Caffeine.newBuilder()
@@ -169,11 +178,41 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
 
   @Override
   public void recordFailure(String key, int threshold, Duration window, Duration blockFor) {
+    record(key, threshold, window, blockFor, false, 0);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>When Redis has not answered by {@code answerByNanos} (sooner than its timeout), the failure
+   * is counted locally, as during an outage; it counts as a backend error but does not open the
+   * circuit (one caller's tight deadline says nothing about Redis). The script still runs when its
+   * turn comes: a block it sets reaches the mirror then, and its failure opens the circuit.
+   */
+  @Override
+  public void recordFailure(
+      String key, int threshold, Duration window, Duration blockFor, long answerByNanos) {
+    record(key, threshold, window, blockFor, true, answerByNanos);
+  }
+
+  private void record(
+      String key,
+      int threshold,
+      Duration window,
+      Duration blockFor,
+      boolean bounded,
+      long answerByNanos) {
     if (blockedUntil(key) != null) {
       return;
     }
     if (!circuit.allowsAttempt()) {
       circuit.skipped();
+      local.recordFailure(key, threshold, window, blockFor);
+      return;
+    }
+    long wait = bounded ? Math.min(timeoutNanos, answerByNanos - System.nanoTime()) : timeoutNanos;
+    if (wait <= 0) {
+      circuit.late(); // the caller's time is up: Redis is not asked
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }
@@ -183,33 +222,97 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }
+    // The call's outcome goes to whoever comes first: this caller, in time, or (when the caller
+    // stopped waiting at its deadline) the call's own completion, which then handles it alone.
+    AtomicBoolean settled = new AtomicBoolean();
+    CompletableFuture<List<Object>> call;
     try {
-      List<Object> r =
-          SCRIPT.run(
-              redis,
-              List.of(failuresKey(key), blockKey(key)),
-              Integer.toString(threshold),
-              Long.toString(window.toMillis()),
-              Long.toString(blockFor.toMillis()),
-              topic.getChannelNames().get(0),
-              key);
-      circuit.succeeded();
-      if (((Long) r.get(0)) == 1) {
-        remember(
-            new BlockedSource(
-                key,
-                Instant.ofEpochMilli((Long) r.get(1)),
-                Instant.ofEpochMilli((Long) r.get(2)),
-                (Long) r.get(3)));
-      }
-    } catch (LimitBackendException e) {
-      if (circuit.failed()) {
-        log.warn("protection backend failed, counting locally: {}", e.toString());
-      }
-      local.recordFailure(key, threshold, window, blockFor);
-    } finally {
+      call =
+          SCRIPT
+              .<List<Object>>runAsync(
+                  redis,
+                  RScript.ReturnType.LIST,
+                  List.of(failuresKey(key), blockKey(key)),
+                  Integer.toString(threshold),
+                  Long.toString(window.toMillis()),
+                  Long.toString(blockFor.toMillis()),
+                  topic.getChannelNames().get(0),
+                  key)
+              .toCompletableFuture();
+    } catch (RuntimeException e) { // the client is shutting down
       inFlight.decrementAndGet();
+      failed(new LimitBackendException("redis script protect.lua failed: " + describe(e), e));
+      local.recordFailure(key, threshold, window, blockFor);
+      return;
     }
+    call.whenComplete(
+        (reply, error) -> {
+          inFlight.decrementAndGet(); // the bound is on calls the client holds, late ones too
+          if (!settled.compareAndSet(false, true)) { // the caller stopped waiting: nobody else will
+            if (error != null) {
+              if (circuit.failedLate()) {
+                log.warn(
+                    "protection backend failed after its caller's deadline, counting locally: {}",
+                    describe(error));
+              }
+            } else {
+              blocked(key, reply);
+            }
+          }
+        });
+    try {
+      List<Object> reply;
+      try {
+        reply = call.get(wait, TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        if (settled.compareAndSet(false, true)) {
+          if (wait < timeoutNanos) {
+            circuit.late();
+          } else {
+            failed(
+                new LimitBackendException(
+                    "redis script protect.lua timed out after " + Duration.ofNanos(wait), e));
+          }
+          local.recordFailure(key, threshold, window, blockFor);
+          return;
+        }
+        reply = call.get(); // the answer came in just now
+      }
+      circuit.succeeded();
+      blocked(key, reply);
+    } catch (ExecutionException e) {
+      failed(
+          new LimitBackendException(
+              "redis script protect.lua failed: " + describe(e.getCause()), e.getCause()));
+      local.recordFailure(key, threshold, window, blockFor);
+    } catch (InterruptedException e) {
+      settled.set(true); // a late answer is handled when it comes
+      Thread.currentThread().interrupt();
+      failed(new LimitBackendException("interrupted while waiting for redis", e));
+      local.recordFailure(key, threshold, window, blockFor);
+    }
+  }
+
+  /** The script's reply: when it set a block, that block is known here at once. */
+  private void blocked(String key, List<Object> r) {
+    if (((Long) r.get(0)) == 1) {
+      remember(
+          new BlockedSource(
+              key,
+              Instant.ofEpochMilli((Long) r.get(1)),
+              Instant.ofEpochMilli((Long) r.get(2)),
+              (Long) r.get(3)));
+    }
+  }
+
+  private void failed(LimitBackendException e) {
+    if (circuit.failed()) {
+      log.warn("protection backend failed, counting locally: {}", e.toString());
+    }
+  }
+
+  private static String describe(Throwable e) {
+    return LuaScript.describe(e);
   }
 
   /**

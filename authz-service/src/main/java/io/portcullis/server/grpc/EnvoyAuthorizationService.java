@@ -4,16 +4,20 @@ import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
 import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
 import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.grpc.BindableService;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionIds;
 import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.request.RequestAttributes;
 import java.time.InstantSource;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +32,14 @@ import org.slf4j.LoggerFactory;
  * with {@link CheckRequestMarshaller}, which reads a body or header values that are not UTF-8 as
  * bytes and makes an unreadable message a {@code malformed_request} deny, decided and audited here,
  * instead of the gRPC error grpc-java's own marshaller would end the call with.
+ *
+ * <p>The call's deadline ({@code grpc-timeout}: Envoy's ext_authz {@code timeout}, 200 ms by
+ * default) bounds the decision's wait for Redis (limits and {@code protect.failed_auth}): Redis
+ * that has not answered by four fifths of the time the call had left when it started is treated as
+ * failed for this call, so {@code on_backend_failure} decides while Envoy still waits, rather than
+ * Envoy giving up on a Redis slower than its timeout but within Portcullis's ({@code
+ * ratelimit.redis.timeout}, 250 ms by default) and answering by its own {@code failure_mode_allow}.
+ * A call without a deadline waits for Redis up to {@code ratelimit.redis.timeout}.
  */
 public final class EnvoyAuthorizationService
     implements BindableService, AuthorizationGrpc.AsyncService {
@@ -74,8 +86,15 @@ public final class EnvoyAuthorizationService
       CheckRequest request, @Nullable String refusal, StreamObserver<CheckResponse> responses) {
     CheckResponse response;
     try {
+      Deadline deadline = Context.current().getDeadline();
+      long answerBy =
+          deadline == null
+              ? 0
+              : System.nanoTime() + CallBudget.usable(deadline.timeRemaining(TimeUnit.NANOSECONDS));
       RequestAttributes attributes = CheckRequests.toAttributes(request, refusal);
-      response = CheckResponses.toCheckResponse(pipeline.decide(attributes));
+      Decision decision =
+          deadline == null ? pipeline.decide(attributes) : pipeline.decideBy(attributes, answerBy);
+      response = CheckResponses.toCheckResponse(decision);
     } catch (RuntimeException | StackOverflowError e) {
       // A StackOverflowError (a pathological body or schema) leaves the JVM usable: it must end
       // as the fail-closed deny too, not as a gRPC UNKNOWN that a failure_mode_allow proxy allows.

@@ -55,12 +55,6 @@ public final class EnvoyRateLimitService
     implements BindableService, RateLimitServiceGrpc.AsyncService {
   private static final long UINT32_MAX = 0xFFFF_FFFFL;
 
-  /**
-   * The part of the caller's remaining time kept for the answer's way back: the counters may use
-   * all but 1/{@value} of it.
-   */
-  private static final long ANSWER_MARGIN = 5;
-
   private final DescriptorLimiter limiter;
 
   public EnvoyRateLimitService(DescriptorLimiter limiter) {
@@ -110,7 +104,7 @@ public final class EnvoyRateLimitService
       answer =
           deadline == null
               ? limiter.shouldRateLimit(rls)
-              : limiter.shouldRateLimit(rls, Duration.ofNanos(left - left / ANSWER_MARGIN));
+              : limiter.shouldRateLimit(rls, Duration.ofNanos(CallBudget.usable(left)));
     } catch (IllegalArgumentException e) {
       responseObserver.onError(
           Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());

@@ -15,6 +15,9 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.limit.LimitOutcome;
+import io.portcullis.limit.LimitRequest;
+import io.portcullis.limit.RateLimiter;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.SamplePolicy;
@@ -23,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -448,6 +452,62 @@ class EnvoyAuthorizationServiceTest {
               assertThat(denyReason(d)).isEqualTo("malformed_request");
               assertThat(((Decision.Deny) d).detail()).startsWith("unreadable CheckRequest");
             });
+  }
+
+  @Test
+  void checkWithADeadline_limitsAnswerByFourFifthsOfIt_checkWithoutOne_byTheRedisTimeout()
+      throws Exception {
+    List<String> waits = new ArrayList<>();
+    long[] answerBy = new long[1];
+    RateLimiter limits =
+        new RateLimiter() {
+          @Override
+          public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+            waits.add("redis timeout");
+            return LimitOutcome.admitted(null);
+          }
+
+          @Override
+          public LimitOutcome acquire(
+              List<LimitRequest> requests, boolean consume, long answerByNanos) {
+            waits.add("deadline");
+            answerBy[0] = answerByNanos;
+            return LimitOutcome.admitted(null);
+          }
+        };
+    DecisionPipeline pipeline =
+        DecisionPipeline.builder()
+            .policy(() -> SamplePolicy.POLICY)
+            .limiter(limits)
+            .clock(clock)
+            .build();
+    String name = InProcessServerBuilder.generateName();
+    Server limited =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(new EnvoyAuthorizationService(pipeline, clock))
+            .build()
+            .start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).directExecutor().build();
+    try {
+      AuthorizationGrpc.AuthorizationBlockingStub s = AuthorizationGrpc.newBlockingStub(ch);
+      CheckRequest partner = EnvoyChecks.get("/v1/orders").header("x-api-key", "pk_acme").build();
+
+      long before = System.nanoTime();
+      CheckResponse bounded = s.withDeadlineAfter(1, TimeUnit.SECONDS).check(partner);
+      long after = System.nanoTime();
+      CheckResponse unbounded = s.check(partner);
+
+      assertThat(bounded.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+      assertThat(unbounded.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+      assertThat(waits).containsExactly("deadline", "redis timeout");
+      // four fifths of the time left when the call started, which began between before and after
+      assertThat(answerBy[0] - before).isGreaterThanOrEqualTo(800_000_000L);
+      assertThat(answerBy[0] - after).isLessThanOrEqualTo(800_000_000L);
+    } finally {
+      ch.shutdownNow();
+      limited.shutdownNow();
+    }
   }
 
   private static String denyReason(Decision d) {
