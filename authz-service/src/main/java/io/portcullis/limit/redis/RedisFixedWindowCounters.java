@@ -1,5 +1,6 @@
 package io.portcullis.limit.redis;
 
+import io.portcullis.limit.BackendCircuit;
 import io.portcullis.limit.LimitBackendException;
 import io.portcullis.limit.rls.FixedWindowCounters;
 import java.time.Duration;
@@ -17,6 +18,8 @@ import org.redisson.api.RAtomicLongAsync;
 import org.redisson.api.RBatch;
 import org.redisson.api.RFuture;
 import org.redisson.api.RedissonClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Envoy rate limit service's fixed-window counters in Redis, as envoyproxy/ratelimit keeps
@@ -37,9 +40,14 @@ import org.redisson.api.RedissonClient;
  *
  * <p>Thread-safe. Throws {@link LimitBackendException} when Redis fails or does not answer within
  * the timeout (queueing included); use it behind {@link
- * io.portcullis.limit.rls.FailoverFixedWindowCounters}.
+ * io.portcullis.limit.rls.FailoverFixedWindowCounters}. A pipeline that fails after all its callers
+ * gave up at their own deadlines opens the {@link BackendCircuit} given ({@link
+ * BackendCircuit#failedLate()}): no caller is left to report it, and without it a Redis that
+ * stopped answering would make every call wait out its deadline.
  */
 public final class RedisFixedWindowCounters implements FixedWindowCounters {
+  private static final Logger log = LoggerFactory.getLogger(RedisFixedWindowCounters.class);
+
   /** Pipelines in flight at once, as for the GCRA script calls. */
   static final int MAX_IN_FLIGHT = 2;
 
@@ -49,6 +57,7 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
   private final RedissonClient redis;
   private final String keyPrefix;
   private final long timeoutNanos;
+  private final @Nullable BackendCircuit circuit;
   private final CallSlots<Pending> slots;
   private final AtomicLong pipelines = new AtomicLong();
 
@@ -57,14 +66,36 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
    * @param keyPrefix first part of every key
    */
   public RedisFixedWindowCounters(RedissonClient redis, String keyPrefix) {
-    this(redis, keyPrefix, MAX_IN_FLIGHT, MAX_BATCH, RedissonClients.callTimeout(redis));
+    this(redis, keyPrefix, MAX_IN_FLIGHT, MAX_BATCH, RedissonClients.callTimeout(redis), null);
+  }
+
+  /**
+   * @param redis the client (owned by the caller)
+   * @param keyPrefix first part of every key
+   * @param circuit the backend's circuit (shared with the failover counters), opened by a pipeline
+   *     that fails after all its callers gave up at their own deadlines
+   */
+  public RedisFixedWindowCounters(RedissonClient redis, String keyPrefix, BackendCircuit circuit) {
+    this(
+        redis,
+        keyPrefix,
+        MAX_IN_FLIGHT,
+        MAX_BATCH,
+        RedissonClients.callTimeout(redis),
+        Objects.requireNonNull(circuit, "circuit"));
   }
 
   RedisFixedWindowCounters(
-      RedissonClient redis, String keyPrefix, int maxInFlight, int maxBatch, Duration timeout) {
+      RedissonClient redis,
+      String keyPrefix,
+      int maxInFlight,
+      int maxBatch,
+      Duration timeout,
+      @Nullable BackendCircuit circuit) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.keyPrefix = Objects.requireNonNull(keyPrefix, "keyPrefix");
     this.timeoutNanos = timeout.toNanos();
+    this.circuit = circuit;
     this.slots = new CallSlots<>(maxInFlight, maxBatch, p -> p.totals().isDone(), this::send);
   }
 
@@ -137,12 +168,14 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
    * commands, so a request on a key of another type fails alone; a request whose commands never
    * completed (the connection failed) gets the pipeline's error.
    */
-  private static void deliver(
+  private void deliver(
       List<Pending> batch, List<List<RFuture<Long>>> values, @Nullable Throwable error) {
     for (int i = 0; i < batch.size(); i++) {
       CompletableFuture<long[]> totals = batch.get(i).totals();
       if (i >= values.size()) { // the pipeline was never built
-        totals.completeExceptionally(Objects.requireNonNull(error));
+        if (!totals.completeExceptionally(Objects.requireNonNull(error))) {
+          failedLate(error);
+        }
         continue;
       }
       List<RFuture<Long>> own = values.get(i);
@@ -159,10 +192,26 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
         }
       }
       if (failed != null) {
-        totals.completeExceptionally(failed);
+        if (!totals.completeExceptionally(failed)) {
+          failedLate(failed);
+        }
       } else {
         totals.complete(out);
       }
+    }
+  }
+
+  /**
+   * A request's commands failed after its caller had stopped waiting (its deadline was sooner than
+   * the timeout): no caller reports it, so the circuit is opened here (without counting: the caller
+   * counted its answer already).
+   */
+  private void failedLate(Throwable error) {
+    if (circuit != null && circuit.failedLate()) {
+      log.warn(
+          "rate limit counters failed after their callers' deadlines, skipping redis for the retry"
+              + " interval: {}",
+          LuaScript.describe(error));
     }
   }
 

@@ -80,7 +80,7 @@ public final class RedisLimitBackends {
             .build();
     FixedWindowCounters counters =
         new FailoverFixedWindowCounters(
-            new RedisFixedWindowCounters(client, prefix),
+            new RedisFixedWindowCounters(client, prefix, circuit),
             new InMemoryFixedWindowCounters(clock, settings.maximumBuckets()),
             settings.onBackendFailure(),
             circuit);

@@ -110,7 +110,7 @@ class RedisFixedWindowCountersIT {
   @Test
   void redisPausedPastTheTimeout_everyCallerFails_andQueuedRequestsAreNeverSent() throws Exception {
     RedisFixedWindowCounters counters =
-        new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofMillis(300));
+        new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofMillis(300), null);
     List<Hit> hit = List.of(new Hit("edge_paused_0", 1, TTL));
     assertThat(counters.add(hit).values()).containsExactly(1);
     // Redis takes the next pipeline but does not answer; the others queue behind it
@@ -140,7 +140,7 @@ class RedisFixedWindowCountersIT {
   @Test
   void aCounterOfAnotherType_failsAlone_theRequestsSharingItsPipelineAreCounted() throws Exception {
     RedisFixedWindowCounters counters =
-        new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofSeconds(20));
+        new RedisFixedWindowCounters(client, "w", 1, 128, Duration.ofSeconds(20), null);
     assertThat(server.command("HSET", "w:rls:edge_hash_0", "f", "v")).isEqualTo("1");
     // hold the one pipeline slot so that the next three requests queue and share a pipeline
     assertThat(server.command("CLIENT", "PAUSE", "30000", "WRITE")).isEqualTo("+OK");

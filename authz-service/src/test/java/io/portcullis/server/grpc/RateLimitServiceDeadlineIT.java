@@ -3,6 +3,7 @@ package io.portcullis.server.grpc;
 import static io.portcullis.server.grpc.RlsClient.descriptor;
 import static io.portcullis.server.grpc.RlsClient.request;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
 import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse.Code;
@@ -40,21 +41,26 @@ class RateLimitServiceDeadlineIT {
   private RlsClient rls;
 
   @BeforeEach
-  void start() throws Exception {
+  void startRedis() throws Exception {
     server = RedisServerProcess.start();
+  }
+
+  /** The service on Redis with the given timeout, wired as the service wires it. */
+  private void start(Duration redisTimeout) throws Exception {
     client =
         RedissonClients.create(
-            RedisSettings.builder().address(server.url()).timeout(Duration.ofSeconds(10)).build());
+            RedisSettings.builder().address(server.url()).timeout(redisTimeout).build());
     client.getBucket("d:warm-up").get(); // connect now, not inside the paused server
+    BackendCircuit circuit = new BackendCircuit(clock, Duration.ofSeconds(1), registry);
     DescriptorLimiter limiter =
         DescriptorLimiter.builder()
             .config(RlsConfig.parse(Map.of("edge.yaml", EnvoyRateLimitServiceTest.CONFIG)))
             .counters(
                 new FailoverFixedWindowCounters(
-                    new RedisFixedWindowCounters(client, "d"),
+                    new RedisFixedWindowCounters(client, "d", circuit),
                     new InMemoryFixedWindowCounters(clock, 100),
                     BackendFailurePolicy.LOCAL,
-                    new BackendCircuit(clock, Duration.ofSeconds(1), registry)))
+                    circuit))
             .clock(clock)
             .build();
     rls = RlsClient.onServerThreads(limiter);
@@ -63,14 +69,19 @@ class RateLimitServiceDeadlineIT {
   @AfterEach
   void stop() throws Exception {
     server.command("CLIENT", "UNPAUSE");
-    rls.close();
-    client.shutdown();
+    if (rls != null) {
+      rls.close();
+    }
+    if (client != null) {
+      client.shutdown();
+    }
     server.close();
   }
 
   @Test
   void redisSlowerThanTheCallersDeadline_isAnsweredByThePolicyInTime_andLeavesTheCircuitClosed()
       throws Exception {
+    start(Duration.ofSeconds(10));
     RateLimitResponse up =
         rls.stub.shouldRateLimit(request("edge", descriptor("remote_address", "203.0.113.7")));
     assertThat(up.hasDynamicMetadata()).as("Redis answered").isFalse();
@@ -101,5 +112,35 @@ class RateLimitServiceDeadlineIT {
     assertThat(after.getStatuses(0).getLimitRemaining())
         .as("Redis counted the first call, the late one when it landed, and this one")
         .isZero();
+  }
+
+  @Test
+  void redisThatStopsAnswering_opensTheCircuitOnceItsOwnTimeoutRunsOut_soLaterCallsDoNotWait()
+      throws Exception {
+    start(Duration.ofSeconds(3)); // longer than the 1.6 s a 2 s deadline allows
+    RateLimitResponse up =
+        rls.stub.shouldRateLimit(request("edge", descriptor("remote_address", "203.0.113.8")));
+    assertThat(up.hasDynamicMetadata()).as("Redis answered").isFalse();
+    assertThat(server.command("CLIENT", "PAUSE", "30000", "WRITE")).isEqualTo("+OK");
+
+    // Each call waits 1.6 s and is answered locally, until the late pipelines have failed by the
+    // Redis timeout and opened the circuit (the fake clock keeps it open); then Redis is skipped.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .pollDelay(Duration.ZERO)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              long start = System.nanoTime();
+              RateLimitResponse r =
+                  rls.stub
+                      .withDeadlineAfter(2, TimeUnit.SECONDS)
+                      .shouldRateLimit(
+                          request("edge", descriptor("remote_address", "203.0.113.8")));
+              long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+              assertThat(r.getDynamicMetadata().getFieldsOrThrow("degraded").getStringValue())
+                  .isEqualTo("ratelimit_backend:local");
+              assertThat(tookMillis).as("Redis skipped").isLessThan(800);
+            });
   }
 }
