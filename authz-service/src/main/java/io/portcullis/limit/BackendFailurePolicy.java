@@ -7,7 +7,7 @@ import org.jspecify.annotations.Nullable;
  * What limits do while the shared backend (Redis) fails or times out ({@code ratelimit.
  * on_backend_failure}). Whatever the policy, every such decision carries {@link #degradedLabel()}
  * in {@link LimitOutcome#degraded()} (and so in the audit record) and counts in {@code
- * portcullis_ratelimit_backend_errors_total}: there is no silent fail-open.
+ * portcullis_ratelimit_backend_degraded_decisions_total}: there is no silent fail-open.
  */
 public enum BackendFailurePolicy {
   /**

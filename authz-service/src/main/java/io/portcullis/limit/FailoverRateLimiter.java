@@ -6,8 +6,6 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A shared-backend limiter (Redis) with an explicit policy for when the backend fails ({@code
@@ -28,27 +26,26 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * Every such outcome carries {@link BackendFailurePolicy#degradedLabel()} (e.g. {@code
- * ratelimit_backend:local}) and counts in {@code portcullis_ratelimit_backend_errors_total}. The
- * primary is tried again once the circuit's retry interval has passed, so recovery needs no
- * restart. Counts taken locally during an outage are not copied to the backend.
+ * ratelimit_backend:local}) and counts in {@code
+ * portcullis_ratelimit_backend_degraded_decisions_total{caller="limits"}}; the circuit logs and
+ * counts the outage itself. The primary is tried again once the circuit's retry interval has
+ * passed, so recovery needs no restart. Counts taken locally during an outage are not copied to the
+ * backend.
  *
  * <p>A caller with a deadline ({@code Check}: Envoy's) gets the policy's answer too when the
  * primary has not answered by then ({@link LimitBackendException#callersDeadline}), though Redis's
- * own timeout has not run out; that counts as a backend error but leaves the circuit as it is,
- * since one caller's tight deadline says nothing about Redis. (When the call it gave up on fails
- * later, the Redis limiter opens the circuit itself: {@link BackendCircuit#failedLate()}.)
+ * own timeout has not run out; that is a degraded decision but not a backend error, and leaves the
+ * circuit as it is, since one caller's tight deadline says nothing about Redis. (When the call it
+ * gave up on fails later, the Redis limiter reports it itself: {@link BackendCircuit#failedLate}.)
  *
  * <p>Thread-safe; never throws for a backend failure.
  */
 public final class FailoverRateLimiter implements RateLimiter {
-  private static final Logger log = LoggerFactory.getLogger(FailoverRateLimiter.class);
-
   private final RateLimiter primary;
   private final RateLimiter fallback;
   private final BackendFailurePolicy policy;
   private final BackendCircuit circuit;
   private final InstantSource clock;
-  private final Duration retryInterval;
   private final Duration denyRetryAfter;
 
   /**
@@ -57,22 +54,20 @@ public final class FailoverRateLimiter implements RateLimiter {
    * @param policy what to do while the primary fails
    * @param circuit the backend's circuit (shared with the other users of the same backend)
    * @param clock places a calendar quota's window in the RateLimit headers of a {@code deny}
-   * @param retryInterval the circuit's retry interval, named in the log ({@code Retry-After} under
-   *     {@code deny} is the circuit's {@link BackendCircuit#retryAfter()})
+   *     ({@code Retry-After} under {@code deny} is the circuit's {@link
+   *     BackendCircuit#retryAfter()})
    */
   public FailoverRateLimiter(
       RateLimiter primary,
       RateLimiter fallback,
       BackendFailurePolicy policy,
       BackendCircuit circuit,
-      InstantSource clock,
-      Duration retryInterval) {
+      InstantSource clock) {
     this.primary = Objects.requireNonNull(primary, "primary");
     this.fallback = Objects.requireNonNull(fallback, "fallback");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.circuit = Objects.requireNonNull(circuit, "circuit");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.retryInterval = retryInterval;
     this.denyRetryAfter = circuit.retryAfter();
   }
 
@@ -85,7 +80,7 @@ public final class FailoverRateLimiter implements RateLimiter {
    * {@inheritDoc}
    *
    * <p>When the primary has not answered by {@code answerByNanos} (sooner than the Redis timeout),
-   * this call is answered by the policy in time; it counts as a backend error but does not open the
+   * this call is answered by the policy in time; it is a degraded decision but does not open the
    * circuit (one caller's tight deadline says nothing about Redis).
    */
   @Override
@@ -108,17 +103,13 @@ public final class FailoverRateLimiter implements RateLimiter {
         return outcome;
       } catch (LimitBackendException e) {
         if (e.isCallersDeadline()) {
-          circuit.late();
-        } else if (circuit.failed()) {
-          log.warn(
-              "rate limit backend failed, applying on_backend_failure={} for {}: {}",
-              policy.wireName(),
-              retryInterval,
-              e.toString());
+          circuit.late(BackendCircuit.Caller.LIMITS);
+        } else {
+          circuit.failed(BackendCircuit.Caller.LIMITS, e.getMessage());
         }
       }
     } else {
-      circuit.skipped();
+      circuit.skipped(BackendCircuit.Caller.LIMITS);
     }
     return degraded(requests, consume);
   }

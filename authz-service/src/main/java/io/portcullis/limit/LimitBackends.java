@@ -40,12 +40,12 @@ public record LimitBackends(
 
   /**
    * Per-instance state in memory ({@code ratelimit.backend: memory}); publishes {@code
-   * portcullis_blocked_sources} and a zero {@code portcullis_ratelimit_backend_errors_total} to
-   * {@code registry}.
+   * portcullis_blocked_sources} and the limit backend's meters ({@link
+   * BackendCircuit#registerWithoutBackend}) to {@code registry}.
    */
   public static LimitBackends inMemory(
       RateLimitSettings settings, InstantSource clock, MeterRegistry registry) {
-    BackendCircuit.errorCounter(registry);
+    BackendCircuit.registerWithoutBackend(registry);
     return new LimitBackends(
         InMemoryGcraLimiter.builder()
             .clock(clock)

@@ -17,6 +17,13 @@ public final class MetricNames {
   /** {@code portcullis_ratelimit_backend_errors_total}. */
   public static final String RATELIMIT_BACKEND_ERRORS = "portcullis.ratelimit.backend.errors";
 
+  /** {@code portcullis_ratelimit_backend_degraded_decisions_total{caller}}. */
+  public static final String RATELIMIT_BACKEND_DEGRADED_DECISIONS =
+      "portcullis.ratelimit.backend.degraded.decisions";
+
+  /** {@code portcullis_ratelimit_backend_up}: 1 while the limit backend works, 0 while it fails. */
+  public static final String RATELIMIT_BACKEND_UP = "portcullis.ratelimit.backend.up";
+
   public static final String RATELIMIT_MEMORY_BUCKETS = "portcullis.ratelimit.memory.buckets";
   public static final String RATELIMIT_MEMORY_FULL_REFUSALS =
       "portcullis.ratelimit.memory.full.refusals";

@@ -397,9 +397,8 @@ class DecisionPipelineTest {
             redisDown,
             RateLimiter.unlimited(),
             BackendFailurePolicy.DENY,
-            new BackendCircuit(clock, Duration.ofSeconds(5), registry),
-            clock,
-            Duration.ofSeconds(5)));
+            new BackendCircuit(clock, Duration.ofSeconds(5), BackendFailurePolicy.DENY, registry),
+            clock));
 
     Decision d = pipeline.decide(partner("GET", "/v1/orders").build());
 

@@ -93,9 +93,9 @@ class DryRunRuleLimitsTest {
         },
         limiter,
         BackendFailurePolicy.DENY,
-        new BackendCircuit(clock, Duration.ofSeconds(1), new SimpleMeterRegistry()),
-        clock,
-        Duration.ofSeconds(1));
+        new BackendCircuit(
+            clock, Duration.ofSeconds(1), BackendFailurePolicy.DENY, new SimpleMeterRegistry()),
+        clock);
   }
 
   static Policy policy(TestPolicies.SegmentBuilder segment) {

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.decision.Reason;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.LimitBackendMeters;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -39,18 +40,17 @@ class FailoverRateLimiterTest {
       };
 
   private FailoverRateLimiter limiter(BackendFailurePolicy policy) {
-    BackendCircuit circuit = new BackendCircuit(clock, Duration.ofSeconds(1), registry);
+    BackendCircuit circuit = new BackendCircuit(clock, Duration.ofSeconds(1), policy, registry);
     return new FailoverRateLimiter(
-        primary,
-        InMemoryGcraLimiter.builder().clock(clock).build(),
-        policy,
-        circuit,
-        clock,
-        Duration.ofSeconds(1));
+        primary, InMemoryGcraLimiter.builder().clock(clock).build(), policy, circuit, clock);
   }
 
   private double backendErrors() {
     return registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count();
+  }
+
+  private double degradedDecisions() {
+    return new LimitBackendMeters(registry).degraded("limits");
   }
 
   @Test
@@ -63,6 +63,7 @@ class FailoverRateLimiterTest {
     assertThat(o.degraded()).isNull();
     assertThat(shared.usage(limit, "acme").used()).isEqualTo(1);
     assertThat(backendErrors()).isZero();
+    assertThat(degradedDecisions()).isZero();
   }
 
   @Test
@@ -81,7 +82,10 @@ class FailoverRateLimiterTest {
     assertThat(List.of(first, second, third))
         .extracting(LimitOutcome::degraded)
         .containsOnly("ratelimit_backend:local");
-    assertThat(backendErrors()).isEqualTo(3);
+    assertThat(backendErrors())
+        .as("Redis failed once; the open circuit skipped it twice")
+        .isEqualTo(1);
+    assertThat(degradedDecisions()).isEqualTo(3);
   }
 
   @Test
@@ -103,6 +107,7 @@ class FailoverRateLimiterTest {
     assertThat(o.tightest())
         .isEqualTo(new LimitStatus(limit, 2, 0, Duration.ofSeconds(1), Duration.ofHours(2)));
     assertThat(backendErrors()).isEqualTo(1);
+    assertThat(degradedDecisions()).isEqualTo(1);
   }
 
   @Test
@@ -139,9 +144,8 @@ class FailoverRateLimiterTest {
             primary,
             small,
             BackendFailurePolicy.LOCAL,
-            new BackendCircuit(clock, Duration.ofSeconds(1), registry),
-            clock,
-            Duration.ofSeconds(1));
+            new BackendCircuit(clock, Duration.ofSeconds(1), BackendFailurePolicy.LOCAL, registry),
+            clock);
     down.set(true);
     assertThat(l.acquire(List.of(new LimitRequest(limit, "first", 1)), true).admitted()).isTrue();
 
@@ -162,7 +166,8 @@ class FailoverRateLimiterTest {
       assertThat(o.admitted()).isTrue();
       assertThat(o.degraded()).isEqualTo("ratelimit_backend:allow");
     }
-    assertThat(backendErrors()).isEqualTo(5);
+    assertThat(backendErrors()).isEqualTo(1);
+    assertThat(degradedDecisions()).isEqualTo(5);
   }
 
   @Test
@@ -181,7 +186,8 @@ class FailoverRateLimiterTest {
 
     assertThat(recovered.degraded()).isNull();
     assertThat(primaryCalls).hasValue(2);
-    assertThat(backendErrors()).isEqualTo(3);
+    assertThat(backendErrors()).isEqualTo(1);
+    assertThat(degradedDecisions()).isEqualTo(3);
   }
 
   @Test
@@ -223,16 +229,16 @@ class FailoverRateLimiterTest {
             slow,
             InMemoryGcraLimiter.builder().clock(clock).build(),
             BackendFailurePolicy.DENY,
-            new BackendCircuit(clock, Duration.ofSeconds(1), registry),
-            clock,
-            Duration.ofSeconds(1));
+            new BackendCircuit(clock, Duration.ofSeconds(1), BackendFailurePolicy.DENY, registry),
+            clock);
 
     LimitOutcome answered = l.acquire(request, true, 42L);
 
     assertThat(answered.admitted()).isFalse();
     assertThat(answered.reason()).isEqualTo(Reason.RATE_LIMITED);
     assertThat(answered.degraded()).isEqualTo("ratelimit_backend:deny");
-    assertThat(backendErrors()).isEqualTo(1);
+    assertThat(backendErrors()).as("Redis did not fail: this caller stopped waiting").isZero();
+    assertThat(degradedDecisions()).isEqualTo(1);
 
     late.set(false);
     LimitOutcome next = l.acquire(request, true, 43L);
@@ -240,7 +246,8 @@ class FailoverRateLimiterTest {
     assertThat(next.degraded()).as("the circuit stayed closed: asked at once").isNull();
     assertThat(next.admitted()).isTrue();
     assertThat(askedBy).containsExactly(42L, 43L);
-    assertThat(backendErrors()).isEqualTo(1);
+    assertThat(backendErrors()).isZero();
+    assertThat(degradedDecisions()).isEqualTo(1);
   }
 
   /** A daily quota of 1,000 per client, UTC. */

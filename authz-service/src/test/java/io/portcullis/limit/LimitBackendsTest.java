@@ -15,7 +15,7 @@ class LimitBackendsTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
   @Test
-  void inMemory_wiresLimiterProtectionAndRlsCounters_onTheInjectedClock_withBothMetrics()
+  void inMemory_wiresLimiterProtectionAndRlsCounters_onTheInjectedClock_withTheirMetrics()
       throws Exception {
     try (LimitBackends b = LimitBackends.inMemory(RateLimitSettings.defaults(), clock, registry)) {
       LimitDefinition l =
@@ -39,6 +39,12 @@ class LimitBackendsTest {
           .containsExactly(2L);
       assertThat(registry.get(MetricNames.BLOCKED_SOURCES).gauge().value()).isEqualTo(1);
       assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count()).isZero();
+      assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_DEGRADED_DECISIONS).counters())
+          .extracting(c -> c.getId().getTag("caller") + "=" + c.count())
+          .containsExactlyInAnyOrder("limits=0.0", "rls=0.0", "protect=0.0");
+      assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_UP).gauge().value())
+          .as("the in-memory backend always works")
+          .isEqualTo(1);
     }
   }
 

@@ -27,21 +27,33 @@ public final class LogCapture implements AutoCloseable {
     return new LogCapture((Logger) LoggerFactory.getLogger(type));
   }
 
+  /**
+   * Starts collecting the events of the logger {@code name} and those below it, e.g. a package's
+   * ({@code "io.portcullis.limit"}: every class in it and its subpackages).
+   */
+  public static LogCapture of(String name) {
+    return new LogCapture((Logger) LoggerFactory.getLogger(name));
+  }
+
   /** The formatted messages logged at ERROR so far, oldest first. */
   public List<String> errors() {
-    synchronized (appender) { // AppenderBase.doAppend holds this lock while it appends
-      return appender.list.stream()
-          .filter(e -> e.getLevel() == Level.ERROR)
-          .map(ILoggingEvent::getFormattedMessage)
-          .toList();
-    }
+    return messages(Level.ERROR);
   }
 
   /** The formatted messages logged at WARN so far, oldest first. */
   public List<String> warnings() {
-    synchronized (appender) {
+    return messages(Level.WARN);
+  }
+
+  /** The formatted messages logged at INFO so far, oldest first. */
+  public List<String> infos() {
+    return messages(Level.INFO);
+  }
+
+  private List<String> messages(Level level) {
+    synchronized (appender) { // AppenderBase.doAppend holds this lock while it appends
       return appender.list.stream()
-          .filter(e -> e.getLevel() == Level.WARN)
+          .filter(e -> e.getLevel() == level)
           .map(ILoggingEvent::getFormattedMessage)
           .toList();
     }

@@ -14,8 +14,6 @@ import java.util.concurrent.TimeoutException;
 import org.jspecify.annotations.Nullable;
 import org.redisson.api.RScript;
 import org.redisson.api.RedissonClient;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Carries the decisions of concurrent callers to Redis in as few {@code gcra.lua} calls as it can,
@@ -40,8 +38,8 @@ import org.slf4j.LoggerFactory;
  *       timeout}, or the caller's own deadline when that is sooner, bounds both together. A
  *       decision whose caller gave up while it was still queued is dropped, not sent. A call that
  *       fails after all its callers gave up at their deadlines opens the {@link BackendCircuit}
- *       ({@link BackendCircuit#failedLate()}): no caller is left to report it, and without it a
- *       Redis that stopped answering would make every caller wait out its deadline.
+ *       ({@link BackendCircuit#failedLate}): no caller is left to report it, and without it a Redis
+ *       that stopped answering would make every caller wait out its deadline.
  *   <li>Semantics are those of one call per decision: the script decides each request atomically
  *       and in order (the same bucket twice in one batch sees the first take), and a request that
  *       fails inside the script (a key of another type) fails alone. A failed or timed-out call
@@ -53,8 +51,6 @@ import org.slf4j.LoggerFactory;
  * their own numbers.
  */
 final class GcraBatcher {
-  private static final Logger log = LoggerFactory.getLogger(GcraBatcher.class);
-
   private final RedissonClient redis;
   private final LuaScript script;
   private final int maxInFlight;
@@ -257,15 +253,12 @@ final class GcraBatcher {
 
   /**
    * A call failed after every caller it carried had stopped waiting (their deadlines were sooner
-   * than the timeout): no caller reports it, so the circuit is opened here (without counting: those
-   * callers counted their answers already).
+   * than the timeout): no caller reports it, so it is reported here (the circuit opens; those
+   * callers counted their degraded answers already).
    */
   private void failedLate(LimitBackendException e) {
-    if (circuit != null && circuit.failedLate()) {
-      log.warn(
-          "rate limit backend failed after its callers' deadlines, skipping it for the retry"
-              + " interval: {}",
-          e.toString());
+    if (circuit != null) {
+      circuit.failedLate(BackendCircuit.Caller.LIMITS, e.getMessage());
     }
   }
 }

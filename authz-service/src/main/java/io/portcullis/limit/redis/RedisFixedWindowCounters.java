@@ -18,8 +18,6 @@ import org.redisson.api.RAtomicLongAsync;
 import org.redisson.api.RBatch;
 import org.redisson.api.RFuture;
 import org.redisson.api.RedissonClient;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The Envoy rate limit service's fixed-window counters in Redis, as envoyproxy/ratelimit keeps
@@ -42,12 +40,10 @@ import org.slf4j.LoggerFactory;
  * the timeout (queueing included); use it behind {@link
  * io.portcullis.limit.rls.FailoverFixedWindowCounters}. A pipeline that fails after all its callers
  * gave up at their own deadlines opens the {@link BackendCircuit} given ({@link
- * BackendCircuit#failedLate()}): no caller is left to report it, and without it a Redis that
- * stopped answering would make every call wait out its deadline.
+ * BackendCircuit#failedLate}): no caller is left to report it, and without it a Redis that stopped
+ * answering would make every call wait out its deadline.
  */
 public final class RedisFixedWindowCounters implements FixedWindowCounters {
-  private static final Logger log = LoggerFactory.getLogger(RedisFixedWindowCounters.class);
-
   /** Pipelines in flight at once, as for the GCRA script calls. */
   static final int MAX_IN_FLIGHT = 2;
 
@@ -203,15 +199,12 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
 
   /**
    * A request's commands failed after its caller had stopped waiting (its deadline was sooner than
-   * the timeout): no caller reports it, so the circuit is opened here (without counting: the caller
-   * counted its answer already).
+   * the timeout): no caller reports it, so it is reported here (the circuit opens; the caller
+   * counted its degraded answer already).
    */
   private void failedLate(Throwable error) {
-    if (circuit != null && circuit.failedLate()) {
-      log.warn(
-          "rate limit counters failed after their callers' deadlines, skipping redis for the retry"
-              + " interval: {}",
-          LuaScript.describe(error));
+    if (circuit != null) {
+      circuit.failedLate(BackendCircuit.Caller.RLS, LuaScript.describe(error));
     }
   }
 

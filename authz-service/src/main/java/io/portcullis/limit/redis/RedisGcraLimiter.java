@@ -298,7 +298,7 @@ public final class RedisGcraLimiter implements RateLimiter {
     /**
      * The backend's circuit (shared with {@link io.portcullis.limit.FailoverRateLimiter}), opened
      * by a script call that fails after all its callers gave up at their own deadlines ({@link
-     * BackendCircuit#failedLate()}), which no caller is left to report (default: none).
+     * BackendCircuit#failedLate}), which no caller is left to report (default: none).
      */
     public Builder circuit(BackendCircuit circuit) {
       this.circuit = Objects.requireNonNull(circuit, "circuit");

@@ -17,8 +17,7 @@ import org.redisson.api.RedissonClient;
  * Builds the Redis-backed {@link LimitBackends} for {@code ratelimit.backend: redis}: the shared
  * GCRA limiter, source protection and Envoy rate limit counters, each behind the {@code
  * on_backend_failure} policy, all sharing one Redis client and one {@link BackendCircuit} (so one
- * outage opens the circuit for all of them and counts in {@code
- * portcullis_ratelimit_backend_errors_total}).
+ * outage opens the circuit for all of them, and is logged and counted once for all of them).
  */
 public final class RedisLimitBackends {
   private RedisLimitBackends() {}
@@ -53,7 +52,8 @@ public final class RedisLimitBackends {
       MeterRegistry registry,
       boolean ownsClient) {
     String prefix = settings.redis().keyPrefix();
-    BackendCircuit circuit = new BackendCircuit(clock, settings.retryInterval(), registry);
+    BackendCircuit circuit =
+        new BackendCircuit(clock, settings.retryInterval(), settings.onBackendFailure(), registry);
     RateLimiter limiter =
         new FailoverRateLimiter(
             RedisGcraLimiter.builder(client)
@@ -68,8 +68,7 @@ public final class RedisLimitBackends {
                 .bindMetrics(registry, "fallback"),
             settings.onBackendFailure(),
             circuit,
-            clock,
-            settings.retryInterval());
+            clock);
     RedisSourceProtection protection =
         RedisSourceProtection.builder(client, circuit)
             .keyPrefix(prefix)

@@ -1,5 +1,7 @@
 package io.portcullis.limit.redis;
 
+import static io.portcullis.limit.BackendCircuit.Caller.PROTECT;
+
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
@@ -70,18 +72,20 @@ import org.slf4j.LoggerFactory;
  *       hash tag. Times come from Redis {@code TIME}.
  *   <li><b>A bounded number of calls in flight.</b> At most {@code callsInFlight} (default 16)
  *       {@code protect.lua} calls wait for Redis at once; a failure that finds them all taken is
- *       counted by this instance alone, as during an outage, and counts as a backend error. Without
- *       the bound a flood of 401s from many addresses (credential stuffing) put one call per
- *       request on the client: at 3,000 requests/s it ran out of connections, every call timed out,
- *       and the service answered 323 of them a second (loadtest/RESULTS.md, finding 10).
+ *       counted by this instance alone, as during an outage, and counts as a degraded decision (not
+ *       as a backend error: Redis did not fail). Without the bound a flood of 401s from many
+ *       addresses (credential stuffing) put one call per request on the client: at 3,000 requests/s
+ *       it ran out of connections, every call timed out, and the service answered 323 of them a
+ *       second (loadtest/RESULTS.md, finding 10).
  *   <li><b>Failure policy.</b> While Redis fails, failures are counted and blocks set by an
  *       in-memory {@link InMemorySourceProtection} in this instance (the {@code local} policy
  *       regardless of {@code on_backend_failure}: protection must not turn into a way to lock
  *       everyone out or to switch itself off), each such call counts in {@code
- *       portcullis_ratelimit_backend_errors_total}, and {@link #blockedUntil} consults both. A
- *       caller with a deadline ({@code Check}) that Redis has not answered by then counts its
- *       failure locally too, without opening the circuit; the script still runs, and its block or
- *       its failure (which opens the circuit) is taken when it comes.
+ *       portcullis_ratelimit_backend_degraded_decisions_total{caller="protect"}} (the circuit logs
+ *       and counts the outage), and {@link #blockedUntil} consults both. A caller with a deadline
+ *       ({@code Check}) that Redis has not answered by then counts its failure locally too, without
+ *       opening the circuit; the script still runs, and its block or its failure (which opens the
+ *       circuit) is taken when it comes.
  * </ul>
  *
  * <p>Publishes {@code portcullis_blocked_sources} (blocks known to this instance). Thread-safe;
@@ -185,7 +189,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
    * {@inheritDoc}
    *
    * <p>When Redis has not answered by {@code answerByNanos} (sooner than its timeout), the failure
-   * is counted locally, as during an outage; it counts as a backend error but does not open the
+   * is counted locally, as during an outage; it is a degraded decision but does not open the
    * circuit (one caller's tight deadline says nothing about Redis). The script still runs when its
    * turn comes: a block it sets reaches the mirror then, and its failure opens the circuit.
    */
@@ -206,19 +210,19 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
       return;
     }
     if (!circuit.allowsAttempt()) {
-      circuit.skipped();
+      circuit.skipped(PROTECT);
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }
     long wait = bounded ? Math.min(timeoutNanos, answerByNanos - System.nanoTime()) : timeoutNanos;
     if (wait <= 0) {
-      circuit.late(); // the caller's time is up: Redis is not asked
+      circuit.late(PROTECT); // the caller's time is up: Redis is not asked
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }
     if (inFlight.incrementAndGet() > callsInFlight) {
       inFlight.decrementAndGet();
-      circuit.skipped(); // not an outage: Redis is busy with this instance's other calls
+      circuit.skipped(PROTECT); // not an outage: Redis is busy with this instance's other calls
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }
@@ -250,11 +254,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
           inFlight.decrementAndGet(); // the bound is on calls the client holds, late ones too
           if (!settled.compareAndSet(false, true)) { // the caller stopped waiting: nobody else will
             if (error != null) {
-              if (circuit.failedLate()) {
-                log.warn(
-                    "protection backend failed after its caller's deadline, counting locally: {}",
-                    describe(error));
-              }
+              circuit.failedLate(PROTECT, describe(error));
             } else {
               blocked(key, reply);
             }
@@ -267,7 +267,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
       } catch (TimeoutException e) {
         if (settled.compareAndSet(false, true)) {
           if (wait < timeoutNanos) {
-            circuit.late();
+            circuit.late(PROTECT);
           } else {
             failed(
                 new LimitBackendException(
@@ -306,9 +306,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
   }
 
   private void failed(LimitBackendException e) {
-    if (circuit.failed()) {
-      log.warn("protection backend failed, counting locally: {}", e.toString());
-    }
+    circuit.failed(PROTECT, String.valueOf(e.getMessage()));
   }
 
   private static String describe(Throwable e) {

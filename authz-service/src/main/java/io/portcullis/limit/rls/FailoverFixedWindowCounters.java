@@ -8,8 +8,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Shared fixed-window counters (Redis) with the {@code on_backend_failure} policy. While the
@@ -27,11 +25,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * The answer's {@link Totals#degraded()} names the policy, and each such call counts in {@code
- * portcullis_ratelimit_backend_errors_total}. Thread-safe; never throws for a backend failure.
+ * portcullis_ratelimit_backend_degraded_decisions_total{caller="rls"}}; the circuit logs and counts
+ * the outage. Thread-safe; never throws for a backend failure.
  */
 public final class FailoverFixedWindowCounters implements FixedWindowCounters {
-  private static final Logger log = LoggerFactory.getLogger(FailoverFixedWindowCounters.class);
-
   private final FixedWindowCounters primary;
   private final FixedWindowCounters fallback;
   private final BackendFailurePolicy policy;
@@ -57,8 +54,8 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
    * {@inheritDoc}
    *
    * <p>When the primary does not answer within {@code within} (the caller's deadline, shorter than
-   * the Redis timeout), this call is answered by the policy in time; it counts as a backend error
-   * but does not open the circuit.
+   * the Redis timeout), this call is answered by the policy in time; it is a degraded decision but
+   * does not open the circuit.
    */
   @Override
   public Totals add(List<Hit> hits, Duration within) {
@@ -75,21 +72,16 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
         circuit.succeeded();
         return t;
       } catch (LimitBackendException e) {
-        if (e.isCallersDeadline()) {
-          circuit.late();
-          return degraded(hits);
-        }
-        // One line per outage window, as FailoverRateLimiter: every call in flight when Redis
+        // The circuit logs the outage once, not once per call: every call in flight when Redis
         // fails fails with it (thousands at a few thousand calls a second).
-        if (circuit.failed()) {
-          log.warn(
-              "rate limit service counters failed, applying on_backend_failure={}: {}",
-              policy.wireName(),
-              e.toString());
+        if (e.isCallersDeadline()) {
+          circuit.late(BackendCircuit.Caller.RLS);
+        } else {
+          circuit.failed(BackendCircuit.Caller.RLS, e.getMessage());
         }
       }
     } else {
-      circuit.skipped();
+      circuit.skipped(BackendCircuit.Caller.RLS);
     }
     return degraded(hits);
   }

@@ -17,6 +17,7 @@ import io.portcullis.limit.QuotaWindow;
 import io.portcullis.limit.RateLimiter;
 import io.portcullis.limit.RedisSettings;
 import io.portcullis.metrics.MetricNames;
+import io.portcullis.testing.LimitBackendMeters;
 import io.portcullis.testing.RedisServerProcess;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -240,7 +241,8 @@ class RedisGcraLimiterBatchingIT {
   void redisDiesWithCallsInFlightAndQueued_everyWaiterFailsOver() throws Exception {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     InstantSource clock = InstantSource.system();
-    BackendCircuit circuit = new BackendCircuit(clock, Duration.ofMinutes(1), registry);
+    BackendCircuit circuit =
+        new BackendCircuit(clock, Duration.ofMinutes(1), BackendFailurePolicy.LOCAL, registry);
     RateLimiter limiter =
         new FailoverRateLimiter(
             RedisGcraLimiter.builder(client)
@@ -251,8 +253,7 @@ class RedisGcraLimiterBatchingIT {
             InMemoryGcraLimiter.builder().clock(clock).build(),
             BackendFailurePolicy.LOCAL,
             circuit,
-            clock,
-            Duration.ofMinutes(1));
+            clock);
     List<LimitRequest> request = List.of(new LimitRequest(daily("dies", 10), "acme", 1));
     assertThat(limiter.acquire(request, true).degraded()).isNull();
     // Redis takes the calls but answers none: the first caller's call stays in flight, the
@@ -282,6 +283,8 @@ class RedisGcraLimiterBatchingIT {
     // the local fallback enforces the same limit: 10 of the 32 admitted
     assertThat(results.stream().filter(LimitOutcome::admitted).count()).isEqualTo(10);
     assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count())
+        .as("every caller's call failed with Redis")
         .isEqualTo(CALLERS);
+    assertThat(new LimitBackendMeters(registry).degraded("limits")).isEqualTo(CALLERS);
   }
 }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.limit.BackendCircuit;
+import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.SourceProtection.BlockedSource;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.TestRedis;
@@ -44,7 +45,8 @@ class RedisSourceProtectionIT {
   private RedisSourceProtection protection(RedissonClient redis, SimpleMeterRegistry metrics) {
     InstantSource clock = InstantSource.system();
     return RedisSourceProtection.builder(
-            redis, new BackendCircuit(clock, Duration.ofSeconds(1), metrics))
+            redis,
+            new BackendCircuit(clock, Duration.ofSeconds(1), BackendFailurePolicy.LOCAL, metrics))
         .keyPrefix(prefix)
         .clock(clock)
         .syncInterval(Duration.ofHours(1))

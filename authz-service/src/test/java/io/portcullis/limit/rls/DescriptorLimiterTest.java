@@ -408,7 +408,8 @@ class DescriptorLimiterTest {
                 broken,
                 new InMemoryFixedWindowCounters(clock, 100),
                 io.portcullis.limit.BackendFailurePolicy.DENY,
-                new io.portcullis.limit.BackendCircuit(clock, retryInterval, registry)))
+                new io.portcullis.limit.BackendCircuit(
+                    clock, retryInterval, io.portcullis.limit.BackendFailurePolicy.DENY, registry)))
         .clock(clock)
         .build();
   }

@@ -8,6 +8,7 @@ import io.portcullis.limit.BackendFailurePolicy;
 import io.portcullis.limit.LimitBackendException;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.LimitBackendMeters;
 import io.portcullis.testing.LogCapture;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,13 +43,13 @@ class FailoverFixedWindowCountersTest {
             failsOnceAllAreIn,
             new InMemoryFixedWindowCounters(clock, 100),
             BackendFailurePolicy.LOCAL,
-            new BackendCircuit(clock, Duration.ofSeconds(1), registry));
+            new BackendCircuit(clock, Duration.ofSeconds(1), BackendFailurePolicy.LOCAL, registry));
     List<FixedWindowCounters.Hit> hit =
         List.of(new FixedWindowCounters.Hit("edge_k_v_0", 1, Duration.ofMinutes(1)));
 
     List<FixedWindowCounters.Totals> totals = new ArrayList<>();
     List<String> warnings;
-    try (LogCapture logs = LogCapture.of(FailoverFixedWindowCounters.class);
+    try (LogCapture logs = LogCapture.of(BackendCircuit.class);
         ExecutorService pool = Executors.newFixedThreadPool(callers)) {
       List<Future<FixedWindowCounters.Totals>> calls = new ArrayList<>();
       for (int i = 0; i < callers; i++) {
@@ -68,6 +69,7 @@ class FailoverFixedWindowCountersTest {
     assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count())
         .as("every failed call counts")
         .isEqualTo(callers);
+    assertThat(new LimitBackendMeters(registry).degraded("rls")).isEqualTo(callers);
     assertThat(warnings).as("one line for the outage, not one per call").hasSize(1);
   }
 }

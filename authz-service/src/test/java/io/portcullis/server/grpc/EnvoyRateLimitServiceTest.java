@@ -83,7 +83,7 @@ class EnvoyRateLimitServiceTest {
                     down,
                     new InMemoryFixedWindowCounters(clock, 100),
                     policy,
-                    new BackendCircuit(clock, retryInterval, new SimpleMeterRegistry()))));
+                    new BackendCircuit(clock, retryInterval, policy, new SimpleMeterRegistry()))));
   }
 
   @Test

@@ -19,6 +19,7 @@ import io.portcullis.limit.rls.InMemoryFixedWindowCounters;
 import io.portcullis.limit.rls.RlsConfig;
 import io.portcullis.metrics.MetricNames;
 import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.LimitBackendMeters;
 import io.portcullis.testing.RedisServerProcess;
 import java.time.Duration;
 import java.util.Map;
@@ -51,7 +52,8 @@ class RateLimitServiceDeadlineIT {
         RedissonClients.create(
             RedisSettings.builder().address(server.url()).timeout(redisTimeout).build());
     client.getBucket("d:warm-up").get(); // connect now, not inside the paused server
-    BackendCircuit circuit = new BackendCircuit(clock, Duration.ofSeconds(1), registry);
+    BackendCircuit circuit =
+        new BackendCircuit(clock, Duration.ofSeconds(1), BackendFailurePolicy.LOCAL, registry);
     DescriptorLimiter limiter =
         DescriptorLimiter.builder()
             .config(RlsConfig.parse(Map.of("edge.yaml", EnvoyRateLimitServiceTest.CONFIG)))
@@ -101,7 +103,10 @@ class RateLimitServiceDeadlineIT {
     assertThat(tookMillis)
         .as("within the 2 s deadline, not the 10 s Redis timeout")
         .isLessThan(2000);
-    assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count()).isEqualTo(1);
+    assertThat(registry.get(MetricNames.RATELIMIT_BACKEND_ERRORS).counter().count())
+        .as("Redis did not fail: the caller stopped waiting")
+        .isZero();
+    assertThat(new LimitBackendMeters(registry).degraded("rls")).isEqualTo(1);
 
     assertThat(server.command("CLIENT", "UNPAUSE")).isEqualTo("+OK");
     RateLimitResponse after =
