@@ -30,15 +30,16 @@ import org.jspecify.annotations.Nullable;
  * {@code fdatasync} ({@link FileChannel#force force(false)}), so after a crash the file holds every
  * batch that {@link #append} returned for, and possibly a torn last entry. {@link #open} scans the
  * file; an entry that is incomplete, fails its CRC or does not parse is a torn tail only if no
- * valid entry follows it, and the file is cut there. If valid entries do follow (the file was
- * damaged, not torn), the scan resynchronises instead of dropping them: first at the end the bad
- * entry's own length gives (a damaged payload), else at the next offset where a complete entry
- * passes its CRC and parses (a damaged length; a false match needs a 32-bit CRC collision on a
- * parsable record). The bad bytes stay in the file and are stepped over by {@link #read}; {@link
- * #damage()} says where they are and how many records they held, from the {@code seq} gap around
- * them (the journal is one chain), so the writer can count them as dropped. The file is locked
- * while open, so two processes never share a journal. The same framing as LevelDB's log and Kafka's
- * record batches, without blocks.
+ * valid entry follows it, and the file is cut there; {@link #cutRecords()} says how many entries
+ * began in the cut bytes (by their length prefixes), so the writer can count them as dropped. If
+ * valid entries do follow (the file was damaged, not torn), the scan resynchronises instead of
+ * dropping them: first at the end the bad entry's own length gives (a damaged payload), else at the
+ * next offset where a complete entry passes its CRC and parses (a damaged length; a false match
+ * needs a 32-bit CRC collision on a parsable record). The bad bytes stay in the file and are
+ * stepped over by {@link #read}; {@link #damage()} says where they are and how many records they
+ * held, from the {@code seq} gap around them (the journal is one chain), so the writer can count
+ * them as dropped. The file is locked while open, so two processes never share a journal. The same
+ * framing as LevelDB's log and Kafka's record batches, without blocks.
  *
  * <p>Not thread-safe: only the audit writer's thread uses it.
  */
@@ -56,17 +57,24 @@ public final class AuditJournal implements AutoCloseable {
   private long entries;
   private @Nullable DecisionRecord last;
   private final long recoveredBytes;
+  private final long cutRecords;
   private final List<Damage> damage;
 
   /** Where {@link #read} steps over damaged bytes: the offset of each bad region to its end. */
   private final Map<Long, Long> skips = new HashMap<>();
 
   private AuditJournal(
-      Path file, FileChannel channel, FileLock lock, long cutBytes, List<Damage> damage) {
+      Path file,
+      FileChannel channel,
+      FileLock lock,
+      long cutBytes,
+      long cutRecords,
+      List<Damage> damage) {
     this.file = file;
     this.channel = channel;
     this.lock = lock;
     this.recoveredBytes = cutBytes;
+    this.cutRecords = cutRecords;
     this.damage = List.copyOf(damage);
     for (Damage d : damage) {
       skips.put(d.offset(), d.offset() + d.bytes());
@@ -124,11 +132,13 @@ public final class AuditJournal implements AutoCloseable {
       }
       Scan scan = scan(ch, length);
       long cut = length - scan.validEnd();
+      long cutRecords = 0;
       if (cut > 0) {
+        cutRecords = entriesFrom(ch, scan.validEnd(), length);
         ch.truncate(scan.validEnd());
         ch.force(true);
       }
-      AuditJournal j = new AuditJournal(file, ch, lock, cut, scan.damage());
+      AuditJournal j = new AuditJournal(file, ch, lock, cut, cutRecords, scan.damage());
       j.size = scan.validEnd();
       j.entries = scan.entries();
       j.last = scan.last();
@@ -165,6 +175,31 @@ public final class AuditJournal implements AutoCloseable {
       count++;
       pos = e.next();
     }
+  }
+
+  /**
+   * How many entries begin in the torn tail {@code [from, length)}: its length prefixes are
+   * followed from {@code from}, and the first that is cut off or cannot be a length (zeros: an
+   * extent never written) counts as one entry and ends the count. At least 1; a lower bound, as a
+   * batch torn mid-write may have held entries after the bytes that reached the disk.
+   */
+  private static long entriesFrom(FileChannel ch, long from, long length) throws IOException {
+    long count = 0;
+    long pos = from;
+    ByteBuffer prefix = ByteBuffer.allocate(4);
+    while (pos < length) {
+      count++;
+      prefix.clear();
+      if (length - pos < 4 || readFully(ch, prefix, pos) < 4) {
+        break;
+      }
+      int n = prefix.getInt(0);
+      if (n <= 0 || n > MAX_ENTRY) {
+        break;
+      }
+      pos += ENTRY_HEADER + n;
+    }
+    return count;
   }
 
   /**
@@ -352,6 +387,15 @@ public final class AuditJournal implements AutoCloseable {
   /** Bytes of a torn or corrupt tail that {@link #open} cut off. */
   public long recoveredBytes() {
     return recoveredBytes;
+  }
+
+  /**
+   * How many records the tail {@link #open} cut off held: the entries that began in it, counted by
+   * their length prefixes (at least 1 when bytes were cut, 0 otherwise). A lower bound: a batch
+   * torn mid-write may have held more entries than reached the disk.
+   */
+  public long cutRecords() {
+    return cutRecords;
   }
 
   /**

@@ -98,7 +98,8 @@ import org.slf4j.LoggerFactory;
  *       accepted is stored, or journaled if the store is down. Call it from the service's shutdown
  *       hook (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is
  *       what was queued and not yet written: the batch being written, the one linked ahead, and
- *       what arrived meanwhile; the next start replays the journal.
+ *       what arrived meanwhile; the next start replays the journal (a torn last entry is cut, and
+ *       the records it held are counted as dropped).
  * </ul>
  *
  * <p>Time: a record's time is its decision's ({@link
@@ -262,10 +263,14 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       throw new UncheckedIOException("cannot open audit journal " + journalFile, e);
     }
     if (j.recoveredBytes() > 0) {
+      // The last write before a crash, never acknowledged: what it held was never stored.
       log.warn(
-          "Audit journal {}: cut a torn tail of {} bytes (the last write before a crash)",
+          "Audit journal {}: cut a torn tail of {} bytes (the last write before a crash);"
+              + " records lost: at least {}",
           journalFile,
-          j.recoveredBytes());
+          j.recoveredBytes(),
+          j.cutRecords());
+      dropped.increment(j.cutRecords());
     }
     for (AuditJournal.Damage d : j.damage()) {
       // Not a torn write: valid entries follow, and are replayed. What the bad bytes held is lost.

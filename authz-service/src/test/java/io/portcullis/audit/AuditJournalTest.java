@@ -89,10 +89,42 @@ class AuditJournalTest {
 
     try (AuditJournal j = AuditJournal.open(file)) {
       assertThat(j.recoveredBytes()).isEqualTo(torn.length);
+      assertThat(j.cutRecords()).isEqualTo(1);
       assertThat(j.sizeBytes()).isEqualTo(intactSize);
       assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs);
     }
     assertThat(Files.size(file)).isEqualTo(intactSize);
+  }
+
+  @Test
+  void open_tornTailOfSeveralEntries_countsEachEntryThatBeganInIt() throws IOException {
+    Path file = dir.resolve("pc-1.journal");
+    List<DecisionRecord> rs = records(5);
+    try (AuditJournal j = AuditJournal.open(file)) {
+      j.append(rs.subList(0, 2), Long.MAX_VALUE);
+      assertThat(j.cutRecords()).isZero();
+    }
+    // A batch of three torn by a crash: two entries whose payload pages did not all reach the
+    // disk (their CRCs fail), the third cut off. No valid entry follows, so all three are cut.
+    ByteBuffer tail = ByteBuffer.allocate(64 * 1024);
+    for (int i = 2; i < 5; i++) {
+      byte[] p = rs.get(i).toByteArray();
+      tail.putInt(p.length).putInt(crc(p) ^ (i < 4 ? 1 : 0));
+      tail.put(p, 0, i == 4 ? p.length / 2 : p.length);
+    }
+    Files.write(
+        file, java.util.Arrays.copyOf(tail.array(), tail.position()), StandardOpenOption.APPEND);
+
+    try (AuditJournal j = AuditJournal.open(file)) {
+      assertThat(j.cutRecords()).isEqualTo(3);
+      assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs.subList(0, 2));
+    }
+  }
+
+  private static int crc(byte[] payload) {
+    java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+    c.update(payload);
+    return (int) c.getValue();
   }
 
   @Test
@@ -181,6 +213,7 @@ class AuditJournalTest {
 
     try (AuditJournal j = AuditJournal.open(file)) {
       assertThat(j.recoveredBytes()).isEqualTo(64);
+      assertThat(j.cutRecords()).as("lost, however many").isEqualTo(1);
       assertThat(j.damage()).isEmpty();
       assertThat(j.read(j.start(), 10).records()).containsExactlyElementsOf(rs);
     }

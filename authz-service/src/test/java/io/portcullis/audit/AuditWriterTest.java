@@ -14,8 +14,10 @@ import io.portcullis.store.StoreSettings;
 import io.portcullis.testing.DecisionFixtures;
 import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.LogCapture;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -347,9 +349,10 @@ class AuditWriterTest {
     assertThat(stored.getHash()).isNotEqualTo(edited.getHash());
   }
 
-  @Test
-  void start_withAJournalWhoseFirstEntryIsDamaged_replaysTheRest_andCountsTheLostRecordAsDropped()
-      throws Exception {
+  /**
+   * The writer's journal file holding o-0, o-1 and o-2, chained from genesis, as left by a stop.
+   */
+  Path journalOfThree() throws IOException {
     List<DecisionRecord> journaled =
         AuditStoreContract.link(
             List.of(
@@ -361,6 +364,13 @@ class AuditWriterTest {
     try (AuditJournal j = AuditJournal.open(file)) {
       j.append(journaled, Long.MAX_VALUE);
     }
+    return file;
+  }
+
+  @Test
+  void start_withAJournalWhoseFirstEntryIsDamaged_replaysTheRest_andCountsTheLostRecordAsDropped()
+      throws Exception {
+    Path file = journalOfThree();
     byte[] bytes = Files.readAllBytes(file);
     bytes[8 + 8 + 4] ^= 0x55; // inside entry 1 of 3: its CRC no longer matches
     Files.write(file, bytes);
@@ -581,5 +591,26 @@ class AuditWriterTest {
 
     assertThat(w.dropped()).isEqualTo(1);
     assertThat(storedIdsInChainOrder()).isEmpty();
+  }
+
+  @Test
+  void start_withATornJournalTail_cutsIt_andCountsItsRecordAsDropped() throws Exception {
+    Path file = journalOfThree();
+    // `truncate -s -20`: the last entry lost its end, as in a crash mid-write.
+    try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() - 20);
+    }
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      AuditWriter w = writer(settings, registry).start();
+      await().atMost(patience()).until(() -> w.written() == 2 && !w.spilling());
+      w.close();
+      assertThat(logs.warnings())
+          .anySatisfy(
+              m -> assertThat(m).contains("cut a torn tail").contains("records lost: at least 1"));
+    }
+    assertThat(storedIdsInChainOrder()).containsExactly("o-0", "o-1");
+    assertThat(registry.scrape()).contains("portcullis_audit_dropped_total 1.0");
   }
 }
