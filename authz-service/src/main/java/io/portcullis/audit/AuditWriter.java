@@ -24,6 +24,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -43,7 +45,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Hot path.</b> {@link #append} offers the {@link Decision} itself to a bounded {@link
  *       ArrayBlockingQueue} (no allocation, one short lock: 0.1-0.2 µs per call measured on the
  *       2-core development machine). A full queue drops the decision and counts it ({@code
- *       portcullis_audit_dropped_total}).
+ *       portcullis_audit_dropped_total}); the first drop is logged at once, later ones in one WARN
+ *       at most every 10 s with how many were dropped since.
  *   <li><b>Two writer threads, a pipeline.</b> The <i>linker</i> ({@code portcullis-audit-linker})
  *       drains whatever is queued (up to {@code max_batch}), maps it to records ({@link
  *       DecisionRecords}) and links them into this instance's chain ({@link RecordChain#linked}:
@@ -126,6 +129,15 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final InstantSource clock;
   private final DistributionSummary batchRecords;
   private final Path journalFile;
+
+  /** Decisions the full queue dropped since the last WARN about them. */
+  private final LongAdder unreportedDrops = new LongAdder();
+
+  /** When the first of {@link #unreportedDrops} was dropped. */
+  private final AtomicReference<@Nullable Instant> dropsSince = new AtomicReference<>();
+
+  /** When the WARN about dropped decisions was last logged; {@code null} before the first. */
+  private final AtomicReference<@Nullable Instant> dropsReportedAt = new AtomicReference<>();
 
   /**
    * Hands a linked batch from the linker thread to the store thread. Synchronous: the linker forms
@@ -313,11 +325,56 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     return this;
   }
 
-  /** Queues {@code decision}; drops and counts it if the queue is full or the writer closed. */
+  /**
+   * Queues {@code decision}; drops and counts it if the queue is full or the writer closed. A drop
+   * because the queue is full is logged at once, and then at most every {@link #DROP_LOG_INTERVAL}
+   * with how many were dropped since.
+   */
   @Override
   public void append(Decision decision) {
-    if (closed || !queue.offer(decision)) {
+    if (closed) {
       dropped.increment();
+    } else if (!queue.offer(decision)) {
+      dropped.increment();
+      unreportedDrops.increment();
+      if (dropsSince.get() == null) {
+        dropsSince.compareAndSet(null, clock.instant());
+      }
+      reportDrops(false);
+    }
+  }
+
+  /** How often the WARN about a full queue is repeated while decisions keep being dropped. */
+  private static final Duration DROP_LOG_INTERVAL = Duration.ofSeconds(10);
+
+  /**
+   * Logs how many decisions the full queue dropped since the last such WARN, unless that was less
+   * than {@link #DROP_LOG_INTERVAL} ago and {@code now} is false. Called on a drop, by the replay
+   * thread every {@code retry_interval} (so the count of a burst that ended is logged too), and by
+   * {@link #close()}.
+   */
+  private void reportDrops(boolean now) {
+    if (unreportedDrops.sum() == 0) {
+      return;
+    }
+    Instant t = clock.instant();
+    Instant last = dropsReportedAt.get();
+    if (!now && last != null && t.isBefore(last.plus(DROP_LOG_INTERVAL))) {
+      return;
+    }
+    if (!dropsReportedAt.compareAndSet(last, t)) {
+      return; // another thread reports
+    }
+    Instant since = dropsSince.getAndSet(null);
+    long n = unreportedDrops.sumThenReset();
+    if (n > 0) {
+      log.warn(
+          "Audit queue full: {} decisions dropped since {}, not audited (audit.queue_capacity {};"
+              + " counted in portcullis_audit_dropped_total): the writer is behind (a slow store"
+              + " or journal disk, or more decisions than it can write)",
+          n,
+          since == null ? t : since,
+          settings.queueCapacity());
     }
   }
 
@@ -357,6 +414,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       interrupted = true;
     }
     replay();
+    reportDrops(true);
     lock.lock();
     try {
       if (journal != null) {
@@ -820,6 +878,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    * store, all under the lock so no record slips in between.
    */
   private void replay() {
+    reportDrops(false);
     if (!spilling) {
       return;
     }

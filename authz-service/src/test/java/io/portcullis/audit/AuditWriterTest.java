@@ -613,4 +613,36 @@ class AuditWriterTest {
     assertThat(storedIdsInChainOrder()).containsExactly("o-0", "o-1");
     assertThat(registry.scrape()).contains("portcullis_audit_dropped_total 1.0");
   }
+
+  @Test
+  void append_queueFull_warnsAtTheFirstDrop_thenAtMostEvery10sWithTheCountSince() {
+    FakeClock clock = FakeClock.at(T0);
+    AuditWriter w =
+        AuditWriter.builder(store)
+            .instance(INSTANCE)
+            .settings(settings.toBuilder().queueCapacity(10).build())
+            .clock(clock)
+            .build();
+    writers.add(w);
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      IntStream.range(0, 15).forEach(i -> w.append(decision(i))); // not started: 5 dropped
+      assertThat(logs.warnings())
+          .singleElement()
+          .asString()
+          .contains("Audit queue full: 1 decisions dropped since " + T0)
+          .contains("audit.queue_capacity 10");
+
+      clock.advance(Duration.ofSeconds(5));
+      w.append(decision(15));
+      assertThat(logs.warnings()).hasSize(1);
+      clock.advance(Duration.ofSeconds(5));
+      w.append(decision(16));
+      assertThat(logs.warnings())
+          .hasSize(2)
+          .last()
+          .asString()
+          .contains("Audit queue full: 6 decisions dropped since " + T0);
+    }
+    assertThat(w.dropped()).isEqualTo(7);
+  }
 }
