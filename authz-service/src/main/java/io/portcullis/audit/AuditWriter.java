@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.BaseUnits;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portcullis.decision.Decision;
 import io.portcullis.metrics.MetricNames;
@@ -24,6 +25,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
@@ -130,6 +132,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final DistributionSummary batchRecords;
   private final Path journalFile;
 
+  /** The journal's size, for the gauge (the journal itself is used under {@link #lock}). */
+  private final AtomicLong journalBytes = new AtomicLong();
+
   /** Decisions the full queue dropped since the last WARN about them. */
   private final LongAdder unreportedDrops = new LongAdder();
 
@@ -232,6 +237,18 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     Gauge.builder(MetricNames.AUDIT_QUEUE_DEPTH, queue, ArrayBlockingQueue::size)
         .description("Decisions waiting for the audit writer")
         .register(registry);
+    Gauge.builder(MetricNames.AUDIT_SPILLING, this, w -> w.spilling ? 1 : 0)
+        .description(
+            "1 while the audit writer sends records to its local journal instead of the store"
+                + " (the store failed, or the chain is blocked); 0 once the journal is replayed")
+        .strongReference(true)
+        .register(registry);
+    Gauge.builder(MetricNames.AUDIT_JOURNAL_BYTES, journalBytes, AtomicLong::get)
+        .description(
+            "Size of the audit journal file, its 8-byte header included; records are dropped"
+                + " once it would exceed audit.journal_max_bytes")
+        .baseUnit(BaseUnits.BYTES)
+        .register(registry);
     this.journalFile = settings.journalDirectory().resolve(fileName(instance) + ".journal");
     this.linker = new Thread(this::runLinker, "portcullis-audit-linker");
     this.thread = new Thread(this::runStore, "portcullis-audit-writer");
@@ -311,6 +328,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     lock.lock();
     try {
       journal = j;
+      journalBytes.set(j.sizeBytes());
       head = h;
       replayPosition = j.start();
       spilling = last != null;
@@ -868,6 +886,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       journaled.increment(kept);
       head = linked.get(kept - 1).head();
     }
+    journalBytes.set(j.sizeBytes());
   }
 
   // ---- replay thread --------------------------------------------------------------------------
@@ -893,6 +912,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
           chunk = j.read(replayPosition, settings.maxBatch());
           if (chunk.records().isEmpty()) {
             j.clear();
+            journalBytes.set(j.sizeBytes());
             replayPosition = j.start();
             if (stored != null) {
               head = stored;

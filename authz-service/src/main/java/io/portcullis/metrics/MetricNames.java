@@ -96,6 +96,19 @@ public final class MetricNames {
   public static final String AUDIT_CHAIN_BLOCKED = "portcullis.audit.chain.blocked";
 
   /**
+   * {@code portcullis_audit_spilling}: 1 while the audit writer sends records to its local journal
+   * instead of the store (the store failed, or the chain is blocked); 0 once the journal is
+   * replayed into the store.
+   */
+  public static final String AUDIT_SPILLING = "portcullis.audit.spilling";
+
+  /**
+   * {@code portcullis_audit_journal_bytes}: the size of the audit writer's journal file, its 8-byte
+   * header included (the size {@code audit.journal_max_bytes} limits).
+   */
+  public static final String AUDIT_JOURNAL_BYTES = "portcullis.audit.journal.bytes";
+
+  /**
    * {@code portcullis_audit_retention_stalled}: 1 if the last audit retention run found records
    * older than the retention it could not delete, because a record before them in their chain is
    * stamped after the cutoff (a clock stepped ahead); 0 otherwise.

@@ -28,6 +28,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -126,6 +128,13 @@ class AuditWriterTest {
     return Duration.ofSeconds(30);
   }
 
+  /** The value of {@code name} (without labels) in a Prometheus scrape. */
+  static double scraped(PrometheusMeterRegistry registry, String name) {
+    Matcher m = Pattern.compile("(?m)^" + name + " (\\S+)$").matcher(registry.scrape());
+    assertThat(m.find()).as(name + " in the scrape").isTrue();
+    return Double.parseDouble(m.group(1));
+  }
+
   @Test
   void append_fromOneThread_storesEveryDecisionInAppendOrder() throws SQLException {
     AuditWriter w = started();
@@ -218,11 +227,14 @@ class AuditWriterTest {
 
   @Test
   void storeOutage_spillsToTheJournal_andReplaysInOrderWhenTheStoreIsBack() throws Exception {
-    AuditWriter w = started();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w = writer(settings, registry).start();
     for (int i = 0; i < 100; i++) {
       w.append(decision(i));
     }
     await().atMost(patience()).until(() -> w.written() == 100);
+    assertThat(scraped(registry, "portcullis_audit_spilling")).isZero();
+    assertThat(scraped(registry, "portcullis_audit_journal_bytes")).isEqualTo(8);
 
     Connection lock = lockStore();
     for (int i = 100; i < 300; i++) {
@@ -232,6 +244,9 @@ class AuditWriterTest {
     assertThat(w.spilling()).isTrue();
     assertThat(w.written()).isEqualTo(100);
     assertThat(Files.size(w.journalFile())).isGreaterThan(200L * 50);
+    assertThat(scraped(registry, "portcullis_audit_spilling")).isEqualTo(1);
+    assertThat(scraped(registry, "portcullis_audit_journal_bytes"))
+        .isEqualTo(Files.size(w.journalFile()));
     unlock(lock);
 
     await().atMost(patience()).until(() -> w.written() == 300 && !w.spilling());
@@ -239,6 +254,8 @@ class AuditWriterTest {
     assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(300));
     assertThat(w.dropped()).isZero();
     assertThat(Files.size(w.journalFile())).isEqualTo(8); // the header only
+    assertThat(scraped(registry, "portcullis_audit_spilling")).isZero();
+    assertThat(scraped(registry, "portcullis_audit_journal_bytes")).isEqualTo(8);
   }
 
   @Test
