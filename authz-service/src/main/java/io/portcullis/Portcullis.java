@@ -223,7 +223,8 @@ public final class Portcullis implements AutoCloseable {
     resources.push(limits);
 
     // Audit log: every decision is queued here and written off the request path.
-    AuditStore auditStore = AuditStore.of(database).bindMetrics(meters);
+    AuditStore auditStore =
+        AuditStore.of(database, config.audit().storeTimeout()).bindMetrics(meters);
     this.auditStore = auditStore;
     resources.push(AuditRetention.schedule(auditStore, config.audit(), clock, meters));
     AuditWriter audit =

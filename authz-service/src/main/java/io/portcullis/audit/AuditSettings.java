@@ -5,8 +5,9 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The {@code audit:} section of {@code portcullis.yaml} ({@code retention}, {@code
- * queue_capacity}), plus tuning with defaults that rarely need changing.
+ * The {@code audit:} section of {@code portcullis.yaml} ({@code retention}, {@code queue_capacity},
+ * {@code journal_max_bytes}, {@code store_timeout}), plus tuning with defaults that rarely need
+ * changing.
  *
  * @param retention how long records are kept ({@code 30d})
  * @param queueCapacity decisions waiting for the writer before new ones are dropped ({@code
@@ -19,6 +20,10 @@ import java.util.Objects;
  *     (loadtest/RESULTS.md, "Audit log")
  * @param flushInterval the longest a queued decision waits before the writer looks at it (50 ms)
  * @param retryInterval how often the writer retries the store during an outage (1 s)
+ * @param storeTimeout how long the writer waits for the store to answer an append before it treats
+ *     the store as unavailable and journals records instead ({@code 5s}); also the longest {@link
+ *     AuditWriter#close()} waits for the store before it journals what is left, and PostgreSQL's
+ *     {@code statement_timeout} for the statements of an append
  * @param retentionInterval how often retention runs (1 h)
  * @param retentionBatch records deleted per retention transaction (10000)
  */
@@ -30,6 +35,7 @@ public record AuditSettings(
     int maxBatch,
     Duration flushInterval,
     Duration retryInterval,
+    Duration storeTimeout,
     Duration retentionInterval,
     int retentionBatch) {
 
@@ -47,6 +53,7 @@ public record AuditSettings(
     }
     positive(flushInterval, "audit.flush_interval");
     positive(retryInterval, "audit.retry_interval");
+    positive(storeTimeout, "audit.store_timeout");
     positive(retentionInterval, "audit.retention_interval");
     if (retentionBatch < 1) {
       throw new IllegalArgumentException("audit.retention_batch must be at least 1");
@@ -59,6 +66,9 @@ public record AuditSettings(
       throw new IllegalArgumentException(name + " must be positive");
     }
   }
+
+  /** The default of {@link #storeTimeout()}. */
+  public static final Duration DEFAULT_STORE_TIMEOUT = Duration.ofSeconds(5);
 
   /** The embedded defaults. */
   public static AuditSettings defaults() {
@@ -79,6 +89,7 @@ public record AuditSettings(
         .maxBatch(maxBatch)
         .flushInterval(flushInterval)
         .retryInterval(retryInterval)
+        .storeTimeout(storeTimeout)
         .retentionInterval(retentionInterval)
         .retentionBatch(retentionBatch);
   }
@@ -92,6 +103,7 @@ public record AuditSettings(
     private int maxBatch = 10_000;
     private Duration flushInterval = Duration.ofMillis(50);
     private Duration retryInterval = Duration.ofSeconds(1);
+    private Duration storeTimeout = DEFAULT_STORE_TIMEOUT;
     private Duration retentionInterval = Duration.ofHours(1);
     private int retentionBatch = 10_000;
 
@@ -132,6 +144,11 @@ public record AuditSettings(
       return this;
     }
 
+    public Builder storeTimeout(Duration storeTimeout) {
+      this.storeTimeout = storeTimeout;
+      return this;
+    }
+
     public Builder retentionInterval(Duration retentionInterval) {
       this.retentionInterval = retentionInterval;
       return this;
@@ -154,6 +171,7 @@ public record AuditSettings(
           maxBatch,
           flushInterval,
           retryInterval,
+          storeTimeout,
           retentionInterval,
           retentionBatch);
     }

@@ -24,11 +24,25 @@ import org.jspecify.annotations.Nullable;
  */
 public interface AuditStore {
 
-  /** The store for a migrated database of either kind. */
+  /**
+   * The store for a migrated database of either kind, its appends bounded by {@link
+   * AuditSettings#DEFAULT_STORE_TIMEOUT}.
+   */
   static AuditStore of(Database database) {
+    return of(database, AuditSettings.DEFAULT_STORE_TIMEOUT);
+  }
+
+  /**
+   * The store for a migrated database of either kind.
+   *
+   * @param appendTimeout how long a statement of an append may wait where the database can bound it
+   *     (PostgreSQL's {@code statement_timeout}; SQLite waits for another writer's lock for the
+   *     store's {@code busy_timeout}): the writer's {@code audit.store_timeout}
+   */
+  static AuditStore of(Database database, Duration appendTimeout) {
     return switch (database.kind()) {
       case SQLITE -> new SqliteAuditStore(database);
-      case POSTGRESQL -> new PostgresAuditStore(database);
+      case POSTGRESQL -> new PostgresAuditStore(database, appendTimeout);
     };
   }
 

@@ -77,14 +77,20 @@ import org.slf4j.LoggerFactory;
  *       the batches in flight and to continue from {@code head}.
  *   <li><b>Store outage.</b> When an append fails, that batch and every later one go to the {@link
  *       AuditJournal} (fsync per batch): while spilling, the store thread never waits for the
- *       store, so after a crash at most the batches in flight are missing. A separate replay thread
- *       tries every {@code retry_interval} to store the journal, oldest first; once it has stored
- *       everything up to the journal's end, it empties the journal and the writer goes back to the
- *       store, so records reach the store in chain order. A commit whose outcome was unknown is
- *       replayed safely: the store skips records it already holds. When the journal reaches {@code
- *       journal_max_bytes}, further records are dropped and counted; the store thread's head stays
- *       at the last record kept, and the next kept batch is re-linked after it, so the chain has no
- *       holes.
+ *       store, so after a crash at most the batches in flight are missing. A store that hangs
+ *       instead of failing (a table lock held by another session, a frozen file system, a database
+ *       host that stopped answering) is an outage too: every call to the store runs on a thread of
+ *       its own ({@link StoreCalls}), and the store thread stops waiting for an append after {@code
+ *       store_timeout}, or as soon as the queue is three quarters full while it waits (so decisions
+ *       are journaled, not dropped, during a hang shorter than the timeout), and journals that
+ *       batch too: its outcome is unknown, which replay handles (below). The call is left running,
+ *       and no other is started before it returns. A separate replay thread tries every {@code
+ *       retry_interval} to store the journal, oldest first; once it has stored everything up to the
+ *       journal's end, it empties the journal and the writer goes back to the store, so records
+ *       reach the store in chain order. A commit whose outcome was unknown is replayed safely: the
+ *       store skips records it already holds. When the journal reaches {@code journal_max_bytes},
+ *       further records are dropped and counted; the store thread's head stays at the last record
+ *       kept, and the next kept batch is re-linked after it, so the chain has no holes.
  *   <li><b>Chain head.</b> On start the head is the journal's last record, else the store's head;
  *       if the store is unreachable then, the writer starts from genesis, and the store's {@link
  *       AppendResult.Diverged} answer makes it re-link records after the true head (records never
@@ -100,11 +106,13 @@ import org.slf4j.LoggerFactory;
  *       sets {@code portcullis_audit_chain_blocked}; the replay thread keeps trying, so once an
  *       operator has removed the row the journal is stored and the gauge goes back to 0.
  *   <li><b>Shutdown.</b> {@link #close()} returns only after the queue is empty: everything
- *       accepted is stored, or journaled if the store is down. Call it from the service's shutdown
- *       hook (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is
- *       what was queued and not yet written: the batch being written, the one linked ahead, and
- *       what arrived meanwhile; the next start replays the journal (a torn last entry is cut, and
- *       the records it held are counted as dropped).
+ *       accepted is stored, or journaled if the store is down. It waits for the store at most
+ *       {@code store_timeout} in all, then journals what is left, so a hung store cannot hold a
+ *       shutdown until the supervisor's SIGKILL. Call it from the service's shutdown hook
+ *       (SIGTERM), after the servers stopped deciding. After {@code kill -9}, what is lost is what
+ *       was queued and not yet written: the batch being written, the one linked ahead, and what
+ *       arrived meanwhile; the next start replays the journal (a torn last entry is cut, and the
+ *       records it held are counted as dropped).
  * </ul>
  *
  * <p>Time: a record's time is its decision's ({@link
@@ -131,6 +139,19 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final InstantSource clock;
   private final DistributionSummary batchRecords;
   private final Path journalFile;
+
+  /** Where every call to the store runs, so that no writer thread waits for it without a bound. */
+  private final StoreCalls calls = new StoreCalls("portcullis-audit-store");
+
+  private final long storeTimeoutNanos;
+
+  /** The queue depth at which the store thread stops waiting for an append: three quarters. */
+  private final int highWater;
+
+  /** When {@link #close()} stops waiting for the store ({@link System#nanoTime()}), once set. */
+  private volatile long closeBy;
+
+  private volatile boolean closeBySet;
 
   /** The journal's size, for the gauge (the journal itself is used under {@link #lock}). */
   private final AtomicLong journalBytes = new AtomicLong();
@@ -177,6 +198,15 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   /** Batches linked but not yet written (stored or journaled). */
   private int inFlight;
 
+  /** Records in the {@link #inFlight} batches. */
+  private int inFlightRecords;
+
+  /**
+   * Decisions the linker took from the queue and has not linked yet (for the count {@link #close()}
+   * logs); written by the linker, and cleared by {@link #link} under the lock.
+   */
+  private volatile int held;
+
   /**
    * Set when the store thread had to re-link a batch, so the linker's own head is no longer what
    * the chain will continue from: the linker then waits for the batches in flight and starts over
@@ -207,6 +237,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     this.settings = b.settings;
     this.clock = b.clock;
     this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+    this.storeTimeoutNanos = settings.storeTimeout().toNanos();
+    this.highWater = Math.max(1, (int) (settings.queueCapacity() * 3L / 4));
     MeterRegistry registry = b.registry;
     this.written =
         Counter.builder(MetricNames.AUDIT_WRITTEN)
@@ -240,7 +272,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     Gauge.builder(MetricNames.AUDIT_SPILLING, this, w -> w.spilling ? 1 : 0)
         .description(
             "1 while the audit writer sends records to its local journal instead of the store"
-                + " (the store failed, or the chain is blocked); 0 once the journal is replayed")
+                + " (the store failed, did not answer within audit.store_timeout, or the chain is"
+                + " blocked); 0 once the journal is replayed")
         .strongReference(true)
         .register(registry);
     Gauge.builder(MetricNames.AUDIT_JOURNAL_BYTES, journalBytes, AtomicLong::get)
@@ -318,12 +351,23 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       h = new ChainHead(last.getSeq(), last.getHash());
       log.info("Audit journal {} holds {} records; replaying them", journalFile, j.entries());
     } else {
-      try {
-        h = store.head(instance);
-      } catch (RuntimeException e) {
-        log.warn("Audit store unavailable at start; its chain head is unknown: {}", e.getMessage());
-        h = ChainHead.GENESIS;
-      }
+      h =
+          switch (calls.call(() -> store.head(instance), deadline(), () -> false)) {
+            case StoreCalls.Answered<ChainHead> a -> a.value();
+            case StoreCalls.Failed<ChainHead> f -> {
+              log.warn(
+                  "Audit store unavailable at start; its chain head is unknown: {}",
+                  f.error().getMessage());
+              yield ChainHead.GENESIS;
+            }
+            case StoreCalls.NoAnswer<ChainHead> n -> {
+              log.warn(
+                  "Audit store did not answer at start within {} (audit.store_timeout); its chain"
+                      + " head is unknown",
+                  settings.storeTimeout());
+              yield ChainHead.GENESIS;
+            }
+          };
     }
     lock.lock();
     try {
@@ -398,8 +442,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
 
   /**
    * Writes everything queued (to the store, or the journal if the store is down), tries once more
-   * to empty the journal into the store, and stops both threads. Decisions appended afterwards are
-   * dropped and counted.
+   * to empty the journal into the store, and stops both threads. Waits for the store at most {@code
+   * store_timeout} in all: what it has not taken by then is journaled (and synced), and the next
+   * start stores it. Decisions appended afterwards are dropped and counted.
    */
   @Override
   public void close() {
@@ -409,6 +454,22 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       }
       if (!started) {
         start();
+      }
+      closeBy = System.nanoTime() + storeTimeoutNanos;
+      closeBySet = true;
+      int pending;
+      lock.lock();
+      try {
+        pending = queue.size() + held + inFlightRecords;
+      } finally {
+        lock.unlock();
+      }
+      if (pending > 0) {
+        log.info(
+            "Audit writer stopping: flushing {} audit records (waiting for the store at most {},"
+                + " then journaling the rest)",
+            pending,
+            settings.storeTimeout());
       }
       closing = true;
     }
@@ -432,10 +493,20 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       interrupted = true;
     }
     replay();
+    calls.close();
     reportDrops(true);
     lock.lock();
     try {
       if (journal != null) {
+        if (!journal.isEmpty()) {
+          log.warn(
+              "Audit writer stopped with {} records in its journal {}: the store was down, did"
+                  + " not answer within {} (audit.store_timeout), or the chain is blocked; the"
+                  + " next start stores them",
+              journal.entries(),
+              journalFile,
+              settings.storeTimeout());
+        }
         journal.close();
       }
     } catch (IOException e) {
@@ -508,6 +579,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         if (first != null) {
           batch.add(first);
           queue.drainTo(batch, settings.maxBatch() - 1);
+          held = batch.size();
           gather(batch, nextBatchAt);
           nextBatchAt =
               batch.size() >= settings.maxBatch()
@@ -523,6 +595,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             log.error("Audit writer failed on a batch of {}", batch.size(), e);
             dropped.increment(batch.size());
           }
+          held = 0;
           batch.clear();
         } else if (closing) {
           return;
@@ -555,6 +628,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         closing = true;
       }
       queue.drainTo(batch, max - batch.size());
+      held = batch.size();
     }
   }
 
@@ -589,6 +663,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         linkerStale = false;
       }
       inFlight++;
+      inFlightRecords += records.size();
+      held = 0; // now in flight
     } finally {
       lock.unlock();
     }
@@ -649,6 +725,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     } finally {
       lock.lock();
       try {
+        inFlightRecords -= linked.size();
         if (--inFlight == 0) {
           drained.signalAll();
         }
@@ -682,16 +759,31 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       lock.unlock();
     }
     // Only this thread writes to the store while not spilling, so the head cannot move meanwhile.
-    ChainHead stored;
-    try {
-      stored = store(linked); // null: the chain is blocked, which store() has reported
-    } catch (RuntimeException e) { // StoreException, or a driver's unchecked failure
-      log.warn(
-          "Audit store unavailable; journaling records to {} until it is back: {}",
-          journalFile,
-          e.getMessage());
-      stored = null;
-    }
+    List<LinkedRecord> toStore = linked;
+    ChainHead stored =
+        switch (calls.call(() -> store(toStore), deadline(), () -> queue.size() >= highWater)) {
+          case StoreCalls.Answered<@Nullable ChainHead> a ->
+              a.value(); // null: the chain is blocked, which store() has reported
+          case StoreCalls.Failed<@Nullable ChainHead> f -> {
+            // A StoreException, or a driver's unchecked failure.
+            log.warn(
+                "Audit store unavailable; journaling records to {} until it is back: {}",
+                journalFile,
+                f.error().getMessage());
+            yield null;
+          }
+          case StoreCalls.NoAnswer<@Nullable ChainHead> n -> {
+            // Its outcome is unknown: journaled like the rest, and a replay skips what it stored.
+            log.warn(
+                "Audit store did not answer an append of {} records in {} ms ({}); journaling"
+                    + " records to {} until it is back",
+                linked.size(),
+                n.waited().toMillis(),
+                whyNoAnswer(n.why()),
+                journalFile);
+            yield null;
+          }
+        };
     lock.lock();
     try {
       if (stored != null) {
@@ -707,6 +799,35 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * When a call to the store started now is no longer waited for ({@link System#nanoTime()}): after
+   * {@code store_timeout}, or when {@link #close()} stops waiting for the store if that is sooner.
+   */
+  private long deadline() {
+    long d = System.nanoTime() + storeTimeoutNanos;
+    if (closeBySet && closeBy - d < 0) {
+      d = closeBy;
+    }
+    return d;
+  }
+
+  private String whyNoAnswer(StoreCalls.Why why) {
+    return switch (why) {
+      case DEADLINE ->
+          closing
+              ? "the writer is stopping and waits for the store at most audit.store_timeout "
+                  + settings.storeTimeout()
+              : "audit.store_timeout " + settings.storeTimeout();
+      case STOPPED_WAITING ->
+          "the audit queue filled to "
+              + queue.size()
+              + " of "
+              + settings.queueCapacity()
+              + " meanwhile";
+      case EARLIER_CALL_RUNNING -> "an earlier call to the store has not returned";
+    };
   }
 
   /**
@@ -925,7 +1046,22 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         } finally {
           lock.unlock();
         }
-        ChainHead after = storeJournaled(chunk.records());
+        List<DecisionRecord> records = chunk.records();
+        ChainHead after;
+        switch (calls.call(() -> storeJournaled(records), deadline(), () -> false)) {
+          case StoreCalls.Answered<@Nullable ChainHead> a -> after = a.value();
+          case StoreCalls.Failed<@Nullable ChainHead> f -> {
+            // still down; the next attempt resumes where this one stopped
+            log.debug("Audit journal replay failed: {}", f.error().toString());
+            return;
+          }
+          case StoreCalls.NoAnswer<@Nullable ChainHead> n -> {
+            // Still hung; a call left running may yet store this chunk, which the next attempt
+            // then skips as already stored.
+            log.debug("Audit journal replay: the store did not answer ({})", n.why());
+            return;
+          }
+        }
         if (after == null) { // blocked: the next attempt starts at this chunk again
           return;
         }

@@ -99,6 +99,12 @@ abstract sealed class JdbcAuditStore implements AuditStore
   void afterAppend() {}
 
   /**
+   * Runs first in an append's transaction: bounds how long its statements may wait, where the
+   * database can (none by default).
+   */
+  void beforeAppend(Connection c) throws SQLException {}
+
+  /**
    * Deletes, in the caller's transaction, what the store keeps about the records {@code fromSeq <
    * seq <= toSeq} of {@code instance} apart from their rows, before retention deletes the rows.
    */
@@ -222,6 +228,7 @@ abstract sealed class JdbcAuditStore implements AuditStore
 
   private AppendResult appendInTransaction(Connection c, String instance, List<Candidate> records)
       throws SQLException {
+    beforeAppend(c);
     try (PreparedStatement ps =
         c.prepareStatement(
             "INSERT INTO audit_chain (instance, head_seq, head_hash, anchor_seq, anchor_hash)"

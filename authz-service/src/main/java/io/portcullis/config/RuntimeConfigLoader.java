@@ -60,7 +60,7 @@ public final class RuntimeConfigLoader extends YamlReader {
       List.of("address", "addresses", "mode", "master_name", "password", "timeout");
   private static final List<String> RLS = List.of("config_dir");
   private static final List<String> AUDIT =
-      List.of("retention", "queue_capacity", "journal_max_bytes");
+      List.of("retention", "queue_capacity", "journal_max_bytes", "store_timeout");
   private static final List<String> GEOIP = List.of("header", "database");
   private static final List<String> REQUEST_LIMITS =
       List.of("max_header_bytes", "max_headers_bytes", "max_header_count");
@@ -308,6 +308,7 @@ public final class RuntimeConfigLoader extends YamlReader {
                   (int) optLong(af, "queue_capacity", audit.queueCapacity(), 100_000_000L))
               .journalMaxBytes(
                   optLong(af, "journal_max_bytes", audit.journalMaxBytes(), Long.MAX_VALUE))
+              .storeTimeout(optDuration(af, "store_timeout", audit.storeTimeout()))
               .build();
     }
 

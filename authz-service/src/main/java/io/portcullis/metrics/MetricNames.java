@@ -97,8 +97,8 @@ public final class MetricNames {
 
   /**
    * {@code portcullis_audit_spilling}: 1 while the audit writer sends records to its local journal
-   * instead of the store (the store failed, or the chain is blocked); 0 once the journal is
-   * replayed into the store.
+   * instead of the store (the store failed, did not answer within {@code audit.store_timeout}, or
+   * the chain is blocked); 0 once the journal is replayed into the store.
    */
   public static final String AUDIT_SPILLING = "portcullis.audit.spilling";
 

@@ -22,6 +22,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -387,5 +389,94 @@ class AuditWriterIT {
     Duration lost = Duration.between(newest, killedAt);
     System.out.printf("kill -9: newest stored record was %d ms before the kill%n", lost.toMillis());
     assertThat(lost).isLessThanOrEqualTo(FLUSH_WINDOW.plus(SCHEDULING_SLACK));
+  }
+
+  AuditWriter writer(String instance, AuditSettings settings, PrometheusMeterRegistry registry) {
+    return AuditWriter.builder(AuditStore.of(db, settings.storeTimeout()))
+        .instance(instance)
+        .settings(settings)
+        .meterRegistry(registry)
+        .build();
+  }
+
+  @Test
+  void storeHangs_onATableLock_recordsAreJournaledNotDropped_andStoredOnceItIsReleased()
+      throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    // A timeout longer than the hang: only the queue filling up may end the wait.
+    AuditWriter w =
+        writer(
+                "pc-h",
+                settings().toBuilder()
+                    .queueCapacity(50)
+                    .storeTimeout(Duration.ofMinutes(1))
+                    .build(),
+                registry)
+            .start();
+    IntStream.range(0, 10).forEach(i -> w.append(decision(i)));
+    await().atMost(Duration.ofSeconds(30)).until(() -> w.written() == 10);
+
+    CompletableFuture<Void> hangOver = new CompletableFuture<>();
+    CompletableFuture<Void> released =
+        PostgresAuditStoreIT.releaseWhen(hangOver, PostgresAuditStoreIT.lockAuditTable(pg.url()));
+    try {
+      // Before, the store thread waited inside the append until the lock was released (or the
+      // driver's 120 s socket timeout): 147 of 200 dropped, none journaled, nothing logged.
+      AuditWriterTest.appendSteadily(w, 10, 210);
+      await().atMost(Duration.ofSeconds(8)).until(() -> w.journaled() == 200);
+      assertThat(w.dropped()).isZero();
+      assertThat(w.written()).isEqualTo(10);
+      assertThat(AuditWriterTest.scraped(registry, "portcullis_audit_spilling")).isEqualTo(1);
+      assertThat(AuditWriterTest.scraped(registry, "portcullis_audit_journal_bytes"))
+          .isEqualTo(Files.size(journalFile("pc-h")));
+    } finally {
+      hangOver.complete(null);
+    }
+    released.get(30, TimeUnit.SECONDS);
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> w.written() == 210 && !w.spilling());
+    w.close();
+    assertThat(idsOf("pc-h")).containsExactlyElementsOf(ids(0, 210));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(210));
+    assertThat(w.dropped()).isZero();
+    assertThat(AuditWriterTest.scraped(registry, "portcullis_audit_journal_bytes")).isEqualTo(8);
+  }
+
+  @Test
+  void close_whileTheStoreHangs_returnsWithinTheStoreTimeout_andTheNextStartStoresTheRest()
+      throws Exception {
+    Duration timeout = Duration.ofSeconds(1);
+    AuditWriter first =
+        writer(
+                "pc-i",
+                settings().toBuilder().storeTimeout(timeout).build(),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .start();
+    CompletableFuture<Void> closed = new CompletableFuture<>();
+    CompletableFuture<Void> released =
+        PostgresAuditStoreIT.releaseWhen(closed, PostgresAuditStoreIT.lockAuditTable(pg.url()));
+    long took;
+    try {
+      IntStream.range(0, 40).forEach(i -> first.append(decision(i)));
+      long began = System.nanoTime();
+      // SIGTERM's shutdown hook: before, it waited for the lock, and a supervisor's SIGKILL after
+      // its grace period lost all 40 (none stored, the journal empty).
+      first.close();
+      took = System.nanoTime() - began;
+    } finally {
+      closed.complete(null);
+    }
+    assertThat(Duration.ofNanos(took)).isLessThan(timeout.plusSeconds(2));
+    assertThat(first.journaled()).isEqualTo(40);
+    assertThat(first.dropped()).isZero();
+    released.get(30, TimeUnit.SECONDS);
+
+    AuditWriter next =
+        writer("pc-i", settings(), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)).start();
+    await().atMost(Duration.ofSeconds(30)).until(() -> next.written() == 40 && !next.spilling());
+    next.close();
+    assertThat(idsOf("pc-i")).containsExactlyElementsOf(ids(0, 40));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(40));
+    assertThat(Files.size(journalFile("pc-i"))).isEqualTo(8);
   }
 }

@@ -28,6 +28,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
@@ -51,6 +54,7 @@ class AuditWriterTest {
   AuditStore store;
   AuditSettings settings;
   final List<AuditWriter> writers = new ArrayList<>();
+  final List<Database> databases = new ArrayList<>();
 
   @BeforeEach
   void open() {
@@ -69,6 +73,7 @@ class AuditWriterTest {
   @AfterEach
   void close() {
     writers.forEach(AuditWriter::close);
+    databases.forEach(Database::close);
     db.close();
   }
 
@@ -126,6 +131,44 @@ class AuditWriterTest {
 
   static Duration patience() {
     return Duration.ofSeconds(30);
+  }
+
+  /**
+   * A store on the same file whose writer waits up to a minute for another writer's lock: {@link
+   * #lockStore()} then makes it hang, as a frozen file system or a long transaction of another
+   * process does, instead of failing after the busy timeout.
+   */
+  AuditStore patientStore() {
+    Database patient =
+        Database.open(
+            StoreSettings.of("jdbc:sqlite:" + dbFile).withBusyTimeout(Duration.ofSeconds(60)));
+    databases.add(patient);
+    return AuditStore.of(patient);
+  }
+
+  AuditWriter writer(AuditStore s, AuditSettings settings, PrometheusMeterRegistry registry) {
+    AuditWriter w =
+        AuditWriter.builder(s)
+            .instance(INSTANCE)
+            .settings(settings)
+            .meterRegistry(registry)
+            .build();
+    writers.add(w);
+    return w;
+  }
+
+  /** Appends {@code decision(from..to-1)}, one about every millisecond: a steady stream. */
+  static void appendSteadily(AuditWriter w, int from, int to) {
+    for (int i = from; i < to; i++) {
+      w.append(decision(i));
+      LockSupport.parkNanos(1_000_000);
+    }
+  }
+
+  /** The store holds {@code o-0..o-(n-1)} in chain order, and the chain verifies. */
+  void assertStoredInOrder(int n) throws SQLException {
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(0, n));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(n));
   }
 
   /** The value of {@code name} (without labels) in a Prometheus scrape. */
@@ -608,6 +651,131 @@ class AuditWriterTest {
 
     assertThat(w.dropped()).isEqualTo(1);
     assertThat(storedIdsInChainOrder()).isEmpty();
+  }
+
+  @Test
+  void storeHangs_whileTheQueueFills_recordsAreJournaledNotDropped_andStoredOnceItAnswers()
+      throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    // A timeout longer than the hang: only the queue filling up may end the wait.
+    AuditWriter w =
+        writer(
+                patientStore(),
+                settings.toBuilder().queueCapacity(50).storeTimeout(Duration.ofMinutes(1)).build(),
+                registry)
+            .start();
+    IntStream.range(0, 10).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 10);
+
+    Connection lock = lockStore();
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      // Before, the store thread waited inside the append for as long as the lock was held: the
+      // queue filled, and 150 of these were dropped, none journaled, nothing logged.
+      appendSteadily(w, 10, 210);
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.journaled() == 200);
+
+      assertThat(w.dropped()).isZero();
+      assertThat(w.written()).isEqualTo(10);
+      assertThat(scraped(registry, "portcullis_audit_spilling")).isEqualTo(1);
+      assertThat(scraped(registry, "portcullis_audit_journal_bytes"))
+          .isEqualTo(Files.size(w.journalFile()))
+          .isGreaterThan(200 * 50);
+      assertThat(logs.warnings())
+          .singleElement()
+          .asString()
+          .contains("did not answer an append")
+          .contains("the audit queue filled to");
+    } finally {
+      unlock(lock);
+    }
+
+    await().atMost(patience()).until(() -> w.written() == 210 && !w.spilling());
+    assertStoredInOrder(210);
+    assertThat(w.dropped()).isZero();
+    assertThat(scraped(registry, "portcullis_audit_spilling")).isZero();
+    assertThat(scraped(registry, "portcullis_audit_journal_bytes")).isEqualTo(8);
+  }
+
+  @Test
+  void storeHangs_recordsAreJournaledAfterTheStoreTimeout_andStoredOnceItAnswers()
+      throws Exception {
+    AuditWriter w =
+        writer(
+                patientStore(),
+                settings.toBuilder().storeTimeout(Duration.ofMillis(500)).build(),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .start();
+    w.append(decision(0));
+    await().atMost(patience()).until(() -> w.written() == 1);
+
+    Connection lock = lockStore();
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      IntStream.range(1, 6).forEach(i -> w.append(decision(i)));
+      // Journaled within the timeout (and a flush interval), while the store still hangs.
+      await().atMost(Duration.ofSeconds(5)).until(() -> w.journaled() == 5);
+      assertThat(w.spilling()).isTrue();
+      assertThat(logs.warnings())
+          .singleElement()
+          .asString()
+          .contains("did not answer an append of")
+          .contains("audit.store_timeout PT0.5S");
+    } finally {
+      unlock(lock);
+    }
+
+    await().atMost(patience()).until(() -> w.written() == 6 && !w.spilling());
+    assertStoredInOrder(6);
+    assertThat(w.dropped()).isZero();
+  }
+
+  @Test
+  void close_whileTheStoreHangs_returnsWithinTheStoreTimeout_andTheNextStartStoresTheRest()
+      throws Exception {
+    Duration timeout = Duration.ofSeconds(1);
+    AuditWriter first =
+        writer(
+            patientStore(),
+            settings.toBuilder().storeTimeout(timeout).build(),
+            new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    Connection lock = lockStore();
+    // Released once close() returned, or after 10 s: before, close() waited for as long as the
+    // store hung.
+    CompletableFuture<Void> closed = new CompletableFuture<>();
+    CompletableFuture<Void> released =
+        closed
+            .completeOnTimeout(null, 10, TimeUnit.SECONDS)
+            .thenRunAsync(
+                () -> {
+                  try {
+                    unlock(lock);
+                  } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                  }
+                });
+    long took;
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      first.start();
+      IntStream.range(0, 50).forEach(i -> first.append(decision(i)));
+      long began = System.nanoTime();
+      first.close();
+      took = System.nanoTime() - began;
+      closed.complete(null);
+
+      assertThat(logs.infosWithThread())
+          .anySatisfy(m -> assertThat(m).contains("flushing 50 audit records"));
+      assertThat(logs.warnings())
+          .anySatisfy(m -> assertThat(m).contains("stopped with 50 records in its journal"));
+    }
+    assertThat(Duration.ofNanos(took)).isLessThan(timeout.plusSeconds(2));
+    assertThat(first.journaled()).isEqualTo(50);
+    assertThat(first.dropped()).isZero();
+    released.get(30, TimeUnit.SECONDS);
+
+    AuditWriter second = started();
+    await().atMost(patience()).until(() -> !second.spilling());
+    second.append(decision(50));
+    second.close();
+    assertStoredInOrder(51);
   }
 
   @Test

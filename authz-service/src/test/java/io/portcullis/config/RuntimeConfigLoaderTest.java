@@ -54,7 +54,7 @@ class RuntimeConfigLoaderTest {
               redis: { addresses: ["redis://r1:6379", "redis://r2:6379"], mode: cluster, timeout: 20ms }
               on_backend_failure: deny
             rls: { config_dir: ratelimit/ }
-            audit: { retention: 7d, queue_capacity: 5000 }
+            audit: { retention: 7d, queue_capacity: 5000, store_timeout: 2s }
             geoip: { header: CF-IPCountry }
             request_limits: { max_header_bytes: 8192 }
             """,
@@ -82,6 +82,7 @@ class RuntimeConfigLoaderTest {
     assertThat(c.rls()).isEqualTo(new RuntimeConfig.Rls(dir.resolve("ratelimit"), true));
     assertThat(c.audit().retention()).isEqualTo(Duration.ofDays(7));
     assertThat(c.audit().queueCapacity()).isEqualTo(5000);
+    assertThat(c.audit().storeTimeout()).isEqualTo(Duration.ofSeconds(2));
     assertThat(c.geoip().header()).isEqualTo("cf-ipcountry");
     assertThat(c.requestLimits().maxHeaderBytes()).isEqualTo(8192);
     assertThat(c.requestLimits().maxCount()).isEqualTo(200);
@@ -151,6 +152,7 @@ class RuntimeConfigLoaderTest {
     assertThat(c.rls().configDir()).isEqualTo(dir.resolve("ratelimit"));
     assertThat(c.audit().retention()).isEqualTo(Duration.ofDays(30));
     assertThat(c.audit().queueCapacity()).isEqualTo(100_000);
+    assertThat(c.audit().storeTimeout()).isEqualTo(Duration.ofSeconds(5));
     assertThat(c.geoip()).isEqualTo(new RuntimeConfig.GeoIp("x-geo-country", null));
   }
 

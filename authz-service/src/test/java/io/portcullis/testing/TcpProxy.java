@@ -9,17 +9,21 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A real TCP proxy on a free loopback port that a test can cut and restore, to break a real
  * dependency (PostgreSQL, Redis) from the client's point of view without stopping the shared
- * server. While cut, open connections are reset and new ones are accepted and closed at once.
+ * server. While cut, open connections are reset and new ones are accepted and closed at once. While
+ * stalled, connections stay open but nothing is forwarded either way (a host that stopped
+ * answering, a black-holing firewall); what was held back is delivered on {@link #restore()}.
  */
 public final class TcpProxy implements AutoCloseable {
   private final InetSocketAddress target;
   private final ServerSocket server;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private volatile boolean cut;
+  private volatile boolean stalled;
   private volatile boolean closed;
 
   private TcpProxy(InetSocketAddress target) throws IOException {
@@ -51,8 +55,14 @@ public final class TcpProxy implements AutoCloseable {
     sockets.clear();
   }
 
+  /** Stops forwarding bytes on every connection, without closing any, until {@link #restore()}. */
+  public void stall() {
+    stalled = true;
+  }
+
   public void restore() {
     cut = false;
+    stalled = false;
   }
 
   private void acceptLoop() {
@@ -91,6 +101,9 @@ public final class TcpProxy implements AutoCloseable {
                   OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
+                  while (stalled && !closed) {
+                    LockSupport.parkNanos(10_000_000);
+                  }
                   out.write(buf, 0, n);
                   out.flush();
                 }
