@@ -408,7 +408,7 @@ class AuditWriterIT {
         writer(
                 "pc-h",
                 settings().toBuilder()
-                    .queueCapacity(50)
+                    .queueCapacity(400)
                     .storeTimeout(Duration.ofMinutes(1))
                     .build(),
                 registry)
@@ -418,12 +418,14 @@ class AuditWriterIT {
 
     CompletableFuture<Void> hangOver = new CompletableFuture<>();
     CompletableFuture<Void> released =
-        PostgresAuditStoreIT.releaseWhen(hangOver, PostgresAuditStoreIT.lockAuditTable(pg.url()));
+        PostgresAuditStoreIT.releaseWhen(
+            hangOver, PostgresAuditStoreIT.lockAuditTable(pg.url()), Duration.ofMinutes(1));
     try {
       // Before, the store thread waited inside the append until the lock was released (or the
-      // driver's 120 s socket timeout): 147 of 200 dropped, none journaled, nothing logged.
-      AuditWriterTest.appendSteadily(w, 10, 210);
-      await().atMost(Duration.ofSeconds(8)).until(() -> w.journaled() == 200);
+      // driver's 120 s socket timeout): about half of these dropped, none journaled, nothing
+      // logged (the review saw 147 of 200 with a queue of 50).
+      AuditWriterTest.appendSteadily(w, 10, 810);
+      await().atMost(Duration.ofSeconds(15)).until(() -> w.journaled() == 800);
       assertThat(w.dropped()).isZero();
       assertThat(w.written()).isEqualTo(10);
       assertThat(AuditWriterTest.scraped(registry, "portcullis_audit_spilling")).isEqualTo(1);
@@ -434,10 +436,10 @@ class AuditWriterIT {
     }
     released.get(30, TimeUnit.SECONDS);
 
-    await().atMost(Duration.ofSeconds(30)).until(() -> w.written() == 210 && !w.spilling());
+    await().atMost(Duration.ofSeconds(30)).until(() -> w.written() == 810 && !w.spilling());
     w.close();
-    assertThat(idsOf("pc-h")).containsExactlyElementsOf(ids(0, 210));
-    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(210));
+    assertThat(idsOf("pc-h")).containsExactlyElementsOf(ids(0, 810));
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(810));
     assertThat(w.dropped()).isZero();
     assertThat(AuditWriterTest.scraped(registry, "portcullis_audit_journal_bytes")).isEqualTo(8);
   }
@@ -454,7 +456,8 @@ class AuditWriterIT {
             .start();
     CompletableFuture<Void> closed = new CompletableFuture<>();
     CompletableFuture<Void> released =
-        PostgresAuditStoreIT.releaseWhen(closed, PostgresAuditStoreIT.lockAuditTable(pg.url()));
+        PostgresAuditStoreIT.releaseWhen(
+            closed, PostgresAuditStoreIT.lockAuditTable(pg.url()), Duration.ofSeconds(10));
     long took;
     try {
       IntStream.range(0, 40).forEach(i -> first.append(decision(i)));
@@ -473,7 +476,9 @@ class AuditWriterIT {
 
     AuditWriter next =
         writer("pc-i", settings(), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)).start();
-    await().atMost(Duration.ofSeconds(30)).until(() -> next.written() == 40 && !next.spilling());
+    // The append close() stopped waiting for may still have committed its batch once the lock was
+    // released: the replay skips those records, so count rows, not what this writer wrote.
+    await().atMost(Duration.ofSeconds(30)).until(() -> !next.spilling());
     next.close();
     assertThat(idsOf("pc-i")).containsExactlyElementsOf(ids(0, 40));
     assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(40));

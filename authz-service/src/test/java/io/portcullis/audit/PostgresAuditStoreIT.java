@@ -94,11 +94,12 @@ class PostgresAuditStoreIT extends AuditStoreContract {
   }
 
   /**
-   * Releases {@code lock} once {@code done} completes or after 10 s, whichever is first: the bound
-   * on how long a test of code that waits for the lock (without a timeout) is held up.
+   * Releases {@code lock} once {@code done} completes or after {@code atMost}, whichever is first:
+   * the bound on how long a test of code that waits for the lock (without a timeout) is held up.
    */
-  static CompletableFuture<Void> releaseWhen(CompletableFuture<Void> done, Connection lock) {
-    return done.completeOnTimeout(null, 10, TimeUnit.SECONDS)
+  static CompletableFuture<Void> releaseWhen(
+      CompletableFuture<Void> done, Connection lock, Duration atMost) {
+    return done.completeOnTimeout(null, atMost.toMillis(), TimeUnit.MILLISECONDS)
         .thenRunAsync(
             () -> {
               try {
@@ -114,7 +115,8 @@ class PostgresAuditStoreIT extends AuditStoreContract {
   void append_whileAnotherSessionLocksTheTable_failsAfterTheAppendTimeout() throws Exception {
     AuditStore bounded = AuditStore.of(db, Duration.ofMillis(500));
     CompletableFuture<Void> done = new CompletableFuture<>();
-    CompletableFuture<Void> released = releaseWhen(done, lockAuditTable(pg.url()));
+    CompletableFuture<Void> released =
+        releaseWhen(done, lockAuditTable(pg.url()), Duration.ofSeconds(10));
     long began = System.nanoTime();
     try {
       // Before, the append waited for as long as the lock was held (up to the driver's 120 s
