@@ -67,6 +67,8 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -79,6 +81,14 @@ import org.slf4j.LoggerFactory;
  * The running service: wires configuration, policy, identity, limits, audit and the three listeners
  * together, and shuts them down in the reverse order. {@link #start} returns once every listener is
  * bound and the gRPC health reports SERVING; {@link #close} drains.
+ *
+ * <p>Shutdown ({@link #close}) has three phases. Lame duck: gRPC health and {@code /readyz} report
+ * draining (NOT_SERVING, 503) while every listener keeps serving for {@code server.shutdown_delay},
+ * so that Envoy's health checks and Kubernetes take the instance out of rotation while it still
+ * answers whatever they send meanwhile ({@link #endShutdownDelay} cuts it short). Drain: the gRPC
+ * and forward-auth listeners stop accepting and their calls in flight get {@code
+ * server.grpc.drain_grace} to finish. Stop: the admin listener, the audit writer (which flushes)
+ * and everything else close in the reverse order of the start.
  */
 public final class Portcullis implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Portcullis.class);
@@ -104,6 +114,9 @@ public final class Portcullis implements AutoCloseable {
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final CountDownLatch shutdownDelayEnded = new CountDownLatch(1);
+  private java.time.Duration shutdownDelay = java.time.Duration.ZERO;
+  private java.time.Duration drainGrace = java.time.Duration.ZERO;
   private @Nullable LivePolicy policy;
   private @Nullable GrpcServer grpc;
   private @Nullable ForwardAuthServer forwardAuth;
@@ -144,6 +157,8 @@ public final class Portcullis implements AutoCloseable {
 
   private void boot(RuntimeConfig config, Function<String, @Nullable String> env) throws Exception {
     InstantSource clock = InstantSource.system();
+    this.shutdownDelay = config.shutdownDelay();
+    this.drainGrace = config.grpc().drainGrace();
     PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.registry = meters;
     new JvmMemoryMetrics().bindTo(meters);
@@ -350,6 +365,7 @@ public final class Portcullis implements AutoCloseable {
         ForwardAuthServer.builder(config.http().address(), pipeline)
             .trustedProxies(CidrSet.parse(config.http().trustedProxies()))
             .maxBodyBytes(MAX_FORWARD_AUTH_BODY)
+            .drainGrace(config.grpc().drainGrace())
             .build()
             .start();
     for (String reason : List.of(ForwardAuthServer.BODY_TIMEOUT, ForwardAuthServer.BODY_BUDGET)) {
@@ -378,7 +394,8 @@ public final class Portcullis implements AutoCloseable {
             .router(router)
             .pages(new AuditPages()) // the audit web page at /audit/
             .metrics(meters::scrape)
-            .ready(() -> ready.get() && !closed.get())
+            .ready(ready::get)
+            .draining(closed::get)
             .build()
             .start();
     this.admin = a;
@@ -630,22 +647,83 @@ public final class Portcullis implements AutoCloseable {
     return java.util.Objects.requireNonNull(registry, "not started");
   }
 
-  /** Drains and stops, in reverse start order. Idempotent. */
+  /**
+   * Ends the wait of {@code server.shutdown_delay} at once (a second SIGTERM or SIGINT): the
+   * listeners then stop accepting and drain. Harmless before {@link #close} (which then does not
+   * wait) and after.
+   */
+  public void endShutdownDelay() {
+    shutdownDelayEnded.countDown();
+  }
+
+  /**
+   * Reports draining, keeps serving for {@code server.shutdown_delay}, drains the listeners for
+   * {@code server.grpc.drain_grace} and stops everything in reverse start order (the class comment
+   * has the phases). Blocks until done. Idempotent; a service that never got ready stops at once.
+   */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    ready.set(false);
-    List<AutoCloseable> order = List.copyOf(resources);
-    for (AutoCloseable c : order) {
+    boolean wasReady = ready.getAndSet(false);
+    GrpcServer g = grpc;
+    ForwardAuthServer fa = forwardAuth;
+    // phase 1: lame duck (/readyz answers "draining" from now on: closed is set)
+    if (g != null) {
+      g.markDraining();
+    }
+    if (wasReady && shutdownDelay.isPositive()) {
+      log.info(
+          "draining: NOT_SERVING for {} (gRPC health, /readyz 503) while every listener keeps"
+              + " serving (server.shutdown_delay; SIGTERM or SIGINT again ends the wait)",
+          seconds(shutdownDelay));
+      long start = System.nanoTime();
       try {
-        c.close();
-      } catch (Exception e) {
-        log.warn("error while stopping {}", c, e);
+        if (shutdownDelayEnded.await(shutdownDelay.toNanos(), TimeUnit.NANOSECONDS)) {
+          log.info(
+              "draining: wait ended after {} of {}",
+              seconds(java.time.Duration.ofNanos(System.nanoTime() - start)),
+              seconds(shutdownDelay));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // stop without waiting any longer
       }
+    }
+    // phase 2: the decision listeners stop accepting; calls in flight finish
+    if (g != null || fa != null) {
+      log.info(
+          "draining: gRPC and forward-auth stop accepting; calls in flight have up to {}"
+              + " (server.grpc.drain_grace)",
+          seconds(drainGrace));
+    }
+    if (g != null) {
+      g.stopAccepting(); // at once, while forward-auth drains
+    }
+    for (AutoCloseable listener : java.util.Arrays.asList(fa, g)) {
+      if (listener != null) {
+        closeQuietly(listener);
+        resources.remove(listener);
+      }
+    }
+    // phase 3: the admin listener, the audit writer (flushing) and the rest, in reverse start order
+    for (AutoCloseable c : List.copyOf(resources)) {
+      closeQuietly(c);
     }
     resources.clear();
     log.info("Portcullis stopped");
+  }
+
+  /** {@code 15s}, {@code 0.25s}: a duration for the shutdown log. */
+  private static String seconds(java.time.Duration d) {
+    return java.math.BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString() + "s";
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      log.warn("error while stopping {}", c, e);
+    }
   }
 }

@@ -14,8 +14,10 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code portcullis serve [--config portcullis.yaml] [--policy policy.yaml]}: runs the service
- * until SIGTERM/SIGINT, then drains (health NOT_SERVING, in-flight calls finish, audit flushed).
- * Without {@code --config} it runs on the embedded defaults.
+ * until SIGTERM/SIGINT, then drains: health NOT_SERVING while still serving for {@code
+ * server.shutdown_delay} (a second signal ends that wait), then in-flight calls finish and the
+ * audit is flushed ({@link Portcullis#close}). Without {@code --config} it runs on the embedded
+ * defaults.
  */
 @Command(
     name = "serve",
@@ -68,6 +70,7 @@ public final class ServeCommand implements Callable<Integer> {
                   stopped.countDown();
                 },
                 "portcullis-shutdown"));
+    StopSignals.install(service::endShutdownDelay);
     stopped.await();
     return 0;
   }

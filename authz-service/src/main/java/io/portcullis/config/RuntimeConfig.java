@@ -30,6 +30,9 @@ import org.jspecify.annotations.Nullable;
  * @param geoip country sources
  * @param requestLimits header size limits
  * @param dataDir where local state lives (SQLite, audit journal, generated admin token)
+ * @param shutdownDelay {@code server.shutdown_delay}: how long, after SIGTERM, health and {@code
+ *     /readyz} report draining while every listener keeps serving, before they stop accepting and
+ *     in-flight calls are drained (zero: drain at once)
  */
 public record RuntimeConfig(
     String instance,
@@ -43,7 +46,8 @@ public record RuntimeConfig(
     AuditSettings audit,
     GeoIp geoip,
     HeaderLimits requestLimits,
-    Path dataDir) {
+    Path dataDir,
+    Duration shutdownDelay) {
 
   public RuntimeConfig {
     Objects.requireNonNull(instance, "instance");
@@ -58,7 +62,18 @@ public record RuntimeConfig(
     Objects.requireNonNull(geoip, "geoip");
     Objects.requireNonNull(requestLimits, "requestLimits");
     Objects.requireNonNull(dataDir, "dataDir");
+    Objects.requireNonNull(shutdownDelay, "shutdownDelay");
+    if (shutdownDelay.isNegative()) {
+      throw new IllegalArgumentException("shutdownDelay must not be negative");
+    }
   }
+
+  /**
+   * The default {@code server.shutdown_delay}: longer than Envoy takes to mark this host unhealthy
+   * with the health checks of envoy/envoy.yaml (every 5 s, unhealthy after 2 failures: at most 10 s
+   * after NOT_SERVING), with room to spare, so it sends no new calls here once the listeners close.
+   */
+  public static final Duration DEFAULT_SHUTDOWN_DELAY = Duration.ofSeconds(15);
 
   /**
    * TLS for the gRPC listener.
@@ -145,7 +160,8 @@ public record RuntimeConfig(
         AuditSettings.builder().journalDirectory(data.resolve("audit-journal")).build(),
         new GeoIp("x-geo-country", null),
         HeaderLimits.DEFAULT,
-        data);
+        data,
+        DEFAULT_SHUTDOWN_DELAY);
   }
 
   static String hostName() {

@@ -47,7 +47,7 @@ public final class RuntimeConfigLoader extends YamlReader {
           "geoip",
           "request_limits",
           "data_dir");
-  private static final List<String> SERVER = List.of("grpc", "http", "admin");
+  private static final List<String> SERVER = List.of("grpc", "http", "admin", "shutdown_delay");
   private static final List<String> GRPC =
       List.of("address", "tls", "drain_grace", "max_in_flight", "max_queue_time");
   private static final List<String> TLS = List.of("cert", "key", "client_ca", "allowed_client_ids");
@@ -195,9 +195,13 @@ public final class RuntimeConfigLoader extends YamlReader {
     RuntimeConfig.Grpc grpc = def.grpc();
     RuntimeConfig.Http http = def.http();
     RuntimeConfig.Admin admin = def.admin();
+    Duration shutdownDelay = def.shutdownDelay();
     YamlNode.Mapping server = optMapping(f, "server");
     if (server != null) {
       Fields s = new Fields(server, "server", SERVER);
+      shutdownDelay =
+          zeroOrDuration(
+              s, "shutdown_delay", shutdownDelay, MAX_SHUTDOWN_DELAY, "0s drains at once");
       YamlNode.Mapping g = optMapping(s, "grpc");
       if (g != null) {
         Fields gf = new Fields(g, "server.grpc", GRPC);
@@ -223,7 +227,12 @@ public final class RuntimeConfigLoader extends YamlReader {
                 tls,
                 optDuration(gf, "drain_grace", grpc.drainGrace()),
                 (int) optLong(gf, "max_in_flight", grpc.maxInFlight(), 1_000_000L),
-                maxQueueTime(gf, grpc.maxQueueTime()));
+                zeroOrDuration(
+                    gf,
+                    "max_queue_time",
+                    grpc.maxQueueTime(),
+                    Duration.ofHours(1),
+                    "0s turns the bound off"));
       }
       YamlNode.Mapping h = optMapping(s, "http");
       if (h != null) {
@@ -356,7 +365,8 @@ public final class RuntimeConfigLoader extends YamlReader {
         audit,
         geo,
         limits,
-        dataDir);
+        dataDir,
+        shutdownDelay);
   }
 
   private RateLimitSettings ratelimit(Fields f, RateLimitSettings def) {
@@ -523,18 +533,30 @@ public final class RuntimeConfigLoader extends YamlReader {
     return v == null ? fallback : v;
   }
 
-  /** {@code server.grpc.max_queue_time}: a duration up to 1h, or zero ({@code 0s}) for never. */
-  private Duration maxQueueTime(Fields f, Duration fallback) {
-    YamlNode n = f.get("max_queue_time");
+  /** The longest {@code server.shutdown_delay} accepted. */
+  static final Duration MAX_SHUTDOWN_DELAY = Duration.ofMinutes(10);
+
+  /**
+   * A duration up to {@code max}, or zero ({@code 0s}), which {@code zeroMeans} explains in the
+   * error for a longer one ({@code server.grpc.max_queue_time}, {@code server.shutdown_delay}).
+   */
+  private Duration zeroOrDuration(
+      Fields f, String key, Duration fallback, Duration max, String zeroMeans) {
+    YamlNode n = f.get(key);
     if (n instanceof YamlNode.Scalar s && s.value().matches("0+(ms|s|m|h|d)?")) {
       return Duration.ZERO;
     }
-    Duration v = optDuration(f, "max_queue_time", fallback);
-    if (v.compareTo(Duration.ofHours(1)) > 0) {
-      d.error(n, f.path("max_queue_time"), "must be at most 1h (0s turns the bound off)");
+    Duration v = optDuration(f, key, fallback);
+    if (v.compareTo(max) > 0) {
+      d.error(n, f.path(key), "must be at most " + format(max) + " (" + zeroMeans + ")");
       return fallback;
     }
     return v;
+  }
+
+  /** {@code 1h}, {@code 10m}: a whole number of the largest unit that fits. */
+  private static String format(Duration d) {
+    return d.toMinutes() % 60 == 0 ? d.toHours() + "h" : d.toMinutes() + "m";
   }
 
   private long optLong(Fields f, String key, long fallback, long max) {

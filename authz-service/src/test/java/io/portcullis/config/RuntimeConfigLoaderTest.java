@@ -592,6 +592,31 @@ class RuntimeConfigLoaderTest {
   }
 
   @Test
+  void shutdownDelay_defaultsTo15s_zeroDrainsAtOnce_andMoreThanTenMinutesIsRefused()
+      throws IOException {
+    RuntimeConfigLoader.Result none = load("policy: { file: p.yaml }\n", Map.of());
+    assertThat(((RuntimeConfigLoader.Loaded) none).config().shutdownDelay())
+        .isEqualTo(Duration.ofSeconds(15))
+        .isEqualTo(RuntimeConfig.defaults(dir.resolve("p.yaml")).shutdownDelay());
+    RuntimeConfigLoader.Result set =
+        load("policy: { file: p.yaml }\nserver: { shutdown_delay: 20s }\n", Map.of());
+    assertThat(((RuntimeConfigLoader.Loaded) set).config().shutdownDelay())
+        .isEqualTo(Duration.ofSeconds(20));
+    RuntimeConfigLoader.Result zero =
+        load("policy: { file: p.yaml }\nserver: { shutdown_delay: 0s }\n", Map.of());
+    assertThat(((RuntimeConfigLoader.Loaded) zero).config().shutdownDelay())
+        .isEqualTo(Duration.ZERO);
+
+    assertThat(errors("policy: { file: p.yaml }\nserver: { shutdown_delay: 11m }\n"))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("server.shutdown_delay");
+              assertThat(e.format()).contains("must be at most 10m (0s drains at once)");
+            });
+  }
+
+  @Test
   void shortAdminToken_isRefused() throws IOException {
     assertThat(errors("policy: { file: p.yaml }\nserver: { admin: { token: short } }\n"))
         .extracting(PolicyError::field)

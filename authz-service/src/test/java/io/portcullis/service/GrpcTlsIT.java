@@ -64,7 +64,8 @@ class GrpcTlsIT {
         c.audit(),
         c.geoip(),
         c.requestLimits(),
-        c.dataDir());
+        c.dataDir(),
+        c.shutdownDelay());
   }
 
   @Test

@@ -59,7 +59,8 @@ class RateLimitServiceIT {
         c.audit(),
         c.geoip(),
         c.requestLimits(),
-        c.dataDir());
+        c.dataDir(),
+        c.shutdownDelay());
   }
 
   private static RateLimitResponse ask(Portcullis service) {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /**
  * A real child JVM running a test class's {@code main} on the test classpath, for tests that need a
@@ -67,6 +68,21 @@ public final class ChildJvm implements AutoCloseable {
    * @throws AssertionError if none arrives in time
    */
   public String awaitLine(String prefix, Duration timeout) throws InterruptedException {
+    return awaitLine(line -> line.startsWith(prefix), "starting with '" + prefix + "'", timeout);
+  }
+
+  /**
+   * The next stdout line containing {@code text} (earlier lines are skipped): a log line, whose
+   * timestamp comes first.
+   *
+   * @throws AssertionError if none arrives in time
+   */
+  public String awaitLineContaining(String text, Duration timeout) throws InterruptedException {
+    return awaitLine(line -> line.contains(text), "containing '" + text + "'", timeout);
+  }
+
+  private String awaitLine(Predicate<String> wanted, String what, Duration timeout)
+      throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
       long left = deadline - System.nanoTime();
@@ -75,9 +91,9 @@ public final class ChildJvm implements AutoCloseable {
         throw new AssertionError(
             "child "
                 + process.pid()
-                + " printed no line starting with '"
-                + prefix
-                + "' within "
+                + " printed no line "
+                + what
+                + " within "
                 + timeout
                 + " (alive="
                 + process.isAlive()
@@ -85,15 +101,18 @@ public final class ChildJvm implements AutoCloseable {
                 + stderr
                 + ")");
       }
-      if (line.startsWith(prefix)) {
+      if (wanted.test(line)) {
         return line;
       }
     }
   }
 
-  /** SIGTERM: the JVM runs its shutdown hooks. */
+  /**
+   * SIGTERM (again each time): the JVM runs its shutdown hooks. Its stdout stays readable ({@link
+   * Process#destroy()} would close it), so that what it logs while stopping can be awaited.
+   */
   public void terminate() {
-    process.destroy();
+    process.toHandle().destroy();
   }
 
   /** SIGKILL: no hooks, no flushing. */

@@ -11,7 +11,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * Runtime configurations for starting the whole service in a test: every listener on a free
  * loopback port, forward-auth trusting only 127.0.0.1, state (SQLite, generated admin token) under
- * the test's directory, everything else the embedded defaults.
+ * the test's directory, no {@code server.shutdown_delay} (closing stops at once), everything else
+ * the embedded defaults.
  */
 public final class TestRuntimeConfigs {
   private TestRuntimeConfigs() {}
@@ -39,7 +40,8 @@ public final class TestRuntimeConfigs {
         d.audit(),
         d.geoip(),
         d.requestLimits(),
-        dir.resolve("data"));
+        dir.resolve("data"),
+        Duration.ZERO); // no load balancer to drain away: close() stops at once
   }
 
   /**
@@ -61,7 +63,8 @@ public final class TestRuntimeConfigs {
             .build(),
         config.geoip(),
         config.requestLimits(),
-        config.dataDir());
+        config.dataDir(),
+        config.shutdownDelay());
   }
 
   /** {@code config} with these country sources. */
@@ -78,6 +81,7 @@ public final class TestRuntimeConfigs {
         config.audit(),
         geoip,
         config.requestLimits(),
-        config.dataDir());
+        config.dataDir(),
+        config.shutdownDelay());
   }
 }

@@ -160,7 +160,8 @@ final class TargetServer implements Callable<Integer> {
         d.audit(),
         d.geoip(),
         d.requestLimits(),
-        dataDir);
+        dataDir,
+        Duration.ZERO); // nothing balances load onto it: stop at once
   }
 
   /** Portcullis's own count of allow decisions (every allow is a gRPC OK / HTTP 200). */

@@ -48,10 +48,12 @@ import org.slf4j.LoggerFactory;
  * or a Kubernetes secret update are served without a signal.
  *
  * <p>Health is {@code NOT_SERVING} until {@link #markServing()} (the service calls it once a policy
- * is loaded) and again as soon as shutdown begins, so Envoy's health checks drain traffic away
- * before in-flight calls are finished and the listener closes. Calls run on virtual threads:
- * decisions are CPU-bound on the hot path, and the rare blocking call (a cold JWKS fetch, Redis)
- * must not stall Netty's event loops.
+ * is loaded) and again from {@link #markDraining()} on: the service calls it when shutdown begins
+ * and keeps serving calls for {@code server.shutdown_delay}, so that Envoy's health checks take
+ * this instance out of rotation before {@link #stopAccepting()} refuses new calls and {@link
+ * #close()} waits for the ones in flight. Calls run on virtual threads: decisions are CPU-bound on
+ * the hot path, and the rare blocking call (a cold JWKS fetch, Redis) must not stall Netty's event
+ * loops.
  */
 public final class GrpcServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
@@ -103,6 +105,8 @@ public final class GrpcServer implements AutoCloseable {
   private final List<String> serviceNames;
   private final ExecutorService executor;
   private final Duration drainGrace;
+  private boolean accepting = true; // guarded by this
+  private long stoppedAccepting; // guarded by this: System.nanoTime() when accepting ended
   private final CallAdmission admission;
   private final @Nullable Tls tlsFiles;
   private final InstantSource clock;
@@ -404,6 +408,31 @@ public final class GrpcServer implements AutoCloseable {
     setAll(ServingStatus.SERVING);
   }
 
+  /**
+   * Reports NOT_SERVING for the server ({@code ""}) and every service, Envoy's ext_authz and rate
+   * limit services included, and for good: a later {@link #markServing()} is ignored. Calls are
+   * still served: the lame-duck phase of a shutdown, while health checkers take this instance out
+   * of rotation.
+   */
+  public void markDraining() {
+    health.enterTerminalState();
+  }
+
+  /**
+   * Stops taking calls (new ones are refused, the listener closes); calls in flight go on, and
+   * {@link #close()} waits for them until {@code drainGrace} after this call. Reports NOT_SERVING.
+   */
+  public void stopAccepting() {
+    markDraining();
+    synchronized (this) {
+      if (accepting) {
+        accepting = false;
+        stoppedAccepting = System.nanoTime();
+      }
+    }
+    server.shutdown();
+  }
+
   private void setAll(ServingStatus status) {
     health.setStatus("", status);
     for (String name : serviceNames) {
@@ -412,8 +441,9 @@ public final class GrpcServer implements AutoCloseable {
   }
 
   /**
-   * Drains: health goes NOT_SERVING, new calls are refused, in-flight calls finish within the grace
-   * period, then whatever remains is cancelled.
+   * Drains: health goes NOT_SERVING, new calls are refused ({@link #stopAccepting()}, unless it was
+   * called before), in-flight calls finish within the grace period counted from then, and whatever
+   * remains is cancelled.
    */
   @Override
   public void close() {
@@ -423,10 +453,14 @@ public final class GrpcServer implements AutoCloseable {
         tlsWatcher = null;
       }
     }
-    setAll(ServingStatus.NOT_SERVING);
-    server.shutdown();
+    stopAccepting();
+    long since;
+    synchronized (this) {
+      since = stoppedAccepting;
+    }
+    long left = drainGrace.toNanos() - (System.nanoTime() - since);
     try {
-      if (!server.awaitTermination(drainGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!server.awaitTermination(Math.max(0, left), TimeUnit.NANOSECONDS)) {
         log.warn("gRPC calls still running after {}; cancelling them", drainGrace);
         server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }

@@ -17,8 +17,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * The admin port (default {@code 127.0.0.1:9193}): {@code /metrics} (Prometheus text), {@code
  * /healthz} (the process is up), {@code /readyz} (a policy is loaded and the service is not
- * draining), and {@code /admin/*} behind the bearer admin token (constant-time comparison). Static
- * pages (the audit web page) are served by an optional handler for other paths.
+ * draining: 200 {@code ready}, else 503 {@code not ready} while starting or {@code draining} once
+ * shutdown began), and {@code /admin/*} behind the bearer admin token (constant-time comparison).
+ * Static pages (the audit web page) are served by an optional handler for other paths.
  *
  * <p>Refuses to start on a non-loopback address without an admin token.
  *
@@ -68,6 +69,7 @@ public final class AdminHttpServer implements AutoCloseable {
     private final AdminRouter router;
     private final Supplier<String> metrics;
     private final BooleanSupplier ready;
+    private final BooleanSupplier draining;
     private final @Nullable StaticPages pages;
     private final boolean loopbackOnly;
 
@@ -77,6 +79,7 @@ public final class AdminHttpServer implements AutoCloseable {
       this.router = b.router;
       this.metrics = b.metrics;
       this.ready = b.ready;
+      this.draining = b.draining;
       this.pages = b.pages;
     }
 
@@ -95,9 +98,11 @@ public final class AdminHttpServer implements AutoCloseable {
         r = AdminResponse.json(200, "{\"status\":\"ok\"}");
       } else if (path.equals("/readyz")) {
         r =
-            ready.getAsBoolean()
-                ? AdminResponse.json(200, "{\"status\":\"ready\"}")
-                : AdminResponse.json(503, "{\"status\":\"not ready\"}");
+            draining.getAsBoolean()
+                ? AdminResponse.json(503, "{\"status\":\"draining\"}")
+                : ready.getAsBoolean()
+                    ? AdminResponse.json(200, "{\"status\":\"ready\"}")
+                    : AdminResponse.json(503, "{\"status\":\"not ready\"}");
       } else if (path.equals("/metrics")) {
         r = AdminResponse.text(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get());
       } else if (path.startsWith("/admin/")) {
@@ -198,6 +203,7 @@ public final class AdminHttpServer implements AutoCloseable {
     private AdminRouter router = new AdminRouter();
     private Supplier<String> metrics = () -> "";
     private BooleanSupplier ready = () -> false;
+    private BooleanSupplier draining = () -> false;
     private @Nullable StaticPages pages;
 
     private Builder(InetSocketAddress address) {
@@ -220,8 +226,15 @@ public final class AdminHttpServer implements AutoCloseable {
       return this;
     }
 
+    /** Whether the service is ready: {@code /readyz} answers 200 while it is and not draining. */
     public Builder ready(BooleanSupplier ready) {
       this.ready = ready;
+      return this;
+    }
+
+    /** Whether shutdown has begun: {@code /readyz} then answers 503 {@code draining}. */
+    public Builder draining(BooleanSupplier draining) {
+      this.draining = draining;
       return this;
     }
 

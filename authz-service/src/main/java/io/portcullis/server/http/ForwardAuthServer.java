@@ -115,6 +115,7 @@ public final class ForwardAuthServer implements AutoCloseable {
             .h2c(MAX_CONCURRENT_STREAMS)
             .uriCompliance(UriCompliance.UNSAFE)
             .requestHeaderBytes(requestHeaderBytes(b.pipeline.headerLimits()))
+            .drainGrace(b.drainGrace)
             .build();
   }
 
@@ -315,6 +316,7 @@ public final class ForwardAuthServer implements AutoCloseable {
     private int maxConnections = MAX_CONNECTIONS;
     private Duration bodyDeadline = BODY_DEADLINE;
     private long bodyBufferBytes = BODY_BUFFER_BYTES;
+    private Duration drainGrace = Duration.ZERO;
 
     private Builder(InetSocketAddress address, DecisionPipeline pipeline) {
       this.address = address;
@@ -357,6 +359,16 @@ public final class ForwardAuthServer implements AutoCloseable {
      */
     public Builder bodyBufferBytes(long bodyBufferBytes) {
       this.bodyBufferBytes = bodyBufferBytes;
+      return this;
+    }
+
+    /**
+     * How long {@link #close()} lets requests in flight finish (default zero: they are cut off);
+     * new requests are refused meanwhile (the port stops accepting; on a connection already open,
+     * 503).
+     */
+    public Builder drainGrace(Duration drainGrace) {
+      this.drainGrace = drainGrace;
       return this;
     }
 

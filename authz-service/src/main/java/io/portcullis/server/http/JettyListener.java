@@ -11,6 +11,7 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,7 +69,13 @@ final class JettyListener implements AutoCloseable {
       limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_TIMEOUT.toMillis());
       server.addBean(limit);
     }
-    server.setHandler(b.handler);
+    if (b.drainGrace.isPositive()) {
+      // stop() first stops accepting and answers new requests 503, then waits for those in flight
+      server.setHandler(new GracefulHandler(b.handler));
+      server.setStopTimeout(b.drainGrace.toMillis());
+    } else {
+      server.setHandler(b.handler);
+    }
     // Jetty's default error page quotes the request URI (query string and its tokens included).
     server.setErrorHandler(new ProblemErrorHandler());
   }
@@ -104,6 +111,7 @@ final class JettyListener implements AutoCloseable {
     private UriCompliance uriCompliance = UriCompliance.DEFAULT;
     private int requestHeaderBytes = new HttpConfiguration().getRequestHeaderSize();
     private int maxConnections;
+    private Duration drainGrace = Duration.ZERO;
 
     private Builder(String name, InetSocketAddress address, Handler handler) {
       this.name = name;
@@ -149,6 +157,15 @@ final class JettyListener implements AutoCloseable {
      */
     Builder maxConnections(int maxConnections) {
       this.maxConnections = maxConnections;
+      return this;
+    }
+
+    /**
+     * How long {@link JettyListener#close()} lets requests in flight finish after it stops
+     * accepting (default zero: they are cut off).
+     */
+    Builder drainGrace(Duration drainGrace) {
+      this.drainGrace = drainGrace;
       return this;
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.portcullis.identity.Secret;
 import io.portcullis.testing.RawHttp;
 import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -58,6 +59,28 @@ class AdminHttpServerTest {
     RawHttp.Reply r = get("/metrics", host);
     assertThat(r.status()).isEqualTo(200);
     assertThat(r.body()).contains("portcullis_decisions_total");
+  }
+
+  @Test
+  void readyz_is503NotReadyWhileStarting_200WhenReady_and503DrainingOnceShutdownBegins()
+      throws Exception {
+    AtomicBoolean ready = new AtomicBoolean();
+    AtomicBoolean draining = new AtomicBoolean();
+    server =
+        AdminHttpServer.builder(new InetSocketAddress("127.0.0.1", 0))
+            .ready(ready::get)
+            .draining(draining::get)
+            .build()
+            .start();
+    assertThat(get("/readyz", "localhost").status()).isEqualTo(503);
+    assertThat(get("/readyz", "localhost").body()).isEqualTo("{\"status\":\"not ready\"}");
+    ready.set(true);
+    assertThat(get("/readyz", "localhost").status()).isEqualTo(200);
+    draining.set(true);
+    RawHttp.Reply r = get("/readyz", "localhost");
+    assertThat(r.status()).isEqualTo(503);
+    assertThat(r.body()).isEqualTo("{\"status\":\"draining\"}");
+    assertThat(get("/healthz", "localhost").status()).as("the process is up").isEqualTo(200);
   }
 
   @Test

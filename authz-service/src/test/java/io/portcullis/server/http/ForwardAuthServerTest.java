@@ -21,7 +21,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -517,6 +519,43 @@ class ForwardAuthServerTest {
       for (Socket s : stalled) {
         s.close();
       }
+    }
+  }
+
+  @Test
+  void close_stopsAccepting_andLetsTheRequestInFlightBeDecided_withinTheDrainGrace()
+      throws Exception {
+    start(b -> b.drainGrace(Duration.ofSeconds(10)));
+    try (Socket inFlight = unfinishedBody(2, 1)) {
+      await().atMost(Duration.ofSeconds(5)).until(server::bufferedBodyBytes, n -> n == 1);
+      int port = server.port();
+      CompletableFuture<Void> closing =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  server.close();
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
+      await("the port stops accepting")
+          .atMost(Duration.ofSeconds(5))
+          .until(
+              () -> {
+                try (Socket probe = new Socket()) {
+                  probe.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+                  return false;
+                } catch (java.net.ConnectException refused) {
+                  return true;
+                }
+              });
+      assertThat(closing).as("waiting for the request in flight").isNotDone();
+
+      inFlight.getOutputStream().write('}');
+      RawHttp.Reply r = RawHttp.read(inFlight.getInputStream());
+      assertThat(r.status()).as("POST is not allowed on /v1/status").isEqualTo(403);
+      assertThat(audited).as("decided, not cut off").hasSize(1);
+      closing.get(5, TimeUnit.SECONDS);
     }
   }
 
