@@ -24,11 +24,33 @@ import org.jspecify.annotations.Nullable;
  * api_key_sequence} table by updating it, which holds its row lock (PostgreSQL) or the database
  * write lock (SQLite) until commit; so changes commit in number order and a poller reading {@code
  * seq > watermark} never skips one. Thread-safe: every call takes its own pooled connection.
+ *
+ * <p>Key lookups and reads of the change feed give up after {@link #LOOKUP_TIMEOUT_SECONDS}, writes
+ * of last-use times after {@link #LAST_USE_TIMEOUT_SECONDS} (JDBC query timeouts: the driver
+ * cancels the statement): a table locked for longer (a migration, {@code VACUUM FULL}, a {@code
+ * LOCK TABLE} by hand) or a database that stops answering fails the call with {@link
+ * io.portcullis.store.StoreException} instead of holding the caller, and its pooled connection, for
+ * as long as the lock lasts.
  */
 abstract sealed class JdbcKeyStore implements KeyStore permits SqliteKeyStore, PostgresKeyStore {
 
   /** Change-feed rows older than this are pruned (a poller runs every few hundred ms). */
   static final Duration CHANGE_RETENTION = Duration.ofDays(7);
+
+  /**
+   * How long {@link #find}, {@link #changesAfter} and {@link #latestChange} wait for the database,
+   * in the whole seconds JDBC counts: a key lookup on a cache miss is on a request's path (past it
+   * the request is {@code identity_unavailable}, fail closed), and the change poller must not stall
+   * behind a lock. A primary-key read takes well under a millisecond.
+   */
+  static final int LOOKUP_TIMEOUT_SECONDS = 1;
+
+  /**
+   * How long a flush of last-use times ({@link #recordUses}) waits for the database: a batch of
+   * many keys may take longer than a lookup; past it the flush fails and is retried with the next
+   * one.
+   */
+  static final int LAST_USE_TIMEOUT_SECONDS = 10;
 
   private static final String COLUMNS =
       "id, secret_hash, previous_hash, previous_valid_until_us, generation, client, client_type,"
@@ -95,6 +117,7 @@ abstract sealed class JdbcKeyStore implements KeyStore permits SqliteKeyStore, P
   private static @Nullable StoredKey find(Connection c, String id) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement("SELECT " + COLUMNS + " FROM api_key WHERE id = ?")) {
+      ps.setQueryTimeout(LOOKUP_TIMEOUT_SECONDS);
       ps.setString(1, id);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? row(rs) : null;
@@ -196,6 +219,7 @@ abstract sealed class JdbcKeyStore implements KeyStore permits SqliteKeyStore, P
         PreparedStatement ps =
             c.prepareStatement(
                 "SELECT seq, key_id FROM api_key_change WHERE seq > ? ORDER BY seq LIMIT ?")) {
+      ps.setQueryTimeout(LOOKUP_TIMEOUT_SECONDS);
       ps.setLong(1, after);
       ps.setInt(2, limit);
       List<KeyChange> out = new ArrayList<>();
@@ -214,9 +238,11 @@ abstract sealed class JdbcKeyStore implements KeyStore permits SqliteKeyStore, P
   public long latestChange() {
     try (Connection c = db.connection();
         PreparedStatement ps =
-            c.prepareStatement("SELECT seq FROM api_key_sequence WHERE one = 1");
-        ResultSet rs = ps.executeQuery()) {
-      return rs.next() ? rs.getLong(1) : 0;
+            c.prepareStatement("SELECT seq FROM api_key_sequence WHERE one = 1")) {
+      ps.setQueryTimeout(LOOKUP_TIMEOUT_SECONDS);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? rs.getLong(1) : 0;
+      }
     } catch (SQLException e) {
       throw db.failure("reading the API key change sequence", e);
     }

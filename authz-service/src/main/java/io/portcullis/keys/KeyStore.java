@@ -17,8 +17,11 @@ import org.jspecify.annotations.Nullable;
  * that has seen change {@code n} will never later see a change below {@code n}.
  *
  * <p>Implementations are thread-safe. Every method may throw {@link StoreException} when the
- * database is unreachable or fails; each write is then rolled back entirely. Expected outcomes (an
- * unknown id, an already revoked key) are values.
+ * database is unreachable or fails; each write is then rolled back entirely. {@link #find}, {@link
+ * #changesAfter} and {@link #latestChange} also throw it when the database does not answer within
+ * about a second (a locked table): they serve requests and the change poller, which must not wait
+ * for as long as a lock is held. Expected outcomes (an unknown id, an already revoked key) are
+ * values.
  *
  * <p>Implementations: {@link SqliteKeyStore} (embedded) and {@link PostgresKeyStore} (shared), both
  * tested by one contract test.

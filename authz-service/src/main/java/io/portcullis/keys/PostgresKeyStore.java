@@ -40,6 +40,7 @@ public final class PostgresKeyStore extends JdbcKeyStore {
             "UPDATE api_key AS k SET last_used_at_us = u.t"
                 + " FROM unnest(?::text[], ?::bigint[]) AS u(id, t)"
                 + " WHERE k.id = u.id AND (k.last_used_at_us IS NULL OR k.last_used_at_us < u.t)")) {
+      ps.setQueryTimeout(LAST_USE_TIMEOUT_SECONDS);
       ps.setArray(1, idArray);
       ps.setArray(2, timeArray);
       ps.executeUpdate();

@@ -32,6 +32,7 @@ public final class SqliteKeyStore extends JdbcKeyStore {
         c.prepareStatement(
             "UPDATE api_key SET last_used_at_us = ?"
                 + " WHERE id = ? AND (last_used_at_us IS NULL OR last_used_at_us < ?)")) {
+      ps.setQueryTimeout(LAST_USE_TIMEOUT_SECONDS);
       for (int i = 0; i < ids.size(); i++) {
         ps.setLong(1, micros[i]);
         ps.setString(2, ids.get(i));

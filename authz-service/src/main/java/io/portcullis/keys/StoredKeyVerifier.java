@@ -71,9 +71,10 @@ import org.slf4j.LoggerFactory;
  * the previous secret after its rotation grace → {@code revoked_key} (it was withdrawn, like a
  * revocation; the holder needs the new secret). A secret older than the previous one is {@code
  * unknown_key}: only the last replaced secret is remembered. The store being unreachable on a cache
- * miss is {@code identity_unavailable} (fail closed); cached keys keep verifying until their
- * entries age out ({@code knownMaxAge}), also after a wrong secret whose re-read failed (the cached
- * state answers it, and the entry stays).
+ * miss, or not answering within about a second ({@link KeyStore#find}), is {@code
+ * identity_unavailable} (fail closed); cached keys keep verifying until their entries age out
+ * ({@code knownMaxAge}), also after a wrong secret whose re-read failed (the cached state answers
+ * it, and the entry stays).
  *
  * <p>Rejection details name the key id (public) and never the presented key. Thread-safe; {@link
  * #verify} never throws.
@@ -149,7 +150,8 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
 
   /**
    * Reads the current change sequence (so that only later changes invalidate) and starts the change
-   * poller and the last-use flusher on one daemon thread.
+   * poller and the last-use flusher, each on a daemon thread of its own: a flush waiting on the
+   * store never delays the poller, and so the invalidations it brings.
    *
    * @throws StoreException if the store cannot be read at start
    */
@@ -159,7 +161,7 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     }
     ScheduledThreadPoolExecutor s =
         new ScheduledThreadPoolExecutor(
-            1,
+            2, // a periodic task runs on one thread at a time: one each
             r -> {
               Thread t = new Thread(r, "portcullis-keys");
               t.setDaemon(true);
@@ -424,7 +426,7 @@ public final class StoredKeyVerifier implements ApiKeyVerifier, AutoCloseable {
     }
   }
 
-  /** Stops the background thread after a last flush of pending uses. */
+  /** Stops the background threads after a last flush of pending uses. */
   @Override
   public void close() {
     ScheduledExecutorService s = scheduler;

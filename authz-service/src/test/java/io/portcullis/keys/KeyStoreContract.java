@@ -3,6 +3,7 @@ package io.portcullis.keys;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.portcullis.store.Database;
+import io.portcullis.store.StoreException;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -14,10 +15,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -313,5 +317,73 @@ abstract class KeyStoreContract {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  // ---- a locked key table ---------------------------------------------------------------------
+
+  /** How long {@link #keyTablesLocked} holds its lock at most: far longer than a read may wait. */
+  static final Duration LOCK_HELD = Duration.ofSeconds(10);
+
+  /**
+   * A second connection holding the strongest lock a long transaction takes on the key tables (a
+   * migration, {@code VACUUM FULL}, a {@code LOCK TABLE} by hand), released when closed or after
+   * {@link #LOCK_HELD}, so that a read that waits for it ends too: PostgreSQL's {@code ACCESS
+   * EXCLUSIVE} lock, which readers wait for; SQLite's write lock ({@code BEGIN IMMEDIATE} and a
+   * write), which readers in WAL mode do not wait for.
+   */
+  AutoCloseable keyTablesLocked() throws SQLException {
+    Connection c = database().connection();
+    c.setAutoCommit(false);
+    try (Statement s = c.createStatement()) {
+      switch (database().kind()) {
+        case POSTGRESQL ->
+            s.execute(
+                "LOCK TABLE api_key, api_key_change, api_key_sequence IN ACCESS EXCLUSIVE MODE");
+        case SQLITE -> s.executeUpdate("UPDATE api_key_sequence SET seq = seq WHERE one = 1");
+      }
+    }
+    Runnable release =
+        () -> {
+          try {
+            c.rollback();
+            c.close();
+          } catch (SQLException e) {
+            // released already
+          }
+        };
+    CompletableFuture.delayedExecutor(LOCK_HELD.toMillis(), TimeUnit.MILLISECONDS).execute(release);
+    return release::run;
+  }
+
+  @Test
+  void keyReads_whileAnotherConnectionLocksTheKeyTables_answerOrFailWithinAboutASecond()
+      throws Exception {
+    Made k = inserted("acme", T0);
+    Map<String, Callable<?>> reads =
+        Map.of(
+            "find", () -> store.find(k.id()),
+            "changesAfter", () -> store.changesAfter(0, 10),
+            "latestChange", () -> store.latestChange());
+    try (AutoCloseable lock = keyTablesLocked()) {
+      for (Map.Entry<String, Callable<?>> read : reads.entrySet()) {
+        long start = System.nanoTime();
+        Object answer;
+        try {
+          answer = read.getValue().call();
+        } catch (StoreException e) {
+          answer = e;
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - start))
+            .as("%s while the key tables are locked for %s", read.getKey(), LOCK_HELD)
+            .isLessThan(Duration.ofSeconds(5));
+        switch (database().kind()) {
+          // WAL: readers do not wait for the writer, and see what was committed
+          case SQLITE -> assertThat(answer).as(read.getKey()).isNotInstanceOf(StoreException.class);
+          case POSTGRESQL ->
+              assertThat(answer).as(read.getKey()).isInstanceOf(StoreException.class);
+        }
+      }
+    }
+    assertThat(store.find(k.id())).as("once the lock is gone").isNotNull();
   }
 }

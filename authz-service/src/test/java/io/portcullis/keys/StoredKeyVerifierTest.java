@@ -1,6 +1,7 @@
 package io.portcullis.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -471,6 +472,44 @@ class StoredKeyVerifierTest {
     verifier.flushUses();
     assertThat(store.recordUses.get()).isZero();
     assertThat(store.find(k.id()).metadata().lastUsedAt()).isNull();
+  }
+
+  @Test
+  void aLastUseFlushWaitingOnTheStore_doesNotHoldUpTheChangePoller() throws Exception {
+    IssuedKey k = issue("");
+    CountDownLatch flushing = new CountDownLatch(1);
+    CountDownLatch storeAnswers = new CountDownLatch(1);
+    CountingKeyStore slowWrites =
+        new CountingKeyStore(KeyStore.of(db)) {
+          @Override
+          public void recordUses(java.util.Map<String, Instant> lastUses) {
+            flushing.countDown();
+            try {
+              storeAnswers.await(); // a locked api_key table: the write waits
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            super.recordUses(lastUses);
+          }
+        };
+    StoredKeyVerifier v =
+        StoredKeyVerifier.builder(slowWrites, new SimpleMeterRegistry())
+            .clock(clock)
+            .pollInterval(Duration.ofMillis(20))
+            .flushInterval(Duration.ofMillis(20))
+            .build()
+            .start();
+    try {
+      assertThat(v.verify(k.key().reveal())).isInstanceOf(Verification.Verified.class);
+      assertThat(flushing.await(5, TimeUnit.SECONDS)).as("the flush started").isTrue();
+      int before = slowWrites.changeReads.get();
+      await("change polls while the flush waits")
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> slowWrites.changeReads.get() >= before + 3);
+    } finally {
+      storeAnswers.countDown();
+      v.close();
+    }
   }
 
   // ---- secrets --------------------------------------------------------------------------------

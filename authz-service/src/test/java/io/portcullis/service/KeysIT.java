@@ -32,13 +32,19 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
@@ -376,6 +382,58 @@ class KeysIT {
               }
               return false;
             });
+  }
+
+  /**
+   * A key instance B has not cached, presented through forward-auth while another connection holds
+   * an {@code ACCESS EXCLUSIVE} lock on {@code api_key} (a migration, {@code VACUUM FULL}): 503
+   * {@code identity_unavailable} after about a second, not an answer once the lock is gone (which
+   * took as long as the lock, up to the driver's 120 s socket timeout).
+   */
+  @Test
+  void uncachedKey_whileTheKeyTableIsLocked_is503IdentityUnavailableWithinAboutASecond()
+      throws Exception {
+    String[] key = issue(); // through A: B has never looked it up
+    Duration lockHeld = Duration.ofSeconds(10);
+    try (Connection lock = DriverManager.getConnection(pg.url())) {
+      lock.setAutoCommit(false);
+      try (Statement st = lock.createStatement()) {
+        st.execute("LOCK TABLE api_key IN ACCESS EXCLUSIVE MODE");
+      }
+      // released from another thread, so that a request waiting for the lock ends too
+      CompletableFuture<Void> released =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  lock.rollback();
+                } catch (SQLException e) {
+                  throw new IllegalStateException(e);
+                }
+              },
+              CompletableFuture.delayedExecutor(lockHeld.toMillis(), TimeUnit.MILLISECONDS));
+      long start = System.nanoTime();
+      HttpResponse<String> r = forwardAuth(b, "/v1/orders/42", key[1]);
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      released.get(30, TimeUnit.SECONDS);
+
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+      assertThat(r.body()).contains("identity_unavailable").doesNotContain(key[1]);
+      assertThat(took).as("answered while the lock was held").isLessThan(Duration.ofSeconds(5));
+    }
+    assertThat(forwardAuth(b, "/v1/orders/42", key[1]).statusCode())
+        .as("once the lock is gone; the failure was not cached")
+        .isEqualTo(200);
+  }
+
+  static HttpResponse<String> forwardAuth(Portcullis p, String path, String apiKey)
+      throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.forwardAuthPort() + "/check"))
+            .header("X-Forwarded-Method", "GET")
+            .header("X-Forwarded-Uri", path)
+            .header("x-api-key", apiKey)
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   // ---- admin APIs -----------------------------------------------------------------------------
