@@ -13,6 +13,10 @@ import sun.misc.SignalHandler;
  * {@code server.shutdown_delay}; each later one runs {@code again}, which ends that wait. Without
  * this handler a second signal would do nothing: the JVM's own blocks while the hooks run.
  *
+ * <p>SIGINT skips the delay from the first: it is Ctrl-C at a terminal, where no load balancer
+ * waits for a health check and a 15 s pause only looks like a hang. Orchestrators stop with SIGTERM
+ * (Kubernetes, {@code docker stop}, systemd), which keeps the whole delay.
+ *
  * <p>Uses {@code sun.misc.Signal}, as {@code ReloadSignal} does for SIGHUP (JEP 260 keeps it
  * available). Where a signal cannot be handled (Windows, {@code -Xrs}) or was ignored when the
  * process started (SIGINT of a background job), the JVM's own handling stays: the first signal
@@ -31,7 +35,12 @@ final class StopSignals {
     SignalHandler handler =
         signal -> {
           if (stopping.compareAndSet(false, true)) {
-            log.info("SIG{} received: stopping", signal.getName());
+            if (signal.getName().equals("INT")) {
+              log.info("SIGINT received: stopping without the shutdown delay");
+              again.run(); // before the hook starts waiting, so it does not wait at all
+            } else {
+              log.info("SIG{} received: stopping", signal.getName());
+            }
             System.exit(128 + signal.getNumber()); // runs the shutdown hooks, as the JVM's would
           } else {
             log.info("SIG{} received again: no more waiting", signal.getName());

@@ -138,6 +138,22 @@ class ShutdownIT {
     }
   }
 
+  /** Ctrl-C at a terminal: nothing health-checks a developer's instance, so no delay. */
+  @Test
+  void sigint_stopsWithoutTheDelay() throws Exception {
+    try (ChildJvm child = serve("60s")) {
+      ready(child);
+
+      child.interrupt();
+
+      assertThat(child.awaitExit(Duration.ofSeconds(30)))
+          .as("stopped long before the 60 s delay ends")
+          .isEqualTo(130); // 128 + SIGINT
+      child.awaitLineContaining("SIGINT received: stopping without the shutdown delay", START);
+      child.awaitLineContaining("Portcullis stopped", START);
+    }
+  }
+
   /** {@code portcullis serve} with every port 0 and this {@code server.shutdown_delay}. */
   private ChildJvm serve(String shutdownDelay) throws Exception {
     Path policy =

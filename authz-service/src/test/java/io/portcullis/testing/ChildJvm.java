@@ -115,6 +115,14 @@ public final class ChildJvm implements AutoCloseable {
     process.toHandle().destroy();
   }
 
+  /** SIGINT, as Ctrl-C at a terminal sends it. */
+  public void interrupt() throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).start();
+    if (kill.waitFor() != 0) {
+      throw new IOException("kill -INT " + process.pid() + " exited " + kill.exitValue());
+    }
+  }
+
   /** SIGKILL: no hooks, no flushing. */
   public void kill() {
     process.destroyForcibly();
