@@ -16,6 +16,7 @@ import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.config.route.v3.VirtualHost;
 import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
 import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.BufferSettings;
+import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.CheckSettings;
 import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthz;
 import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
@@ -159,9 +160,6 @@ class EnvoyConfigTest {
       assertThat(c.getIncludePeerCertificate()).isTrue();
       assertThat(c.getClearRouteCache()).isTrue();
       assertThat(c.getValidateMutations()).isTrue();
-      assertThat(c.hasWithRequestBody())
-          .as("%s: bodies are buffered per route, never for every request", hcm.name())
-          .isFalse();
       assertThat(config.cluster(c.getGrpcService().getEnvoyGrpc().getClusterName())).isPresent();
     }
   }
@@ -327,29 +325,51 @@ class EnvoyConfigTest {
     }
   }
 
+  /**
+   * Envoy reads {@code pack_as_bytes} from the filter's {@code with_request_body} only, never per
+   * route (envoyproxy/envoy#35623): set per route, the body went in the string field {@code body}
+   * with every byte that is not UTF-8 replaced by {@code !} (Envoy 1.26+), and {@code body_schema}
+   * judged other bytes than the upstream parses. So the filter buffers, with {@code pack_as_bytes},
+   * and every route the check starts from either says how it buffers ({@code with_request_body},
+   * whose {@code max_request_bytes} and {@code allow_partial_message} Envoy honours per route) or
+   * turns buffering off ({@code disable_request_body_buffering}): a route that says neither would
+   * silently buffer every request.
+   */
   @ParameterizedTest(name = "{0}")
   @MethodSource("configs")
-  void requestBodies_areBufferedOnlyPerRoute_truncatedSoPortcullisAnswers413(EnvoyConfig config) {
+  void requestBodies_areExactBytes_bufferedOnlyOnRoutesThatAskForThem_truncatedFor413(
+      EnvoyConfig config) {
     int buffering = 0;
+    int notBuffering = 0;
     for (Hcm hcm : config.authorizing()) {
-      for (Route route : hcm.routes()) {
-        var perRoute = EnvoyConfig.extAuthzPerRoute(route);
-        if (perRoute.isEmpty() || !perRoute.get().getCheckSettings().hasWithRequestBody()) {
+      ExtAuthz authz = hcm.httpFilter(ExtAuthz.class).orElseThrow().config();
+      assertThat(authz.hasWithRequestBody())
+          .as("%s: pack_as_bytes only works on the filter's with_request_body", hcm.name())
+          .isTrue();
+      BufferSettings filter = authz.getWithRequestBody();
+      assertThat(filter.getPackAsBytes())
+          .as("%s: exact bytes (raw_body) for the schema", hcm.name())
+          .isTrue();
+      assertTruncatesWithinTheStreamBuffer(hcm, hcm.name() + " ext_authz filter", filter);
+      for (Route route : checkedRoutes(hcm)) {
+        CheckSettings check =
+            EnvoyConfig.extAuthzPerRoute(route)
+                .orElseThrow(() -> new AssertionError(route.getName() + ": no ExtAuthzPerRoute"))
+                .getCheckSettings();
+        if (check.getDisableRequestBodyBuffering()) {
+          assertThat(check.hasWithRequestBody())
+              .as("%s: buffering off, so no body settings", route.getName())
+              .isFalse();
+          notBuffering++;
           continue;
         }
-        BufferSettings body = perRoute.get().getCheckSettings().getWithRequestBody();
-        assertThat(body.getAllowPartialMessage()).as(route.getName()).isTrue();
-        assertThat(body.getPackAsBytes())
-            .as("%s: exact bytes for the schema", route.getName())
-            .isTrue();
-        assertThat(body.getMaxRequestBytes()).isBetween(1, 1024 * 1024);
-        // The stream buffer (defaulting to the connection's limit) must hold what ext_authz
-        // buffers, or Envoy answers 413 itself before Portcullis sees the body (unaudited).
-        assertThat(hcm.listener().getPerConnectionBufferLimitBytes().getValue())
+        assertThat(check.hasWithRequestBody())
             .as(
-                "%s: per_connection_buffer_limit_bytes of %s",
-                route.getName(), hcm.listener().getName())
-            .isGreaterThan(body.getMaxRequestBytes());
+                "%s: neither with_request_body nor disable_request_body_buffering: it would"
+                    + " buffer every request through the filter's settings",
+                route.getName())
+            .isTrue();
+        assertTruncatesWithinTheStreamBuffer(hcm, route.getName(), check.getWithRequestBody());
         assertThat(route.getMatch().getHeadersList())
             .as("%s buffers only for the method whose rule has a body_schema", route.getName())
             .anyMatch(h -> h.getName().equals(":method"));
@@ -357,6 +377,19 @@ class EnvoyConfigTest {
       }
     }
     assertThat(buffering).isPositive();
+    assertThat(notBuffering).isPositive();
+  }
+
+  private static void assertTruncatesWithinTheStreamBuffer(
+      Hcm hcm, String where, BufferSettings body) {
+    // Truncated and marked x-envoy-auth-partial-body, so Portcullis answers 413 (audited).
+    assertThat(body.getAllowPartialMessage()).as("%s allow_partial_message", where).isTrue();
+    assertThat(body.getMaxRequestBytes()).as(where).isBetween(1, 1024 * 1024);
+    // The stream buffer (defaulting to the connection's limit) must hold what ext_authz
+    // buffers, or Envoy answers 413 itself before Portcullis sees the body (unaudited).
+    assertThat(hcm.listener().getPerConnectionBufferLimitBytes().getValue())
+        .as("%s: per_connection_buffer_limit_bytes of %s", where, hcm.listener().getName())
+        .isGreaterThan(body.getMaxRequestBytes());
   }
 
   @ParameterizedTest(name = "{0}")
@@ -539,6 +572,18 @@ class EnvoyConfigTest {
   private static List<VirtualHost> upstreamVirtualHosts(Hcm hcm) {
     return hcm.virtualHosts().stream()
         .filter(v -> v.getRoutesList().stream().anyMatch(Route::hasRoute))
+        .toList();
+  }
+
+  /**
+   * The routes ext_authz runs on: every route but the segment routes (which match only after the
+   * check) and routes that disable ext_authz.
+   */
+  private static List<Route> checkedRoutes(Hcm hcm) {
+    return hcm.routes().stream()
+        .filter(r -> segmentOf(r) == null)
+        .filter(
+            r -> !EnvoyConfig.extAuthzPerRoute(r).map(ExtAuthzPerRoute::getDisabled).orElse(false))
         .toList();
   }
 
