@@ -2,9 +2,13 @@ package io.portcullis.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.util.Durations;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.extensions.filters.http.ext_authz.v3.ExtAuthz;
+import io.portcullis.config.RuntimeConfigLoader;
+import io.portcullis.limit.RateLimitSettings;
 import io.portcullis.testing.RepoRoot;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -82,6 +86,37 @@ class DockerComposeTest {
                 .getPortValue())
         .as("Envoy dials the port Portcullis serves gRPC on")
         .isEqualTo(grpcPort);
+  }
+
+  /**
+   * Check waits for Redis at most four fifths of its gRPC deadline (Envoy's ext_authz timeout) and
+   * then answers by {@code on_backend_failure}; only a Redis call that fails at {@code
+   * ratelimit.redis.timeout} opens the circuit. With the timeout at or above that share (the 250 ms
+   * default equals envoy.yaml's 250 ms), a Redis answering in between never opens it and every
+   * Check waits its full share for as long as Redis stays slow.
+   */
+  @Test
+  void redisTimeout_isUnderTheShareOfTheExtAuthzTimeoutCheckWaitsForRedis() {
+    EnvoyConfig envoy = EnvoyConfig.load(ROOT.resolve("envoy/envoy.yaml"));
+    Set<Long> extAuthzMillis = new HashSet<>();
+    for (EnvoyConfig.Hcm hcm : envoy.authorizing()) {
+      extAuthzMillis.add(
+          Durations.toMillis(
+              hcm.httpFilter(ExtAuthz.class).orElseThrow().config().getGrpcService().getTimeout()));
+    }
+    RuntimeConfigLoader.Result loaded =
+        RuntimeConfigLoader.loadForCommands(
+            ROOT.resolve("deploy/portcullis.yaml"), null, name -> null, Set.of("ratelimit"));
+    assertThat(loaded).as("%s", loaded).isInstanceOf(RuntimeConfigLoader.Loaded.class);
+    RateLimitSettings limits = ((RuntimeConfigLoader.Loaded) loaded).config().ratelimit();
+
+    assertThat(limits.backend()).isEqualTo(RateLimitSettings.Backend.REDIS);
+    assertThat(extAuthzMillis).isNotEmpty();
+    for (long timeout : extAuthzMillis) {
+      assertThat(limits.redis().timeout().toMillis())
+          .as("ratelimit.redis.timeout against 4/5 of the ext_authz timeout (%d ms)", timeout)
+          .isLessThan(timeout * 4 / 5);
+    }
   }
 
   @Test
