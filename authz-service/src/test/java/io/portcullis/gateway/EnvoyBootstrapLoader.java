@@ -12,6 +12,7 @@ import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation;
 import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig;
+import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
@@ -49,6 +50,7 @@ final class EnvoyBootstrapLoader {
           .add(FileAccessLog.getDescriptor())
           .add(HeaderMutation.getDescriptor())
           .add(DownstreamConnectionsConfig.getDescriptor())
+          .add(PreviousHostsPredicate.getDescriptor())
           .build();
 
   private static final JsonMapper JSON = JsonMapper.builder().build();

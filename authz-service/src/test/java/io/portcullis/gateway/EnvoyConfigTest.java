@@ -6,9 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.Durations;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
+import io.envoyproxy.envoy.config.core.v3.GrpcService;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction;
+import io.envoyproxy.envoy.config.core.v3.RetryPolicy;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.RateLimit;
@@ -205,6 +208,65 @@ class EnvoyConfigTest {
         }
         assertThat(descriptorKeys).as(vhost.getName()).contains("segment", "client");
       }
+    }
+  }
+
+  /**
+   * Check counts limits and failed authentications and writes an audit record, and ShouldRateLimit
+   * counts descriptors: neither is idempotent. Envoy may retry a call only when it never reached a
+   * Portcullis (connection failure, a stream the server refused), once, on another instance. Envoy
+   * turns the back-off's max_interval into the per-try timeout, so it must not be below the call's
+   * own timeout. An instance that fails twice in a row before answering is ejected, but never more
+   * than half of them.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void portcullisCalls_retryOnlyWhatNeverReachedPortcullis_andUnreachableInstancesAreEjected(
+      EnvoyConfig config) {
+    for (Hcm hcm : config.authorizing()) {
+      ExtAuthz authz = hcm.httpFilter(ExtAuthz.class).orElseThrow().config();
+      var rl =
+          hcm.httpFilter(io.envoyproxy.envoy.extensions.filters.http.ratelimit.v3.RateLimit.class)
+              .orElseThrow()
+              .config();
+      Map<String, Long> callTimeouts =
+          Map.of(
+              "ext_authz", Durations.toMillis(authz.getGrpcService().getTimeout()),
+              "ratelimit", Durations.toMillis(rl.getTimeout()));
+      Map<String, GrpcService> services =
+          Map.of(
+              "ext_authz",
+              authz.getGrpcService(),
+              "ratelimit",
+              rl.getRateLimitService().getGrpcService());
+      services.forEach(
+          (filter, service) -> {
+            assertThat(service.hasRetryPolicy())
+                .as("%s %s retry_policy", hcm.name(), filter)
+                .isTrue();
+            RetryPolicy retry = service.getRetryPolicy();
+            assertThat(retry.getRetryOn().split(","))
+                .as("%s %s: only calls that never reached Portcullis", hcm.name(), filter)
+                .containsExactlyInAnyOrder("connect-failure", "refused-stream");
+            assertThat(retry.getNumRetries().getValue()).isEqualTo(1);
+            assertThat(retry.getRetryHostPredicateList())
+                .extracting(RetryPolicy.RetryHostPredicate::getName)
+                .containsExactly("envoy.retry_host_predicates.previous_hosts");
+            assertThat(Durations.toMillis(retry.getRetryBackOff().getMaxInterval()))
+                .as("%s %s: max_interval is also the per-try timeout", hcm.name(), filter)
+                .isGreaterThanOrEqualTo(callTimeouts.get(filter));
+            assertThat(Durations.toMillis(retry.getRetryBackOff().getBaseInterval()))
+                .isLessThan(callTimeouts.get(filter) / 4);
+          });
+
+      Cluster portcullis =
+          config.cluster(authz.getGrpcService().getEnvoyGrpc().getClusterName()).orElseThrow();
+      OutlierDetection outlier = portcullis.getOutlierDetection();
+      assertThat(portcullis.hasOutlierDetection()).as("%s outlier_detection", hcm.name()).isTrue();
+      assertThat(outlier.getSplitExternalLocalOriginErrors()).isTrue();
+      assertThat(outlier.getConsecutiveLocalOriginFailure().getValue()).isEqualTo(2);
+      assertThat(outlier.hasBaseEjectionTime()).isTrue();
+      assertThat(outlier.getMaxEjectionPercent().getValue()).isBetween(1, 50);
     }
   }
 
