@@ -161,6 +161,9 @@ class EnvoyConfigTest {
       assertThat(c.getGrpcService().hasTimeout()).as("%s: explicit timeout", hcm.name()).isTrue();
       assertThat(Durations.toMillis(c.getGrpcService().getTimeout())).isBetween(50L, 1000L);
       assertThat(c.getIncludePeerCertificate()).isTrue();
+      assertThat(c.getEncodeRawHeaders())
+          .as("%s: header values as bytes, not with non-UTF-8 bytes replaced by '!'", hcm.name())
+          .isTrue();
       assertThat(c.getClearRouteCache()).isTrue();
       assertThat(c.getValidateMutations()).isTrue();
       assertThat(config.cluster(c.getGrpcService().getEnvoyGrpc().getClusterName())).isPresent();

@@ -121,39 +121,63 @@ class BodySchemaContentTypeCheckTest {
   }
 
   /**
-   * Envoy with {@code encode_raw_headers} sends each header line as its own entry: two {@code
-   * Content-Type} lines are joined with {@code ,}, which is no single media type either.
+   * Envoy with {@code encode_raw_headers} sends each header line as its own entry, its bytes in
+   * {@code raw_value}: two {@code Content-Type} lines are joined with {@code ,}, which is no single
+   * media type either.
    */
   @Test
   void twoContentTypeLines_inTheHeaderMap_areInvalidBody400() {
+    CheckResponse r =
+        stub.check(
+            withRawHeaders(
+                "content-type",
+                "application/x-www-form-urlencoded",
+                "content-type",
+                "application/vnd.a+json"));
+
+    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
+    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:invalid_body");
+  }
+
+  /** One JSON Content-Type line as a raw entry is read, so the body is validated and allowed. */
+  @Test
+  void oneContentTypeLine_asARawHeaderMapEntry_isValidatedAndAllowed() {
+    CheckResponse r = stub.check(withRawHeaders("content-type", "application/json"));
+
+    assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+  }
+
+  /**
+   * A POST of {@link #BODY} as Envoy sends it with {@code encode_raw_headers}: every header a
+   * {@code header_map} entry with {@code raw_value} only, then {@code nameValues} as more entries.
+   */
+  private static CheckRequest withRawHeaders(String... nameValues) {
     CheckRequest base = EnvoyChecks.request("POST", "/v1/profile").body(BODY).build();
     HeaderMap.Builder map = HeaderMap.newBuilder();
     base.getAttributes()
         .getRequest()
         .getHttp()
         .getHeadersMap()
-        .forEach((k, v) -> map.addHeaders(HeaderValue.newBuilder().setKey(k).setValue(v)));
-    map.addHeaders(
-        HeaderValue.newBuilder()
-            .setKey("content-type")
-            .setValue("application/x-www-form-urlencoded"));
-    map.addHeaders(
-        HeaderValue.newBuilder().setKey("content-type").setValue("application/vnd.a+json"));
+        .forEach((k, v) -> map.addHeaders(raw(k, v)));
+    for (int i = 0; i < nameValues.length; i += 2) {
+      map.addHeaders(raw(nameValues[i], nameValues[i + 1]));
+    }
     AttributeContext.HttpRequest http =
         base.getAttributes().getRequest().getHttp().toBuilder()
             .clearHeaders()
             .setHeaderMap(map)
             .build();
-    CheckRequest twoLines =
-        base.toBuilder()
-            .setAttributes(
-                base.getAttributes().toBuilder()
-                    .setRequest(base.getAttributes().getRequest().toBuilder().setHttp(http)))
-            .build();
+    return base.toBuilder()
+        .setAttributes(
+            base.getAttributes().toBuilder()
+                .setRequest(base.getAttributes().getRequest().toBuilder().setHttp(http)))
+        .build();
+  }
 
-    CheckResponse r = stub.check(twoLines);
-
-    assertThat(r.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(400);
-    assertThat(r.getDeniedResponse().getBody()).contains("urn:portcullis:error:invalid_body");
+  private static HeaderValue raw(String name, String value) {
+    return HeaderValue.newBuilder()
+        .setKey(name)
+        .setRawValue(com.google.protobuf.ByteString.copyFromUtf8(value))
+        .build();
   }
 }

@@ -191,6 +191,91 @@ class EnvoyAuthorizationServiceTest {
         .containsEntry("x-portcullis-segment", "partners");
   }
 
+  /**
+   * With {@code encode_raw_headers: true} (both envoy/*.yaml) Envoy sends no {@code headers} map:
+   * every header, pseudo-headers included, is a {@code header_map} entry whose bytes are in {@code
+   * raw_value} ({@code value} empty), a header sent twice is two entries, and Envoy's own {@code
+   * x-envoy-auth-partial-body} is such an entry too; with {@code pack_as_bytes} the body is {@code
+   * raw_body}. Every header the decision reads comes from there: the API key, {@code Authorization}
+   * and the truncation mark here, {@code Content-Type} in {@link BodySchemaContentTypeCheckTest}.
+   */
+  @Test
+  void check_encodeRawHeaders_everyHeaderTheDecisionReadsComesFromRawValue() {
+    CheckRequest order =
+        EnvoyChecks.request("POST", "/v1/orders")
+            .header("x-api-key", "pk_acme")
+            .header("content-type", "application/json")
+            .body("{\"qty\":1}")
+            .build();
+
+    CheckResponse allowed =
+        stub.check(asEnvoyWithRawHeaders(order, raw("x-envoy-auth-partial-body", "false")));
+    assertThat(allowed.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+    assertThat(headers(allowed.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-segment", "partners")
+        .containsEntry("x-portcullis-client", "acme");
+    assertThat(allowed.getOkResponse().getHeadersToRemoveList()).contains("x-api-key");
+
+    assertThat(
+            stub.check(asEnvoyWithRawHeaders(order, raw("x-envoy-auth-partial-body", "true")))
+                .getDeniedResponse()
+                .getStatus()
+                .getCodeValue())
+        .as("Envoy's truncation mark, as a raw entry")
+        .isEqualTo(413);
+
+    CheckResponse expired =
+        stub.check(
+            asEnvoyWithRawHeaders(
+                EnvoyChecks.get("/v1/status").header("authorization", "Bearer expired").build()));
+    assertThat(expired.getDeniedResponse().getBody())
+        .as("Authorization from raw_value")
+        .contains("urn:portcullis:error:expired_token");
+
+    CheckResponse obsText =
+        stub.check(
+            asEnvoyWithRawHeaders(
+                EnvoyChecks.get("/v1/orders/42").build(),
+                HeaderValue.newBuilder()
+                    .setKey("x-api-key")
+                    .setRawValue(
+                        com.google.protobuf.ByteString.copyFrom(
+                            new byte[] {'p', 'k', '_', 'a', 'c', 'm', 'e', (byte) 0xFF}))
+                    .build()));
+    assertThat(obsText.getDeniedResponse().getBody())
+        .as("a key with a byte that is not UTF-8 is not pk_acme")
+        .contains("urn:portcullis:error:unknown_key");
+  }
+
+  private static HeaderValue raw(String name, String value) {
+    return HeaderValue.newBuilder()
+        .setKey(name)
+        .setRawValue(com.google.protobuf.ByteString.copyFromUtf8(value))
+        .build();
+  }
+
+  /**
+   * {@code check} as Envoy sends it with {@code encode_raw_headers} and {@code pack_as_bytes}: its
+   * headers (and {@code more}) as {@code header_map} entries with {@code raw_value} only, the body
+   * in {@code raw_body}.
+   */
+  private static CheckRequest asEnvoyWithRawHeaders(CheckRequest check, HeaderValue... more) {
+    AttributeContext.HttpRequest http = check.getAttributes().getRequest().getHttp();
+    io.envoyproxy.envoy.config.core.v3.HeaderMap.Builder map =
+        io.envoyproxy.envoy.config.core.v3.HeaderMap.newBuilder();
+    http.getHeadersMap().forEach((k, v) -> map.addHeaders(raw(k, v)));
+    map.addAllHeaders(Arrays.asList(more));
+    AttributeContext.HttpRequest.Builder b = http.toBuilder().clearHeaders().setHeaderMap(map);
+    if (!http.getBody().isEmpty()) {
+      b.clearBody().setRawBody(com.google.protobuf.ByteString.copyFromUtf8(http.getBody()));
+    }
+    return check.toBuilder()
+        .setAttributes(
+            check.getAttributes().toBuilder()
+                .setRequest(check.getAttributes().getRequest().toBuilder().setHttp(b)))
+        .build();
+  }
+
   @Test
   void check_stackOverflowInTheDecision_isTheFailClosed500_notAGrpcError() {
     DecisionPipeline broken =
@@ -338,8 +423,9 @@ class EnvoyAuthorizationServiceTest {
     }
   }
 
-  // Envoy ignores pack_as_bytes per route (envoyproxy/envoy#35623), so on POST /v1/orders a binary
-  // body arrives in the string field body: protobuf would refuse to parse it.
+  // Envoy before 1.26 put a body it did not pack as bytes (pack_as_bytes only works on the filter,
+  // envoyproxy/envoy#35623) into the string field body as it was: protobuf would refuse to parse
+  // it.
   @Test
   void check_binaryBodyInTheStringField_isValidatedAsBytes_notAGrpcError() {
     CheckResponse r =
@@ -373,8 +459,9 @@ class EnvoyAuthorizationServiceTest {
     assertThat(audited).singleElement().isInstanceOf(Decision.Allow.class);
   }
 
-  // Without encode_raw_headers, Envoy forwards obs-text header bytes (0x80-0xFF) in the headers map
-  // of strings.
+  // Without encode_raw_headers, Envoy before 1.26 forwarded obs-text header bytes (0x80-0xFF) in
+  // the
+  // headers map of strings as they were.
   @Test
   void check_headerValueWithObsTextBytes_isDecidedWithEveryHeader() {
     CheckResponse r =
