@@ -161,6 +161,7 @@ class EnvoyConfigTest {
       assertThat(c.getGrpcService().hasTimeout()).as("%s: explicit timeout", hcm.name()).isTrue();
       assertThat(Durations.toMillis(c.getGrpcService().getTimeout())).isBetween(50L, 1000L);
       assertThat(c.getIncludePeerCertificate()).isTrue();
+      assertThat(c.getIncludeTlsSession()).as("%s include_tls_session", hcm.name()).isTrue();
       assertThat(c.getEncodeRawHeaders())
           .as("%s: header values as bytes, not with non-UTF-8 bytes replaced by '!'", hcm.name())
           .isTrue();
@@ -320,6 +321,21 @@ class EnvoyConfigTest {
           .as("%s: the decision id (x-request-id) is minted by Envoy", hcm.name())
           .isFalse();
       assertThat(c.hasRequestHeadersTimeout()).isTrue();
+    }
+  }
+
+  /**
+   * Portcullis's {@code require_tls} reads {@code :scheme}. An HTTP/2 client sends its own, which
+   * Envoy keeps unless told otherwise, so on a plain-text listener {@code :scheme: https} would
+   * pass as TLS: every listener overwrites it with its own transport's.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void everyConnectionManager_overwritesTheSchemeWithItsListenersTransport(EnvoyConfig config) {
+    for (Hcm hcm : config.connectionManagers()) {
+      assertThat(hcm.config().getSchemeHeaderTransformation().getSchemeToOverwrite())
+          .as("%s scheme_to_overwrite", hcm.name())
+          .isEqualTo(hcm.tls().isPresent() ? "https" : "http");
     }
   }
 

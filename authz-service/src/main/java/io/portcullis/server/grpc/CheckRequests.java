@@ -25,7 +25,9 @@ import org.jspecify.annotations.Nullable;
  *       client-sent {@code false} does not hide Envoy's {@code true}).
  *   <li>The source is Envoy's {@code source.address} (Envoy applies {@code xff_num_trusted_hops});
  *       a client-sent {@code X-Forwarded-For} is never read here.
- *   <li>TLS: downstream scheme {@code https}, or a TLS session.
+ *   <li>TLS: downstream scheme {@code https}, or a TLS session with a server name. The session
+ *       alone proves nothing: with {@code include_tls_session} Envoy 1.35 sends one, empty, on
+ *       plain-text connections too.
  *   <li>The query string never leaves this class: the path keeps it only for the normalizer to
  *       drop.
  * </ul>
@@ -54,7 +56,9 @@ public final class CheckRequests {
             .path(http.getPath())
             .host(http.getHost())
             .scheme(http.getScheme())
-            .tls("https".equalsIgnoreCase(http.getScheme()) || attrs.hasTlsSession())
+            .tls(
+                "https".equalsIgnoreCase(http.getScheme())
+                    || !attrs.getTlsSession().getSni().isEmpty())
             .sourceIp(socketAddress(attrs.getSource().getAddress()))
             .sourcePrincipal(attrs.getSource().getPrincipal())
             .context(attrs.getContextExtensionsMap())

@@ -276,6 +276,45 @@ class EnvoyAuthorizationServiceTest {
         .build();
   }
 
+  /**
+   * With {@code include_tls_session} Envoy 1.35 sends a {@code tls_session} on every request, an
+   * empty one on a plain-text connection: only a server name (SNI, which only a TLS handshake
+   * carries) shows TLS; otherwise the scheme decides. The partners segment requires TLS.
+   */
+  @Test
+  void check_emptyTlsSessionOnPlainHttp_isNotTls_butOneWithAServerNameIs() {
+    CheckRequest plain =
+        EnvoyChecks.get("/v1/orders/42").header("x-api-key", "pk_acme").scheme("http").build();
+
+    CheckResponse emptySession =
+        stub.check(withTlsSession(plain, AttributeContext.TLSSession.getDefaultInstance()));
+    assertThat(emptySession.getDeniedResponse().getStatus().getCodeValue()).isEqualTo(403);
+    assertThat(emptySession.getDeniedResponse().getBody())
+        .contains("urn:portcullis:error:tls_required");
+
+    CheckResponse withSni =
+        stub.check(
+            withTlsSession(
+                plain, AttributeContext.TLSSession.newBuilder().setSni("api.example.com").build()));
+    assertThat(withSni.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
+
+    CheckResponse httpsWithoutSni =
+        stub.check(
+            withTlsSession(
+                EnvoyChecks.get("/v1/orders/42").header("x-api-key", "pk_acme").build(),
+                AttributeContext.TLSSession.getDefaultInstance()));
+    assertThat(httpsWithoutSni.getStatus().getCode())
+        .as("TLS without SNI: the listener's scheme says https")
+        .isEqualTo(Code.OK_VALUE);
+  }
+
+  private static CheckRequest withTlsSession(
+      CheckRequest check, AttributeContext.TLSSession session) {
+    return check.toBuilder()
+        .setAttributes(check.getAttributes().toBuilder().setTlsSession(session))
+        .build();
+  }
+
   @Test
   void check_stackOverflowInTheDecision_isTheFailClosed500_notAGrpcError() {
     DecisionPipeline broken =
