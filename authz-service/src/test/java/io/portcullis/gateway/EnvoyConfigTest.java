@@ -182,6 +182,11 @@ class EnvoyConfigTest {
 
       assertThat(rl.position()).isGreaterThan(authz.position());
       assertThat(rl.config().getFailureModeDeny()).as("%s: RLS fails closed", hcm.name()).isTrue();
+      assertThat(rl.config().getRateLimitedAsResourceExhausted())
+          .as(
+              "%s: a descriptor 429 is RESOURCE_EXHAUSTED for gRPC clients, not UNAVAILABLE",
+              hcm.name())
+          .isTrue();
       assertThat(rl.config().getDomain()).isEqualTo("portcullis");
       assertThat(rl.config().hasTimeout()).isTrue();
       assertThat(rl.config().getRateLimitService().getTransportApiVersion())
