@@ -3,6 +3,7 @@ package io.portcullis.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.Durations;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
@@ -162,6 +163,12 @@ class EnvoyConfigTest {
       assertThat(Durations.toMillis(c.getGrpcService().getTimeout())).isBetween(50L, 1000L);
       assertThat(c.getIncludePeerCertificate()).isTrue();
       assertThat(c.getIncludeTlsSession()).as("%s include_tls_session", hcm.name()).isTrue();
+      assertThat(c.hasChargeClusterResponseStats() && !c.getChargeClusterResponseStats().getValue())
+          .as("%s: a deny is not counted as the upstream cluster's response", hcm.name())
+          .isTrue();
+      assertThat(c.getEmitFilterStateStats())
+          .as("%s: the Check latency for the access log", hcm.name())
+          .isTrue();
       assertThat(c.getEncodeRawHeaders())
           .as("%s: header values as bytes, not with non-UTF-8 bytes replaced by '!'", hcm.name())
           .isTrue();
@@ -364,6 +371,8 @@ class EnvoyConfigTest {
               "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%",
               "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:segment)%",
               "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:principal)%",
+              "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:reason)%",
+              "%FILTER_STATE(envoy.filters.http.ext_authz:FIELD:latency_us)%",
               // a 429 or an unlimited pass during a Redis outage says so
               "%DYNAMIC_METADATA(envoy.filters.http.ratelimit:degraded)%");
       assertThat(fields.values())
@@ -476,6 +485,63 @@ class EnvoyConfigTest {
     assertThat(hcm.listener().getPerConnectionBufferLimitBytes().getValue())
         .as("%s: per_connection_buffer_limit_bytes of %s", where, hcm.listener().getName())
         .isGreaterThan(body.getMaxRequestBytes());
+  }
+
+  /**
+   * ext_authz may be turned off only where nothing is forwarded: a route with {@code disabled} must
+   * be a {@code direct_response} 404, and no virtual host may turn it off for all its routes (a
+   * route added there later would forward unchecked).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void extAuthz_isTurnedOffOnlyOnRoutesThatAnswer404Themselves(EnvoyConfig config) {
+    for (Hcm hcm : config.authorizing()) {
+      for (VirtualHost vhost : hcm.virtualHosts()) {
+        Any vhostConfig = vhost.getTypedPerFilterConfigMap().get(EnvoyConfig.EXT_AUTHZ_FILTER);
+        if (vhostConfig != null) {
+          assertThat(EnvoyConfig.unpack(vhostConfig, ExtAuthzPerRoute.class).getDisabled())
+              .as("%s: ext_authz disabled for a whole virtual host", vhost.getName())
+              .isFalse();
+        }
+        for (Route route : vhost.getRoutesList()) {
+          if (EnvoyConfig.extAuthzPerRoute(route)
+              .map(ExtAuthzPerRoute::getDisabled)
+              .orElse(false)) {
+            assertThat(route.hasDirectResponse())
+                .as("%s skips ext_authz, so it must forward nothing", route.getName())
+                .isTrue();
+            assertThat(route.getDirectResponse().getStatus()).isEqualTo(404);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * A request for a Host no virtual host names (a scanner, {@code Host: <IP address>}) is answered
+   * 404 by Envoy without a check: otherwise every such request costs a Check, an audit record and
+   * limit counts, only for Envoy to answer 404 after all.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void unknownHosts_areAnswered404WithoutAskingPortcullis(EnvoyConfig config) {
+    for (Hcm hcm : config.authorizing()) {
+      List<VirtualHost> wildcard =
+          hcm.virtualHosts().stream().filter(v -> v.getDomainsList().contains("*")).toList();
+      assertThat(wildcard).as("%s: a virtual host for every other Host", hcm.name()).hasSize(1);
+      VirtualHost catchAll = wildcard.getFirst();
+      if (upstreamVirtualHosts(hcm).contains(catchAll)) {
+        continue; // the listener serves every Host (mtls_internal, dev): checked like any request
+      }
+      assertThat(catchAll.getRateLimitsList()).isEmpty();
+      assertThat(catchAll.getRoutesList())
+          .isNotEmpty()
+          .allSatisfy(
+              r -> {
+                assertThat(r.getDirectResponse().getStatus()).isEqualTo(404);
+                assertThat(EnvoyConfig.extAuthzPerRoute(r).orElseThrow().getDisabled()).isTrue();
+              });
+    }
   }
 
   @ParameterizedTest(name = "{0}")
