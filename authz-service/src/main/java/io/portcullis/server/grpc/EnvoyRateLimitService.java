@@ -1,5 +1,6 @@
 package io.portcullis.server.grpc;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
@@ -18,6 +19,7 @@ import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.portcullis.decision.HeaderNames;
+import io.portcullis.decision.Reason;
 import io.portcullis.limit.rls.DescriptorLimiter;
 import io.portcullis.limit.rls.RlsLimit;
 import io.portcullis.limit.rls.RlsRequest;
@@ -43,6 +45,10 @@ import org.jspecify.annotations.Nullable;
  * {@code OVER_LIMIT} answer carries {@code Retry-After} in {@code response_headers_to_add}, which
  * Envoy puts on its 429: the longest {@code duration_until_reset} of the descriptors over their
  * limit, so a 429 for a descriptor limit tells a client when to come back as a policy limit's does.
+ * It also carries {@code content-type: application/problem+json} there and a problem document of
+ * type {@code rate_limited} in {@code raw_body}, which Envoy sends as the 429's body (empty
+ * otherwise): the same shape as a {@code Check} deny's, without {@code decision_id}, because a rate
+ * limit call is not a decision and has no id of its own.
  *
  * <p>The call's deadline ({@code grpc-timeout}: Envoy's {@code timeout}, 20 ms by default) bounds
  * the wait for Redis: Redis that has not answered within four fifths of the time left is treated as
@@ -54,6 +60,20 @@ import org.jspecify.annotations.Nullable;
 public final class EnvoyRateLimitService
     implements BindableService, RateLimitServiceGrpc.AsyncService {
   private static final long UINT32_MAX = 0xFFFF_FFFFL;
+
+  /**
+   * The body of Envoy's 429 for a descriptor limit: the RFC 9457 document of a {@code rate_limited}
+   * deny, without a {@code decision_id} (a rate limit call is not a decision).
+   */
+  static final ByteString RATE_LIMITED_PROBLEM =
+      ByteString.copyFromUtf8(
+          "{\"type\":\""
+              + Reason.RATE_LIMITED.typeUri()
+              + "\",\"title\":\""
+              + Reason.RATE_LIMITED.title()
+              + "\",\"status\":"
+              + Reason.RATE_LIMITED.status()
+              + "}");
 
   private final DescriptorLimiter limiter;
 
@@ -174,6 +194,15 @@ public final class EnvoyRateLimitService
           HeaderValue.newBuilder()
               .setKey(HeaderNames.RETRY_AFTER)
               .setValue(Long.toString(seconds)));
+    }
+    if (answer.overallCode() == RlsResponse.Code.OVER_LIMIT) {
+      // Envoy's 429 is a local reply: this becomes its body, and the content-type its own
+      // (Envoy would otherwise call a non-empty body text/plain).
+      b.addResponseHeadersToAdd(
+          HeaderValue.newBuilder()
+              .setKey(HeaderNames.CONTENT_TYPE)
+              .setValue(HeaderNames.PROBLEM_JSON));
+      b.setRawBody(RATE_LIMITED_PROBLEM);
     }
     if (answer.degraded() != null) {
       b.setDynamicMetadata(

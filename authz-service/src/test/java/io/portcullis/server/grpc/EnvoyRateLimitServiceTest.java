@@ -100,6 +100,7 @@ class EnvoyRateLimitServiceTest {
     assertThat(s.getLimitRemaining()).isEqualTo(2);
     assertThat(s.getDurationUntilReset().getSeconds()).isEqualTo(40);
     assertThat(r.getResponseHeadersToAddList()).as("no Retry-After on OK").isEmpty();
+    assertThat(r.getRawBody()).as("no body on OK").isEmpty();
   }
 
   @Test
@@ -124,7 +125,12 @@ class EnvoyRateLimitServiceTest {
     // descriptor, resetting in 40 min, does not hold the request back)
     assertThat(r.getResponseHeadersToAddList())
         .extracting(h -> h.getKey() + ": " + h.getValue())
-        .containsExactly("retry-after: 40");
+        .containsExactly("retry-after: 40", "content-type: application/problem+json");
+    // ... and this as its body: the problem document of a Check deny, without a decision id
+    assertThat(r.getRawBody().toStringUtf8())
+        .isEqualTo(
+            "{\"type\":\"urn:portcullis:error:rate_limited\",\"title\":\"Too many requests\","
+                + "\"status\":429}");
   }
 
   @Test
@@ -317,6 +323,7 @@ class EnvoyRateLimitServiceTest {
     assertThat(s.getLimitRemaining()).isZero();
     assertThat(s.getDurationUntilReset().getSeconds()).isEqualTo(3);
     assertThat(r.getResponseHeadersToAdd(0).getValue()).as("Retry-After").isEqualTo("3");
+    assertThat(r.getRawBody().toStringUtf8()).contains("urn:portcullis:error:rate_limited");
     assertThat(r.getDynamicMetadata().getFieldsOrThrow("degraded").getStringValue())
         .isEqualTo("ratelimit_backend:deny");
   }
