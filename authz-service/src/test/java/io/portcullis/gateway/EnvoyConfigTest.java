@@ -330,7 +330,7 @@ class EnvoyConfigTest {
           .isTrue();
       assertThat(c.getXffNumTrustedHops()).isZero();
       assertThat(c.getPreserveExternalRequestId())
-          .as("%s: the decision id (x-request-id) is minted by Envoy", hcm.name())
+          .as("%s: x-request-id is minted by Envoy, never the client's", hcm.name())
           .isFalse();
       assertThat(c.hasRequestHeadersTimeout()).isTrue();
     }

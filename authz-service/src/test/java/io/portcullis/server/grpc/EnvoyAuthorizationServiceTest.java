@@ -93,6 +93,26 @@ class EnvoyAuthorizationServiceTest {
         .doesNotContainKey("client");
   }
 
+  /**
+   * Envoy sets {@code attributes.request.http.id} to its stream id (a decimal 64-bit number), which
+   * is not the request's {@code x-request-id}: the decision id is the former (docs/decisions.md,
+   * the contract error), whatever {@code x-request-id} says.
+   */
+  @Test
+  void check_decisionIdIsEnvoysStreamId_notTheXRequestIdHeader() {
+    CheckResponse r =
+        stub.check(
+            EnvoyChecks.get("/v1/status")
+                .requestId("8723490712398471233")
+                .header("x-request-id", "5f1c9f3e-6a41-4d43-9b7c-2b1e8f1d2a33")
+                .build());
+
+    assertThat(headers(r.getOkResponse().getHeadersList()))
+        .containsEntry("x-portcullis-decision-id", "8723490712398471233");
+    assertThat(r.getDynamicMetadata().getFieldsOrThrow("decision_id").getStringValue())
+        .isEqualTo("8723490712398471233");
+  }
+
   @Test
   void check_invalidToken_isUnauthenticatedWith401ProblemAndWwwAuthenticate() {
     CheckResponse r =
