@@ -9,24 +9,18 @@ import com.google.rpc.Code;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.service.auth.v3.AttributeContext;
-import io.envoyproxy.envoy.service.auth.v3.AuthorizationGrpc;
 import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
 import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.portcullis.decision.Decision;
-import io.portcullis.decision.DecisionPipeline;
 import io.portcullis.identity.CredentialChain;
 import io.portcullis.payload.JsonBodySchema;
 import io.portcullis.policy.Policy;
 import io.portcullis.request.HttpMethod;
 import io.portcullis.testing.EnvoyChecks;
 import io.portcullis.testing.FakeClock;
+import io.portcullis.testing.InProcessCheck;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -46,11 +40,8 @@ class BodySchemaContentTypeCheckTest {
   static final String BODY = "{\"name\":\"x\",\"note\":\"&is_admin=1&\"}";
 
   @TempDir Path dir;
-  final FakeClock clock = FakeClock.at("2026-11-22T10:00:00Z");
-  final List<Decision> audited = new ArrayList<>();
-  Server server;
-  ManagedChannel channel;
-  AuthorizationGrpc.AuthorizationBlockingStub stub;
+  InProcessCheck envoy;
+  List<Decision> audited;
 
   @BeforeEach
   void start() throws Exception {
@@ -68,27 +59,17 @@ class BodySchemaContentTypeCheckTest {
             segment("public")
                 .rule(allow("profile", "/v1/profile").methods(HttpMethod.POST).bodySchema(schema))
                 .build());
-    DecisionPipeline pipeline =
-        DecisionPipeline.builder().policy(() -> policy).clock(clock).audit(audited::add).build();
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .directExecutor()
-            .addService(new EnvoyAuthorizationService(pipeline, clock))
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-    stub = AuthorizationGrpc.newBlockingStub(channel);
+    envoy = InProcessCheck.start(policy, FakeClock.at("2026-11-22T10:00:00Z"));
+    audited = envoy.audited();
   }
 
   @AfterEach
   void stop() {
-    channel.shutdownNow();
-    server.shutdownNow();
+    envoy.close();
   }
 
   private CheckResponse post(String contentType) {
-    return stub.check(
+    return envoy.check(
         EnvoyChecks.request("POST", "/v1/profile")
             .header("content-type", contentType)
             .body(BODY)
@@ -128,7 +109,7 @@ class BodySchemaContentTypeCheckTest {
   @Test
   void twoContentTypeLines_inTheHeaderMap_areInvalidBody400() {
     CheckResponse r =
-        stub.check(
+        envoy.check(
             withRawHeaders(
                 "content-type",
                 "application/x-www-form-urlencoded",
@@ -142,7 +123,7 @@ class BodySchemaContentTypeCheckTest {
   /** One JSON Content-Type line as a raw entry is read, so the body is validated and allowed. */
   @Test
   void oneContentTypeLine_asARawHeaderMapEntry_isValidatedAndAllowed() {
-    CheckResponse r = stub.check(withRawHeaders("content-type", "application/json"));
+    CheckResponse r = envoy.check(withRawHeaders("content-type", "application/json"));
 
     assertThat(r.getStatus().getCode()).isEqualTo(Code.OK_VALUE);
   }
