@@ -64,6 +64,13 @@ import tools.jackson.databind.json.JsonMapper;
  * cannot run (lookaround, backreferences) is refused at load, naming the file and the JSON pointer
  * where it is written.
  *
+ * <p>{@code format} is asserted, not just an annotation: a string that is not a valid {@code email}
+ * (or {@code uuid}, {@code date-time}, ...) fails like any other keyword. Only the formats of
+ * {@link BodyFormats} are allowed, each checked in time linear in the value (or on a value no
+ * longer than its RFC allows); a schema naming any other format, {@code regex} included, is refused
+ * at load, naming the file and the JSON pointer of the keyword. A referenced file that declares
+ * another {@code $schema} than 2020-12 is refused too.
+ *
  * <p>Immutable and thread-safe; {@link #validate} does no I/O and compiles nothing.
  */
 public final class JsonBodySchema implements BodySchema {
@@ -198,17 +205,22 @@ public final class JsonBodySchema implements BodySchema {
             .allow(iri -> "file".equals(iri.getScheme()))
             .resourceLoaders(r -> r.add(loader::resource))
             .build();
+    // Only the body-schema dialect: a referenced file declaring another $schema is refused too,
+    // so every format keyword is one of BodyFormats.
     SchemaRegistry registry =
-        SchemaRegistry.withDefaultDialect(
-            SpecificationVersion.DRAFT_2020_12,
+        SchemaRegistry.withDialect(
+            BodyFormats.DIALECT,
             b -> b.schemaLoader(schemaLoader).schemaRegistryConfig(REGISTRY_CONFIG));
     Schema schema;
     try {
-      // Builds every keyword validator now, so every pattern is compiled at load, not per request.
+      // Builds every keyword validator now, so every pattern is compiled and every format looked
+      // up at load, not per request.
       schema = registry.getSchema(SchemaLocation.of(file.toUri().toString()), node);
       schema.initializeValidators();
     } catch (RuntimeException e) {
-      Re2jRegularExpressionFactory.UnsupportedPattern unsupported = unsupportedPattern(e);
+      Re2jRegularExpressionFactory.UnsupportedPattern unsupported =
+          cause(e, Re2jRegularExpressionFactory.UnsupportedPattern.class);
+      BodyFormats.UnsupportedFormat format = cause(e, BodyFormats.UnsupportedFormat.class);
       // The confined loader's own reason (outside the directory, missing file) is clearer than
       // the validator's wrapping of it.
       String problem =
@@ -219,9 +231,16 @@ public final class JsonBodySchema implements BodySchema {
                   + locate(unsupported.pattern(), relativePath, node, loader)
                   + " is not supported: "
                   + unsupported.reason()
-              : loader.failure != null
-                  ? loader.failure
-                  : e instanceof SchemaException se ? schemaProblem(se, root) : e.getMessage();
+              : format != null
+                  ? "format '"
+                      + format.format()
+                      + "'"
+                      + locate(format.location(), root)
+                      + " is not supported: "
+                      + format.reason()
+                  : loader.failure != null
+                      ? loader.failure
+                      : e instanceof SchemaException se ? schemaProblem(se, root) : e.getMessage();
       return new Outcome.Failed("schema file '" + relativePath + "' does not compile: " + problem);
     }
     if (loader.failure != null) {
@@ -271,7 +290,12 @@ public final class JsonBodySchema implements BodySchema {
     try {
       errors =
           schema.validate(
-              node, ctx -> ctx.executionConfig(c -> c.maxEvaluationSteps(MAX_EVALUATION_STEPS)));
+              node,
+              ctx ->
+                  ctx.executionConfig(
+                      c ->
+                          c.maxEvaluationSteps(MAX_EVALUATION_STEPS)
+                              .formatAssertionsEnabled(true)));
     } catch (ValidationLimitExceededException e) {
       return "body is too complex to validate";
     }
@@ -476,14 +500,29 @@ public final class JsonBodySchema implements BodySchema {
     return (at == null ? "$" : at.toString()) + ": " + e.getMessage();
   }
 
-  private static Re2jRegularExpressionFactory.@Nullable UnsupportedPattern unsupportedPattern(
-      Throwable e) {
+  private static <T extends Throwable> @Nullable T cause(Throwable e, Class<T> type) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof Re2jRegularExpressionFactory.UnsupportedPattern u) {
-        return u;
+      if (type.isInstance(t)) {
+        return type.cast(t);
       }
     }
     return null;
+  }
+
+  /**
+   * {@code " at order.json#/properties/email/format"}: the keyword's file, relative to the policy
+   * directory, and its JSON pointer; empty if the file is not one under {@code root}.
+   */
+  private static String locate(SchemaLocation location, Path root) {
+    try {
+      Path file = Path.of(URI.create(location.getAbsoluteIri().toString())).normalize();
+      if (!file.startsWith(root)) {
+        return "";
+      }
+      return " at " + root.relativize(file) + "#" + location.getFragment();
+    } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
+      return "";
+    }
   }
 
   /**

@@ -7,8 +7,9 @@ import com.networknt.schema.regex.RegularExpressionFactory;
 import com.networknt.schema.regex.RegularExpressions;
 
 /**
- * Compiles the regular expressions of body schemas ({@code pattern}, {@code patternProperties},
- * {@code format: regex}) with RE2/J, whose matching takes time linear in the input.
+ * Compiles the regular expressions of body schemas ({@code pattern}, {@code patternProperties})
+ * with RE2/J, whose matching takes time linear in the input. ({@code format: regex} would compile
+ * the body's values; {@link BodyFormats} refuses it.)
  *
  * <p>Design note. The validator's default engine is {@link java.util.regex}, a backtracking
  * matcher: a schema pattern such as {@code ^([a-zA-Z0-9]+\s?){1,100}$} takes exponential time on a

@@ -124,6 +124,13 @@ class PolicyLoaderErrorsTest {
             "schema file 'schemas/lookaround.json' does not compile: pattern '^(?=.*[0-9]).{8,}$'"
                 + " at schemas/lookaround.json#/properties/password/pattern is not supported"),
         Arguments.of(
+            "unknown_format_schema.yaml",
+            8,
+            22,
+            "segments[0].rules[0].body_schema",
+            "schema file 'schemas/unknown-format.json' does not compile: format 'e-mail'"
+                + " at schemas/unknown-format.json#/properties/contact/format is not supported"),
+        Arguments.of(
             "not_json_schema.yaml",
             7,
             22,
