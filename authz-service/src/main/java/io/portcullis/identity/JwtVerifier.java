@@ -29,6 +29,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -39,12 +40,14 @@ import org.jspecify.annotations.Nullable;
  * issuer the policy does not trust is "not mine" ({@code null}), so that an introspection verifier
  * may try it. For a trusted issuer, in this order: the header's {@code alg} must be on the issuer's
  * allow-list (never {@code none}, never HMAC — RFC 8725 §3.1/§3.2); {@code crit} must be absent (we
- * understand no extensions, RFC 7515 §4.1.11); the key is chosen by {@code kid}, key type and curve
- * from the issuer's JWKS only — {@code jku}, {@code x5u}, {@code jwk} and {@code x5c} are never
- * read, so a key or key URL supplied by the token cannot sign for it (RFC 8725 §3.10); the
- * signature is verified; then the claims with the injected clock: {@code iss} exact, {@code aud}
- * contains an accepted audience, {@code exp} present and {@code now < exp + skew}, {@code nbf} and
- * {@code iat} not after {@code now + skew}.
+ * understand no extensions, RFC 7515 §4.1.11); {@code typ} must not name another kind of JWT
+ * ({@code logout+jwt}, ...) and, for an issuer with {@code token_types}, must be one of them (RFC
+ * 9068 {@code at+jwt}: an ID token, typed {@code JWT}, is then refused); the key is chosen by
+ * {@code kid}, key type and curve from the issuer's JWKS only — {@code jku}, {@code x5u}, {@code
+ * jwk} and {@code x5c} are never read, so a key or key URL supplied by the token cannot sign for it
+ * (RFC 8725 §3.10); the signature is verified; then the claims with the injected clock: {@code iss}
+ * exact, {@code aud} contains an accepted audience, {@code exp} present and {@code now < exp +
+ * skew}, {@code nbf} and {@code iat} not after {@code now + skew}.
  *
  * <p>Only a token that parses as a JWS naming a trusted issuer is this verifier's. Anything else is
  * "not mine" and left to introspection (or, without it, {@code invalid_token} from {@link
@@ -64,7 +67,8 @@ import org.jspecify.annotations.Nullable;
  * yet valid) are never cached.
  *
  * <p>Rejection details name the issuer by its policy name and never contain the token or any value
- * read from it. Thread-safe; {@link #verify} never throws.
+ * read from it, save a refused {@code typ} that reads as a media type ({@link #typed}).
+ * Thread-safe; {@link #verify} never throws.
  */
 public final class JwtVerifier implements BearerTokenVerifier {
 
@@ -205,11 +209,25 @@ public final class JwtVerifier implements BearerTokenVerifier {
     if (crit != null && !crit.isEmpty()) {
       return refuse("unsupported critical header parameter in a token of issuer '" + name + "'");
     }
-    if (header.getType() != null && NOT_ACCESS_TOKENS.contains(mediaType(header.getType()))) {
+    String typ =
+        header.getType() == null ? null : JwtIssuerConfig.tokenType(header.getType().getType());
+    if (typ != null && JwtIssuerConfig.OTHER_JWT_TYPES.contains(typ)) {
       // A token the issuer typed as something else (RFC 8725 §3.11: explicit typing prevents
       // one kind of JWT from being used as another): a logout token or a security event signed
       // with the same key must not pass as an access token. ID tokens carry no type of their own.
       return refuse("token of issuer '" + name + "' is typed as another kind of JWT");
+    }
+    Set<String> tokenTypes = issuer.config().tokenTypes();
+    if (!tokenTypes.isEmpty() && (typ == null || !tokenTypes.contains(typ))) {
+      // token_types: [at+jwt] (RFC 9068 §2.1): an ID token (typ JWT, aud a client id the issuer
+      // also accepts) or any other JWT the issuer signs is not an access token here.
+      return refuse(
+          "token of issuer '"
+              + name
+              + "' "
+              + (typ == null ? "has no typ" : typed(header.getType().getType()))
+              + "; the issuer's token_types are "
+              + String.join(", ", new TreeSet<>(tokenTypes)));
     }
 
     // Signature, with a key from the issuer's JWKS only (never from the token's header).
@@ -299,13 +317,20 @@ public final class JwtVerifier implements BearerTokenVerifier {
             name));
   }
 
-  /** {@code typ} values of JWTs that are not access tokens (lower case, no "application/"). */
-  private static final Set<String> NOT_ACCESS_TOKENS =
-      Set.of("logout+jwt", "secevent+jwt", "dpop+jwt", "id_token+jwt", "jwk-set+jwt");
-
-  private static String mediaType(com.nimbusds.jose.JOSEObjectType type) {
-    String t = type.getType().toLowerCase(java.util.Locale.ROOT);
-    return t.startsWith("application/") ? t.substring("application/".length()) : t;
+  /**
+   * {@code is typed 'JWT'}: the {@code typ} for a rejection detail, quoted only when it reads as a
+   * media type (at most 64 characters, {@code type/subtype} or a subtype alone); anything else is
+   * not shown, as a detail carries no other text read from the token.
+   */
+  static String typed(String typ) {
+    int slash = typ.indexOf('/');
+    boolean plausible =
+        typ.length() <= 64
+            && (slash < 0
+                ? JwtIssuerConfig.isMediaSubtype(typ)
+                : JwtIssuerConfig.isMediaSubtype(typ.substring(0, slash))
+                    && JwtIssuerConfig.isMediaSubtype(typ.substring(slash + 1)));
+    return plausible ? "is typed '" + typ + "'" : "has a typ that is not a media type";
   }
 
   private boolean signatureVerifies(SignedJWT jwt, List<JWK> candidates) {

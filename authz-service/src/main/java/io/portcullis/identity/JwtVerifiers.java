@@ -122,8 +122,10 @@ public final class JwtVerifiers implements AutoCloseable {
    * reused; new ones are created lazily (the first token fetches the keys).
    *
    * @throws IllegalArgumentException if an issuer allows an algorithm that is not asymmetric (HMAC,
-   *     {@code none}) or unknown, has no algorithms or audiences, a negative skew, a non-https
-   *     (non-loopback) issuer or {@code jwks_uri}, or the same {@code issuer} appears twice
+   *     {@code none}) or unknown, has no algorithms or audiences, a token type not written as
+   *     {@link JwtIssuerConfig#tokenType} writes it or naming another kind of JWT, a negative skew,
+   *     a non-https (non-loopback) issuer or {@code jwks_uri}, or the same {@code issuer} appears
+   *     twice
    */
   public JwtVerifier forIssuers(List<JwtIssuerConfig> issuers) {
     List<Set<JWSAlgorithm>> allowLists = new ArrayList<>();
@@ -131,6 +133,14 @@ public final class JwtVerifiers implements AutoCloseable {
       allowLists.add(algorithms(c));
       if (c.audiences().isEmpty()) {
         throw new IllegalArgumentException("issuer '" + c.name() + "' accepts no audience");
+      }
+      for (String t : c.tokenTypes()) {
+        if (!JwtIssuerConfig.isMediaSubtype(t)
+            || !t.equals(JwtIssuerConfig.tokenType(t))
+            || JwtIssuerConfig.OTHER_JWT_TYPES.contains(t)) {
+          throw new IllegalArgumentException(
+              "issuer '" + c.name() + "' has a token type that is not an access token type");
+        }
       }
       if (c.clockSkew().isNegative()) {
         throw new IllegalArgumentException("issuer '" + c.name() + "' has a negative clock skew");

@@ -94,7 +94,15 @@ final class PolicyBinder extends YamlReader {
   private static final List<String> IDENTITY_KEYS =
       List.of("jwt", "introspection", "api_keys", "mtls");
   private static final List<String> JWT_KEYS =
-      List.of("name", "issuer", "jwks_uri", "audiences", "algorithms", "clock_skew", "claims");
+      List.of(
+          "name",
+          "issuer",
+          "jwks_uri",
+          "audiences",
+          "algorithms",
+          "token_types",
+          "clock_skew",
+          "claims");
   private static final List<String> CLAIM_KEYS =
       List.of("subject", "client", "roles", "scopes", "client_type");
   private static final List<String> INTROSPECTION_KEYS =
@@ -291,6 +299,10 @@ final class PolicyBinder extends YamlReader {
     if (f.get("algorithms") != null) {
       algorithms = algorithms(f.get("algorithms"), f.path("algorithms"));
     }
+    Set<String> tokenTypes = Set.of();
+    if (f.get("token_types") != null) {
+      tokenTypes = tokenTypes(f.get("token_types"), f.path("token_types"));
+    }
     Duration skew = DEFAULT_CLOCK_SKEW;
     if (f.get("clock_skew") != null) {
       Duration s = duration(f.get("clock_skew"), f.path("clock_skew"));
@@ -305,7 +317,53 @@ final class PolicyBinder extends YamlReader {
     if (errorCount() > errors || name == null || issuer == null) {
       return null;
     }
-    return new JwtIssuerConfig(name, issuer, jwksUri, audiences, algorithms, skew, claims);
+    return new JwtIssuerConfig(
+        name, issuer, jwksUri, audiences, algorithms, tokenTypes, skew, claims);
+  }
+
+  /**
+   * {@code token_types}: JOSE {@code typ} values, each a media subtype with or without {@code
+   * application/} ({@code at+jwt}, {@code application/at+jwt}), compared case-insensitively.
+   */
+  private Set<String> tokenTypes(YamlNode node, String path) {
+    Set<String> out = new LinkedHashSet<>();
+    List<YamlNode> items = items(node, path, "a list of token types");
+    if (items == null) {
+      return out;
+    }
+    if (items.isEmpty()) {
+      d.error(
+          node,
+          path,
+          "must not be empty (omit it to accept any typ an access token may have, or list"
+              + " at+jwt)");
+    }
+    for (int i = 0; i < items.size(); i++) {
+      String p = path + "[" + i + "]";
+      String typ = string(items.get(i), p);
+      if (typ == null) {
+        continue;
+      }
+      String type = JwtIssuerConfig.tokenType(typ);
+      if (!JwtIssuerConfig.isMediaSubtype(type)) {
+        d.error(
+            items.get(i),
+            p,
+            quoted(typ)
+                + " is not a JWT type: write the media type of the tokens' typ header, such as"
+                + " at+jwt or application/at+jwt");
+      } else if (JwtIssuerConfig.OTHER_JWT_TYPES.contains(type)) {
+        d.error(
+            items.get(i),
+            p,
+            quoted(typ)
+                + " is the type of another kind of JWT, never accepted as an access token;"
+                + " access tokens are typed at+jwt (RFC 9068)");
+      } else {
+        out.add(type);
+      }
+    }
+    return out;
   }
 
   private Set<String> algorithms(YamlNode node, String path) {

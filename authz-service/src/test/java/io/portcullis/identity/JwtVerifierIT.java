@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.nimbusds.jose.EncryptionMethod;
 import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWEAlgorithm;
 import com.nimbusds.jose.JWEHeader;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -43,6 +44,7 @@ import java.security.Key;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Signature;
+import java.text.ParseException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -595,6 +597,70 @@ class JwtVerifierIT {
         .isInstanceOf(Verification.Verified.class);
     assertThat(verifier().verify(idp.token(ID).header("typ", "JWT").sign()))
         .isInstanceOf(Verification.Verified.class);
+  }
+
+  // ---- token_types: access tokens only (RFC 9068) ----
+
+  /** The issuer as an OIDC provider is often set up: a client id among the audiences. */
+  private JwtVerifier verifierAccepting(String... tokenTypes) {
+    return registry.forIssuers(
+        List.of(
+            new JwtIssuerConfig(
+                "corp",
+                idp.issuer(ID),
+                null,
+                List.of("orders-api", "web-app"),
+                Set.of("RS256"),
+                Set.of(tokenTypes),
+                Duration.ofSeconds(30),
+                ClaimMapping.DEFAULT)));
+  }
+
+  @Test
+  void verify_idTokenOfAnAcceptedClient_isRefusedUnderTokenTypesAtJwt_namingItsTyp()
+      throws ParseException {
+    String idToken = idp.idToken(ID, "web-app");
+    SignedJWT parsed = SignedJWT.parse(idToken);
+    assertThat(parsed.getHeader().getType()).isEqualTo(JOSEObjectType.JWT);
+    assertThat(parsed.getJWTClaimsSet().getAudience()).containsExactly("web-app");
+    assertThat(verifierAccepting().verify(idToken))
+        .as("without token_types an ID token passes as an access token (the default, unchanged)")
+        .isInstanceOf(Verification.Verified.class);
+
+    Verification v = verifierAccepting("at+jwt").verify(idToken);
+
+    assertRejected(v, Reason.INVALID_TOKEN);
+    assertThat(((Verification.Rejected) v).detail())
+        .isEqualTo("token of issuer 'corp' is typed 'JWT'; the issuer's token_types are at+jwt")
+        .doesNotContain(idToken);
+  }
+
+  @Test
+  void verify_accessTokenTypedAtJwt_isAcceptedUnderTokenTypes_withOrWithoutApplicationPrefix() {
+    JwtVerifier verifier = verifierAccepting("at+jwt");
+    for (String typ : List.of("at+jwt", "application/at+jwt", "AT+JWT")) {
+      String token = idp.accessToken(ID, "web-app", "orders-api", typ);
+
+      assertThat(identity(verifier.verify(token)).principal()).as(typ).isEqualTo("web-app");
+    }
+  }
+
+  @Test
+  void verify_untypedOrOtherwiseTypedToken_isRefusedUnderTokenTypes() {
+    JwtVerifier verifier = verifierAccepting("at+jwt");
+
+    Verification untyped = verifier.verify(idp.token(ID).withoutType().sign());
+    Verification odd = verifier.verify(idp.token(ID).header("typ", "at+jwt\n<script>").sign());
+
+    assertRejected(untyped, Reason.INVALID_TOKEN);
+    assertThat(((Verification.Rejected) untyped).detail())
+        .isEqualTo("token of issuer 'corp' has no typ; the issuer's token_types are at+jwt");
+    assertRejected(odd, Reason.INVALID_TOKEN);
+    assertThat(((Verification.Rejected) odd).detail())
+        .as("a typ that is no media type is not echoed")
+        .isEqualTo(
+            "token of issuer 'corp' has a typ that is not a media type; the issuer's"
+                + " token_types are at+jwt");
   }
 
   @Test

@@ -152,6 +152,18 @@ class PolicyLoaderErrorsTest {
             "alg_none.yaml", 7, 27, "identity.jwt[0].algorithms[1]", "'none' is never accepted"),
         Arguments.of("hs256.yaml", 7, 20, "identity.jwt[0].algorithms[0]", "key-confusion"),
         Arguments.of(
+            "token_types_other_kind.yaml",
+            7,
+            29,
+            "identity.jwt[0].token_types[1]",
+            "'id_token+jwt' is the type of another kind of JWT, never accepted as an access token"),
+        Arguments.of(
+            "token_types_not_a_type.yaml",
+            7,
+            29,
+            "identity.jwt[0].token_types[1]",
+            "'text/plain' is not a JWT type: write the media type of the tokens' typ header"),
+        Arguments.of(
             "http_issuer.yaml",
             5,
             15,

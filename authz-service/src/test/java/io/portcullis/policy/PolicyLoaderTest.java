@@ -372,6 +372,7 @@ class PolicyLoaderTest {
                           jwks_uri: http://localhost:8080/jwks
                           audiences: [orders-api, admin-api]
                           algorithms: [PS256, EdDSA]
+                          token_types: [application/AT+JWT, at+jwt]
                           clock_skew: 5m
                           claims: { subject: user.id, roles: realm_access.roles, client_type: ct }
                       introspection:
@@ -415,6 +416,7 @@ class PolicyLoaderTest {
                 URI.create("http://localhost:8080/jwks"),
                 List.of("orders-api", "admin-api"),
                 java.util.Set.of("PS256", "EdDSA"),
+                java.util.Set.of("at+jwt"),
                 Duration.ofMinutes(5),
                 new ClaimMapping("user.id", "azp", "realm_access.roles", "scope", "ct")));
 

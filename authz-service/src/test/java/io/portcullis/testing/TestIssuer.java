@@ -10,7 +10,14 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -31,6 +38,7 @@ import no.nav.security.mock.oauth2.http.OAuth2HttpResponseKt;
 import no.nav.security.mock.oauth2.http.OAuth2HttpRouterKt;
 import no.nav.security.mock.oauth2.http.Route;
 import no.nav.security.mock.oauth2.http.WellKnown;
+import no.nav.security.mock.oauth2.token.DefaultOAuth2TokenCallback;
 import no.nav.security.mock.oauth2.token.KeyProvider;
 import no.nav.security.mock.oauth2.token.OAuth2TokenProvider;
 import okhttp3.Headers;
@@ -94,6 +102,88 @@ public final class TestIssuer implements AutoCloseable {
   /** The server itself, for its own token API ({@code issueToken}). */
   public MockOAuth2Server server() {
     return server;
+  }
+
+  /**
+   * An OIDC ID token for {@code clientId}, obtained as a relying party does: the authorization code
+   * flow ({@code scope=openid}) against the server's own endpoints, then the {@code id_token} of
+   * its token response. Its {@code aud} is the client id and its {@code typ} is {@code JWT}.
+   */
+  public String idToken(String id, String clientId) {
+    String redirect = "http://localhost/callback";
+    HttpResponse<String> authorized =
+        send(
+            HttpRequest.newBuilder(
+                    server
+                        .authorizationEndpointUrl(id)
+                        .newBuilder()
+                        .addQueryParameter("client_id", clientId)
+                        .addQueryParameter("response_type", "code")
+                        .addQueryParameter("redirect_uri", redirect)
+                        .addQueryParameter("scope", "openid")
+                        .addQueryParameter("state", "s")
+                        .addQueryParameter("nonce", "n")
+                        .build()
+                        .uri())
+                .GET()
+                .build());
+    String location = authorized.headers().firstValue("location").orElseThrow();
+    String code = okhttp3.HttpUrl.get(location).queryParameter("code");
+    return tokenResponse(
+            id,
+            "grant_type=authorization_code&code="
+                + code
+                + "&redirect_uri="
+                + URLEncoder.encode(redirect, StandardCharsets.UTF_8)
+                + "&client_id="
+                + clientId
+                + "&client_secret=secret")
+        .get("id_token")
+        .toString();
+  }
+
+  /**
+   * An access token for {@code clientId} from the server's token endpoint (client credentials
+   * grant), with {@code aud} {@code audience} and JOSE {@code typ} {@code typ}.
+   */
+  public String accessToken(String id, String clientId, String audience, String typ) {
+    server.enqueueCallback(
+        new DefaultOAuth2TokenCallback(id, clientId, typ, List.of(audience), Map.of(), 3600));
+    return tokenResponse(
+            id,
+            "grant_type=client_credentials&scope=orders&client_id="
+                + clientId
+                + "&client_secret=secret")
+        .get("access_token")
+        .toString();
+  }
+
+  private Map<String, Object> tokenResponse(String id, String form) {
+    HttpResponse<String> r =
+        send(
+            HttpRequest.newBuilder(server.tokenEndpointUrl(id).uri())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString(form))
+                .build());
+    if (r.statusCode() != 200) {
+      throw new IllegalStateException("token endpoint answered " + r.statusCode());
+    }
+    try {
+      return com.nimbusds.jose.util.JSONObjectUtils.parse(r.body());
+    } catch (java.text.ParseException e) {
+      throw new IllegalStateException("token endpoint answered no JSON", e);
+    }
+  }
+
+  private static HttpResponse<String> send(HttpRequest request) {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   /** The RSA key (with its private part) the server holds for {@code keyId}. */
@@ -228,6 +318,7 @@ public final class TestIssuer implements AutoCloseable {
     private final Map<String, Object> claims = new LinkedHashMap<>();
     private String keyId;
     private boolean namesKey = true;
+    private boolean typed = true;
     private final Map<String, Object> header = new LinkedHashMap<>();
 
     private TokenBuilder(String id) {
@@ -272,6 +363,12 @@ public final class TestIssuer implements AutoCloseable {
       return this;
     }
 
+    /** Leaves {@code typ} out of the header (by default it is {@code JWT}). */
+    public TokenBuilder withoutType() {
+      this.typed = false;
+      return this;
+    }
+
     /** Adds a header parameter (e.g. {@code crit}, {@code jku}); it is signed like the rest. */
     public TokenBuilder header(String name, Object value) {
       header.put(name, value);
@@ -289,7 +386,7 @@ public final class TestIssuer implements AutoCloseable {
       JWSHeader.Builder h =
           new JWSHeader.Builder(JWSAlgorithm.RS256)
               .keyID(namesKey ? key.getKeyID() : null)
-              .type(JOSEObjectType.JWT);
+              .type(typed ? JOSEObjectType.JWT : null);
       header.forEach(
           (name, value) -> {
             if (name.equals("crit")) {
