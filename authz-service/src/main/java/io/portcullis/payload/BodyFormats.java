@@ -58,10 +58,15 @@ import tools.jackson.databind.JsonNode;
  *       lookahead {@code ~(?=[01])} written as {@code ~[01]}, which accepts the same strings).
  * </ul>
  *
+ * <p>OpenAPI's formats load too, as schemas generated from an API description carry them: {@code
+ * int32} and {@code int64} are checked (a whole number in range), {@code byte} is checked as base64
+ * (RE2/J), and {@code float}, {@code double}, {@code password} and {@code binary}, which nothing a
+ * JSON value holds can fail, check nothing.
+ *
  * <p>Every other name is refused when the policy loads ({@link UnsupportedFormat}): {@code regex}
  * and {@code uri-template}, the validator's non-standard formats ({@code alpha}, {@code phone},
- * ...), OpenAPI's ({@code int32}, ...), and typos, which would otherwise check nothing without a
- * word. A check that throws anyway judges the value invalid (the request is denied, never allowed).
+ * ...), and typos, which would otherwise check nothing without a word. A check that throws anyway
+ * judges the value invalid (the request is denied, never allowed).
  *
  * <p>Immutable and thread-safe.
  */
@@ -123,6 +128,23 @@ final class BodyFormats {
           new Re2Format(
               "relative-json-pointer",
               "^(0|([1-9]\\d*))(#|(/([^/#~]|~[01])*)*)$",
+              Integer.MAX_VALUE),
+        }) {
+      m.put(f.getName(), f);
+    }
+    // OpenAPI's formats (OpenAPI 3.1 "Data Types"), which schemas generated from an API description
+    // carry on nearly every number: a policy built from one must load.
+    for (Format f :
+        new Format[] {
+          new OpenApiInteger("int32", Integer.MIN_VALUE, Integer.MAX_VALUE),
+          new OpenApiInteger("int64", Long.MIN_VALUE, Long.MAX_VALUE),
+          new Annotation("float"),
+          new Annotation("double"),
+          new Annotation("password"),
+          new Annotation("binary"),
+          new Re2Format(
+              "byte",
+              "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
               Integer.MAX_VALUE),
         }) {
       m.put(f.getName(), f);
@@ -241,6 +263,53 @@ final class BodyFormats {
       }
     }
     return true;
+  }
+
+  /**
+   * OpenAPI's {@code int32} and {@code int64}: a JSON number must be a whole number in the range (a
+   * JSON number has no size of its own, and an upstream reading it into an {@code int} would
+   * overflow); a value of another type is not the format's concern, as for every format.
+   */
+  private record OpenApiInteger(String name, long min, long max) implements Format {
+    @Override
+    public String getName() {
+      return name;
+    }
+
+    @Override
+    public String getMessageKey() {
+      return "format." + name;
+    }
+
+    @Override
+    public boolean matches(ExecutionContext execution, SchemaContext schema, JsonNode value) {
+      if (!value.isNumber()) {
+        return true;
+      }
+      // Body numbers are bounded in length when the body is parsed, so this stays cheap.
+      java.math.BigDecimal v = value.decimalValue();
+      return v.signum() == 0
+          || (v.stripTrailingZeros().scale() <= 0
+              && v.compareTo(java.math.BigDecimal.valueOf(min)) >= 0
+              && v.compareTo(java.math.BigDecimal.valueOf(max)) <= 0);
+    }
+  }
+
+  /**
+   * An OpenAPI format that constrains nothing a JSON value can get wrong ({@code float}, {@code
+   * double}: any JSON number; {@code password}, {@code binary}: any string): accepted so that
+   * schemas generated from an API description load, and checks nothing.
+   */
+  private record Annotation(String name) implements Format {
+    @Override
+    public String getName() {
+      return name;
+    }
+
+    @Override
+    public boolean matches(ExecutionContext execution, SchemaContext schema, JsonNode value) {
+      return true;
+    }
   }
 
   /** A full match of an RE2/J expression, on values up to {@code maxLength} characters. */

@@ -113,6 +113,45 @@ class BodySchemaFormatTest {
     assertThat(check(s, invalid)).as(invalid).isEqualTo("$.v: format");
   }
 
+  /** Schemas generated from an OpenAPI description carry its formats on nearly every number. */
+  @ParameterizedTest(name = "{0}: {1} is valid, {2} is not")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "int32 | 2147483647          | 2147483648",
+        "int32 | -2147483648         | 1.5",
+        "int32 | 7.0                 | -2147483649",
+        "int64 | 9223372036854775807 | 9223372036854775808",
+        "int64 | 0                   | 1e30",
+      })
+  void validate_openApiIntegerFormats_areAssertedOnNumbers(
+      String format, String valid, String invalid) throws IOException {
+    Files.writeString(
+        dir.resolve("n.json"),
+        "{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"number\",\"format\":\""
+            + format
+            + "\"}}}");
+    JsonBodySchema s =
+        ((JsonBodySchema.Outcome.Compiled) JsonBodySchema.compile(dir, "n.json")).schema();
+    assertThat(s.validate(Body.of("{\"v\":" + valid + "}", false), "application/json"))
+        .as(valid)
+        .isNull();
+    assertThat(s.validate(Body.of("{\"v\":" + invalid + "}", false), "application/json"))
+        .as(invalid)
+        .isEqualTo("$.v: format");
+  }
+
+  @Test
+  void validate_openApiByte_isBase64_andTheAnnotationsCheckNothing() throws IOException {
+    JsonBodySchema bytes = formatSchema(dir, "byte");
+    assertThat(check(bytes, "aGVsbG8=")).isNull();
+    assertThat(check(bytes, "aGVsbG8")).isEqualTo("$.v: format");
+    assertThat(check(bytes, "not base64!")).isEqualTo("$.v: format");
+    for (String annotation : new String[] {"float", "double", "password", "binary"}) {
+      assertThat(check(formatSchema(dir, annotation), "anything at all")).as(annotation).isNull();
+    }
+  }
+
   @Test
   void validate_formatOnANonString_isIgnored_asJsonSchemaSays() throws IOException {
     JsonBodySchema s = formatSchema(dir, "email");
@@ -149,11 +188,11 @@ class BodySchemaFormatTest {
         .startsWith("schema file 's.json' does not compile: ")
         .contains("format 'emial' at s.json#/properties/contact/properties/email/format")
         .contains("is not supported: not a format body schemas check")
-        .contains("body schemas check date, date-time, duration, email, hostname");
+        .contains("body schemas check binary, byte, date, date-time, double, duration, email");
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"regex", "uri-template", "int32", "alpha", "phone", "Email"})
+  @ValueSource(strings = {"regex", "uri-template", "int16", "alpha", "phone", "Email"})
   void compile_formatTheValidatorDoesNotCheckSafely_isRefused(String format) throws IOException {
     assertThat(failure("{\"type\":\"string\",\"format\":\"" + format + "\"}"))
         .contains("format '" + format + "' at s.json#/format is not supported");
