@@ -50,6 +50,17 @@ public interface AuditStore {
   ChainHead head(String instance);
 
   /**
+   * What happened to the store's file if its path no longer names the file the store has open
+   * (deleted, or replaced by another file: {@link io.portcullis.store.Database#fileProblem()}),
+   * with the path: {@code "the SQLite file /var/lib/portcullis/portcullis.db was deleted"}. Empty
+   * while it does, and for a store without a file. The store itself does not notice: it goes on
+   * writing the file it has open, which is lost when it closes.
+   */
+  default java.util.Optional<String> fileProblem() {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * Appends records of one instance in one transaction, in order. Each record must either continue
    * the chain ({@code seq = head.seq + 1}, {@code prev_hash = head.hash}, correct {@code hash}) or
    * be an exact copy of a stored record (same content apart from the chain fields), which is

@@ -91,6 +91,17 @@ import org.slf4j.LoggerFactory;
  *       store skips records it already holds. When the journal reaches {@code journal_max_bytes},
  *       further records are dropped and counted; the store thread's head stays at the last record
  *       kept, and the next kept batch is re-linked after it, so the chain has no holes.
+ *   <li><b>Store file gone.</b> A SQLite store's file deleted or replaced while the service has it
+ *       open is not an outage to SQLite: its connections go on writing the unlinked file, which is
+ *       lost for good when they close. The replay thread checks every {@code 2 s} ({@link
+ *       Builder#fileCheckInterval}) that the path still names the file opened ({@link
+ *       AuditStore#fileProblem}); once it does not, the writer logs an ERROR (once), sets {@code
+ *       portcullis_audit_store_file_missing} and spills to the journal as in an outage, and stops
+ *       replaying, until the path names the opened file again (a hard link back) or, as documented,
+ *       the service is restarted: the store at the path is then opened (a new, empty one created if
+ *       there is none) and the journal replayed into it. Its records continue the lost chain, so a
+ *       new store refuses them as diverging and they are re-linked after its head (genesis): the
+ *       new store holds one intact chain starting at seq 1.
  *   <li><b>Chain head.</b> On start the head is the journal's last record, else the store's head;
  *       if the store is unreachable then, the writer starts from genesis, and the store's {@link
  *       AppendResult.Diverged} answer makes it re-link records after the true head (records never
@@ -124,6 +135,9 @@ import org.slf4j.LoggerFactory;
 public final class AuditWriter implements AuditSink, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AuditWriter.class);
 
+  /** How often the store's file is checked by default: a stat call, nothing more. */
+  public static final Duration DEFAULT_FILE_CHECK_INTERVAL = Duration.ofSeconds(2);
+
   /** Re-link attempts per batch before the store is treated as failing. */
   private static final int MAX_RELINKS = 8;
 
@@ -136,6 +150,17 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
   private final Counter journaled;
   private final Counter chainRewound;
   private final AtomicInteger chainBlocked = new AtomicInteger();
+  private final AtomicInteger storeFileMissing = new AtomicInteger();
+
+  /** How often the replay thread checks that the store's file is still at its path. */
+  private final Duration fileCheckInterval;
+
+  /**
+   * What happened to the store's file ({@link AuditStore#fileProblem}), while its path does not
+   * name the file the store has open; records then go to the journal.
+   */
+  private volatile @Nullable String fileProblem;
+
   private final InstantSource clock;
   private final DistributionSummary batchRecords;
   private final Path journalFile;
@@ -236,6 +261,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     this.instance = Objects.requireNonNull(b.instance, "instance");
     this.settings = b.settings;
     this.clock = b.clock;
+    this.fileCheckInterval = b.fileCheckInterval;
     this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
     this.storeTimeoutNanos = settings.storeTimeout().toNanos();
     this.highWater = Math.max(1, (int) (settings.queueCapacity() * 3L / 4));
@@ -265,6 +291,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         .description(
             "1 while the audit store holds a row after this instance's chain head that the writer"
                 + " did not write, so records stay in the journal")
+        .register(registry);
+    Gauge.builder(MetricNames.AUDIT_STORE_FILE_MISSING, storeFileMissing, AtomicInteger::get)
+        .description(
+            "1 once the SQLite audit store's path no longer names the file the service has open"
+                + " (deleted or replaced), so records go to the journal until a restart")
         .register(registry);
     Gauge.builder(MetricNames.AUDIT_QUEUE_DEPTH, queue, ArrayBlockingQueue::size)
         .description("Decisions waiting for the audit writer")
@@ -384,6 +415,11 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     thread.start();
     replayer.scheduleWithFixedDelay(
         this::replay, 0, settings.retryInterval().toMillis(), TimeUnit.MILLISECONDS);
+    replayer.scheduleWithFixedDelay(
+        this::checkStoreFile,
+        fileCheckInterval.toMillis(),
+        fileCheckInterval.toMillis(),
+        TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -1019,7 +1055,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
    */
   private void replay() {
     reportDrops(false);
-    if (!spilling) {
+    if (!spilling || fileProblem != null) {
       return;
     }
     ChainHead stored = null;
@@ -1081,6 +1117,48 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     }
   }
 
+  /**
+   * Checks that the store's path still names the file the store has open; once it does not, logs an
+   * ERROR (once) and sets the gauge, and {@link #write} and {@link #replay} keep records in the
+   * journal rather than in a file that is lost when the store closes. If the path names the opened
+   * file again (linked back), the journal is replayed into it.
+   */
+  private void checkStoreFile() {
+    java.util.Optional<String> problem;
+    try {
+      problem = store.fileProblem();
+    } catch (RuntimeException e) {
+      log.debug("Checking the audit store's file failed: {}", e.toString());
+      return;
+    }
+    if (problem.isPresent()) {
+      if (fileProblem == null) {
+        lock.lock();
+        try {
+          fileProblem = problem.get();
+          spilling = true; // the next batch goes to the journal; replay() waits for the file
+        } finally {
+          lock.unlock();
+        }
+        storeFileMissing.set(1);
+        log.error(
+            "Audit store lost: {} while the service has it open. The service can still write to"
+                + " the file it opened, but no one else can read it and it is gone when the"
+                + " service stops: the audit records stored in it are lost (unless the file is"
+                + " copied from /proc/<pid>/fd first, or restored from a backup). Decisions are now"
+                + " kept in the journal {}. Restart the service: it opens the store at the path,"
+                + " creating a new, empty one if there is none, and stores the journal in it. See"
+                + " docs/operations.md, \"The audit store file was deleted\".",
+            problem.get(),
+            journalFile);
+      }
+    } else if (fileProblem != null) {
+      fileProblem = null;
+      storeFileMissing.set(0);
+      log.info("Audit store file is back at its path; replaying the journal into it");
+    }
+  }
+
   private static String fileName(String instance) {
     StringBuilder sb = new StringBuilder(instance.length());
     for (int i = 0; i < instance.length(); i++) {
@@ -1104,6 +1182,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
     private AuditSettings settings = AuditSettings.defaults();
     private MeterRegistry registry = new SimpleMeterRegistry();
     private InstantSource clock = InstantSource.system();
+    private Duration fileCheckInterval = DEFAULT_FILE_CHECK_INTERVAL;
 
     private Builder(AuditStore store) {
       this.store = store;
@@ -1137,6 +1216,18 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
      */
     public Builder clock(InstantSource clock) {
       this.clock = clock;
+      return this;
+    }
+
+    /**
+     * How often the writer checks that the store's file is still at its path ({@link
+     * AuditStore#fileProblem}); {@link #DEFAULT_FILE_CHECK_INTERVAL} by default.
+     */
+    public Builder fileCheckInterval(Duration interval) {
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("fileCheckInterval must be positive");
+      }
+      this.fileCheckInterval = interval;
       return this;
     }
 

@@ -116,6 +116,11 @@ abstract sealed class JdbcAuditStore implements AuditStore
     return db;
   }
 
+  @Override
+  public java.util.Optional<String> fileProblem() {
+    return db.fileProblem().map(what -> "the SQLite file " + db.file().orElseThrow() + " " + what);
+  }
+
   // ---- head and append ------------------------------------------------------------------------
 
   @Override

@@ -109,6 +109,13 @@ public final class MetricNames {
   public static final String AUDIT_JOURNAL_BYTES = "portcullis.audit.journal.bytes";
 
   /**
+   * {@code portcullis_audit_store_file_missing}: 1 once the SQLite audit store's path no longer
+   * names the file the service has open (deleted, or replaced by another file), so records go to
+   * the journal until a restart; 0 otherwise, and always for PostgreSQL.
+   */
+  public static final String AUDIT_STORE_FILE_MISSING = "portcullis.audit.store.file.missing";
+
+  /**
    * {@code portcullis_audit_retention_stalled}: 1 if the last audit retention run found records
    * older than the retention it could not delete, because a record before them in their chain is
    * stamped after the cutoff (a clock stepped ahead); 0 otherwise.

@@ -5,7 +5,9 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Optional;
@@ -33,7 +35,12 @@ import org.sqlite.SQLiteOpenMode;
  * memory-mapped reads (256 MiB), and {@code BEGIN IMMEDIATE} transactions (a read-then-write
  * transaction takes the write lock up front, so two writers never deadlock upgrading their locks).
  * {@link #open} creates a missing database file owner-only, in an owner-only directory if that is
- * missing too; {@link #openExisting} creates nothing.
+ * missing too ({@link #createdFile()} says so); {@link #openExisting} creates nothing.
+ *
+ * <p>A SQLite file deleted or replaced while the pool has it open goes unnoticed by SQLite: its
+ * connections keep reading and writing the unlinked file, which is gone for good once they close.
+ * {@link #fileProblem()} compares the file at the path with the one opened (device and inode), for
+ * the audit writer to check now and then.
  *
  * <p>Migrations are Flyway versioned scripts, one folder per database kind ({@link
  * DatabaseKind#migrationLocation()}), sharing one version sequence: {@code V1__audit.sql}, then the
@@ -59,17 +66,30 @@ public final class Database implements AutoCloseable {
   private final int appliedMigrations;
   private final @Nullable SqliteCheckpointer checkpointer;
 
+  /** The SQLite file, absolute; {@code null} for PostgreSQL and in-memory SQLite. */
+  private final @Nullable Path file;
+
+  /** The file key (device and inode) of {@link #file} when it was opened, if the file has one. */
+  private final @Nullable Object fileKey;
+
+  private final boolean createdFile;
+
   private Database(
       DatabaseKind kind,
       HikariDataSource pool,
       String redactedUrl,
       int appliedMigrations,
-      @Nullable SqliteCheckpointer checkpointer) {
+      @Nullable SqliteCheckpointer checkpointer,
+      @Nullable Path file,
+      boolean createdFile) {
     this.kind = kind;
     this.pool = pool;
     this.redactedUrl = redactedUrl;
     this.appliedMigrations = appliedMigrations;
     this.checkpointer = checkpointer;
+    this.file = file;
+    this.fileKey = file == null ? null : fileKeyOf(file);
+    this.createdFile = createdFile;
   }
 
   /** What opening may do to the store. */
@@ -116,11 +136,14 @@ public final class Database implements AutoCloseable {
     config.setValidationTimeout(
         Math.max(250, Math.min(settings.connectTimeout().toMillis(), 5000)));
     SQLiteDataSource sqliteSource = null;
+    Path openedFile = null;
+    boolean created = false;
     switch (kind) {
       case SQLITE -> {
         Optional<Path> file = sqliteFile(settings.url());
+        openedFile = file.map(Path::toAbsolutePath).orElse(null);
         switch (access) {
-          case CREATE_AND_MIGRATE -> file.ifPresent(Database::createStoreFile);
+          case CREATE_AND_MIGRATE -> created = file.isPresent() && createStoreFile(file.get());
           case EXISTING -> file.ifPresent(Database::requireExisting);
         }
         int pageSize = file.isPresent() ? pageSize(settings, access) : 4096;
@@ -166,7 +189,8 @@ public final class Database implements AutoCloseable {
           sqliteSource != null && !isInMemory(settings.url())
               ? new SqliteCheckpointer(sqliteSource, SqliteCheckpointer.INTERVAL)
               : null;
-      return new Database(kind, pool, settings.redactedUrl(), applied, checkpointer);
+      return new Database(
+          kind, pool, settings.redactedUrl(), applied, checkpointer, openedFile, created);
     } catch (FlywayException e) {
       pool.close();
       String what = access == Access.EXISTING ? "reading the schema of " : "schema migration of ";
@@ -346,8 +370,10 @@ public final class Database implements AutoCloseable {
    * and hashes (the admin token beside them is created {@code rw-------} too). A directory or file
    * that exists keeps its permissions: they are the operator's. On a file system without POSIX
    * permissions both are created with its defaults.
+   *
+   * @return whether the file was created (there was none at the path)
    */
-  private static void createStoreFile(Path file) {
+  private static boolean createStoreFile(Path file) {
     Path absolute = file.toAbsolutePath();
     Path parent = absolute.getParent();
     if (parent != null) {
@@ -358,12 +384,14 @@ public final class Database implements AutoCloseable {
       }
     }
     if (Files.exists(absolute)) {
-      return;
+      return false;
     }
     try {
       Files.createFile(absolute, OwnerOnly.fileAttributes(absolute));
+      return true;
     } catch (FileAlreadyExistsException e) {
       // created meanwhile (another instance starting): its permissions are its creator's
+      return false;
     } catch (IOException e) {
       throw new StoreException("cannot create the store " + absolute + ": " + e, e);
     }
@@ -371,6 +399,52 @@ public final class Database implements AutoCloseable {
 
   public DatabaseKind kind() {
     return kind;
+  }
+
+  /**
+   * Whether {@link #open} created the SQLite file: there was none at the path. False for an
+   * existing file, PostgreSQL and in-memory SQLite.
+   */
+  public boolean createdFile() {
+    return createdFile;
+  }
+
+  /** The SQLite file this database was opened on (absolute), if it is one. */
+  public Optional<Path> file() {
+    return Optional.ofNullable(file);
+  }
+
+  /**
+   * Whether the SQLite file's path still names the file that was opened: empty if it does (or this
+   * is no SQLite file, or the file system has no file keys to compare), else what happened to it
+   * ({@code "was deleted"}, {@code "was replaced by another file"}). SQLite does not notice either:
+   * its connections go on writing the file they opened, which no one can open again and which is
+   * gone once they close. Reads the file's attributes, nothing else; a path that cannot be read for
+   * another reason (permissions) is not reported.
+   */
+  public Optional<String> fileProblem() {
+    if (file == null) {
+      return Optional.empty();
+    }
+    try {
+      Object now = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+      if (fileKey == null || now == null || fileKey.equals(now)) {
+        return Optional.empty();
+      }
+      return Optional.of("was replaced by another file");
+    } catch (NoSuchFileException e) {
+      return Optional.of("was deleted");
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static @Nullable Object fileKeyOf(Path file) {
+    try {
+      return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+    } catch (IOException e) {
+      return null;
+    }
   }
 
   /**

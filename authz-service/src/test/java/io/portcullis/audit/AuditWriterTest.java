@@ -830,4 +830,97 @@ class AuditWriterTest {
     }
     assertThat(w.dropped()).isEqualTo(7);
   }
+
+  /**
+   * Deletes the SQLite file and its {@code -wal} and {@code -shm}, as {@code rm data/x.db*} does.
+   */
+  void deleteStoreFiles() throws IOException {
+    for (String suffix : List.of("", "-wal", "-shm")) {
+      Files.deleteIfExists(dir.resolve(dbFile.getFileName() + suffix));
+    }
+  }
+
+  @Test
+  void storeFileDeletedUnderTheWriter_saysSoOnce_setsTheGauge_andJournalsInsteadOfWritingToIt()
+      throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w = writer(settings, registry).start();
+    IntStream.range(0, 10).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 10);
+
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      deleteStoreFiles();
+      // SQLite goes on writing the unlinked file without an error: the writer's check (every 2 s
+      // by default) is what notices.
+      await()
+          .atMost(patience())
+          .until(() -> scraped(registry, "portcullis_audit_store_file_missing") == 1.0);
+      IntStream.range(10, 30).forEach(i -> w.append(decision(i)));
+      await().atMost(patience()).until(() -> w.journaled() == 20);
+      // The replay thread keeps trying every 50 ms; it must not store into the deleted file.
+      await().during(Duration.ofMillis(300)).atMost(patience()).until(() -> w.written() == 10);
+
+      assertThat(w.spilling()).isTrue();
+      assertThat(scraped(registry, "portcullis_audit_spilling")).isEqualTo(1.0);
+      assertThat(w.dropped()).isZero();
+      assertThat(logs.errors())
+          .singleElement()
+          .asString()
+          .contains("the SQLite file " + dbFile.toAbsolutePath() + " was deleted")
+          .contains(w.journalFile().toString())
+          .contains("Restart the service");
+    }
+  }
+
+  @Test
+  void afterTheStoreFileWasDeleted_aRestartCreatesANewStoreAndReplaysTheJournalIntoANewChain()
+      throws Exception {
+    AuditWriter w = writer(settings, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    w.start();
+    IntStream.range(0, 10).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 10);
+    deleteStoreFiles();
+    await().atMost(patience()).until(w::spilling);
+    IntStream.range(10, 30).forEach(i -> w.append(decision(i)));
+    w.close();
+    db.close();
+
+    // The restart: a new, empty store at the path; the journal continues the lost chain (seq 11
+    // on), so the store refuses it as diverging and the writer re-links it after genesis.
+    assertThat(dbFile).doesNotExist();
+    db = Database.open(StoreSettings.of("jdbc:sqlite:" + dbFile));
+    store = AuditStore.of(db);
+    AuditWriter restarted =
+        writer(store, settings, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)).start();
+    await().atMost(patience()).until(() -> !restarted.spilling());
+
+    assertThat(storedIdsInChainOrder()).containsExactlyElementsOf(ids(10, 30));
+    assertThat(store.head(INSTANCE).seq()).isEqualTo(20);
+    assertThat(store.verify()).isEqualTo(new ChainVerification.Intact(20));
+  }
+
+  @Test
+  void storeFileReplacedUnderTheWriter_isNoticedToo() throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AuditWriter w = writer(settings, registry).start();
+    IntStream.range(0, 3).forEach(i -> w.append(decision(i)));
+    await().atMost(patience()).until(() -> w.written() == 3);
+    Path other = dir.resolve("other.db");
+    Files.writeString(other, "");
+
+    try (LogCapture logs = LogCapture.of(AuditWriter.class)) {
+      Files.move(other, dbFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      await()
+          .atMost(patience())
+          .until(() -> scraped(registry, "portcullis_audit_store_file_missing") == 1.0);
+      IntStream.range(3, 6).forEach(i -> w.append(decision(i)));
+      await().atMost(patience()).until(() -> w.journaled() == 3);
+
+      assertThat(w.written()).isEqualTo(3);
+      assertThat(logs.errors())
+          .singleElement()
+          .asString()
+          .contains(dbFile.toAbsolutePath() + " was replaced by another file");
+    }
+  }
 }
