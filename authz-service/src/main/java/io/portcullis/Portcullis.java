@@ -12,6 +12,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.portcullis.audit.AuditRetention;
 import io.portcullis.audit.AuditStore;
 import io.portcullis.audit.AuditWriter;
+import io.portcullis.audit.LostStoreCheck;
 import io.portcullis.config.ReloadResult;
 import io.portcullis.config.RuntimeConfig;
 import io.portcullis.decision.DecisionPipeline;
@@ -172,6 +173,7 @@ public final class Portcullis implements AutoCloseable {
     // Store: keys and audit records (SQLite embedded, or PostgreSQL shared by instances).
     Database database = Database.open(StoreSettings.of(config.storeUrl()));
     resources.push(database);
+    LostStoreCheck.warnIfNewStore(database, config.dataDir(), config.audit().journalDirectory());
 
     // Identity: verifiers shared across policy reloads.
     JwtVerifiers jwt = JwtVerifiers.builder(meters).clock(clock).build();
