@@ -286,6 +286,9 @@ final class BodyFormats {
       if (!value.isNumber()) {
         return true;
       }
+      if ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue())) {
+        return false; // 1e400 parses to infinity, which no integer is (and has no BigDecimal)
+      }
       // Body numbers are bounded in length when the body is parsed, so this stays cheap.
       java.math.BigDecimal v = value.decimalValue();
       return v.signum() == 0

@@ -298,6 +298,11 @@ public final class JsonBodySchema implements BodySchema {
                               .formatAssertionsEnabled(true)));
     } catch (ValidationLimitExceededException e) {
       return "body is too complex to validate";
+    } catch (RuntimeException e) {
+      // A keyword that throws on a value (a number beyond a double's range is infinity, which some
+      // checks cannot compare) judges the body invalid: a deny like any other, audited, and no
+      // 500 with a stack trace per request for a client to flood the log with.
+      return "body cannot be validated: a value no check of the schema can judge";
     }
     if (errors.isEmpty()) {
       return null;

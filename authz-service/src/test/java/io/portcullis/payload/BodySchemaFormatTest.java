@@ -141,6 +141,27 @@ class BodySchemaFormatTest {
         .isEqualTo("$.v: format");
   }
 
+  /** {@code 1e400} is valid JSON that parses to infinity: invalid, never an exception. */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "{\"type\":\"number\",\"format\":\"int32\"}",
+        "{\"type\":\"integer\"}",
+        "{\"type\":\"number\",\"maximum\":10}",
+        "{\"type\":\"number\",\"multipleOf\":0.5}",
+      })
+  void validate_aNumberBeyondADoublesRange_isInvalid_notAnException(String property)
+      throws IOException {
+    JsonBodySchema s = compiled("{\"type\":\"object\",\"properties\":{\"v\":" + property + "}}");
+
+    assertThat(s.validate(Body.of("{\"v\":1e400}", false), "application/json"))
+        .as(property)
+        .isNotNull();
+    assertThat(s.validate(Body.of("{\"v\":-1e400}", false), "application/json"))
+        .as(property)
+        .isNotNull();
+  }
+
   @Test
   void validate_openApiByte_isBase64_andTheAnnotationsCheckNothing() throws IOException {
     JsonBodySchema bytes = formatSchema(dir, "byte");
