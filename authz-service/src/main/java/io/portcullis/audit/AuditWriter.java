@@ -521,14 +521,23 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
       }
     }
     replayer.shutdown();
+    boolean replayerStopped = false;
     try {
-      while (!replayer.awaitTermination(1, TimeUnit.MINUTES)) {
-        log.warn("Waiting for the audit journal replay to finish");
-      }
+      // Its store calls end by closeBy; a check of the store's file (a stat) is no store call and
+      // can hang on its own (an NFS hard mount): wait for it no longer than for the store.
+      long wait = Math.max(0, closeBy - System.nanoTime()) + TimeUnit.SECONDS.toNanos(1);
+      replayerStopped = replayer.awaitTermination(wait, TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       interrupted = true;
     }
-    replay();
+    if (replayerStopped) {
+      replay();
+    } else {
+      log.warn(
+          "Audit journal replay did not stop within audit.store_timeout ({}): stopping without"
+              + " it; the journal keeps what it holds for the next start",
+          settings.storeTimeout());
+    }
     calls.close();
     reportDrops(true);
     lock.lock();

@@ -1,5 +1,6 @@
 package io.portcullis.audit;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -29,6 +30,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
@@ -869,6 +871,53 @@ class AuditWriterTest {
           .contains("the SQLite file " + dbFile.toAbsolutePath() + " was deleted")
           .contains(w.journalFile().toString())
           .contains("Restart the service");
+    }
+  }
+
+  /**
+   * The file check is a stat, not a store call: on a file system where it hangs (an NFS hard
+   * mount), close() must still return within audit.store_timeout rather than wait for it.
+   */
+  @Test
+  void close_whileTheStoreFileCheckHangs_returnsWithinTheStoreTimeout() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AuditStore hangingStat =
+        (AuditStore)
+            java.lang.reflect.Proxy.newProxyInstance(
+                AuditStore.class.getClassLoader(),
+                new Class<?>[] {AuditStore.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("fileProblem")) {
+                    entered.countDown();
+                    release.await();
+                    return java.util.Optional.empty();
+                  }
+                  try {
+                    return method.invoke(store, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    AuditWriter w =
+        AuditWriter.builder(hangingStat)
+            .instance(INSTANCE)
+            .settings(settings.toBuilder().storeTimeout(Duration.ofMillis(500)).build())
+            .meterRegistry(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .fileCheckInterval(Duration.ofMillis(20))
+            .build()
+            .start();
+    try {
+      IntStream.range(0, 5).forEach(i -> w.append(decision(i)));
+      assertThat(entered.await(10, TimeUnit.SECONDS)).as("the file check ran").isTrue();
+
+      java.util.concurrent.CompletableFuture<Void> closing =
+          java.util.concurrent.CompletableFuture.runAsync(w::close);
+
+      assertThat(closing).as("close() with the file check hanging").succeedsWithin(5, SECONDS);
+      assertThat(w.written() + w.journaled()).as("every record stored or journaled").isEqualTo(5);
+    } finally {
+      release.countDown();
     }
   }
 
