@@ -51,6 +51,13 @@ public final class BackendCircuit {
   /** At most one WARN a minute about one backend (an outage's beginning or a reminder). */
   private static final long WARN_NANOS = Duration.ofMinutes(1).toNanos();
 
+  /**
+   * Callers in a row whose deadline ran out before the backend answered, with no answer in time in
+   * between, that open the circuit ({@link #late}): one tight deadline says nothing about the
+   * backend, this many say it answers later than callers can use.
+   */
+  static final int LATE_IN_A_ROW_OPENS = 16;
+
   private static final String UP_DESCRIPTION =
       "1 while the shared limit backend (Redis) works, 0 while it fails";
 
@@ -85,6 +92,8 @@ public final class BackendCircuit {
   private final Counter errors;
   private final Map<Caller, Counter> degraded;
   private volatile long openUntilNanos = Long.MIN_VALUE;
+  private final java.util.concurrent.atomic.AtomicInteger lateInARow =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   /** Non-null while the backend fails: from a failure until the next success. */
   private volatile @Nullable Outage outage;
@@ -177,6 +186,9 @@ public final class BackendCircuit {
 
   /** The backend answered: close the circuit, and end the outage if there was one. */
   public void succeeded() {
+    if (lateInARow.get() != 0) {
+      lateInARow.set(0); // read first: every answer passes here, a write only after late ones
+    }
     if (openUntilNanos != Long.MIN_VALUE) {
       openUntilNanos = Long.MIN_VALUE;
     }
@@ -215,9 +227,20 @@ public final class BackendCircuit {
    * The backend did not answer within a caller's own deadline, shorter than the backend's timeout:
    * count the degraded answer, but leave the circuit as it is, since one caller's tight deadline
    * says nothing about the backend (the call's own failure, if it comes, is {@link #failedLate}).
+   * {@link #LATE_IN_A_ROW_OPENS} such callers in a row, with no answer in time between them, do
+   * open it (no error is counted: the backend failed nothing): a backend that answers every call,
+   * but later than four fifths of Envoy's timeout and within its own, would otherwise never open
+   * the circuit, and every call would wait out its deadline for as long as it stays that slow.
    */
   public void late(Caller caller) {
     degraded(caller);
+    if (lateInARow.incrementAndGet() >= LATE_IN_A_ROW_OPENS) {
+      opened(
+          caller,
+          "answers later than the callers' deadlines ("
+              + LATE_IN_A_ROW_OPENS
+              + " calls in a row; ratelimit.redis.timeout is longer than the time they leave)");
+    }
   }
 
   /**

@@ -43,6 +43,33 @@ class BackendCircuitTest {
     assertThat(circuit.allowsAttempt()).isTrue();
   }
 
+  /**
+   * A backend that answers every call, but after the callers' deadlines, never fails a call: only
+   * the run of late callers can open the circuit, or every call waits out its deadline.
+   */
+  @Test
+  void lateAnswers_inARow_openTheCircuit_withoutCountingAnError_andAnAnswerInTimeResetsTheRun() {
+    for (int i = 1; i < BackendCircuit.LATE_IN_A_ROW_OPENS; i++) {
+      circuit.late(LIMITS);
+    }
+    circuit.succeeded(); // one answer in time: the run starts again
+    for (int i = 1; i < BackendCircuit.LATE_IN_A_ROW_OPENS; i++) {
+      circuit.late(LIMITS);
+    }
+    assertThat(circuit.allowsAttempt()).as("one short of the run").isTrue();
+    assertThat(meters.up()).isEqualTo(1);
+
+    circuit.late(LIMITS);
+
+    assertThat(circuit.allowsAttempt()).as("skipped for the retry interval").isFalse();
+    assertThat(meters.up()).isZero();
+    assertThat(meters.errors()).as("nothing failed").isZero();
+    clock.advance(Duration.ofSeconds(6));
+    assertThat(circuit.allowsAttempt()).isTrue();
+    circuit.succeeded();
+    assertThat(meters.up()).isEqualTo(1);
+  }
+
   @Test
   void lateAnswer_isADegradedDecisionButNoError_aLateFailureIsAnErrorAndOpensTheCircuit() {
     circuit.late(LIMITS); // a caller's deadline ran out before the backend answered
