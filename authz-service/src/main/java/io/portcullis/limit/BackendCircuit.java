@@ -244,6 +244,15 @@ public final class BackendCircuit {
   }
 
   /**
+   * The caller's time was up before the backend was asked (it spent it elsewhere, say on a slow
+   * introspection endpoint): count the degraded answer; this says nothing about the backend, so it
+   * neither opens the circuit nor counts toward {@link #LATE_IN_A_ROW_OPENS}.
+   */
+  public void expired(Caller caller) {
+    degraded(caller);
+  }
+
+  /**
    * The backend was not asked: the circuit is open, or (protection) this instance already has as
    * many calls waiting for it as it allows. Count the degraded answer.
    */

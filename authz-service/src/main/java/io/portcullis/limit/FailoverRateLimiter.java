@@ -102,7 +102,9 @@ public final class FailoverRateLimiter implements RateLimiter {
         circuit.succeeded();
         return outcome;
       } catch (LimitBackendException e) {
-        if (e.isCallersDeadline()) {
+        if (!e.backendWasAsked()) {
+          circuit.expired(BackendCircuit.Caller.LIMITS);
+        } else if (e.isCallersDeadline()) {
           circuit.late(BackendCircuit.Caller.LIMITS);
         } else {
           circuit.failed(BackendCircuit.Caller.LIMITS, e.getMessage());

@@ -41,4 +41,14 @@ public final class LimitBackendException extends RuntimeException {
   public boolean isCallersDeadline() {
     return callersDeadline;
   }
+
+  /**
+   * Whether the backend was asked and kept the caller waiting: every failure but a {@link
+   * #callersDeadline} one whose caller's time was up before anything was sent (no {@code cause}),
+   * which says nothing about the backend (the caller spent its time elsewhere, say verifying a
+   * token at a slow introspection endpoint).
+   */
+  public boolean backendWasAsked() {
+    return !callersDeadline || getCause() != null;
+  }
 }

@@ -70,6 +70,29 @@ class BackendCircuitTest {
     assertThat(meters.up()).isEqualTo(1);
   }
 
+  /**
+   * A caller whose time was up before Redis was asked (a slow introspection endpoint took it) says
+   * nothing about Redis: any number of them leave the circuit closed and do not count toward the
+   * run of late callers.
+   */
+  @Test
+  void expiredCallers_neverOpenTheCircuit_norCountTowardTheLateRun() {
+    for (int i = 0; i < 3 * BackendCircuit.LATE_IN_A_ROW_OPENS; i++) {
+      circuit.expired(LIMITS);
+    }
+    assertThat(circuit.allowsAttempt()).isTrue();
+    assertThat(meters.up()).isEqualTo(1);
+    assertThat(meters.degraded("limits")).isEqualTo(3 * BackendCircuit.LATE_IN_A_ROW_OPENS);
+
+    for (int i = 1; i < BackendCircuit.LATE_IN_A_ROW_OPENS; i++) {
+      circuit.late(LIMITS);
+      circuit.expired(LIMITS);
+    }
+    assertThat(circuit.allowsAttempt())
+        .as("expired callers between late ones add nothing")
+        .isTrue();
+  }
+
   @Test
   void lateAnswer_isADegradedDecisionButNoError_aLateFailureIsAnErrorAndOpensTheCircuit() {
     circuit.late(LIMITS); // a caller's deadline ran out before the backend answered

@@ -250,6 +250,53 @@ class FailoverRateLimiterTest {
     assertThat(degradedDecisions()).isEqualTo(1);
   }
 
+  /**
+   * Callers whose time was up before Redis was asked (nothing sent: no cause) say nothing about
+   * Redis: many in a row leave the circuit closed, where as many callers that Redis kept waiting
+   * open it.
+   */
+  @Test
+  void callersWhoseTimeWasUpBeforeAsking_neverOpenTheCircuit_callersKeptWaitingDo() {
+    AtomicBoolean asked = new AtomicBoolean(false);
+    AtomicInteger primaryCalls = new AtomicInteger();
+    RateLimiter slow =
+        new RateLimiter() {
+          @Override
+          public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+            throw new AssertionError("the caller's deadline was not passed on");
+          }
+
+          @Override
+          public LimitOutcome acquire(
+              List<LimitRequest> requests, boolean consume, long answerByNanos) {
+            primaryCalls.incrementAndGet();
+            throw LimitBackendException.callersDeadline(
+                "no answer in time",
+                asked.get() ? new java.util.concurrent.TimeoutException() : null);
+          }
+        };
+    FailoverRateLimiter l =
+        new FailoverRateLimiter(
+            slow,
+            InMemoryGcraLimiter.builder().clock(clock).build(),
+            BackendFailurePolicy.LOCAL,
+            new BackendCircuit(clock, Duration.ofSeconds(1), BackendFailurePolicy.LOCAL, registry),
+            clock);
+    int run = BackendCircuit.LATE_IN_A_ROW_OPENS;
+
+    for (int i = 0; i < 2 * run; i++) {
+      l.acquire(request, true, 42L);
+    }
+    assertThat(primaryCalls).as("never skipped: the circuit stayed closed").hasValue(2 * run);
+
+    asked.set(true);
+    for (int i = 0; i < 2 * run; i++) {
+      l.acquire(request, true, 42L);
+    }
+    assertThat(primaryCalls).as("skipped once the run of late callers opened it").hasValue(3 * run);
+    assertThat(backendErrors()).as("Redis failed nothing").isZero();
+  }
+
   /** A daily quota of 1,000 per client, UTC. */
   private static LimitDefinition dailyQuota() {
     return new LimitDefinition(

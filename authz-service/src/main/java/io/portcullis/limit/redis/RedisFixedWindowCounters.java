@@ -110,7 +110,11 @@ public final class RedisFixedWindowCounters implements FixedWindowCounters {
    */
   @Override
   public Totals add(List<Hit> hits, Duration within) {
-    long wait = Math.min(timeoutNanos, Math.max(0, within.toNanos()));
+    if (within.isNegative() || within.isZero()) {
+      throw LimitBackendException.callersDeadline(
+          "the caller's deadline had passed before the redis rate limit counters were asked", null);
+    }
+    long wait = Math.min(timeoutNanos, within.toNanos());
     Pending p = new Pending(hits, new CompletableFuture<>());
     slots.submit(p);
     try {

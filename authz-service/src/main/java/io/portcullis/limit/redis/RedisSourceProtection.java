@@ -216,7 +216,7 @@ public final class RedisSourceProtection implements SourceProtection, AutoClosea
     }
     long wait = bounded ? Math.min(timeoutNanos, answerByNanos - System.nanoTime()) : timeoutNanos;
     if (wait <= 0) {
-      circuit.late(PROTECT); // the caller's time is up: Redis is not asked
+      circuit.expired(PROTECT); // the caller's time is up: Redis is not asked
       local.recordFailure(key, threshold, window, blockFor);
       return;
     }

@@ -74,7 +74,9 @@ public final class FailoverFixedWindowCounters implements FixedWindowCounters {
       } catch (LimitBackendException e) {
         // The circuit logs the outage once, not once per call: every call in flight when Redis
         // fails fails with it (thousands at a few thousand calls a second).
-        if (e.isCallersDeadline()) {
+        if (!e.backendWasAsked()) {
+          circuit.expired(BackendCircuit.Caller.RLS);
+        } else if (e.isCallersDeadline()) {
           circuit.late(BackendCircuit.Caller.RLS);
         } else {
           circuit.failed(BackendCircuit.Caller.RLS, e.getMessage());
