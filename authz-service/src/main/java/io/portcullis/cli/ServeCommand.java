@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,23 +55,36 @@ public final class ServeCommand implements Callable<Integer> {
       // interfaces.md: both flags are optional; the policy defaults to ./policy.yaml
       runtime = RuntimeConfig.defaults(policy != null ? policy : Path.of("policy.yaml"));
     }
-    Portcullis service;
-    try {
-      service = Portcullis.start(runtime, System::getenv);
-    } catch (Portcullis.StartupException e) {
-      err.println(e.getMessage());
-      return 1;
-    }
+    // The hook and the signal handlers are in place before the service starts, so a SIGTERM that
+    // follows "Portcullis ready" at once (a supervisor, a test) drains the service and a second one
+    // ends the delay: installed after start, such a signal met the JVM's own handler, which exited
+    // without closing the service, or left a second signal nothing to end the wait with.
+    AtomicReference<Portcullis> running = new AtomicReference<>();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
-                  service.close();
+                  Portcullis s = running.get();
+                  if (s != null) {
+                    s.close();
+                  }
                   stopped.countDown();
                 },
                 "portcullis-shutdown"));
-    StopSignals.install(service::endShutdownDelay);
+    StopSignals.install(
+        () -> {
+          Portcullis s = running.get();
+          if (s != null) {
+            s.endShutdownDelay();
+          }
+        });
+    try {
+      running.set(Portcullis.start(runtime, System::getenv));
+    } catch (Portcullis.StartupException e) {
+      err.println(e.getMessage());
+      return 1;
+    }
     stopped.await();
     return 0;
   }
