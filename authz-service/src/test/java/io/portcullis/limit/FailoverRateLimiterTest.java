@@ -208,22 +208,14 @@ class FailoverRateLimiterTest {
     AtomicBoolean late = new AtomicBoolean(true);
     List<Long> askedBy = new ArrayList<>();
     RateLimiter slow =
-        new RateLimiter() {
-          @Override
-          public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
-            throw new AssertionError("the caller's deadline was not passed on");
-          }
-
-          @Override
-          public LimitOutcome acquire(
-              List<LimitRequest> requests, boolean consume, long answerByNanos) {
-            askedBy.add(answerByNanos);
-            if (late.get()) {
-              throw LimitBackendException.callersDeadline("no answer within 80ms", null);
-            }
-            return shared.acquire(requests, consume);
-          }
-        };
+        boundedOnly(
+            (requests, consume, answerByNanos) -> {
+              askedBy.add(answerByNanos);
+              if (late.get()) {
+                throw LimitBackendException.callersDeadline("no answer within 80ms", null);
+              }
+              return shared.acquire(requests, consume);
+            });
     FailoverRateLimiter l =
         new FailoverRateLimiter(
             slow,
@@ -260,21 +252,13 @@ class FailoverRateLimiterTest {
     AtomicBoolean asked = new AtomicBoolean(false);
     AtomicInteger primaryCalls = new AtomicInteger();
     RateLimiter slow =
-        new RateLimiter() {
-          @Override
-          public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
-            throw new AssertionError("the caller's deadline was not passed on");
-          }
-
-          @Override
-          public LimitOutcome acquire(
-              List<LimitRequest> requests, boolean consume, long answerByNanos) {
-            primaryCalls.incrementAndGet();
-            throw LimitBackendException.callersDeadline(
-                "no answer in time",
-                asked.get() ? new java.util.concurrent.TimeoutException() : null);
-          }
-        };
+        boundedOnly(
+            (requests, consume, answerByNanos) -> {
+              primaryCalls.incrementAndGet();
+              throw LimitBackendException.callersDeadline(
+                  "no answer in time",
+                  asked.get() ? new java.util.concurrent.TimeoutException() : null);
+            });
     FailoverRateLimiter l =
         new FailoverRateLimiter(
             slow,
@@ -295,6 +279,27 @@ class FailoverRateLimiterTest {
     }
     assertThat(primaryCalls).as("skipped once the run of late callers opened it").hasValue(3 * run);
     assertThat(backendErrors()).as("Redis failed nothing").isZero();
+  }
+
+  /** A primary's answer to a call bounded by the caller's deadline. */
+  private interface BoundedAnswer {
+    LimitOutcome acquire(List<LimitRequest> requests, boolean consume, long answerByNanos);
+  }
+
+  /** A primary that must be given the caller's deadline, answering by {@code answer}. */
+  private static RateLimiter boundedOnly(BoundedAnswer answer) {
+    return new RateLimiter() {
+      @Override
+      public LimitOutcome acquire(List<LimitRequest> requests, boolean consume) {
+        throw new AssertionError("the caller's deadline was not passed on");
+      }
+
+      @Override
+      public LimitOutcome acquire(
+          List<LimitRequest> requests, boolean consume, long answerByNanos) {
+        return answer.acquire(requests, consume, answerByNanos);
+      }
+    };
   }
 
   /** A daily quota of 1,000 per client, UTC. */

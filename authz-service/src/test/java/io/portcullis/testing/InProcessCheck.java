@@ -9,10 +9,15 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.portcullis.decision.Decision;
 import io.portcullis.decision.DecisionPipeline;
+import io.portcullis.identity.CredentialChain;
+import io.portcullis.payload.JsonBodySchema;
 import io.portcullis.policy.Policy;
+import io.portcullis.request.HttpMethod;
 import io.portcullis.server.grpc.EnvoyAuthorizationService;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -47,6 +52,29 @@ public final class InProcessCheck implements AutoCloseable {
   /** Starts serving {@code policy}, deciding at {@code clock}'s time. */
   public static InProcessCheck start(Policy policy, FakeClock clock) {
     return new InProcessCheck(policy, clock);
+  }
+
+  /**
+   * Starts serving a policy of one anonymous segment, {@code public}, whose only rule {@code rule}
+   * allows POST {@code path} with the body schema {@code schemaJson}, written to {@code
+   * dir/<rule>.json}.
+   */
+  public static InProcessCheck postWithSchema(
+      Path dir, String rule, String path, String schemaJson) {
+    try {
+      Files.writeString(dir.resolve(rule + ".json"), schemaJson);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    JsonBodySchema schema =
+        ((JsonBodySchema.Outcome.Compiled) JsonBodySchema.compile(dir, rule + ".json")).schema();
+    Policy policy =
+        TestPolicies.policy(
+            CredentialChain.builder().build(),
+            TestPolicies.segment("public")
+                .rule(TestPolicies.allow(rule, path).methods(HttpMethod.POST).bodySchema(schema))
+                .build());
+    return start(policy, FakeClock.at("2026-11-22T10:00:00Z"));
   }
 
   public CheckResponse check(CheckRequest request) {

@@ -1,8 +1,5 @@
 package io.portcullis.server.grpc;
 
-import static io.portcullis.testing.TestPolicies.allow;
-import static io.portcullis.testing.TestPolicies.policy;
-import static io.portcullis.testing.TestPolicies.segment;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.rpc.Code;
@@ -12,14 +9,8 @@ import io.envoyproxy.envoy.service.auth.v3.AttributeContext;
 import io.envoyproxy.envoy.service.auth.v3.CheckRequest;
 import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.portcullis.decision.Decision;
-import io.portcullis.identity.CredentialChain;
-import io.portcullis.payload.JsonBodySchema;
-import io.portcullis.policy.Policy;
-import io.portcullis.request.HttpMethod;
 import io.portcullis.testing.EnvoyChecks;
-import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.InProcessCheck;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -45,21 +36,15 @@ class BodySchemaContentTypeCheckTest {
 
   @BeforeEach
   void start() throws Exception {
-    Files.writeString(
-        dir.resolve("profile.json"),
-        """
+    envoy =
+        InProcessCheck.postWithSchema(
+            dir,
+            "profile",
+            "/v1/profile",
+            """
         {"type":"object","additionalProperties":false,
          "properties":{"name":{"type":"string"},"note":{"type":"string"}}}
         """);
-    JsonBodySchema schema =
-        ((JsonBodySchema.Outcome.Compiled) JsonBodySchema.compile(dir, "profile.json")).schema();
-    Policy policy =
-        policy(
-            CredentialChain.builder().build(),
-            segment("public")
-                .rule(allow("profile", "/v1/profile").methods(HttpMethod.POST).bodySchema(schema))
-                .build());
-    envoy = InProcessCheck.start(policy, FakeClock.at("2026-11-22T10:00:00Z"));
     audited = envoy.audited();
   }
 

@@ -1,22 +1,13 @@
 package io.portcullis.server.grpc;
 
-import static io.portcullis.testing.TestPolicies.allow;
-import static io.portcullis.testing.TestPolicies.policy;
-import static io.portcullis.testing.TestPolicies.segment;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.google.rpc.Code;
 import io.envoyproxy.envoy.service.auth.v3.CheckResponse;
 import io.portcullis.decision.Decision;
-import io.portcullis.identity.CredentialChain;
-import io.portcullis.payload.JsonBodySchema;
-import io.portcullis.policy.Policy;
-import io.portcullis.request.HttpMethod;
 import io.portcullis.testing.EnvoyChecks;
-import io.portcullis.testing.FakeClock;
 import io.portcullis.testing.InProcessCheck;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -39,24 +30,18 @@ class BodySchemaFormatCheckTest {
 
   @BeforeEach
   void start() throws Exception {
-    Files.writeString(
-        dir.resolve("signup.json"),
-        """
+    envoy =
+        InProcessCheck.postWithSchema(
+            dir,
+            "signup",
+            "/v1/signup",
+            """
         {"type":"object","required":["email","id","at"],
          "properties":{"email":{"type":"string","format":"email"},
                        "id":{"type":"string","format":"uuid"},
                        "at":{"type":"string","format":"date-time"},
                        "host":{"type":"string","format":"hostname"}}}
         """);
-    JsonBodySchema schema =
-        ((JsonBodySchema.Outcome.Compiled) JsonBodySchema.compile(dir, "signup.json")).schema();
-    Policy policy =
-        policy(
-            CredentialChain.builder().build(),
-            segment("public")
-                .rule(allow("signup", "/v1/signup").methods(HttpMethod.POST).bodySchema(schema))
-                .build());
-    envoy = InProcessCheck.start(policy, FakeClock.at("2026-11-22T10:00:00Z"));
     audited = envoy.audited();
   }
 
